@@ -1,0 +1,45 @@
+"""ravelab: a training manager for RAVE, IRCAM's Realtime Audio Variational autoEncoder.
+
+The public Python API::
+
+    from ravelab import Database, TrainingManager, TrainingProcess
+
+Names are loaded on first use, so that small entry points (the run supervisor, the
+CLI's ``--help``) start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Database": "ravelab.db",
+    "TrainingManager": "ravelab.core.training_manager",
+    "TrainingProcess": "ravelab.core.training_process",
+    "ProcessThread": "ravelab.core.process_thread",
+    "RavelabError": "ravelab.core.errors",
+    "ConfigError": "ravelab.core.errors",
+    "register_dataset": "ravelab.core.datasets",
+}
+
+if TYPE_CHECKING:
+    from ravelab.core.datasets import register_dataset
+    from ravelab.core.errors import ConfigError, RavelabError
+    from ravelab.core.process_thread import ProcessThread
+    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.training_process import TrainingProcess
+    from ravelab.db import Database
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ravelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

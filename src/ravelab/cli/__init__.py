@@ -1,0 +1,1 @@
+"""The headless ``ravelab`` command line, thin over the core."""

@@ -1,0 +1,138 @@
+"""``ravelab configs | doctor | settings``: what RAVE offers and whether it is ready."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from typing import Any
+
+from ravelab.cli.context import Context
+from ravelab.cli.exit_codes import ExitCode
+from ravelab.cli.formatting import print_json, table
+from ravelab.core import rave_configs
+from ravelab.core.errors import ConfigError, RaveNotFoundError
+from ravelab.core.gpus import list_gpus
+from ravelab.core.learning_rate import describe_schedule
+from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
+
+#: Settings a user may store, and the key each has in the database.
+SETTINGS = {"rave": RAVE_SETTING, "runs_dir": "runs_dir"}
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    configs = subparsers.add_parser("configs", help="RAVE's base configs and modifiers")
+    configs.add_argument("--json", action="store_true", help="print JSON")
+    configs.set_defaults(handler=cmd_configs)
+
+    doctor = subparsers.add_parser(
+        "doctor", help="check rave, ffmpeg, GPUs and the database"
+    )
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(handler=cmd_doctor)
+
+    settings = subparsers.add_parser("settings", help="show or change stored settings")
+    sub = settings.add_subparsers(dest="settings_command", required=True, metavar="COMMAND")
+    show = sub.add_parser("show", help="print the stored settings")
+    show.set_defaults(handler=cmd_settings_show)
+    set_ = sub.add_parser("set", help="store a setting (rave, runs_dir)")
+    set_.add_argument("key", choices=sorted(SETTINGS))
+    set_.add_argument("value", help="the value; an empty string removes the setting")
+    set_.set_defaults(handler=cmd_settings_set)
+
+
+def cmd_configs(ctx: Context) -> int:
+    groups = (
+        ("base configs (--config)", rave_configs.BASE_CONFIGS),
+        ("modifiers (--modifier)", rave_configs.MODIFIERS),
+        ("augmentations (--augment)", rave_configs.AUGMENTATIONS),
+    )
+    if ctx.args.json:
+        print_json(
+            {
+                title.split(" (")[0]: [
+                    {
+                        "name": info.name,
+                        "kind": info.kind,
+                        "description": info.description,
+                        "gpu_memory": info.gpu_memory,
+                        "phase_1_duration": info.phase_1_duration,
+                    }
+                    for info in infos.values()
+                ]
+                for title, infos in groups
+            },
+            ctx.out,
+        )
+        return ExitCode.OK
+    for title, infos in groups:
+        ctx.out.write(f"{title}:\n")
+        rows = [(i.name, i.gpu_memory or "-", i.description) for i in infos.values()]
+        ctx.out.write(table(("NAME", "GPU", "DESCRIPTION"), rows) + "\n\n")
+    ctx.out.write(
+        "learning rate: " + describe_schedule(rave_configs.DEFAULT_PHASE_1_DURATION) + "\n"
+    )
+    return ExitCode.OK
+
+
+def cmd_doctor(ctx: Context) -> int:
+    report: dict[str, Any] = {"python": sys.version.split()[0], "database": str(ctx.db_path)}
+    problems = []
+    try:
+        rave = find_rave(ctx.args.rave, ctx.db)
+        report["rave"] = rave
+        report["rave_version"] = rave_version(rave)
+        if report["rave_version"] not in (None, "2.3.1"):
+            problems.append(
+                f"acids-rave {report['rave_version']} found; ravelab knows RAVE 2.3.1"
+            )
+    except RaveNotFoundError as error:
+        report["rave"] = None
+        problems.append(str(error))
+    for tool in ("ffmpeg", "ffprobe"):
+        report[tool] = shutil.which(tool)
+        if report[tool] is None:
+            problems.append(
+                f"{tool} not found: `rave preprocess` needs it (Debian/Ubuntu: "
+                "`sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`)"
+            )
+    gpus = list_gpus()
+    report["gpus"] = [{"index": g.index, "name": g.name, "memory_mib": g.memory_mib}
+                      for g in gpus]
+    report["database_schema"] = ctx.db.schema_version
+    report["problems"] = problems
+    if ctx.args.json:
+        print_json(report, ctx.out)
+        return ExitCode.OK if report["rave"] else ExitCode.RAVE_NOT_FOUND
+    gpu_text = ", ".join(f"{g.index}: {g.name}" for g in gpus) or "none (training on CPU)"
+    rows = [
+        ("python", report["python"]),
+        ("database", f"{report['database']} (schema {report['database_schema']})"),
+        ("rave", report["rave"] or "NOT FOUND"),
+        ("acids-rave", report.get("rave_version") or "-"),
+        ("ffmpeg", report["ffmpeg"] or "NOT FOUND"),
+        ("ffprobe", report["ffprobe"] or "NOT FOUND"),
+        ("GPUs", gpu_text),
+    ]
+    ctx.out.write(table(("CHECK", "RESULT"), rows) + "\n")
+    for problem in problems:
+        ctx.out.write(f"\nproblem: {problem}\n")
+    return ExitCode.OK if report["rave"] else ExitCode.RAVE_NOT_FOUND
+
+
+def cmd_settings_show(ctx: Context) -> int:
+    for key, db_key in sorted(SETTINGS.items()):
+        ctx.out.write(f"{key} = {ctx.db.get_setting(db_key) or '(not set)'}\n")
+    return ExitCode.OK
+
+
+def cmd_settings_set(ctx: Context) -> int:
+    key, value = ctx.args.key, ctx.args.value
+    if key == "rave" and value:
+        try:
+            value = find_rave(value)
+        except RaveNotFoundError as error:
+            raise ConfigError(str(error)) from error
+    ctx.db.set_setting(SETTINGS[key], value or None)
+    ctx.out.write(f"{key} = {value or '(not set)'}\n")
+    return ExitCode.OK

@@ -1,0 +1,249 @@
+"""``ravelab train | list | show | logs | stop``: runs from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from ravelab.cli.context import Context
+from ravelab.cli.exit_codes import ExitCode
+from ravelab.cli.follow import follow_run
+from ravelab.cli.formatting import (
+    duration,
+    local_time,
+    print_json,
+    progress_bar,
+    run_duration,
+    speed,
+    table,
+)
+from ravelab.core.datasets import resolve_dataset
+from ravelab.core.log_tail import LogTail
+from ravelab.core.text_stream import collapse_transient
+from ravelab.db import experiments as experiment_rows
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = subparsers.add_parser(
+        "train", help="start a RAVE training (detached: it outlives this command)",
+        description="Start `rave train` on a registered dataset. The run is detached: "
+        "closing the terminal does not stop it.",
+    )
+    train.add_argument("--dataset", required=True, help="dataset id or name")
+    train.add_argument("--name", required=True, help="the run's name (letters, digits, -_.)")
+    train.add_argument("--config", default="v2", help="base config (default: v2)")
+    train.add_argument("--modifier", action="append", default=[], metavar="NAME",
+                       help="a config modifier (causal, snake, ...); repeat for several")
+    train.add_argument("--augment", action="append", default=[], metavar="NAME",
+                       help="an augmentation (mute, compress, gain); repeatable")
+    train.add_argument("--max-steps", type=int, help="steps to train (RAVE: 6,000,000)")
+    train.add_argument("--batch-size", type=int, help="batch size (RAVE: 8)")
+    train.add_argument("--learning-rate", type=float,
+                       help="only RAVE's own 1e-3 is accepted: RAVE 2.3.1 fixes its schedule")
+    train.add_argument("--gpu", type=int, help="GPU index, or -1 for the CPU "
+                       "(default: 0 when a GPU is found, else -1)")
+    train.add_argument("--val-every", type=int, help="validation every N steps (RAVE: 10000)")
+    train.add_argument("--save-every", type=int,
+                       help="extra checkpoint every N steps (RAVE: 500000)")
+    train.add_argument("--n-signal", type=int, help="training crop in samples (RAVE: 131072)")
+    train.add_argument("--channels", type=int, help="channels (default: the dataset's)")
+    train.add_argument("--workers", type=int, help="dataloader workers (RAVE: 8)")
+    train.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                       help="a gin binding, e.g. PHASE_1_DURATION=200000; repeatable")
+    train.add_argument("--project", type=int, default=1, help="project id (default: 1)")
+    train.add_argument("--follow", action="store_true",
+                       help="show the log and progress until the run ends")
+    train.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    train.set_defaults(handler=cmd_train)
+
+    listing = subparsers.add_parser("list", help="list experiments with their real status")
+    listing.add_argument("--project", type=int, help="only this project's experiments")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(handler=cmd_list)
+
+    show = subparsers.add_parser("show", help="show one experiment")
+    show.add_argument("experiment", metavar="ID", help="experiment id or name")
+    show.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    show.set_defaults(handler=cmd_show)
+
+    logs = subparsers.add_parser("logs", help="print a run's output")
+    logs.add_argument("experiment", metavar="ID", help="experiment id or name")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing as the run writes, with a progress line")
+    logs.add_argument("--stream", choices=("both", "stdout", "stderr"), default="both",
+                      help="which of rave's streams to print (default: both)")
+    logs.set_defaults(handler=cmd_logs)
+
+    stop = subparsers.add_parser(
+        "stop", help="stop a run (SIGINT, then SIGTERM, then SIGKILL)",
+        description="RAVE writes no checkpoint when stopped: what was trained since the last "
+        "validation is lost.",
+    )
+    stop.add_argument("experiment", metavar="ID", help="experiment id or name")
+    stop.add_argument("--no-wait", action="store_true", help="return at once")
+    stop.add_argument("--timeout", type=float, default=60.0,
+                      help="seconds to wait for the run to end (default: 60)")
+    stop.set_defaults(handler=cmd_stop)
+
+
+def cmd_train(ctx: Context) -> int:
+    args = ctx.args
+    dataset = resolve_dataset(ctx.db, args.dataset)
+    config: dict[str, Any] = {
+        "name": args.name,
+        "dataset_id": dataset.id,
+        "dataset_path": dataset.path,
+        "config": args.config,
+        "modifiers": args.modifier,
+        "augment": args.augment,
+        "overrides": args.override,
+        "project_id": args.project,
+    }
+    optional = {
+        "max_steps": args.max_steps, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "gpu": args.gpu, "val_every": args.val_every,
+        "save_every": args.save_every, "n_signal": args.n_signal, "channels": args.channels,
+        "workers": args.workers,
+    }
+    config.update({key: value for key, value in optional.items() if value is not None})
+    manager = ctx.manager(follow=False)
+    experiment_id = manager.start_training(config)
+    experiment = manager.get_experiment(experiment_id)
+    assert experiment is not None
+    if args.json:
+        print_json(experiment, ctx.out)
+    else:
+        ctx.out.write(
+            f"started run {experiment_id} '{args.name}' in {experiment['run_dir']}\n"
+            f"command: {shlex.join(experiment['argv'])}\n"
+        )
+        if not args.follow:
+            ctx.out.write(
+                f"follow it with `ravelab logs {experiment_id} --follow`; "
+                f"stop it with `ravelab stop {experiment_id}`\n"
+            )
+    ctx.out.flush()
+    if args.follow:
+        return follow_run(ctx, experiment_id)
+    return ExitCode.OK
+
+
+def _status_text(exp: dict[str, Any]) -> str:
+    status = str(exp["status"])
+    if status == "stopped" and exp.get("ended_at") is None and exp.get("pid") is not None:
+        return "stopping"
+    return status
+
+
+def cmd_list(ctx: Context) -> int:
+    manager = ctx.manager(follow=False)  # re-attaching settles runs that ended meanwhile
+    experiments = manager.list_experiments(ctx.args.project)
+    if ctx.args.json:
+        print_json(experiments, ctx.out)
+        return ExitCode.OK
+    if not experiments:
+        ctx.out.write("no experiments yet: start one with `ravelab train`\n")
+        return ExitCode.OK
+    rows = []
+    for exp in experiments:
+        progress = exp["progress"]
+        config = exp["config"]
+        rows.append((
+            exp["id"],
+            exp["name"],
+            exp.get("dataset") or "-",
+            "+".join([str(config.get("config", "?")), *config.get("modifiers", [])]),
+            _status_text(exp),
+            f"{progress.get('step', 0)}/{progress.get('max_steps') or '?'}",
+            speed(progress.get("speed")),
+            local_time(exp["started_at"]),
+            duration(run_duration(exp["started_at"], exp["completed_at"])),
+            (exp.get("reason") or "")[:60],
+        ))
+    headers = ("ID", "NAME", "DATASET", "CONFIG", "STATUS", "STEP", "SPEED", "STARTED",
+               "DURATION", "REASON")
+    ctx.out.write(table(headers, rows) + "\n")
+    return ExitCode.OK
+
+
+def cmd_show(ctx: Context) -> int:
+    record = ctx.experiment(ctx.args.experiment)
+    manager = ctx.manager(follow=False)
+    exp = manager.get_experiment(record.id)
+    assert exp is not None
+    exp["metric_points"] = experiment_rows.count_points(ctx.db, record.id)
+    exp["metric_names"] = experiment_rows.metric_names(ctx.db, record.id)
+    if ctx.args.json:
+        print_json(exp, ctx.out)
+        return ExitCode.OK
+    progress = exp["progress"]
+    config = exp["config"]
+    lines = [
+        f"experiment {exp['id']} '{exp['name']}'",
+        f"  status      {_status_text(exp)}" + (f" ({exp['reason']})" if exp["reason"] else ""),
+        f"  dataset     {exp.get('dataset') or '-'} ({config.get('dataset_path', '-')})",
+        f"  config      {'+'.join([str(config.get('config')), *config.get('modifiers', [])])}",
+        f"  progress    {progress_bar(int(progress.get('step') or 0), progress.get('max_steps'))}"
+        f" step {progress.get('step', 0)}/{progress.get('max_steps') or '?'}"
+        f", epoch {progress.get('epoch', '-')}, phase {progress.get('phase', '-')}",
+        f"  speed       {speed(progress.get('speed'))}, ETA {duration(progress.get('eta_s'))}",
+        f"  started     {local_time(exp['started_at'])}, ran "
+        f"{duration(run_duration(exp['started_at'], exp['completed_at']))}",
+        f"  run folder  {exp['run_dir']}",
+        f"  command     {shlex.join(exp['argv']) if exp['argv'] else '-'}",
+        f"  exit code   {exp['exit_code'] if exp['exit_code'] is not None else '-'}",
+        f"  metrics     {exp['metric_points']} points: {', '.join(exp['metric_names']) or '-'}",
+    ]
+    latest = {k: v for k, v in exp["metrics"].items() if k not in ("step",)}
+    if latest:
+        lines.append("  latest      " + ", ".join(
+            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(
+                latest.items())
+        ))
+    ctx.out.write("\n".join(lines) + "\n")
+    return ExitCode.OK
+
+
+def cmd_logs(ctx: Context) -> int:
+    record = ctx.experiment(ctx.args.experiment)
+    if record.run_dir is None:
+        ctx.err.write(f"experiment {record.id} has no run folder (it never started)\n")
+        return ExitCode.NOT_FOUND
+    if ctx.args.follow and record.ended_at is None:
+        return follow_run(ctx, record.id)
+    streams = ("stdout", "stderr") if ctx.args.stream == "both" else (ctx.args.stream,)
+    for stream in streams:
+        tail = LogTail(Path(record.run_dir), (stream,))
+        lines = [line for _, line in tail.finish()]
+        target = ctx.out if stream == "stdout" else ctx.err
+        for text in collapse_transient(lines):
+            target.write(text + "\n")
+    return ExitCode.OK
+
+
+def cmd_stop(ctx: Context) -> int:
+    record = ctx.experiment(ctx.args.experiment)
+    manager = ctx.manager(follow=False)
+    record = ctx.experiment(str(record.id))  # re-read: creating the manager may settle it
+    if not manager.stop_training(record.id):
+        ctx.err.write(
+            f"run {record.id} '{record.name}' is not running (status: {record.status})\n"
+        )
+        return ExitCode.INVALID
+    ctx.out.write(f"asked run {record.id} '{record.name}' to stop\n")
+    ctx.out.flush()
+    if ctx.args.no_wait:
+        return ExitCode.OK
+    deadline = time.monotonic() + ctx.args.timeout
+    while time.monotonic() < deadline:
+        manager.refresh(record.id)
+        current = experiment_rows.get_experiment(ctx.db, record.id)
+        if current is not None and current.ended_at is not None:
+            ctx.out.write(f"run {record.id} stopped (exit code {current.exit_code})\n")
+            return ExitCode.OK
+        time.sleep(0.2)
+    ctx.err.write(f"run {record.id} is still shutting down after {ctx.args.timeout:.0f} s\n")
+    return ExitCode.OK

@@ -1,0 +1,56 @@
+"""What every command gets: parsed arguments, the database, the output streams."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ravelab.core.errors import NotFoundError
+from ravelab.core.paths import default_db_path
+from ravelab.core.training_manager import TrainingManager
+from ravelab.db import Database, ExperimentRecord
+from ravelab.db import experiments as experiment_rows
+
+
+@dataclass
+class Context:
+    """A command's environment."""
+
+    args: argparse.Namespace
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _db: Database | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.args.db).expanduser() if self.args.db else default_db_path()
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.db_path)
+        return self._db
+
+    def manager(self, follow: bool = False) -> TrainingManager:
+        """A manager over the database; one-shot commands do not start follower threads."""
+        return TrainingManager(self.db, rave=self.args.rave, follow=follow)
+
+    def experiment(self, ref: str) -> ExperimentRecord:
+        """An experiment by id or name."""
+        record = None
+        if ref.isdigit():
+            record = experiment_rows.get_experiment(self.db, int(ref))
+        if record is None:
+            record = experiment_rows.find_experiment_by_name(self.db, ref)
+        if record is None:
+            raise NotFoundError(
+                f"experiment {ref!r} not found: `ravelab list` shows the experiments"
+            )
+        return record
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()

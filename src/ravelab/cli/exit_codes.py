@@ -1,0 +1,19 @@
+"""Exit codes of the ``ravelab`` command, so scripts can tell outcomes apart."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What a ``ravelab`` command's exit status means."""
+
+    OK = 0
+    RUN_FAILED = 1  #: a followed run ended as failed
+    USAGE = 2  #: bad command-line syntax (argparse)
+    NOT_FOUND = 3  #: an unknown experiment or dataset id/name
+    INVALID = 4  #: a value was refused; nothing was created
+    RAVE_NOT_FOUND = 5  #: the rave executable is missing
+    DATABASE = 6  #: the database cannot be used
+    RUN_STOPPED = 7  #: a followed run ended as stopped
+    INTERRUPTED = 130  #: Ctrl-C in the CLI (runs keep going)

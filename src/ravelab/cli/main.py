@@ -1,0 +1,89 @@
+"""``ravelab``: build the parser, run a command, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from ravelab import __version__
+from ravelab.cli import commands_datasets, commands_info, commands_runs
+from ravelab.cli.context import Context
+from ravelab.cli.exit_codes import ExitCode
+from ravelab.core.errors import (
+    ConfigError,
+    DatasetError,
+    LaunchError,
+    NotFoundError,
+    RaveNotFoundError,
+    RavelabError,
+)
+from ravelab.db import DatabaseError
+
+#: Each module adds its subcommands; listed as data so the docs test can walk them.
+COMMAND_MODULES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    commands_datasets.add_parsers,
+    commands_runs.add_parsers,
+    commands_info.add_parsers,
+)
+
+_ERROR_CODES: tuple[tuple[type[Exception], ExitCode], ...] = (
+    (NotFoundError, ExitCode.NOT_FOUND),
+    (RaveNotFoundError, ExitCode.RAVE_NOT_FOUND),
+    (ConfigError, ExitCode.INVALID),
+    (DatasetError, ExitCode.INVALID),
+    (LaunchError, ExitCode.RUN_FAILED),
+    (DatabaseError, ExitCode.DATABASE),
+    (RavelabError, ExitCode.INVALID),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ravelab`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="ravelab",
+        description="Train RAVE models: datasets, supervised runs, metrics in SQLite.",
+    )
+    parser.add_argument("--version", action="version", version=f"ravelab {__version__}")
+    parser.add_argument(
+        "--db", metavar="PATH", help="database file (default: $RAVELAB_DB, else the user data dir)"
+    )
+    parser.add_argument(
+        "--rave", metavar="PATH",
+        help="the rave executable (default: $RAVELAB_RAVE, the stored setting, then PATH)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what ravelab does")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMAND_MODULES:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``ravelab`` command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx = Context(args)
+    try:
+        return int(args.handler(ctx))
+    except KeyboardInterrupt:
+        ctx.err.write("interrupted\n")
+        return ExitCode.INTERRUPTED
+    except Exception as error:
+        for kind, code in _ERROR_CODES:
+            if isinstance(error, kind):
+                ctx.err.write(f"ravelab: error: {error}\n")
+                return code
+        raise
+    finally:
+        ctx.close()
+
+
+def entrypoint() -> None:
+    """The console script."""
+    sys.exit(main())

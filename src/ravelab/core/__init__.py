@@ -1,0 +1,1 @@
+"""The Qt-free core: runs, their supervision, output parsing and RAVE's facts."""

@@ -1,0 +1,147 @@
+"""Where runs execute. ``LocalExecutor`` starts a detached supervisor on this machine.
+
+The manager talks to an executor only through this interface, so a SLURM executor can
+take its place without the manager, CLI or GUI knowing more than its name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+from ravelab.core.errors import LaunchError
+from ravelab.core.process_identity import ProcessIdentity, identify, is_alive
+from ravelab.core.run_files import SUPERVISOR_FILE, SUPERVISOR_LOG, LaunchSpec, read_json
+
+logger = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    """Starts, watches and stops the supervisor of a run."""
+
+    name: str
+
+    def launch(self, run_dir: Path, spec: LaunchSpec) -> ProcessIdentity:
+        """Start the run described by ``spec`` in ``run_dir``; return the supervisor."""
+
+    def is_running(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool | None:
+        """True while the run's supervisor or trainer lives; None when it cannot tell."""
+
+    def request_stop(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool:
+        """Ask the run to stop; True when a live process was asked."""
+
+
+def trainer_identity(run_dir: Path) -> tuple[ProcessIdentity, int] | None:
+    """The trainer's identity and process group, from ``supervisor.json``."""
+    data = read_json(run_dir / SUPERVISOR_FILE)
+    if not data or data.get("trainer_start_time") is None:
+        return None
+    identity = ProcessIdentity(
+        int(data["trainer_pid"]), float(data["trainer_start_time"]), str(data["host"])
+    )
+    return identity, int(data["trainer_pgid"])
+
+
+class LocalExecutor:
+    """Runs the supervisor as a detached process (its own session) on this machine."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    def launch(self, run_dir: Path, spec: LaunchSpec) -> ProcessIdentity:
+        spec.write(run_dir)
+        with open(run_dir / SUPERVISOR_LOG, "ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "ravelab.core.supervisor", str(run_dir)],
+                    cwd=run_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # not killed with the app or its terminal
+                    close_fds=True,
+                )
+            except OSError as error:
+                raise LaunchError(f"could not start the run supervisor: {error}") from error
+        # Reap the supervisor when it ends, so it never lingers as a zombie that looks
+        # alive while this process lives. If this process dies first, init reaps it.
+        self._children[proc.pid] = proc
+        threading.Thread(
+            target=self._reap, args=(proc,), name=f"reap-{proc.pid}", daemon=True
+        ).start()
+        identity = identify(proc.pid)
+        if identity is None:  # ended already (it could not even start python)
+            identity = ProcessIdentity(proc.pid, time.time())
+        return identity
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()
+        self._children.pop(proc.pid, None)
+
+    def is_running(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool | None:
+        states = []
+        if supervisor is not None:
+            states.append(is_alive(supervisor))
+        trainer = trainer_identity(run_dir)
+        if trainer is not None:
+            states.append(is_alive(trainer[0]))
+        if not states:
+            return None  # nothing known yet (the supervisor has not written its file)
+        if any(state is True for state in states):
+            return True
+        if any(state is None for state in states):
+            return None
+        return False
+
+    def request_stop(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool:
+        if supervisor is not None and is_alive(supervisor):
+            try:
+                os.kill(supervisor.pid, signal.SIGTERM)
+                return True
+            except ProcessLookupError:
+                pass
+        # The supervisor is gone but the trainer may live on: stop its group directly.
+        trainer = trainer_identity(run_dir)
+        if trainer is None or not is_alive(trainer[0]):
+            return False
+        threading.Thread(
+            target=_escalate_group,
+            args=(trainer[0], trainer[1], LaunchSpec.read(run_dir)),
+            name=f"stop-{trainer[1]}",
+            daemon=True,
+        ).start()
+        return True
+
+
+def _escalate_group(trainer: ProcessIdentity, pgid: int, spec: LaunchSpec) -> None:
+    """SIGINT, then SIGTERM, then SIGKILL to a trainer group whose supervisor died."""
+    steps = (
+        (signal.SIGINT, spec.int_grace_s),
+        (signal.SIGTERM, spec.term_grace_s),
+        (signal.SIGKILL, 0.0),
+    )
+    for signum, grace in steps:
+        try:
+            os.killpg(pgid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not is_alive(trainer):
+                break
+            time.sleep(0.1)
+        if not is_alive(trainer):
+            try:
+                os.killpg(pgid, signal.SIGKILL)  # leftover workers
+            except ProcessLookupError:
+                pass
+            return

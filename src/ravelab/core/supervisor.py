@@ -1,0 +1,153 @@
+"""The detached supervisor of one run: ``python -m ravelab.core.supervisor RUN_DIR``.
+
+Started in its own session by the local executor, it outlives the app that started it.
+It starts the trainer in a process group of its own with stdout and stderr going
+straight to files (so the trainer keeps logging even if the supervisor dies), writes
+``supervisor.json``, turns a stop request (SIGTERM, SIGINT or SIGHUP sent to it) into
+SIGINT -> SIGTERM -> SIGKILL to the trainer's group, kills what is left of the group
+(dataloader workers) once the trainer has ended, and writes ``exit.json``.
+
+It imports only the standard library, psutil and the run-file helpers, so it starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from ravelab.core.process_identity import HOST, group_members, identify
+from ravelab.core.run_files import (
+    STDERR_LOG,
+    STDOUT_LOG,
+    SUPERVISOR_FILE,
+    ExitRecord,
+    LaunchSpec,
+    write_json_atomic,
+)
+
+_POLL_S = 0.1
+
+
+class Supervisor:
+    """Runs one trainer to its end."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.spec = LaunchSpec.read(run_dir)
+        self.stop_requested_at: float | None = None
+        self._stage = 0  # 0 nothing sent, 1 SIGINT sent, 2 SIGTERM sent, 3 SIGKILL sent
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
+            self._log(f"stop requested ({signal.Signals(signum).name})")
+
+    def _log(self, message: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        print(f"{stamp} supervisor[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+
+    def _signal_group(self, pgid: int, signum: signal.Signals) -> None:
+        try:
+            os.killpg(pgid, signum)
+            self._log(f"sent {signum.name} to process group {pgid}")
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _escalate(self, pgid: int) -> None:
+        if self.stop_requested_at is None:
+            return
+        waited = time.monotonic() - self.stop_requested_at
+        if self._stage == 0:
+            self._signal_group(pgid, signal.SIGINT)
+            self._stage = 1
+        elif self._stage == 1 and waited >= self.spec.int_grace_s:
+            self._signal_group(pgid, signal.SIGTERM)
+            self._stage = 2
+        elif self._stage == 2 and waited >= self.spec.int_grace_s + self.spec.term_grace_s:
+            self._signal_group(pgid, signal.SIGKILL)
+            self._stage = 3
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        env = dict(os.environ)
+        env.update(self.spec.env)
+        env["PYTHONUNBUFFERED"] = "1"  # RAVE's print() lines arrive live, not in blocks
+        with (
+            open(self.run_dir / STDOUT_LOG, "ab") as out,
+            open(self.run_dir / STDERR_LOG, "ab") as err,
+        ):
+            try:
+                proc = subprocess.Popen(
+                    self.spec.argv,
+                    cwd=self.spec.cwd,
+                    env=env,
+                    stdin=subprocess.PIPE
+                    if self.spec.stdin_text is not None
+                    else subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    process_group=0,
+                    close_fds=True,
+                )
+            except OSError as error:
+                message = f"could not start {self.spec.argv[0]!r}: {error.strerror or error}"
+                err.write(f"ravelab: {message}\n".encode())
+                ExitRecord(127, None, False, time.time(), message).write(self.run_dir)
+                return 127
+            if self.spec.stdin_text is not None and proc.stdin is not None:
+                try:
+                    proc.stdin.write(self.spec.stdin_text.encode())
+                    proc.stdin.close()
+                except OSError:
+                    pass
+            trainer = identify(proc.pid)
+            write_json_atomic(
+                self.run_dir / SUPERVISOR_FILE,
+                {
+                    "supervisor_pid": os.getpid(),
+                    "trainer_pid": proc.pid,
+                    "trainer_pgid": proc.pid,
+                    "trainer_start_time": trainer.start_time if trainer else None,
+                    "host": HOST,
+                },
+            )
+            while True:
+                try:
+                    returncode = proc.wait(timeout=_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    self._escalate(proc.pid)
+        # Dataloader workers or ffmpeg children may outlive the trainer: end the group.
+        for _ in range(50):
+            if not group_members(proc.pid):
+                break
+            self._signal_group(proc.pid, signal.SIGKILL)
+            time.sleep(0.05)
+        sig_name = signal.Signals(-returncode).name if returncode < 0 else None
+        ExitRecord(
+            exit_code=returncode,
+            signal=sig_name,
+            stop_requested=self.stop_requested_at is not None,
+            ended_at=time.time(),
+        ).write(self.run_dir)
+        self._log(f"trainer ended with {returncode}")
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m ravelab.core.supervisor RUN_DIR``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m ravelab.core.supervisor RUN_DIR", file=sys.stderr)
+        return 2
+    return Supervisor(Path(args[0])).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

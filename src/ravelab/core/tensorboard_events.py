@@ -1,0 +1,449 @@
+"""Reading RAVE's TensorBoard event files: scalars, audio clips and text summaries.
+
+RAVE logs nothing useful on stdout; its losses live in TensorBoard event files written by
+PyTorch Lightning's ``TensorBoardLogger`` under ``<out>/<name>_<hash>/version_N/``. This module
+follows those files while a run trains and turns their records into plain frozen dataclasses.
+It knows nothing about Qt or the database.
+
+Decoding uses the protobuf definition shipped with ``tensorboard``
+(``tensorboard.compat.proto.event_pb2.Event``). What is understood:
+
+* scalars written as ``summary.value[].simple_value`` (torch's ``SummaryWriter``, which
+  Lightning 1.9 uses), and scalars written as a one-element float tensor under the ``scalars``
+  plugin (newer writers such as ``tf.summary.scalar``); the plugin of a tag is remembered from
+  its first value, as writers may send the metadata only once per tag;
+* audio written as ``summary.value[].audio`` (an encoded WAV per clip);
+* text written as a string tensor under the ``text`` plugin (RAVE's ``config/text_summary``
+  and ``model/text_summary``).
+
+Everything else (the leading ``file_version`` event, graphs, images, histograms, events
+without a summary) is ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tensorboard.compat.proto.event_pb2 import Event  # type: ignore[import-untyped]
+
+from ravelab.core.tfrecord import DEFAULT_MAX_BYTES, read_records
+
+__all__ = [
+    "EVENT_FILE_GLOB",
+    "AudioClip",
+    "EventBatch",
+    "EventFileFollower",
+    "ScalarPoint",
+    "TextSummary",
+    "event_file_version",
+    "find_event_files",
+    "is_finite_value",
+    "merge_by_step",
+    "read_event_file",
+]
+
+logger = logging.getLogger(__name__)
+
+EVENT_FILE_GLOB = "events.out.tfevents.*"
+"""Name pattern of TensorBoard event files."""
+
+_VERSION_DIR = re.compile(r"version_(\d+)")
+
+# tensorflow.DataType values (tensorboard/compat/proto/types.proto).
+_DT_FLOAT = 1
+_DT_DOUBLE = 2
+_DT_STRING = 7
+_DT_BFLOAT16 = 14
+_DT_HALF = 19
+
+_SCALARS_PLUGIN = "scalars"
+_TEXT_PLUGIN = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarPoint:
+    """One value of a scalar series.
+
+    Attributes:
+        tag: Series name as logged, e.g. ``"fullband_spectral_distance"``.
+        step: Global step (for RAVE: batches processed).
+        value: The value, widened to a Python float (may be NaN or infinite).
+        wall_time: Unix time at which the writer created the event, in seconds.
+    """
+
+    tag: str
+    step: int
+    value: float
+    wall_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class AudioClip:
+    """One audio summary (RAVE logs ``audio_val``: inputs and reconstructions, one per validation).
+
+    Attributes:
+        tag: Summary tag, e.g. ``"audio_val"``.
+        step: Step of the event (RAVE counts validations 0, 1, 2, ... here, not global steps).
+        wall_time: Unix time of the event, in seconds.
+        sample_rate: Sample rate in Hz.
+        num_channels: Channel count.
+        length_frames: Length in frames (samples per channel).
+        content_type: MIME type of ``encoded``, e.g. ``"audio/wav"``.
+        encoded: The encoded audio file (a complete WAV for torch's writer).
+    """
+
+    tag: str
+    step: int
+    wall_time: float
+    sample_rate: float
+    num_channels: int
+    length_frames: int
+    content_type: str
+    encoded: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TextSummary:
+    """One text summary (RAVE logs its gin config and its model's ``repr`` once per start).
+
+    Attributes:
+        tag: Summary tag, e.g. ``"config/text_summary"``.
+        step: Step of the event.
+        wall_time: Unix time of the event, in seconds.
+        text: The text (Markdown as logged; the elements of a multi-element tensor are joined
+            with newlines).
+    """
+
+    tag: str
+    step: int
+    wall_time: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """What one poll of an event file produced, in file order.
+
+    Attributes:
+        scalars: Scalar points.
+        audio: Audio clips.
+        texts: Text summaries.
+        next_offset: Byte offset to resume from (also the follower's new ``offset``).
+        skipped: Damaged places passed over: records with a bad CRC, regions of lost framing and
+            records that did not decode as an ``Event``.
+        more_pending: True when the poll stopped at its ``max_bytes`` cap while more complete
+            data was waiting; poll again right away to get the rest.
+    """
+
+    scalars: tuple[ScalarPoint, ...]
+    audio: tuple[AudioClip, ...]
+    texts: tuple[TextSummary, ...]
+    next_offset: int
+    skipped: int = 0
+    more_pending: bool = False
+
+
+def is_finite_value(value: float) -> bool:
+    """Return whether a scalar value is a finite number (not NaN, not +/-infinity).
+
+    Args:
+        value: The value to test.
+
+    Returns:
+        ``True`` for finite values.
+    """
+    return math.isfinite(value)
+
+
+class _EventDecoder:
+    """Decodes serialized ``Event`` records, remembering each tag's plugin across calls."""
+
+    def __init__(self) -> None:
+        self._plugins: dict[str, str] = {}
+        self._event: Any = Event()
+
+    def decode(
+        self,
+        data: bytes,
+        scalars: list[ScalarPoint],
+        audio: list[AudioClip],
+        texts: list[TextSummary],
+    ) -> bool:
+        """Decode one record, appending what it holds to the given lists.
+
+        Args:
+            data: A serialized ``Event``.
+            scalars: Receives the scalar points.
+            audio: Receives the audio clips.
+            texts: Receives the text summaries.
+
+        Returns:
+            ``False`` if ``data`` is not a valid ``Event`` (nothing is appended), else ``True``.
+        """
+        event = self._event  # reused: ParseFromString clears it first
+        try:
+            event.ParseFromString(data)
+        except Exception:  # google.protobuf.message.DecodeError; protobuf ships no type stubs
+            return False
+        if event.WhichOneof("what") != "summary":
+            return True  # file_version, graph_def, session_log, ...
+        step: int = event.step
+        wall_time: float = event.wall_time
+        values = event.summary.value
+        # Indexing is much cheaper than iterating a protobuf repeated field; this is the hot path.
+        for index in range(len(values)):
+            value = values[index]
+            kind = value.WhichOneof("value")
+            if kind == "simple_value":
+                scalars.append(ScalarPoint(value.tag, step, value.simple_value, wall_time))
+            elif kind == "tensor":
+                self._decode_tensor(value, step, wall_time, scalars, texts)
+            elif kind == "audio":
+                clip = value.audio
+                audio.append(
+                    AudioClip(
+                        value.tag,
+                        step,
+                        wall_time,
+                        clip.sample_rate,
+                        clip.num_channels,
+                        clip.length_frames,
+                        clip.content_type,
+                        clip.encoded_audio_string,
+                    )
+                )
+        return True
+
+    def _decode_tensor(
+        self,
+        value: Any,
+        step: int,
+        wall_time: float,
+        scalars: list[ScalarPoint],
+        texts: list[TextSummary],
+    ) -> None:
+        """Decode a ``Summary.Value`` that holds a tensor (a scalar or a text, else ignored)."""
+        tag: str = value.tag
+        plugin: str = value.metadata.plugin_data.plugin_name
+        # Writers may send a tag's metadata only with its first value: remember it.
+        plugin = self._plugins.setdefault(tag, plugin) if plugin else self._plugins.get(tag, "")
+        tensor = value.tensor
+        if plugin == _SCALARS_PLUGIN or (not plugin and tensor.dtype != _DT_STRING):
+            number = _tensor_scalar(tensor)
+            if number is not None:
+                scalars.append(ScalarPoint(tag, step, number, wall_time))
+        elif plugin == _TEXT_PLUGIN and tensor.dtype == _DT_STRING:
+            parts: list[bytes] = list(tensor.string_val)
+            text = "\n".join(part.decode("utf-8", errors="replace") for part in parts)
+            texts.append(TextSummary(tag, step, wall_time, text))
+
+
+def _tensor_scalar(tensor: Any) -> float | None:
+    """Return the value of a one-element floating-point ``TensorProto``, else ``None``."""
+    if math.prod(dim.size for dim in tensor.tensor_shape.dim) != 1:
+        return None
+    dtype: int = tensor.dtype
+    content: bytes = tensor.tensor_content
+    if dtype == _DT_FLOAT:
+        if content:
+            return float(struct.unpack("<f", content)[0]) if len(content) == 4 else None
+        return float(tensor.float_val[0]) if tensor.float_val else None
+    if dtype == _DT_DOUBLE:
+        if content:
+            return float(struct.unpack("<d", content)[0]) if len(content) == 8 else None
+        return float(tensor.double_val[0]) if tensor.double_val else None
+    if dtype in (_DT_HALF, _DT_BFLOAT16):
+        if content:
+            if len(content) != 2:
+                return None
+            bits: int = struct.unpack("<H", content)[0]
+        elif tensor.half_val:
+            bits = tensor.half_val[0] & 0xFFFF
+        else:
+            return None
+        if dtype == _DT_HALF:
+            return float(struct.unpack("<e", struct.pack("<H", bits))[0])
+        return float(struct.unpack("<f", struct.pack("<I", bits << 16))[0])
+    return None
+
+
+class EventFileFollower:
+    """Follows one event file while it grows, returning only what is new on each poll.
+
+    The file is opened for each poll and closed again, so a follower holds no file handle
+    between polls and a file that does not exist yet simply yields empty batches. Records that
+    are still being written are left for a later poll.
+
+    Example::
+
+        follower = EventFileFollower(path)
+        while training:
+            batch = follower.poll()
+            store(batch.scalars)
+            save_offset(follower.offset)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0) -> None:
+        """Create a follower.
+
+        Args:
+            path: The event file.
+            offset: Byte offset to start from: ``0``, or an ``offset`` saved from an earlier
+                follower of the same file (it must be a record boundary).
+
+        Raises:
+            ValueError: If ``offset`` is negative.
+        """
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        self._path = Path(path)
+        self._offset = offset
+        self._resyncing = False
+        self._decoder = _EventDecoder()
+
+    @property
+    def path(self) -> Path:
+        """The followed file."""
+        return self._path
+
+    @property
+    def offset(self) -> int:
+        """Byte offset up to which the file has been consumed (a record boundary)."""
+        return self._offset
+
+    def poll(self, max_bytes: int = DEFAULT_MAX_BYTES) -> EventBatch:
+        """Read and decode the records appended since the last poll.
+
+        Args:
+            max_bytes: Soft cap on the bytes consumed by this poll (a record larger than the cap
+                is still read whole). When the cap stops the poll, the batch has
+                ``more_pending`` set.
+
+        Returns:
+            The new scalars, audio clips and texts, and the new offset. Empty when nothing new
+            and complete has been written, or when the file does not exist.
+        """
+        try:
+            f = self._path.open("rb")
+        except FileNotFoundError:
+            return EventBatch((), (), (), self._offset)
+        with f:
+            result = read_records(f, self._offset, max_bytes, resyncing=self._resyncing)
+        scalars: list[ScalarPoint] = []
+        audio: list[AudioClip] = []
+        texts: list[TextSummary] = []
+        skipped = result.skipped
+        decode = self._decoder.decode
+        for record in result.records:
+            if not decode(record.data, scalars, audio, texts):
+                logger.warning(
+                    "Skipping undecodable event at offset %d in %s", record.offset, self._path
+                )
+                skipped += 1
+        self._offset = result.next_offset
+        self._resyncing = result.resyncing
+        return EventBatch(
+            tuple(scalars),
+            tuple(audio),
+            tuple(texts),
+            result.next_offset,
+            skipped,
+            result.more_pending,
+        )
+
+
+def read_event_file(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> EventBatch:
+    """Read a whole event file at once (all complete records present now).
+
+    Args:
+        path: The event file.
+        max_bytes: Bytes read per internal poll; bounds the transient memory, not the result.
+
+    Returns:
+        Everything in the file, as one batch.
+    """
+    follower = EventFileFollower(path)
+    scalars: list[ScalarPoint] = []
+    audio: list[AudioClip] = []
+    texts: list[TextSummary] = []
+    skipped = 0
+    while True:
+        batch = follower.poll(max_bytes)
+        scalars.extend(batch.scalars)
+        audio.extend(batch.audio)
+        texts.extend(batch.texts)
+        skipped += batch.skipped
+        if not batch.more_pending:
+            return EventBatch(
+                tuple(scalars), tuple(audio), tuple(texts), batch.next_offset, skipped
+            )
+
+
+def event_file_version(path: str | os.PathLike[str]) -> int | None:
+    """Return N for an event file inside a ``version_N`` folder, else ``None``.
+
+    Args:
+        path: Path of an event file.
+
+    Returns:
+        The version number of the folder that holds the file.
+    """
+    match = _VERSION_DIR.fullmatch(Path(path).parent.name)
+    return int(match.group(1)) if match else None
+
+
+def find_event_files(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """List the event files of a RAVE run, oldest version first.
+
+    Looks for ``events.out.tfevents.*`` files in ``<run_dir>/version_N/`` (``run_dir`` is a
+    ``<name>_<hash>`` folder) and in ``<run_dir>/<anything>/version_N/`` (``run_dir`` is the
+    ``--out_path`` folder). Checkpoint folders and other depths are not searched.
+
+    Args:
+        run_dir: The run folder or the folder above it. A missing folder gives ``[]``.
+
+    Returns:
+        The files, sorted by version number N, then file name, then full path.
+    """
+    root = Path(run_dir)
+    found: dict[Path, int] = {}
+    for pattern in (f"version_*/{EVENT_FILE_GLOB}", f"*/version_*/{EVENT_FILE_GLOB}"):
+        for path in root.glob(pattern):
+            version = event_file_version(path)
+            if version is not None and path.is_file():
+                found[path] = version
+    return sorted(found, key=lambda p: (found[p], p.name, str(p)))
+
+
+def merge_by_step(points_per_version: Iterable[Iterable[ScalarPoint]]) -> list[ScalarPoint]:
+    """Merge the scalar points of the versions of a resumed run, one point per (tag, step).
+
+    A resumed RAVE run logs the last step of the previous version again (``version_0`` and
+    ``version_1`` both hold step 299 in the reference capture, with different values). The
+    earliest version's point is kept. Within one version the first point of a (tag, step) is
+    kept too (RAVE logs ``epoch`` twice when a validation step is also a logging step).
+
+    Args:
+        points_per_version: The points of each version, oldest version first, each in file
+            order.
+
+    Returns:
+        The kept points, in input order.
+    """
+    seen: set[tuple[str, int]] = set()
+    merged: list[ScalarPoint] = []
+    for points in points_per_version:
+        for point in points:
+            key = (point.tag, point.step)
+            if key not in seen:
+                seen.add(key)
+                merged.append(point)
+    return merged

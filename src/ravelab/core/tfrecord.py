@@ -1,0 +1,272 @@
+"""Incremental reading of TFRecord framing, the container of TensorBoard event files.
+
+A TFRecord file is a sequence of records, each framed as::
+
+    uint64 LE  length of the data
+    uint32 LE  masked CRC32C of the 8 length bytes
+    bytes      data (``length`` bytes)
+    uint32 LE  masked CRC32C of the data
+
+The masked CRC is ``((crc >> 15) | (crc << 17)) + 0xA282EAD8`` modulo 2**32. CRCs are computed
+with ``google_crc32c`` (a C implementation).
+
+:func:`read_records` is meant to be called repeatedly on a file that another process is
+appending to. Each call reads only the bytes from the given offset to the end of the file (at
+most about ``max_bytes`` of them), returns the complete records it found and the offset to
+resume from next time. The cost of a call therefore grows with the number of new bytes, not with
+the size of the file.
+
+Damage is handled without raising:
+
+* a record still being written (fewer bytes on disk than its header promises) is left for the
+  next call: the resume offset is the start of that record;
+* a record whose data CRC is wrong is skipped with a warning (its length is trusted);
+* a header whose length CRC is wrong means the framing is lost: the reader scans forward one byte
+  at a time for the next offset where a header validates, warning once per damaged region.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple
+
+import google_crc32c
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "HEADER_SIZE",
+    "MAX_RECORD_LENGTH",
+    "TRAILER_SIZE",
+    "ReadResult",
+    "Record",
+    "masked_crc32c",
+    "read_records",
+]
+
+logger = logging.getLogger(__name__)
+
+HEADER_SIZE = 12
+"""Bytes before a record's data: the uint64 length and the uint32 masked CRC of the length."""
+
+TRAILER_SIZE = 4
+"""Bytes after a record's data: the uint32 masked CRC of the data."""
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+"""Default soft cap on the bytes that one :func:`read_records` call consumes."""
+
+MAX_RECORD_LENGTH = 2**31 - 1
+"""Largest data length accepted in a header (protobuf messages cannot be larger). A header that
+claims more is treated like one whose CRC is wrong, even if its CRC happens to validate."""
+
+_CHUNK_SIZE = 1024 * 1024
+_MASK_DELTA = 0xA282EAD8
+_U32 = 0xFFFFFFFF
+_HEADER = struct.Struct("<QI")
+_TRAILER = struct.Struct("<I")
+_crc32c = google_crc32c.value
+
+
+class Record(NamedTuple):
+    """One complete record whose CRCs both validated.
+
+    Attributes:
+        offset: Offset of the record's header in the file.
+        data: The record's payload (for event files, one serialized ``Event`` protobuf).
+    """
+
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What one :func:`read_records` call found.
+
+    Attributes:
+        records: Complete, valid records in file order.
+        next_offset: Offset to pass to the next call. It never lies inside a record that was
+            returned, and it is the start of a record that is still being written, if any.
+        skipped: Number of damaged places passed over: records whose data CRC was wrong, plus
+            regions where the framing was lost and had to be resynchronised.
+        resyncing: True when the call ended while scanning for a valid header after lost
+            framing. Pass it back as ``resyncing`` so the next call does not warn again.
+        more_pending: True when the call stopped because of ``max_bytes`` while complete data
+            was still waiting: call again right away to read the rest.
+    """
+
+    records: list[Record]
+    next_offset: int
+    skipped: int = 0
+    resyncing: bool = False
+    more_pending: bool = False
+
+
+def masked_crc32c(data: bytes) -> int:
+    """Return the masked CRC32C that TFRecord stores for ``data``.
+
+    Args:
+        data: The bytes to checksum.
+
+    Returns:
+        ``((crc >> 15) | (crc << 17)) + 0xA282EAD8`` modulo 2**32, where ``crc`` is the
+        CRC32C (Castagnoli) of ``data``.
+    """
+    crc: int = _crc32c(data)
+    return ((((crc >> 15) | (crc << 17)) & _U32) + _MASK_DELTA) & _U32
+
+
+def _file_size(f: BinaryIO) -> int:
+    """Return the current size of an open file, without reading it."""
+    try:
+        return os.fstat(f.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        # Not backed by a file descriptor (e.g. io.BytesIO): ask the stream itself.
+        return f.seek(0, os.SEEK_END)
+
+
+def read_records(
+    f: BinaryIO,
+    offset: int = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    resyncing: bool = False,
+    chunk_size: int = _CHUNK_SIZE,
+) -> ReadResult:
+    """Read the complete records between ``offset`` and the current end of ``f``.
+
+    Only bytes at or after ``offset`` are read, in chunks of about ``chunk_size`` bytes (more
+    when a single record is larger), so memory stays bounded by ``max_bytes`` plus one record
+    and one chunk whatever the size of the backlog.
+
+    Args:
+        f: A binary file open for reading and seekable. Its position is changed.
+        offset: Where to start: ``0`` or a ``next_offset`` from an earlier call.
+        max_bytes: Soft cap on the bytes consumed by this call. The call stops at the first
+            record boundary at or after ``offset + max_bytes`` and sets ``more_pending``; a
+            single record larger than the cap is still returned whole.
+        resyncing: The ``resyncing`` flag of the previous result, so that a damaged region that
+            spans several calls is warned about only once.
+        chunk_size: Bytes read from the file at a time.
+
+    Returns:
+        The records found, the offset to resume from, and what was skipped.
+
+    Raises:
+        ValueError: If ``offset`` is negative or ``max_bytes`` / ``chunk_size`` are not positive.
+    """
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if max_bytes <= 0 or chunk_size <= 0:
+        raise ValueError("max_bytes and chunk_size must be positive")
+
+    end = _file_size(f)
+    records: list[Record] = []
+    skipped = 0
+    if end <= offset:
+        return ReadResult(records, offset, skipped, resyncing)
+
+    stop = offset + max_bytes
+    append = records.append
+    unpack_header = _HEADER.unpack_from
+    unpack_trailer = _TRAILER.unpack_from
+
+    mask_delta = _MASK_DELTA
+    u32 = _U32
+    crc32c = _crc32c
+    new_record = tuple.__new__  # Record(pos, data) without NamedTuple.__new__'s Python frame
+    buf = b""
+    buf_start = offset  # file offset of buf[0]
+    buf_len = 0
+    pos = offset  # file offset of the next record (or resync candidate)
+
+    while pos < end:
+        if pos >= stop:
+            return ReadResult(records, pos, skipped, resyncing, more_pending=True)
+
+        i = pos - buf_start
+        if buf_len - i < HEADER_SIZE:
+            if end - pos < HEADER_SIZE:
+                break  # header not fully written yet (or trailing bytes while resyncing)
+            buf, buf_start = _refill(f, buf, buf_start, pos, pos + HEADER_SIZE, end, chunk_size)
+            buf_len = len(buf)
+            i = 0
+            if buf_len < HEADER_SIZE:
+                end = buf_start + buf_len  # the file shrank under us
+                break
+
+        length, length_crc = unpack_header(buf, i)
+        # masked_crc32c() is inlined twice below: this loop is the hot path.
+        crc = crc32c(buf[i : i + 8])
+        masked = ((((crc >> 15) | (crc << 17)) & u32) + mask_delta) & u32
+        if masked != length_crc or length > MAX_RECORD_LENGTH:
+            if not resyncing:
+                logger.warning(
+                    "TFRecord framing lost at offset %d in %s (bad record header); "
+                    "scanning for the next valid record",
+                    pos,
+                    _name_of(f),
+                )
+                resyncing = True
+                skipped += 1
+            pos += 1
+            continue
+        if resyncing:
+            logger.info("TFRecord framing recovered at offset %d in %s", pos, _name_of(f))
+            resyncing = False
+
+        data_start = i + HEADER_SIZE
+        data_end = data_start + length
+        if data_end + TRAILER_SIZE > buf_len:
+            record_end = pos + HEADER_SIZE + length + TRAILER_SIZE
+            if record_end > end:
+                break  # still being written: leave it for the next call
+            buf, buf_start = _refill(f, buf, buf_start, pos, record_end, end, chunk_size)
+            buf_len = len(buf)
+            if record_end - buf_start > buf_len:
+                end = buf_start + buf_len  # the file shrank under us
+                break
+            data_start = HEADER_SIZE
+            data_end = data_start + length
+
+        data = buf[data_start:data_end]
+        crc = crc32c(data)
+        masked = ((((crc >> 15) | (crc << 17)) & u32) + mask_delta) & u32
+        if masked == unpack_trailer(buf, data_end)[0]:
+            append(new_record(Record, (pos, data)))
+        else:
+            logger.warning(
+                "Skipping TFRecord at offset %d in %s: data CRC mismatch (%d bytes)",
+                pos,
+                _name_of(f),
+                length,
+            )
+            skipped += 1
+        pos += HEADER_SIZE + length + TRAILER_SIZE
+
+    return ReadResult(records, pos, skipped, resyncing)
+
+
+def _refill(
+    f: BinaryIO, buf: bytes, buf_start: int, pos: int, need_end: int, end: int, chunk_size: int
+) -> tuple[bytes, int]:
+    """Return a buffer that starts at ``pos`` and covers up to at least ``need_end`` if possible.
+
+    The bytes of ``buf`` before ``pos`` are dropped, the ones after it are kept, and new bytes are
+    read from the file in one call: at least ``chunk_size``, never past ``end``.
+    """
+    kept = buf[pos - buf_start :] if pos - buf_start < len(buf) else b""
+    read_from = pos + len(kept)
+    want = min(max(need_end - read_from, chunk_size), end - read_from)
+    if want > 0:
+        f.seek(read_from)
+        kept += f.read(want)
+    return kept, pos
+
+
+def _name_of(f: BinaryIO) -> str:
+    """Return a printable name for a file object, for log messages."""
+    name = getattr(f, "name", None)
+    return str(name) if name is not None else repr(f)

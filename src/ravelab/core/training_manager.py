@@ -1,0 +1,349 @@
+"""``TrainingManager``: the seed's entry point for starting, following and stopping runs.
+
+Creating one re-attaches to every run the database shows as unfinished: live ones are
+followed (a thread each), dead ones are settled from their ``exit.json`` or marked
+failed ("process lost"), so no run ever stays falsely ``running``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from psygnal import Signal
+
+from ravelab.core import datasets as core_datasets
+from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
+from ravelab.core.executor import Executor, LocalExecutor
+from ravelab.core.paths import RUNS_ENV, user_data_dir
+from ravelab.core.process_identity import ProcessIdentity
+from ravelab.core.rave_locator import find_rave
+from ravelab.core.run_files import LaunchSpec
+from ravelab.core.training_config import (
+    TrainingSpec,
+    build_train_argv,
+    validate_training_config,
+)
+from ravelab.core.training_process import TrainingProcess
+from ravelab.db import Database, ExperimentRecord
+from ravelab.db import experiments as rows
+from ravelab.db.experiments import FINAL_STATUSES, STATUSES, utc_now
+
+logger = logging.getLogger(__name__)
+
+RUNS_SETTING = "runs_dir"
+
+
+class TrainingManager:
+    """Starts RAVE trainings, keeps the database current, and stops them.
+
+    Args:
+        db: the database.
+        executor: where runs execute (default: this machine, detached).
+        rave: the ``rave`` executable to use (default: ``RAVELAB_RAVE``, the stored
+            setting, then PATH).
+        runs_dir: where run folders go (default: ``RAVELAB_RUNS_DIR``, the stored
+            setting, then ``runs/`` next to the database).
+        follow: follow live runs in threads (the app); False for one-shot CLI commands,
+            which still catch up with what runs wrote and settle the ones that ended.
+        poll_interval: seconds between polls of a quiet run.
+
+    Signals:
+        run_started(int): an experiment was started.
+        run_finished(int, str): an experiment ended, with its final status.
+    """
+
+    run_started = Signal(int)
+    run_finished = Signal(int, str)
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        executor: Executor | None = None,
+        rave: str | None = None,
+        runs_dir: str | Path | None = None,
+        follow: bool = True,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.db = db
+        self.executor: Executor = executor or LocalExecutor()
+        self.rave = rave
+        self.follow = follow
+        self.poll_interval = poll_interval
+        self.active_processes: dict[int, TrainingProcess] = {}
+        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.reattach()
+
+    # -- where things are ----------------------------------------------------------------------
+
+    @property
+    def runs_dir(self) -> Path:
+        """The folder that holds run folders."""
+        if self._runs_dir is not None:
+            return self._runs_dir
+        env = os.environ.get(RUNS_ENV)
+        if env:
+            return Path(env).expanduser()
+        stored = self.db.get_setting(RUNS_SETTING)
+        if stored:
+            return Path(stored)
+        if self.db.path == ":memory:":
+            return user_data_dir() / "runs"
+        return Path(self.db.path).resolve().parent / "runs"
+
+    # -- the seed's API ------------------------------------------------------------------------
+
+    def start_training(self, config: Mapping[str, Any]) -> int:
+        """Validate ``config``, start ``rave train`` detached, and return the experiment id.
+
+        Raises:
+            ConfigError: a bad value (nothing is created).
+            RaveNotFoundError: no ``rave`` executable (nothing is created).
+            LaunchError: the run could not be started (nothing is left behind).
+        """
+        spec = validate_training_config(config, self.db)
+        rave = find_rave(self.rave, self.db)
+        with self.db.atomic():
+            if spec.dataset_id < 0:
+                record = core_datasets.register_dataset(
+                    self.db, spec.dataset_path, project_id=spec.project_id
+                )
+                spec = dataclasses.replace(spec, dataset_id=record.id)
+            experiment_id = rows.insert_experiment(
+                self.db,
+                name=spec.name,
+                project_id=spec.project_id,
+                dataset_id=spec.dataset_id,
+                config=spec.as_config(),
+            )
+        run_dir = self.runs_dir / f"{experiment_id:04d}-{spec.name}"
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            argv = build_train_argv(rave, spec, out_path=run_dir)
+            rows.update_fields(self.db, experiment_id, run_dir=str(run_dir), argv=argv)
+            supervisor = self.executor.launch(run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)))
+        except (OSError, LaunchError) as error:
+            rows.delete_experiment(self.db, experiment_id)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise LaunchError(f"could not start run {spec.name!r}: {error}") from error
+        rows.update_fields(
+            self.db,
+            experiment_id,
+            pid=supervisor.pid,
+            pid_start_time=supervisor.start_time,
+            host=supervisor.host,
+            progress={"step": 0, "max_steps": spec.max_steps, "percent": 0},
+        )
+        logger.info("started run %s (%s): %s", experiment_id, spec.name, " ".join(argv))
+        process = self._make_process(experiment_id, spec.as_config(), run_dir, supervisor)
+        self.register_process(experiment_id, process)
+        if self.follow:
+            process.start()
+        self.run_started.emit(experiment_id)
+        return experiment_id
+
+    def get_experiment(self, experiment_id: int) -> dict[str, Any] | None:
+        """The experiment dict, or None for an unknown id."""
+        record = rows.get_experiment(self.db, experiment_id)
+        return None if record is None else _as_dict(record)
+
+    def list_experiments(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Experiment dicts, newest first, optionally of one project."""
+        return [_as_dict(record) for record in rows.list_experiments(self.db, project_id)]
+
+    def update_experiment_status(
+        self, experiment_id: int, status: str, completed_at: str | None = None
+    ) -> None:
+        """Set an experiment's status (and its end time for a final status).
+
+        Raises:
+            ValueError: an unknown status.
+            NotFoundError: an unknown experiment.
+        """
+        if status not in STATUSES:
+            raise ConfigError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        if rows.get_experiment(self.db, experiment_id) is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        if completed_at is None and status in FINAL_STATUSES:
+            completed_at = utc_now()
+        rows.update_fields(self.db, experiment_id, status=status, completed_at=completed_at)
+
+    def update_training_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> None:
+        """Merge the latest metric values into the experiment (the seed's metrics JSON).
+
+        Numeric values are also stored as points at ``metrics['step']`` (or the current
+        step), so the history of what a caller reports is kept too.
+        """
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        step_value = metrics.get("step", record.progress.get("step", 0))
+        step = int(step_value) if isinstance(step_value, int | float) else 0
+        wall = time.time()
+        points = [
+            (name, step, float(value), wall)
+            for name, value in metrics.items()
+            if name not in ("step", "epoch")
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ]
+        with self.db.atomic():
+            rows.insert_points(self.db, experiment_id, points)
+            rows.merge_metrics(self.db, experiment_id, dict(metrics))
+
+    def get_training_metrics(self, experiment_id: int) -> dict[str, Any]:
+        """The latest value of every metric (``{}`` before any, or for an unknown id)."""
+        record = rows.get_experiment(self.db, experiment_id)
+        return {} if record is None else dict(record.metrics)
+
+    def get_metric_history(self, experiment_id: int, name: str) -> list[tuple[int, float]]:
+        """All (step, value) points of one metric, ordered by step."""
+        return rows.metric_history(self.db, experiment_id, name)
+
+    def stop_training(self, experiment_id: int) -> bool:
+        """Ask a running experiment to stop (SIGINT, then SIGTERM, then SIGKILL).
+
+        Returns:
+            False for an unknown or already finished experiment; True once the run was
+            asked to stop (its status is then ``stopped``).
+        """
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None or record.status not in ("running", "queued"):
+            return False
+        rows.update_fields(
+            self.db, experiment_id, status="stopped", stop_requested_at=utc_now(),
+            reason="stopped by the user",
+        )
+        if record.run_dir is not None:
+            self.executor.request_stop(Path(record.run_dir), _identity(record))
+        process = self.active_processes.get(experiment_id)
+        if process is not None and not process.is_alive() and not self.follow:
+            process.poll()
+        return True
+
+    def register_process(self, experiment_id: int, process: TrainingProcess) -> None:
+        """Track a process as the follower of an experiment (the seed's bookkeeping)."""
+        self.active_processes[experiment_id] = process
+        process.finished.connect(lambda ok, message: self._on_finished(experiment_id))
+
+    def unregister_process(self, experiment_id: int) -> None:
+        """Stop tracking an experiment's process."""
+        self.active_processes.pop(experiment_id, None)
+
+    # -- beyond the seed -----------------------------------------------------------------------
+
+    def wait(self, experiment_id: int, timeout: float | None = None) -> dict[str, Any]:
+        """Follow an experiment until it has ended (or ``timeout``); return its dict.
+
+        Raises:
+            NotFoundError: an unknown experiment.
+            TimeoutError: still running after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        process = self.active_processes.get(experiment_id)
+        if process is None:
+            record = rows.get_experiment(self.db, experiment_id)
+            if record is None:
+                raise NotFoundError(f"experiment {experiment_id} not found")
+            if record.ended_at is None and record.run_dir is not None:
+                process = self._make_process(
+                    experiment_id, record.config, Path(record.run_dir), _identity(record)
+                )
+        if process is not None:
+            if process.is_alive():
+                if not process.wait(timeout):
+                    raise TimeoutError(f"experiment {experiment_id} is still running")
+            else:
+                while not process.is_done:
+                    if not process.poll():
+                        if deadline is not None and time.monotonic() > deadline:
+                            raise TimeoutError(f"experiment {experiment_id} is still running")
+                        time.sleep(self.poll_interval)
+        result = self.get_experiment(experiment_id)
+        assert result is not None
+        return result
+
+    def refresh(self, experiment_id: int) -> None:
+        """Catch up once with what a run wrote (for one-shot readers such as the CLI)."""
+        process = self.active_processes.get(experiment_id)
+        if process is not None and not process.is_alive() and not process.is_done:
+            process.poll()
+
+    def reattach(self) -> None:
+        """Follow every unfinished run again; settle those that ended meanwhile."""
+        for record in rows.unended_experiments(self.db):
+            if record.id in self.active_processes or record.run_dir is None:
+                continue
+            process = self._make_process(
+                record.id, record.config, Path(record.run_dir), _identity(record)
+            )
+            self.register_process(record.id, process)
+            if self.follow:
+                process.start()
+            else:
+                process.poll()  # catch up now; settles it if it has ended
+        # A row that never got a process (the app died between insert and launch).
+        for record in rows.list_experiments(self.db):
+            if record.status == "running" and record.pid is None and record.ended_at is None:
+                rows.update_fields(
+                    self.db, record.id, status="failed", reason="never started",
+                    ended_at=utc_now(), completed_at=utc_now(),
+                )
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop following (runs keep going: they are detached)."""
+        for process in list(self.active_processes.values()):
+            process.halt()
+        for process in list(self.active_processes.values()):
+            if process.is_alive():
+                process.join(timeout)
+
+    def running_count(self) -> int:
+        """How many runs are still going."""
+        return sum(1 for record in rows.unended_experiments(self.db))
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _make_process(
+        self,
+        experiment_id: int,
+        config: Mapping[str, Any],
+        run_dir: Path,
+        supervisor: ProcessIdentity | None,
+    ) -> TrainingProcess:
+        return TrainingProcess(
+            config,
+            db=self.db,
+            experiment_id=experiment_id,
+            run_dir=run_dir,
+            executor=self.executor,
+            supervisor=supervisor,
+            poll_interval=self.poll_interval,
+        )
+
+    def _on_finished(self, experiment_id: int) -> None:
+        self.unregister_process(experiment_id)
+        record = rows.get_experiment(self.db, experiment_id)
+        self.run_finished.emit(experiment_id, record.status if record else "unknown")
+
+
+def _identity(record: ExperimentRecord) -> ProcessIdentity | None:
+    if record.pid is None or record.pid_start_time is None:
+        return None
+    return ProcessIdentity(record.pid, record.pid_start_time, record.host or "")
+
+
+def _as_dict(record: ExperimentRecord) -> dict[str, Any]:
+    data = record.as_dict()
+    data["dataset"] = record.dataset_name
+    return data
+
+
+__all__ = ["TrainingManager", "TrainingSpec"]

@@ -1,0 +1,360 @@
+"""``TrainingProcess``: follows one run's files and turns them into signals and rows.
+
+The seed's class, a ``ProcessThread``. The run itself lives in a detached supervisor
+(see ``ravelab.core.supervisor``); this thread tails its ``stdout.log`` and
+``stderr.log`` from the offsets stored in the database, parses every line, writes
+metric points, offsets, latest metrics and progress in one transaction per poll, emits
+the seed's signals, and settles the run's final status once it has ended. Re-reading is
+idempotent, so a crash of the app at any moment loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psygnal import Signal
+
+from ravelab.core import rave_configs
+from ravelab.core.executor import Executor
+from ravelab.core.learning_rate import generator_lr
+from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
+from ravelab.core.process_identity import ProcessIdentity
+from ravelab.core.process_thread import ProcessThread
+from ravelab.core.run_files import STDERR_LOG, STDOUT_LOG, ExitRecord
+from ravelab.core.text_stream import LineSplitter
+from ravelab.db import Database
+from ravelab.db import experiments as rows
+from ravelab.db.experiments import utc_now
+
+logger = logging.getLogger(__name__)
+
+STREAMS = {"stdout": STDOUT_LOG, "stderr": STDERR_LOG}
+#: RAVE (Lightning's default ``log_every_n_steps``) logs scalars every 50 steps.
+RAVE_LOG_EVERY = 50
+#: Bytes read per stream per poll, so a large backlog is taken in bounded bites.
+MAX_READ_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class _PollBatch:
+    points: list[tuple[str, int, float, float]] = field(default_factory=list)
+    latest: dict[str, Any] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+    step_advanced: bool = False
+    lines: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, for users."""
+
+    status: str
+    reason: str | None
+    exit_code: int | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "completed"
+
+    def __str__(self) -> str:
+        return self.reason or self.status
+
+
+def decide_outcome(
+    exit_record: ExitRecord | None, parser: OutputParser, stop_requested: bool
+) -> Outcome:
+    """Turn how the trainer ended (and what it printed) into a status and a reason."""
+    if exit_record is None:
+        if stop_requested:
+            return Outcome("stopped", "stopped by the user", None)
+        detail = f"; last error: {parser.reason}" if parser.reason else ""
+        return Outcome(
+            "failed",
+            "process lost: the run ended without recording its exit (supervisor killed or "
+            f"machine restarted){detail}",
+            None,
+        )
+    code = exit_record.exit_code
+    if stop_requested or exit_record.stop_requested:
+        # RAVE exits 0 after SIGINT; a stop is never a completion.
+        return Outcome("stopped", "stopped by the user", code)
+    if exit_record.error:
+        return Outcome("failed", exit_record.error, code)
+    if code == 0:
+        if parser.fatal_despite_success:
+            return Outcome("failed", parser.reason, code)
+        if parser.interrupted:
+            return Outcome("stopped", "interrupted (KeyboardInterrupt)", code)
+        return Outcome("completed", None, code)
+    if exit_record.signal:
+        reason = parser.reason or f"killed by {exit_record.signal}"
+        return Outcome("failed", reason, code)
+    return Outcome("failed", parser.reason or f"rave exited with code {code}", code)
+
+
+class TrainingProcess(ProcessThread):
+    """Follows one training run (the seed's ``TrainingProcess``).
+
+    Args:
+        config: the run's config dict (the seed's; ``max_steps`` and ``batch_size`` are
+            used for progress).
+        db: the database to write to; None for parsing only.
+        experiment_id: the experiment this run belongs to.
+        run_dir: the run folder (``stdout.log``, ``stderr.log``, ``exit.json``).
+        executor: tells whether the run's processes are alive.
+        supervisor: the supervisor process's identity.
+        poll_interval: seconds between polls while nothing happens.
+
+    Signals:
+        output(str): every output line (ANSI removed), the seed's signal.
+        output_line(str, str, bool): stream name, line, and whether it is a tqdm redraw.
+        metrics_update(dict): latest values of the metrics that changed.
+        step_update(int, int): the current step and max steps.
+        progress_update(dict): epoch, batch, speed, ETA, phase and percent.
+        finished(bool, str): success and a message, once, when the run has ended.
+    """
+
+    output = Signal(str)
+    output_line = Signal(str, str, bool)
+    metrics_update = Signal(dict)
+    step_update = Signal(int, int)
+    progress_update = Signal(dict)
+    finished = Signal(bool, str)
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        db: Database | None = None,
+        experiment_id: int | None = None,
+        run_dir: str | Path | None = None,
+        executor: Executor | None = None,
+        supervisor: ProcessIdentity | None = None,
+        poll_interval: float = 0.25,
+    ) -> None:
+        super().__init__(name=f"training-{experiment_id or config.get('name', '?')}")
+        self.config = dict(config)
+        self.db = db
+        self.experiment_id = experiment_id
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.executor = executor
+        self.supervisor = supervisor
+        self.poll_interval = poll_interval
+        max_steps = self.config.get("max_steps")
+        batch = self.config.get("batch_size")
+        self.parser = OutputParser(
+            int(max_steps) if max_steps else None, int(batch) if batch else None
+        )
+        self.metric_patterns = METRIC_PATTERNS
+        self.current_metrics: dict[str, Any] = {}
+        self.phase_1_duration = rave_configs.phase_1_duration(
+            str(self.config.get("config") or "v2"),
+            list(self.config.get("modifiers") or []),
+            list(self.config.get("overrides") or []),
+        )
+        self.outcome: Outcome | None = None
+        self._printed_lr = False
+        self._done = threading.Event()
+        self._settle_lock = threading.Lock()
+        self._splitters: dict[str, LineSplitter] = {}
+        self._last_progress_emit = 0.0
+        if db is not None and experiment_id is not None:
+            offsets = rows.get_offsets(db, experiment_id)
+            record = rows.get_experiment(db, experiment_id)
+            if record is not None:
+                self.parser.restore(record.progress)
+                self.current_metrics.update(record.metrics)
+        else:
+            offsets = {}
+        for stream in STREAMS:
+            self._splitters[stream] = LineSplitter(offsets.get(stream, 0))
+
+    @property
+    def max_steps(self) -> int | None:
+        """The run's max steps, as configured."""
+        return self.parser.max_steps
+
+    # -- the seed's parsing API ----------------------------------------------------------------
+
+    def parse_progress(self, line: str) -> tuple[int | None, str]:
+        """Parse one line: ``(percent of max_steps, line)`` when it carries a step.
+
+        Updates ``current_metrics`` with what the line set.
+        """
+        parsed = self.parser.parse(line)
+        self._absorb(parsed, _PollBatch(), time.time())
+        if parsed.step is not None:
+            return self.parser.percent(parsed.step), line
+        return None, line
+
+    def _absorb(self, parsed: ParsedLine, batch: _PollBatch, wall: float) -> None:
+        previous_step = self.current_metrics.get("step")
+        if parsed.metrics:
+            step = parsed.step if parsed.step is not None else self.parser.step
+            for name, value in parsed.metrics.items():
+                self.current_metrics[name] = value
+                batch.latest[name] = value
+                if name != "epoch":
+                    batch.points.append((name, step, value, wall))
+            if "lr" in parsed.metrics:
+                self._printed_lr = True
+        if parsed.step is not None:
+            if parsed.step_from_bar and not self._printed_lr:
+                self._schedule_points(previous_step, parsed.step, batch, wall)
+            self.current_metrics["step"] = parsed.step
+            batch.latest["step"] = parsed.step
+            batch.step_advanced = True
+        if parsed.progress:
+            batch.progress.update(parsed.progress)
+        if parsed.reason:
+            batch.progress["last_error"] = parsed.reason
+
+    def _schedule_points(self, previous: Any, step: int, batch: _PollBatch, wall: float) -> None:
+        """RAVE prints no learning rate: add its fixed schedule at its logging steps."""
+        start = int(previous) if isinstance(previous, int | float) else 0
+        first = (start // RAVE_LOG_EVERY + 1) * RAVE_LOG_EVERY
+        for count in range(first, step + 1, RAVE_LOG_EVERY):
+            logged_step = count - 1  # TensorBoard's step for the count-th batch
+            lr = generator_lr(logged_step, self.phase_1_duration)
+            batch.points.append(("lr", logged_step, lr, wall))
+            batch.latest["lr"] = lr
+            self.current_metrics["lr"] = lr
+
+    # -- following -----------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run has ended and been settled; False on timeout."""
+        return self._done.wait(timeout)
+
+    @property
+    def is_done(self) -> bool:
+        """True once the run has ended and its status is final."""
+        return self._done.is_set()
+
+    def follow(self) -> None:
+        while not self.halted:
+            busy = self.poll()
+            if self._done.is_set():
+                return
+            if not busy:
+                self.pause(self.poll_interval)
+
+    def poll(self) -> bool:
+        """Read what is new, store it, emit signals; settle when the run has ended.
+
+        Returns:
+            True when something was read (the caller may poll again at once).
+        """
+        if self.db is None or self.experiment_id is None or self.run_dir is None:
+            raise RuntimeError("TrainingProcess.poll needs db, experiment_id and run_dir")
+        if self._done.is_set():
+            return False
+        exit_record = ExitRecord.read(self.run_dir)
+        ended = exit_record is not None
+        if not ended and self.executor is not None:
+            running = self.executor.is_running(self.run_dir, self.supervisor)
+            if running is False:
+                exit_record = ExitRecord.read(self.run_dir)
+                ended = True
+        batch = self._read(drain=ended)
+        self._store(batch)
+        self._emit(batch)
+        if ended:
+            self._settle(exit_record)
+        return batch.lines > 0
+
+    def _read(self, drain: bool) -> _PollBatch:
+        assert self.run_dir is not None
+        batch = _PollBatch()
+        wall = time.time()
+        for stream, filename in STREAMS.items():
+            path = self.run_dir / filename
+            splitter = self._splitters[stream]
+            try:
+                handle = open(path, "rb")
+            except FileNotFoundError:
+                continue
+            with handle:
+                offset = splitter.offset
+                handle.seek(offset)
+                while True:
+                    data = handle.read(MAX_READ_BYTES)
+                    lines = splitter.feed(data) if data else []
+                    if drain and not data:
+                        lines = splitter.flush()
+                    for line in lines:
+                        self.output.emit(line.text)
+                        self.output_line.emit(stream, line.text, line.transient)
+                        self._absorb(self.parser.parse(line.text, stream), batch, wall)
+                        batch.offsets[stream] = line.end_offset
+                    batch.lines += len(lines)
+                    if not drain or not data:
+                        break
+        return batch
+
+    def _progress(self) -> dict[str, Any]:
+        step = self.parser.step
+        max_steps = self.parser.max_steps
+        speed = self.parser.speed
+        eta = (max_steps - step) / speed if speed and max_steps and step <= max_steps else None
+        phase = 1 if step < self.phase_1_duration else 2
+        return {
+            "step": step,
+            "max_steps": max_steps,
+            "percent": self.parser.percent(step),
+            "speed": speed,
+            "eta_s": eta,
+            "phase": phase,
+            "phase_1_duration": self.phase_1_duration,
+            "updated_at": time.time(),
+        }
+
+    def _store(self, batch: _PollBatch) -> None:
+        assert self.db is not None and self.experiment_id is not None
+        if not batch.lines:
+            return
+        batch.progress.update(self._progress())
+        with self.db.atomic():
+            rows.insert_points(self.db, self.experiment_id, batch.points)
+            rows.set_offsets(self.db, self.experiment_id, batch.offsets)
+            rows.merge_metrics(self.db, self.experiment_id, batch.latest)
+            rows.merge_progress(self.db, self.experiment_id, batch.progress)
+
+    def _emit(self, batch: _PollBatch) -> None:
+        if batch.latest:
+            self.metrics_update.emit(dict(batch.latest))
+        if batch.step_advanced:
+            self.step_update.emit(self.parser.step, self.parser.max_steps or 0)
+        if batch.progress:
+            self.progress_update.emit(dict(batch.progress))
+
+    def _settle(self, exit_record: ExitRecord | None) -> None:
+        assert self.db is not None and self.experiment_id is not None
+        with self._settle_lock:
+            if self._done.is_set():
+                return
+            record = rows.get_experiment(self.db, self.experiment_id)
+            stop_requested = record is not None and record.stop_requested_at is not None
+            outcome = decide_outcome(exit_record, self.parser, stop_requested)
+            now = utc_now()
+            cursor = self.db.execute(
+                "UPDATE experiments SET status = ?, reason = ?, exit_code = ?, "
+                "completed_at = ?, ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (outcome.status, outcome.reason, outcome.exit_code, now, now, self.experiment_id),
+            )
+            if cursor.rowcount == 0:
+                # Another follower (another app or CLI) settled it first: take its word.
+                record = rows.get_experiment(self.db, self.experiment_id)
+                if record is not None:
+                    outcome = Outcome(record.status, record.reason, record.exit_code)
+            self.outcome = outcome
+            self._done.set()
+        logger.info("run %s ended: %s", self.experiment_id, outcome)
+        self.finished.emit(outcome.succeeded, str(outcome))

@@ -1,0 +1,19 @@
+"""The data layer: one SQLite file (``Database``) and the repositories over its tables."""
+
+from ravelab.db.database import (
+    Database,
+    DatabaseError,
+    DatabaseTooNewError,
+    StorageUnavailableError,
+)
+from ravelab.db.records import DatasetRecord, ExperimentRecord, ProjectRecord
+
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "DatabaseTooNewError",
+    "DatasetRecord",
+    "ExperimentRecord",
+    "ProjectRecord",
+    "StorageUnavailableError",
+]

@@ -1,0 +1,68 @@
+"""Registered RAVE datasets."""
+
+from __future__ import annotations
+
+from ravelab.db.database import Database
+from ravelab.db.experiments import utc_now
+from ravelab.db.records import DatasetRecord
+
+
+def insert_dataset(
+    db: Database,
+    *,
+    name: str,
+    path: str,
+    channels: int | None,
+    sample_rate: int | None,
+    n_seconds: float | None,
+    lazy: bool = False,
+    project_id: int = 1,
+    status: str = "ready",
+) -> int:
+    """Insert a dataset row and return its id."""
+    cursor = db.execute(
+        "INSERT INTO datasets(project_id, name, path, channels, sample_rate, n_seconds, lazy, "
+        "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (project_id, name, path, channels, sample_rate, n_seconds, int(lazy), status, utc_now()),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def get_dataset(db: Database, dataset_id: int) -> DatasetRecord | None:
+    """One dataset by id, or None."""
+    row = db.query_one("SELECT * FROM datasets WHERE id = ?", (dataset_id,))
+    return None if row is None else DatasetRecord.from_row(row)
+
+
+def find_dataset(db: Database, *, name: str | None = None, path: str | None = None) -> (
+    DatasetRecord | None
+):
+    """A dataset by name or by path, or None."""
+    if name is not None:
+        row = db.query_one("SELECT * FROM datasets WHERE name = ?", (name,))
+    elif path is not None:
+        row = db.query_one("SELECT * FROM datasets WHERE path = ?", (path,))
+    else:
+        return None
+    return None if row is None else DatasetRecord.from_row(row)
+
+
+def list_datasets(db: Database, project_id: int | None = None) -> list[DatasetRecord]:
+    """Datasets ordered by id, optionally of one project."""
+    if project_id is None:
+        rows = db.query("SELECT * FROM datasets ORDER BY id")
+    else:
+        rows = db.query("SELECT * FROM datasets WHERE project_id = ? ORDER BY id", (project_id,))
+    return [DatasetRecord.from_row(row) for row in rows]
+
+
+def experiments_using(db: Database, dataset_id: int) -> list[int]:
+    """Ids of the experiments trained on a dataset."""
+    rows = db.query("SELECT id FROM experiments WHERE dataset_id = ? ORDER BY id", (dataset_id,))
+    return [int(row[0]) for row in rows]
+
+
+def delete_dataset(db: Database, dataset_id: int) -> None:
+    """Remove a dataset row (never its files)."""
+    db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))

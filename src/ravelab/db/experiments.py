@@ -1,0 +1,183 @@
+"""Experiments, their metric points and the read offsets of their sources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ravelab.db.database import Database
+from ravelab.db.records import ExperimentRecord
+
+STATUSES = ("queued", "running", "completed", "failed", "stopped")
+FINAL_STATUSES = ("completed", "failed", "stopped")
+
+_SELECT = (
+    "SELECT e.*, d.name AS dataset_name FROM experiments e "
+    "LEFT JOIN datasets d ON d.id = e.dataset_id"
+)
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def insert_experiment(
+    db: Database,
+    *,
+    name: str,
+    project_id: int,
+    dataset_id: int | None,
+    config: Mapping[str, Any],
+    status: str = "running",
+) -> int:
+    """Insert a new experiment row and return its id."""
+    now = utc_now()
+    cursor = db.execute(
+        "INSERT INTO experiments(project_id, name, dataset_id, config, status, created_at, "
+        "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (project_id, name, dataset_id, json.dumps(dict(config)), status, now, now),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def get_experiment(db: Database, experiment_id: int) -> ExperimentRecord | None:
+    """One experiment, or None when the id is unknown."""
+    row = db.query_one(f"{_SELECT} WHERE e.id = ?", (experiment_id,))
+    return None if row is None else ExperimentRecord.from_row(row)
+
+
+def find_experiment_by_name(db: Database, name: str) -> ExperimentRecord | None:
+    """The experiment with this name, or None."""
+    row = db.query_one(f"{_SELECT} WHERE e.name = ?", (name,))
+    return None if row is None else ExperimentRecord.from_row(row)
+
+
+def list_experiments(db: Database, project_id: int | None = None) -> list[ExperimentRecord]:
+    """Experiments, newest first, optionally of one project."""
+    if project_id is None:
+        rows = db.query(f"{_SELECT} ORDER BY e.id DESC")
+    else:
+        rows = db.query(f"{_SELECT} WHERE e.project_id = ? ORDER BY e.id DESC", (project_id,))
+    return [ExperimentRecord.from_row(row) for row in rows]
+
+
+def unended_experiments(db: Database) -> list[ExperimentRecord]:
+    """Experiments whose process was started and whose end has not been recorded."""
+    rows = db.query(f"{_SELECT} WHERE e.pid IS NOT NULL AND e.ended_at IS NULL ORDER BY e.id")
+    return [ExperimentRecord.from_row(row) for row in rows]
+
+
+def update_fields(db: Database, experiment_id: int, **fields: Any) -> None:
+    """Update columns of one experiment; dicts and lists are stored as JSON."""
+    if not fields:
+        return
+    names = []
+    values: list[Any] = []
+    for key, value in fields.items():
+        names.append(f"{key} = ?")
+        values.append(json.dumps(value) if isinstance(value, dict | list) else value)
+    values.append(experiment_id)
+    db.execute(f"UPDATE experiments SET {', '.join(names)} WHERE id = ?", values)
+
+
+def delete_experiment(db: Database, experiment_id: int) -> None:
+    """Remove an experiment row and (by cascade) its points and offsets."""
+    db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+
+
+def _merge_json_column(
+    db: Database, experiment_id: int, column: str, values: Mapping[str, Any]
+) -> None:
+    # Read-modify-write in Python rather than SQLite's json_patch: metric values may be
+    # NaN or inf (a diverging run), which Python's json keeps and SQLite's JSON rejects.
+    with db.atomic():
+        row = db.query_one(f"SELECT {column} FROM experiments WHERE id = ?", (experiment_id,))
+        if row is None:
+            return
+        current = json.loads(row[0] or "{}")
+        current.update(values)
+        db.execute(
+            f"UPDATE experiments SET {column} = ? WHERE id = ?",
+            (json.dumps(current), experiment_id),
+        )
+
+
+def merge_metrics(db: Database, experiment_id: int, latest: Mapping[str, Any]) -> None:
+    """Merge latest values into the seed's ``experiments.metrics`` JSON column."""
+    if latest:
+        _merge_json_column(db, experiment_id, "metrics", latest)
+
+
+def merge_progress(db: Database, experiment_id: int, progress: Mapping[str, Any]) -> None:
+    """Merge keys into the ``experiments.progress`` JSON column."""
+    if progress:
+        _merge_json_column(db, experiment_id, "progress", progress)
+
+
+def insert_points(
+    db: Database, experiment_id: int, points: Iterable[tuple[str, int, float, float]]
+) -> None:
+    """Insert (name, step, value, wall_time) points; a point already stored is kept as is.
+
+    The primary key (experiment_id, name, step) makes re-reading a source idempotent.
+    """
+    rows = [(experiment_id, name, step, value, wall) for name, step, value, wall in points]
+    if rows:
+        db.executemany(
+            "INSERT OR IGNORE INTO metric_points(experiment_id, name, step, value, wall_time) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def metric_history(db: Database, experiment_id: int, name: str) -> list[tuple[int, float]]:
+    """All (step, value) points of one metric, ordered by step."""
+    rows = db.query(
+        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
+        "ORDER BY step",
+        (experiment_id, name),
+    )
+    return [(int(step), float(value)) for step, value in rows]
+
+
+def metric_names(db: Database, experiment_id: int) -> list[str]:
+    """Names of the metrics that have points, sorted."""
+    rows = db.query(
+        "SELECT DISTINCT name FROM metric_points WHERE experiment_id = ? ORDER BY name",
+        (experiment_id,),
+    )
+    return [str(row[0]) for row in rows]
+
+
+def count_points(db: Database, experiment_id: int) -> int:
+    """How many metric points an experiment has."""
+    row = db.query_one(
+        "SELECT COUNT(*) FROM metric_points WHERE experiment_id = ?", (experiment_id,)
+    )
+    return 0 if row is None else int(row[0])
+
+
+def get_offsets(db: Database, experiment_id: int) -> dict[str, int]:
+    """The stored read offset of every source (log file, event file) of an experiment."""
+    rows = db.query(
+        "SELECT source, offset FROM source_offsets WHERE experiment_id = ?", (experiment_id,)
+    )
+    return {str(source): int(offset) for source, offset in rows}
+
+
+def set_offsets(db: Database, experiment_id: int, offsets: Mapping[str, int]) -> None:
+    """Store read offsets; an offset never moves backwards (two followers may race)."""
+    rows: Sequence[tuple[int, str, int]] = [
+        (experiment_id, source, offset) for source, offset in offsets.items()
+    ]
+    if rows:
+        db.executemany(
+            "INSERT INTO source_offsets(experiment_id, source, offset) VALUES (?, ?, ?) "
+            "ON CONFLICT(experiment_id, source) DO UPDATE SET "
+            "offset = max(offset, excluded.offset)",
+            rows,
+        )

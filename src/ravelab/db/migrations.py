@@ -1,0 +1,98 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` counts the applied ones.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute(
+        """
+        CREATE TABLE projects (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            created_at  TEXT NOT NULL
+        )"""
+    )
+    conn.execute("INSERT INTO projects(id, name, created_at) VALUES (1, 'Default', ?)", (now,))
+    conn.execute(
+        """
+        CREATE TABLE datasets (
+            id          INTEGER PRIMARY KEY,
+            project_id  INTEGER NOT NULL DEFAULT 1 REFERENCES projects(id),
+            name        TEXT NOT NULL UNIQUE,
+            path        TEXT NOT NULL,
+            channels    INTEGER,
+            sample_rate INTEGER,
+            n_seconds   REAL,
+            lazy        INTEGER NOT NULL DEFAULT 0,
+            status      TEXT NOT NULL DEFAULT 'ready',
+            reason      TEXT,
+            created_at  TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE experiments (
+            id                 INTEGER PRIMARY KEY,
+            project_id         INTEGER NOT NULL DEFAULT 1 REFERENCES projects(id),
+            name               TEXT NOT NULL UNIQUE,
+            dataset_id         INTEGER REFERENCES datasets(id),
+            config             TEXT NOT NULL DEFAULT '{}',
+            status             TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'completed', 'failed', 'stopped')),
+            created_at         TEXT NOT NULL,
+            started_at         TEXT,
+            completed_at       TEXT,
+            metrics            TEXT NOT NULL DEFAULT '{}',
+            progress           TEXT NOT NULL DEFAULT '{}',
+            run_dir            TEXT,
+            argv               TEXT,
+            pid                INTEGER,
+            pid_start_time     REAL,
+            host               TEXT,
+            exit_code          INTEGER,
+            reason             TEXT,
+            ended_at           TEXT,
+            stop_requested_at  TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX experiments_project ON experiments(project_id)")
+    conn.execute(
+        """
+        CREATE TABLE metric_points (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            name           TEXT NOT NULL,
+            step           INTEGER NOT NULL,
+            value          REAL NOT NULL,
+            wall_time      REAL NOT NULL,
+            PRIMARY KEY (experiment_id, name, step)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE source_offsets (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            source         TEXT NOT NULL,
+            offset         INTEGER NOT NULL,
+            PRIMARY KEY (experiment_id, source)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE settings (
+            key    TEXT PRIMARY KEY,
+            value  TEXT NOT NULL
+        )"""
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1_initial]

@@ -1,0 +1,124 @@
+"""Plain records the repositories return: one frozen dataclass per table row."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _json(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return default
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    """A project groups datasets and experiments."""
+
+    id: int
+    name: str
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ProjectRecord:
+        return cls(id=row["id"], name=row["name"], created_at=row["created_at"])
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A preprocessed RAVE dataset (an LMDB folder with ``metadata.yaml``)."""
+
+    id: int
+    project_id: int
+    name: str
+    path: str
+    channels: int | None
+    sample_rate: int | None
+    n_seconds: float | None
+    lazy: bool
+    status: str
+    reason: str | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> DatasetRecord:
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            name=row["name"],
+            path=row["path"],
+            channels=row["channels"],
+            sample_rate=row["sample_rate"],
+            n_seconds=row["n_seconds"],
+            lazy=bool(row["lazy"]),
+            status=row["status"],
+            reason=row["reason"],
+            created_at=row["created_at"],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """One training run (the seed's experiments table)."""
+
+    id: int
+    project_id: int
+    name: str
+    dataset_id: int | None
+    config: dict[str, Any]
+    status: str
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    metrics: dict[str, Any]
+    progress: dict[str, Any]
+    run_dir: str | None
+    argv: list[str]
+    pid: int | None
+    pid_start_time: float | None
+    host: str | None
+    exit_code: int | None
+    reason: str | None
+    ended_at: str | None
+    stop_requested_at: str | None
+    dataset_name: str | None = field(default=None)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ExperimentRecord:
+        keys = row.keys()
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            name=row["name"],
+            dataset_id=row["dataset_id"],
+            config=_json(row["config"], {}),
+            status=row["status"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            completed_at=row["completed_at"],
+            metrics=_json(row["metrics"], {}),
+            progress=_json(row["progress"], {}),
+            run_dir=row["run_dir"],
+            argv=_json(row["argv"], []),
+            pid=row["pid"],
+            pid_start_time=row["pid_start_time"],
+            host=row["host"],
+            exit_code=row["exit_code"],
+            reason=row["reason"],
+            ended_at=row["ended_at"],
+            stop_requested_at=row["stop_requested_at"],
+            dataset_name=row["dataset_name"] if "dataset_name" in keys else None,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The seed's experiment dict (config and metrics decoded) plus the extra columns."""
+        return asdict(self)
