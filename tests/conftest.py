@@ -1,0 +1,88 @@
+"""Shared fixtures: an isolated environment, databases, datasets, the rave double,
+and a guard that fails any test leaving processes behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rave-2.3.1"
+_MARKER = "RAVELAB_TEST_MARKER"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """No test reads the user's settings or writes to their data dir; every process a
+    test starts carries a marker, so leftovers can be found."""
+    for name in ("RAVELAB_DB", "RAVELAB_RAVE", "RAVELAB_RUNS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv(_MARKER, marker)
+    yield marker
+    leftovers = _marked_processes(marker)
+    deadline = time.monotonic() + 15
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftovers = _marked_processes(marker)
+    for process in leftovers:
+        try:
+            os.killpg(os.getpgid(process.pid), 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+    assert not leftovers, f"test left processes running: {[p.cmdline() for p in leftovers]}"
+
+
+def _marked_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    me = os.getpid()
+    for process in psutil.process_iter(["pid", "status"]):
+        if process.pid == me or process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if process.environ().get(_MARKER) == marker:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "ravelab.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[object]:
+    from ravelab.db import Database
+
+    database = Database(db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def dataset_dir(tmp_path: Path) -> Path:
+    """A preprocessed dataset folder as `rave preprocess` leaves it (20 examples)."""
+    folder = tmp_path / "datasets" / "synth"
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "dataset-prep" / "metadata.yaml", folder / "metadata.yaml")
+    (folder / "data.mdb").write_bytes(b"\0" * 4096)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def rave_double(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `rave` test double (replays the genuine captures) as an executable."""
+    from tests.fake_rave import write_launcher
+
+    return write_launcher(tmp_path_factory.mktemp("fake-rave-bin"))
