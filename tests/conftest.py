@@ -3,6 +3,7 @@ and a guard that fails any test leaving processes behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -35,10 +36,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
         time.sleep(0.1)
         leftovers = _marked_processes(marker)
     for process in leftovers:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(os.getpgid(process.pid), 9)
-        except (ProcessLookupError, PermissionError):
-            pass
     assert not leftovers, f"test left processes running: {[p.cmdline() for p in leftovers]}"
 
 

@@ -33,7 +33,16 @@ if TYPE_CHECKING:
     from ravelab.core.training_process import TrainingProcess
     from ravelab.db import Database
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "ConfigError",
+    "Database",
+    "ProcessThread",
+    "RavelabError",
+    "TrainingManager",
+    "TrainingProcess",
+    "__version__",
+    "register_dataset",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -20,8 +20,13 @@ def dataset_id(db: Database, dataset_dir: Path) -> int:
 
 def _config(dataset: int, **extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "name": "run-1", "dataset_id": dataset, "config": "v2_small",
-        "modifiers": ["causal"], "max_steps": 300, "batch_size": 4, "gpu": -1,
+        "name": "run-1",
+        "dataset_id": dataset,
+        "config": "v2_small",
+        "modifiers": ["causal"],
+        "max_steps": 300,
+        "batch_size": 4,
+        "gpu": -1,
     }
     base.update(extra)
     return base
@@ -29,27 +34,57 @@ def _config(dataset: int, **extra: Any) -> dict[str, Any]:
 
 def test_argv_is_what_rave_2_3_1_needs(db: Database, dataset_id: int, dataset_dir: Path) -> None:
     spec = validate_training_config(
-        _config(dataset_id, overrides=["PHASE_1_DURATION=150"], augment=["mute"],
-                val_every=40, save_every=100, n_signal=65536, workers=0),
+        _config(
+            dataset_id,
+            overrides=["PHASE_1_DURATION=150"],
+            augment=["mute"],
+            val_every=40,
+            save_every=100,
+            n_signal=65536,
+            workers=0,
+        ),
         db,
     )
     argv = build_train_argv("/bin/rave", spec, Path("/runs/0001-run-1"))
     assert argv == [
-        "/bin/rave", "train", "--config", "v2_small", "--config", "causal",
-        "--augment", "mute",
-        "--db_path", str(dataset_dir.resolve()), "--out_path", "/runs/0001-run-1",
-        "--name", "run-1", "--channels", "1", "--gpu", "-1",
-        "--max_steps", "300", "--batch", "4",
-        "--val_every", "40", "--save_every", "100", "--n_signal", "65536", "--workers", "0",
-        "--override", "PHASE_1_DURATION=150",
+        "/bin/rave",
+        "train",
+        "--config",
+        "v2_small",
+        "--config",
+        "causal",
+        "--augment",
+        "mute",
+        "--db_path",
+        str(dataset_dir.resolve()),
+        "--out_path",
+        "/runs/0001-run-1",
+        "--name",
+        "run-1",
+        "--channels",
+        "1",
+        "--gpu",
+        "-1",
+        "--max_steps",
+        "300",
+        "--batch",
+        "4",
+        "--val_every",
+        "40",
+        "--save_every",
+        "100",
+        "--n_signal",
+        "65536",
+        "--workers",
+        "0",
+        "--override",
+        "PHASE_1_DURATION=150",
     ]
     assert spec.phase_1_duration == 150
 
 
 def test_dataset_by_path_only(db: Database, dataset_dir: Path) -> None:
-    spec = validate_training_config(
-        {"name": "p", "dataset_path": str(dataset_dir), "gpu": -1}, db
-    )
+    spec = validate_training_config({"name": "p", "dataset_path": str(dataset_dir), "gpu": -1}, db)
     assert spec.dataset_id == -1  # registered by the manager when the run starts
     assert spec.config == "v2" and spec.max_steps == 6_000_000 and spec.batch_size == 8
 
@@ -91,7 +126,7 @@ def test_default_learning_rate_is_accepted(db: Database, dataset_id: int) -> Non
 
 
 def test_folder_that_is_not_a_dataset(db: Database, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="is not a RAVE dataset: it has no metadata.yaml"):
+    with pytest.raises(ConfigError, match=r"is not a RAVE dataset: it has no metadata\.yaml"):
         validate_training_config({"name": "x", "dataset_path": str(tmp_path)}, db)
 
 
@@ -100,5 +135,5 @@ def test_empty_dataset_is_refused_before_rave_fails(db: Database, tmp_path: Path
     folder.mkdir()
     (folder / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 0\nsr: 44100\n")
     (folder / "data.mdb").write_bytes(b"")
-    with pytest.raises(ConfigError, match="is empty.*smaller --num_signal"):
+    with pytest.raises(ConfigError, match=r"is empty.*smaller --num_signal"):
         validate_training_config({"name": "x", "dataset_path": str(folder)}, db)

@@ -32,14 +32,14 @@ def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(DatabaseTooNewError, match="schema version 99.*upgrade ravelab"):
+    with pytest.raises(DatabaseTooNewError, match=r"schema version 99.*upgrade ravelab"):
         Database(path)
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StorageUnavailableError, match="junk.db"):
+    with pytest.raises(StorageUnavailableError, match=r"junk\.db"):
         Database(path)
 
 
@@ -52,15 +52,18 @@ def test_reopening_keeps_data(tmp_path: Path) -> None:
 
 
 def test_atomic_rolls_back_on_error_and_nests(db: Database) -> None:
-    with pytest.raises(RuntimeError), db.atomic():
-        db.set_setting("a", "1")
-        raise RuntimeError("boom")
+    def fail_inside(key: str) -> None:
+        with db.atomic():
+            db.set_setting(key, "1")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_inside("a")
     assert db.get_setting("a") is None
     with db.atomic():
         db.set_setting("b", "1")
-        with pytest.raises(RuntimeError), db.atomic():
-            db.set_setting("c", "1")
-            raise RuntimeError("inner")
+        with pytest.raises(RuntimeError):
+            fail_inside("c")
     assert db.get_setting("b") == "1"
     assert db.get_setting("c") is None
 

@@ -13,7 +13,8 @@ from ravelab.db import datasets as dataset_rows
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dataset = subparsers.add_parser(
-        "dataset", help="register and list preprocessed RAVE datasets",
+        "dataset",
+        help="register and list preprocessed RAVE datasets",
         description="Datasets are folders written by `rave preprocess` (data.mdb + metadata.yaml).",
     )
     sub = dataset.add_subparsers(dest="dataset_command", required=True, metavar="COMMAND")
@@ -54,12 +55,15 @@ def cmd_dataset_list(ctx: Context) -> int:
         return ExitCode.OK
     rows = [
         (
-            r.id, r.name, r.channels, r.sample_rate, duration(r.n_seconds),
-            len(dataset_rows.experiments_using(ctx.db, r.id)), r.path,
+            r.id,
+            r.name,
+            r.channels,
+            r.sample_rate,
+            duration(r.n_seconds),
+            len(dataset_rows.experiments_using(ctx.db, r.id)),
+            r.path,
         )
         for r in records
     ]
-    ctx.out.write(
-        table(("ID", "NAME", "CH", "RATE", "DURATION", "RUNS", "PATH"), rows) + "\n"
-    )
+    ctx.out.write(table(("ID", "NAME", "CH", "RATE", "DURATION", "RUNS", "PATH"), rows) + "\n")
     return ExitCode.OK

@@ -25,9 +25,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     configs.add_argument("--json", action="store_true", help="print JSON")
     configs.set_defaults(handler=cmd_configs)
 
-    doctor = subparsers.add_parser(
-        "doctor", help="check rave, ffmpeg, GPUs and the database"
-    )
+    doctor = subparsers.add_parser("doctor", help="check rave, ffmpeg, GPUs and the database")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     doctor.set_defaults(handler=cmd_doctor)
 
@@ -83,9 +81,7 @@ def cmd_doctor(ctx: Context) -> int:
         report["rave"] = rave
         report["rave_version"] = rave_version(rave)
         if report["rave_version"] not in (None, "2.3.1"):
-            problems.append(
-                f"acids-rave {report['rave_version']} found; ravelab knows RAVE 2.3.1"
-            )
+            problems.append(f"acids-rave {report['rave_version']} found; ravelab knows RAVE 2.3.1")
     except RaveNotFoundError as error:
         report["rave"] = None
         problems.append(str(error))
@@ -97,8 +93,7 @@ def cmd_doctor(ctx: Context) -> int:
                 "`sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`)"
             )
     gpus = list_gpus()
-    report["gpus"] = [{"index": g.index, "name": g.name, "memory_mib": g.memory_mib}
-                      for g in gpus]
+    report["gpus"] = [{"index": g.index, "name": g.name, "memory_mib": g.memory_mib} for g in gpus]
     report["database_schema"] = ctx.db.schema_version
     report["problems"] = problems
     if ctx.args.json:

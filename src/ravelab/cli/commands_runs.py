@@ -28,34 +28,58 @@ from ravelab.db import experiments as experiment_rows
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = subparsers.add_parser(
-        "train", help="start a RAVE training (detached: it outlives this command)",
+        "train",
+        help="start a RAVE training (detached: it outlives this command)",
         description="Start `rave train` on a registered dataset. The run is detached: "
         "closing the terminal does not stop it.",
     )
     train.add_argument("--dataset", required=True, help="dataset id or name")
     train.add_argument("--name", required=True, help="the run's name (letters, digits, -_.)")
     train.add_argument("--config", default="v2", help="base config (default: v2)")
-    train.add_argument("--modifier", action="append", default=[], metavar="NAME",
-                       help="a config modifier (causal, snake, ...); repeat for several")
-    train.add_argument("--augment", action="append", default=[], metavar="NAME",
-                       help="an augmentation (mute, compress, gain); repeatable")
+    train.add_argument(
+        "--modifier",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a config modifier (causal, snake, ...); repeat for several",
+    )
+    train.add_argument(
+        "--augment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an augmentation (mute, compress, gain); repeatable",
+    )
     train.add_argument("--max-steps", type=int, help="steps to train (RAVE: 6,000,000)")
     train.add_argument("--batch-size", type=int, help="batch size (RAVE: 8)")
-    train.add_argument("--learning-rate", type=float,
-                       help="only RAVE's own 1e-3 is accepted: RAVE 2.3.1 fixes its schedule")
-    train.add_argument("--gpu", type=int, help="GPU index, or -1 for the CPU "
-                       "(default: 0 when a GPU is found, else -1)")
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        help="only RAVE's own 1e-3 is accepted: RAVE 2.3.1 fixes its schedule",
+    )
+    train.add_argument(
+        "--gpu",
+        type=int,
+        help="GPU index, or -1 for the CPU (default: 0 when a GPU is found, else -1)",
+    )
     train.add_argument("--val-every", type=int, help="validation every N steps (RAVE: 10000)")
-    train.add_argument("--save-every", type=int,
-                       help="extra checkpoint every N steps (RAVE: 500000)")
+    train.add_argument(
+        "--save-every", type=int, help="extra checkpoint every N steps (RAVE: 500000)"
+    )
     train.add_argument("--n-signal", type=int, help="training crop in samples (RAVE: 131072)")
     train.add_argument("--channels", type=int, help="channels (default: the dataset's)")
     train.add_argument("--workers", type=int, help="dataloader workers (RAVE: 8)")
-    train.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                       help="a gin binding, e.g. PHASE_1_DURATION=200000; repeatable")
+    train.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a gin binding, e.g. PHASE_1_DURATION=200000; repeatable",
+    )
     train.add_argument("--project", type=int, default=1, help="project id (default: 1)")
-    train.add_argument("--follow", action="store_true",
-                       help="show the log and progress until the run ends")
+    train.add_argument(
+        "--follow", action="store_true", help="show the log and progress until the run ends"
+    )
     train.add_argument("--json", action="store_true", help="print the experiment as JSON")
     train.set_defaults(handler=cmd_train)
 
@@ -71,21 +95,34 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
     logs = subparsers.add_parser("logs", help="print a run's output")
     logs.add_argument("experiment", metavar="ID", help="experiment id or name")
-    logs.add_argument("-f", "--follow", action="store_true",
-                      help="keep printing as the run writes, with a progress line")
-    logs.add_argument("--stream", choices=("both", "stdout", "stderr"), default="both",
-                      help="which of rave's streams to print (default: both)")
+    logs.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing as the run writes, with a progress line",
+    )
+    logs.add_argument(
+        "--stream",
+        choices=("both", "stdout", "stderr"),
+        default="both",
+        help="which of rave's streams to print (default: both)",
+    )
     logs.set_defaults(handler=cmd_logs)
 
     stop = subparsers.add_parser(
-        "stop", help="stop a run (SIGINT, then SIGTERM, then SIGKILL)",
+        "stop",
+        help="stop a run (SIGINT, then SIGTERM, then SIGKILL)",
         description="RAVE writes no checkpoint when stopped: what was trained since the last "
         "validation is lost.",
     )
     stop.add_argument("experiment", metavar="ID", help="experiment id or name")
     stop.add_argument("--no-wait", action="store_true", help="return at once")
-    stop.add_argument("--timeout", type=float, default=60.0,
-                      help="seconds to wait for the run to end (default: 60)")
+    stop.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the run to end (default: 60)",
+    )
     stop.set_defaults(handler=cmd_stop)
 
 
@@ -103,9 +140,14 @@ def cmd_train(ctx: Context) -> int:
         "project_id": args.project,
     }
     optional = {
-        "max_steps": args.max_steps, "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate, "gpu": args.gpu, "val_every": args.val_every,
-        "save_every": args.save_every, "n_signal": args.n_signal, "channels": args.channels,
+        "max_steps": args.max_steps,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "gpu": args.gpu,
+        "val_every": args.val_every,
+        "save_every": args.save_every,
+        "n_signal": args.n_signal,
+        "channels": args.channels,
         "workers": args.workers,
     }
     config.update({key: value for key, value in optional.items() if value is not None})
@@ -151,20 +193,32 @@ def cmd_list(ctx: Context) -> int:
     for exp in experiments:
         progress = exp["progress"]
         config = exp["config"]
-        rows.append((
-            exp["id"],
-            exp["name"],
-            exp.get("dataset") or "-",
-            "+".join([str(config.get("config", "?")), *config.get("modifiers", [])]),
-            _status_text(exp),
-            f"{progress.get('step', 0)}/{progress.get('max_steps') or '?'}",
-            speed(progress.get("speed")),
-            local_time(exp["started_at"]),
-            duration(run_duration(exp["started_at"], exp["completed_at"])),
-            (exp.get("reason") or "")[:60],
-        ))
-    headers = ("ID", "NAME", "DATASET", "CONFIG", "STATUS", "STEP", "SPEED", "STARTED",
-               "DURATION", "REASON")
+        rows.append(
+            (
+                exp["id"],
+                exp["name"],
+                exp.get("dataset") or "-",
+                "+".join([str(config.get("config", "?")), *config.get("modifiers", [])]),
+                _status_text(exp),
+                f"{progress.get('step', 0)}/{progress.get('max_steps') or '?'}",
+                speed(progress.get("speed")),
+                local_time(exp["started_at"]),
+                duration(run_duration(exp["started_at"], exp["completed_at"])),
+                (exp.get("reason") or "")[:60],
+            )
+        )
+    headers = (
+        "ID",
+        "NAME",
+        "DATASET",
+        "CONFIG",
+        "STATUS",
+        "STEP",
+        "SPEED",
+        "STARTED",
+        "DURATION",
+        "REASON",
+    )
     ctx.out.write(table(headers, rows) + "\n")
     return ExitCode.OK
 
@@ -199,10 +253,13 @@ def cmd_show(ctx: Context) -> int:
     ]
     latest = {k: v for k, v in exp["metrics"].items() if k not in ("step",)}
     if latest:
-        lines.append("  latest      " + ", ".join(
-            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(
-                latest.items())
-        ))
+        lines.append(
+            "  latest      "
+            + ", ".join(
+                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in sorted(latest.items())
+            )
+        )
     ctx.out.write("\n".join(lines) + "\n")
     return ExitCode.OK
 
@@ -229,9 +286,7 @@ def cmd_stop(ctx: Context) -> int:
     manager = ctx.manager(follow=False)
     record = ctx.experiment(str(record.id))  # re-read: creating the manager may settle it
     if not manager.stop_training(record.id):
-        ctx.err.write(
-            f"run {record.id} '{record.name}' is not running (status: {record.status})\n"
-        )
+        ctx.err.write(f"run {record.id} '{record.name}' is not running (status: {record.status})\n")
         return ExitCode.INVALID
     ctx.out.write(f"asked run {record.id} '{record.name}' to stop\n")
     ctx.out.flush()

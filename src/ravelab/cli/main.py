@@ -16,13 +16,15 @@ from ravelab.core.errors import (
     DatasetError,
     LaunchError,
     NotFoundError,
-    RaveNotFoundError,
     RavelabError,
+    RaveNotFoundError,
 )
 from ravelab.db import DatabaseError
 
 #: Each module adds its subcommands; listed as data so the docs test can walk them.
-COMMAND_MODULES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+COMMAND_MODULES: tuple[
+    Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...
+] = (
     commands_datasets.add_parsers,
     commands_runs.add_parsers,
     commands_info.add_parsers,
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="PATH", help="database file (default: $RAVELAB_DB, else the user data dir)"
     )
     parser.add_argument(
-        "--rave", metavar="PATH",
+        "--rave",
+        metavar="PATH",
         help="the rave executable (default: $RAVELAB_RAVE, the stored setting, then PATH)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what ravelab does")

@@ -6,6 +6,7 @@ take its place without the manager, CLI or GUI knowing more than its name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -140,8 +141,6 @@ def _escalate_group(trainer: ProcessIdentity, pgid: int, spec: LaunchSpec) -> No
                 break
             time.sleep(0.1)
         if not is_alive(trainer):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)  # leftover workers
-            except ProcessLookupError:
-                pass
             return

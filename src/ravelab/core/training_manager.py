@@ -218,7 +218,10 @@ class TrainingManager:
         if record is None or record.status not in ("running", "queued"):
             return False
         rows.update_fields(
-            self.db, experiment_id, status="stopped", stop_requested_at=utc_now(),
+            self.db,
+            experiment_id,
+            status="stopped",
+            stop_requested_at=utc_now(),
             reason="stopped by the user",
         )
         if record.run_dir is not None:
@@ -293,8 +296,12 @@ class TrainingManager:
         for record in rows.list_experiments(self.db):
             if record.status == "running" and record.pid is None and record.ended_at is None:
                 rows.update_fields(
-                    self.db, record.id, status="failed", reason="never started",
-                    ended_at=utc_now(), completed_at=utc_now(),
+                    self.db,
+                    record.id,
+                    status="failed",
+                    reason="never started",
+                    ended_at=utc_now(),
+                    completed_at=utc_now(),
                 )
 
     def shutdown(self, timeout: float = 5.0) -> None:

@@ -277,11 +277,9 @@ class TrainingProcess(ProcessThread):
         for stream, filename in STREAMS.items():
             path = self.run_dir / filename
             splitter = self._splitters[stream]
-            try:
-                handle = open(path, "rb")
-            except FileNotFoundError:
+            if not path.exists():
                 continue
-            with handle:
+            with open(path, "rb") as handle:
                 offset = splitter.offset
                 handle.seek(offset)
                 while True:

@@ -35,9 +35,9 @@ def get_dataset(db: Database, dataset_id: int) -> DatasetRecord | None:
     return None if row is None else DatasetRecord.from_row(row)
 
 
-def find_dataset(db: Database, *, name: str | None = None, path: str | None = None) -> (
-    DatasetRecord | None
-):
+def find_dataset(
+    db: Database, *, name: str | None = None, path: str | None = None
+) -> DatasetRecord | None:
     """A dataset by name or by path, or None."""
     if name is not None:
         row = db.query_one("SELECT * FROM datasets WHERE name = ?", (name,))

@@ -137,8 +137,7 @@ def insert_points(
 def metric_history(db: Database, experiment_id: int, name: str) -> list[tuple[int, float]]:
     """All (step, value) points of one metric, ordered by step."""
     rows = db.query(
-        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
-        "ORDER BY step",
+        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? ORDER BY step",
         (experiment_id, name),
     )
     return [(int(step), float(value)) for step, value in rows]

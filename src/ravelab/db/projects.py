@@ -22,9 +22,7 @@ def get_project(db: Database, project_id: int) -> ProjectRecord | None:
 
 def create_project(db: Database, name: str) -> int:
     """Create a project and return its id."""
-    cursor = db.execute(
-        "INSERT INTO projects(name, created_at) VALUES (?, ?)", (name, utc_now())
-    )
+    cursor = db.execute("INSERT INTO projects(name, created_at) VALUES (?, ?)", (name, utc_now()))
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
