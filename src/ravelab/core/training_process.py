@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +22,16 @@ from typing import Any
 from psygnal import Signal
 
 from ravelab.core import rave_configs
+from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.executor import Executor
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
 from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.process_thread import ProcessThread
+from ravelab.core.run_events import AUDIO_DIR, EventsPoll, RunEventsFollower
 from ravelab.core.run_files import STDERR_LOG, STDOUT_LOG, ExitRecord
 from ravelab.core.text_stream import LineSplitter
-from ravelab.db import Database
+from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import utc_now
 
@@ -39,6 +42,11 @@ STREAMS = {"stdout": STDOUT_LOG, "stderr": STDERR_LOG}
 RAVE_LOG_EVERY = 50
 #: Bytes read per stream per poll, so a large backlog is taken in bounded bites.
 MAX_READ_BYTES = 4 * 1024 * 1024
+#: A run whose step has not moved for this long while its process lives is "stalled".
+DEFAULT_STALLED_AFTER_S = 30 * 60.0
+#: The ETA uses the step rate over this window (tqdm's rate includes validation).
+_RATE_WINDOW_S = 120.0
+_CHECKPOINT_SCAN_S = 2.0
 
 
 @dataclass
@@ -49,6 +57,21 @@ class _PollBatch:
     offsets: dict[str, int] = field(default_factory=dict)
     step_advanced: bool = False
     lines: int = 0
+    events: EventsPoll = field(default_factory=EventsPoll)
+    checkpoints: list[artifacts.CheckpointRecord] = field(default_factory=list)
+    checkpoint_paths: list[str] | None = None
+    health: tuple[str, str | None] | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.lines
+            or not self.events.empty
+            or self.events.offsets
+            or self.checkpoints
+            or self.health
+            or self.checkpoint_paths is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,8 @@ class TrainingProcess(ProcessThread):
         metrics_update(dict): latest values of the metrics that changed.
         step_update(int, int): the current step and max steps.
         progress_update(dict): epoch, batch, speed, ETA, phase and percent.
+        health_update(str, str): ``ok``, ``broken`` (NaN/inf in a scalar) or ``stalled``
+            (no step for ``stalled_after_s`` while alive), and a detail.
         finished(bool, str): success and a message, once, when the run has ended.
     """
 
@@ -126,6 +151,7 @@ class TrainingProcess(ProcessThread):
     metrics_update = Signal(dict)
     step_update = Signal(int, int)
     progress_update = Signal(dict)
+    health_update = Signal(str, str)
     finished = Signal(bool, str)
 
     def __init__(
@@ -138,6 +164,7 @@ class TrainingProcess(ProcessThread):
         executor: Executor | None = None,
         supervisor: ProcessIdentity | None = None,
         poll_interval: float = 0.25,
+        stalled_after_s: float = DEFAULT_STALLED_AFTER_S,
     ) -> None:
         super().__init__(name=f"training-{experiment_id or config.get('name', '?')}")
         self.config = dict(config)
@@ -164,17 +191,30 @@ class TrainingProcess(ProcessThread):
         self._done = threading.Event()
         self._settle_lock = threading.Lock()
         self._splitters: dict[str, LineSplitter] = {}
-        self._last_progress_emit = 0.0
+        self.stalled_after_s = stalled_after_s
+        self.health = "ok"
+        self._step_samples: deque[tuple[float, int]] = deque()
+        self._last_step_change = time.monotonic()
+        self._checkpoints: dict[str, float] = {}
+        self._checkpoint_scan_at = 0.0
+        offsets: dict[str, int] = {}
         if db is not None and experiment_id is not None:
             offsets = rows.get_offsets(db, experiment_id)
             record = rows.get_experiment(db, experiment_id)
             if record is not None:
                 self.parser.restore(record.progress)
                 self.current_metrics.update(record.metrics)
-        else:
-            offsets = {}
+                self.health = record.health
+            self._checkpoints = {
+                c.path: c.modified_at for c in artifacts.list_checkpoints(db, experiment_id)
+            }
         for stream in STREAMS:
             self._splitters[stream] = LineSplitter(offsets.get(stream, 0))
+        self._events = (
+            RunEventsFollower(self.run_dir, offsets, self.run_dir / AUDIO_DIR)
+            if self.run_dir is not None
+            else None
+        )
 
     @property
     def max_steps(self) -> int | None:
@@ -264,11 +304,100 @@ class TrainingProcess(ProcessThread):
                 exit_record = ExitRecord.read(self.run_dir)
                 ended = True
         batch = self._read(drain=ended)
+        self._read_events(batch, drain=ended)
+        self._scan_checkpoints(batch, force=ended)
+        self._check_stalled(batch, alive=not ended)
         self._store(batch)
         self._emit(batch)
         if ended:
             self._settle(exit_record)
-        return batch.lines > 0
+        return batch.lines > 0 or batch.events.more_pending
+
+    def _read_events(self, batch: _PollBatch, drain: bool) -> None:
+        """TensorBoard scalars (RAVE's losses), audio clips and text summaries."""
+        if self._events is None:
+            return
+        while True:
+            events = self._events.poll()
+            batch.events.points.extend(events.points)
+            batch.events.nonfinite.extend(events.nonfinite)
+            batch.events.clips.extend(events.clips)
+            batch.events.texts.update(events.texts)
+            batch.events.offsets.update(events.offsets)
+            batch.events.train_steps |= events.train_steps
+            batch.events.more_pending = events.more_pending
+            if events.max_step is not None:
+                previous = batch.events.max_step
+                batch.events.max_step = max(events.max_step, previous or 0)
+            if not (drain and events.more_pending):
+                break
+        wall = time.time()
+        for name, _step, value, _wall in batch.events.points:
+            self.current_metrics[name] = value
+            batch.latest[name] = value
+        if not self._printed_lr:
+            for logged_step in sorted(batch.events.train_steps):
+                lr = generator_lr(logged_step, self.phase_1_duration)
+                batch.events.points.append(("lr", logged_step, lr, wall))
+                batch.latest["lr"] = self.current_metrics["lr"] = lr
+        if batch.events.max_step is not None and batch.events.max_step + 1 > self.parser.step:
+            # TensorBoard's step N is the (N+1)-th batch; runs without a bar
+            # (--noprogress) get their progress from here.
+            self.parser.step = batch.events.max_step + 1
+            self.current_metrics["step"] = batch.latest["step"] = self.parser.step
+            batch.step_advanced = True
+        if batch.events.nonfinite and self.health != "broken":
+            point = batch.events.nonfinite[0]
+            detail = f"{point.value} in {point.tag} at step {point.step}"
+            batch.health = ("broken", detail)
+
+    def _scan_checkpoints(self, batch: _PollBatch, force: bool) -> None:
+        if self.run_dir is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._checkpoint_scan_at < _CHECKPOINT_SCAN_S:
+            return
+        self._checkpoint_scan_at = now
+        files = find_checkpoints(self.run_dir)
+        present = [str(c.path) for c in files]
+        for found in files:
+            key = str(found.path)
+            if self._checkpoints.get(key) != found.modified_at:
+                self._checkpoints[key] = found.modified_at
+                batch.checkpoints.append(
+                    artifacts.CheckpointRecord(
+                        key, self.parser.step, found.size_bytes, found.modified_at
+                    )
+                )
+        if set(self._checkpoints) - set(present):
+            for gone in set(self._checkpoints) - set(present):
+                del self._checkpoints[gone]
+            batch.checkpoint_paths = present
+
+    def _check_stalled(self, batch: _PollBatch, alive: bool) -> None:
+        now = time.monotonic()
+        if batch.step_advanced:
+            self._last_step_change = now
+            self._step_samples.append((now, self.parser.step))
+            while self._step_samples and now - self._step_samples[0][0] > _RATE_WINDOW_S:
+                self._step_samples.popleft()
+            if self.health == "stalled":
+                batch.health = ("ok", None)
+        elif alive and self.health == "ok" and now - self._last_step_change > self.stalled_after_s:
+            minutes = self.stalled_after_s / 60
+            batch.health = (
+                "stalled",
+                f"no step for {minutes:.0f} min at step {self.parser.step} while the "
+                "process is alive",
+            )
+
+    def step_rate(self) -> float | None:
+        """Steps per second over the recent window (None until known)."""
+        if len(self._step_samples) >= 2:
+            (t0, s0), (t1, s1) = self._step_samples[0], self._step_samples[-1]
+            if t1 - t0 >= 5.0 and s1 > s0:
+                return (s1 - s0) / (t1 - t0)
+        return self.parser.speed
 
     def _read(self, drain: bool) -> _PollBatch:
         assert self.run_dir is not None
@@ -300,30 +429,56 @@ class TrainingProcess(ProcessThread):
     def _progress(self) -> dict[str, Any]:
         step = self.parser.step
         max_steps = self.parser.max_steps
-        speed = self.parser.speed
-        eta = (max_steps - step) / speed if speed and max_steps and step <= max_steps else None
+        rate = self.step_rate()
+        eta = (max_steps - step) / rate if rate and max_steps and step <= max_steps else None
         phase = 1 if step < self.phase_1_duration else 2
+        if phase == 1:
+            phase_step, phase_total = step, min(self.phase_1_duration, max_steps or step)
+        else:
+            phase_step = step - self.phase_1_duration
+            phase_total = (max_steps or step) - self.phase_1_duration
         return {
             "step": step,
             "max_steps": max_steps,
             "percent": self.parser.percent(step),
-            "speed": speed,
+            "speed": self.parser.speed,
+            "step_rate": rate,
             "eta_s": eta,
             "phase": phase,
+            "phase_step": phase_step,
+            "phase_total": phase_total,
             "phase_1_duration": self.phase_1_duration,
             "updated_at": time.time(),
         }
 
     def _store(self, batch: _PollBatch) -> None:
         assert self.db is not None and self.experiment_id is not None
-        if not batch.lines:
+        if not batch.changed:
             return
         batch.progress.update(self._progress())
+        events = batch.events
         with self.db.atomic():
             rows.insert_points(self.db, self.experiment_id, batch.points)
-            rows.set_offsets(self.db, self.experiment_id, batch.offsets)
+            rows.insert_points(self.db, self.experiment_id, events.points)
+            rows.set_offsets(self.db, self.experiment_id, {**batch.offsets, **events.offsets})
             rows.merge_metrics(self.db, self.experiment_id, batch.latest)
             rows.merge_progress(self.db, self.experiment_id, batch.progress)
+            artifacts.insert_audio_clips(self.db, self.experiment_id, events.clips)
+            artifacts.set_texts(self.db, self.experiment_id, events.texts)
+            artifacts.upsert_checkpoints(self.db, self.experiment_id, batch.checkpoints)
+            if batch.checkpoint_paths is not None:
+                artifacts.delete_missing_checkpoints(
+                    self.db, self.experiment_id, batch.checkpoint_paths
+                )
+            if batch.health is not None:
+                rows.update_fields(
+                    self.db,
+                    self.experiment_id,
+                    health=batch.health[0],
+                    health_detail=batch.health[1],
+                )
+        if batch.health is not None:
+            self.health = batch.health[0]
 
     def _emit(self, batch: _PollBatch) -> None:
         if batch.latest:
@@ -332,6 +487,8 @@ class TrainingProcess(ProcessThread):
             self.step_update.emit(self.parser.step, self.parser.max_steps or 0)
         if batch.progress:
             self.progress_update.emit(dict(batch.progress))
+        if batch.health is not None:
+            self.health_update.emit(batch.health[0], batch.health[1] or "")
 
     def _settle(self, exit_record: ExitRecord | None) -> None:
         assert self.db is not None and self.experiment_id is not None

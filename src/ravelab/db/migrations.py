@@ -95,4 +95,45 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_initial]
+def _v2_run_artifacts(conn: sqlite3.Connection) -> None:
+    """Executors (local, SLURM), run health, and what a run leaves besides scalars."""
+    conn.execute("ALTER TABLE experiments ADD COLUMN executor TEXT NOT NULL DEFAULT 'local'")
+    conn.execute("ALTER TABLE experiments ADD COLUMN job_id TEXT")
+    conn.execute("ALTER TABLE experiments ADD COLUMN health TEXT NOT NULL DEFAULT 'ok'")
+    conn.execute("ALTER TABLE experiments ADD COLUMN health_detail TEXT")
+    conn.execute(
+        """
+        CREATE TABLE audio_clips (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            tag            TEXT NOT NULL,
+            version        INTEGER NOT NULL,
+            step           INTEGER NOT NULL,
+            wall_time      REAL NOT NULL,
+            sample_rate    REAL,
+            path           TEXT NOT NULL,
+            PRIMARY KEY (experiment_id, tag, version, step)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE run_texts (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            tag            TEXT NOT NULL,
+            text           TEXT NOT NULL,
+            PRIMARY KEY (experiment_id, tag)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE checkpoints (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            path           TEXT NOT NULL,
+            step           INTEGER,
+            size_bytes     INTEGER NOT NULL,
+            modified_at    REAL NOT NULL,
+            PRIMARY KEY (experiment_id, path)
+        ) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_run_artifacts]

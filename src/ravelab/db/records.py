@@ -90,6 +90,10 @@ class ExperimentRecord:
     reason: str | None
     ended_at: str | None
     stop_requested_at: str | None
+    executor: str = "local"
+    job_id: str | None = None
+    health: str = "ok"
+    health_detail: str | None = None
     dataset_name: str | None = field(default=None)
 
     @classmethod
@@ -116,6 +120,10 @@ class ExperimentRecord:
             reason=row["reason"],
             ended_at=row["ended_at"],
             stop_requested_at=row["stop_requested_at"],
+            executor=row["executor"],
+            job_id=row["job_id"],
+            health=row["health"],
+            health_detail=row["health_detail"],
             dataset_name=row["dataset_name"] if "dataset_name" in keys else None,
         )
 

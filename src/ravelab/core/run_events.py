@@ -1,0 +1,152 @@
+"""Following every TensorBoard event file of a run (all ``version_N`` of a resumed run).
+
+RAVE's losses exist only here (``<run>/<name>_<hash>/version_N/events.out.tfevents.*``).
+This reads only the bytes added since the stored offsets, keeps finite scalars as
+points, reports NaN/inf separately (a broken run), saves each validation audio clip as
+a WAV file in the run folder, and collects the text summaries (RAVE's gin config).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ravelab.core.tensorboard_events import (
+    EventFileFollower,
+    ScalarPoint,
+    event_file_version,
+    find_event_files,
+)
+from ravelab.db.artifacts import AudioClipRecord
+
+logger = logging.getLogger(__name__)
+
+SOURCE_PREFIX = "tb:"
+#: Folder (in the run folder) where validation clips are saved, one WAV per validation.
+AUDIO_DIR = "audio"
+#: Tags RAVE logs at validation only; the others are training scalars.
+VALIDATION_TAGS = re.compile(r"^(validation|fidelity_.*)$")
+_RESCAN_S = 1.0
+
+
+@dataclass
+class EventsPoll:
+    """What one poll of a run's event files found."""
+
+    points: list[tuple[str, int, float, float]] = field(default_factory=list)
+    nonfinite: list[ScalarPoint] = field(default_factory=list)
+    clips: list[AudioClipRecord] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+    train_steps: set[int] = field(default_factory=set)
+    max_step: int | None = None
+    more_pending: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.points or self.nonfinite or self.clips or self.texts)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "audio"
+
+
+class RunEventsFollower:
+    """Incremental reader of all the event files below a run folder.
+
+    Args:
+        run_dir: the run folder (RAVE's ``--out_path``) or a ``<name>_<hash>`` folder.
+        offsets: stored offsets by source name (``tb:<path relative to run_dir>``).
+        audio_dir: where to save validation clips; None to not save them.
+    """
+
+    def __init__(
+        self, run_dir: Path, offsets: Mapping[str, int], audio_dir: Path | None = None
+    ) -> None:
+        self.run_dir = run_dir
+        self.audio_dir = audio_dir
+        self._offsets = {k: v for k, v in offsets.items() if k.startswith(SOURCE_PREFIX)}
+        self._followers: dict[str, tuple[EventFileFollower, int]] = {}
+        self._files: list[Path] = []
+        self._scanned_at = 0.0
+
+    def _scan(self) -> None:
+        now = time.monotonic()
+        if self._files and now - self._scanned_at < _RESCAN_S:
+            return
+        self._scanned_at = now
+        self._files = find_event_files(self.run_dir)
+        for path in self._files:
+            key = SOURCE_PREFIX + str(path.relative_to(self.run_dir))
+            if key not in self._followers:
+                version = event_file_version(path) or 0
+                follower = EventFileFollower(path, self._offsets.get(key, 0))
+                self._followers[key] = (follower, version)
+
+    def poll(self) -> EventsPoll:
+        """Read what the event files gained since the last poll (oldest version first, so
+        a step logged twice across a resume keeps its first value)."""
+        self._scan()
+        result = EventsPoll()
+        for key, (follower, version) in sorted(
+            self._followers.items(), key=lambda item: (item[1][1], item[0])
+        ):
+            before = follower.offset
+            batch = follower.poll()
+            if batch.more_pending:
+                result.more_pending = True
+            if follower.offset == before:
+                continue
+            result.offsets[key] = follower.offset
+            for point in batch.scalars:
+                if math.isfinite(point.value):
+                    result.points.append((point.tag, point.step, point.value, point.wall_time))
+                else:
+                    result.nonfinite.append(point)
+                if not VALIDATION_TAGS.match(point.tag) and point.tag != "epoch":
+                    result.train_steps.add(point.step)
+                if result.max_step is None or point.step > result.max_step:
+                    result.max_step = point.step
+            for clip in batch.audio:
+                saved = self._save_clip(
+                    clip.tag, version, clip.step, clip.encoded, clip.content_type
+                )
+                if saved is not None:
+                    result.clips.append(
+                        AudioClipRecord(
+                            clip.tag,
+                            version,
+                            clip.step,
+                            clip.wall_time,
+                            clip.sample_rate,
+                            str(saved),
+                        )
+                    )
+            for text in batch.texts:
+                result.texts[text.tag] = text.text
+        return result
+
+    def _save_clip(
+        self, tag: str, version: int, step: int, data: bytes, content_type: str
+    ) -> Path | None:
+        if self.audio_dir is None or not data:
+            return None
+        extension = "wav" if "wav" in content_type or data[:4] == b"RIFF" else "bin"
+        path = self.audio_dir / f"{_safe(tag)}_v{version}_{step:05d}.{extension}"
+        if path.exists():
+            return path
+        try:
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as error:
+            logger.warning("could not save audio clip %s: %s", path, error)
+            return None
+        return path

@@ -1,0 +1,221 @@
+"""The `ravelab` command: each subcommand through main(argv), its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ravelab.cli.exit_codes import ExitCode
+from ravelab.cli.main import build_parser, main
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path,
+    rave_double: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Any:
+    """Run `ravelab ARGS` against a fresh DB and the rave double; return (code, out, err)."""
+    monkeypatch.setenv("RAVELAB_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("RAVELAB_RAVE", str(rave_double))
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+TRAIN = (
+    "train",
+    "--dataset",
+    "synth",
+    "--name",
+    "cli-run",
+    "--config",
+    "v2_small",
+    "--max-steps",
+    "20",
+    "--batch-size",
+    "4",
+    "--gpu",
+    "-1",
+    "--workers",
+    "0",
+)
+
+
+def test_dataset_add_and_list(cli: Any, dataset_dir: Path) -> None:
+    code, out, _ = cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    assert code == ExitCode.OK
+    assert "registered dataset 1 'synth': 1 channel(s), 44100 Hz" in out
+    code, out, _ = cli("dataset", "list", "--json")
+    data = json.loads(out)
+    assert [(d["id"], d["name"], d["channels"]) for d in data] == [(1, "synth", 1)]
+    code, out, _ = cli("dataset", "list")
+    assert "synth" in out and "0:00:56" in out
+
+
+def test_dataset_add_refuses_a_folder_that_is_not_a_dataset(cli: Any, tmp_path: Path) -> None:
+    code, _out, err = cli("dataset", "add", str(tmp_path))
+    assert code == ExitCode.INVALID
+    assert "is not a RAVE dataset: it has no metadata.yaml" in err
+    assert "Traceback" not in err
+
+
+def test_train_follow_list_show_logs(cli: Any, dataset_dir: Path) -> None:
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    code, out, err = cli(*TRAIN, "--follow")
+    assert code == ExitCode.OK, err
+    assert "started run 1 'cli-run'" in out
+    assert "--channels 1 --gpu -1 --max_steps 20 --batch 4" in out
+    assert "train set: 19 examples" in out  # the run's stdout, tqdm redraws left out
+    assert "run 1 'cli-run' completed" in err
+    code, out, _ = cli("list", "--json")
+    (experiment,) = json.loads(out)
+    assert experiment["status"] == "completed" and experiment["progress"]["step"] == 20
+    code, out, _ = cli("list")
+    assert "cli-run" in out and "completed" in out and "20/20" in out
+    code, out, _ = cli("show", "cli-run", "--json")
+    shown = json.loads(out)
+    assert shown["id"] == 1 and shown["exit_code"] == 0
+    code, out, _ = cli("show", "1")
+    assert "status      completed" in out and "run folder" in out
+    code, out, err = cli("logs", "1")
+    assert out.splitlines()[:3] == [
+        "train set: 19 examples",
+        "val set: 1 examples",
+        "selected gpu: []",
+    ]
+    assert "Trainer.fit` stopped: `max_steps=20` reached." in err
+
+
+def test_train_then_stop(cli: Any, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.3")
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    code, out, _ = cli(*TRAIN[:-8], "--max-steps", "300", "--batch-size", "4", "--gpu", "-1")
+    assert code == ExitCode.OK
+    assert "follow it with `ravelab logs 1 --follow`" in out
+    code, out, err = cli("stop", "cli-run", "--timeout", "60")
+    assert code == ExitCode.OK, err
+    assert "asked run 1 'cli-run' to stop" in out and "run 1 stopped" in out
+    code, out, _ = cli("list", "--json")
+    assert json.loads(out)[0]["status"] == "stopped"
+    code, _, err = cli("stop", "1")
+    assert code == ExitCode.INVALID and "is not running (status: stopped)" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("show", "42"), ExitCode.NOT_FOUND, "experiment '42' not found"),
+        (("logs", "nope"), ExitCode.NOT_FOUND, "experiment 'nope' not found"),
+        (
+            ("train", "--dataset", "nope", "--name", "x"),
+            ExitCode.INVALID,
+            "dataset 'nope' not found",
+        ),
+        (
+            ("train", "--dataset", "synth", "--name", "bad name"),
+            ExitCode.INVALID,
+            "run name 'bad name' is not allowed",
+        ),
+        (
+            ("train", "--dataset", "synth", "--name", "x", "--config", "v9"),
+            ExitCode.INVALID,
+            "unknown base config 'v9'",
+        ),
+        (
+            ("train", "--dataset", "synth", "--name", "x", "--learning-rate", "0.1"),
+            ExitCode.INVALID,
+            "RAVE 2.3.1 has no learning-rate setting",
+        ),
+        (
+            ("train", "--dataset", "synth", "--name", "x", "--max-steps", "-3"),
+            ExitCode.INVALID,
+            "max_steps = -3 is out of range",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    cli: Any, dataset_dir: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    result, out, err = cli(*args)
+    assert result == code
+    assert message in err and "Traceback" not in err
+    _, out, _ = cli("list", "--json")
+    assert json.loads(out) == []
+
+
+def test_missing_rave_says_how_to_install(
+    cli: Any, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    monkeypatch.setenv("RAVELAB_RAVE", str(tmp_path / "missing-rave"))
+    code, _, err = cli(*TRAIN)
+    assert code == ExitCode.RAVE_NOT_FOUND
+    assert "acids-rave==2.3.1" in err
+
+
+def test_a_database_from_the_future_is_refused(cli: Any, tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 50")
+    conn.close()
+    code, _, err = cli("--db", str(path), "list")
+    assert code == ExitCode.DATABASE and "upgrade ravelab" in err
+
+
+def test_configs_and_doctor(cli: Any, rave_double: Path) -> None:
+    code, out, _ = cli("configs", "--json")
+    data = json.loads(out)
+    assert "v2_small" in [c["name"] for c in data["base configs"]]
+    assert "causal" in [c["name"] for c in data["modifiers"]]
+    code, out, _ = cli("configs")
+    assert "Original continuous model" in out and "learning rate" in out
+    code, out, _ = cli("doctor", "--json")
+    report = json.loads(out)
+    assert code == ExitCode.OK and report["rave"] == str(rave_double.resolve())
+    assert report["database_schema"] >= 1
+
+
+def test_settings_store_the_rave_executable(
+    cli: Any, rave_double: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAVELAB_RAVE")
+    code, out, _ = cli("settings", "set", "rave", str(rave_double))
+    assert code == ExitCode.OK
+    code, out, _ = cli("settings", "show")
+    assert f"rave = {rave_double.resolve()}" in out
+    code, out, _ = cli("doctor", "--json")
+    assert json.loads(out)["rave"] == str(rave_double.resolve())
+
+
+def test_every_subcommand_has_help_text() -> None:
+    parser = build_parser()
+    actions = [a for a in parser._actions if a.dest == "command"]
+    (commands,) = actions
+    for choice in commands._choices_actions:  # type: ignore[attr-defined]
+        assert choice.help, f"{choice.dest} has no help"
+
+
+def test_python_dash_m_is_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ravelab", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and "ravelab" in done.stdout and "train" in done.stdout

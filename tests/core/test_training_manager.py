@@ -1,0 +1,370 @@
+"""TrainingManager and TrainingProcess over real processes: the supervisor and the
+`rave` double replaying genuine RAVE captures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ravelab.core.datasets import register_dataset
+from ravelab.core.errors import ConfigError, RaveNotFoundError
+from ravelab.core.executor import trainer_identity
+from ravelab.core.run_files import EXIT_FILE
+from ravelab.core.training_manager import TrainingManager
+from ravelab.core.training_process import TrainingProcess
+from ravelab.db import Database
+from ravelab.db import experiments as rows
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def dataset_id(db: Database, dataset_dir: Path) -> int:
+    return register_dataset(db, dataset_dir, "synth").id
+
+
+@pytest.fixture
+def make_manager(db: Database, rave_double: Path, runs_dir: Path) -> Iterator[Any]:
+    managers: list[TrainingManager] = []
+
+    def make(**kwargs: Any) -> TrainingManager:
+        options: dict[str, Any] = {
+            "rave": str(rave_double),
+            "runs_dir": runs_dir,
+            "poll_interval": 0.05,
+        }
+        options.update(kwargs)
+        manager = TrainingManager(db, **options)
+        managers.append(manager)
+        return manager
+
+    yield make
+    for manager in managers:
+        for experiment_id in list(manager.active_processes):
+            manager.stop_training(experiment_id)
+        manager.shutdown()
+
+
+def _config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": name,
+        "dataset_id": dataset,
+        "config": "v2_small",
+        "max_steps": 20,
+        "batch_size": 4,
+        "gpu": -1,
+        "val_every": 8,
+        "save_every": 12,
+        "n_signal": 65536,
+        "workers": 0,
+        "overrides": ["PHASE_1_DURATION=150"],
+    }
+    config.update(extra)
+    return config
+
+
+def test_a_run_completes_with_its_progress_metrics_and_signals(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id))
+    process = manager.active_processes[experiment_id]
+    seen: dict[str, list[Any]] = {"output": [], "steps": [], "finished": []}
+    process.output.connect(seen["output"].append)
+    process.step_update.connect(lambda step, total: seen["steps"].append((step, total)))
+    process.finished.connect(lambda ok, message: seen["finished"].append((ok, message)))
+    experiment = manager.wait(experiment_id, timeout=60)
+
+    assert experiment["status"] == "completed"
+    assert experiment["exit_code"] == 0 and experiment["reason"] is None
+    assert experiment["completed_at"] is not None
+    assert experiment["progress"]["step"] == 20
+    assert experiment["progress"]["percent"] == 100
+    assert experiment["progress"]["train_examples"] == 19
+    assert experiment["argv"][1:4] == ["train", "--config", "v2_small"]
+    assert experiment_id not in manager.active_processes
+    assert seen["finished"] == [(True, "completed")]
+    assert seen["steps"][-1] == (20, 20)
+    assert any(line.startswith("train set: 19 examples") for line in seen["output"])
+    # RAVE prints no lr: its schedule is recorded at its logging steps.
+    lr = manager.get_metric_history(experiment_id, "lr")
+    assert [step for step, _ in lr] == []  # 20 steps: no logging step (49) reached yet
+    assert manager.get_training_metrics(experiment_id)["step"] == 20
+    run_dir = Path(experiment["run_dir"])
+    assert json.loads((run_dir / EXIT_FILE).read_text())["exit_code"] == 0
+    assert list(run_dir.glob("run_*/version_0/events.out.tfevents.*"))
+
+
+def test_lr_schedule_points_follow_raves_logging_steps(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.001")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=120))
+    assert manager.wait(experiment_id, timeout=90)["status"] == "completed"
+    lr = manager.get_metric_history(experiment_id, "lr")
+    assert [step for step, _ in lr] == [49, 99]
+    assert lr[0][1] == pytest.approx(1e-3 * (1 - 0.9 * 49 / 150))
+
+
+def test_stop_ends_the_run_as_stopped(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.3")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=300))
+    process = manager.active_processes[experiment_id]
+    started = threading.Event()
+    process.step_update.connect(lambda step, total: started.set())
+    assert started.wait(60), "the run never reached its first step"
+    assert manager.stop_training(experiment_id) is True
+    assert manager.get_experiment(experiment_id)["status"] == "stopped"
+    experiment = manager.wait(experiment_id, timeout=60)
+    assert experiment["status"] == "stopped"
+    assert experiment["exit_code"] == 0  # RAVE exits 0 after SIGINT
+    assert experiment["ended_at"] is not None
+    assert manager.stop_training(experiment_id) is False
+    assert manager.stop_training(99999) is False
+    stderr = (Path(experiment["run_dir"]) / "stderr.log").read_text()
+    assert "Detected KeyboardInterrupt" in stderr
+
+
+def test_stop_kills_dataloader_workers_that_ignore_sigint(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.3")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=300, workers=2))
+    run_dir = Path(manager.get_experiment(experiment_id)["run_dir"])
+    identity = wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    pgid = identity[1]
+    assert manager.stop_training(experiment_id)
+    assert manager.wait(experiment_id, timeout=60)["status"] == "stopped"
+    wait_until(lambda: _group_gone(pgid), timeout=10, what="worker group gone")
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_crash_fails_with_the_reason(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    monkeypatch.setenv("FAKE_RAVE_CRASH", "oom")
+    monkeypatch.setenv("FAKE_RAVE_CRASH_AT", "5")
+    manager = make_manager()
+    seen: list[tuple[bool, str]] = []
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=300))
+    manager.active_processes[experiment_id].finished.connect(
+        lambda ok, message: seen.append((ok, message))
+    )
+    experiment = manager.wait(experiment_id, timeout=60)
+    assert experiment["status"] == "failed"
+    assert experiment["exit_code"] == 1
+    assert "CUDA out of memory" in experiment["reason"]
+    assert "batch size" in experiment["reason"]
+    assert seen and seen[0][0] is False
+
+
+_APP = """
+import sys, time
+from ravelab import Database, TrainingManager
+db = Database(sys.argv[1])
+manager = TrainingManager(db, rave=sys.argv[2], runs_dir=sys.argv[3], poll_interval=0.05)
+experiment_id = manager.start_training({
+    "name": "orphan", "dataset_id": int(sys.argv[4]), "config": "v2_small", "max_steps": 60,
+    "batch_size": 4, "gpu": -1, "workers": 0, "overrides": ["PHASE_1_DURATION=150"]})
+print(experiment_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_killing_the_app_keeps_the_run_and_a_new_manager_reattaches(
+    db: Database,
+    rave_double: Path,
+    runs_dir: Path,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+    make_manager: Any,
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.02")
+    app = subprocess.Popen(
+        [sys.executable, "-c", _APP, db.path, str(rave_double), str(runs_dir), str(dataset_id)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert app.stdout is not None
+    experiment_id = int(app.stdout.readline())
+    wait_until(
+        lambda: (rows.get_experiment(db, experiment_id).progress.get("step") or 0) > 3,
+        timeout=60,
+        what="the app's follower to record steps",
+    )
+    app.kill()  # the app dies without a chance to clean up
+    app.wait()
+    app.stdout.close()
+    record = rows.get_experiment(db, experiment_id)
+    assert record is not None and record.status == "running" and record.ended_at is None
+    manager = make_manager()
+    assert experiment_id in manager.active_processes  # re-attached and followed
+    experiment = manager.wait(experiment_id, timeout=90)
+    assert experiment["status"] == "completed"
+    assert experiment["progress"]["step"] == 60
+    lr = manager.get_metric_history(experiment_id, "lr")
+    assert [step for step, _ in lr] == [49]  # no point twice, none lost
+
+
+def test_a_run_that_ended_while_the_app_was_closed_is_settled_on_start(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    first = make_manager()
+    experiment_id = first.start_training(_config(dataset_id))
+    first.shutdown()  # the app closes; the run goes on
+    run_dir = Path(rows.get_experiment(db, experiment_id).run_dir)  # type: ignore[union-attr,arg-type]
+    wait_until(lambda: (run_dir / EXIT_FILE).exists(), timeout=60, what="exit.json")
+    assert rows.get_experiment(db, experiment_id).status == "running"  # type: ignore[union-attr]
+    second = make_manager(follow=False)
+    experiment = second.get_experiment(experiment_id)
+    assert experiment["status"] == "completed"
+    assert experiment["progress"]["step"] == 20
+
+
+def test_a_run_whose_processes_vanished_is_failed_as_lost(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.3")
+    first = make_manager()
+    experiment_id = first.start_training(_config(dataset_id, max_steps=300))
+    first.shutdown()
+    record = rows.get_experiment(db, experiment_id)
+    assert record is not None and record.run_dir is not None and record.pid is not None
+    trainer = wait_until(lambda: trainer_identity(Path(record.run_dir)), what="trainer")
+    os.kill(record.pid, signal.SIGKILL)  # supervisor gone: no exit.json will be written
+    os.killpg(trainer[1], signal.SIGKILL)
+    wait_until(lambda: _group_gone(trainer[1]), timeout=10, what="trainer gone")
+    second = make_manager(follow=False)
+    experiment = second.get_experiment(experiment_id)
+    assert experiment["status"] == "failed"
+    assert experiment["reason"].startswith("process lost")
+
+
+def test_reading_the_logs_again_adds_nothing(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "500")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=500))
+    assert manager.wait(experiment_id, timeout=60)["status"] == "completed"
+    before = rows.count_points(db, experiment_id)
+    assert before >= 500 * 2
+    db.execute("DELETE FROM source_offsets WHERE experiment_id = ?", (experiment_id,))
+    record = rows.get_experiment(db, experiment_id)
+    assert record is not None
+    again = TrainingProcess(
+        record.config, db=db, experiment_id=experiment_id, run_dir=record.run_dir
+    )
+    again.poll()
+    assert rows.count_points(db, experiment_id) == before
+    history = manager.get_metric_history(experiment_id, "loss")
+    assert [step for step, _ in history] == list(range(1, 501))
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"dataset_id": 12345}, ConfigError, "dataset id 12345 not found"),
+        ({"name": "no spaces"}, ConfigError, "is not allowed"),
+        ({"config": "v9_nonexistent"}, ConfigError, "unknown base config"),
+        ({"modifiers": ["warp"]}, ConfigError, "unknown modifier"),
+        ({"max_steps": 0}, ConfigError, "out of range"),
+        ({"batch_size": -1}, ConfigError, "out of range"),
+        ({"learning_rate": 0.01}, ConfigError, "RAVE 2.3.1 has no learning-rate setting"),
+        (
+            {"dataset_path": "/nonexistent/folder", "dataset_id": None},
+            ConfigError,
+            "does not exist",
+        ),
+    ],
+)
+def test_bad_input_creates_nothing(
+    make_manager: Any,
+    dataset_id: int,
+    db: Database,
+    runs_dir: Path,
+    change: dict[str, Any],
+    error: type[Exception],
+    message: str,
+) -> None:
+    manager = make_manager()
+    with pytest.raises(error, match=message):
+        manager.start_training(_config(dataset_id, **change))
+    assert manager.list_experiments() == []
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+    assert manager.active_processes == {}
+
+
+def test_missing_rave_creates_nothing(
+    make_manager: Any, dataset_id: int, runs_dir: Path, tmp_path: Path
+) -> None:
+    manager = make_manager(rave=str(tmp_path / "no-rave-here"))
+    with pytest.raises(RaveNotFoundError, match="does not exist or is not executable"):
+        manager.start_training(_config(dataset_id))
+    assert manager.list_experiments() == []
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_a_duplicate_name_is_refused(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id, name="twice"))
+    with pytest.raises(ConfigError, match="a run named 'twice' exists already"):
+        manager.start_training(_config(dataset_id, name="twice"))
+    manager.wait(experiment_id, timeout=60)
+    assert len(manager.list_experiments()) == 1
+
+
+def test_the_seeds_bookkeeping_methods(make_manager: Any, db: Database, dataset_id: int) -> None:
+    manager = make_manager()
+    experiment_id = rows.insert_experiment(
+        db, name="manual", project_id=1, dataset_id=dataset_id, config={"max_steps": 10}
+    )
+    assert manager.get_training_metrics(experiment_id) == {}
+    manager.update_training_metrics(experiment_id, {"step": 5, "loss": 0.5, "lr": 1e-4})
+    manager.update_training_metrics(experiment_id, {"step": 6, "loss": 0.4})
+    assert manager.get_training_metrics(experiment_id) == {"step": 6, "loss": 0.4, "lr": 1e-4}
+    assert manager.get_metric_history(experiment_id, "loss") == [(5, 0.5), (6, 0.4)]
+    manager.update_experiment_status(experiment_id, "completed")
+    experiment = manager.get_experiment(experiment_id)
+    assert experiment["status"] == "completed" and experiment["completed_at"]
+    with pytest.raises(ConfigError, match="unknown status 'done'"):
+        manager.update_experiment_status(experiment_id, "done")
+    assert manager.get_experiment(424242) is None
+    assert [e["id"] for e in manager.list_experiments(project_id=1)] == [experiment_id]
+    assert manager.list_experiments(project_id=2) == []
+    process = TrainingProcess({"max_steps": 10})
+    manager.register_process(experiment_id, process)
+    assert manager.active_processes[experiment_id] is process
+    manager.unregister_process(experiment_id)
+    assert experiment_id not in manager.active_processes
