@@ -42,7 +42,8 @@ def test_training_step_gives_a_percentage() -> None:
 def test_val_loss_does_not_set_loss() -> None:
     process = TrainingProcess({"max_steps": 100})
     assert process.parse_progress("Validation val_loss: 0.3456") == (
-        None, "Validation val_loss: 0.3456"
+        None,
+        "Validation val_loss: 0.3456",
     )
     assert process.current_metrics == {"val_loss": pytest.approx(0.3456)}
 
@@ -117,8 +118,10 @@ def test_genuine_resume_continues_from_the_checkpoint_epoch() -> None:
 
 def test_batches_per_epoch_from_bars_without_train_set_line() -> None:
     parser = OutputParser(max_steps=300, batch_size=None)
-    for line in ("Epoch 0:  25%|██▌       | 1/4 [00:00<00:01,  1.83it/s]",
-                 "Epoch 9:  80%|████████  | 4/5 [00:01<00:00,  2.57it/s, v_num=0]"):
+    for line in (
+        "Epoch 0:  25%|██▌       | 1/4 [00:00<00:01,  1.83it/s]",
+        "Epoch 9:  80%|████████  | 4/5 [00:01<00:00,  2.57it/s, v_num=0]",
+    ):
         parser.parse(line)
     assert parser.batches_per_epoch == 4
     assert parser.step == 40

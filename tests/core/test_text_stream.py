@@ -10,7 +10,9 @@ def test_splits_on_cr_and_lf_and_marks_redraws() -> None:
     splitter = LineSplitter()
     lines = splitter.feed(b"a\rb\nc\r\nd")
     assert [(line.text, line.transient) for line in lines] == [
-        ("a", True), ("b", False), ("c", False)
+        ("a", True),
+        ("b", False),
+        ("c", False),
     ]
     assert splitter.flush() == [Line("d", False, 8)]
 

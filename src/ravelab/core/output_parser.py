@@ -24,10 +24,13 @@ METRIC_PATTERNS: dict[str, re.Pattern[str]] = {
     "epoch": re.compile(r"(?<![\w])epoch[:\s]+(\d+)", re.IGNORECASE),
 }
 
-_TQDM = re.compile(
-    r"(?P<desc>[^|\r\n]*?):?\s+(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
-    r"\[(?P<elapsed>[\d:]+)<(?P<eta>-?[\d:?]+),\s*(?P<rate>-?[\d.?]+)\s*(?P<unit>it/s|s/it)"
-    r"(?:,\s*(?P<postfix>[^\]]*))?\]"
+#: A word each seed pattern needs, tested with ``in`` before the regex runs.
+_KEYWORDS = {"loss": "loss", "step": "step", "lr": "lr", "val_loss": "loss", "epoch": "epoch"}
+
+_TQDM_HEAD = re.compile(r"(?P<desc>.*?):?\s*(?P<pct>\d+)$")
+_TQDM_TAIL = re.compile(
+    r"\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<elapsed>[\d:]+)<(?P<eta>-?[\d:?]+),\s*"
+    r"(?P<rate>-?[\d.?]+)\s*(?P<unit>it/s|s/it)(?:,\s*(?P<postfix>[^\]]*))?\]"
 )
 _EPOCH_DESC = re.compile(r"Epoch (\d+)")
 _TRAIN_SET = re.compile(r"^train set: (\d+) examples")
@@ -78,8 +81,17 @@ class TqdmBar:
 
 def parse_tqdm(line: str) -> TqdmBar | None:
     """Parse a tqdm bar with a total (``desc:  40%|███| 30/75 [00:04<00:06,  7.21it/s]``)."""
-    match = _TQDM.search(line)
-    if match is None:
+    # Split by hand at the bar's "%|...|" and match the two short ends: one regex over
+    # the whole line backtracks badly on long lines.
+    cut = line.find("%|")
+    if cut < 0:
+        return None
+    close = line.find("|", cut + 2)
+    if close < 0:
+        return None
+    head = _TQDM_HEAD.match(line, 0, cut)
+    match = _TQDM_TAIL.match(line, close + 1)
+    if head is None or match is None:
         return None
     rate: float | None = None
     raw_rate = match.group("rate")
@@ -89,7 +101,7 @@ def parse_tqdm(line: str) -> TqdmBar | None:
         if value > 0 and math.isfinite(value):
             rate = value if match.group("unit") == "it/s" else 1.0 / value
     return TqdmBar(
-        description=match.group("desc").strip(),
+        description=head.group("desc").strip(),
         n=int(match.group("n")),
         total=int(match.group("total")),
         elapsed_s=parse_clock(match.group("elapsed")),
@@ -170,7 +182,10 @@ class OutputParser:
         if "|" in text and "%" in text and "it" in text:
             # A tqdm bar: its "Epoch 12:" is handled by the bar parser, with the step.
             return
+        lowered = text.lower()
         for name, pattern in METRIC_PATTERNS.items():
+            if _KEYWORDS[name] not in lowered:
+                continue
             match = pattern.search(text)
             if match is None:
                 continue
