@@ -219,3 +219,18 @@ def test_python_dash_m_is_the_same_command() -> None:
         check=False,
     )
     assert done.returncode == 0 and "ravelab" in done.stdout and "train" in done.stdout
+
+
+def test_import_run_then_show(cli: Any, tmp_path: Path) -> None:
+    from tests.core.test_run_events import _make_run_layout
+
+    _make_run_layout(tmp_path / "outside")
+    code, out, err = cli("import-run", str(tmp_path / "outside"))
+    assert code == ExitCode.OK, err
+    assert "imported run 1 'capture'" in out
+    code, out, _ = cli("show", "capture")
+    assert "health      ok" in out
+    assert "phase       2 (adversarial)" in out
+    assert "fullband_spectral_distance" in out
+    code, _, err = cli("import-run", str(tmp_path / "outside"))
+    assert code == ExitCode.INVALID and "exists already" in err

@@ -17,7 +17,11 @@ from ravelab.core.learning_rate import describe_schedule
 from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
 
 #: Settings a user may store, and the key each has in the database.
-SETTINGS = {"rave": RAVE_SETTING, "runs_dir": "runs_dir"}
+SETTINGS = {
+    "rave": RAVE_SETTING,
+    "runs_dir": "runs_dir",
+    "stalled_after_minutes": "stalled_after_minutes",
+}
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +37,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     sub = settings.add_subparsers(dest="settings_command", required=True, metavar="COMMAND")
     show = sub.add_parser("show", help="print the stored settings")
     show.set_defaults(handler=cmd_settings_show)
-    set_ = sub.add_parser("set", help="store a setting (rave, runs_dir)")
+    set_ = sub.add_parser("set", help="store a setting (rave, runs_dir, stalled_after_minutes)")
     set_.add_argument("key", choices=sorted(SETTINGS))
     set_.add_argument("value", help="the value; an empty string removes the setting")
     set_.set_defaults(handler=cmd_settings_set)
@@ -128,6 +132,15 @@ def cmd_settings_set(ctx: Context) -> int:
             value = find_rave(value)
         except RaveNotFoundError as error:
             raise ConfigError(str(error)) from error
+    if key == "stalled_after_minutes" and value:
+        try:
+            minutes = float(value)
+        except ValueError:
+            minutes = -1.0
+        if not minutes > 0:
+            raise ConfigError(
+                f"stalled_after_minutes {value!r} must be a positive number of minutes"
+            )
     ctx.db.set_setting(SETTINGS[key], value or None)
     ctx.out.write(f"{key} = {value or '(not set)'}\n")
     return ExitCode.OK

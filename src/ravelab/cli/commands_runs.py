@@ -21,6 +21,7 @@ from ravelab.cli.formatting import (
     table,
 )
 from ravelab.core.datasets import resolve_dataset
+from ravelab.core.importer import import_run
 from ravelab.core.log_tail import LogTail
 from ravelab.core.text_stream import collapse_transient
 from ravelab.db import experiments as experiment_rows
@@ -109,6 +110,21 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     logs.set_defaults(handler=cmd_logs)
 
+    imported = subparsers.add_parser(
+        "import-run",
+        help="bring in a run trained outside ravelab (plain `rave train`)",
+        description="Creates an experiment from a RAVE run folder's config.gin and TensorBoard "
+        "events (losses, validation clips, checkpoints).",
+    )
+    imported.add_argument(
+        "path", metavar="RUN_DIR", help="the <name>_<hash> folder, or the --out_path holding one"
+    )
+    imported.add_argument("--name", help="the experiment's name (default: the run's)")
+    imported.add_argument("--dataset", help="the dataset it was trained on (id or name)")
+    imported.add_argument("--project", type=int, default=1, help="project id (default: 1)")
+    imported.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    imported.set_defaults(handler=cmd_import_run)
+
     stop = subparsers.add_parser(
         "stop",
         help="stop a run (SIGINT, then SIGTERM, then SIGKILL)",
@@ -176,8 +192,28 @@ def cmd_train(ctx: Context) -> int:
 def _status_text(exp: dict[str, Any]) -> str:
     status = str(exp["status"])
     if status == "stopped" and exp.get("ended_at") is None and exp.get("pid") is not None:
-        return "stopping"
-    return status
+        status = "stopping"
+    health = exp.get("health") or "ok"
+    return status if health == "ok" else f"{status} ({health})"
+
+
+def cmd_import_run(ctx: Context) -> int:
+    args = ctx.args
+    dataset_id = resolve_dataset(ctx.db, args.dataset).id if args.dataset else None
+    experiment_id = import_run(
+        ctx.db, args.path, name=args.name, dataset_id=dataset_id, project_id=args.project
+    )
+    experiment = ctx.manager(follow=False).get_experiment(experiment_id)
+    assert experiment is not None
+    if args.json:
+        print_json(experiment, ctx.out)
+    else:
+        points = experiment_rows.count_points(ctx.db, experiment_id)
+        ctx.out.write(
+            f"imported run {experiment_id} '{experiment['name']}' from {experiment['run_dir']}: "
+            f"{points} metric points, step {experiment['progress'].get('step', 0)}\n"
+        )
+    return ExitCode.OK
 
 
 def cmd_list(ctx: Context) -> int:
@@ -238,11 +274,14 @@ def cmd_show(ctx: Context) -> int:
     lines = [
         f"experiment {exp['id']} '{exp['name']}'",
         f"  status      {_status_text(exp)}" + (f" ({exp['reason']})" if exp["reason"] else ""),
+        f"  health      {exp.get('health', 'ok')}"
+        + (f": {exp['health_detail']}" if exp.get("health_detail") else ""),
         f"  dataset     {exp.get('dataset') or '-'} ({config.get('dataset_path', '-')})",
         f"  config      {'+'.join([str(config.get('config')), *config.get('modifiers', [])])}",
         f"  progress    {progress_bar(int(progress.get('step') or 0), progress.get('max_steps'))}"
         f" step {progress.get('step', 0)}/{progress.get('max_steps') or '?'}"
-        f", epoch {progress.get('epoch', '-')}, phase {progress.get('phase', '-')}",
+        f", epoch {progress.get('epoch', '-')}",
+        f"  phase       {_phase_text(progress)}",
         f"  speed       {speed(progress.get('speed'))}, ETA {duration(progress.get('eta_s'))}",
         f"  started     {local_time(exp['started_at'])}, ran "
         f"{duration(run_duration(exp['started_at'], exp['completed_at']))}",
@@ -262,6 +301,18 @@ def cmd_show(ctx: Context) -> int:
         )
     ctx.out.write("\n".join(lines) + "\n")
     return ExitCode.OK
+
+
+def _phase_text(progress: dict[str, Any]) -> str:
+    phase = progress.get("phase")
+    if phase is None:
+        return "-"
+    name = "representation" if phase == 1 else "adversarial"
+    return (
+        f"{phase} ({name}): step {progress.get('phase_step', '-')} of "
+        f"{progress.get('phase_total', '-')}; phase 1 lasts "
+        f"{progress.get('phase_1_duration', '-')} steps"
+    )
 
 
 def cmd_logs(ctx: Context) -> int:

@@ -97,6 +97,10 @@ class RunEventsFollower:
         for key, (follower, version) in sorted(
             self._followers.items(), key=lambda item: (item[1][1], item[0])
         ):
+            if result.more_pending:
+                # An older version still has bytes waiting: read it to the end first, so a
+                # step logged again by a resume never gets in before the original.
+                break
             before = follower.offset
             batch = follower.poll()
             if batch.more_pending:

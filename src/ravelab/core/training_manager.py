@@ -30,7 +30,7 @@ from ravelab.core.training_config import (
     build_train_argv,
     validate_training_config,
 )
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProcess
 from ravelab.db import Database, ExperimentRecord
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, utc_now
@@ -38,6 +38,7 @@ from ravelab.db.experiments import FINAL_STATUSES, STATUSES, utc_now
 logger = logging.getLogger(__name__)
 
 RUNS_SETTING = "runs_dir"
+STALLED_SETTING = "stalled_after_minutes"
 
 
 class TrainingManager:
@@ -53,6 +54,8 @@ class TrainingManager:
         follow: follow live runs in threads (the app); False for one-shot CLI commands,
             which still catch up with what runs wrote and settle the ones that ended.
         poll_interval: seconds between polls of a quiet run.
+        stalled_after_s: a live run whose step has not moved for this long is
+            ``stalled`` (default: the ``stalled_after_minutes`` setting, else 30 min).
 
     Signals:
         run_started(int): an experiment was started.
@@ -71,12 +74,21 @@ class TrainingManager:
         runs_dir: str | Path | None = None,
         follow: bool = True,
         poll_interval: float = 0.25,
+        stalled_after_s: float | None = None,
     ) -> None:
         self.db = db
         self.executor: Executor = executor or LocalExecutor()
         self.rave = rave
         self.follow = follow
         self.poll_interval = poll_interval
+        stored = db.get_setting(STALLED_SETTING)
+        self.stalled_after_s = (
+            stalled_after_s
+            if stalled_after_s is not None
+            else float(stored) * 60
+            if stored
+            else DEFAULT_STALLED_AFTER_S
+        )
         self.active_processes: dict[int, TrainingProcess] = {}
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
         self.reattach()
@@ -333,6 +345,7 @@ class TrainingManager:
             executor=self.executor,
             supervisor=supervisor,
             poll_interval=self.poll_interval,
+            stalled_after_s=self.stalled_after_s,
         )
 
     def _on_finished(self, experiment_id: int) -> None:

@@ -313,6 +313,16 @@ class TrainingProcess(ProcessThread):
             self._settle(exit_record)
         return batch.lines > 0 or batch.events.more_pending
 
+    def ingest(self) -> None:
+        """Read everything the run folder holds now, without settling (imports)."""
+        if self.db is None or self.experiment_id is None or self.run_dir is None:
+            raise RuntimeError("TrainingProcess.ingest needs db, experiment_id and run_dir")
+        batch = self._read(drain=True)
+        self._read_events(batch, drain=True)
+        self._scan_checkpoints(batch, force=True)
+        self._store(batch)
+        self._emit(batch)
+
     def _read_events(self, batch: _PollBatch, drain: bool) -> None:
         """TensorBoard scalars (RAVE's losses), audio clips and text summaries."""
         if self._events is None:

@@ -1,0 +1,136 @@
+"""``import_run``: bring a run trained outside ravelab (plain ``rave train``) into the DB.
+
+The experiment is made from the run folder's ``config.gin`` and its TensorBoard events:
+every scalar, validation clip and text summary, and the checkpoints (their steps
+estimated from the event wall times, since a checkpoint file does not say its step).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ravelab.core.errors import ConfigError, NotFoundError
+from ravelab.core.gin_config import read_gin
+from ravelab.core.names import check_name
+from ravelab.core.training_process import TrainingProcess
+from ravelab.db import Database, artifacts
+from ravelab.db import experiments as rows
+
+_RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
+
+
+def find_run_folder(path: Path) -> Path:
+    """The ``<name>_<hash>`` folder (holding ``config.gin``) at or right below ``path``.
+
+    Raises:
+        NotFoundError: no run there.
+        ConfigError: several runs there (the user must pick one).
+    """
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        raise NotFoundError(f"run folder {str(path)!r} does not exist")
+    if (path / "config.gin").is_file():
+        return path
+    candidates = sorted(p.parent for p in path.glob("*/config.gin"))
+    if not candidates:
+        raise NotFoundError(
+            f"{str(path)!r} holds no RAVE run: expected a <name>_<hash> folder with "
+            "config.gin (what `rave train` writes in --out_path)"
+        )
+    if len(candidates) > 1:
+        names = ", ".join(c.name for c in candidates)
+        raise ConfigError(f"{str(path)!r} holds several runs ({names}): import one of them")
+    return candidates[0]
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def import_run(
+    db: Database,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    dataset_id: int | None = None,
+    project_id: int = 1,
+) -> int:
+    """Create an experiment from an existing RAVE run folder; return its id.
+
+    Raises:
+        NotFoundError, ConfigError: with what to do.
+    """
+    folder = find_run_folder(Path(path))
+    match = _RUN_FOLDER.match(folder.name)
+    name = check_name(name or (match.group("name") if match else folder.name), "run name")
+    if rows.find_experiment_by_name(db, name) is not None:
+        raise ConfigError(f"a run named {name!r} exists already: pass --name to choose another")
+    existing = db.query_one("SELECT id FROM experiments WHERE run_dir = ?", (str(folder),))
+    if existing is not None:
+        raise ConfigError(f"{str(folder)!r} is imported already as experiment {existing[0]}")
+    gin = read_gin(folder / "config.gin")
+    phase_1 = gin.phase_1_duration
+    config = {
+        "name": name,
+        "config": str(folder / "config.gin"),
+        "modifiers": [],
+        "overrides": [f"PHASE_1_DURATION={phase_1}"] if phase_1 is not None else [],
+        "max_steps": None,
+        "channels": gin.n_channels,
+        "imported_from": str(folder),
+    }
+    with db.atomic():
+        experiment_id = rows.insert_experiment(
+            db,
+            name=name,
+            project_id=project_id,
+            dataset_id=dataset_id,
+            config=config,
+            status="completed",
+        )
+        rows.update_fields(
+            db,
+            experiment_id,
+            run_dir=str(folder),
+            ended_at=rows.utc_now(),
+            reason=f"imported from {folder} (trained outside ravelab)",
+        )
+    process = TrainingProcess(config, db=db, experiment_id=experiment_id, run_dir=folder)
+    process.ingest()
+    _estimate_checkpoint_steps(db, experiment_id)
+    first_last = db.query_one(
+        "SELECT min(wall_time), max(wall_time) FROM metric_points WHERE experiment_id = ?",
+        (experiment_id,),
+    )
+    if first_last is not None and first_last[0] is not None:
+        rows.update_fields(
+            db, experiment_id, started_at=_iso(first_last[0]), completed_at=_iso(first_last[1])
+        )
+    return experiment_id
+
+
+def _estimate_checkpoint_steps(db: Database, experiment_id: int) -> None:
+    """A checkpoint's step = the last logged step at or before its modification time."""
+    points = db.query(
+        "SELECT wall_time, step FROM metric_points WHERE experiment_id = ? AND name != 'lr' "
+        "ORDER BY wall_time",
+        (experiment_id,),
+    )
+    if not points:
+        return
+    times = [float(p[0]) for p in points]
+    steps = [int(p[1]) for p in points]
+    updated = []
+    for checkpoint in artifacts.list_checkpoints(db, experiment_id):
+        index = bisect.bisect_right(times, checkpoint.modified_at + 1.0) - 1
+        step = max(steps[: index + 1]) + 1 if index >= 0 else 0
+        updated.append(
+            artifacts.CheckpointRecord(
+                checkpoint.path, step, checkpoint.size_bytes, checkpoint.modified_at
+            )
+        )
+    db.execute("DELETE FROM checkpoints WHERE experiment_id = ?", (experiment_id,))
+    artifacts.upsert_checkpoints(db, experiment_id, updated)
