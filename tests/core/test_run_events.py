@@ -3,6 +3,7 @@ NaN, stalls, and `import-run` of the genuine run layout."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -142,7 +143,7 @@ def test_a_growing_event_file_is_followed_without_loss_or_duplicates(
     )
     cuts = [0, 5, 13, 1000, 4097, 250_000, 250_001, 900_000, len(data) - 3, len(data)]
     with open(target, "wb") as handle:
-        for start, end in zip(cuts, cuts[1:], strict=False):
+        for start, end in itertools.pairwise(cuts):
             handle.write(data[start:end])
             handle.flush()
             process.ingest()

@@ -14,8 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ravelab.core.errors import LaunchError
 from ravelab.core.process_identity import ProcessIdentity, identify, is_alive
@@ -24,19 +26,50 @@ from ravelab.core.run_files import SUPERVISOR_FILE, SUPERVISOR_LOG, LaunchSpec, 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RunHandle:
+    """How to find a launched run again: its executor, and the supervisor process
+    (local) or the job id (SLURM). Stored in the experiment's row."""
+
+    executor: str
+    supervisor: ProcessIdentity | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutorState:
+    """What an executor knows about a run right now.
+
+    Attributes:
+        alive: True while it runs (or waits in a queue), False once it has ended, None
+            when this machine cannot tell.
+        queued: True while it waits for resources (SLURM PENDING).
+        detail: a one-line explanation (the queue's reason, the scheduler's state).
+        outcome: (status, reason) when the executor knows how a run ended that left no
+            ``exit.json`` (a job cancelled or killed by the scheduler).
+    """
+
+    alive: bool | None
+    queued: bool = False
+    detail: str | None = None
+    outcome: tuple[str, str] | None = None
+
+
 class Executor(Protocol):
     """Starts, watches and stops the supervisor of a run."""
 
     name: str
 
-    def launch(self, run_dir: Path, spec: LaunchSpec) -> ProcessIdentity:
-        """Start the run described by ``spec`` in ``run_dir``; return the supervisor."""
+    def launch(
+        self, run_dir: Path, spec: LaunchSpec, options: Mapping[str, Any] | None = None
+    ) -> RunHandle:
+        """Start the run described by ``spec`` in ``run_dir``."""
 
-    def is_running(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool | None:
-        """True while the run's supervisor or trainer lives; None when it cannot tell."""
+    def state(self, run_dir: Path, handle: RunHandle) -> ExecutorState:
+        """Whether the run still lives (or waits), as far as the executor knows."""
 
-    def request_stop(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool:
-        """Ask the run to stop; True when a live process was asked."""
+    def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
+        """Ask the run to stop; True when a live run was asked."""
 
 
 def trainer_identity(run_dir: Path) -> tuple[ProcessIdentity, int] | None:
@@ -58,7 +91,9 @@ class LocalExecutor:
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
-    def launch(self, run_dir: Path, spec: LaunchSpec) -> ProcessIdentity:
+    def launch(
+        self, run_dir: Path, spec: LaunchSpec, options: Mapping[str, Any] | None = None
+    ) -> RunHandle:
         spec.write(run_dir)
         with open(run_dir / SUPERVISOR_LOG, "ab") as log:
             try:
@@ -82,13 +117,17 @@ class LocalExecutor:
         identity = identify(proc.pid)
         if identity is None:  # ended already (it could not even start python)
             identity = ProcessIdentity(proc.pid, time.time())
-        return identity
+        return RunHandle(self.name, supervisor=identity)
 
     def _reap(self, proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
         self._children.pop(proc.pid, None)
 
+    def state(self, run_dir: Path, handle: RunHandle) -> ExecutorState:
+        return ExecutorState(alive=self.is_running(run_dir, handle.supervisor))
+
     def is_running(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool | None:
+        """True while the supervisor or the trainer lives; None when it cannot tell."""
         states = []
         if supervisor is not None:
             states.append(is_alive(supervisor))
@@ -103,7 +142,8 @@ class LocalExecutor:
             return None
         return False
 
-    def request_stop(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool:
+    def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
+        supervisor = handle.supervisor
         if supervisor is not None and is_alive(supervisor):
             try:
                 os.kill(supervisor.pid, signal.SIGTERM)
@@ -111,16 +151,21 @@ class LocalExecutor:
             except ProcessLookupError:
                 pass
         # The supervisor is gone but the trainer may live on: stop its group directly.
-        trainer = trainer_identity(run_dir)
-        if trainer is None or not is_alive(trainer[0]):
-            return False
-        threading.Thread(
-            target=_escalate_group,
-            args=(trainer[0], trainer[1], LaunchSpec.read(run_dir)),
-            name=f"stop-{trainer[1]}",
-            daemon=True,
-        ).start()
-        return True
+        return stop_trainer_group(run_dir)
+
+
+def stop_trainer_group(run_dir: Path) -> bool:
+    """Stop a trainer whose supervisor is gone (SIGINT, SIGTERM, SIGKILL in a thread)."""
+    trainer = trainer_identity(run_dir)
+    if trainer is None or not is_alive(trainer[0]):
+        return False
+    threading.Thread(
+        target=_escalate_group,
+        args=(trainer[0], trainer[1], LaunchSpec.read(run_dir)),
+        name=f"stop-{trainer[1]}",
+        daemon=True,
+    ).start()
+    return True
 
 
 def _escalate_group(trainer: ProcessIdentity, pgid: int, spec: LaunchSpec) -> None:

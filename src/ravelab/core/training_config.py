@@ -89,6 +89,8 @@ class TrainingSpec:
     workers: int | None = None
     overrides: list[str] = field(default_factory=list)
     augment: list[str] = field(default_factory=list)
+    executor: str = "local"
+    executor_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def phase_1_duration(self) -> int:
@@ -258,6 +260,12 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
         )
 
     project_id = _integer_project(config.get("project_id", 1))
+    executor = config.get("executor") or "local"
+    if not isinstance(executor, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", executor):
+        raise ConfigError(f"executor must be a name such as 'local' or 'slurm', not {executor!r}")
+    executor_options = config.get("executor_options") or {}
+    if not isinstance(executor_options, Mapping):
+        raise ConfigError(f"executor_options must be a dict, not {executor_options!r}")
     return TrainingSpec(
         name=name,
         dataset_id=record.id if record is not None else -1,
@@ -276,6 +284,8 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
         workers=_integer(config, "workers", None),
         overrides=overrides,
         augment=augment,
+        executor=executor,
+        executor_options=dict(executor_options),
     )
 
 

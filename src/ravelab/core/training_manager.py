@@ -20,7 +20,7 @@ from psygnal import Signal
 
 from ravelab.core import datasets as core_datasets
 from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
-from ravelab.core.executor import Executor, LocalExecutor
+from ravelab.core.executor import Executor, LocalExecutor, RunHandle
 from ravelab.core.paths import RUNS_ENV, user_data_dir
 from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.rave_locator import find_rave
@@ -46,7 +46,9 @@ class TrainingManager:
 
     Args:
         db: the database.
-        executor: where runs execute (default: this machine, detached).
+        executor: the default executor (default: this machine, detached).
+        executors: more executors by name (e.g. ``{"slurm": SlurmExecutor(...)}``); a
+            config's ``executor`` key picks one, and each experiment remembers its own.
         rave: the ``rave`` executable to use (default: ``RAVELAB_RAVE``, the stored
             setting, then PATH).
         runs_dir: where run folders go (default: ``RAVELAB_RUNS_DIR``, the stored
@@ -70,6 +72,7 @@ class TrainingManager:
         db: Database,
         *,
         executor: Executor | None = None,
+        executors: Mapping[str, Executor] | None = None,
         rave: str | None = None,
         runs_dir: str | Path | None = None,
         follow: bool = True,
@@ -78,6 +81,8 @@ class TrainingManager:
     ) -> None:
         self.db = db
         self.executor: Executor = executor or LocalExecutor()
+        self.executors: dict[str, Executor] = {self.executor.name: self.executor}
+        self.executors.update(executors or {})
         self.rave = rave
         self.follow = follow
         self.poll_interval = poll_interval
@@ -121,6 +126,7 @@ class TrainingManager:
             LaunchError: the run could not be started (nothing is left behind).
         """
         spec = validate_training_config(config, self.db)
+        executor = self._executor_named(spec.executor)
         rave = find_rave(self.rave, self.db)
         with self.db.atomic():
             if spec.dataset_id < 0:
@@ -140,21 +146,19 @@ class TrainingManager:
             run_dir.mkdir(parents=True, exist_ok=False)
             argv = build_train_argv(rave, spec, out_path=run_dir)
             rows.update_fields(self.db, experiment_id, run_dir=str(run_dir), argv=argv)
-            supervisor = self.executor.launch(run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)))
+            handle = executor.launch(
+                run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
+            )
         except (OSError, LaunchError) as error:
             rows.delete_experiment(self.db, experiment_id)
             shutil.rmtree(run_dir, ignore_errors=True)
             raise LaunchError(f"could not start run {spec.name!r}: {error}") from error
+        self._record_handle(experiment_id, handle)
         rows.update_fields(
-            self.db,
-            experiment_id,
-            pid=supervisor.pid,
-            pid_start_time=supervisor.start_time,
-            host=supervisor.host,
-            progress={"step": 0, "max_steps": spec.max_steps, "percent": 0},
+            self.db, experiment_id, progress={"step": 0, "max_steps": spec.max_steps, "percent": 0}
         )
         logger.info("started run %s (%s): %s", experiment_id, spec.name, " ".join(argv))
-        process = self._make_process(experiment_id, spec.as_config(), run_dir, supervisor)
+        process = self._make_process(experiment_id, spec.as_config(), run_dir, handle)
         self.register_process(experiment_id, process)
         if self.follow:
             process.start()
@@ -237,7 +241,9 @@ class TrainingManager:
             reason="stopped by the user",
         )
         if record.run_dir is not None:
-            self.executor.request_stop(Path(record.run_dir), _identity(record))
+            self._executor_named(record.executor).request_stop(
+                Path(record.run_dir), _handle(record)
+            )
         process = self.active_processes.get(experiment_id)
         if process is not None and not process.is_alive() and not self.follow:
             process.poll()
@@ -269,7 +275,7 @@ class TrainingManager:
                 raise NotFoundError(f"experiment {experiment_id} not found")
             if record.ended_at is None and record.run_dir is not None:
                 process = self._make_process(
-                    experiment_id, record.config, Path(record.run_dir), _identity(record)
+                    experiment_id, record.config, Path(record.run_dir), _handle(record)
                 )
         if process is not None:
             if process.is_alive():
@@ -297,7 +303,7 @@ class TrainingManager:
             if record.id in self.active_processes or record.run_dir is None:
                 continue
             process = self._make_process(
-                record.id, record.config, Path(record.run_dir), _identity(record)
+                record.id, record.config, Path(record.run_dir), _handle(record)
             )
             self.register_process(record.id, process)
             if self.follow:
@@ -306,7 +312,12 @@ class TrainingManager:
                 process.poll()  # catch up now; settles it if it has ended
         # A row that never got a process (the app died between insert and launch).
         for record in rows.list_experiments(self.db):
-            if record.status == "running" and record.pid is None and record.ended_at is None:
+            if (
+                record.status == "running"
+                and record.pid is None
+                and record.job_id is None
+                and record.ended_at is None
+            ):
                 rows.update_fields(
                     self.db,
                     record.id,
@@ -335,17 +346,39 @@ class TrainingManager:
         experiment_id: int,
         config: Mapping[str, Any],
         run_dir: Path,
-        supervisor: ProcessIdentity | None,
+        handle: RunHandle | None,
     ) -> TrainingProcess:
+        executor = self.executors.get(handle.executor) if handle is not None else None
         return TrainingProcess(
             config,
             db=self.db,
             experiment_id=experiment_id,
             run_dir=run_dir,
-            executor=self.executor,
-            supervisor=supervisor,
+            executor=executor,
+            handle=handle,
             poll_interval=self.poll_interval,
             stalled_after_s=self.stalled_after_s,
+        )
+
+    def _executor_named(self, name: str) -> Executor:
+        executor = self.executors.get(name)
+        if executor is None:
+            raise ConfigError(
+                f"executor {name!r} is not available here: use one of "
+                f"{', '.join(sorted(self.executors))}"
+            )
+        return executor
+
+    def _record_handle(self, experiment_id: int, handle: RunHandle) -> None:
+        supervisor = handle.supervisor
+        rows.update_fields(
+            self.db,
+            experiment_id,
+            executor=handle.executor,
+            job_id=handle.job_id,
+            pid=supervisor.pid if supervisor else None,
+            pid_start_time=supervisor.start_time if supervisor else None,
+            host=supervisor.host if supervisor else None,
         )
 
     def _on_finished(self, experiment_id: int) -> None:
@@ -354,10 +387,11 @@ class TrainingManager:
         self.run_finished.emit(experiment_id, record.status if record else "unknown")
 
 
-def _identity(record: ExperimentRecord) -> ProcessIdentity | None:
-    if record.pid is None or record.pid_start_time is None:
-        return None
-    return ProcessIdentity(record.pid, record.pid_start_time, record.host or "")
+def _handle(record: ExperimentRecord) -> RunHandle:
+    supervisor = None
+    if record.pid is not None and record.pid_start_time is not None:
+        supervisor = ProcessIdentity(record.pid, record.pid_start_time, record.host or "")
+    return RunHandle(record.executor, supervisor=supervisor, job_id=record.job_id)
 
 
 def _as_dict(record: ExperimentRecord) -> dict[str, Any]:

@@ -23,10 +23,9 @@ from psygnal import Signal
 
 from ravelab.core import rave_configs
 from ravelab.core.checkpoints import find_checkpoints
-from ravelab.core.executor import Executor
+from ravelab.core.executor import Executor, ExecutorState, RunHandle
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
-from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.process_thread import ProcessThread
 from ravelab.core.run_events import AUDIO_DIR, EventsPoll, RunEventsFollower
 from ravelab.core.run_files import STDERR_LOG, STDOUT_LOG, ExitRecord
@@ -131,8 +130,8 @@ class TrainingProcess(ProcessThread):
         db: the database to write to; None for parsing only.
         experiment_id: the experiment this run belongs to.
         run_dir: the run folder (``stdout.log``, ``stderr.log``, ``exit.json``).
-        executor: tells whether the run's processes are alive.
-        supervisor: the supervisor process's identity.
+        executor: tells whether the run still lives (or waits in a queue).
+        handle: how the executor finds the run (supervisor process or job id).
         poll_interval: seconds between polls while nothing happens.
 
     Signals:
@@ -141,6 +140,7 @@ class TrainingProcess(ProcessThread):
         metrics_update(dict): latest values of the metrics that changed.
         step_update(int, int): the current step and max steps.
         progress_update(dict): epoch, batch, speed, ETA, phase and percent.
+        status_update(str, str): ``queued`` (with the scheduler's reason) or ``running``.
         health_update(str, str): ``ok``, ``broken`` (NaN/inf in a scalar) or ``stalled``
             (no step for ``stalled_after_s`` while alive), and a detail.
         finished(bool, str): success and a message, once, when the run has ended.
@@ -152,6 +152,7 @@ class TrainingProcess(ProcessThread):
     step_update = Signal(int, int)
     progress_update = Signal(dict)
     health_update = Signal(str, str)
+    status_update = Signal(str, str)
     finished = Signal(bool, str)
 
     def __init__(
@@ -162,7 +163,7 @@ class TrainingProcess(ProcessThread):
         experiment_id: int | None = None,
         run_dir: str | Path | None = None,
         executor: Executor | None = None,
-        supervisor: ProcessIdentity | None = None,
+        handle: RunHandle | None = None,
         poll_interval: float = 0.25,
         stalled_after_s: float = DEFAULT_STALLED_AFTER_S,
     ) -> None:
@@ -172,7 +173,8 @@ class TrainingProcess(ProcessThread):
         self.experiment_id = experiment_id
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.executor = executor
-        self.supervisor = supervisor
+        self.handle = handle
+        self._queued: bool | None = None
         self.poll_interval = poll_interval
         max_steps = self.config.get("max_steps")
         batch = self.config.get("batch_size")
@@ -298,11 +300,14 @@ class TrainingProcess(ProcessThread):
             return False
         exit_record = ExitRecord.read(self.run_dir)
         ended = exit_record is not None
-        if not ended and self.executor is not None:
-            running = self.executor.is_running(self.run_dir, self.supervisor)
-            if running is False:
+        state: ExecutorState | None = None
+        if not ended and self.executor is not None and self.handle is not None:
+            state = self.executor.state(self.run_dir, self.handle)
+            if state.alive is False:
                 exit_record = ExitRecord.read(self.run_dir)
                 ended = True
+            else:
+                self._track_queue(state)
         batch = self._read(drain=ended)
         self._read_events(batch, drain=ended)
         self._scan_checkpoints(batch, force=ended)
@@ -310,8 +315,22 @@ class TrainingProcess(ProcessThread):
         self._store(batch)
         self._emit(batch)
         if ended:
-            self._settle(exit_record)
+            self._settle(exit_record, state)
         return batch.lines > 0 or batch.events.more_pending
+
+    def _track_queue(self, state: ExecutorState) -> None:
+        """A run waiting in a scheduler's queue is ``queued`` (with the reason)."""
+        assert self.db is not None and self.experiment_id is not None
+        if state.queued == self._queued:
+            return
+        self._queued = state.queued
+        status = "queued" if state.queued else "running"
+        self.db.execute(
+            "UPDATE experiments SET status = ?, reason = ? WHERE id = ? AND ended_at IS NULL "
+            "AND status IN ('queued', 'running')",
+            (status, state.detail if state.queued else None, self.experiment_id),
+        )
+        self.status_update.emit(status, state.detail or "")
 
     def ingest(self) -> None:
         """Read everything the run folder holds now, without settling (imports)."""
@@ -500,7 +519,7 @@ class TrainingProcess(ProcessThread):
         if batch.health is not None:
             self.health_update.emit(batch.health[0], batch.health[1] or "")
 
-    def _settle(self, exit_record: ExitRecord | None) -> None:
+    def _settle(self, exit_record: ExitRecord | None, state: ExecutorState | None = None) -> None:
         assert self.db is not None and self.experiment_id is not None
         with self._settle_lock:
             if self._done.is_set():
@@ -508,6 +527,12 @@ class TrainingProcess(ProcessThread):
             record = rows.get_experiment(self.db, self.experiment_id)
             stop_requested = record is not None and record.stop_requested_at is not None
             outcome = decide_outcome(exit_record, self.parser, stop_requested)
+            if exit_record is None and state is not None and state.outcome is not None:
+                # The scheduler knows how a run that left no exit.json ended.
+                status, reason = state.outcome
+                if stop_requested and status == "failed":
+                    status, reason = "stopped", "stopped by the user"
+                outcome = Outcome(status, reason, None)
             now = utc_now()
             cursor = self.db.execute(
                 "UPDATE experiments SET status = ?, reason = ?, exit_code = ?, "

@@ -67,7 +67,10 @@ def list_experiments(db: Database, project_id: int | None = None) -> list[Experi
 
 def unended_experiments(db: Database) -> list[ExperimentRecord]:
     """Experiments whose process was started and whose end has not been recorded."""
-    rows = db.query(f"{_SELECT} WHERE e.pid IS NOT NULL AND e.ended_at IS NULL ORDER BY e.id")
+    rows = db.query(
+        f"{_SELECT} WHERE (e.pid IS NOT NULL OR e.job_id IS NOT NULL) AND e.ended_at IS NULL "
+        "ORDER BY e.id"
+    )
     return [ExperimentRecord.from_row(row) for row in rows]
 
 
