@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from ravelab.cli import commands_workflow
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
 from ravelab.core.datasets import register_dataset
+from ravelab.db import DatasetRecord
 from ravelab.db import datasets as dataset_rows
 
 
@@ -26,6 +28,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     listing = sub.add_parser("list", help="list the registered datasets")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     listing.set_defaults(handler=cmd_dataset_list)
+    commands_workflow.add_dataset_parsers(sub)
 
 
 def cmd_dataset_add(ctx: Context) -> int:
@@ -41,12 +44,15 @@ def cmd_dataset_add(ctx: Context) -> int:
 
 
 def cmd_dataset_list(ctx: Context) -> int:
+    ctx.manager(follow=False)  # settles preprocess jobs that ended meanwhile
     records = dataset_rows.list_datasets(ctx.db)
     if ctx.args.json:
         data = []
         for record in records:
             item = record.as_dict()
             item["experiments"] = dataset_rows.experiments_using(ctx.db, record.id)
+            item["size_bytes"] = dataset_rows.size_on_disk(record.path)
+            item["chunks"] = _chunks(record)
             data.append(item)
         print_json(data, ctx.out)
         return ExitCode.OK
@@ -57,13 +63,25 @@ def cmd_dataset_list(ctx: Context) -> int:
         (
             r.id,
             r.name,
+            r.status,
             r.channels,
             r.sample_rate,
             duration(r.n_seconds),
-            len(dataset_rows.experiments_using(ctx.db, r.id)),
+            _chunks(r) if _chunks(r) is not None else "-",
+            f"{dataset_rows.size_on_disk(r.path) / 1e6:.1f} MB",
+            ",".join(map(str, dataset_rows.experiments_using(ctx.db, r.id))) or "-",
             r.path,
         )
         for r in records
     ]
-    ctx.out.write(table(("ID", "NAME", "CH", "RATE", "DURATION", "RUNS", "PATH"), rows) + "\n")
+    headers = ("ID", "NAME", "STATUS", "CH", "RATE", "DURATION", "CHUNKS", "SIZE", "RUNS", "PATH")
+    ctx.out.write(table(headers, rows) + "\n")
     return ExitCode.OK
+
+
+def _chunks(record: DatasetRecord) -> int | None:
+    """Chunks in a dataset: RAVE's n_seconds counts one chunk short (RAVE.md §5)."""
+    if not record.n_seconds or not record.sample_rate:
+        return None
+    num_signal = record.num_signal or 131_072
+    return round(record.n_seconds * record.sample_rate / (2 * num_signal)) + 1

@@ -71,6 +71,9 @@ class Executor(Protocol):
     def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         """Ask the run to stop; True when a live run was asked."""
 
+    def request_checkpoint_stop(self, run_dir: Path, handle: RunHandle) -> bool:
+        """Ask the run to stop once RAVE has written its next checkpoint."""
+
 
 def trainer_identity(run_dir: Path) -> tuple[ProcessIdentity, int] | None:
     """The trainer's identity and process group, from ``supervisor.json``."""
@@ -141,6 +144,17 @@ class LocalExecutor:
         if any(state is None for state in states):
             return None
         return False
+
+    def request_checkpoint_stop(self, run_dir: Path, handle: RunHandle) -> bool:
+        # SIGUSR1 tells the supervisor to watch for the next checkpoint, then stop.
+        supervisor = handle.supervisor
+        if supervisor is None or not is_alive(supervisor):
+            return False
+        try:
+            os.kill(supervisor.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return False
+        return True
 
     def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         supervisor = handle.supervisor

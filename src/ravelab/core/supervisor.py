@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.process_identity import HOST, group_members, identify
 from ravelab.core.run_files import (
     STDERR_LOG,
@@ -40,12 +41,37 @@ class Supervisor:
         self.run_dir = run_dir
         self.spec = LaunchSpec.read(run_dir)
         self.stop_requested_at: float | None = None
+        self.checkpoint_stop_after: float | None = None  # newest checkpoint time at request
+        self._checkpoint_scan_at = 0.0
         self._stage = 0  # 0 nothing sent, 1 SIGINT sent, 2 SIGTERM sent, 3 SIGKILL sent
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stop_requested_at is None:
             self.stop_requested_at = time.monotonic()
             self._log(f"stop requested ({signal.Signals(signum).name})")
+
+    def _on_checkpoint_stop(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.checkpoint_stop_after is None:
+            self.checkpoint_stop_after = self._newest_checkpoint()
+            self._log("stop requested at the next checkpoint")
+
+    def _newest_checkpoint(self) -> float:
+        found = find_checkpoints(self.run_dir)
+        return max((c.modified_at for c in found), default=0.0)
+
+    def _watch_checkpoint(self) -> None:
+        """Start the stop once a checkpoint newer than at the request is complete."""
+        if self.checkpoint_stop_after is None or self.stop_requested_at is not None:
+            return
+        now = time.monotonic()
+        if now - self._checkpoint_scan_at < 1.0:
+            return
+        self._checkpoint_scan_at = now
+        newest = self._newest_checkpoint()
+        # A file modified in the last 2 s may still be being written: wait for it.
+        if newest > self.checkpoint_stop_after and time.time() - newest > 2.0:
+            self._log("a new checkpoint is written: stopping")
+            self.stop_requested_at = now
 
     def _log(self, message: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -75,6 +101,7 @@ class Supervisor:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGUSR1, self._on_checkpoint_stop)
         env = dict(os.environ)
         env.update(self.spec.env)
         env["PYTHONUNBUFFERED"] = "1"  # RAVE's print() lines arrive live, not in blocks
@@ -122,6 +149,7 @@ class Supervisor:
                     returncode = proc.wait(timeout=_POLL_S)
                     break
                 except subprocess.TimeoutExpired:
+                    self._watch_checkpoint()
                     self._escalate(proc.pid)
         # Dataloader workers or ffmpeg children may outlive the trainer: end the group.
         for _ in range(50):

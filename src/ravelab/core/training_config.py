@@ -181,6 +181,11 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
         record = dataset_rows.find_dataset(db, path=str(Path(str(dataset_path)).resolve()))
     if record is None and not dataset_path:
         raise ConfigError("no dataset given: set dataset_id (or dataset_path)")
+    if record is not None and record.status != "ready":
+        detail = f": {record.reason}" if record.reason else ""
+        raise ConfigError(
+            f"dataset {record.name!r} is not ready to train on (status {record.status}{detail})"
+        )
     folder = record.path if record is not None else str(dataset_path)
     try:
         info = read_dataset_folder(folder)

@@ -19,19 +19,21 @@ from typing import Any
 from psygnal import Signal
 
 from ravelab.core import datasets as core_datasets
+from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
 from ravelab.core.executor import Executor, LocalExecutor, RunHandle
+from ravelab.core.job_manager import JobManager
 from ravelab.core.paths import RUNS_ENV, user_data_dir
 from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.rave_locator import find_rave
-from ravelab.core.run_files import LaunchSpec
+from ravelab.core.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec
 from ravelab.core.training_config import (
     TrainingSpec,
     build_train_argv,
     validate_training_config,
 )
 from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProcess
-from ravelab.db import Database, ExperimentRecord
+from ravelab.db import Database, ExperimentRecord, artifacts
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, utc_now
 
@@ -96,6 +98,14 @@ class TrainingManager:
         )
         self.active_processes: dict[int, TrainingProcess] = {}
         self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.jobs = JobManager(
+            db,
+            self.executor,
+            rave=rave,
+            runs_dir=lambda: self.runs_dir,
+            follow=follow,
+            poll_interval=poll_interval,
+        )
         self.reattach()
 
     # -- where things are ----------------------------------------------------------------------
@@ -223,16 +233,27 @@ class TrainingManager:
         """All (step, value) points of one metric, ordered by step."""
         return rows.metric_history(self.db, experiment_id, name)
 
-    def stop_training(self, experiment_id: int) -> bool:
+    def stop_training(self, experiment_id: int, *, at_checkpoint: bool = False) -> bool:
         """Ask a running experiment to stop (SIGINT, then SIGTERM, then SIGKILL).
+
+        RAVE writes no checkpoint when interrupted: what it trained since its last
+        validation is lost (``steps_since_checkpoint`` says how much). With
+        ``at_checkpoint`` the stop waits until RAVE has written its next checkpoint.
 
         Returns:
             False for an unknown or already finished experiment; True once the run was
-            asked to stop (its status is then ``stopped``).
+            asked to stop (its status is then ``stopped``; with ``at_checkpoint`` it stays
+            ``running`` until the checkpoint is written).
         """
         record = rows.get_experiment(self.db, experiment_id)
         if record is None or record.status not in ("running", "queued"):
             return False
+        if at_checkpoint and record.status == "running" and record.run_dir is not None:
+            rows.update_fields(self.db, experiment_id, stop_at_checkpoint=1)
+            rows.merge_progress(self.db, experiment_id, {"stopping_at_checkpoint": True})
+            return self._executor_named(record.executor).request_checkpoint_stop(
+                Path(record.run_dir), _handle(record)
+            )
         rows.update_fields(
             self.db,
             experiment_id,
@@ -248,6 +269,136 @@ class TrainingManager:
         if process is not None and not process.is_alive() and not self.follow:
             process.poll()
         return True
+
+    def steps_since_checkpoint(self, experiment_id: int) -> int | None:
+        """Steps a plain stop would lose (trained since the newest checkpoint)."""
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None:
+            return None
+        step = int(record.progress.get("step") or 0)
+        steps = [
+            c.step for c in artifacts.list_checkpoints(self.db, experiment_id) if c.step is not None
+        ]
+        return step - max(steps) if steps else step
+
+    def list_checkpoints(self, experiment_id: int) -> list[dict[str, Any]]:
+        """An experiment's checkpoints (every version): path, kind, step, size, time."""
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        known = {c.path: c for c in artifacts.list_checkpoints(self.db, experiment_id)}
+        result = []
+        for found in find_checkpoints(Path(record.run_dir)) if record.run_dir else []:
+            stored = known.get(str(found.path))
+            result.append(
+                {
+                    "path": str(found.path),
+                    "kind": found.kind,
+                    "version": found.version,
+                    "step": stored.step if stored else None,
+                    "size_bytes": found.size_bytes,
+                    "modified_at": found.modified_at,
+                }
+            )
+        return result
+
+    def resume_training(
+        self,
+        experiment_id: int,
+        *,
+        checkpoint: str | None = None,
+        max_steps: int | None = None,
+    ) -> int:
+        """Continue a stopped or failed experiment from a checkpoint (a new ``version_N``).
+
+        Same name, dataset, channels and run folder plus ``--ckpt``; metrics continue at
+        the right step (the step RAVE logs again is not stored twice).
+
+        Raises:
+            NotFoundError: unknown experiment, or no checkpoint (nothing changes).
+            ConfigError: the run is still going, or a bad ``max_steps``.
+        """
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        if record.ended_at is None and record.status in ("running", "queued"):
+            raise ConfigError(f"experiment {experiment_id} is still {record.status}")
+        if record.run_dir is None or not Path(record.run_dir).is_dir():
+            raise NotFoundError(f"experiment {experiment_id} has no run folder to resume")
+        if record.config.get("imported_from"):
+            raise ConfigError(f"experiment {experiment_id} was imported: ravelab did not start it")
+        run_dir = Path(record.run_dir)
+        from ravelab.core.export import choose_checkpoint
+
+        chosen = choose_checkpoint(run_dir, checkpoint or "latest")
+        config = dict(record.config)
+        if max_steps is not None:
+            current = int(record.progress.get("step") or 0)
+            if isinstance(max_steps, bool) or not current < max_steps <= 1_000_000_000:
+                raise ConfigError(f"max_steps {max_steps} must be above the current step {current}")
+            config["max_steps"] = max_steps
+        fields = {f.name for f in dataclasses.fields(TrainingSpec)}
+        spec = TrainingSpec(**{k: v for k, v in config.items() if k in fields})
+        executor = self._executor_named(record.executor)
+        rave = find_rave(self.rave, self.db)
+        argv = build_train_argv(rave, spec, out_path=run_dir, ckpt=str(chosen.path))
+        previous = len(list(run_dir.glob("exit.*.json")))
+        if (run_dir / EXIT_FILE).exists():
+            (run_dir / EXIT_FILE).rename(run_dir / f"exit.{previous}.json")
+        (run_dir / SUPERVISOR_FILE).unlink(missing_ok=True)
+        resumes = int(record.progress.get("resumes") or 0) + 1
+        with self.db.atomic():
+            rows.update_fields(
+                self.db,
+                experiment_id,
+                status="running",
+                ended_at=None,
+                exit_code=None,
+                reason=None,
+                stop_requested_at=None,
+                completed_at=None,
+                stop_at_checkpoint=0,
+                health="ok",
+                health_detail=None,
+                config=config,
+                argv=argv,
+            )
+            rows.merge_progress(
+                self.db,
+                experiment_id,
+                {
+                    "max_steps": spec.max_steps,
+                    "resumes": resumes,
+                    "resumed_from": str(chosen.path),
+                    "stopping_at_checkpoint": False,
+                },
+            )
+        handle = executor.launch(
+            run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
+        )
+        self._record_handle(experiment_id, handle)
+        process = self._make_process(experiment_id, config, run_dir, handle)
+        self.register_process(experiment_id, process)
+        if self.follow:
+            process.start()
+        self.run_started.emit(experiment_id)
+        return experiment_id
+
+    def clone_config(self, experiment_id: int, **changes: Any) -> dict[str, Any]:
+        """A config dict with an experiment's settings, for a new run (the wizard's
+        "Clone"): ``changes`` replace keys; the name must be given anew."""
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        if record.config.get("imported_from"):
+            raise ConfigError(
+                f"experiment {experiment_id} was imported: its settings are not known to ravelab"
+            )
+        fields = {f.name for f in dataclasses.fields(TrainingSpec)}
+        config = {k: v for k, v in record.config.items() if k in fields}
+        config.pop("name", None)
+        config.update({k: v for k, v in changes.items() if v is not None})
+        return config
 
     def register_process(self, experiment_id: int, process: TrainingProcess) -> None:
         """Track a process as the follower of an experiment (the seed's bookkeeping)."""
@@ -298,7 +449,8 @@ class TrainingManager:
             process.poll()
 
     def reattach(self) -> None:
-        """Follow every unfinished run again; settle those that ended meanwhile."""
+        """Follow every unfinished run and job again; settle those that ended meanwhile."""
+        self.jobs.reattach()
         for record in rows.unended_experiments(self.db):
             if record.id in self.active_processes or record.run_dir is None:
                 continue
@@ -329,6 +481,7 @@ class TrainingManager:
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop following (runs keep going: they are detached)."""
+        self.jobs.shutdown(timeout)
         for process in list(self.active_processes.values()):
             process.halt()
         for process in list(self.active_processes.values()):

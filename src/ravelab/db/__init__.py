@@ -6,7 +6,13 @@ from ravelab.db.database import (
     DatabaseTooNewError,
     StorageUnavailableError,
 )
-from ravelab.db.records import DatasetRecord, ExperimentRecord, ProjectRecord
+from ravelab.db.records import (
+    DatasetRecord,
+    ExperimentRecord,
+    JobRecord,
+    ModelRecord,
+    ProjectRecord,
+)
 
 __all__ = [
     "Database",
@@ -14,6 +20,8 @@ __all__ = [
     "DatabaseTooNewError",
     "DatasetRecord",
     "ExperimentRecord",
+    "JobRecord",
+    "ModelRecord",
     "ProjectRecord",
     "StorageUnavailableError",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from ravelab.db.database import Database
 from ravelab.db.experiments import utc_now
 from ravelab.db.records import DatasetRecord
@@ -18,12 +21,26 @@ def insert_dataset(
     lazy: bool = False,
     project_id: int = 1,
     status: str = "ready",
+    sources: list[str] | None = None,
+    num_signal: int | None = None,
 ) -> int:
     """Insert a dataset row and return its id."""
     cursor = db.execute(
         "INSERT INTO datasets(project_id, name, path, channels, sample_rate, n_seconds, lazy, "
-        "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (project_id, name, path, channels, sample_rate, n_seconds, int(lazy), status, utc_now()),
+        "status, created_at, sources, num_signal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            project_id,
+            name,
+            path,
+            channels,
+            sample_rate,
+            n_seconds,
+            int(lazy),
+            status,
+            utc_now(),
+            json.dumps(sources or []),
+            num_signal,
+        ),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
@@ -61,6 +78,24 @@ def experiments_using(db: Database, dataset_id: int) -> list[int]:
     """Ids of the experiments trained on a dataset."""
     rows = db.query("SELECT id FROM experiments WHERE dataset_id = ? ORDER BY id", (dataset_id,))
     return [int(row[0]) for row in rows]
+
+
+def update_dataset(db: Database, dataset_id: int, **fields: Any) -> None:
+    """Update columns of a dataset."""
+    if fields:
+        names = [f"{key} = ?" for key in fields]
+        values = [json.dumps(v) if isinstance(v, list | dict) else v for v in fields.values()]
+        db.execute(f"UPDATE datasets SET {', '.join(names)} WHERE id = ?", [*values, dataset_id])
+
+
+def size_on_disk(path: str) -> int:
+    """Bytes of the files in a dataset folder (0 when it is gone)."""
+    from pathlib import Path
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def delete_dataset(db: Database, dataset_id: int) -> None:

@@ -136,4 +136,50 @@ def _v2_run_artifacts(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_run_artifacts]
+def _v3_jobs_and_models(conn: sqlite3.Connection) -> None:
+    """Managed jobs besides training (preprocess, export), and exported models."""
+    conn.execute(
+        """
+        CREATE TABLE jobs (
+            id                 INTEGER PRIMARY KEY,
+            kind               TEXT NOT NULL CHECK (kind IN ('preprocess', 'export')),
+            dataset_id         INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+            experiment_id      INTEGER REFERENCES experiments(id) ON DELETE CASCADE,
+            status             TEXT NOT NULL
+                CHECK (status IN ('running', 'completed', 'failed', 'stopped')),
+            options            TEXT NOT NULL DEFAULT '{}',
+            progress           TEXT NOT NULL DEFAULT '{}',
+            run_dir            TEXT,
+            argv               TEXT,
+            pid                INTEGER,
+            pid_start_time     REAL,
+            host               TEXT,
+            exit_code          INTEGER,
+            reason             TEXT,
+            created_at         TEXT NOT NULL,
+            ended_at           TEXT,
+            stop_requested_at  TEXT
+        )"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE models (
+            id             INTEGER PRIMARY KEY,
+            experiment_id  INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+            job_id         INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            path           TEXT NOT NULL UNIQUE,
+            size_bytes     INTEGER NOT NULL,
+            streaming      INTEGER NOT NULL,
+            fidelity       REAL,
+            checkpoint     TEXT,
+            step           INTEGER,
+            created_at     TEXT NOT NULL
+        )"""
+    )
+    conn.execute("ALTER TABLE datasets ADD COLUMN job_id INTEGER REFERENCES jobs(id)")
+    conn.execute("ALTER TABLE datasets ADD COLUMN sources TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("ALTER TABLE datasets ADD COLUMN num_signal INTEGER")
+    conn.execute("ALTER TABLE experiments ADD COLUMN stop_at_checkpoint INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_run_artifacts, _v3_jobs_and_models]

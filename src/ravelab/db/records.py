@@ -45,6 +45,9 @@ class DatasetRecord:
     status: str
     reason: str | None
     created_at: str
+    job_id: int | None = None
+    sources: list[str] = field(default_factory=list)
+    num_signal: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> DatasetRecord:
@@ -59,6 +62,91 @@ class DatasetRecord:
             lazy=bool(row["lazy"]),
             status=row["status"],
             reason=row["reason"],
+            created_at=row["created_at"],
+            job_id=row["job_id"],
+            sources=_json(row["sources"], []),
+            num_signal=row["num_signal"],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A managed job besides training: ``rave preprocess`` or ``rave export``."""
+
+    id: int
+    kind: str
+    dataset_id: int | None
+    experiment_id: int | None
+    status: str
+    options: dict[str, Any]
+    progress: dict[str, Any]
+    run_dir: str | None
+    argv: list[str]
+    pid: int | None
+    pid_start_time: float | None
+    host: str | None
+    exit_code: int | None
+    reason: str | None
+    created_at: str
+    ended_at: str | None
+    stop_requested_at: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> JobRecord:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            dataset_id=row["dataset_id"],
+            experiment_id=row["experiment_id"],
+            status=row["status"],
+            options=_json(row["options"], {}),
+            progress=_json(row["progress"], {}),
+            run_dir=row["run_dir"],
+            argv=_json(row["argv"], []),
+            pid=row["pid"],
+            pid_start_time=row["pid_start_time"],
+            host=row["host"],
+            exit_code=row["exit_code"],
+            reason=row["reason"],
+            created_at=row["created_at"],
+            ended_at=row["ended_at"],
+            stop_requested_at=row["stop_requested_at"],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """An exported TorchScript model (``.ts``) and where it came from."""
+
+    id: int
+    experiment_id: int | None
+    job_id: int | None
+    path: str
+    size_bytes: int
+    streaming: bool
+    fidelity: float | None
+    checkpoint: str | None
+    step: int | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ModelRecord:
+        return cls(
+            id=row["id"],
+            experiment_id=row["experiment_id"],
+            job_id=row["job_id"],
+            path=row["path"],
+            size_bytes=row["size_bytes"],
+            streaming=bool(row["streaming"]),
+            fidelity=row["fidelity"],
+            checkpoint=row["checkpoint"],
+            step=row["step"],
             created_at=row["created_at"],
         )
 
@@ -94,6 +182,7 @@ class ExperimentRecord:
     job_id: str | None = None
     health: str = "ok"
     health_detail: str | None = None
+    stop_at_checkpoint: bool = False
     dataset_name: str | None = field(default=None)
 
     @classmethod
@@ -124,6 +213,7 @@ class ExperimentRecord:
             job_id=row["job_id"],
             health=row["health"],
             health_detail=row["health_detail"],
+            stop_at_checkpoint=bool(row["stop_at_checkpoint"]),
             dataset_name=row["dataset_name"] if "dataset_name" in keys else None,
         )
 

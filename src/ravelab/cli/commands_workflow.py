@@ -1,0 +1,396 @@
+"""``ravelab dataset create|remove``, ``resume``, ``checkpoints``, ``export``, ``models``,
+``jobs``, ``diff``: the workflow from raw audio to an exported model."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+from ravelab.cli.context import Context
+from ravelab.cli.exit_codes import ExitCode
+from ravelab.cli.formatting import duration, print_json, table
+from ravelab.core.compare import diff_configs
+from ravelab.core.datasets import resolve_dataset
+from ravelab.core.errors import ConfigError
+from ravelab.core.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
+from ravelab.db import JobRecord
+from ravelab.db import datasets as dataset_rows
+from ravelab.db import jobs as job_rows
+
+
+def add_dataset_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``dataset create`` and ``dataset remove`` (added to the ``dataset`` group)."""
+    create = sub.add_parser(
+        "create",
+        help="preprocess raw audio into a dataset (runs `rave preprocess`)",
+        description="Checks the audio first (ffmpeg, files, lengths, size), then runs "
+        "`rave preprocess` as a managed job and checks what it wrote.",
+    )
+    create.add_argument("inputs", nargs="+", metavar="AUDIO_DIR", help="folders of audio")
+    create.add_argument("--name", required=True, help="the dataset's name")
+    create.add_argument(
+        "--output", help="where to write it (default: datasets/NAME next to the database)"
+    )
+    create.add_argument("--sample-rate", type=int, default=44_100, help="default: 44100")
+    create.add_argument("--channels", type=int, default=1, help="default: 1")
+    create.add_argument(
+        "--num-signal",
+        type=int,
+        default=DEFAULT_NUM_SIGNAL,
+        help="chunk unit in samples; chunks are 2 x this (default: 131072)",
+    )
+    create.add_argument(
+        "--lazy",
+        action="store_true",
+        help="store file references only; audio is decoded while training",
+    )
+    create.add_argument(
+        "--ext",
+        action="append",
+        metavar="EXT",
+        help=f"audio extensions (default: {' '.join(AUDIO_EXTENSIONS)})",
+    )
+    create.add_argument(
+        "--check", action="store_true", help="only run the health check, start nothing"
+    )
+    create.add_argument("--no-wait", action="store_true", help="return once it has started")
+    create.add_argument("--json", action="store_true", help="print the result as JSON")
+    create.set_defaults(handler=cmd_dataset_create)
+
+    remove = sub.add_parser(
+        "remove",
+        help="unregister a dataset (never deletes your audio)",
+        description="Refused while experiments use the dataset. The preprocessed folder is "
+        "kept unless --delete-preprocessed is given (only for datasets ravelab created).",
+    )
+    remove.add_argument("dataset", help="dataset id or name")
+    remove.add_argument(
+        "--delete-preprocessed",
+        action="store_true",
+        help="also delete the preprocessed folder ravelab wrote",
+    )
+    remove.set_defaults(handler=cmd_dataset_remove)
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    resume = subparsers.add_parser(
+        "resume",
+        help="continue a stopped or failed run from a checkpoint",
+    )
+    resume.add_argument("experiment", metavar="ID", help="experiment id or name")
+    resume.add_argument("--checkpoint", help="a .ckpt path (default: the newest checkpoint)")
+    resume.add_argument("--max-steps", type=int, help="a new max steps")
+    resume.add_argument("--follow", action="store_true", help="show the log until it ends")
+    resume.set_defaults(handler=cmd_resume)
+
+    checkpoints = subparsers.add_parser("checkpoints", help="list a run's checkpoints")
+    checkpoints.add_argument("experiment", metavar="ID", help="experiment id or name")
+    checkpoints.add_argument("--json", action="store_true", help="print JSON")
+    checkpoints.set_defaults(handler=cmd_checkpoints)
+
+    export = subparsers.add_parser(
+        "export",
+        help="export a .ts model for nn~ (runs `rave export`)",
+    )
+    export.add_argument("experiment", metavar="ID", help="experiment id or name")
+    export.add_argument(
+        "--checkpoint", default="best", help="best (default), latest, or a .ckpt path"
+    )
+    export.add_argument(
+        "--streaming",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="cached convolutions for realtime use in nn~ (default: on)",
+    )
+    export.add_argument("--fidelity", type=float, help="latent fidelity 0.1-0.999 (RAVE: 0.95)")
+    export.add_argument("--output", help="the .ts file to write (default: next to the checkpoint)")
+    export.add_argument("--no-wait", action="store_true", help="return once it has started")
+    export.add_argument("--json", action="store_true", help="print the model as JSON")
+    export.set_defaults(handler=cmd_export)
+
+    models = subparsers.add_parser("models", help="list exported models and their origin")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(handler=cmd_models)
+
+    jobs = subparsers.add_parser("jobs", help="list preprocess and export jobs")
+    jobs.add_argument("--json", action="store_true", help="print JSON")
+    jobs.set_defaults(handler=cmd_jobs)
+
+    stop_job = subparsers.add_parser("stop-job", help="stop a preprocess or export job")
+    stop_job.add_argument("job", type=int, metavar="JOB_ID")
+    stop_job.set_defaults(handler=cmd_stop_job)
+
+    diff = subparsers.add_parser("diff", help="show which settings differ between two runs")
+    diff.add_argument("first", metavar="ID", help="experiment id or name")
+    diff.add_argument("second", metavar="ID", help="experiment id or name")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    diff.set_defaults(handler=cmd_diff)
+
+
+def _wait_job(ctx: Context, job_id: int) -> JobRecord:
+    manager = ctx.manager(follow=False)
+    shown = ""
+    while True:
+        manager.jobs.refresh(job_id)
+        job = manager.jobs.get_job(job_id)
+        progress = job.progress
+        if job.kind == "preprocess":
+            text = (
+                f"preprocessing: {progress.get('chunks', 0)} chunks, "
+                f"{duration(progress.get('audio_seconds'))} of audio"
+            )
+        else:
+            text = f"exporting: {progress.get('stage', 'starting')}"
+        if text != shown and ctx.err.isatty():
+            ctx.err.write("\r\x1b[2K" + text)
+            ctx.err.flush()
+            shown = text
+        if job.ended_at is not None:
+            if ctx.err.isatty():
+                ctx.err.write("\r\x1b[2K")
+            return job
+        time.sleep(0.2)
+
+
+def _job_exit(job: JobRecord) -> int:
+    if job.status == "completed":
+        return ExitCode.OK
+    return ExitCode.RUN_STOPPED if job.status == "stopped" else ExitCode.RUN_FAILED
+
+
+def cmd_dataset_create(ctx: Context) -> int:
+    args = ctx.args
+    manager = ctx.manager(follow=False)
+    if args.check:
+        report = manager.jobs.check_dataset_inputs(
+            args.inputs,
+            num_signal=args.num_signal,
+            sample_rate=args.sample_rate,
+            extensions=args.ext or AUDIO_EXTENSIONS,
+        )
+        if args.json:
+            print_json(report.as_dict(), ctx.out)
+        else:
+            ctx.out.write(f"{len(report.files)} audio files, {report.kept_chunks} chunks kept\n")
+            for line in report.problems:
+                ctx.out.write(f"problem: {line}\n")
+            for line in report.warnings:
+                ctx.out.write(f"warning: {line}\n")
+        return ExitCode.OK if report.ok else ExitCode.INVALID
+    job_id, dataset_id, report = manager.jobs.create_dataset(
+        args.inputs,
+        args.name,
+        output=args.output,
+        sample_rate=args.sample_rate,
+        channels=args.channels,
+        num_signal=args.num_signal,
+        lazy=args.lazy,
+        extensions=args.ext,
+    )
+    for line in report.warnings:
+        ctx.err.write(f"warning: {line}\n")
+    ctx.out.write(
+        f"preprocessing dataset {dataset_id} '{args.name}' (job {job_id}): "
+        f"{len(report.files)} files, {report.kept_chunks} chunks expected\n"
+    )
+    ctx.out.flush()
+    if args.no_wait:
+        return ExitCode.OK
+    job = _wait_job(ctx, job_id)
+    dataset = dataset_rows.get_dataset(ctx.db, dataset_id)
+    assert dataset is not None
+    if args.json:
+        print_json({"job": job.as_dict(), "dataset": dataset.as_dict()}, ctx.out)
+    elif job.status == "completed":
+        ctx.out.write(
+            f"dataset {dataset_id} '{dataset.name}' ready: {dataset.channels} "
+            f"channel(s), {dataset.sample_rate} Hz, {duration(dataset.n_seconds)}\n"
+        )
+    else:
+        ctx.err.write(
+            f"dataset {dataset_id} '{dataset.name}' {dataset.status}: "
+            f"{job.reason or dataset.reason}\n"
+        )
+    return _job_exit(job)
+
+
+def cmd_dataset_remove(ctx: Context) -> int:
+    import shutil
+
+    dataset = resolve_dataset(ctx.db, ctx.args.dataset)
+    users = dataset_rows.experiments_using(ctx.db, dataset.id)
+    if users:
+        raise ConfigError(
+            f"dataset {dataset.name!r} is used by experiment(s) {', '.join(map(str, users))}: "
+            "it stays so their settings stay meaningful"
+        )
+    if dataset.status == "preprocessing":
+        raise ConfigError(f"dataset {dataset.name!r} is still preprocessing")
+    dataset_rows.delete_dataset(ctx.db, dataset.id)
+    ctx.out.write(f"removed dataset {dataset.id} '{dataset.name}' from ravelab\n")
+    if ctx.args.delete_preprocessed:
+        if dataset.job_id is None:
+            ctx.err.write(f"kept {dataset.path}: ravelab did not create it\n")
+        else:
+            shutil.rmtree(dataset.path, ignore_errors=True)
+            ctx.out.write(f"deleted the preprocessed folder {dataset.path}\n")
+    return ExitCode.OK
+
+
+def cmd_resume(ctx: Context) -> int:
+    record = ctx.experiment(ctx.args.experiment)
+    manager = ctx.manager(follow=False)
+    manager.resume_training(record.id, checkpoint=ctx.args.checkpoint, max_steps=ctx.args.max_steps)
+    experiment = manager.get_experiment(record.id)
+    assert experiment is not None
+    ctx.out.write(
+        f"resumed run {record.id} '{record.name}' from "
+        f"{experiment['progress'].get('resumed_from')}\n"
+    )
+    ctx.out.flush()
+    if ctx.args.follow:
+        from ravelab.cli.follow import follow_run
+
+        return follow_run(ctx, record.id)
+    return ExitCode.OK
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_checkpoints(ctx: Context) -> int:
+    record = ctx.experiment(ctx.args.experiment)
+    manager = ctx.manager(follow=False)
+    checkpoints = manager.list_checkpoints(record.id)
+    if ctx.args.json:
+        print_json(checkpoints, ctx.out)
+        return ExitCode.OK
+    if not checkpoints:
+        ctx.out.write(
+            f"run {record.id} has no checkpoint yet: RAVE writes one at each "
+            "validation (every --val-every steps)\n"
+        )
+        return ExitCode.OK
+    rows = [
+        (
+            c["kind"],
+            f"version_{c['version']}",
+            c["step"] if c["step"] is not None else "-",
+            f"{c['size_bytes'] / 1e6:.1f} MB",
+            _when(c["modified_at"]),
+            c["path"],
+        )
+        for c in checkpoints
+    ]
+    ctx.out.write(table(("KIND", "VERSION", "STEP", "SIZE", "WRITTEN", "PATH"), rows) + "\n")
+    return ExitCode.OK
+
+
+def cmd_export(ctx: Context) -> int:
+    record = ctx.experiment(ctx.args.experiment)
+    manager = ctx.manager(follow=False)
+    job_id = manager.jobs.export_model(
+        record.id,
+        checkpoint=ctx.args.checkpoint,
+        streaming=ctx.args.streaming,
+        fidelity=ctx.args.fidelity,
+        output=ctx.args.output,
+    )
+    job = manager.jobs.get_job(job_id)
+    ctx.out.write(
+        f"exporting run {record.id} '{record.name}' from "
+        f"{job.options['checkpoint']} (job {job_id})\n"
+    )
+    if job.options.get("stereo_config_fixed"):
+        ctx.out.write(
+            "added RAVE.n_channels to config.gin so the stereo model exports "
+            "(RAVE #275; the original is config.gin.orig)\n"
+        )
+    ctx.out.flush()
+    if ctx.args.no_wait:
+        return ExitCode.OK
+    job = _wait_job(ctx, job_id)
+    models = [m for m in job_rows.list_models(ctx.db, record.id) if m.job_id == job_id]
+    if job.status == "completed" and models:
+        model = models[0]
+        if ctx.args.json:
+            print_json(model.as_dict(), ctx.out)
+        else:
+            ctx.out.write(
+                f"model {model.id}: {model.path} ({model.size_bytes / 1e6:.1f} MB, "
+                f"{'streaming' if model.streaming else 'not streaming'})\n"
+            )
+    else:
+        ctx.err.write(f"export {job.status}: {job.reason}\n")
+    return _job_exit(job)
+
+
+def cmd_models(ctx: Context) -> int:
+    models = job_rows.list_models(ctx.db)
+    if ctx.args.json:
+        print_json([m.as_dict() for m in models], ctx.out)
+        return ExitCode.OK
+    if not models:
+        ctx.out.write("no exported models yet: `ravelab export ID` makes one\n")
+        return ExitCode.OK
+    rows = []
+    for model in models:
+        experiment = ctx.experiment(str(model.experiment_id)) if model.experiment_id else None
+        rows.append(
+            (
+                model.id,
+                experiment.name if experiment else "-",
+                "yes" if model.streaming else "no",
+                model.fidelity or "-",
+                model.step if model.step is not None else "-",
+                f"{model.size_bytes / 1e6:.1f} MB",
+                model.path,
+            )
+        )
+    ctx.out.write(
+        table(("ID", "RUN", "STREAMING", "FIDELITY", "STEP", "SIZE", "PATH"), rows) + "\n"
+    )
+    return ExitCode.OK
+
+
+def cmd_jobs(ctx: Context) -> int:
+    ctx.manager(follow=False)  # settles jobs that ended meanwhile
+    jobs = job_rows.list_jobs(ctx.db)
+    if ctx.args.json:
+        print_json([j.as_dict() for j in jobs], ctx.out)
+        return ExitCode.OK
+    rows = [
+        (j.id, j.kind, j.status, j.dataset_id or "-", j.experiment_id or "-", (j.reason or "")[:70])
+        for j in jobs
+    ]
+    ctx.out.write(table(("ID", "KIND", "STATUS", "DATASET", "RUN", "REASON"), rows) + "\n")
+    return ExitCode.OK
+
+
+def cmd_stop_job(ctx: Context) -> int:
+    manager = ctx.manager(follow=False)
+    if not manager.jobs.stop_job(ctx.args.job):
+        ctx.err.write(f"job {ctx.args.job} is not running\n")
+        return ExitCode.INVALID
+    job = _wait_job(ctx, ctx.args.job)
+    ctx.out.write(f"job {job.id} {job.status}\n")
+    return ExitCode.OK
+
+
+def cmd_diff(ctx: Context) -> int:
+    first = ctx.experiment(ctx.args.first)
+    second = ctx.experiment(ctx.args.second)
+    differences = diff_configs(first.config, second.config)
+    if ctx.args.json:
+        print_json([{"key": k, "first": a, "second": b} for k, a, b in differences], ctx.out)
+        return ExitCode.OK
+    if not differences:
+        ctx.out.write(f"'{first.name}' and '{second.name}' have the same settings\n")
+        return ExitCode.OK
+    rows = [
+        (key, a if a is not None else "-", b if b is not None else "-") for key, a, b in differences
+    ]
+    ctx.out.write(table(("SETTING", first.name, second.name), rows) + "\n")
+    return ExitCode.OK

@@ -1,0 +1,248 @@
+"""Datasets from raw audio: the health check before ``rave preprocess``, its command, its
+progress, and the check after it (RAVE's preprocess exits 0 even when it wrote nothing).
+
+Facts (shared/rave/RAVE.md §1.3, §5): ffmpeg and ffprobe must be on PATH; files are
+found recursively by extension; only whole chunks of 2 x ``--num_signal`` samples are
+kept, so shorter files are silently dropped; ``--lazy`` asks ``y/n`` on stdin;
+``metadata.yaml`` records channels, sr, n_seconds and lazy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")
+DEFAULT_NUM_SIGNAL = 131_072
+#: RAVE keeps 2 % of the chunks for validation (``split_dataset(dataset, 98)``).
+VALIDATION_PERCENT = 2
+#: v2/v2_small's latent PCA at validation needs this many latent frames (RAVE.md §0b).
+MIN_VALIDATION_LATENT_FRAMES = 128
+#: v2's compression ratio (one latent frame per 2048 samples).
+COMPRESSION_RATIO = 2048
+FFMPEG_HINT = (
+    "install ffmpeg (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install "
+    "ffmpeg`; conda: `conda install ffmpeg`)"
+)
+
+_PROGRESS = re.compile(
+    r"dataset length: (?P<length>[\d:.]+).*?(?P<chunks>\d+)it \[(?P<elapsed>[\d:]+)"
+    r"(?:,\s*(?P<rate>[\d.?]+)(?P<unit>it/s|s/it))?"
+)
+
+
+@dataclass
+class AudioFile:
+    """One input file and what RAVE will keep of it."""
+
+    path: Path
+    seconds: float | None  # None when its length could not be read
+    chunks: int | None
+
+
+@dataclass
+class HealthReport:
+    """What will go wrong, in words, before ``rave preprocess`` runs.
+
+    Attributes:
+        problems: blocking: preprocessing would fail or produce nothing.
+        warnings: it will run, but the user should know (dropped files, a small dataset).
+    """
+
+    files: list[AudioFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kept_chunks(self) -> int:
+        return sum(f.chunks or 0 for f in self.files)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": len(self.files),
+            "kept_chunks": self.kept_chunks,
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+
+
+def audio_seconds(path: Path, ffprobe: str | None) -> float | None:
+    """A file's duration: WAV through the standard library, others through ffprobe."""
+    if path.suffix.lower() == ".wav":
+        try:
+            with wave.open(str(path), "rb") as handle:
+                return handle.getnframes() / float(handle.getframerate())
+        except (wave.Error, OSError, EOFError):
+            pass  # e.g. WAVE_FORMAT_EXTENSIBLE or float WAVs: ask ffprobe
+    if ffprobe is None:
+        return None
+    try:
+        done = subprocess.run(
+            [
+                ffprobe,
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "default=noprint_wrappers=1:nokey=1",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return float(done.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+
+
+def find_audio_files(inputs: Sequence[Path], extensions: Sequence[str]) -> list[Path]:
+    """Files under ``inputs`` (recursively) with one of ``extensions``, any case."""
+    wanted = {e.lower().lstrip(".") for e in extensions}
+    found = []
+    for folder in inputs:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix.lower().lstrip(".") in wanted:
+                found.append(path)
+    return found
+
+
+def check_audio_inputs(
+    inputs: Sequence[str | Path],
+    *,
+    num_signal: int = DEFAULT_NUM_SIGNAL,
+    sample_rate: int = 44_100,
+    extensions: Sequence[str] = AUDIO_EXTENSIONS,
+) -> HealthReport:
+    """Say what will go wrong with ``rave preprocess`` on these inputs, before it runs."""
+    report = HealthReport()
+    ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
+    for tool, found in (("ffmpeg", ffmpeg), ("ffprobe", ffprobe)):
+        if found is None:
+            report.problems.append(
+                f"{tool} is not installed: rave preprocess needs it; {FFMPEG_HINT}"
+            )
+    folders = []
+    for raw in inputs:
+        folder = Path(raw).expanduser()
+        if not folder.is_dir():
+            report.problems.append(f"audio folder {str(folder)!r} does not exist")
+        else:
+            folders.append(folder.resolve())
+    if not folders:
+        return report
+    paths = find_audio_files(folders, extensions)
+    if not paths:
+        report.problems.append(
+            f"no audio files with the extensions {', '.join(extensions)} in "
+            f"{', '.join(str(f) for f in folders)}"
+        )
+        return report
+    chunk = 2 * num_signal
+    chunk_seconds = chunk / sample_rate
+    for path in paths:
+        seconds = audio_seconds(path, ffprobe)
+        chunks = None if seconds is None else math.floor(seconds * sample_rate / chunk)
+        report.files.append(AudioFile(path, seconds, chunks))
+    dropped = [f for f in report.files if f.chunks == 0]
+    unknown = [f for f in report.files if f.chunks is None]
+    kept = report.kept_chunks
+    if dropped:
+        report.warnings.append(
+            f"{len(dropped)} of {len(report.files)} files are shorter than one chunk "
+            f"(2 x num_signal = {chunk} samples = {chunk_seconds:.2f} s at {sample_rate} Hz) "
+            f"and RAVE will silently drop them; {kept} chunks "
+            f"({kept * chunk_seconds:.1f} s) will be kept"
+        )
+    if unknown:
+        report.warnings.append(
+            f"the length of {len(unknown)} files could not be read (no ffprobe, or an "
+            "unreadable file): they are not counted above"
+        )
+    if kept == 0 and not unknown:
+        report.problems.append(
+            f"no file is long enough for one chunk of {chunk_seconds:.2f} s: RAVE would write "
+            "an empty dataset. Use a smaller --num-signal (e.g. 65536, then train with "
+            "--n-signal 65536) or longer files"
+        )
+    elif kept:
+        validation = kept - math.floor(kept * (100 - VALIDATION_PERCENT) / 100)
+        frames = validation * chunk // COMPRESSION_RATIO
+        if validation < 1 or frames < MIN_VALIDATION_LATENT_FRAMES:
+            needed = math.ceil(
+                MIN_VALIDATION_LATENT_FRAMES * COMPRESSION_RATIO / chunk * 100 / VALIDATION_PERCENT
+            )
+            report.warnings.append(
+                f"the dataset is small: {kept} chunks leave {validation} for validation "
+                f"({frames} latent frames), and RAVE's latent PCA at validation wants at least "
+                f"{MIN_VALIDATION_LATENT_FRAMES} (v2 family); aim for about {needed} chunks "
+                f"({needed * chunk_seconds / 60:.0f} min of audio)"
+            )
+    return report
+
+
+def build_preprocess_argv(
+    rave: str,
+    inputs: Sequence[Path],
+    output: Path,
+    *,
+    num_signal: int,
+    channels: int,
+    sample_rate: int,
+    lazy: bool,
+    extensions: Sequence[str] | None = None,
+) -> list[str]:
+    """``rave preprocess`` as an argv list. ``--output_path`` is absolute (a bare name makes
+    RAVE fail on ``os.makedirs('')``)."""
+    argv = [rave, "preprocess"]
+    for folder in inputs:
+        argv += ["--input_path", str(folder)]
+    argv += [
+        "--output_path",
+        str(output.resolve()),
+        "--num_signal",
+        str(num_signal),
+        "--channels",
+        str(channels),
+        "--sampling_rate",
+        str(sample_rate),
+    ]
+    for extension in extensions or ():
+        argv += ["--ext", extension]
+    argv.append("--lazy" if lazy else "--nolazy")
+    return argv
+
+
+def parse_preprocess_line(text: str, stream: str) -> dict[str, Any]:
+    """Progress from preprocess's tqdm without a total: chunks written, audio so far."""
+    match = _PROGRESS.search(text)
+    if match is None:
+        if "No valid file found" in text:
+            return {"warning": text.strip()}
+        return {}
+    length = match.group("length")
+    seconds = 0.0
+    for part in length.split(":"):
+        try:
+            seconds = seconds * 60 + float(part)
+        except ValueError:
+            break
+    rate = match.group("rate")
+    progress: dict[str, Any] = {"chunks": int(match.group("chunks")), "audio_seconds": seconds}
+    if rate and "?" not in rate:
+        value = float(rate)
+        progress["chunks_per_s"] = value if match.group("unit") == "it/s" else 1 / value
+    return progress

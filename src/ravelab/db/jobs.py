@@ -1,0 +1,108 @@
+"""Managed jobs besides training (``rave preprocess``, ``rave export``) and exported models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ravelab.db.database import Database
+from ravelab.db.experiments import utc_now
+from ravelab.db.records import JobRecord, ModelRecord
+
+
+def insert_job(
+    db: Database,
+    kind: str,
+    *,
+    dataset_id: int | None = None,
+    experiment_id: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> int:
+    """Insert a running job and return its id."""
+    cursor = db.execute(
+        "INSERT INTO jobs(kind, dataset_id, experiment_id, status, options, created_at) "
+        "VALUES (?, ?, ?, 'running', ?, ?)",
+        (kind, dataset_id, experiment_id, json.dumps(dict(options or {})), utc_now()),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def get_job(db: Database, job_id: int) -> JobRecord | None:
+    """One job, or None."""
+    row = db.query_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return None if row is None else JobRecord.from_row(row)
+
+
+def list_jobs(db: Database, kind: str | None = None) -> list[JobRecord]:
+    """Jobs, newest first."""
+    if kind is None:
+        rows = db.query("SELECT * FROM jobs ORDER BY id DESC")
+    else:
+        rows = db.query("SELECT * FROM jobs WHERE kind = ? ORDER BY id DESC", (kind,))
+    return [JobRecord.from_row(row) for row in rows]
+
+
+def unended_jobs(db: Database) -> list[JobRecord]:
+    """Jobs that were started and whose end is not recorded."""
+    rows = db.query("SELECT * FROM jobs WHERE pid IS NOT NULL AND ended_at IS NULL ORDER BY id")
+    return [JobRecord.from_row(row) for row in rows]
+
+
+def update_job(db: Database, job_id: int, **fields: Any) -> None:
+    """Update columns of a job (dicts and lists stored as JSON)."""
+    if not fields:
+        return
+    names = [f"{key} = ?" for key in fields]
+    values = [json.dumps(v) if isinstance(v, dict | list) else v for v in fields.values()]
+    db.execute(f"UPDATE jobs SET {', '.join(names)} WHERE id = ?", [*values, job_id])
+
+
+def delete_job(db: Database, job_id: int) -> None:
+    """Remove a job row."""
+    db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+def insert_model(
+    db: Database,
+    *,
+    experiment_id: int | None,
+    job_id: int | None,
+    path: str,
+    size_bytes: int,
+    streaming: bool,
+    fidelity: float | None,
+    checkpoint: str | None,
+    step: int | None,
+) -> int:
+    """Record an exported model (a path exported again replaces its row)."""
+    db.execute("DELETE FROM models WHERE path = ?", (path,))
+    cursor = db.execute(
+        "INSERT INTO models(experiment_id, job_id, path, size_bytes, streaming, fidelity, "
+        "checkpoint, step, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            experiment_id,
+            job_id,
+            path,
+            size_bytes,
+            int(streaming),
+            fidelity,
+            checkpoint,
+            step,
+            utc_now(),
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def list_models(db: Database, experiment_id: int | None = None) -> list[ModelRecord]:
+    """Exported models, newest first."""
+    if experiment_id is None:
+        rows = db.query("SELECT * FROM models ORDER BY id DESC")
+    else:
+        rows = db.query(
+            "SELECT * FROM models WHERE experiment_id = ? ORDER BY id DESC", (experiment_id,)
+        )
+    return [ModelRecord.from_row(row) for row in rows]
