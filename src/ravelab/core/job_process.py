@@ -99,10 +99,14 @@ class JobProcess(ProcessThread):
             return False
         exit_record = ExitRecord.read(self.run_dir)
         ended = exit_record is not None
-        if not ended and self.executor is not None and self.handle is not None:
-            if self.executor.state(self.run_dir, self.handle).alive is False:
-                exit_record = ExitRecord.read(self.run_dir)
-                ended = True
+        if (
+            not ended
+            and self.executor is not None
+            and self.handle is not None
+            and self.executor.state(self.run_dir, self.handle).alive is False
+        ):
+            exit_record = ExitRecord.read(self.run_dir)
+            ended = True
         progress: dict[str, Any] = {}
         offsets: dict[str, int] = {}
         count = 0

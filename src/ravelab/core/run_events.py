@@ -76,9 +76,9 @@ class RunEventsFollower:
         self._files: list[Path] = []
         self._scanned_at = 0.0
 
-    def _scan(self) -> None:
+    def _scan(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self._files and now - self._scanned_at < _RESCAN_S:
+        if not force and self._files and now - self._scanned_at < _RESCAN_S:
             return
         self._scanned_at = now
         self._files = find_event_files(self.run_dir)
@@ -89,10 +89,10 @@ class RunEventsFollower:
                 follower = EventFileFollower(path, self._offsets.get(key, 0))
                 self._followers[key] = (follower, version)
 
-    def poll(self) -> EventsPoll:
+    def poll(self, rescan: bool = False) -> EventsPoll:
         """Read what the event files gained since the last poll (oldest version first, so
         a step logged twice across a resume keeps its first value)."""
-        self._scan()
+        self._scan(force=rescan)
         result = EventsPoll()
         for key, (follower, version) in sorted(
             self._followers.items(), key=lambda item: (item[1][1], item[0])

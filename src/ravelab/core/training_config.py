@@ -64,6 +64,8 @@ KNOWN_KEYS = frozenset(
         "overrides",
         "augment",
         "project_id",
+        "executor",
+        "executor_options",
     }
 )
 

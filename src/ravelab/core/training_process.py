@@ -346,8 +346,10 @@ class TrainingProcess(ProcessThread):
         """TensorBoard scalars (RAVE's losses), audio clips and text summaries."""
         if self._events is None:
             return
+        rescan = drain  # the run has ended: look for a version folder made since the last scan
         while True:
-            events = self._events.poll()
+            events = self._events.poll(rescan=rescan)
+            rescan = False
             batch.events.points.extend(events.points)
             batch.events.nonfinite.extend(events.nonfinite)
             batch.events.clips.extend(events.clips)
