@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,81 @@ def test_import_run_then_show(cli: Any, tmp_path: Path) -> None:
     assert "fullband_spectral_distance" in out
     code, _, err = cli("import-run", str(tmp_path / "outside"))
     assert code == ExitCode.INVALID and "exists already" in err
+
+
+def test_train_from_clones_and_diff_shows_the_change(cli: Any, dataset_dir: Path) -> None:
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    assert cli(*TRAIN, "--follow")[0] == ExitCode.OK
+    code, out, err = cli(
+        "train", "--from", "cli-run", "--name", "copy", "--batch-size", "2", "--follow"
+    )
+    assert code == ExitCode.OK, err
+    code, out, _ = cli("diff", "cli-run", "copy")
+    assert "batch_size" in out and "4" in out and "2" in out
+    code, out, _ = cli("diff", "cli-run", "cli-run")
+    assert "have the same settings" in out
+    code, _, err = cli("train", "--name", "nodata")
+    assert code == ExitCode.INVALID and "--dataset is required" in err
+
+
+def test_stop_warns_how_many_steps_are_lost(
+    cli: Any, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ravelab.db import Database
+    from ravelab.db import experiments as rows
+    from tests.helpers import wait_until
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.3")
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    cli(*TRAIN[:-8], "--max-steps", "300", "--batch-size", "4", "--gpu", "-1")
+    db = Database(Path(str(os.environ["RAVELAB_DB"])))
+    try:
+        manager_less_step = lambda: rows.get_experiment(db, 1).progress.get("step") or 0  # type: ignore[union-attr]  # noqa: E731
+        # Nothing follows the run between CLI commands: `list` catches up each time.
+        wait_until(
+            lambda: cli("list")[0] == 0 and manager_less_step() >= 2,
+            timeout=60,
+            what="the run's first steps",
+        )
+    finally:
+        db.close()
+    code, out, err = cli("stop", "1")
+    assert code == ExitCode.OK
+    assert "warning: RAVE writes no checkpoint when stopped: the" in err
+    assert "steps since the last checkpoint are lost" in err
+
+
+def test_checkpoints_resume_and_at_checkpoint_flags(
+    cli: Any, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("dataset", "add", str(dataset_dir), "--name", "synth")
+    code, _, err = cli(
+        "train",
+        "--dataset",
+        "synth",
+        "--name",
+        "full",
+        "--config",
+        "v2_small",
+        "--max-steps",
+        "300",
+        "--batch-size",
+        "4",
+        "--gpu",
+        "-1",
+        "--val-every",
+        "40",
+        "--save-every",
+        "100",
+        "--follow",
+    )
+    assert code == ExitCode.OK, err
+    code, out, _ = cli("checkpoints", "full")
+    assert "best" in out and "epoch_100.ckpt" in out and "version_0" in out
+    code, out, err = cli("resume", "full", "--max-steps", "340", "--follow")
+    assert code == ExitCode.OK, err
+    assert "resumed run 1 'full' from" in out
+    code, out, _ = cli("checkpoints", "full", "--json")
+    assert {c["version"] for c in json.loads(out)} == {0, 1}
+    code, _, err = cli("resume", "nope")
+    assert code == ExitCode.NOT_FOUND

@@ -21,6 +21,7 @@ from ravelab.cli.formatting import (
     table,
 )
 from ravelab.core.datasets import resolve_dataset
+from ravelab.core.errors import ConfigError
 from ravelab.core.importer import import_run
 from ravelab.core.log_tail import LogTail
 from ravelab.core.text_stream import collapse_transient
@@ -34,7 +35,13 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Start `rave train` on a registered dataset. The run is detached: "
         "closing the terminal does not stop it.",
     )
-    train.add_argument("--dataset", required=True, help="dataset id or name")
+    train.add_argument("--dataset", help="dataset id or name (required unless --from)")
+    train.add_argument(
+        "--from",
+        dest="source",
+        metavar="ID",
+        help="clone the settings of this experiment; flags given change them",
+    )
     train.add_argument("--name", required=True, help="the run's name (letters, digits, -_.)")
     train.add_argument("--config", default="v2", help="base config (default: v2)")
     train.add_argument(
@@ -132,6 +139,11 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "validation is lost.",
     )
     stop.add_argument("experiment", metavar="ID", help="experiment id or name")
+    stop.add_argument(
+        "--at-checkpoint",
+        action="store_true",
+        help="stop once RAVE has written its next checkpoint (nothing is lost)",
+    )
     stop.add_argument("--no-wait", action="store_true", help="return at once")
     stop.add_argument(
         "--timeout",
@@ -144,18 +156,14 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def cmd_train(ctx: Context) -> int:
     args = ctx.args
-    dataset = resolve_dataset(ctx.db, args.dataset)
-    config: dict[str, Any] = {
+    manager = ctx.manager(follow=False)
+    given: dict[str, Any] = {
         "name": args.name,
-        "dataset_id": dataset.id,
-        "dataset_path": dataset.path,
         "config": args.config,
         "modifiers": args.modifier,
         "augment": args.augment,
         "overrides": args.override,
         "project_id": args.project,
-    }
-    optional = {
         "max_steps": args.max_steps,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
@@ -166,8 +174,15 @@ def cmd_train(ctx: Context) -> int:
         "channels": args.channels,
         "workers": args.workers,
     }
-    config.update({key: value for key, value in optional.items() if value is not None})
-    manager = ctx.manager(follow=False)
+    if args.dataset:
+        dataset = resolve_dataset(ctx.db, args.dataset)
+        given.update(dataset_id=dataset.id, dataset_path=dataset.path)
+    if args.source:
+        config = manager.clone_config(ctx.experiment(args.source).id, **given)
+    elif not args.dataset:
+        raise ConfigError("--dataset is required (or --from ID to clone a run's settings)")
+    else:
+        config = {key: value for key, value in given.items() if value is not None}
     experiment_id = manager.start_training(config)
     experiment = manager.get_experiment(experiment_id)
     assert experiment is not None
@@ -336,11 +351,24 @@ def cmd_stop(ctx: Context) -> int:
     record = ctx.experiment(ctx.args.experiment)
     manager = ctx.manager(follow=False)
     record = ctx.experiment(str(record.id))  # re-read: creating the manager may settle it
-    if not manager.stop_training(record.id):
+    if record.status == "running" and not ctx.args.at_checkpoint:
+        lost = manager.steps_since_checkpoint(record.id)
+        if lost:
+            ctx.err.write(
+                f"warning: RAVE writes no checkpoint when stopped: the {lost} steps since the "
+                f"last checkpoint are lost (`ravelab stop {record.id} --at-checkpoint` waits "
+                "for the next one)\n"
+            )
+    if not manager.stop_training(record.id, at_checkpoint=ctx.args.at_checkpoint):
         ctx.err.write(f"run {record.id} '{record.name}' is not running (status: {record.status})\n")
         return ExitCode.INVALID
-    ctx.out.write(f"asked run {record.id} '{record.name}' to stop\n")
+    when = " at its next checkpoint" if ctx.args.at_checkpoint else ""
+    ctx.out.write(f"asked run {record.id} '{record.name}' to stop{when}\n")
     ctx.out.flush()
+    if ctx.args.at_checkpoint:
+        # The next checkpoint may be hours away (every --val-every steps): do not wait.
+        ctx.out.write("it keeps training until then; `ravelab list` shows when it stopped\n")
+        return ExitCode.OK
     if ctx.args.no_wait:
         return ExitCode.OK
     deadline = time.monotonic() + ctx.args.timeout
