@@ -273,7 +273,7 @@ def test_stop_warns_how_many_steps_are_lost(
         )
     finally:
         db.close()
-    code, out, err = cli("stop", "1")
+    code, _out, err = cli("stop", "1")
     assert code == ExitCode.OK
     assert "warning: RAVE writes no checkpoint when stopped: the" in err
     assert "steps since the last checkpoint are lost" in err
