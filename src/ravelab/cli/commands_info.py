@@ -14,6 +14,12 @@ from ravelab.core import rave_configs
 from ravelab.core.errors import ConfigError, RaveNotFoundError
 from ravelab.core.gpus import list_gpus
 from ravelab.core.learning_rate import describe_schedule
+from ravelab.core.rave_env import (
+    DEFAULT_TORCH,
+    RAVE_VERSION,
+    current_environment,
+    install_rave,
+)
 from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
 
 #: Settings a user may store, and the key each has in the database.
@@ -32,6 +38,26 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     doctor = subparsers.add_parser("doctor", help="check rave, ffmpeg, GPUs and the database")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     doctor.set_defaults(handler=cmd_doctor)
+
+    rave = subparsers.add_parser("rave", help="install RAVE in an environment of its own")
+    rave_sub = rave.add_subparsers(dest="rave_command", required=True, metavar="COMMAND")
+    install = rave_sub.add_parser(
+        "install", help="install acids-rave 2.3.1 with the pins that work, and use it",
+        description="Creates a virtual environment (Python 3.10 or 3.11) in the user data dir, "
+        "installs torch and torchaudio of one version, acids-rave==2.3.1 and nn-tilde==1.5.6, "
+        "checks that `rave` runs, and records it as the rave ravelab uses. Running it again "
+        "reuses a working install; a failed install leaves the previous one in use.",
+    )
+    install.add_argument("--torch", default=DEFAULT_TORCH,
+                         help=f"torch and torchaudio version (default: {DEFAULT_TORCH})")
+    install.add_argument("--cpu", action="store_true",
+                         help="the CPU-only torch build (from download.pytorch.org)")
+    install.add_argument("--python", help="the Python 3.10/3.11 interpreter to use")
+    install.add_argument("--force", action="store_true", help="install anew even if present")
+    install.set_defaults(handler=cmd_rave_install)
+    status = rave_sub.add_parser("status", help="what RAVE installation ravelab uses")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=cmd_rave_status)
 
     settings = subparsers.add_parser("settings", help="show or change stored settings")
     sub = settings.add_subparsers(dest="settings_command", required=True, metavar="COMMAND")
@@ -98,6 +124,8 @@ def cmd_doctor(ctx: Context) -> int:
             )
     gpus = list_gpus()
     report["gpus"] = [{"index": g.index, "name": g.name, "memory_mib": g.memory_mib} for g in gpus]
+    env = current_environment(ctx.db)
+    report["rave_environment"] = env.path if env else None
     report["database_schema"] = ctx.db.schema_version
     report["problems"] = problems
     if ctx.args.json:
@@ -116,6 +144,48 @@ def cmd_doctor(ctx: Context) -> int:
     ctx.out.write(table(("CHECK", "RESULT"), rows) + "\n")
     for problem in problems:
         ctx.out.write(f"\nproblem: {problem}\n")
+    return ExitCode.OK if report["rave"] else ExitCode.RAVE_NOT_FOUND
+
+
+def cmd_rave_install(ctx: Context) -> int:
+    args = ctx.args
+    ctx.out.write(f"installing RAVE {RAVE_VERSION} with torch {args.torch}"
+                  f"{' (CPU build)' if args.cpu else ''}; this downloads several GB the first "
+                  "time\n")
+    ctx.out.flush()
+
+    def say(line: str) -> None:
+        ctx.err.write(line + "\n")
+        ctx.err.flush()
+
+    env = install_rave(ctx.db, torch=args.torch, cpu=args.cpu, python=args.python,
+                       force=args.force, progress=say)
+    ctx.out.write(f"RAVE is ready: {env.rave}\n")
+    return ExitCode.OK
+
+
+def cmd_rave_status(ctx: Context) -> int:
+    env = current_environment(ctx.db)
+    report: dict[str, Any] = {"managed": env is not None}
+    try:
+        report["rave"] = find_rave(ctx.args.rave, ctx.db)
+    except RaveNotFoundError as error:
+        report["rave"] = None
+        report["problem"] = str(error)
+    if env is not None:
+        report.update(environment=env.path, python=env.python_version, versions=env.versions)
+    if ctx.args.json:
+        print_json(report, ctx.out)
+    else:
+        ctx.out.write(f"rave: {report['rave'] or 'NOT FOUND'}\n")
+        if env is not None:
+            ctx.out.write(f"managed environment: {env.path} (Python {env.python_version})\n")
+            for name, version in sorted(env.versions.items()):
+                ctx.out.write(f"  {name} {version}\n")
+        elif report["rave"]:
+            ctx.out.write("not installed by ravelab (`ravelab rave install` makes a managed one)\n")
+        if report.get("problem"):
+            ctx.out.write(f"problem: {report['problem']}\n")
     return ExitCode.OK if report["rave"] else ExitCode.RAVE_NOT_FOUND
 
 

@@ -19,6 +19,7 @@ from ravelab.core.errors import (
     RavelabError,
     RaveNotFoundError,
 )
+from ravelab.core.rave_env import RaveInstallError
 from ravelab.db import DatabaseError
 
 #: Each module adds its subcommands; listed as data so the docs test can walk them.
@@ -38,6 +39,7 @@ _ERROR_CODES: tuple[tuple[type[Exception], ExitCode], ...] = (
     (DatasetError, ExitCode.INVALID),
     (LaunchError, ExitCode.RUN_FAILED),
     (DatabaseError, ExitCode.DATABASE),
+    (RaveInstallError, ExitCode.RAVE_NOT_FOUND),
     (RavelabError, ExitCode.INVALID),
 )
 

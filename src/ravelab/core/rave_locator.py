@@ -14,10 +14,10 @@ RAVE_ENV = "RAVELAB_RAVE"
 RAVE_SETTING = "rave_executable"
 
 INSTALL_HINT = (
-    "install RAVE in a Python 3.11 environment, e.g. `python3.11 -m venv ~/rave-env && "
-    "~/rave-env/bin/pip install torch==2.9.1 torchaudio==2.9.1 acids-rave==2.3.1 "
-    "nn-tilde==1.5.6`, then point ravelab at it with --rave ~/rave-env/bin/rave, "
-    "RAVELAB_RAVE, or `ravelab settings set rave PATH`"
+    "`ravelab rave install` installs RAVE 2.3.1 in an environment of its own and uses it; "
+    "or install it yourself in a Python 3.11 environment (`pip install torch==2.9.1 "
+    "torchaudio==2.9.1 acids-rave==2.3.1 nn-tilde==1.5.6`) and point ravelab at it with "
+    "--rave PATH, RAVELAB_RAVE, or `ravelab settings set rave PATH`"
 )
 
 
