@@ -42,16 +42,21 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     rave = subparsers.add_parser("rave", help="install RAVE in an environment of its own")
     rave_sub = rave.add_subparsers(dest="rave_command", required=True, metavar="COMMAND")
     install = rave_sub.add_parser(
-        "install", help="install acids-rave 2.3.1 with the pins that work, and use it",
+        "install",
+        help="install acids-rave 2.3.1 with the pins that work, and use it",
         description="Creates a virtual environment (Python 3.10 or 3.11) in the user data dir, "
         "installs torch and torchaudio of one version, acids-rave==2.3.1 and nn-tilde==1.5.6, "
         "checks that `rave` runs, and records it as the rave ravelab uses. Running it again "
         "reuses a working install; a failed install leaves the previous one in use.",
     )
-    install.add_argument("--torch", default=DEFAULT_TORCH,
-                         help=f"torch and torchaudio version (default: {DEFAULT_TORCH})")
-    install.add_argument("--cpu", action="store_true",
-                         help="the CPU-only torch build (from download.pytorch.org)")
+    install.add_argument(
+        "--torch",
+        default=DEFAULT_TORCH,
+        help=f"torch and torchaudio version (default: {DEFAULT_TORCH})",
+    )
+    install.add_argument(
+        "--cpu", action="store_true", help="the CPU-only torch build (from download.pytorch.org)"
+    )
     install.add_argument("--python", help="the Python 3.10/3.11 interpreter to use")
     install.add_argument("--force", action="store_true", help="install anew even if present")
     install.set_defaults(handler=cmd_rave_install)
@@ -149,17 +154,20 @@ def cmd_doctor(ctx: Context) -> int:
 
 def cmd_rave_install(ctx: Context) -> int:
     args = ctx.args
-    ctx.out.write(f"installing RAVE {RAVE_VERSION} with torch {args.torch}"
-                  f"{' (CPU build)' if args.cpu else ''}; this downloads several GB the first "
-                  "time\n")
+    ctx.out.write(
+        f"installing RAVE {RAVE_VERSION} with torch {args.torch}"
+        f"{' (CPU build)' if args.cpu else ''}; this downloads several GB the first "
+        "time\n"
+    )
     ctx.out.flush()
 
     def say(line: str) -> None:
         ctx.err.write(line + "\n")
         ctx.err.flush()
 
-    env = install_rave(ctx.db, torch=args.torch, cpu=args.cpu, python=args.python,
-                       force=args.force, progress=say)
+    env = install_rave(
+        ctx.db, torch=args.torch, cpu=args.cpu, python=args.python, force=args.force, progress=say
+    )
     ctx.out.write(f"RAVE is ready: {env.rave}\n")
     return ExitCode.OK
 

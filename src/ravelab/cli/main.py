@@ -8,7 +8,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ravelab import __version__
-from ravelab.cli import commands_datasets, commands_info, commands_runs, commands_workflow
+from ravelab.cli import (
+    commands_datasets,
+    commands_gui,
+    commands_info,
+    commands_runs,
+    commands_workflow,
+)
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.core.errors import (
@@ -30,6 +36,7 @@ COMMAND_MODULES: tuple[
     commands_runs.add_parsers,
     commands_workflow.add_parsers,
     commands_info.add_parsers,
+    commands_gui.add_parsers,
 )
 
 _ERROR_CODES: tuple[tuple[type[Exception], ExitCode], ...] = (

@@ -1,0 +1,161 @@
+"""End to end with the genuine acids-rave 2.3.1 on CPU, through ravelab's CLI and API.
+
+Needs a real `rave` (RAVELAB_E2E_RAVE; `ravelab rave install` makes one, and .ci/run
+does) and ffmpeg. Skipped with the reason otherwise; `.ci/run` runs it after the fast
+tests with `-m e2e`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ravelab.cli.main import main
+from ravelab.core.training_manager import TrainingManager
+from ravelab.db import Database
+from ravelab.db import datasets as dataset_rows
+from ravelab.db import experiments as rows
+from ravelab.db import jobs as job_rows
+from tests.helpers import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture(scope="module")
+def real_rave() -> str:
+    rave = os.environ.get("RAVELAB_E2E_RAVE")
+    if not rave or not Path(rave).is_file():
+        pytest.skip(
+            "no real RAVE: set RAVELAB_E2E_RAVE to a `rave` executable "
+            "(`ravelab rave install` makes one; .ci/run does this)"
+        )
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        pytest.skip("ffmpeg/ffprobe not installed: `rave preprocess` needs them")
+    return rave
+
+
+def _write_wavs(folder: Path, count: int = 20, seconds: float = 5.0, rate: int = 44100) -> None:
+    """Synthetic audio: a decaying tone per file, each a different pitch."""
+    folder.mkdir(parents=True)
+    frames = int(seconds * rate)
+    for index in range(count):
+        frequency = 110.0 * 2 ** (index / 12)
+        samples = bytearray()
+        for n in range(frames):
+            t = n / rate
+            value = 0.5 * math.sin(2 * math.pi * frequency * t) * math.exp(-2.0 * (t % 1.0))
+            samples += int(value * 32767).to_bytes(2, "little", signed=True)
+        with wave.open(str(folder / f"tone_{index:02d}.wav"), "wb") as handle:
+            handle.setnchannels(1)
+            handle.setsampwidth(2)
+            handle.setframerate(rate)
+            handle.writeframes(bytes(samples))
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path, real_rave: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    db_path = tmp_path / "e2e.db"
+    monkeypatch.setenv("RAVELAB_DB", str(db_path))
+    monkeypatch.setenv("RAVELAB_RAVE", real_rave)
+    db = Database(db_path)
+    yield {"db": db, "db_path": db_path, "tmp": tmp_path, "rave": real_rave}
+    db.close()
+
+
+def test_real_rave_from_audio_to_exported_model(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    db: Database = env["db"]
+    audio = env["tmp"] / "audio"
+    _write_wavs(audio)
+
+    # Dataset from raw audio through the CLI (5 s clips: --num-signal 65536, RAVE.md §0b).
+    code = main(["dataset", "create", str(audio), "--name", "tones", "--num-signal", "65536"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    dataset = dataset_rows.find_dataset(db, name="tones")
+    assert dataset is not None and dataset.status == "ready"
+    assert dataset.n_seconds and dataset.n_seconds > 0
+
+    # Train v2_small through the Python API.
+    manager = TrainingManager(db, runs_dir=env["tmp"] / "runs", poll_interval=0.2)
+    try:
+        experiment_id = manager.start_training(
+            {
+                "name": "e2e",
+                "dataset_id": dataset.id,
+                "config": "v2_small",
+                "max_steps": 60,
+                "batch_size": 4,
+                "n_signal": 65536,
+                "val_every": 20,
+                "save_every": 1000,
+                "workers": 0,
+                "gpu": -1,
+                "overrides": ["PHASE_1_DURATION=40"],
+            }
+        )
+        # Real metrics arrive from TensorBoard into the DB while it trains.
+        wait_until(
+            lambda: manager.get_metric_history(experiment_id, "validation"),
+            timeout=600,
+            what="validation scalars from TensorBoard",
+        )
+        wait_until(
+            lambda: manager.list_checkpoints(experiment_id), timeout=300, what="a checkpoint"
+        )
+        stopped = manager.stop_training(experiment_id)
+        assert stopped
+        first = manager.wait(experiment_id, timeout=300)
+        assert first["status"] == "stopped", first
+        step_at_stop = first["progress"]["step"]
+    finally:
+        manager.shutdown()
+
+    # Resume through the CLI; it continues from the checkpoint and completes.
+    code = main(["resume", "e2e", "--max-steps", "60", "--follow"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    record = rows.get_experiment(db, experiment_id)
+    assert record is not None and record.status == "completed", record
+    assert record.progress["step"] >= 60 > step_at_stop
+    for name in ("validation", "fullband_spectral_distance"):
+        steps = [step for step, _ in rows.metric_history(db, experiment_id, name)]
+        assert steps == sorted(set(steps)), name  # no point twice across the resume
+    assert rows.metric_history(db, experiment_id, "lr")
+
+    # Export a streaming model and load it in RAVE's own environment.
+    code = main(["export", "e2e", "--checkpoint", "latest", "--streaming", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    model = json.loads(out[out.index("{") :])
+    assert Path(model["path"]).is_file() and model["streaming"] is True
+    assert job_rows.list_models(db, experiment_id)
+    python = Path(env["rave"]).parent / "python"
+    done = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import sys, torch; m = torch.jit.load(sys.argv[1]); print(type(m).__name__)",
+            model["path"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    print(f"e2e took {time.monotonic() - started:.0f} s")
