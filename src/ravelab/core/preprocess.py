@@ -179,16 +179,22 @@ def check_audio_inputs(
             "--n-signal 65536) or longer files"
         )
     elif kept:
+        # Validation examples are cropped to the training --n_signal, by default num_signal.
         validation = kept - math.floor(kept * (100 - VALIDATION_PERCENT) / 100)
-        frames = validation * chunk // COMPRESSION_RATIO
+        frames = validation * num_signal // COMPRESSION_RATIO
         if validation < 1 or frames < MIN_VALIDATION_LATENT_FRAMES:
             needed = math.ceil(
-                MIN_VALIDATION_LATENT_FRAMES * COMPRESSION_RATIO / chunk * 100 / VALIDATION_PERCENT
+                MIN_VALIDATION_LATENT_FRAMES
+                * COMPRESSION_RATIO
+                / num_signal
+                * 100
+                / VALIDATION_PERCENT
             )
             report.warnings.append(
-                f"the dataset is small: {kept} chunks leave {validation} for validation "
-                f"({frames} latent frames), and RAVE's latent PCA at validation wants at least "
-                f"{MIN_VALIDATION_LATENT_FRAMES} (v2 family); aim for about {needed} chunks "
+                f"the dataset is small: {kept} chunks leave {validation} for validation, "
+                f"{frames} latent frames with v2 (2048x compression; v2_small's 512x gives 4 "
+                f"times more), and RAVE's latent PCA at validation wants at least "
+                f"{MIN_VALIDATION_LATENT_FRAMES}; aim for about {needed} chunks "
                 f"({needed * chunk_seconds / 60:.0f} min of audio)"
             )
     return report
