@@ -23,7 +23,10 @@ from ravelab.db import Database
 from ravelab.db import experiments as rows
 
 FIXTURE = (
-    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rave-2.3.1"
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "fixtures"
+    / "rave-2.3.1"
     / "train.stdout.raw"
 )
 
@@ -76,13 +79,18 @@ def whole_path(path: Path, workdir: Path) -> int:
     ExitRecord(0, None, False, time.time()).write(run_dir)  # read to the end, then settle
     db = Database(run_dir / "bench.db")
     experiment = rows.insert_experiment(
-        db, name="bench", project_id=1, dataset_id=None,
+        db,
+        name="bench",
+        project_id=1,
+        dataset_id=None,
         config={"max_steps": 10**9, "batch_size": 4, "config": "v2"},
     )
     rows.update_fields(db, experiment, run_dir=str(run_dir))
     process = TrainingProcess(
-        {"max_steps": 10**9, "batch_size": 4, "config": "v2"}, db=db,
-        experiment_id=experiment, run_dir=run_dir,
+        {"max_steps": 10**9, "batch_size": 4, "config": "v2"},
+        db=db,
+        experiment_id=experiment,
+        run_dir=run_dir,
     )
     while not process.is_done:
         process.poll()
@@ -120,8 +128,10 @@ def main() -> None:
             plain = statistics.median(times["plain Python read"])
             for name, samples in times.items():
                 median = statistics.median(samples)
-                print(f"{label:10} {total:>9,} {name:30} {median:8.3f} {total / median:12,.0f} "
-                      f"{median / plain:8.1f}")
+                print(
+                    f"{label:10} {total:>9,} {name:30} {median:8.3f} {total / median:12,.0f} "
+                    f"{median / plain:8.1f}"
+                )
         points = whole_path(logs["seed form"], workdir)
         print(f"\nseed-form log stored {points:,} metric points")
 

@@ -1,27 +1,40 @@
-"""Benchmark: ingesting TensorBoard scalars with ravelab's reader versus TensorBoard's own.
+"""Benchmark (issue 4, targets 1 and 4): TensorBoard scalars into SQLite, next to TensorBoard.
 
-Not a test. It writes one event file of ``N`` scalar points (default 1,000,000, in 4 tags, one
-``Event`` with one ``simple_value`` per point, as torch's ``SummaryWriter.add_scalar`` does) with
-tensorboard's ``EventFileWriter``, then times, in interleaved repetitions:
+Not a test: it prints figures and asserts nothing about time. It writes one event file of ``N``
+scalar points (default 1,000,000, in 4 tags, one ``Event`` with one ``simple_value`` per point,
+as torch's ``SummaryWriter.add_scalar`` does) with tensorboard's own ``EventFileWriter``, in a
+run layout (``<run>/bench_0123456789/version_0/``), then measures, in interleaved repetitions:
 
-(a) ``EventAccumulator(logdir, size_guidance={"scalars": 0}).Reload()`` and reading every tag's
-    scalars: TensorBoard's Python loader;
-(b) ravelab's ``EventFileFollower.poll`` loop over the whole file, decoding to ``ScalarPoint``;
-(c) the same plus inserting every point into SQLite (WAL, ``synchronous=NORMAL``) with
-    ``executemany`` into ``metric_points(experiment_id, name, step, value, wall_time)`` with a
-    unique index on ``(experiment_id, name, step)``, committing every 10,000 points;
-(d) the cost of following: the time of one poll that reads 1,000 records appended to a file that
-    already holds about 1 MB, and to one that holds about 1 GB, the follower starting from the
-    stored offset (as after a restart). The 1 GB file is real data (not sparse) in a temporary
-    folder and is deleted afterwards.
+(a) ``EventAccumulator(logdir, size_guidance={"scalars": 0}).Reload()`` and ``Scalars(tag)`` of
+    every tag: TensorBoard's own Python loader (the peer of target 1);
+(b) ``RunEventsFollower.poll`` until nothing is pending: framing, CRCs, decoding and the
+    per-poll bookkeeping (finite check, training steps), no database;
+(c) ingestion as the app does it (``TrainingProcess._read_events`` / ``_store``): each
+    ``RunEventsFollower.poll`` stored in one transaction (``Database.atomic``) with
+    ``experiments.insert_points`` and ``set_offsets``, into a fresh ravelab database (its real
+    schema, WAL, ``synchronous=NORMAL``). Target 1 is (a)/(c) >= 10.
+
+and, once per repetition, the parts of (c), to show where the time goes:
+
+(f) framing only: ``tfrecord.read_payloads`` over the whole file (CRCs checked);
+(i) SQLite only: the points of (b), already decoded, stored the same way as in (c).
+
+Target 4 (following): the cost of one poll must grow with the new bytes, not with the file size.
+Two files are made of real records, one of about 1 MB and one of about 1 GB (real data, not
+sparse, deleted afterwards); then, repeatedly, ``K`` records are appended and one
+``RunEventsFollower.poll`` reads them (K = 1,000 and 10,000), and once a new follower starts
+from the stored offset (as after a restart) and polls 1,000 new records.
+
+Every timing is wall-clock (``time.perf_counter``) and CPU time of this process
+(``time.process_time``, which other jobs on a shared machine disturb less). Ratios are taken per
+repetition (both sides measured seconds apart), then the median.
 
 Usage::
 
-    .venv/bin/python bench/bench_tb_ingest.py               # full run, a few minutes on 2 cores
+    .venv/bin/python bench/bench_tb_ingest.py               # full run, about 5 minutes on 2 cores
     .venv/bin/python bench/bench_tb_ingest.py --scale 0.02  # smoke run, well under a minute
 
-Everything is written under a ``tempfile.mkdtemp()`` folder that is removed at the end. Timings
-are wall-clock (``time.perf_counter``); ratios are taken per repetition, then the median.
+Everything is written under a ``tempfile.mkdtemp()`` folder that is removed at the end.
 """
 
 from __future__ import annotations
@@ -42,42 +55,30 @@ from pathlib import Path
 
 from google.protobuf.internal import api_implementation  # type: ignore[import-untyped]
 from tensorboard import __version__ as tensorboard_version
-from tensorboard.backend.event_processing.event_accumulator import (
-    EventAccumulator,
-)
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
-from tensorboard.summary.writer.event_file_writer import (
-    EventFileWriter,
-)
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 try:
-    from ravelab.core.tensorboard_events import EventFileFollower
-    from ravelab.core.tfrecord import read_records
+    from ravelab.core.run_events import RunEventsFollower
+    from ravelab.core.tfrecord import read_payloads
+    from ravelab.db import Database
+    from ravelab.db import experiments as rows
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from ravelab.core.tensorboard_events import EventFileFollower
-    from ravelab.core.tfrecord import read_records
+    from ravelab.core.run_events import RunEventsFollower
+    from ravelab.core.tfrecord import read_payloads
+    from ravelab.db import Database
+    from ravelab.db import experiments as rows
 
 TAGS = ("loss", "fullband_spectral_distance", "multiband_spectral_distance", "validation")
-COMMIT_EVERY = 10_000
-APPENDED_RECORDS = 1_000
+RUN_FOLDER = "bench_0123456789"
+APPENDS = (1_000, 10_000)
+RESTART_APPEND = 1_000
 
 Point = tuple[str, int, float, float]
-
-SCHEMA = """
-CREATE TABLE metric_points (
-    experiment_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    value REAL,
-    wall_time REAL NOT NULL
-);
-CREATE UNIQUE INDEX metric_points_key ON metric_points (experiment_id, name, step);
-"""
-INSERT = (
-    "INSERT INTO metric_points (experiment_id, name, step, value, wall_time) VALUES (?,?,?,?,?)"
-)
+Sample = tuple[float, float]  # (wall seconds, CPU seconds)
 
 
 def make_points(n: int, seed: int = 7) -> list[Point]:
@@ -113,6 +114,17 @@ def write_event_file(logdir: Path, points: list[Point]) -> Path:
     return path
 
 
+def fresh_database(path: Path) -> tuple[Database, int]:
+    """Create an empty ravelab database (real schema) holding one experiment."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = Database(path)
+    experiment = rows.insert_experiment(
+        db, name="bench", project_id=1, dataset_id=None, config={}, status="completed"
+    )
+    return db, experiment
+
+
 def run_accumulator(logdir: Path) -> int:
     """(a) Load every scalar with TensorBoard's ``EventAccumulator``; return the point count."""
     accumulator = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
@@ -123,210 +135,291 @@ def run_accumulator(logdir: Path) -> int:
     return count
 
 
-def run_follower(path: Path) -> int:
-    """(b) Read the whole file with ``EventFileFollower.poll``; return the point count."""
-    follower = EventFileFollower(path)
+def run_follower(run_dir: Path) -> int:
+    """(b) Read the whole run with ``RunEventsFollower.poll``; return the point count."""
+    follower = RunEventsFollower(run_dir, {})
     count = 0
     while True:
-        batch = follower.poll()
-        count += len(batch.scalars)
-        if not batch.more_pending:
+        found = follower.poll()
+        count += len(found.points)
+        if not found.more_pending:
             return count
 
 
-def run_follower_sqlite(path: Path, db_path: Path) -> int:
-    """(c) As (b), inserting into SQLite and committing every 10,000 points."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    connection = sqlite3.connect(db_path)
+def run_ingest(run_dir: Path, db_path: Path) -> int:
+    """(c) As ``TrainingProcess`` does: each poll stored in one transaction."""
+    db, experiment = fresh_database(db_path)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(SCHEMA)
-        experiment_id = 1
-        follower = EventFileFollower(path)
-        pending: list[tuple[int, str, int, float, float]] = []
-        count = 0
+        follower = RunEventsFollower(run_dir, rows.get_offsets(db, experiment))
         while True:
-            batch = follower.poll()
-            pending.extend(
-                (experiment_id, p.tag, p.step, p.value, p.wall_time) for p in batch.scalars
-            )
-            while len(pending) >= COMMIT_EVERY or (pending and not batch.more_pending):
-                rows, pending = pending[:COMMIT_EVERY], pending[COMMIT_EVERY:]
-                connection.executemany(INSERT, rows)
-                connection.commit()
-                count += len(rows)
-            if not batch.more_pending:
+            found = follower.poll()
+            with db.atomic():
+                rows.insert_points(db, experiment, found.points)
+                rows.set_offsets(db, experiment, found.offsets)
+            if not found.more_pending:
                 break
-        (stored,) = connection.execute("SELECT count(*) FROM metric_points").fetchone()
-        assert stored == count, (stored, count)
-        return count
+        return rows.count_points(db, experiment)
     finally:
-        connection.close()
+        db.close()
 
 
-def timed(fn: Callable[[], int]) -> tuple[float, int]:
-    """Run ``fn`` after a garbage collection; return (seconds, its result)."""
+def run_framing(path: Path) -> int:
+    """(f) Frame the whole file and check every CRC; return the record count."""
+    count = 0
+    offset = 0
+    with path.open("rb") as f:
+        while True:
+            found = read_payloads(f, offset)
+            count += len(found.payloads)
+            offset = found.next_offset
+            if not found.more_pending:
+                return count
+
+
+def decoded_polls(run_dir: Path) -> list[list[Point]]:
+    """The points of each poll of a whole run, for (i)."""
+    follower = RunEventsFollower(run_dir, {})
+    polls = []
+    while True:
+        found = follower.poll()
+        polls.append(found.points)
+        if not found.more_pending:
+            return polls
+
+
+def run_insert_only(polls: list[list[Point]], db_path: Path) -> int:
+    """(i) Store already decoded polls as (c) does; return the stored count."""
+    db, experiment = fresh_database(db_path)
+    try:
+        for points in polls:
+            with db.atomic():
+                rows.insert_points(db, experiment, points)
+        return rows.count_points(db, experiment)
+    finally:
+        db.close()
+
+
+def timed(fn: Callable[[], int]) -> tuple[Sample, int]:
+    """Run ``fn`` after a garbage collection; return ((wall, CPU) seconds, its result)."""
     gc.collect()
+    cpu = time.process_time()
     start = time.perf_counter()
     result = fn()
-    return time.perf_counter() - start, result
+    return (time.perf_counter() - start, time.process_time() - cpu), result
 
 
-def time_incremental_polls(
-    path: Path, base: bytes, target_size: int, appended: list[bytes]
-) -> tuple[int, list[float]]:
-    """(d) Fill ``path`` with copies of ``base`` up to ``target_size``, then time polls.
-
-    For each chunk in ``appended`` (1,000 records each), the chunk is appended and a new
-    follower starting at the stored offset (the previous end of the file) polls once.
-
-    Returns:
-        The file size before the first append, and the time of each poll in seconds.
-    """
+def fill(path: Path, base: bytes, target_size: int) -> int:
+    """Fill ``path`` with copies of ``base`` up to about ``target_size``; return its size."""
     with path.open("wb") as f:
         written = 0
-        while written + len(base) <= max(target_size, len(base)):
+        while written == 0 or written + len(base) <= target_size:
             f.write(base)
             written += len(base)
         f.flush()
         os.fsync(f.fileno())
-    initial_size = path.stat().st_size
-    times = []
-    for chunk in appended:
-        stored_offset = path.stat().st_size
-        with path.open("ab") as f:
-            f.write(chunk)
-        follower = EventFileFollower(path, offset=stored_offset)
-        gc.collect()
-        start = time.perf_counter()
-        batch = follower.poll()
-        times.append(time.perf_counter() - start)
-        assert len(batch.scalars) == APPENDED_RECORDS, len(batch.scalars)
-        assert follower.offset == path.stat().st_size
-    return initial_size, times
+    return path.stat().st_size
+
+
+def time_follow(
+    run_dir: Path, path: Path, chunks: dict[int, list[bytes]], restart_chunk: bytes
+) -> dict[str, list[Sample]]:
+    """(4) Time live polls after appends of K records, then one poll after a restart.
+
+    The follower starts from a stored offset at the end of the file (as if it had read it all
+    before), then for each chunk: append it, poll once, check that exactly its records came
+    back.
+    """
+    key = "tb:" + str(path.relative_to(run_dir))
+    follower = RunEventsFollower(run_dir, {key: path.stat().st_size})
+    follower.poll()  # the first poll finds the file (a folder scan, done once a second)
+    samples: dict[str, list[Sample]] = {}
+    for count, appended in chunks.items():
+        for chunk in appended:
+            with path.open("ab") as f:
+                f.write(chunk)
+            (sample, got) = timed(lambda: len(follower.poll().points))
+            assert got == count, (got, count)
+            samples.setdefault(f"live poll, {count:,} new records", []).append(sample)
+    stored = path.stat().st_size
+    with path.open("ab") as f:
+        f.write(restart_chunk)
+    restarted = RunEventsFollower(run_dir, {key: stored})
+    (sample, got) = timed(lambda: len(restarted.poll().points))
+    assert got == RESTART_APPEND, got
+    samples[f"new follower from stored offset, {RESTART_APPEND:,} new records"] = [sample]
+    return samples
 
 
 def fmt_seconds(seconds: float) -> str:
     """Format a duration with a unit that suits it."""
     if seconds >= 1.0:
-        return f"{seconds:.3f} s"
+        return f"{seconds:.2f} s"
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.0f} µs"
 
 
-def fmt_rate(per_second: float) -> str:
-    """Format a rate in points per second."""
-    if per_second >= 1e6:
-        return f"{per_second / 1e6:.2f} M pts/s"
-    return f"{per_second / 1e3:.1f} k pts/s"
+def median_ratio(top: list[Sample], bottom: list[Sample], index: int) -> tuple[float, str]:
+    """Median and range of per-repetition ratios top/bottom (index 0: wall, 1: CPU)."""
+    ratios = sorted(t[index] / b[index] for t, b in zip(top, bottom, strict=True))
+    return statistics.median(ratios), f"{ratios[0]:.2f} .. {ratios[-1]:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply N (1,000,000) by this")
-    parser.add_argument("--reps", type=int, default=2, help="repetitions of (a)-(c) (default 2)")
-    parser.add_argument("--poll-reps", type=int, default=5, help="timed polls per file in (d)")
-    parser.add_argument("--big-mb", type=int, default=1024, help="size of the big file in (d)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of (a)-(c) (default 3)")
+    parser.add_argument("--poll-reps", type=int, default=5, help="timed polls per size in (4)")
+    parser.add_argument("--big-mb", type=int, default=1024, help="size of the big file in (4)")
     parser.add_argument("--tmp", type=Path, default=None, help="parent of the scratch folder")
     args = parser.parse_args(argv)
 
-    n = max(int(1_000_000 * args.scale), 20_000, 2 * args.poll_reps * APPENDED_RECORDS)
+    # The appended chunks come from the file after its first MB (about 18,000 records).
+    needed = args.poll_reps * sum(APPENDS) + RESTART_APPEND + 25_000
+    n = max(int(1_000_000 * args.scale), needed)
     big_size = int(args.big_mb * 1024 * 1024 * min(1.0, max(args.scale, 0.05)))
     scratch = Path(tempfile.mkdtemp(prefix="bench_tb_ingest_", dir=args.tmp))
     print(
-        f"python {platform.python_version()}, tensorboard {tensorboard_version}, "
-        f"protobuf backend {api_implementation.Type()}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"python {platform.python_version()}, tensorboard {tensorboard_version}, protobuf "
+        f"backend {api_implementation.Type()}, SQLite {sqlite3.sqlite_version}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
     print(f"scratch folder {scratch}; N = {n:,} points, {len(TAGS)} tags")
+    started = time.perf_counter()
     try:
-        logdir = scratch / "logdir"
-        logdir.mkdir()
+        run_dir = scratch / "run"
+        logdir = run_dir / RUN_FOLDER / "version_0"
+        logdir.mkdir(parents=True)
         points = make_points(n)
         start = time.perf_counter()
         event_path = write_event_file(logdir, points)
         write_s = time.perf_counter() - start
         size = event_path.stat().st_size
-        print(f"EventFileWriter wrote {size / 1e6:.1f} MB in {write_s:.1f} s (not part of a rep)")
+        print(f"EventFileWriter wrote {size / 1e6:.1f} MB in {write_s:.1f} s (not timed below)")
         del points
-        gc.collect()
+        db_path = scratch / "bench.sqlite3"
+        polls = decoded_polls(run_dir)
 
         names = {
-            "a": "(a) EventAccumulator Reload + Scalars(all tags)",
-            "b": "(b) EventFileFollower.poll -> ScalarPoint",
-            "c": "(c) (b) + SQLite executemany, commit / 10k",
+            "a": "(a) TensorBoard EventAccumulator: Reload + Scalars(every tag)",
+            "b": "(b) RunEventsFollower.poll: framing + CRCs + decode + bookkeeping",
+            "c": "(c) ingestion: (b) + insert_points/set_offsets, a transaction per poll",
+            "f": "(f) part of (b): framing + CRCs only (read_payloads)",
+            "i": "(i) part of (c): SQLite only (insert_points of decoded polls)",
         }
-        runs: dict[str, Callable[[], int]] = {
-            "a": lambda: run_accumulator(logdir),
-            "b": lambda: run_follower(event_path),
-            "c": lambda: run_follower_sqlite(event_path, scratch / "bench.sqlite3"),
+        runs: dict[str, tuple[Callable[[], int], int]] = {
+            "a": (lambda: run_accumulator(logdir), n),
+            "b": (lambda: run_follower(run_dir), n),
+            "c": (lambda: run_ingest(run_dir, db_path), n),
+            "f": (lambda: run_framing(event_path), n + 1),  # + the file_version record
+            "i": (lambda: run_insert_only(polls, db_path), n),
         }
-        times: dict[str, list[float]] = {key: [] for key in runs}
+        samples: dict[str, list[Sample]] = {key: [] for key in runs}
         for rep in range(args.reps):
-            for key, fn in runs.items():
-                seconds, count = timed(fn)
-                assert count == n, (key, count, n)
-                times[key].append(seconds)
-                print(f"  rep {rep + 1}/{args.reps} {key}: {fmt_seconds(seconds)}", flush=True)
+            load = os.getloadavg()[0]
+            for key, (fn, expected) in runs.items():
+                sample, count = timed(fn)
+                assert count == expected, (key, count, expected)
+                samples[key].append(sample)
+                print(
+                    f"  rep {rep + 1}/{args.reps} ({key}): {fmt_seconds(sample[0])} wall, "
+                    f"{fmt_seconds(sample[1])} CPU (load {load:.1f})",
+                    flush=True,
+                )
+        polls.clear()  # free the decoded points before (4)
 
-        # (d): ~1 MB and ~1 GB files, then 1,000 appended records per timed poll. The appended
-        # records are the file's own, taken after the part copied into the base.
+        # (4): ~1 MB and ~1 GB files of the event file's own records, then appended chunks.
         file_bytes = event_path.read_bytes()
         with event_path.open("rb") as f:
-            base_end = read_records(f, 0, max_bytes=min(1024 * 1024, size // 4)).next_offset
-            offsets = [r.offset for r in read_records(f, base_end, max_bytes=1 << 40).records]
+            base_end = read_payloads(f, 0, max_bytes=min(1024 * 1024, size // 4)).next_offset
+            offsets = read_payloads(f, base_end, max_bytes=1 << 40).offsets
         offsets.append(size)
         base = file_bytes[:base_end]
-        chunks = [
-            file_bytes[offsets[i * APPENDED_RECORDS] : offsets[(i + 1) * APPENDED_RECORDS]]
-            for i in range(args.poll_reps)
-        ]
+        cursor = 0
+        chunks: dict[int, list[bytes]] = {}
+        for count in APPENDS:
+            chunks[count] = []
+            for _ in range(args.poll_reps):
+                chunks[count].append(file_bytes[offsets[cursor] : offsets[cursor + count]])
+                cursor += count
+        restart_chunk = file_bytes[offsets[cursor] : offsets[cursor + RESTART_APPEND]]
         del file_bytes, offsets
-        poll_times: dict[str, tuple[int, list[float]]] = {}
-        for label, target in (("small", len(base)), ("big", big_size)):
-            path = scratch / f"follow_{label}" / "events.out.tfevents.1.bench.1.0"
-            path.parent.mkdir()
+        shutil.rmtree(run_dir)
+        follow: dict[str, tuple[int, dict[str, list[Sample]]]] = {}
+        for label, target in (("1 MB", len(base)), ("1 GB", big_size)):
+            follow_dir = scratch / f"follow_{label.replace(' ', '')}"
+            path = follow_dir / RUN_FOLDER / "version_0" / "events.out.tfevents.1.bench.1.0"
+            path.parent.mkdir(parents=True)
             start = time.perf_counter()
-            poll_times[label] = time_incremental_polls(path, base, target, chunks)
-            took = time.perf_counter() - start
-            print(f"  (d) {label}: {poll_times[label][0] / 1e6:,.1f} MB file, {took:.1f} s")
-            path.unlink()
+            initial = fill(path, base, target)
+            follow[label] = (initial, time_follow(follow_dir, path, chunks, restart_chunk))
+            print(f"  (4) {initial / 1e6:,.1f} MB file: {time.perf_counter() - start:.1f} s")
+            shutil.rmtree(follow_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     print()
-    print(f"## Ingesting {n:,} scalar points ({size / 1e6:.1f} MB event file), {args.reps} reps")
+    print(f"## Target 1: ingesting {n:,} scalar points ({size / 1e6:.1f} MB event file)")
     print()
-    print("| what | min | median | rate at min |")
-    print("| --- | --- | --- | --- |")
+    print(f"{args.reps} interleaved repetitions; rates are points per second at the median.")
+    print()
+    print("| what | median wall | min wall | median CPU | rate (wall) | µs/point (CPU) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for key, label in names.items():
-        best, median = min(times[key]), statistics.median(times[key])
-        print(f"| {label} | {fmt_seconds(best)} | {fmt_seconds(median)} | {fmt_rate(n / best)} |")
-    print()
-    for left, right in (("a", "c"), ("a", "b"), ("c", "b")):
-        ratios = [x / y for x, y in zip(times[left], times[right], strict=True)]
+        walls = [s[0] for s in samples[key]]
+        cpus = [s[1] for s in samples[key]]
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
         print(
-            f"ratio ({left})/({right}), median of per-rep ratios: {statistics.median(ratios):.2f}"
+            f"| {label} | {fmt_seconds(wall)} | {fmt_seconds(min(walls))} | "
+            f"{fmt_seconds(cpu)} | {n / wall / 1e3:,.0f} k/s | {cpu / n * 1e6:.2f} |"
         )
     print()
-    print(f"## One poll reading {APPENDED_RECORDS:,} appended records ({args.poll_reps} polls)")
+    print("| ratio (median of per-repetition ratios) | wall | range | CPU | target |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for top, bottom, label, target in (
+        ("a", "c", "TensorBoard load / ravelab ingestion into SQLite", ">= 10: "),
+        ("a", "b", "TensorBoard load / ravelab decode (no database)", ""),
+        ("i", "c", "share of (c) spent in SQLite (i)/(c)", ""),
+        ("f", "c", "share of (c) spent framing (f)/(c)", ""),
+    ):
+        wall, spread = median_ratio(samples[top], samples[bottom], 0)
+        cpu, _ = median_ratio(samples[top], samples[bottom], 1)
+        verdict = f"{target}{'met' if wall >= 10 else 'NOT met'}" if target else ""
+        print(f"| {label} | {wall:.2f} | {spread} | {cpu:.2f} | {verdict} |")
+
     print()
-    print("| file size before append | min | median | max |")
-    print("| --- | --- | --- | --- |")
-    for label in ("small", "big"):
-        initial, samples = poll_times[label]
-        print(
-            f"| {initial / 1e6:,.1f} MB | {fmt_seconds(min(samples))} | "
-            f"{fmt_seconds(statistics.median(samples))} | {fmt_seconds(max(samples))} |"
-        )
-    small_median = statistics.median(poll_times["small"][1])
-    big_median = statistics.median(poll_times["big"][1])
+    print("## Target 4: one poll of appended records, by size of the file before the appends")
     print()
-    print(f"ratio big/small poll (medians): {big_median / small_median:.2f}")
+    print(
+        f"{args.poll_reps} polls per row (1 for the restart row); wall time, median (min .. max)."
+    )
+    print()
+    sizes = list(follow)
+    header = " | ".join(f"{follow[s][0] / 1e6:,.1f} MB file" for s in sizes)
+    print(f"| poll | {header} | ratio big/small (median) |")
+    print("| --- | " + " | ".join("---:" for _ in sizes) + " | ---: |")
+    for row in follow[sizes[0]][1]:
+        cells = []
+        medians = []
+        for s in sizes:
+            walls = [sample[0] for sample in follow[s][1][row]]
+            medians.append(statistics.median(walls))
+            cells.append(
+                f"{fmt_seconds(medians[-1])} ({fmt_seconds(min(walls))} .. "
+                f"{fmt_seconds(max(walls))})"
+            )
+        print(f"| {row} | {' | '.join(cells)} | {medians[-1] / medians[0]:.2f} |")
+    small_rows = follow[sizes[0]][1]
+    one_k = statistics.median(s[0] for s in small_rows[f"live poll, {APPENDS[0]:,} new records"])
+    ten_k = statistics.median(s[0] for s in small_rows[f"live poll, {APPENDS[1]:,} new records"])
+    print()
+    print(
+        f"On the {sizes[0]} file, {APPENDS[1]:,} new records cost {ten_k / one_k:.1f}x "
+        f"{APPENDS[0]:,} (the poll grows with the new bytes); the big/small column shows "
+        "whether it grows with the file (1.0 = not at all)."
+    )
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 
 

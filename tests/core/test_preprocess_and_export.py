@@ -163,7 +163,7 @@ def test_choose_best_latest_or_a_path(tmp_path: Path) -> None:
     assert choose_checkpoint(tmp_path, str(given)).path == given
     with pytest.raises(NotFoundError, match="does not exist"):
         choose_checkpoint(tmp_path, str(tmp_path / "x.ckpt"))
-    with pytest.raises(NotFoundError, match="RAVE writes best.ckpt"):
+    with pytest.raises(NotFoundError, match=r"RAVE writes best\.ckpt"):
         choose_checkpoint(tmp_path / "empty", "best")
 
 
@@ -197,7 +197,7 @@ def test_model_paths_and_argv(tmp_path: Path) -> None:
         "--fidelity",
         "0.9",
     ]
-    with pytest.raises(ConfigError, match="fidelity 2.0 is out of range"):
+    with pytest.raises(ConfigError, match=r"fidelity 2\.0 is out of range"):
         build_export_argv("/bin/rave", checkpoint, streaming=True, fidelity=2.0, extra=[])
 
 

@@ -20,6 +20,7 @@ from tensorboard.compat.proto.tensor_shape_pb2 import (
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
 
+from ravelab.core.run_events import EventsPoll, RunEventsFollower
 from ravelab.core.tensorboard_events import (
     AudioClip,
     EventBatch,
@@ -435,3 +436,125 @@ def test_find_event_files_in_the_out_path(tmp_path: Path) -> None:
     assert find_event_files(tmp_path / "missing") == []
     assert event_file_version(v1) == 1
     assert event_file_version(tmp_path / "elsewhere" / V0_NAME) is None
+
+
+# --- the short path of one-scalar events ----------------------------------------------------------
+
+
+def test_points_are_plain_tuples_and_scalars_name_them() -> None:
+    batch = read_event_file(VERSION_1)
+    assert len(batch.points) == len(batch.scalars) == 12
+    assert all(type(point) is tuple for point in batch.points)
+    assert all(isinstance(point, ScalarPoint) for point in batch.scalars)
+    assert batch.scalars == batch.points  # a ScalarPoint is a named (tag, step, value, wall)
+    first = batch.scalars[0]
+    assert (first.tag, first.step, first.value, first.wall_time) == batch.points[0]
+
+
+def test_zero_values_and_values_that_only_read_as_zero(tmp_path: Path) -> None:
+    path = tmp_path / "events.out.tfevents.zero"
+    audio = Summary.Audio(sample_rate=8000.0, num_channels=1, length_frames=1)
+    path.write_bytes(
+        event_bytes(1, Summary.Value(tag="zero", simple_value=0.0))
+        + event_bytes(2, Summary.Value(tag="neg", simple_value=-0.0))
+        # Neither holds a simple_value, though reading one gives 0.0.
+        + event_bytes(3, Summary.Value(tag="clip", audio=audio))
+        + event_bytes(4, Summary.Value(tag="img", image=Summary.Image(height=1, width=1)))
+        + event_bytes(5, Summary.Value(tag="nan", simple_value=math.nan))
+    )
+    batch = read_event_file(path)
+    assert [(p.tag, p.step, p.value) for p in batch.scalars[:2]] == [
+        ("zero", 1, 0.0),
+        ("neg", 2, -0.0),
+    ]
+    assert math.copysign(1.0, batch.points[1][2]) == -1.0
+    assert batch.scalars[2].tag == "nan" and math.isnan(batch.scalars[2].value)
+    assert len(batch.points) == 3
+    assert [(clip.tag, clip.step) for clip in batch.audio] == [("clip", 3)]
+
+
+def test_several_values_in_one_event_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "events.out.tfevents.mixed"
+    mixed = Summary(
+        value=[
+            Summary.Value(tag="a", simple_value=1.0),
+            Summary.Value(tag="clip", audio=Summary.Audio(sample_rate=8000.0, num_channels=1)),
+            *text_pb("notes", "hello").value,
+            *scalar_pb("t", 2.5).value,
+            Summary.Value(tag="b", simple_value=0.0),
+        ]
+    )
+    path.write_bytes(frame(Event(step=9, wall_time=3.0, summary=mixed).SerializeToString()))
+    batch = read_event_file(path)
+    assert batch.points == (("a", 9, 1.0, 3.0), ("t", 9, 2.5, 3.0), ("b", 9, 0.0, 3.0))
+    assert [clip.tag for clip in batch.audio] == ["clip"]
+    assert batch.texts == (TextSummary("notes", 9, 3.0, "hello"),)
+
+
+# --- what RunEventsFollower makes of a batch (the consumer of EventBatch.points) -----------------
+
+
+def _run_with(
+    tmp_path: Path, events: list[tuple[str, int, float]], double: bool = False
+) -> EventsPoll:
+    """Poll a run whose one event file holds one scalar per event (float64 tensors if
+    ``double``, else float32 simple_values)."""
+    folder = tmp_path / "run" / "bench_0123456789" / "version_0"
+    folder.mkdir(parents=True)
+
+    def value(tag: str, number: float) -> Summary.Value:
+        if double:
+            return Summary.Value(tag=tag, tensor=scalar_tensor(2, double_val=[number]))
+        return Summary.Value(tag=tag, simple_value=number)
+
+    (folder / "events.out.tfevents.1.host.1.0").write_bytes(
+        file_version_bytes()
+        + b"".join(
+            event_bytes(step, value(tag, number), wall_time=step + 0.5)
+            for tag, step, number in events
+        )
+    )
+    return RunEventsFollower(tmp_path / "run", {}).poll()
+
+
+def test_run_follower_splits_non_finite_values_and_counts_training_steps(
+    tmp_path: Path,
+) -> None:
+    found = _run_with(
+        tmp_path,
+        [
+            ("loss", 49, 1.5),
+            ("epoch", 49, 0.0),
+            ("validation", 79, math.inf),
+            ("fidelity_x", 79, 0.25),
+            ("loss", 99, math.nan),
+            ("loss", 149, 1.25),
+        ],
+    )
+    assert found.points == [
+        ("loss", 49, 1.5, 49.5),
+        ("epoch", 49, 0.0, 49.5),
+        ("fidelity_x", 79, 0.25, 79.5),
+        ("loss", 149, 1.25, 149.5),
+    ]
+    assert [(p.tag, p.step) for p in found.nonfinite] == [("validation", 79), ("loss", 99)]
+    assert all(isinstance(p, ScalarPoint) for p in found.nonfinite)
+    assert found.train_steps == {49, 99, 149}  # a NaN loss is still a training step
+    assert found.max_step == 149
+
+
+def test_run_follower_keeps_finite_values_whose_sum_overflows(tmp_path: Path) -> None:
+    # float32 simple_values cannot overflow a float64 sum; float64 tensor scalars can.
+    found = _run_with(
+        tmp_path, [("loss", 1, 1e308), ("loss", 2, 1e308), ("loss", 3, -2.0)], double=True
+    )
+    assert [p[2] for p in found.points] == [1e308, 1e308, -2.0]
+    assert found.nonfinite == []
+    assert found.train_steps == {1, 2, 3}
+
+
+def test_run_follower_with_only_validation_tags(tmp_path: Path) -> None:
+    found = _run_with(tmp_path, [("validation", 39, 2.0), ("epoch", 39, 1.0)])
+    assert len(found.points) == 2
+    assert found.train_steps == set()
+    assert found.max_step == 39

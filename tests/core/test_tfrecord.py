@@ -1,4 +1,7 @@
-"""Tests of ravelab.core.tfrecord: TFRecord framing read incrementally, with damage handling."""
+"""Tests of ravelab.core.tfrecord: TFRecord framing read incrementally, with damage handling.
+
+The reader has a fast loop for the common case and a general step for everything else; a
+plain reference reader and randomly damaged files check that both agree on every outcome."""
 
 from __future__ import annotations
 
@@ -16,10 +19,13 @@ from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import (
 
 from ravelab.core.tfrecord import (
     HEADER_SIZE,
+    MAX_RECORD_LENGTH,
     TRAILER_SIZE,
+    PayloadsResult,
     ReadResult,
     Record,
     masked_crc32c,
+    read_payloads,
     read_records,
 )
 
@@ -279,3 +285,154 @@ def test_growing_file_read_in_random_pieces(tmp_path: Path) -> None:
             offset, resyncing = result.next_offset, result.resyncing
     assert got == one_shot.records
     assert offset == len(data)
+
+
+# --- read_payloads, and the fast path checked against a plain reference reader ----------------
+
+
+def reference_read(
+    data: bytes, offset: int, max_bytes: int, resyncing: bool
+) -> tuple[list[Record], int, int, bool, bool]:
+    """The framing rules written as plainly as possible, over bytes held in memory.
+
+    Returns (records, next_offset, skipped, resyncing, more_pending).
+    """
+    records: list[Record] = []
+    skipped = 0
+    pos = offset
+    stop = offset + max_bytes
+    end = len(data)
+    while pos < end:
+        if pos >= stop:
+            return records, pos, skipped, resyncing, True
+        if end - pos < HEADER_SIZE:
+            break
+        (length,) = struct.unpack_from("<Q", data, pos)
+        (length_crc,) = struct.unpack_from("<I", data, pos + 8)
+        if masked_crc32c(data[pos : pos + 8]) != length_crc or length > MAX_RECORD_LENGTH:
+            if not resyncing:
+                resyncing = True
+                skipped += 1
+            pos += 1
+            continue
+        resyncing = False
+        record_end = pos + HEADER_SIZE + length + TRAILER_SIZE
+        if record_end > end:
+            break
+        payload = data[pos + HEADER_SIZE : record_end - TRAILER_SIZE]
+        if masked_crc32c(payload) == struct.unpack_from("<I", data, record_end - TRAILER_SIZE)[0]:
+            records.append(Record(pos, payload))
+        else:
+            skipped += 1
+        pos = record_end
+    return records, pos, skipped, resyncing, False
+
+
+def damaged_file(rng: random.Random, count: int) -> bytes:
+    """Records of varied lengths, some repeated lengths, with random damage of every kind."""
+    lengths = [rng.choice([0, 1, 7, 45, 46, 300, rng.randrange(0, 2000)]) for _ in range(count)]
+    data = bytearray(b"".join(frame(rng.randbytes(n)) for n in lengths))
+    for _ in range(rng.randrange(0, 6)):
+        kind = rng.randrange(4)
+        at = rng.randrange(len(data))
+        if kind == 0:  # flip a bit anywhere (header, data or trailer)
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # insert garbage
+            data[at:at] = rng.randbytes(rng.randrange(1, 40))
+        elif kind == 2:  # cut some bytes out
+            del data[at : at + rng.randrange(1, 40)]
+        else:  # a zero-filled region (a file preallocated, then written)
+            data[at : at + 30] = bytes(30)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_read_payloads_agrees_with_the_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    data = damaged_file(rng, rng.randrange(1, 120))
+    offset = 0
+    resyncing = False
+    got: list[Record] = []
+    expected: list[Record] = []
+    logging.disable(logging.WARNING)
+    try:
+        while True:
+            max_bytes = rng.choice([1, 50, 1000, 1 << 40])
+            chunk_size = rng.choice([1, 13, 100, 4096, 1 << 20])
+            want = reference_read(data, offset, max_bytes, resyncing)
+            found = read_payloads(
+                io.BytesIO(data), offset, max_bytes, resyncing=resyncing, chunk_size=chunk_size
+            )
+            assert len(found.payloads) == len(found.offsets)
+            records = [Record(o, d) for o, d in zip(found.offsets, found.payloads, strict=True)]
+            assert (
+                records,
+                found.next_offset,
+                found.skipped,
+                found.resyncing,
+                found.more_pending,
+            ) == want
+            got.extend(records)
+            expected.extend(want[0])
+            offset, resyncing = found.next_offset, found.resyncing
+            if not found.more_pending:
+                break
+    finally:
+        logging.disable(logging.NOTSET)
+    assert got == expected
+
+
+def test_read_payloads_matches_read_records() -> None:
+    with VERSION_0.open("rb") as f:
+        found = read_payloads(f, 0, 1 << 40)
+        records = read_records(f, 0, 1 << 40)
+    assert found.payloads == [r.data for r in records.records]
+    assert found.offsets == [r.offset for r in records.records]
+    assert (found.next_offset, found.skipped, found.resyncing, found.more_pending) == (
+        records.next_offset,
+        records.skipped,
+        records.resyncing,
+        records.more_pending,
+    )
+    assert isinstance(found, PayloadsResult)
+
+
+def test_a_cached_length_with_a_bad_header_crc_still_resynchronises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Many records of one length: after the first, their header CRC comes from the table.
+    records = [frame(bytes([i]) * 20) for i in range(10)]
+    damaged = bytearray(records[5])
+    damaged[8] ^= 0x01  # the length is intact and known; its CRC is not
+    data = b"".join(records[:5]) + bytes(damaged) + b"".join(records[6:])
+    with caplog.at_level(logging.WARNING, logger="ravelab.core.tfrecord"):
+        result = read_all(io.BytesIO(data))
+    assert [r.data for r in result.records] == [
+        bytes([i]) * 20 for i in (0, 1, 2, 3, 4, 6, 7, 8, 9)
+    ]
+    assert result.skipped == 1
+    assert "framing lost" in caplog.records[0].getMessage()
+
+
+def test_a_length_above_the_limit_is_lost_framing_even_with_a_valid_crc() -> None:
+    header = struct.pack("<Q", MAX_RECORD_LENGTH + 1)
+    bogus = header + struct.pack("<I", masked_crc32c(header))
+    data = frame(b"before") + bogus + frame(b"after")
+    logging.disable(logging.WARNING)
+    try:
+        result = read_all(io.BytesIO(data))
+    finally:
+        logging.disable(logging.NOTSET)
+    assert [r.data for r in result.records] == [b"before", b"after"]
+    assert result.skipped == 1
+
+
+def test_max_bytes_stops_at_the_first_boundary_at_or_after_the_cap() -> None:
+    contents = [b"x" * 20] * 30  # 36 bytes per record
+    data = b"".join(frame(p) for p in contents)
+    for max_bytes in (1, 35, 36, 37, 100, 36 * 29, 36 * 30, 36 * 31):
+        found = read_payloads(io.BytesIO(data), 0, max_bytes)
+        whole = min(-(-max_bytes // 36), 30)  # records started before the cap
+        assert len(found.payloads) == whole, max_bytes
+        assert found.next_offset == 36 * whole
+        assert found.more_pending == (whole < 30)

@@ -1,4 +1,4 @@
-"""absl-py 2.5.1's command-line parsing as ``rave train`` meets it, re-implemented.
+"""absl-py 2.5.1's command-line parsing as ``rave train|preprocess|export`` meet it.
 
 Same forms (``--flag value``, ``--flag=value``, ``-flag``, ``--noflag``, repeated multi
 flags, ``--flagfile``, ``--undefok``), same order of checks (a bad value at once, help at
@@ -35,6 +35,32 @@ TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
     "progress": ("bool", True),
     "smoke_test": ("bool", False),
 }
+#: scripts/preprocess.py's flags, in definition order (input_path and output_path required).
+PREPROCESS_FLAGS: dict[str, tuple[str, Any]] = {
+    "input_path": ("multi_string", None),
+    "output_path": ("string", None),
+    "num_signal": ("integer", 131072),
+    "channels": ("integer", 1),
+    "sampling_rate": ("integer", 44100),
+    "max_db_size": ("integer", 100),
+    "ext": ("multi_string", ["aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg"]),
+    "lazy": ("bool", False),
+    "dyndb": ("bool", True),
+}
+#: scripts/export.py's flags (run required); export_help shows fidelity's bounds.
+EXPORT_FLAGS: dict[str, tuple[str, Any]] = {
+    "run": ("string", None),
+    "streaming": ("bool", False),
+    "fidelity": ("float", 0.95),
+    "name": ("string", None),
+    "output": ("string", None),
+    "ema_weights": ("bool", False),
+    "channels": ("integer", None),
+    "sr": ("integer", None),
+    "prior": ("string", None),
+}
+#: DEFINE_float(lower_bound=, upper_bound=): checked as each value is parsed.
+FLOAT_BOUNDS: dict[str, tuple[float, float]] = {"fidelity": (0.1, 0.999)}
 #: The absl.app / absl.logging / absl.flags flags that train_helpfull lists.
 ABSL_FLAGS: dict[str, tuple[str, Any]] = {
     **{
@@ -113,7 +139,7 @@ def _suggestions(attempt: str, names: Sequence[str]) -> list[str]:
     return [name for errors, name in distances if errors == least]
 
 
-def _convert(name: str, kind: str, text: str) -> Any:
+def _convert(name: str, kind: str, text: str, bounds: tuple[float, float] | None = None) -> Any:
     try:
         if kind in ("integer", "multi_integer"):
             base = 10
@@ -121,7 +147,11 @@ def _convert(name: str, kind: str, text: str) -> Any:
                 base = 8 if text[1] == "o" else 16
             return int(text, base)
         if kind == "float":
-            return float(text)
+            value = float(text)
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                # FloatParser: '%s is not %s' % (val, 'a number in the range [lo, hi]')
+                raise ValueError(f"{value} is not a number in the range [{bounds[0]}, {bounds[1]}]")
+            return value
         if kind == "bool":
             if text.lower() in ("true", "t", "1"):
                 return True
@@ -159,8 +189,17 @@ def _expand_flagfiles(args: list[str]) -> list[str]:
     return expanded
 
 
-def parse_flags(args: list[str], flags: dict[str, tuple[str, Any]]) -> dict[str, Any]:
-    """absl's parsing: errors in order, help at once, unknown flags after the loop."""
+def parse_flags(
+    args: list[str],
+    flags: dict[str, tuple[str, Any]],
+    required: Sequence[str] = ("name", "db_path"),
+    prefix: str = "train",
+) -> dict[str, Any]:
+    """absl's parsing: errors in order, help at once, unknown flags after the loop.
+
+    ``required`` are the flags marked required (in definition order); ``prefix`` names the
+    help captures (``<prefix>_help``, ``<prefix>_helpfull``).
+    """
     values = {name: (list(d) if isinstance(d, list) else d) for name, (_, d) in flags.items()}
     args, seen, unknown = _expand_flagfiles(args), set(), []
     index = 0
@@ -172,9 +211,9 @@ def parse_flags(args: list[str], flags: dict[str, tuple[str, Any]]) -> dict[str,
             continue  # a positional argument (``train`` itself, in RAVE's argv)
         name, equals, value = arg[2 if arg.startswith("--") else 1 :].partition("=")
         if name in ("help", "?", "helpshort"):
-            raise HelpRequested("train_help")
+            raise HelpRequested(f"{prefix}_help")
         if name == "helpfull":
-            raise HelpRequested("train_helpfull")
+            raise HelpRequested(f"{prefix}_helpfull")
         if name in flags:
             kind = flags[name][0]
             if kind == "bool":
@@ -184,7 +223,7 @@ def parse_flags(args: list[str], flags: dict[str, tuple[str, Any]]) -> dict[str,
                     if index >= len(args):
                         raise FlagError(f"Missing value for flag {arg}")
                     value, index = args[index], index + 1
-                parsed = _convert(name, kind, value)
+                parsed = _convert(name, kind, value, FLOAT_BOUNDS.get(name))
             if kind.startswith("multi"):
                 current = values[name] if name in seen else []
                 values[name] = [*current, parsed]
@@ -206,7 +245,7 @@ def parse_flags(args: list[str], flags: dict[str, tuple[str, Any]]) -> dict[str,
         raise FlagError(f"Unknown command line flag '{name}'{tip}")
     missing = [
         f"flag --{name}=None: Flag --{name} must have a value other than None."
-        for name in ("name", "db_path")
+        for name in required
         if name in flags and values[name] is None
     ]
     if len(missing) == 1:

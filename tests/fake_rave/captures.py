@@ -165,3 +165,38 @@ def rave_traceback(frames: str, last_line: str) -> bytes:
     """The genuine outer frames of a RAVE traceback, then ``frames`` and the exception line."""
     head = (FIXTURES / "train_bad_db_path.stderr.raw").read_bytes()
     return head[: head.index(_TRAIN_PY_FRAME)] + frames.encode() + last_line.encode() + b"\n"
+
+
+#: Where the captures' virtualenv keeps RAVE, absl, gin, tqdm and torch.
+SITE = "/opt/rave-env/lib/python3.11/site-packages"
+#: The capture machine's standard library: never shown in a capture. /usr/local is where the
+#: official python:3.11.7 (Debian 12) build lives; an assumption, used only in tracebacks.
+STDLIB = "/usr/local/lib/python3.11"
+#: scripts/main_cli.py: the line of ``app.run(<command>.main)`` for each command.
+MAIN_CLI_LINE = {"train": 30, "export": 38, "preprocess": 42}
+
+
+def cli_traceback(command: str, frames: str, last_line: str) -> bytes:
+    """A traceback through ``app.run(<command>.main)``: the genuine outer frames of
+    ``train_bad_db_path`` with main_cli's line for ``command``, then ``frames``."""
+    head = rave_traceback("", "")[:-1]  # the outer frames, down to absl's _run_main
+    head = head.replace(
+        b"line 30, in main\n    app.run(train.main)",
+        f"line {MAIN_CLI_LINE[command]}, in main\n    app.run({command}.main)".encode(),
+    )
+    return head + frames.encode() + last_line.encode() + b"\n"
+
+
+def fatal_flag_error(message: str) -> int:
+    """absl's ``FATAL Flags parsing error: …`` (multi-line messages start with a newline)."""
+    gap = "" if message.startswith("\n") else " "
+    emit("stderr", f"FATAL Flags parsing error:{gap}{message}\n".encode())
+    emit("stderr", b"Pass --helpshort or --helpfull to see help on flags.\n")
+    return 1
+
+
+def absl_value_error(command: str, message: str) -> bytes:
+    """``--noflag=1``: the plain ValueError absl raises while parsing (as rave_cli's train)."""
+    head = cli_traceback(command, "", "")
+    cut = head.index(b'  File "/opt/rave-env/lib/python3.11/site-packages/absl/app.py"')
+    return head[:cut] + f"ValueError: {message}\n".encode()

@@ -4,6 +4,12 @@ RAVE's losses exist only here (``<run>/<name>_<hash>/version_N/events.out.tfeven
 This reads only the bytes added since the stored offsets, keeps finite scalars as
 points, reports NaN/inf separately (a broken run), saves each validation audio clip as
 a WAV file in the run folder, and collects the text summaries (RAVE's gin config).
+
+A poll may hand over tens of thousands of points, so the work per point is done by C-level
+passes over the batch (``sum``, ``max``, ``map``, ``compress``) rather than a Python loop: one
+sum tells whether every value is finite (a NaN or an infinity makes it non-finite; the rare
+batch whose sum overflows is simply checked point by point), and whether a tag is a training
+tag is decided once per tag, not once per point.
 """
 
 from __future__ import annotations
@@ -13,13 +19,16 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 
 from ravelab.core.tensorboard_events import (
     EventFileFollower,
     ScalarPoint,
+    ScalarRow,
     event_file_version,
     find_event_files,
 )
@@ -33,13 +42,16 @@ AUDIO_DIR = "audio"
 #: Tags RAVE logs at validation only; the others are training scalars.
 VALIDATION_TAGS = re.compile(r"^(validation|fidelity_.*)$")
 _RESCAN_S = 1.0
+_TAG = itemgetter(0)
+_STEP = itemgetter(1)
+_VALUE = itemgetter(2)
 
 
 @dataclass
 class EventsPoll:
     """What one poll of a run's event files found."""
 
-    points: list[tuple[str, int, float, float]] = field(default_factory=list)
+    points: list[ScalarRow] = field(default_factory=list)
     nonfinite: list[ScalarPoint] = field(default_factory=list)
     clips: list[AudioClipRecord] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
@@ -75,6 +87,7 @@ class RunEventsFollower:
         self._followers: dict[str, tuple[EventFileFollower, int]] = {}
         self._files: list[Path] = []
         self._scanned_at = 0.0
+        self._training_tag: dict[str, bool] = {}
 
     def _scan(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -108,15 +121,8 @@ class RunEventsFollower:
             if follower.offset == before:
                 continue
             result.offsets[key] = follower.offset
-            for point in batch.scalars:
-                if math.isfinite(point.value):
-                    result.points.append((point.tag, point.step, point.value, point.wall_time))
-                else:
-                    result.nonfinite.append(point)
-                if not VALIDATION_TAGS.match(point.tag) and point.tag != "epoch":
-                    result.train_steps.add(point.step)
-                if result.max_step is None or point.step > result.max_step:
-                    result.max_step = point.step
+            if batch.points:
+                self._add_points(result, batch.points)
             for clip in batch.audio:
                 saved = self._save_clip(
                     clip.tag, version, clip.step, clip.encoded, clip.content_type
@@ -135,6 +141,31 @@ class RunEventsFollower:
             for text in batch.texts:
                 result.texts[text.tag] = text.text
         return result
+
+    def _add_points(self, result: EventsPoll, points: Sequence[ScalarRow]) -> None:
+        """Add one file's points: finite ones as points, others apart; steps and max step."""
+        if math.isfinite(sum(map(_VALUE, points))):
+            result.points.extend(points)
+        else:
+            for point in points:
+                if math.isfinite(point[2]):
+                    result.points.append(point)
+                else:
+                    result.nonfinite.append(ScalarPoint._make(point))
+        # Training steps are the steps of the tags logged while training (not at validation,
+        # not Lightning's ``epoch``), NaN or not: they drive the learning-rate points.
+        is_training = self._training_tag
+        tags = set(map(_TAG, points))
+        for tag in tags - is_training.keys():
+            is_training[tag] = not VALIDATION_TAGS.match(tag) and tag != "epoch"
+        if all(is_training[tag] for tag in tags):
+            result.train_steps.update(map(_STEP, points))
+        elif any(is_training[tag] for tag in tags):
+            keep = map(is_training.__getitem__, map(_TAG, points))
+            result.train_steps.update(compress(map(_STEP, points), keep))
+        top: int = max(map(_STEP, points))
+        if result.max_step is None or top > result.max_step:
+            result.max_step = top
 
     def _save_clip(
         self, tag: str, version: int, step: int, data: bytes, content_type: str

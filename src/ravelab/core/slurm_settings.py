@@ -72,15 +72,13 @@ class SlurmSettings:
         put = object.__setattr__  # frozen: normalise in place once, here
         put(self, "partition", _checked("partition", self.partition, _PARTITION, "gpu or gpu,long"))
         put(self, "account", _checked("account", self.account, _ACCOUNT, "my_lab"))
-        time = _text("time", self.time)
-        put(self, "time", _checked("time", time.upper() if time else None, _TIME, "12:00:00"))
+        put(self, "time", _checked("time", self.time, _TIME, "12:00:00", upper=True))
         gres = _text("gres", self.gres)
         if gres is not None and gres.isdigit():
             gres = f"gpu:{int(gres)}"
         put(self, "gres", _checked("gres", gres, _GRES, "gpu:1 or gpu:a100:2"))
         put(self, "cpus", _positive_int("cpus", self.cpus))
-        mem = _text("mem", self.mem)
-        put(self, "mem", _checked("mem", mem.upper() if mem else None, _MEM, "16G or 16000M"))
+        put(self, "mem", _checked("mem", self.mem, _MEM, "16G or 16000M", upper=True))
         put(self, "extra", _extra_lines(self.extra))
         put(self, "runs_dir", _runs_dir(self.runs_dir))
 
@@ -185,11 +183,16 @@ def _text(name: str, value: object) -> str | None:
     return text or None
 
 
-def _checked(name: str, value: object, pattern: re.Pattern[str], example: str) -> str | None:
+def _checked(
+    name: str, value: object, pattern: re.Pattern[str], example: str, upper: bool = False
+) -> str | None:
     text = _text(name, value)
-    if text is not None and not pattern.fullmatch(text):
+    if text is None:
+        return None
+    normal = text.upper() if upper else text
+    if not pattern.fullmatch(normal):
         raise ConfigError(f"SLURM {name} {text!r} is not valid: use a value such as {example}")
-    return text
+    return normal
 
 
 def _positive_int(name: str, value: object) -> int | None:

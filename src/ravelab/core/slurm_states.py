@@ -8,15 +8,17 @@ job lives, or to a final ``(status, reason)`` for a job that ended without ``exi
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ravelab.core.errors import RavelabError
 from ravelab.core.executor import ExecutorState
 
-#: ``squeue --Format`` fields (each ends with ``|``): job id, state, exit status, reason.
-SQUEUE_FORMAT = "JobID:|,State:|,exit_code:|,Reason:|"
-#: ``sacct -o`` fields (with ``-P``: separated by ``|``).
-SACCT_FIELDS = "JobID,State,ExitCode,Reason"
+#: ``squeue --Format`` fields (each ends with ``|``): id, state, exit status, end, reason.
+SQUEUE_FORMAT = "JobID:|,State:|,exit_code:|,EndTime:|,Reason:|"
+#: ``sacct --format`` fields (with ``--parsable2``: separated by ``|``).
+SACCT_FIELDS = "JobID,State,ExitCode,End,WorkDir"
 
 #: States of a job waiting for resources or for a condition: ravelab shows ``queued``.
 QUEUED_STATES = frozenset(
@@ -62,7 +64,7 @@ _PENDING_HINTS = {
     "ReqNodeNotAvail": "the nodes it needs are not available",
     "BeginTime": "waiting for its start time",
     "Dependency": "waiting for another job",
-    "JobHeldUser": "held: `scontrol release JOBID` lets it run",
+    "JobHeldUser": "held: `scontrol release {job}` lets it run",
     "JobHeldAdmin": "held by an administrator",
     "PartitionDown": "the partition is down",
     "PartitionInactive": "the partition is inactive",
@@ -84,6 +86,7 @@ class JobInfo:
         reason: SLURM's reason (``Resources``, ``TimeLimit``), None for ``None``.
         exit_code: the exit code of the batch script, when known.
         signal: the signal that killed the batch script, when known (0 for none).
+        end_time: when a job that has ended ended (seconds since the epoch), if known.
     """
 
     job_id: str
@@ -91,6 +94,7 @@ class JobInfo:
     reason: str | None = None
     exit_code: int | None = None
     signal: int | None = None
+    end_time: float | None = None
 
     @property
     def final(self) -> bool:
@@ -113,44 +117,65 @@ def _reason(text: str) -> str | None:
     return None if text in ("", "None", "(null)") else text
 
 
+def _timestamp(text: str) -> float | None:
+    """SLURM's local ``2026-11-26T07:17:53`` as seconds since the epoch (None if absent)."""
+    try:
+        return time.mktime(time.strptime(text.strip(), "%Y-%m-%dT%H:%M:%S"))
+    except (ValueError, OverflowError):
+        return None  # N/A, NONE, Unknown
+
+
 def parse_squeue(output: str, job_id: str) -> JobInfo | None:
     """The job's line of ``squeue -h -t all -j ID -O SQUEUE_FORMAT`` (None if absent).
 
     ``exit_code`` there is the raw wait status (``768`` = exit 3, ``9`` = SIGKILL).
+
+    Raises:
+        SlurmOutputError: output that is not in the requested format.
     """
     for line in output.splitlines():
         fields = line.split("|")
-        if len(fields) < 4 or fields[0].strip() != job_id:
+        if len(fields) < 5 or fields[0].strip() != job_id:
             continue
         status = fields[2].strip()
         code = signal = None
         if status.isdigit():
             raw = int(status)
             code, signal = (raw >> 8) & 0xFF, raw & 0x7F
-        return JobInfo(job_id, _base_state(fields[1]), _reason(fields[3]), code, signal)
+        state = _base_state(fields[1])
+        end = _timestamp(fields[3]) if state in FINAL_STATES else None
+        return JobInfo(job_id, state, _reason(fields[4]), code, signal, end)
     if output.strip() and not any("|" in line for line in output.splitlines()):
         raise SlurmOutputError(f"unexpected squeue output: {output.strip()[:200]!r}")
     return None
 
 
-def parse_sacct(output: str, job_id: str) -> JobInfo | None:
+def parse_sacct(
+    output: str, job_id: str, work_dir: Callable[[str], bool] | None = None
+) -> JobInfo | None:
     """The job's last record in ``sacct -n -P -j ID -o SACCT_FIELDS`` (None if absent).
 
-    The last one wins: after a controller reset, job ids start again at 1 and the
-    job-completion file holds older records with the same id. Steps (``123.batch``) are
-    skipped; ``ExitCode`` there is ``code:signal``.
+    Args:
+        output: what ``sacct`` printed.
+        job_id: the job (its steps, ``123.batch``, are skipped).
+        work_dir: when given, only records whose working directory it accepts count.
+            Job ids start again at 1 after a controller's state is cleared, and the
+            job-completion file keeps the older records with the same id; the last
+            record that matches wins.
     """
     found = None
     for line in output.splitlines():
         fields = line.split("|")
         if len(fields) < 3 or fields[0].strip() != job_id:
             continue
+        if work_dir is not None and not (len(fields) > 4 and work_dir(fields[4].strip())):
+            continue
         code = signal = None
         left, _, right = fields[2].strip().partition(":")
         if left.isdigit() and right.isdigit():
             code, signal = int(left), int(right)
-        reason = _reason(fields[3]) if len(fields) > 3 else None
-        found = JobInfo(job_id, _base_state(fields[1]), reason, code, signal)
+        end = _timestamp(fields[3]) if len(fields) > 3 else None
+        found = JobInfo(job_id, _base_state(fields[1]), None, code, signal, end)
     return found
 
 
@@ -158,7 +183,7 @@ def pending_detail(info: JobInfo) -> str:
     """``PENDING (Resources): waiting for free resources``, for the experiment's reason."""
     text = f"{info.state} ({info.reason})" if info.reason else info.state
     hint = _PENDING_HINTS.get(info.reason or "")
-    return f"{text}: {hint}" if hint else text
+    return f"{text}: {hint.format(job=info.job_id)}" if hint else text
 
 
 def live_state(info: JobInfo) -> ExecutorState:

@@ -10,11 +10,12 @@ A TFRecord file is a sequence of records, each framed as::
 The masked CRC is ``((crc >> 15) | (crc << 17)) + 0xA282EAD8`` modulo 2**32. CRCs are computed
 with ``google_crc32c`` (a C implementation).
 
-:func:`read_records` is meant to be called repeatedly on a file that another process is
-appending to. Each call reads only the bytes from the given offset to the end of the file (at
-most about ``max_bytes`` of them), returns the complete records it found and the offset to
-resume from next time. The cost of a call therefore grows with the number of new bytes, not with
-the size of the file.
+:func:`read_payloads` (and :func:`read_records`, the same with each payload paired with its
+offset) is meant to be called repeatedly on a file that another process is appending to. Each
+call reads only the bytes from the given offset to the end of the file (at most about
+``max_bytes`` of them), returns the complete records it found and the offset to resume from next
+time. The cost of a call therefore grows with the number of new bytes, not with the size of the
+file.
 
 Damage is handled without raising:
 
@@ -23,6 +24,14 @@ Damage is handled without raising:
 * a record whose data CRC is wrong is skipped with a warning (its length is trusted);
 * a header whose length CRC is wrong means the framing is lost: the reader scans forward one byte
   at a time for the next offset where a header validates, warning once per damaged region.
+
+Speed: a scalar event is a ~45-byte record, so per-record Python work dominates, not bytes.
+The loop over records that lie wholly inside the buffer does one ``unpack_from`` per record (the
+trailer of a record and the header of the next one together), one slice (the payload, which the
+caller needs as ``bytes`` anyway), and one CRC call: the CRC of a header depends only on the
+length it holds, so the masked CRC of each length seen is computed once (with google_crc32c)
+and kept in a small table. Every other case (buffer ends, damage, resynchronisation, the
+``max_bytes`` cap) is handled one record at a time by a plain, general step.
 """
 
 from __future__ import annotations
@@ -40,9 +49,11 @@ __all__ = [
     "HEADER_SIZE",
     "MAX_RECORD_LENGTH",
     "TRAILER_SIZE",
+    "PayloadsResult",
     "ReadResult",
     "Record",
     "masked_crc32c",
+    "read_payloads",
     "read_records",
 ]
 
@@ -55,9 +66,9 @@ TRAILER_SIZE = 4
 """Bytes after a record's data: the uint32 masked CRC of the data."""
 
 DEFAULT_MAX_BYTES = 1024 * 1024
-"""Default soft cap on the bytes that one :func:`read_records` call consumes. Small enough that a
-call stays short (about 15,000 scalar events) and keeps few objects alive at once, which also keeps
-Python's garbage collector cheap; larger caps were not faster in the benchmark."""
+"""Default soft cap on the bytes that one :func:`read_payloads` call consumes: about 18,000
+scalar events, a few tens of milliseconds of work, so that a follower thread returns often and
+keeps few objects alive at once. Larger caps were not faster in ``bench/bench_tb_ingest.py``."""
 
 MAX_RECORD_LENGTH = 2**31 - 1
 """Largest data length accepted in a header (protobuf messages cannot be larger). A header that
@@ -68,7 +79,16 @@ _MASK_DELTA = 0xA282EAD8
 _U32 = 0xFFFFFFFF
 _HEADER = struct.Struct("<QI")
 _TRAILER = struct.Struct("<I")
+# The trailer of one record followed by the header of the next: one call instead of two.
+_TRAILER_HEADER = struct.Struct("<IQI")
+_TRAILER_HEADER_SIZE = TRAILER_SIZE + HEADER_SIZE
 _crc32c = google_crc32c.value
+
+# Masked CRC of the 8 length bytes, by length. Event files use few distinct lengths (a scalar
+# event's length depends only on its tag and on the varint sizes of its fields), so this stays
+# small; it is capped all the same, for files of many sizes (audio, text).
+_HEADER_CRCS: dict[int, int] = {}
+_HEADER_CRCS_MAX = 4096
 
 
 class Record(NamedTuple):
@@ -84,11 +104,12 @@ class Record(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class ReadResult:
-    """What one :func:`read_records` call found.
+class PayloadsResult:
+    """What one :func:`read_payloads` call found.
 
     Attributes:
-        records: Complete, valid records in file order.
+        payloads: Data of the complete, valid records, in file order.
+        offsets: File offset of each record's header, parallel to ``payloads``.
         next_offset: Offset to pass to the next call. It never lies inside a record that was
             returned, and it is the start of a record that is still being written, if any.
         skipped: Number of damaged places passed over: records whose data CRC was wrong, plus
@@ -97,6 +118,26 @@ class ReadResult:
             framing. Pass it back as ``resyncing`` so the next call does not warn again.
         more_pending: True when the call stopped because of ``max_bytes`` while complete data
             was still waiting: call again right away to read the rest.
+    """
+
+    payloads: list[bytes]
+    offsets: list[int]
+    next_offset: int
+    skipped: int = 0
+    resyncing: bool = False
+    more_pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What one :func:`read_records` call found.
+
+    Attributes:
+        records: Complete, valid records in file order.
+        next_offset: As in :class:`PayloadsResult`.
+        skipped: As in :class:`PayloadsResult`.
+        resyncing: As in :class:`PayloadsResult`.
+        more_pending: As in :class:`PayloadsResult`.
     """
 
     records: list[Record]
@@ -117,7 +158,8 @@ def masked_crc32c(data: bytes) -> int:
         CRC32C (Castagnoli) of ``data``.
     """
     crc: int = _crc32c(data)
-    return ((((crc >> 15) | (crc << 17)) & _U32) + _MASK_DELTA) & _U32
+    # The bits that (crc << 17) pushes above bit 31 vanish in the final modulo.
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32
 
 
 def _file_size(f: BinaryIO) -> int:
@@ -129,6 +171,15 @@ def _file_size(f: BinaryIO) -> int:
         return f.seek(0, os.SEEK_END)
 
 
+def _header_valid(header: bytes, length: int, length_crc: int) -> bool:
+    """Check a record header the slow way, remembering the CRC of a length that validates."""
+    if length > MAX_RECORD_LENGTH or masked_crc32c(header) != length_crc:
+        return False
+    if len(_HEADER_CRCS) < _HEADER_CRCS_MAX:
+        _HEADER_CRCS[length] = length_crc
+    return True
+
+
 def read_records(
     f: BinaryIO,
     offset: int = 0,
@@ -138,6 +189,38 @@ def read_records(
     chunk_size: int = _CHUNK_SIZE,
 ) -> ReadResult:
     """Read the complete records between ``offset`` and the current end of ``f``.
+
+    The same as :func:`read_payloads`, with each payload paired with its offset.
+
+    Args:
+        f: A binary file open for reading and seekable. Its position is changed.
+        offset: Where to start: ``0`` or a ``next_offset`` from an earlier call.
+        max_bytes: Soft cap on the bytes consumed by this call (see :func:`read_payloads`).
+        resyncing: The ``resyncing`` flag of the previous result.
+        chunk_size: Bytes read from the file at a time.
+
+    Returns:
+        The records found, the offset to resume from, and what was skipped.
+
+    Raises:
+        ValueError: If ``offset`` is negative or ``max_bytes`` / ``chunk_size`` are not positive.
+    """
+    found = read_payloads(f, offset, max_bytes, resyncing=resyncing, chunk_size=chunk_size)
+    records = [Record(o, d) for o, d in zip(found.offsets, found.payloads, strict=True)]
+    return ReadResult(
+        records, found.next_offset, found.skipped, found.resyncing, found.more_pending
+    )
+
+
+def read_payloads(
+    f: BinaryIO,
+    offset: int = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    resyncing: bool = False,
+    chunk_size: int = _CHUNK_SIZE,
+) -> PayloadsResult:
+    """Read the payloads of the complete records between ``offset`` and the end of ``f``.
 
     Only bytes at or after ``offset`` are read, in chunks of about ``chunk_size`` bytes (more
     when a single record is larger), so memory stays bounded by ``max_bytes`` plus one record
@@ -154,7 +237,7 @@ def read_records(
         chunk_size: Bytes read from the file at a time.
 
     Returns:
-        The records found, the offset to resume from, and what was skipped.
+        The payloads and their offsets, the offset to resume from, and what was skipped.
 
     Raises:
         ValueError: If ``offset`` is negative or ``max_bytes`` / ``chunk_size`` are not positive.
@@ -165,45 +248,69 @@ def read_records(
         raise ValueError("max_bytes and chunk_size must be positive")
 
     end = _file_size(f)
-    records: list[Record] = []
+    payloads: list[bytes] = []
+    offsets: list[int] = []
     skipped = 0
     if end <= offset:
-        return ReadResult(records, offset, skipped, resyncing)
+        return PayloadsResult(payloads, offsets, offset, skipped, resyncing)
 
     stop = offset + max_bytes
-    append = records.append
+    add_payload = payloads.append
+    add_offset = offsets.append
     unpack_header = _HEADER.unpack_from
     unpack_trailer = _TRAILER.unpack_from
-
+    unpack_trailer_header = _TRAILER_HEADER.unpack_from
+    header_crc = _HEADER_CRCS.get
+    crc32c = _crc32c
     mask_delta = _MASK_DELTA
     u32 = _U32
-    crc32c = _crc32c
-    new_record = tuple.__new__  # Record(pos, data) without NamedTuple.__new__'s Python frame
     buf = b""
-    buf_start = offset  # file offset of buf[0]
-    buf_len = 0
-    pos = offset  # file offset of the next record (or resync candidate)
+    base = offset  # file offset of buf[0]
+    size = 0  # len(buf)
+    i = 0  # index in buf of the next record (or resync candidate); its file offset is base + i
 
-    while pos < end:
+    while True:
+        if not resyncing and size - i >= HEADER_SIZE:
+            # Fast loop: records whose header length was seen before and that lie wholly
+            # inside buf, followed by at least a header's worth of bytes, and end before the
+            # cap. It stops, without consuming anything, at the first record that is not like
+            # that; the general step below then handles that one record (and the cap).
+            last = min(size - _TRAILER_HEADER_SIZE, stop - base)  # latest end of a record's data
+            length, length_crc = unpack_header(buf, i)
+            while header_crc(length) == length_crc:
+                data_end = i + HEADER_SIZE + length
+                if data_end > last:
+                    break
+                data = buf[i + HEADER_SIZE : data_end]
+                # This record's trailer and the next record's header, read at once.
+                stored, length, length_crc = unpack_trailer_header(buf, data_end)
+                crc = crc32c(data)
+                if ((crc >> 15 | crc << 17) + mask_delta) & u32 != stored:
+                    break  # the general step reads this record's header again
+                add_payload(data)
+                add_offset(base + i)
+                i = data_end + TRAILER_SIZE
+
+        # General step: one record (or one byte of a resync scan), whatever its state.
+        pos = base + i
+        if pos >= end:
+            break
         if pos >= stop:
-            return ReadResult(records, pos, skipped, resyncing, more_pending=True)
-
-        i = pos - buf_start
-        if buf_len - i < HEADER_SIZE:
+            return PayloadsResult(payloads, offsets, pos, skipped, resyncing, more_pending=True)
+        if size - i < HEADER_SIZE:
             if end - pos < HEADER_SIZE:
                 break  # header not fully written yet (or trailing bytes while resyncing)
-            buf, buf_start = _refill(f, buf, buf_start, pos, pos + HEADER_SIZE, end, chunk_size)
-            buf_len = len(buf)
+            buf, base = _refill(f, buf, base, pos, pos + HEADER_SIZE, end, chunk_size)
+            size = len(buf)
             i = 0
-            if buf_len < HEADER_SIZE:
-                end = buf_start + buf_len  # the file shrank under us
+            if size < HEADER_SIZE:
+                end = base + size  # the file shrank under us
                 break
 
         length, length_crc = unpack_header(buf, i)
-        # masked_crc32c() is inlined twice below: this loop is the hot path.
-        crc = crc32c(buf[i : i + 8])
-        masked = ((((crc >> 15) | (crc << 17)) & u32) + mask_delta) & u32
-        if masked != length_crc or length > MAX_RECORD_LENGTH:
+        if header_crc(length) != length_crc and not _header_valid(
+            buf[i : i + 8], length, length_crc
+        ):
             if not resyncing:
                 logger.warning(
                     "TFRecord framing lost at offset %d in %s (bad record header); "
@@ -213,31 +320,29 @@ def read_records(
                 )
                 resyncing = True
                 skipped += 1
-            pos += 1
+            i += 1
             continue
         if resyncing:
             logger.info("TFRecord framing recovered at offset %d in %s", pos, _name_of(f))
             resyncing = False
 
-        data_start = i + HEADER_SIZE
-        data_end = data_start + length
-        if data_end + TRAILER_SIZE > buf_len:
+        data_end = i + HEADER_SIZE + length
+        if data_end + TRAILER_SIZE > size:
             record_end = pos + HEADER_SIZE + length + TRAILER_SIZE
             if record_end > end:
                 break  # still being written: leave it for the next call
-            buf, buf_start = _refill(f, buf, buf_start, pos, record_end, end, chunk_size)
-            buf_len = len(buf)
-            if record_end - buf_start > buf_len:
-                end = buf_start + buf_len  # the file shrank under us
+            buf, base = _refill(f, buf, base, pos, record_end, end, chunk_size)
+            size = len(buf)
+            i = 0
+            if record_end - base > size:
+                end = base + size  # the file shrank under us
                 break
-            data_start = HEADER_SIZE
-            data_end = data_start + length
+            data_end = HEADER_SIZE + length
 
-        data = buf[data_start:data_end]
-        crc = crc32c(data)
-        masked = ((((crc >> 15) | (crc << 17)) & u32) + mask_delta) & u32
-        if masked == unpack_trailer(buf, data_end)[0]:
-            append(new_record(Record, (pos, data)))
+        data = buf[i + HEADER_SIZE : data_end]
+        if masked_crc32c(data) == unpack_trailer(buf, data_end)[0]:
+            add_payload(data)
+            add_offset(pos)
         else:
             logger.warning(
                 "Skipping TFRecord at offset %d in %s: data CRC mismatch (%d bytes)",
@@ -246,9 +351,9 @@ def read_records(
                 length,
             )
             skipped += 1
-        pos += HEADER_SIZE + length + TRAILER_SIZE
+        i = data_end + TRAILER_SIZE
 
-    return ReadResult(records, pos, skipped, resyncing)
+    return PayloadsResult(payloads, offsets, base + i, skipped, resyncing)
 
 
 def _refill(

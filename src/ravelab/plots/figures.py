@@ -125,9 +125,25 @@ def update_series(line: Line2D, x: FloatArray, y: FloatArray) -> None:
 
 
 def autoscale(axes: Axes) -> None:
-    """Fit the view to the data of the lines drawn (after ``set_data``)."""
+    """Fit the view to the data of the lines drawn (after ``set_data``).
+
+    A log axis spans at least one whole decade: a learning rate that has barely moved
+    from 1e-3 then shows where it stands between RAVE's 1e-3 and 1e-4, not a magnified
+    sliver with unreadable tick labels.
+    """
     axes.relim(visible_only=True)
     axes.autoscale_view()
+    if axes.get_yscale() != "log" or not axes.has_data():
+        return
+    low, high = axes.dataLim.intervaly
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 or high <= 0:
+        return
+    if high / low < 10:
+        floor = 10 ** np.floor(np.log10(low))
+        ceiling = 10 ** np.ceil(np.log10(high))
+        if ceiling <= floor:
+            ceiling = floor * 10
+        axes.set_ylim(floor / 1.25, ceiling * 1.25)
 
 
 def show_message(axes: Axes, message: str | None) -> Text | None:
