@@ -21,7 +21,10 @@ from ravelab.db import Database
 
 def test_the_pins_that_work() -> None:
     assert pip_requirements("2.9.1", cpu=False) == [
-        "torch==2.9.1", "torchaudio==2.9.1", "acids-rave==2.3.1", "nn-tilde==1.5.6"
+        "torch==2.9.1",
+        "torchaudio==2.9.1",
+        "acids-rave==2.3.1",
+        "nn-tilde==1.5.6",
     ]
     cpu = pip_requirements("2.9.1", cpu=True)
     assert cpu[:2] == ["--extra-index-url", "https://download.pytorch.org/whl/cpu"]
@@ -53,8 +56,9 @@ def test_a_failed_install_leaves_the_previous_one_in_use(db: Database) -> None:
     lines: list[str] = []
     # No torch 0.0.1 exists: pip fails after creating the environment.
     with pytest.raises(RaveInstallError, match="failed"):
-        install_rave(db, torch="0.0.1", python=sys.executable, progress=lines.append,
-                     pip_timeout_s=600)
+        install_rave(
+            db, torch="0.0.1", python=sys.executable, progress=lines.append, pip_timeout_s=600
+        )
     assert db.get_setting(RAVE_SETTING) == "/previous/rave"
     assert not list(envs_dir().glob("py*-torch0.0.1-*"))
     assert any(line.startswith("$ ") for line in lines)

@@ -298,6 +298,7 @@ def test_reading_the_logs_again_adds_nothing(
         ({"modifiers": ["warp"]}, ConfigError, "unknown modifier"),
         ({"max_steps": 0}, ConfigError, "out of range"),
         ({"batch_size": -1}, ConfigError, "out of range"),
+        ({"executor": "kubernetes"}, ConfigError, "executor 'kubernetes' is not available"),
         ({"learning_rate": 0.01}, ConfigError, "RAVE 2.3.1 has no learning-rate setting"),
         (
             {"dataset_path": "/nonexistent/folder", "dataset_id": None},

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from typing import Any
 
+from ravelab.cli.commands_slurm import cluster_report, doctor_rows
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import print_json, table
@@ -132,6 +134,10 @@ def cmd_doctor(ctx: Context) -> int:
     env = current_environment(ctx.db)
     report["rave_environment"] = env.path if env else None
     report["database_schema"] = ctx.db.schema_version
+    cluster = cluster_report(ctx)
+    report["slurm"] = None if cluster is None else dataclasses.asdict(cluster)
+    if cluster is not None:
+        problems.extend(f"SLURM: {problem}" for problem in cluster.problems)
     report["problems"] = problems
     if ctx.args.json:
         print_json(report, ctx.out)
@@ -146,6 +152,8 @@ def cmd_doctor(ctx: Context) -> int:
         ("ffprobe", report["ffprobe"] or "NOT FOUND"),
         ("GPUs", gpu_text),
     ]
+    if cluster is not None:
+        rows += doctor_rows(cluster)
     ctx.out.write(table(("CHECK", "RESULT"), rows) + "\n")
     for problem in problems:
         ctx.out.write(f"\nproblem: {problem}\n")

@@ -86,6 +86,24 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     train.add_argument("--project", type=int, default=1, help="project id (default: 1)")
     train.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        help="where the run executes: this machine (default) or a SLURM cluster",
+    )
+    slurm = train.add_argument_group(
+        "SLURM (with --executor slurm; each overrides its stored setting, `ravelab slurm show`)"
+    )
+    for flag, (_, text) in TRAIN_SLURM_FLAGS.items():
+        slurm.add_argument(
+            f"--{flag}", type=int if flag == "cpus" else str, metavar="VALUE", help=text
+        )
+    slurm.add_argument(
+        "--sbatch-line",
+        action="append",
+        metavar="LINE",
+        help="an extra '#SBATCH ...' line; repeatable (replaces the stored lines)",
+    )
+    train.add_argument(
         "--follow", action="store_true", help="show the log and progress until the run ends"
     )
     train.add_argument("--json", action="store_true", help="print the experiment as JSON")
@@ -154,6 +172,39 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     stop.set_defaults(handler=cmd_stop)
 
 
+#: ``train``'s SLURM flags: the executor option each sets, and its help.
+TRAIN_SLURM_FLAGS = {
+    "partition": ("partition", "SLURM partition (sbatch --partition)"),
+    "account": ("account", "account to charge (sbatch --account)"),
+    "time": ("time", "time limit, e.g. 12:00:00 or 2-00:00:00 (sbatch --time)"),
+    "gres": ("gres", "generic resources, e.g. gpu:1 (sbatch --gres)"),
+    "cpus": ("cpus", "CPUs (sbatch --cpus-per-task)"),
+    "mem": ("mem", "memory, e.g. 32G (sbatch --mem)"),
+}
+
+
+def _with_executor(config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``config`` with ``executor`` and ``executor_options`` from train's flags."""
+    options = {
+        option: getattr(args, flag)
+        for flag, (option, _) in TRAIN_SLURM_FLAGS.items()
+        if getattr(args, flag) is not None
+    }
+    if args.sbatch_line:
+        options["extra"] = args.sbatch_line
+    executor = args.executor or config.get("executor") or "local"
+    if options and executor != "slurm":
+        raise ConfigError(
+            "--partition, --account, --time, --gres, --cpus, --mem and --sbatch-line are for "
+            "SLURM runs: add --executor slurm"
+        )
+    if args.executor:
+        config["executor"] = args.executor
+    if options:
+        config["executor_options"] = {**(config.get("executor_options") or {}), **options}
+    return config
+
+
 def cmd_train(ctx: Context) -> int:
     args = ctx.args
     manager = ctx.manager(follow=False)
@@ -183,6 +234,7 @@ def cmd_train(ctx: Context) -> int:
         raise ConfigError("--dataset is required (or --from ID to clone a run's settings)")
     else:
         config = {key: value for key, value in given.items() if value is not None}
+    config = _with_executor(config, args)
     experiment_id = manager.start_training(config)
     experiment = manager.get_experiment(experiment_id)
     assert experiment is not None
@@ -193,6 +245,12 @@ def cmd_train(ctx: Context) -> int:
             f"started run {experiment_id} '{args.name}' in {experiment['run_dir']}\n"
             f"command: {shlex.join(experiment['argv'])}\n"
         )
+        if experiment.get("job_id"):
+            ctx.out.write(
+                f"SLURM job {experiment['job_id']} ({experiment['status']}"
+                + (f": {experiment['reason']}" if experiment.get("reason") else "")
+                + f"); its batch script is {experiment['run_dir']}/slurm-job.sh\n"
+            )
         if not args.follow:
             ctx.out.write(
                 f"follow it with `ravelab logs {experiment_id} --follow`; "
@@ -206,7 +264,8 @@ def cmd_train(ctx: Context) -> int:
 
 def _status_text(exp: dict[str, Any]) -> str:
     status = str(exp["status"])
-    if status == "stopped" and exp.get("ended_at") is None and exp.get("pid") is not None:
+    launched = exp.get("pid") is not None or exp.get("job_id") is not None
+    if status == "stopped" and exp.get("ended_at") is None and launched:
         status = "stopping"
     health = exp.get("health") or "ok"
     return status if health == "ok" else f"{status} ({health})"

@@ -13,6 +13,7 @@ from ravelab.cli import (
     commands_gui,
     commands_info,
     commands_runs,
+    commands_slurm,
     commands_workflow,
 )
 from ravelab.cli.context import Context
@@ -36,6 +37,7 @@ COMMAND_MODULES: tuple[
     commands_runs.add_parsers,
     commands_workflow.add_parsers,
     commands_info.add_parsers,
+    commands_slurm.add_parsers,
     commands_gui.add_parsers,
 )
 

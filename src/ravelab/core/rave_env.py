@@ -15,7 +15,6 @@ running it again with the same versions reuses what is there.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -73,7 +72,10 @@ def _python_version(python: str) -> tuple[int, int] | None:
     try:
         done = subprocess.run(
             [python, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         major, minor = done.stdout.split()
         return int(major), int(minor)
@@ -129,7 +131,10 @@ def verify(env: Path, timeout_s: float = 300.0) -> dict[str, str]:
         raise RaveInstallError(f"{rave} was not installed")
     try:
         done = subprocess.run(
-            [str(python), "-c", _VERIFY], capture_output=True, text=True, timeout=timeout_s,
+            [str(python), "-c", _VERIFY],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
             check=False,
         )
         if done.returncode != 0:
@@ -220,8 +225,13 @@ def _record(
     versions: dict[str, str],
 ) -> RaveEnvironment:
     env = RaveEnvironment(
-        path=str(target), python=interpreter, python_version=f"{version[0]}.{version[1]}",
-        torch=torch, cpu=cpu, versions=versions, installed_at=time.time(),
+        path=str(target),
+        python=interpreter,
+        python_version=f"{version[0]}.{version[1]}",
+        torch=torch,
+        cpu=cpu,
+        versions=versions,
+        installed_at=time.time(),
     )
     with db.atomic():
         db.set_setting(RAVE_SETTING, env.rave)
@@ -233,8 +243,12 @@ def _run(argv: list[str], say: Callable[[str], None], timeout_s: float) -> None:
     say("$ " + " ".join(argv))
     try:
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            encoding="utf-8", errors="replace",
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
         )
     except OSError as error:
         raise RaveInstallError(f"could not run {argv[0]}: {error}") from error

@@ -240,7 +240,14 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
     assert channels is not None
 
     gpu_raw = config.get("gpu")
-    if gpu_raw is None or gpu_raw == "":
+    if (gpu_raw is None or gpu_raw == "") and config.get("executor") == "slurm":
+        # The submitting machine (a login node) may have no GPU: SLURM numbers the GPUs it
+        # grants from 0, so a GPU request in --gres means --gpu 0.
+        from ravelab.core.slurm_settings import SlurmSettings
+
+        gres = (config.get("executor_options") or {}).get("gres") or SlurmSettings.load(db).gres
+        gpu = 0 if gres and "gpu" in str(gres) else -1
+    elif gpu_raw is None or gpu_raw == "":
         from ravelab.core.gpus import list_gpus
 
         gpu = 0 if list_gpus() else -1

@@ -27,6 +27,8 @@ from ravelab.core.paths import RUNS_ENV, user_data_dir
 from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec
+from ravelab.core.slurm_executor import SlurmExecutor
+from ravelab.core.slurm_settings import SlurmSettings
 from ravelab.core.training_config import (
     TrainingSpec,
     build_train_argv,
@@ -83,7 +85,10 @@ class TrainingManager:
     ) -> None:
         self.db = db
         self.executor: Executor = executor or LocalExecutor()
-        self.executors: dict[str, Executor] = {self.executor.name: self.executor}
+        # SLURM is always known by name: re-attaching a SLURM run needs it, and a submission
+        # where SLURM is missing fails with what to do. Its settings are read at each launch.
+        self.executors: dict[str, Executor] = {"slurm": SlurmExecutor(db=db)}
+        self.executors[self.executor.name] = self.executor
         self.executors.update(executors or {})
         self.rave = rave
         self.follow = follow
@@ -125,6 +130,15 @@ class TrainingManager:
             return user_data_dir() / "runs"
         return Path(self.db.path).resolve().parent / "runs"
 
+    def _runs_dir_for(self, spec: TrainingSpec) -> Path:
+        """Where a new run's folder goes: a SLURM run's in the folder shared with the nodes
+        (its ``executor_options['runs_dir']``, else the ``slurm.runs_dir`` setting)."""
+        if spec.executor == "slurm":
+            shared = SlurmSettings.load(self.db).merged(spec.executor_options).runs_dir
+            if shared:
+                return Path(shared)
+        return self.runs_dir
+
     # -- the seed's API ------------------------------------------------------------------------
 
     def start_training(self, config: Mapping[str, Any]) -> int:
@@ -137,6 +151,7 @@ class TrainingManager:
         """
         spec = validate_training_config(config, self.db)
         executor = self._executor_named(spec.executor)
+        runs_dir = self._runs_dir_for(spec)
         rave = find_rave(self.rave, self.db)
         with self.db.atomic():
             if spec.dataset_id < 0:
@@ -151,7 +166,7 @@ class TrainingManager:
                 dataset_id=spec.dataset_id,
                 config=spec.as_config(),
             )
-        run_dir = self.runs_dir / f"{experiment_id:04d}-{spec.name}"
+        run_dir = runs_dir / f"{experiment_id:04d}-{spec.name}"
         try:
             run_dir.mkdir(parents=True, exist_ok=False)
             argv = build_train_argv(rave, spec, out_path=run_dir)

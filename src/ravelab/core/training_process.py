@@ -174,7 +174,7 @@ class TrainingProcess(ProcessThread):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.executor = executor
         self.handle = handle
-        self._queued: bool | None = None
+        self._queued: tuple[bool, str | None] | None = None  # (queued, reason) last written
         self.poll_interval = poll_interval
         max_steps = self.config.get("max_steps")
         batch = self.config.get("batch_size")
@@ -319,11 +319,13 @@ class TrainingProcess(ProcessThread):
         return batch.lines > 0 or batch.events.more_pending
 
     def _track_queue(self, state: ExecutorState) -> None:
-        """A run waiting in a scheduler's queue is ``queued`` (with the reason)."""
+        """A run waiting in a scheduler's queue is ``queued`` (with the reason, kept current:
+        SLURM gives none at first, then e.g. ``Resources``, then ``Priority``)."""
         assert self.db is not None and self.experiment_id is not None
-        if state.queued == self._queued:
+        current = (state.queued, state.detail if state.queued else None)
+        if current == self._queued:
             return
-        self._queued = state.queued
+        self._queued = current
         status = "queued" if state.queued else "running"
         self.db.execute(
             "UPDATE experiments SET status = ?, reason = ? WHERE id = ? AND ended_at IS NULL "
