@@ -338,3 +338,58 @@ def test_gui_without_qt_says_which_extra_to_install() -> None:
         )
     assert done.returncode == ExitCode.INVALID
     assert "pip install 'ravelab[gui]'" in done.stderr
+
+
+def test_dataset_create_export_models_and_jobs(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.test_preprocess_and_export import write_wav
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    for tool in ("ffmpeg", "ffprobe"):
+        (fake_bin / tool).write_text("#!/bin/sh\nexit 0\n")
+        (fake_bin / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    for index in range(20):
+        write_wav(tmp_path / "audio" / f"c{index}.wav", 5.0)
+    code, out, err = cli("dataset", "create", str(tmp_path / "audio"), "--name", "raw", "--check")
+    assert code == ExitCode.INVALID and "no file is long enough" in out
+    code, out, err = cli(
+        "dataset", "create", str(tmp_path / "audio"), "--name", "raw", "--num-signal", "65536"
+    )
+    assert code == ExitCode.OK, err
+    assert "dataset 1 'raw' ready: 1 channel(s), 44100 Hz" in out
+    code, out, _ = cli("dataset", "list", "--json")
+    (dataset,) = json.loads(out)
+    assert dataset["status"] == "ready" and dataset["chunks"] == 20 and dataset["size_bytes"] > 0
+    code, out, err = cli(
+        "train",
+        "--dataset",
+        "raw",
+        "--name",
+        "r",
+        "--config",
+        "v2_small",
+        "--max-steps",
+        "120",
+        "--batch-size",
+        "4",
+        "--gpu",
+        "-1",
+        "--val-every",
+        "40",
+        "--n-signal",
+        "65536",
+        "--follow",
+    )
+    assert code == ExitCode.OK, err
+    code, out, err = cli("export", "r")
+    assert code == ExitCode.OK, err
+    assert "model 1:" in out and "streaming" in out
+    code, out, _ = cli("models")
+    assert "r" in out and "yes" in out
+    code, out, _ = cli("jobs", "--json")
+    assert [job["kind"] for job in json.loads(out)] == ["export", "preprocess"]
+    code, _, err = cli("dataset", "remove", "raw")
+    assert code == ExitCode.INVALID and "is used by experiment(s) 1" in err
