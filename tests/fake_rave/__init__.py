@@ -5,7 +5,10 @@
 it to the app). The double replays the byte-exact stdout/stderr captured from real RAVE
 (``tests/fixtures/rave-2.3.1``), grows a real run folder (config.gin, version_N, hparams.yaml,
 a TensorBoard event file copied record by record, placeholder checkpoints) and reacts to
-SIGINT/SIGTERM the way RAVE did. ``rave_cli.py``'s docstring lists its environment knobs.
+SIGINT/SIGTERM the way RAVE did. ``rave preprocess`` (preprocess.py, dataset.py) measures the
+WAV files it is given and writes a dataset folder; ``rave export`` (export.py) finds the
+config and checkpoint as RAVE does and writes a small ``.ts`` ZIP describing the export.
+``rave_cli.py``'s docstring lists the environment knobs.
 
 This package imports only the standard library, so the double starts in milliseconds.
 """

@@ -5,8 +5,10 @@ parses its flags the way absl does (``FATAL Flags parsing error: …``, exit 1; 
 ``--helpfull`` replay their captures, exit 1), runs RAVE's checks in RAVE's order (dataset
 metadata, channels, augmentations, config or resume config, channel count, dataset size),
 replaying the genuine failure captures with the real paths and names, and otherwise replays
-a good run (see replay.py). ``rave preprocess --help`` / ``rave export --help`` replay their
-help; the rest of those commands is not emulated yet (exit 2 with a note on stderr).
+a good run (see replay.py). ``rave preprocess`` and ``rave export`` are emulated in
+preprocess.py and export.py (their docstrings list what real RAVE does and the double
+copies); ``train_prior``, ``export_onnx``, ``remote_dataset`` and ``generate`` are not
+(exit 2 with a note on stderr).
 
 Environment knobs:
 
@@ -20,6 +22,19 @@ Environment knobs:
 * ``FAKE_RAVE_SEED_LINES=N``: instead of the capture, N lines ``step: i loss: x lr: y`` (every
   10th followed by ``Validation val_loss: v``) on stdout, as fast as possible or at
   ``FAKE_RAVE_SEED_RATE`` lines per second; the run folder is still created; exit 0.
+* ``FAKE_RAVE_ASSUME_FFMPEG=1`` (preprocess): act as if ffmpeg and ffprobe were on PATH.
+  Otherwise ``shutil.which`` looks for them on the double's own PATH, as RAVE's subprocesses
+  would.
+* ``FAKE_RAVE_AUDIO_SECONDS`` (preprocess): length given to audio files the double cannot
+  measure (anything but WAV; default 0, i.e. no chunk).
+* ``FAKE_RAVE_PREPROCESS_SECONDS_PER_CHUNK`` (preprocess): real seconds added per chunk (or
+  per file with --lazy), on top of the scaled capture timing (default 0).
+* ``FAKE_RAVE_HANG_LIMIT`` (preprocess): where real RAVE hangs forever (no file found
+  without --lazy, a worker error), the double gives up after this many real seconds
+  (default 600) with a note on stderr and exit 124.
+
+Placeholder checkpoints record ``channels=N`` (train's ``--channels``), which the fake
+export compares with config.gin's ``RAVE.n_channels`` (#275).
 
 Deliberate differences from real RAVE: ``--workers`` defaults to 0 (RAVE: 8); ``--batch``,
 ``--val_every``, ``--n_signal``, ``--gpu`` and the other training knobs are parsed and
@@ -38,6 +53,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.fake_rave import FIXTURES
+from tests.fake_rave import export as export_command
+from tests.fake_rave import preprocess as preprocess_command
 from tests.fake_rave.absl_flags import (
     ABSL_FLAGS,
     TRAIN_FLAGS,
@@ -252,6 +269,7 @@ def _good_run(flags: dict[str, Any], name: str, configs: list[str], config: Path
         max_steps=int(flags["max_steps"]),
         save_every=int(flags["save_every"]),
         workers=int(flags["workers"]),
+        channels=int(flags["channels"]),
         ready_file=os.environ.get("FAKE_RAVE_READY_FILE") or None,
     )
     spec = TRAIN if progress else NOPROGRESS
@@ -276,10 +294,11 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "train":
         return train(rest)
-    helps = {"--help", "-help", "--helpshort", "-helpshort", "-?", "--?"}
-    if command in ("preprocess", "export") and helps.intersection(rest):
-        return replay_plain(f"{command}_help")
-    emit("stderr", f"fake rave: `rave {command}` is not emulated yet (only --help)\n".encode())
+    if command == "preprocess":
+        return preprocess_command.main(rest)
+    if command == "export":
+        return export_command.main(rest)
+    emit("stderr", f"fake rave: `rave {command}` is not emulated\n".encode())
     return 2
 
 

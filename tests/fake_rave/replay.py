@@ -75,6 +75,7 @@ class RunPlan:
     max_steps: int
     save_every: int
     workers: int
+    channels: int = 1  # --channels, recorded in the placeholder checkpoints
     resume_from: str | None = None  # the .ckpt RAVE prints in `loading state from file`
     inherited_last: str | None = None  # PL's best_model_path of the monitor=None callback
     no_checkpoint_found: bool = False
@@ -341,7 +342,8 @@ class Replayer:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         (self.ckpt_dir / name).write_text(
             f"fake checkpoint step={self.step}\nepoch={self.epoch}\n"
-            f"none_monitor_best_model_path={self.last_epoch_ckpt or ''}\n",
+            f"none_monitor_best_model_path={self.last_epoch_ckpt or ''}\n"
+            f"channels={self.plan.channels}\n",
             encoding="utf-8",
         )
 
