@@ -239,3 +239,33 @@ def test_an_export_that_wrote_nothing_is_failed(db: Database, tmp_path: Path) ->
     outcome = _finish_export(db, job, Outcome("completed", None, 0))
     assert outcome.status == "failed"
     assert outcome.reason == "rave export exited 0 but wrote no model: No checkpoint found"
+
+
+_HANGING_RAVE = """#!{python}
+import sys, time
+print("No valid file found in ['/data']. Aborting", flush=True)
+sys.stderr.write("\\r0it [00:00, ?it/s]")
+sys.stderr.flush()
+time.sleep(600)  # what RAVE 2.3.1's preprocess does next: wait forever
+"""
+
+
+@pytest.mark.usefixtures("fake_ffmpeg")
+def test_a_preprocess_that_would_hang_is_stopped_and_failed(
+    db: Database, tmp_path: Path, audio: Path
+) -> None:
+    import sys
+
+    rave = tmp_path / "hanging-rave"
+    rave.write_text(_HANGING_RAVE.format(python=sys.executable))
+    rave.chmod(0o755)
+    manager = TrainingManager(db, rave=str(rave), runs_dir=tmp_path / "runs", poll_interval=0.05)
+    try:
+        job_id, dataset_id, _ = manager.jobs.create_dataset([audio], "hangs", num_signal=65536)
+        job = manager.jobs.wait(job_id, timeout=60)
+    finally:
+        manager.shutdown()
+    assert job.status == "failed"
+    assert job.reason is not None and job.reason.startswith("RAVE found no audio file")
+    dataset = dataset_rows.get_dataset(db, dataset_id)
+    assert dataset is not None and dataset.status == "failed"

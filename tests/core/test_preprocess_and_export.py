@@ -175,6 +175,8 @@ def test_stereo_config_gets_n_channels_once(tmp_path: Path) -> None:
     assert "RAVE.n_channels = 2" in (run / "config.gin").read_text()
     assert (run / "config.gin.orig").read_text() == "SAMPLING_RATE = 44100\n"
     assert not fix_stereo_config(checkpoint, 2)  # already there
+    (run / "config.gin").write_text("model.RAVE.n_channels = 2\n")  # the form of RAVE #275
+    assert not fix_stereo_config(checkpoint, 2)
 
 
 def test_model_paths_and_argv(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 Facts (shared/rave/RAVE.md §1.4, §1.6, §6): export builds the model from the run's
 ``config.gin`` (next to the checkpoint or up to two levels above) and writes one
 TorchScript file ``<name>[_streaming].ts`` next to the checkpoint unless ``--output`` and
-``--name`` say otherwise; it logs ``all good ! model exported to <path>`` and exits 0 even
-when it found no checkpoint. RAVE 2.3.1 never writes ``RAVE.n_channels`` into
-``config.gin`` (#275), so a stereo run exports as mono and fails unless it is added.
+``--name`` say otherwise; it logs ``all good ! model exported to <path>``. With no
+checkpoint under ``--run`` it prints ``No checkpoint found`` and fails (exit 1, checked on
+the real program; RAVE.md expected 0), so the result is checked either way. RAVE 2.3.1
+never writes ``RAVE.n_channels`` into ``config.gin`` (#275), so a stereo run exports as
+mono and fails unless it is added.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _STAGES = (
     "script model",
     "save model",
 )
-_N_CHANNELS = re.compile(r"^\s*RAVE\.n_channels\s*=", re.MULTILINE)
+_N_CHANNELS = re.compile(r"^\s*(?:[\w.]+\.)?RAVE\.n_channels\s*=", re.MULTILINE)
 
 
 def choose_checkpoint(run_dir: Path, which: str) -> CheckpointFile:

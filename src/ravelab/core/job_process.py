@@ -69,6 +69,7 @@ class JobProcess(ProcessThread):
         self.poll_interval = poll_interval
         self.parser = OutputParser()  # tracebacks and absl FATAL lines give the reason
         self.outcome: Outcome | None = None
+        self._fatal: str | None = None  # a line after which the job would hang
         self._done = threading.Event()
         job = job_rows.get_job(db, job_id)
         offsets = dict(job.progress.get("offsets", {})) if job else {}
@@ -127,6 +128,11 @@ class JobProcess(ProcessThread):
                     progress["last_error"] = parsed.reason
                 offsets[stream] = line.end_offset
             count += len(lines)
+        if progress.get("fatal") and self._fatal is None:
+            self._fatal = str(progress["fatal"])
+            if not ended and self.executor is not None and self.handle is not None:
+                logger.warning("job %s will not finish by itself: %s", self.job_id, self._fatal)
+                self.executor.request_stop(self.run_dir, self.handle)
         if count:
             job = job_rows.get_job(self.db, self.job_id)
             current = dict(job.progress) if job else {}
@@ -144,6 +150,9 @@ class JobProcess(ProcessThread):
             self._done.set()
             return
         outcome = decide_outcome(exit_record, self.parser, job.stop_requested_at is not None)
+        fatal = self._fatal or job.progress.get("fatal")
+        if fatal and job.stop_requested_at is None:
+            outcome = Outcome("failed", str(fatal), outcome.exit_code)
         outcome = self.finish(self.db, job, outcome)
         now = utc_now()
         cursor = self.db.execute(

@@ -1,10 +1,12 @@
 """Datasets from raw audio: the health check before ``rave preprocess``, its command, its
 progress, and the check after it (RAVE's preprocess exits 0 even when it wrote nothing).
 
-Facts (shared/rave/RAVE.md §1.3, §5): ffmpeg and ffprobe must be on PATH; files are
-found recursively by extension; only whole chunks of 2 x ``--num_signal`` samples are
-kept, so shorter files are silently dropped; ``--lazy`` asks ``y/n`` on stdin;
-``metadata.yaml`` records channels, sr, n_seconds and lazy.
+Facts (shared/rave/RAVE.md §1.3, §5, checked against the real program): ffmpeg and
+ffprobe must be on PATH; files are found recursively by extension; only whole chunks of
+2 x ``--num_signal`` samples are kept, so shorter files are silently dropped; ``--lazy``
+asks ``y/n`` on stdin; ``metadata.yaml`` records channels, sr, n_seconds and lazy. With no
+file, a missing ffmpeg or an unreadable file, the non-lazy preprocess prints a line and
+then hangs forever: those lines stop the job.
 """
 
 from __future__ import annotations
@@ -232,12 +234,27 @@ def build_preprocess_argv(
     return argv
 
 
+#: Lines after which RAVE 2.3.1's preprocess hangs forever instead of exiting (checked on
+#: the real program): its multiprocessing pool never calls back on an empty map, and a
+#: worker's exception is printed as a tuple on stdout (#318, #160, #357).
+_HANG_LINES = (
+    ("No valid file found", "RAVE found no audio file to preprocess"),
+    ("(FileNotFoundError(2,", "ffmpeg or ffprobe is missing where RAVE runs; " + FFMPEG_HINT),
+    ("(TypeError('cannot unpack non-iterable NoneType", "RAVE could not read an audio file"),
+    ("(IndexError('list index out of range')", "RAVE could not read an audio file"),
+)
+
+
 def parse_preprocess_line(text: str, stream: str) -> dict[str, Any]:
-    """Progress from preprocess's tqdm without a total: chunks written, audio so far."""
+    """Progress from preprocess's tqdm without a total: chunks written, audio so far.
+
+    A line after which RAVE would hang gives ``fatal``: the job is then stopped.
+    """
     match = _PROGRESS.search(text)
     if match is None:
-        if "No valid file found" in text:
-            return {"warning": text.strip()}
+        for marker, reason in _HANG_LINES:
+            if marker in text:
+                return {"fatal": f"{reason} ({text.strip()[:200]})"}
         return {}
     length = match.group("length")
     seconds = 0.0
