@@ -2,8 +2,10 @@
 
 Not a test: it prints figures and asserts nothing about time. It writes one event file of ``N``
 scalar points (default 1,000,000, in 4 tags, one ``Event`` with one ``simple_value`` per point,
-as torch's ``SummaryWriter.add_scalar`` does) with tensorboard's own ``EventFileWriter``, in a
-run layout (``<run>/bench_0123456789/version_0/``), then measures, in interleaved repetitions:
+as torch's ``SummaryWriter.add_scalar`` does) in a run layout
+(``<run>/bench_0123456789/version_0/``): the bytes tensorboard's ``EventFileWriter`` writes,
+checked on a sample, as that writer takes minutes for a million points (``--tensorboard-writer``
+uses it for the whole file). Then it measures, in interleaved repetitions:
 
 (a) ``EventAccumulator(logdir, size_guidance={"scalars": 0}).Reload()`` and ``Scalars(tag)`` of
     every tag: TensorBoard's own Python loader (the peer of target 1);
@@ -47,6 +49,7 @@ import random
 import shutil
 import sqlite3
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -62,13 +65,13 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 try:
     from ravelab.core.run_events import RunEventsFollower
-    from ravelab.core.tfrecord import read_payloads
+    from ravelab.core.tfrecord import masked_crc32c, read_payloads
     from ravelab.db import Database
     from ravelab.db import experiments as rows
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from ravelab.core.run_events import RunEventsFollower
-    from ravelab.core.tfrecord import read_payloads
+    from ravelab.core.tfrecord import masked_crc32c, read_payloads
     from ravelab.db import Database
     from ravelab.db import experiments as rows
 
@@ -93,24 +96,71 @@ def make_points(n: int, seed: int = 7) -> list[Point]:
     return points
 
 
-def write_event_file(logdir: Path, points: list[Point]) -> Path:
+def event_record(event: Event) -> bytes:
+    """One TFRecord holding ``event``, framed as TensorBoard's ``RecordWriter`` frames it."""
+    data = event.SerializeToString()
+    header = struct.pack("<Q", len(data))
+    return (
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
+    )
+
+
+def scalar_event(tag: str, step: int, value: float, wall_time: float) -> Event:
+    """The ``Event`` that ``SummaryWriter.add_scalar`` makes."""
+    summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)])
+    return Event(step=step, wall_time=wall_time, summary=summary)
+
+
+def write_with_tensorboard(logdir: Path, points: list[Point]) -> Path:
     """Write ``points`` with tensorboard's ``EventFileWriter``, one Event per point.
 
     The writer's queue is made large: with the default of 10 pending events, the hand-off between
-    the caller and the writer thread (which computes CRC32C in pure Python) dominates. The garbage
-    collector is paused meanwhile: the points are all alive, there is nothing for it to free.
+    the caller and the writer thread dominates. The garbage collector is paused meanwhile: the
+    points are all alive, there is nothing for it to free. Slow all the same: the writer
+    computes its CRCs in pure Python (about 35 s per million points, minutes on a busy machine).
     """
     writer = EventFileWriter(str(logdir), max_queue_size=100_000, flush_secs=3600)
-    value_type = Summary.Value
     gc.disable()
     try:
-        for tag, step, value, wall_time in points:
-            summary = Summary(value=[value_type(tag=tag, simple_value=value)])
-            writer.add_event(Event(step=step, wall_time=wall_time, summary=summary))
+        for point in points:
+            writer.add_event(scalar_event(*point))
         writer.close()
     finally:
         gc.enable()
     (path,) = logdir.glob("events.out.tfevents.*")
+    return path
+
+
+def write_event_file(logdir: Path, points: list[Point], tensorboard_writer: bool) -> Path:
+    """Write ``points`` as an event file, one Event per point, as ``EventFileWriter`` does.
+
+    Unless ``tensorboard_writer`` is set, the same bytes are written here (the Events
+    serialized by protobuf, framed with google_crc32c) after ``EventFileWriter``'s own first
+    record, once a check on the first 2,000 points showed them byte for byte what
+    ``EventFileWriter`` writes. TensorBoard's loader checks every CRC again in (a).
+    """
+    if tensorboard_writer:
+        return write_with_tensorboard(logdir, points)
+    sample = points[:2000]
+    check_dir = logdir.parent / "writer_check"
+    check_dir.mkdir()
+    theirs = write_with_tensorboard(check_dir, sample).read_bytes()
+    shutil.rmtree(check_dir)
+    # The writer's own first record (file_version, source_metadata) is copied as it is.
+    (length,) = struct.unpack_from("<Q", theirs)
+    first = theirs[: 12 + length + 4]
+    ours = b"".join(event_record(scalar_event(*point)) for point in sample)
+    assert theirs[len(first) :] == ours, "the event file would differ from EventFileWriter's"
+    path = logdir / f"events.out.tfevents.{int(time.time())}.bench.{os.getpid()}.0"
+    with path.open("wb") as f:
+        f.write(first)
+        for start in range(0, len(points), 10_000):
+            f.write(
+                b"".join(event_record(scalar_event(*p)) for p in points[start : start + 10_000])
+            )
     return path
 
 
@@ -273,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-reps", type=int, default=5, help="timed polls per size in (4)")
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the big file in (4)")
     parser.add_argument("--tmp", type=Path, default=None, help="parent of the scratch folder")
+    parser.add_argument(
+        "--tensorboard-writer",
+        action="store_true",
+        help="write the whole file with EventFileWriter (slow) rather than the same bytes here",
+    )
     args = parser.parse_args(argv)
 
     # The appended chunks come from the file after its first MB (about 18,000 records).
@@ -293,10 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         logdir.mkdir(parents=True)
         points = make_points(n)
         start = time.perf_counter()
-        event_path = write_event_file(logdir, points)
+        event_path = write_event_file(logdir, points, args.tensorboard_writer)
         write_s = time.perf_counter() - start
         size = event_path.stat().st_size
-        print(f"EventFileWriter wrote {size / 1e6:.1f} MB in {write_s:.1f} s (not timed below)")
+        writer = "EventFileWriter" if args.tensorboard_writer else "EventFileWriter's bytes"
+        print(f"{writer}: {size / 1e6:.1f} MB written in {write_s:.1f} s (not timed below)")
         del points
         db_path = scratch / "bench.sqlite3"
         polls = decoded_polls(run_dir)

@@ -50,7 +50,8 @@ def _x_of(run: RunSeries, x_axis: str) -> FloatArray:
         return run.steps
     if run.wall_times is None or run.wall_times.size == 0:
         raise ValueError(f"no wall times for {run.label!r}: plot by step instead")
-    return (run.wall_times - run.wall_times[0]) / 3600.0
+    hours: FloatArray = (run.wall_times - run.wall_times[0]) / 3600.0
+    return hours
 
 
 def _x_at_step(run: RunSeries, x_axis: str, step: float) -> float | None:

@@ -107,9 +107,13 @@ def setup_training_figure(figure: Figure, title: str | None = None) -> TrainingA
     lr.set_yscale("log")
     lr.xaxis.set_major_formatter(EngFormatter(sep=""))  # 250k, 1M: steps get large
     loss.tick_params(labelbottom=False)
-    if title:
-        loss.set_title(title, fontsize="medium", loc="left")
+    set_title(figure, title)
     return TrainingAxes(figure, loss, lr)
+
+
+def set_title(figure: Figure, title: str | None) -> None:
+    """The figure's title, top left (None or "" removes it)."""
+    figure.suptitle(title or "", x=0.01, ha="left", fontsize="medium")
 
 
 def draw_series(axes: Axes, name: str, x: FloatArray, y: FloatArray) -> Line2D:
@@ -180,7 +184,17 @@ def update_legend(axes: Axes) -> None:
     if legend is not None:
         legend.remove()
     if handles:
-        axes.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
+        # Above the axes, in a row: a legend inside would hide the newest points, which
+        # are what a user watching a run looks at.
+        axes.legend(
+            handles=handles,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=min(len(handles), 3),
+            fontsize="small",
+            frameon=False,
+            borderaxespad=0.2,
+        )
 
 
 def show_steps(axes: TrainingAxes, visible: bool) -> None:
@@ -247,6 +261,7 @@ __all__ = [
     "metric_colour",
     "metric_label",
     "render_training_figure",
+    "set_title",
     "setup_training_figure",
     "show_message",
     "show_steps",
