@@ -199,6 +199,22 @@ class Database:
         with self._lock:
             return self.execute(sql, params).fetchall()
 
+    def query_tuples(self, sql: str, params: SqlParams = ()) -> list[tuple[Any, ...]]:
+        """Run a SELECT and return plain tuples (no ``sqlite3.Row``): for large results,
+        where building a Row per point would cost more than the query."""
+        if self._tracer is not None:
+            self._tracer(sql, params)
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            try:
+                rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
+                return rows
+            except sqlite3.OperationalError as error:
+                raise _map_operational_error(self.path, error) from error
+            finally:
+                cursor.close()
+
     def query_one(self, sql: str, params: SqlParams = ()) -> sqlite3.Row | None:
         """Run a SELECT and return its first row, or None."""
         with self._lock:

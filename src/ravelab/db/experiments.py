@@ -138,12 +138,15 @@ def insert_points(
 
 
 def metric_history(db: Database, experiment_id: int, name: str) -> list[tuple[int, float]]:
-    """All (step, value) points of one metric, ordered by step."""
-    rows = db.query(
+    """All (step, value) points of one metric, ordered by step.
+
+    The columns are declared INTEGER and REAL NOT NULL, so SQLite hands back int and
+    float already: the rows are returned as they come, with no conversion per point.
+    """
+    return db.query_tuples(
         "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? ORDER BY step",
         (experiment_id, name),
     )
-    return [(int(step), float(value)) for step, value in rows]
 
 
 def metric_names(db: Database, experiment_id: int) -> list[str]:

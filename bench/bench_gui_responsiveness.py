@@ -1,0 +1,193 @@
+"""Benchmark: does the Training page keep its event loop responsive under a flood of output?
+
+Not a test: a script that prints figures. It opens the app's ``TrainingPage`` (offscreen
+unless a display is set) over a real database in a temporary folder, starts a run through
+the ``rave`` test double printing the seed's ``step: i loss: x lr: y`` lines at 10,000
+lines a second (``FAKE_RAVE_SEED_LINES=200000``, ``FAKE_RAVE_SEED_RATE=10000``), selects
+it so that its log viewer and plots are live, and for ``--seconds`` (15) measures:
+
+* the gaps between the ticks of a 10 ms precise QTimer: the longest one is the longest
+  time the event loop stalled (the goal: never above 50 ms);
+* the process's RSS memory at the start and at the end (the goal: flat);
+* what the page showed meanwhile (log lines, plotted points, rendered frames, table
+  updates), so that a responsive but idle page cannot pass for a fast one.
+
+Then it stops the run and waits for it to end. Usage::
+
+    .venv/bin/python bench/bench_gui_responsiveness.py
+    .venv/bin/python bench/bench_gui_responsiveness.py --seconds 5 --rate 2000  # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.fake_rave, the `rave` double
+
+import psutil  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from tests.fake_rave import FIXTURES, write_launcher  # noqa: E402
+
+from ravelab.core.datasets import register_dataset  # noqa: E402
+from ravelab.core.training_manager import TrainingManager  # noqa: E402
+from ravelab.db import Database  # noqa: E402
+from ravelab.gui.app_signals import AppSignals  # noqa: E402
+from ravelab.gui.interpreter import freeze_startup_heap, tune_interpreter  # noqa: E402
+from ravelab.gui.training_page import TrainingPage  # noqa: E402
+
+TICK_MS = 10
+STALL_LIMIT_MS = 50
+
+
+def _mib(value: int) -> str:
+    return f"{value / 2**20:,.1f} MiB"
+
+
+def _dataset(folder: Path) -> Path:
+    dataset = folder / "datasets" / "flood"
+    dataset.mkdir(parents=True)
+    shutil.copy(FIXTURES / "dataset-prep" / "metadata.yaml", dataset / "metadata.yaml")
+    (dataset / "data.mdb").write_bytes(b"\0" * 4096)
+    return dataset
+
+
+def _wait(app: QCoreApplication, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="measuring time (15)")
+    parser.add_argument("--rate", type=int, default=10_000, help="lines per second (10,000)")
+    parser.add_argument("--lines", type=int, default=200_000, help="lines in all (200,000)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+
+    tune_interpreter()  # as the app does
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    work = Path(tempfile.mkdtemp(prefix="ravelab-bench-gui-"))
+    process = psutil.Process()
+    try:
+        os.environ["FAKE_RAVE_SEED_LINES"] = str(args.lines)
+        os.environ["FAKE_RAVE_SEED_RATE"] = str(args.rate)
+        rave = write_launcher(work / "bin")
+        db = Database(work / "ravelab.db")
+        dataset = register_dataset(db, _dataset(work), "flood")
+        manager = TrainingManager(db, rave=str(rave), runs_dir=work / "runs")
+        page = TrainingPage(manager, AppSignals())
+        page.resize(1400, 900)
+        page.show()
+        _wait(app, 0.5)
+        freeze_startup_heap()  # as the app does once its window is up
+
+        config = {
+            "name": "flood",
+            "dataset_id": dataset.id,
+            "config": "v2",
+            "max_steps": args.lines,
+            "batch_size": 8,
+            "gpu": -1,
+        }
+        experiment_id = page.start_training(config)
+        if experiment_id is None:
+            print("the run could not start", file=sys.stderr)
+            return 1
+        assert page.selected_id == experiment_id
+
+        table_updates = 0
+
+        def count_update(*_args: object) -> None:
+            nonlocal table_updates
+            table_updates += 1
+
+        page.model.dataChanged.connect(count_update)
+        gaps: list[float] = []
+        clock = QElapsedTimer()
+        last = [0]
+
+        def tick() -> None:
+            now = clock.nsecsElapsed()
+            gaps.append((now - last[0]) / 1e6)
+            last[0] = now
+
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(TICK_MS)
+        timer.timeout.connect(tick)
+        rss_start = process.memory_info().rss
+        clock.start()
+        timer.start()
+        samples: list[int] = []
+        sampler = QTimer()
+        sampler.setInterval(1000)
+        sampler.timeout.connect(lambda: samples.append(process.memory_info().rss))
+        sampler.start()
+        started = time.monotonic()
+        _wait_loop(app, args.seconds)
+        elapsed = time.monotonic() - started
+        timer.stop()
+        sampler.stop()
+        rss_end = process.memory_info().rss
+
+        experiment = page.model.experiment_by_id(experiment_id) or {}
+        step = int((experiment.get("progress") or {}).get("step") or 0)
+        loss_line = page.metrics_plot.line("loss")
+        shown_points = 0 if loss_line is None else len(loss_line.get_xdata())
+        stored = len(manager.get_metric_history(experiment_id, "loss"))
+        log_lines = len(page.log_viewer.line_texts())
+
+        gaps_sorted = sorted(gaps)
+        worst = gaps_sorted[-1] if gaps_sorted else float("nan")
+        p99 = gaps_sorted[int(len(gaps_sorted) * 0.99)] if gaps_sorted else float("nan")
+        stalls = sum(1 for gap in gaps if gap > STALL_LIMIT_MS)
+        print("GUI responsiveness under a flood of output")
+        print(f"  machine               {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        print(f"  platform              {QApplication.platformName()}")
+        print(f"  output                {args.rate:,} lines/s requested, {args.lines:,} lines")
+        print(f"  measured for          {elapsed:.1f} s ({len(gaps):,} ticks of {TICK_MS} ms)")
+        print(f"  max gap               {worst:.1f} ms   (goal: <= {STALL_LIMIT_MS} ms)")
+        print(f"  p99 gap / median gap  {p99:.1f} ms / {statistics.median(gaps):.1f} ms")
+        print(f"  gaps over {STALL_LIMIT_MS} ms       {stalls}")
+        print(f"  RSS start / end       {_mib(rss_start)} / {_mib(rss_end)}")
+        if samples:
+            print(f"  RSS min / max (1 s)   {_mib(min(samples))} / {_mib(max(samples))}")
+        print(f"  run progress          step {step:,} ({step / elapsed:,.0f} steps/s followed)")
+        print(f"  loss points stored    {stored:,}; drawn after decimation: {shown_points:,}")
+        print(f"  log viewer lines      {log_lines:,} (bounded)")
+        print(f"  plot frames rendered  {page.metrics_plot.canvas.frames}")
+        print(f"  table row updates     {table_updates} ({table_updates / elapsed:.1f}/s)")
+
+        manager.stop_training(experiment_id)
+        manager.wait(experiment_id, timeout=60)
+        page.cleanup()
+        manager.shutdown()
+        db.close()
+        return 0 if worst <= STALL_LIMIT_MS else 2
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_loop(app: QCoreApplication, seconds: float) -> None:
+    """Run the event loop for ``seconds`` (the app's own loop, not processEvents)."""
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
