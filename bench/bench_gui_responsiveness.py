@@ -9,8 +9,8 @@ it so that its log viewer and plots are live, and for ``--seconds`` (15) measure
 * the gaps between the ticks of a 10 ms precise QTimer: the longest one is the longest
   time the event loop stalled (the goal: never above 50 ms);
 * the process's RSS memory at the start and at the end (the goal: flat);
-* what the page showed meanwhile (log lines, plotted points, rendered frames, table
-  updates), so that a responsive but idle page cannot pass for a fast one.
+* what the page showed meanwhile (log lines, plotted points, rendered frames, updates
+  delivered), so that a responsive but idle page cannot pass for a fast one.
 
 Then it stops the run and waits for it to end. Usage::
 
@@ -107,13 +107,13 @@ def main() -> int:
             return 1
         assert page.selected_id == experiment_id
 
-        table_updates = 0
+        counts = {"deliveries": 0, "log reads": 0}
 
-        def count_update(*_args: object) -> None:
-            nonlocal table_updates
-            table_updates += 1
+        def count(name: str) -> None:
+            counts[name] += 1
 
-        page.model.dataChanged.connect(count_update)
+        page.bridge.delivered.connect(lambda: count("deliveries"))
+        page.log_viewer.chunk_applied.connect(lambda _lines: count("log reads"))
         gaps: list[float] = []
         clock = QElapsedTimer()
         last = [0]
@@ -168,7 +168,10 @@ def main() -> int:
         print(f"  loss points stored    {stored:,}; drawn after decimation: {shown_points:,}")
         print(f"  log viewer lines      {log_lines:,} (bounded)")
         print(f"  plot frames rendered  {page.metrics_plot.canvas.frames}")
-        print(f"  table row updates     {table_updates} ({table_updates / elapsed:.1f}/s)")
+        deliveries, log_reads = counts["deliveries"], counts["log reads"]
+        rate = deliveries / elapsed
+        print(f"  updates delivered     {deliveries} ({rate:.1f}/s: table row, details)")
+        print(f"  log reads shown       {log_reads} ({log_reads / elapsed:.1f}/s)")
 
         manager.stop_training(experiment_id)
         manager.wait(experiment_id, timeout=60)

@@ -1,0 +1,242 @@
+"""``DatasetsPage``: the registered datasets, and registering another.
+
+The list (with how many runs use each dataset) is read in a worker when the page is
+created and whenever datasets or runs change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStackedLayout,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ravelab.db import Database, DatasetRecord
+from ravelab.db import datasets as dataset_rows
+from ravelab.gui import formatting
+from ravelab.gui.app_signals import AppSignals
+from ravelab.gui.dataset_actions import add_dataset
+from ravelab.gui.style import HINT_STYLE
+from ravelab.gui.workers import TaskRunner
+
+HEADERS = ["Name", "Channels", "Sample rate", "Duration", "Runs", "Status", "Folder", "Added"]
+
+
+class DatasetsPage(QWidget):
+    """Registered datasets: channels, sample rate, duration and the runs using each.
+
+    Args:
+        db: the database.
+        app_signals: the application's events.
+        project_id: the project new datasets are registered in.
+        parent: the parent widget.
+
+    Signals:
+        datasets_loaded(): the list was read and shown.
+    """
+
+    datasets_loaded = Signal()
+
+    def __init__(
+        self,
+        db: Database,
+        app_signals: AppSignals,
+        project_id: int = 1,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.app_signals = app_signals
+        self.project_id = project_id
+        self._runner = TaskRunner(self)
+        self._generation = 0
+        self._records: list[DatasetRecord] = []
+        self.loaded = False
+
+        self.add_button = QPushButton("Add dataset...")
+        self.add_button.setToolTip("Register a folder made by `rave preprocess`")
+        self.add_button.clicked.connect(self.add_dataset)
+        self.open_button = QPushButton("Open folder")
+        self.open_button.setToolTip("Open the selected dataset's folder")
+        self.open_button.clicked.connect(self.open_folder)
+        self.count_label = QLabel()
+        self.count_label.setStyleSheet(HINT_STYLE)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.count_label)
+
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(HEADERS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemDoubleClicked.connect(lambda *_: self.open_folder())
+        header = self.tree.header()
+        for column in (1, 2, 3, 4):  # numbers: right-aligned, headers too
+            self.tree.headerItem().setTextAlignment(
+                column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
+        for column in range(len(HEADERS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+
+        self.empty = QLabel(
+            "<p style='font-size:12pt'>No datasets yet.</p>"
+            "<p>Preprocess your audio with <code>rave preprocess --input_path AUDIO "
+            "--output_path FOLDER</code>,<br>then click <b>Add dataset...</b> and choose "
+            "that folder.</p>"
+        )
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet(HINT_STYLE)
+        self._stack = QStackedLayout()
+        self._stack.addWidget(self.tree)
+        self._stack.addWidget(self.empty)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addLayout(self._stack, 1)
+        app_signals.datasets_changed.connect(self.reload)
+        app_signals.experiments_changed.connect(self.reload)
+        self._update_buttons()
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the datasets (and their run counts) again, in a worker."""
+        self._generation += 1
+        generation = self._generation
+        db = self.db
+
+        def work() -> list[tuple[DatasetRecord, int]]:
+            return [
+                (record, len(dataset_rows.experiments_using(db, record.id)))
+                for record in dataset_rows.list_datasets(db)
+            ]
+
+        self._runner.submit(work, lambda rows: self._on_loaded(generation, rows))
+
+    def _on_loaded(self, generation: int, rows: list[tuple[DatasetRecord, int]]) -> None:
+        if generation != self._generation:
+            return
+        selected = self.selected_dataset()
+        self.tree.setSortingEnabled(False)
+        self.tree.clear()
+        self._records = [record for record, _ in rows]
+        for record, runs in rows:
+            item = _Item(
+                [
+                    record.name,
+                    str(record.channels) if record.channels else "-",
+                    formatting.sample_rate(record.sample_rate),
+                    formatting.seconds_of_audio(record.n_seconds),
+                    str(runs),
+                    record.status,
+                    record.path,
+                    formatting.local_time(record.created_at),
+                ]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, record.id)
+            item.set_sort_values(
+                [
+                    record.name.lower(),
+                    record.channels or 0,
+                    record.sample_rate or 0,
+                    record.n_seconds or 0.0,
+                    runs,
+                    record.status,
+                    record.path,
+                    record.created_at,
+                ]
+            )
+            for column in (1, 2, 3, 4):
+                item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
+            item.setToolTip(6, record.path)
+            if record.reason:
+                item.setToolTip(5, record.reason)
+            self.tree.addTopLevelItem(item)
+            if selected is not None and record.id == selected.id:
+                item.setSelected(True)
+        self.tree.setSortingEnabled(True)
+        self._stack.setCurrentWidget(self.tree if rows else self.empty)
+        count = len(rows)
+        self.count_label.setText(f"{count} dataset{'s' if count != 1 else ''}" if count else "")
+        self._update_buttons()
+        self.loaded = True
+        self.datasets_loaded.emit()
+
+    @property
+    def showing_empty_state(self) -> bool:
+        """True while the page says there are no datasets."""
+        return self._stack.currentWidget() is self.empty
+
+    def selected_dataset(self) -> DatasetRecord | None:
+        """The selected dataset, or None."""
+        items = self.tree.selectedItems()
+        if not items:
+            return None
+        dataset_id = items[0].data(0, Qt.ItemDataRole.UserRole)
+        return next((r for r in self._records if r.id == dataset_id), None)
+
+    def dataset_names(self) -> list[str]:
+        """Names of the datasets listed (tests)."""
+        return [_item(self.tree, i).text(0) for i in range(self.tree.topLevelItemCount())]
+
+    def add_dataset(self, folder: str | None = None) -> DatasetRecord | None:
+        """Pick a folder (unless given) and register it; errors go to a dialog."""
+        record = add_dataset(self, self.db, self.project_id, folder)
+        if record is not None:
+            self.app_signals.datasets_changed.emit()
+        return record
+
+    def open_folder(self) -> bool:
+        """Open the selected dataset's folder."""
+        record = self.selected_dataset()
+        if record is None or not Path(record.path).exists():
+            return False
+        return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(record.path)))
+
+    def _update_buttons(self) -> None:
+        self.open_button.setEnabled(self.selected_dataset() is not None)
+
+    def cleanup(self) -> None:
+        """Stop the worker (the page is going away)."""
+        self._runner.shutdown()
+
+
+def _item(tree: QTreeWidget, index: int) -> QTreeWidgetItem:
+    item = tree.topLevelItem(index)
+    assert item is not None
+    return item
+
+
+class _Item(QTreeWidgetItem):
+    """A row that sorts numbers as numbers."""
+
+    def set_sort_values(self, values: list[Any]) -> None:
+        self._sort_values = values
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        column = self.treeWidget().sortColumn() if self.treeWidget() else 0
+        mine = getattr(self, "_sort_values", None)
+        theirs = getattr(other, "_sort_values", None)
+        if mine is not None and theirs is not None:
+            return bool(mine[column] < theirs[column])
+        return super().__lt__(other)

@@ -1,0 +1,130 @@
+"""Numbers, times and durations as the app shows them (Qt-free helpers)."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO time string from the database (UTC when it carries no zone)."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def local_time(text: str | None) -> str:
+    """An ISO UTC time shown in local time, to the minute; ``-`` when unknown."""
+    value = parse_time(text)
+    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """``3725`` -> ``1:02:05``, ``90061`` -> ``1d 1:01:01``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days}d {text}" if days else text
+
+
+def run_seconds(experiment: Mapping[str, Any], now: datetime | None = None) -> float | None:
+    """How long a run has been going (or went): start to end, or to ``now``."""
+    start = parse_time(experiment.get("started_at"))
+    if start is None:
+        return None
+    end = parse_time(experiment.get("ended_at") or experiment.get("completed_at"))
+    if end is None:
+        end = now or datetime.now(UTC)
+    return max((end - start).total_seconds(), 0.0)
+
+
+def speed(value: Any) -> str:
+    """``2.4`` -> ``2.40 it/s``; below one iteration a second ``s/it``, like tqdm."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        return "-"
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:.2f} it/s" if value >= 1 else f"{1 / value:.2f} s/it"
+
+
+def progress_speed(progress: Mapping[str, Any]) -> Any:
+    """A run's steps per second: the measured ``step_rate`` the ETA uses, else the rate
+    Lightning's progress bar printed (``speed``)."""
+    rate = progress.get("step_rate")
+    return rate if isinstance(rate, int | float) and rate > 0 else progress.get("speed")
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A metric value: ``0.01234`` -> ``0.01234``, ``1.2e-05``; ``-`` when missing."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def steps(value: Any) -> str:
+    """``6000000`` -> ``6,000,000``."""
+    return f"{int(value):,}" if isinstance(value, int | float) else "-"
+
+
+def percent_text(percent: float) -> str:
+    """``0.42`` -> ``0.4%``, ``42.0`` -> ``42%``: one decimal only where it matters."""
+    return f"{percent:.1f}%" if 0 < percent < 10 else f"{percent:.0f}%"
+
+
+def seconds_of_audio(seconds: Any) -> str:
+    """A dataset's length: ``56.5`` -> ``0:56``, ``3725`` -> ``1:02:05``."""
+    if not isinstance(seconds, int | float) or seconds < 0:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def sample_rate(value: Any) -> str:
+    """``44100`` -> ``44.1 kHz``."""
+    if not isinstance(value, int | float) or value <= 0:
+        return "-"
+    return f"{value / 1000:g} kHz"
+
+
+def config_text(config: Mapping[str, Any]) -> str:
+    """A run's RAVE config and modifiers: ``v2 + causal + wasserstein``."""
+    base = str(config.get("config") or "v2")
+    modifiers = [str(m) for m in config.get("modifiers") or []]
+    return " + ".join([base, *modifiers])
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """An argv as a shell command a user can paste."""
+    return shlex.join([str(part) for part in argv])
+
+
+__all__ = [
+    "command_line",
+    "config_text",
+    "duration",
+    "local_time",
+    "number",
+    "parse_time",
+    "percent_text",
+    "progress_speed",
+    "run_seconds",
+    "sample_rate",
+    "seconds_of_audio",
+    "speed",
+    "steps",
+]

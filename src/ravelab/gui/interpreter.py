@@ -1,0 +1,73 @@
+"""Interpreter settings that keep the GUI thread responsive next to busy core threads.
+
+The GUI thread shares Python's interpreter lock with the threads that follow runs (a run
+printing 10,000 lines a second keeps one busy) and with the app's worker threads. Two
+things decide how long the GUI thread can be kept waiting:
+
+* the switch interval: every call from Qt into Python (a model's ``data()``, a slot) has
+  to take the lock back, waiting up to this long; Python's default 5 ms makes a repaint
+  of a few hundred such calls stall for a second, 0.5 ms keeps the stalls short at a
+  small cost in throughput;
+* the garbage collector: a full collection walks every object (Qt wrappers, matplotlib,
+  numpy: a few hundred thousand) holding the lock for 50 to 100 ms, and a thread that
+  allocates fast (parsing output) triggers one every few seconds. Freezing what exists
+  once the window is built keeps those objects out of every later collection, and
+  larger thresholds make collections rarer.
+
+* short-lived bulk data: reading a metric history builds a list of (step, value) tuples,
+  a hundred thousand and more; collections during the read promote them all to the
+  oldest generation and make the next full collection pause for 200 ms. ``gc_paused``
+  keeps the collector off while such a list lives.
+
+Measured with ``bench/bench_gui_responsiveness.py``.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+SWITCH_INTERVAL_S = 0.0005
+#: Allocations between young collections (Python's default is 700).
+GC_THRESHOLDS = (10_000, 50, 50)
+
+
+def tune_interpreter() -> None:
+    """Set the switch interval and GC thresholds (call at startup)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive now out of later collections (call
+    once the main window exists). Frozen objects that die later are simply not freed by
+    the collector when they sit in reference cycles; the startup heap has few of them."""
+    gc.collect()
+    gc.freeze()
+
+
+_pause_lock = threading.Lock()
+_pauses = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep the collector off while a block builds and drops bulk data (any thread).
+
+    The collector is process-wide: it is enabled again when the last such block ends.
+    """
+    global _pauses
+    with _pause_lock:
+        _pauses += 1
+        was_enabled = gc.isenabled() if _pauses == 1 else True
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and was_enabled:
+                gc.enable()

@@ -1,0 +1,193 @@
+"""``MainWindow``: the Training and Datasets pages, the project toolbar and the status bar.
+
+The window owns the ``AppSignals`` and the ``RunBridge`` and hands them to its pages.
+Closing it never stops a run: runs are detached, and the next start re-attaches to them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
+
+from ravelab.core.training_manager import TrainingManager
+from ravelab.gui.app_signals import AppSignals
+from ravelab.gui.datasets_page import DatasetsPage
+from ravelab.gui.project_selector import ProjectSelector
+from ravelab.gui.qt_bridge import RunBridge
+from ravelab.gui.rave_actions import RaveStatus, check_rave, choose_rave_executable
+from ravelab.gui.training_page import TrainingPage
+from ravelab.gui.workers import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+GEOMETRY_KEY = "main_window/geometry"
+
+
+class MainWindow(QMainWindow):
+    """ravelab's main window.
+
+    Args:
+        manager: the training manager (it re-attached to live runs when created).
+        settings: where the window geometry is kept (QSettings; geometry only).
+        confirm_close: ask before closing while runs train (off in some tests).
+        parent: the parent widget.
+    """
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        settings: QSettings | None = None,
+        confirm_close: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.db = manager.db
+        self.settings = settings
+        self.confirm_close = confirm_close
+        self._cleaned_up = False
+        self.rave_status: RaveStatus | None = None
+        self.setWindowTitle("ravelab")
+        self.app_signals = AppSignals(self)
+        self.bridge = RunBridge(manager, self)
+        self._runner = TaskRunner(self)
+
+        self.projects = ProjectSelector(self.db)
+        toolbar = QToolBar("Project")
+        toolbar.setObjectName("project_toolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.projects)
+        self.addToolBar(toolbar)
+
+        self.training_page = TrainingPage(
+            manager,
+            self.app_signals,
+            self.bridge,
+            self.projects.project_id,
+            self.projects.project_name,
+        )
+        self.datasets_page = DatasetsPage(self.db, self.app_signals, self.projects.project_id)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.training_page, "Training")
+        self.tabs.addTab(self.datasets_page, "Datasets")
+        self.setCentralWidget(self.tabs)
+
+        self.db_label = QLabel(f"Database: {self.db.path}")
+        self.db_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rave_label = QLabel("rave: looking...")
+        self.rave_button = QPushButton("Set rave executable...")
+        self.rave_button.setFlat(True)
+        self.rave_button.setToolTip("Choose the `rave` command of your RAVE installation")
+        self.rave_button.clicked.connect(self.choose_rave)
+        self.statusBar().addWidget(self.db_label, 1)
+        self.statusBar().addPermanentWidget(self.rave_label)
+        self.statusBar().addPermanentWidget(self.rave_button)
+
+        self.projects.project_changed.connect(self._on_project_changed)
+        self.projects.projects_changed.connect(self.app_signals.projects_changed)
+        self.app_signals.rave_changed.connect(self.check_rave)
+        self.app_signals.training_completed.connect(self._on_training_completed)
+        self.resize(1400, 900)
+        self._restore_geometry()
+        self.check_rave()
+        live = len(manager.active_processes)
+        if live:
+            self.statusBar().showMessage(
+                f"Re-attached to {live} run{'s' if live != 1 else ''} still training.", 10_000
+            )
+
+    # -- projects ------------------------------------------------------------------------------
+
+    def _on_project_changed(self, project_id: int, name: str) -> None:
+        self.training_page.set_project(project_id, name)
+        self.datasets_page.project_id = project_id
+        self.app_signals.project_changed.emit(project_id)
+
+    def _on_training_completed(self, experiment_id: int, status: str) -> None:
+        experiment = self.training_page.model.experiment_by_id(experiment_id)
+        name = experiment.get("name") if experiment else experiment_id
+        self.statusBar().showMessage(f"Run {name} ended: {status}.", 15_000)
+
+    # -- rave ----------------------------------------------------------------------------------
+
+    def check_rave(self) -> None:
+        """Find ``rave`` and its version in a worker; show the result in the status bar."""
+        self.rave_label.setText("rave: looking...")
+        explicit, db = self.manager.rave, self.db
+        self._runner.submit(lambda: check_rave(explicit, db), self._on_rave_checked)
+
+    def _on_rave_checked(self, status: RaveStatus) -> None:
+        self.rave_status = status
+        if status.found:
+            self.rave_label.setText(status.summary())
+            self.rave_label.setStyleSheet("")
+            self.rave_label.setToolTip(str(status.path))
+            self.rave_button.setText("Change...")
+        else:
+            self.rave_label.setText("rave not found: runs cannot start")
+            self.rave_label.setStyleSheet("color: #c62828; font-weight: 600;")
+            self.rave_label.setToolTip(status.problem or "")
+            self.rave_button.setText("Set rave executable...")
+
+    def choose_rave(self) -> bool:
+        """Let the user pick the ``rave`` executable (stored in the DB settings)."""
+        if choose_rave_executable(self, self.db):
+            self.app_signals.rave_changed.emit()
+            return True
+        return False
+
+    # -- geometry and closing ------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        if self.settings is None:
+            return
+        geometry = self.settings.value(GEOMETRY_KEY)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def _save_geometry(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        running = self.manager.running_count()
+        if running and self.confirm_close:
+            plural = "runs keep" if running != 1 else "run keeps"
+            answer = QMessageBox.question(
+                self,
+                "Close ravelab?",
+                f"{running} {plural} training in the background; ravelab will re-attach "
+                "next time.\n\nClosing ravelab never stops a run (use Stop for that).",
+                QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Close,
+            )
+            if answer != QMessageBox.StandardButton.Close:
+                event.ignore()
+                return
+        self._save_geometry()
+        self.cleanup()
+        event.accept()
+
+    def cleanup(self) -> None:
+        """Stop workers, timers and signal connections (runs are not touched)."""
+        if self._cleaned_up:
+            return
+        self._cleaned_up = True
+        self._runner.shutdown()
+        self.training_page.cleanup()
+        self.datasets_page.cleanup()
+        self.bridge.cleanup()

@@ -1,0 +1,414 @@
+"""``MetricsPlot``: the seed's metrics widget: losses and the learning rate of one run.
+
+History comes from the database (``TrainingManager.get_metric_history``), so the plot is
+complete after a restart; while the run trains, each ``notify_metrics`` reads it again in
+a worker thread (``metric_series.SeriesCache``: only the new points where the core
+allows it), throttled to how long a read takes and at most 10 a second. The figure code
+is ``ravelab.plots.figures``; the series are thinned with
+``ravelab.plots.decimate.minmax_decimate`` to the axes' width in pixels (to the visible
+range once the user zooms), so a million points draw like two thousand. Changing and
+rendering the figure happen in ``ThreadedCanvas``'s worker: the GUI thread only paints
+finished frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.backend_bases import MouseEvent
+from matplotlib.figure import Figure
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ravelab.core.training_manager import TrainingManager
+from ravelab.db import experiments as experiment_rows
+from ravelab.gui.metric_series import SeriesCache
+from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
+from ravelab.gui.threaded_canvas import LockingToolbar, ThreadedCanvas
+from ravelab.gui.workers import TaskRunner
+from ravelab.plots import figures
+from ravelab.plots.decimate import FloatArray, minmax_decimate, visible_slice
+
+logger = logging.getLogger(__name__)
+
+#: Shortest time between two reads of a run's history.
+MIN_RELOAD_S = 0.1
+#: A read may take at most this share of the time (a big history is read less often): it
+#: shares the interpreter lock with the GUI thread.
+RELOAD_DUTY = 0.1
+
+_EMPTY: FloatArray = np.empty(0, dtype=np.float64)
+
+
+@dataclass
+class _Loaded:
+    """What a worker read for one run."""
+
+    experiment_id: int
+    available: list[str]
+    losses: dict[str, tuple[FloatArray, FloatArray]]
+    lr: tuple[FloatArray, FloatArray] | None
+    seconds: float
+    points: int = 0
+
+
+@dataclass
+class _Shown:
+    """The figure's data, full resolution (touched under the canvas's figure lock)."""
+
+    losses: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
+    lr: tuple[FloatArray, FloatArray] | None = None
+    version: int = 0
+
+
+class MetricsPlot(QWidget):
+    """Loss and learning-rate plots of one run, with a navigation toolbar.
+
+    Args:
+        manager: reads metric histories (and the metric names of a run from its DB).
+        parent: the parent widget.
+
+    Signals:
+        data_loaded(int): a run's history was read and handed to the figure (its id).
+    """
+
+    data_loaded = Signal(int)
+
+    def __init__(self, manager: TrainingManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self._runner = TaskRunner(self)
+        self._experiment_id: int | None = None
+        self._generation = 0
+        self._in_flight = False
+        self._pending = False
+        self._next_load_at = 0.0
+        self._chosen: list[str] | None = None  # the user's pick; None: the defaults
+        self._cache: SeriesCache | None = None  # the shown run's; grown by the worker
+        self._available: list[str] = []
+        self._shown = _Shown()
+        self._following = True
+        self._frame_key: tuple[Any, ...] | None = None
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.timeout.connect(self._load)
+
+        # No layout engine on the figure: the canvas runs one when needed (see
+        # ThreadedCanvas.request_layout), not at every frame.
+        self.figure = Figure(figsize=(5, 4), dpi=100)
+        self.axes = figures.setup_training_figure(self.figure)
+        figures.show_message(self.axes.loss, "Select a run to see its metrics.")
+        figures.show_message(self.axes.lr, None)
+        figures.show_steps(self.axes, False)
+        self.canvas = ThreadedCanvas(self.figure)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.canvas.setMinimumSize(240, 200)
+        self.canvas.before_render = self._prepare_frame
+        self.toolbar = LockingToolbar(self.canvas, self)
+        self.toolbar.home_requested.connect(self._on_toolbar_home)
+        self.canvas.mpl_connect("button_release_event", self._on_canvas_release)
+
+        self.metrics_button = QToolButton()
+        self.metrics_button.setText("Metrics")
+        self.metrics_button.setToolTip("Choose the metrics on the loss plot")
+        self.metrics_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.metrics_menu = QMenu(self.metrics_button)
+        self.metrics_button.setMenu(self.metrics_menu)
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.setToolTip("Show the losses on a logarithmic scale")
+        self.log_scale.toggled.connect(self._on_log_scale)
+        self.status = QLabel()
+        self.status.setStyleSheet(HINT_STYLE)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("Metrics")
+        title.setStyleSheet(TITLE_STYLE)
+        controls.addWidget(title)
+        controls.addWidget(self.status, 1)
+        controls.addWidget(self.metrics_button)
+        controls.addWidget(self.log_scale)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(controls)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.canvas, 1)
+        self._rebuild_menu()
+        self.canvas.request_frame()
+
+    # -- what is shown -------------------------------------------------------------------------
+
+    @property
+    def experiment_id(self) -> int | None:
+        """The run shown, or None."""
+        return self._experiment_id
+
+    @property
+    def shown_metrics(self) -> list[str]:
+        """The loss metrics drawn now."""
+        return list(self._shown.losses)
+
+    def line(self, name: str) -> Any:
+        """The Line2D of a metric (``lr`` for the learning rate), or None."""
+        if name == figures.LR_METRIC:
+            return self.axes.lr_line
+        return self.axes.lines.get(name)
+
+    def show_experiment(self, experiment_id: int | None, title: str | None = None) -> None:
+        """Show a run's metrics (read in the background), or nothing for None."""
+        if experiment_id == self._experiment_id:
+            return
+        self._generation += 1
+        self._experiment_id = experiment_id
+        self._available = []
+        self._pending = False
+        self._next_load_at = 0.0
+        self._reload_timer.stop()
+        self._following = True
+        self.toolbar.update()  # forget the previous run's zoom history
+        message = "Loading..." if experiment_id is not None else "Select a run to see its metrics."
+        self.canvas.submit(lambda: self._clear(title, message))
+        self.status.setText("")
+        self._rebuild_menu()
+        if experiment_id is not None:
+            self._load()
+
+    def notify_metrics(self, experiment_id: int) -> None:
+        """A run has new metric points: re-read them if it is the one shown."""
+        if experiment_id == self._experiment_id:
+            self._load()
+
+    def choose_metrics(self, names: Sequence[str] | None) -> None:
+        """Draw these loss metrics (None: the defaults) and re-read."""
+        self._chosen = list(names) if names is not None else None
+        self._next_load_at = 0.0
+        self._load()
+
+    # -- reading (worker) ----------------------------------------------------------------------
+
+    def _load(self) -> None:
+        experiment_id = self._experiment_id
+        if experiment_id is None:
+            return
+        if self._in_flight:
+            self._pending = True
+            return
+        wait = self._next_load_at - time.monotonic()
+        if wait > 0:
+            if not self._reload_timer.isActive():
+                self._reload_timer.start(int(wait * 1000) + 1)
+            return
+        self._in_flight = True
+        generation = self._generation
+        chosen = None if self._chosen is None else list(self._chosen)
+        db = self.manager.db
+        cache = self._cache
+        if cache is None or cache.experiment_id != experiment_id:
+            cache = self._cache = SeriesCache(self.manager.get_metric_history, experiment_id)
+
+        def work() -> _Loaded:
+            started = time.monotonic()
+            available = experiment_rows.metric_names(db, experiment_id)
+            losses_available = [name for name in available if name not in figures.NOT_LOSSES]
+            if chosen is None:
+                names = figures.default_loss_metrics(available)
+            else:
+                names = [name for name in chosen if name in losses_available]
+            with_lr = [*names, figures.LR_METRIC] if figures.LR_METRIC in available else names
+            series = cache.refresh(with_lr)
+            lr = series.pop(figures.LR_METRIC, None)
+            points = sum(x.size for x, _ in series.values()) + (lr[0].size if lr else 0)
+            return _Loaded(
+                experiment_id, losses_available, series, lr, time.monotonic() - started, points
+            )
+
+        self._runner.submit(
+            work,
+            lambda loaded: self._on_loaded(generation, loaded),
+            lambda error: self._on_load_failed(generation, error),
+        )
+
+    def _on_loaded(self, generation: int, loaded: _Loaded) -> None:
+        self._in_flight = False
+        if generation == self._generation:
+            self._next_load_at = time.monotonic() + max(MIN_RELOAD_S, loaded.seconds / RELOAD_DUTY)
+            if loaded.available != self._available:
+                self._available = loaded.available
+                self._rebuild_menu()
+            self.canvas.submit(lambda: self._apply(loaded))
+            self.status.setText(self._status_text(loaded))
+            self.data_loaded.emit(loaded.experiment_id)
+        self._after_load()
+
+    def _on_load_failed(self, generation: int, error: BaseException) -> None:
+        self._in_flight = False
+        if generation == self._generation:
+            logger.error("reading metrics failed: %s", error)
+            self.status.setText(f"Metrics cannot be read: {error}")
+        self._after_load()
+
+    def _after_load(self) -> None:
+        if self._pending:
+            self._pending = False
+            self._load()
+
+    @staticmethod
+    def _status_text(loaded: _Loaded) -> str:
+        if not loaded.points:
+            return "no points yet"
+        return f"{loaded.points:,} points"
+
+    # -- changing the figure (canvas worker, figure lock held) ---------------------------------
+
+    def _clear(self, title: str | None, message: str) -> None:
+        axes = self.axes
+        for line in list(axes.lines.values()):
+            line.remove()
+        axes.lines.clear()
+        if axes.lr_line is not None:
+            axes.lr_line.remove()
+            axes.lr_line = None
+        self._shown = _Shown(version=self._shown.version + 1)
+        figures.set_title(self.figure, title)
+        figures.show_message(axes.loss, message)
+        figures.show_message(axes.lr, None)
+        figures.show_steps(axes, False)
+        figures.update_legend(axes.loss)
+        self._frame_key = None
+        self.canvas.request_layout()
+
+    def _apply(self, loaded: _Loaded) -> None:
+        if loaded.experiment_id != self._experiment_id:
+            return
+        axes = self.axes
+        names_changed = set(loaded.losses) != set(axes.lines)
+        for name in [name for name in axes.lines if name not in loaded.losses]:
+            axes.lines.pop(name).remove()
+        for name in loaded.losses:
+            if name not in axes.lines:
+                axes.lines[name] = figures.draw_series(axes.loss, name, _EMPTY, _EMPTY)
+        if loaded.lr is not None and axes.lr_line is None:
+            axes.lr_line = figures.draw_series(axes.lr, figures.LR_METRIC, _EMPTY, _EMPTY)
+        self._shown = _Shown(dict(loaded.losses), loaded.lr, self._shown.version + 1)
+        has_losses = any(x.size for x, _ in loaded.losses.values())
+        has_lr = loaded.lr is not None and loaded.lr[0].size > 0
+        if has_losses:
+            loss_message = None
+        elif loaded.losses or not loaded.available:
+            loss_message = "No loss points yet"
+        else:
+            loss_message = "Choose metrics to plot (Metrics menu)"
+        figures.show_message(axes.loss, loss_message)
+        figures.show_message(axes.lr, None if has_lr else "No learning-rate points yet")
+        figures.show_steps(axes, has_losses or has_lr)
+        if names_changed:
+            figures.update_legend(axes.loss)
+            self.canvas.request_layout()
+
+    def _prepare_frame(self) -> None:
+        """Decimate the series for the view about to be rendered (before every frame)."""
+        axes = self.axes
+        width = figures.axes_width_px(axes.loss)
+        view = None if self._following else tuple(axes.loss.get_xlim())
+        key = (self._shown.version, width, view, axes.loss.get_yscale())
+        if key == self._frame_key:
+            return
+        series: list[tuple[Any, tuple[FloatArray, FloatArray]]] = [
+            (axes.lines[name], data)
+            for name, data in self._shown.losses.items()
+            if name in axes.lines
+        ]
+        if axes.lr_line is not None and self._shown.lr is not None:
+            series.append((axes.lr_line, self._shown.lr))
+        for line, (x, y) in series:
+            if view is not None and x.size:
+                part = visible_slice(x, view[0], view[1])
+                x, y = x[part], y[part]
+            dx, dy = minmax_decimate(x, y, width)
+            figures.update_series(line, dx, dy)
+        if self._following:
+            figures.autoscale(axes.loss)
+            figures.autoscale(axes.lr)
+        self._frame_key = (self._shown.version, width, view, axes.loss.get_yscale())
+
+    # -- user actions (GUI thread) -------------------------------------------------------------
+
+    def _on_canvas_release(self, event: MouseEvent) -> None:
+        # A pan or zoom by the user: stop rescaling to new data until Home.
+        if self.toolbar.mode.name != "NONE":
+            self._following = False
+            self.canvas.request_frame()
+
+    def _on_toolbar_home(self) -> None:
+        self._following = True
+        self._frame_key = None
+        self.canvas.request_frame()
+
+    def _on_log_scale(self, checked: bool) -> None:
+        scale = "log" if checked else "linear"
+
+        def change() -> None:
+            self.axes.loss.set_yscale(scale)
+            self._frame_key = None
+            self.canvas.request_layout()
+
+        self.canvas.submit(change)
+
+    def _rebuild_menu(self) -> None:
+        self.metrics_menu.clear()
+        shown = (
+            set(figures.default_loss_metrics(self._available))
+            if self._chosen is None
+            else set(self._chosen)
+        )
+        if not self._available:
+            placeholder = self.metrics_menu.addAction("No metrics recorded yet")
+            placeholder.setEnabled(False)
+        for name in self._available:
+            action = QAction(figures.metric_label(name), self.metrics_menu)
+            action.setCheckable(True)
+            action.setChecked(name in shown)
+            action.setData(name)
+            action.toggled.connect(self._on_metric_toggled)
+            self.metrics_menu.addAction(action)
+        if self._available:
+            self.metrics_menu.addSeparator()
+            reset = self.metrics_menu.addAction("Default metrics")
+            reset.triggered.connect(lambda: self._reset_choice())
+        self.metrics_button.setEnabled(self._experiment_id is not None)
+
+    def _reset_choice(self) -> None:
+        self.choose_metrics(None)
+        self._rebuild_menu()
+
+    def _on_metric_toggled(self, _checked: bool) -> None:
+        names = [
+            str(action.data())
+            for action in self.metrics_menu.actions()
+            if action.isCheckable() and action.isChecked()
+        ]
+        self.choose_metrics(names)
+
+    def cleanup(self) -> None:
+        """Stop reading and rendering (the widget is going away)."""
+        self._reload_timer.stop()
+        self._runner.shutdown()
+        self.canvas.cleanup()

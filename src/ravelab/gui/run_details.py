@@ -1,0 +1,185 @@
+"""``RunDetails``: the selected run's progress bar, command, run folder and reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QSizePolicy,
+    QStackedLayout,
+    QToolButton,
+    QWidget,
+)
+
+from ravelab.gui import formatting
+from ravelab.gui.experiments_model import display_status, is_live
+from ravelab.gui.progress_delegate import BAR_RANGE, progress_label, status_palette
+from ravelab.gui.style import ERROR_STYLE, HINT_STYLE, STATUS_COLOURS
+
+
+def progress_details(experiment: Mapping[str, Any]) -> str:
+    """``epoch 12 · phase 1 of 2 · 2.40 it/s · ETA 1:02:03`` (what is known)."""
+    progress = experiment.get("progress") or {}
+    parts = []
+    if progress.get("epoch") is not None:
+        parts.append(f"epoch {progress['epoch']}")
+    if progress.get("phase") is not None:
+        parts.append(f"phase {progress['phase']} of 2")
+    if is_live(experiment):
+        speed = formatting.speed(formatting.progress_speed(progress))
+        if speed != "-":
+            parts.append(speed)
+        eta = formatting.duration(progress.get("eta_s"))
+        if eta != "-":
+            parts.append(f"ETA {eta}")
+    took = formatting.duration(formatting.run_seconds(experiment))
+    parts.append(f"running for {took}" if is_live(experiment) else f"took {took}")
+    return " · ".join(parts)
+
+
+class RunDetails(QWidget):
+    """What one run is doing and how it was started."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._experiment: dict[str, Any] | None = None
+        self._bar_status: str | None = None
+        self.name_label = QLabel()
+        self.name_label.setStyleSheet("font-weight: 600; font-size: 11pt;")
+        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, BAR_RANGE)
+        self.progress.setTextVisible(True)
+        self.info_label = QLabel()
+        self.info_label.setStyleSheet(HINT_STYLE)
+        # Text that changes every update must not resize the layout (and the plot).
+        self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.command = QLineEdit()
+        self.command.setReadOnly(True)
+        self.command.setFont(fixed)
+        self.command.setToolTip("The exact `rave train` command of this run")
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolTip("Copy the command")
+        self.copy_button.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.command.text())
+        )
+        self.folder = QLineEdit()
+        self.folder.setReadOnly(True)
+        self.open_button = QToolButton()
+        self.open_button.setText("Open")
+        self.open_button.setToolTip("Open the run folder")
+        self.open_button.clicked.connect(self.open_run_folder)
+        self.reason_title = QLabel("Reason:")
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        details = QWidget()
+        grid = QGridLayout(details)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(4)
+        header = QHBoxLayout()
+        header.setSpacing(10)
+        header.addWidget(self.name_label)
+        header.addWidget(self.status_label)
+        header.addStretch(1)
+        grid.addLayout(header, 0, 0, 1, 3)
+        grid.addWidget(self.progress, 1, 0, 1, 3)
+        grid.addWidget(self.info_label, 2, 0, 1, 3)
+        grid.addWidget(QLabel("Command:"), 3, 0)
+        grid.addWidget(self.command, 3, 1)
+        grid.addWidget(self.copy_button, 3, 2)
+        grid.addWidget(QLabel("Run folder:"), 4, 0)
+        grid.addWidget(self.folder, 4, 1)
+        grid.addWidget(self.open_button, 4, 2)
+        grid.addWidget(self.reason_title, 5, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.reason, 5, 1, 1, 2)
+        grid.setColumnStretch(1, 1)
+
+        self.empty = QLabel("Select a run to see its progress, command and log.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet(HINT_STYLE)
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self.empty)
+        self._stack.addWidget(details)
+        self._details = details
+
+    @property
+    def experiment(self) -> dict[str, Any] | None:
+        """The run shown, or None."""
+        return self._experiment
+
+    def show_experiment(self, experiment: Mapping[str, Any] | None) -> None:
+        """Show a run (None: the empty state)."""
+        self._experiment = dict(experiment) if experiment is not None else None
+        if experiment is None:
+            self._stack.setCurrentWidget(self.empty)
+            return
+        self._stack.setCurrentWidget(self._details)
+        self.name_label.setText(str(experiment.get("name") or ""))
+        argv = experiment.get("argv") or []
+        command = formatting.command_line(argv) if argv else "-"
+        self.command.setText(command)
+        self.command.setToolTip(command)
+        self.command.setCursorPosition(0)
+        self.copy_button.setEnabled(bool(argv))
+        run_dir = experiment.get("run_dir")
+        self.folder.setText(str(run_dir or "-"))
+        self.folder.setCursorPosition(0)
+        self.open_button.setEnabled(bool(run_dir))
+        self.update_experiment(experiment)
+
+    def update_experiment(self, experiment: Mapping[str, Any]) -> None:
+        """Refresh status, progress and reason (the run moved on)."""
+        self._experiment = dict(experiment)
+        status = display_status(experiment)
+        health = experiment.get("health")
+        unwell = health not in (None, "ok") and is_live(experiment)
+        shown = f"{status} ({health})" if unwell else status
+        colour = STATUS_COLOURS.get(status, "#424242")
+        self.status_label.setText(f"<span style='color:{colour}'>● {shown}</span>")
+        progress = experiment.get("progress") or {}
+        step = int(progress.get("step") or 0)
+        max_steps = int(
+            progress.get("max_steps") or (experiment.get("config") or {}).get("max_steps") or 0
+        )
+        percent = progress.get("percent")
+        if not isinstance(percent, int | float):
+            percent = 100.0 * step / max_steps if max_steps else 0.0
+        self.progress.setValue(round(max(0.0, min(100.0, percent)) / 100 * BAR_RANGE))
+        self.progress.setFormat(progress_label(step, max_steps, percent))
+        if status != self._bar_status:
+            self._bar_status = status
+            self.progress.setPalette(status_palette(self.palette(), status))
+        self.info_label.setText(progress_details(experiment))
+        phase_1 = progress.get("phase_1_duration")
+        self.info_label.setToolTip(
+            f"RAVE's phase 1 (the autoencoder alone) lasts {phase_1:,} steps; phase 2 adds "
+            "the adversarial training."
+            if isinstance(phase_1, int)
+            else ""
+        )
+        reason = experiment.get("reason") or experiment.get("health_detail")
+        self.reason.setText(str(reason) if reason else "")
+        self.reason.setStyleSheet(ERROR_STYLE if status == "failed" else "")
+        self.reason_title.setVisible(bool(reason))
+        self.reason.setVisible(bool(reason))
+
+    def open_run_folder(self) -> bool:
+        """Open the run folder in the desktop's file manager."""
+        run_dir = (self._experiment or {}).get("run_dir")
+        if not run_dir or not Path(run_dir).exists():
+            return False
+        return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(run_dir))))

@@ -1,0 +1,22 @@
+"""Colours and style sheets shared by the app's widgets."""
+
+from __future__ import annotations
+
+#: Secondary text (hints, counts, empty states): readable grey on the window colour.
+HINT_COLOUR = "#616161"
+HINT_STYLE = f"color: {HINT_COLOUR};"
+#: Errors next to fields, failed runs.
+ERROR_COLOUR = "#c62828"
+ERROR_STYLE = f"color: {ERROR_COLOUR};"
+#: Section titles inside a page.
+TITLE_STYLE = "font-weight: 600;"
+
+#: A run's status -> its colour (text, dots and progress bars).
+STATUS_COLOURS = {
+    "running": "#1565c0",
+    "stopping": "#e65100",
+    "queued": "#6a1b9a",
+    "completed": "#2e7d32",
+    "failed": "#c62828",
+    "stopped": "#757575",
+}

@@ -1,0 +1,376 @@
+"""``ThreadedCanvas``: a ``FigureCanvasQTAgg`` that renders in a worker thread.
+
+Drawing the training figure with Agg takes 60 to 300 ms on a modest machine (ticks,
+text, legend): far more than the 50 ms the GUI may stall. So this canvas keeps Qt's
+side (events, the navigation toolbar, painting) on the GUI thread and moves matplotlib's
+side (changing artists, rendering) to one worker thread:
+
+* ``draw()``/``draw_idle()`` (called by matplotlib and the toolbar) request a frame
+  instead of rendering.
+* ``submit(change)`` queues a change of the figure (new data, rescaling); the worker
+  applies queued changes, then renders, at most ``MAX_FRAMES_PER_S`` times a second.
+* ``paintEvent`` paints the last finished frame (a QImage copy): never a half-drawn one.
+* The layout (margins that fit the tick labels) is computed with a constrained layout
+  engine only when asked (``request_layout``), on a resize and every
+  ``LAYOUT_EVERY_S``: running it at every frame would triple a frame's cost.
+* Everything that touches the figure from the GUI thread (mouse and key events the
+  toolbar handles, resizing, the toolbar's buttons) holds ``figure_lock``, which the
+  worker holds while it changes or renders the figure. Hovering without a button
+  pressed skips the event rather than wait for a frame.
+
+Matplotlib is not thread-safe, but one figure touched by one thread at a time is fine:
+the lock gives that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal
+from PySide6.QtGui import QIcon, QImage, QPainter, QPaintEvent, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import QWidget
+
+# matplotlib's Qt backend binds to the Qt already imported, else to QT_API (house style 24).
+os.environ.setdefault("QT_API", "pyside6")
+
+from matplotlib.backends.backend_qt import NavigationToolbar2QT
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+
+logger = logging.getLogger(__name__)
+
+
+def _untyped(value: object) -> Any:
+    """matplotlib's Qt backend has no type hints: call into it without strict checks."""
+    return value
+
+
+MAX_FRAMES_PER_S = 10
+#: While data streams in, tick labels change width: lay the figure out again this often.
+LAYOUT_EVERY_S = 5.0
+#: The share of time the worker may spend rendering (a frame taking 150 ms is followed by
+#: at least 600 ms without one).
+RENDER_DUTY = 0.2
+
+
+class ThreadedCanvas(FigureCanvasQTAgg):
+    """A Qt canvas whose figure is changed and rendered in a worker thread.
+
+    Args:
+        figure: the figure to show.
+
+    Signals:
+        frame_ready(): a new frame was rendered and will be painted.
+    """
+
+    frame_ready = Signal()
+    _rendered = Signal(object)  # worker -> GUI thread (queued): the new QImage
+
+    def __init__(self, figure: Figure) -> None:
+        self.figure_lock = threading.RLock()
+        self._jobs: list[Callable[[], None]] = []
+        self._jobs_lock = threading.Lock()
+        self._render_requested = False
+        self._rendering = False
+        self._closed = False
+        self._frame: QImage | None = None
+        self._last_render = 0.0
+        self._last_duration = 0.0
+        self.frames = 0
+        self.before_render: Callable[[], None] | None = None
+        self.layout_engine: ConstrainedLayoutEngine | None = ConstrainedLayoutEngine()
+        self._layout_needed = True
+        self._last_layout = 0.0
+        self._watched_window: QObject | None = None
+        self._pool = QThreadPool()
+        self._pool.setMaxThreadCount(1)
+        _untyped(super()).__init__(figure)
+        self._rendered.connect(self._on_rendered, Qt.ConnectionType.QueuedConnection)
+
+    # -- requests (GUI thread) -----------------------------------------------------------------
+
+    def submit(self, change: Callable[[], None]) -> None:
+        """Apply ``change()`` to the figure in the worker thread, then render a frame."""
+        with self._jobs_lock:
+            self._jobs.append(change)
+        self.request_frame()
+
+    def request_layout(self) -> None:
+        """Fit the layout to the figure again at the next frame (titles, scales changed)."""
+        self._layout_needed = True
+        self.request_frame()
+
+    def request_frame(self) -> None:
+        """Render a frame soon (coalesced with one being rendered)."""
+        with self._jobs_lock:
+            if self._closed:
+                return
+            self._render_requested = True
+            if self._rendering:
+                return
+            self._rendering = True
+        self._pool.start(self._render_loop)
+
+    def draw(self) -> None:
+        """Matplotlib's "render now": a frame is requested instead (never renders here)."""
+        self.request_frame()
+
+    def draw_idle(self, *args: Any, **kwargs: Any) -> None:
+        """Matplotlib's "render soon"."""
+        self.request_frame()
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    def _render_loop(self) -> None:
+        while True:
+            # At most MAX_FRAMES_PER_S, and rendering at most RENDER_DUTY of the time: in
+            # Python the renderer shares one interpreter lock with the GUI thread.
+            pause = max(1 / MAX_FRAMES_PER_S, self._last_duration / RENDER_DUTY)
+            wait = self._last_render + pause - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self._jobs_lock:
+                jobs, self._jobs = self._jobs, []
+                self._render_requested = False
+                closed = self._closed
+            if closed:
+                break
+            self._last_render = time.monotonic()
+            image = self._render(jobs)
+            self._last_duration = time.monotonic() - self._last_render
+            if image is not None:
+                self._rendered.emit(image)
+            with self._jobs_lock:
+                if not self._render_requested or self._closed:
+                    self._rendering = False
+                    return
+        with self._jobs_lock:
+            self._rendering = False
+
+    def _render(self, jobs: list[Callable[[], None]]) -> QImage | None:
+        with self.figure_lock:
+            for job in jobs:
+                try:
+                    job()
+                except Exception:  # one bad update must not stop the plot
+                    logger.error("plot update failed:\n%s", traceback.format_exc())
+            try:
+                if self.before_render is not None:
+                    self.before_render()
+                now = time.monotonic()
+                if self.layout_engine is not None and (
+                    self._layout_needed or now - self._last_layout > LAYOUT_EVERY_S
+                ):
+                    self._layout_needed = False
+                    self._last_layout = now
+                    self.layout_engine.execute(self.figure)
+                width, height = self.get_width_height(physical=True)
+                if width <= 0 or height <= 0:
+                    return None
+                # Not FigureCanvasAgg.draw: its toolbar wait-cursor would touch Qt here.
+                renderer = _untyped(self).get_renderer()
+                renderer.clear()
+                self.figure.draw(renderer)
+                buffer = memoryview(renderer.buffer_rgba())
+                image = QImage(buffer, width, height, QImage.Format.Format_RGBA8888).copy()
+            except Exception:
+                logger.error("plot rendering failed:\n%s", traceback.format_exc())
+                return None
+        return image
+
+    # -- painting (GUI thread) -----------------------------------------------------------------
+
+    def _on_rendered(self, image: QImage) -> None:
+        if self._closed:
+            return
+        self._frame = image
+        self.frames += 1
+        self.update()
+        self.frame_ready.emit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        try:
+            painter.fillRect(event.rect(), Qt.GlobalColor.white)
+            frame = self._frame
+            if frame is not None:
+                frame.setDevicePixelRatio(self.device_pixel_ratio)
+                painter.drawImage(0, 0, frame)
+            _untyped(self)._draw_rect_callback(painter)  # the zoom rectangle, if any
+        finally:
+            painter.end()
+
+    # -- events that touch the figure hold the lock --------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the figure (waiting for a frame being rendered)."""
+        with self.figure_lock:
+            yield
+
+    def mousePressEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).mouseDoubleClickEvent(event)
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).mouseReleaseEvent(event)
+
+    def mouseMoveEvent(self, event: Any) -> None:
+        if event.buttons() == Qt.MouseButton.NoButton:
+            # Hovering only updates the toolbar's coordinates: skip it while rendering.
+            if not self.figure_lock.acquire(blocking=False):
+                return
+            try:
+                _untyped(super()).mouseMoveEvent(event)
+            finally:
+                self.figure_lock.release()
+            return
+        with self.figure_lock:
+            _untyped(super()).mouseMoveEvent(event)
+
+    def wheelEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).wheelEvent(event)
+
+    def keyPressEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).keyReleaseEvent(event)
+
+    def enterEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).enterEvent(event)
+
+    def leaveEvent(self, event: Any) -> None:
+        with self.figure_lock:
+            _untyped(super()).leaveEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Not FigureCanvasQT's: it resizes the figure here and now, which would wait for
+        # a frame being rendered. The worker resizes it before its next frame instead.
+        QWidget.resizeEvent(self, event)
+        ratio = self.device_pixel_ratio
+        width = event.size().width() * ratio
+        height = event.size().height() * ratio
+
+        def resize() -> None:
+            dpi = self.figure.dpi
+            self.figure.set_size_inches(width / dpi, height / dpi, forward=False)
+            self._layout_needed = True
+
+        self.submit(resize)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Not FigureCanvasQT's: it may change the figure's dpi here and now. Watch the
+        # window for pixel-ratio changes and let the worker apply the current one.
+        QWidget.showEvent(self, event)
+        window = self.window().windowHandle()
+        if window is not None and window is not self._watched_window:
+            window.installEventFilter(self)
+            self._watched_window = window
+        self._update_ratio_later()
+
+    def eventFilter(self, source: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.DevicePixelRatioChange:
+            self._update_ratio_later()
+        return False
+
+    def _update_ratio_later(self) -> None:
+        ratio = self.devicePixelRatioF() or 1.0
+        size = self.size()
+
+        def update() -> None:
+            if _untyped(self)._set_device_pixel_ratio(ratio):
+                dpi = self.figure.dpi
+                self.figure.set_size_inches(
+                    size.width() * ratio / dpi, size.height() * ratio / dpi, forward=False
+                )
+
+        self.submit(update)
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def cleanup(self, wait_ms: int = 10_000) -> None:
+        """Render no more; wait for a frame being rendered."""
+        with self._jobs_lock:
+            self._closed = True
+            self._jobs.clear()
+        self._pool.waitForDone(wait_ms)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Block until no frame is queued or being rendered (tests)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._jobs_lock:
+                if not self._rendering and not self._jobs:
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+class LockingToolbar(NavigationToolbar2QT):
+    """The navigation toolbar, holding the figure while its buttons change the view.
+
+    The subplot and figure-options dialogs are left out: they edit artists directly.
+
+    Signals:
+        home_requested(): the Home button was pressed (the plot follows new data again).
+    """
+
+    toolitems = [  # noqa: RUF012 - matplotlib's own class attribute
+        item
+        for item in NavigationToolbar2QT.toolitems
+        if item[0] in ("Home", "Back", "Forward", None, "Pan", "Zoom", "Save")
+    ]
+
+    home_requested = Signal()
+
+    def __init__(self, canvas: ThreadedCanvas, parent: Any = None) -> None:
+        self._threaded_canvas = canvas
+        _untyped(super()).__init__(canvas, parent, coordinates=True)
+
+    def _icon(self, name: str) -> QIcon:
+        # WORKAROUND: matplotlib 3.11's icon engine reads Qt.AA_UseHighDpiPixmaps, an enum
+        # Qt 6 deprecated, at every paint (a DeprecationWarning each time, an error under
+        # the test suite's filterwarnings). Plain icons from the same image files.
+        path = Path(matplotlib.get_data_path(), "images", name)
+        icon = QIcon(str(path))
+        large = path.with_name(f"{path.stem}_large{path.suffix}")
+        if large.exists():
+            icon.addFile(str(large))
+        return icon
+
+    def home(self, *args: Any) -> None:
+        with self._threaded_canvas.figure_lock:
+            super().home(*args)
+        self.home_requested.emit()
+
+    def back(self, *args: Any) -> None:
+        with self._threaded_canvas.figure_lock:
+            super().back(*args)
+
+    def forward(self, *args: Any) -> None:
+        with self._threaded_canvas.figure_lock:
+            super().forward(*args)
+
+    def save_figure(self, *args: Any) -> Any:
+        with self._threaded_canvas.figure_lock:
+            return _untyped(super()).save_figure(*args)

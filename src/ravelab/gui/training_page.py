@@ -1,0 +1,473 @@
+"""``TrainingPage``: the seed's page: the runs table, their progress, start and stop, the
+selected run's details, log and metrics.
+
+Live updates come from ``RunBridge`` (core signals, coalesced to at most 10 a second);
+each updates only its run's row. The list itself is read again from the database (in a
+worker) only when runs start or end, or the project changes, never in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ravelab.core.errors import RavelabError
+from ravelab.core.training_manager import TrainingManager
+from ravelab.db.database import DatabaseError
+from ravelab.gui.app_signals import AppSignals
+from ravelab.gui.experiments_model import (
+    EXPERIMENT_ID_ROLE,
+    STATUS_FILTERS,
+    VALIDATION_METRIC,
+    Column,
+    ExperimentsFilterProxy,
+    ExperimentsModel,
+    display_status,
+)
+from ravelab.gui.log_viewer import LogViewer
+from ravelab.gui.metrics_plot import MetricsPlot
+from ravelab.gui.new_training_wizard import NewTrainingWizard
+from ravelab.gui.progress_delegate import CellDelegate, ProgressDelegate
+from ravelab.gui.qt_bridge import RunBridge
+from ravelab.gui.run_details import RunDetails
+from ravelab.gui.workers import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+COLUMN_WIDTHS = {
+    Column.NAME: 170,
+    Column.DATASET: 110,
+    Column.CONFIG: 150,
+    Column.STATUS: 110,
+    Column.PROGRESS: 230,
+    Column.SPEED: 90,
+    Column.ETA: 80,
+    Column.BEST_VALIDATION: 110,
+    Column.STARTED: 130,
+    Column.DURATION: 80,
+}
+
+
+def _best_validations(manager: TrainingManager, ids: list[int]) -> dict[int, float]:
+    best = {}
+    for experiment_id in ids:
+        values = [
+            value
+            for _, value in manager.get_metric_history(experiment_id, VALIDATION_METRIC)
+            if math.isfinite(value)
+        ]
+        if values:
+            best[experiment_id] = min(values)
+    return best
+
+
+class TrainingPage(QWidget):
+    """The runs of the current project, live.
+
+    Args:
+        manager: the training manager (runs start, stop and are read through it).
+        app_signals: the application's events.
+        bridge: core signals on the GUI thread (one is made when not given).
+        project_id: the project whose runs are listed.
+        project_name: its name (for the wizard's summary).
+        parent: the parent widget.
+
+    Signals:
+        experiments_loaded(): the list was (re)read from the database and shown.
+        selection_changed(object): the selected run's id (or None).
+    """
+
+    experiments_loaded = Signal()
+    selection_changed = Signal(object)
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        app_signals: AppSignals,
+        bridge: RunBridge | None = None,
+        project_id: int = 1,
+        project_name: str = "Default",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.app_signals = app_signals
+        self._owns_bridge = bridge is None
+        self.bridge = bridge if bridge is not None else RunBridge(manager, self)
+        self.project_id = project_id
+        self.project_name = project_name
+        self._runner = TaskRunner(self)
+        self._selected_id: int | None = None
+        self._select_after_load: int | None = None
+        self._reload_generation = 0
+
+        # -- toolbar --
+        self.new_button = QPushButton("New Training...")
+        self.new_button.setToolTip("Start a new RAVE training (a wizard)")
+        self.new_button.setDefault(True)
+        self.new_button.clicked.connect(self.new_training)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the selected run (RAVE writes no checkpoint on stop)")
+        self.stop_button.clicked.connect(self.stop_selected)
+        self.open_button = QPushButton("Open run folder")
+        self.open_button.setToolTip("Open the selected run's folder")
+        self.open_button.clicked.connect(self.open_run_folder)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by name, dataset or config")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(220)
+        self.status_combo = QComboBox()
+        self.status_combo.addItem("All statuses", None)
+        for status in STATUS_FILTERS:
+            self.status_combo.addItem(status.capitalize(), status)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.filter_edit)
+        buttons.addWidget(self.status_combo)
+
+        # -- table --
+        self.model = ExperimentsModel(self)
+        self.proxy = ExperimentsFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setItemDelegate(CellDelegate(self.table))
+        self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(28)
+        header = self.table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in COLUMN_WIDTHS.items():
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.sortByColumn(Column.STARTED, Qt.SortOrder.DescendingOrder)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table.doubleClicked.connect(lambda _index: self.open_run_folder())
+        self.filter_edit.textChanged.connect(self.proxy.set_text_filter)
+        self.status_combo.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_status_filter(self.status_combo.currentData())
+        )
+
+        # -- the selected run --
+        self.details = RunDetails()
+        self.log_viewer = LogViewer()
+        self.metrics_plot = MetricsPlot(manager)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.details)
+        left_layout.addWidget(self.log_viewer, 1)
+        self.bottom_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.bottom_splitter.addWidget(left)
+        self.bottom_splitter.addWidget(self.metrics_plot)
+        self.bottom_splitter.setStretchFactor(0, 1)
+        self.bottom_splitter.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.bottom_splitter)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.splitter, 1)
+
+        # -- live updates --
+        self.bridge.run_started.connect(self._on_run_started)
+        self.bridge.progress_changed.connect(self._on_progress)
+        self.bridge.metrics_changed.connect(self._on_metrics)
+        self.bridge.output_arrived.connect(self._on_output)
+        self.bridge.status_changed.connect(self._on_status)
+        self.bridge.health_changed.connect(self._on_health)
+        self.bridge.run_finished.connect(self._on_run_finished)
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._on_clock)
+        self._clock.start()
+        self._update_buttons()
+        self.reload(wait=True)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def set_project(self, project_id: int, project_name: str) -> None:
+        """List another project's runs."""
+        self.project_id = project_id
+        self.project_name = project_name
+        self.reload()
+
+    def reload(self, wait: bool = False) -> None:
+        """Read the project's runs again (in a worker; ``wait`` reads here, at startup)."""
+        self._reload_generation += 1
+        generation = self._reload_generation
+        manager, project_id = self.manager, self.project_id
+
+        def work() -> tuple[list[dict[str, Any]], dict[int, float]]:
+            experiments = manager.list_experiments(project_id)
+            return experiments, _best_validations(manager, [int(e["id"]) for e in experiments])
+
+        if wait:
+            self._on_loaded(generation, work())
+        else:
+            self._runner.submit(work, lambda result: self._on_loaded(generation, result))
+
+    def _on_loaded(
+        self, generation: int, result: tuple[list[dict[str, Any]], dict[int, float]]
+    ) -> None:
+        if generation != self._reload_generation:
+            return
+        experiments, best = result
+        self.model.set_experiments(experiments, best)
+        if self._select_after_load is not None:
+            self.select_experiment(self._select_after_load)
+            self._select_after_load = None
+        self._refresh_selected()
+        self.experiments_loaded.emit()
+
+    def _refresh_one(self, experiment_id: int) -> None:
+        """Read one run again (after it started or ended) and update its row."""
+        manager = self.manager
+
+        def work() -> tuple[dict[str, Any] | None, dict[int, float]]:
+            return manager.get_experiment(experiment_id), _best_validations(
+                manager, [experiment_id]
+            )
+
+        def done(result: tuple[dict[str, Any] | None, dict[int, float]]) -> None:
+            experiment, best = result
+            if experiment is None or experiment.get("project_id") != self.project_id:
+                return
+            self.model.update_experiment(experiment, best.get(experiment_id))
+            self._refresh_selected()
+            self.experiments_loaded.emit()
+
+        self._runner.submit(work, done)
+
+    # -- selection -----------------------------------------------------------------------------
+
+    @property
+    def selected_id(self) -> int | None:
+        """The selected run's id, or None."""
+        return self._selected_id
+
+    def selected_experiment(self) -> dict[str, Any] | None:
+        """The selected run's dict (as the table shows it), or None."""
+        if self._selected_id is None:
+            return None
+        return self.model.experiment_by_id(self._selected_id)
+
+    def select_experiment(self, experiment_id: int) -> bool:
+        """Select a run's row (and scroll to it); False when it is not listed."""
+        row = self.model.row_of(experiment_id)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.table.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index)
+        return True
+
+    def _on_selection_changed(self, *_args: Any) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        experiment_id = int(rows[0].data(EXPERIMENT_ID_ROLE)) if rows else None
+        if experiment_id == self._selected_id:
+            return
+        self._selected_id = experiment_id
+        experiment = self.selected_experiment()
+        self.details.show_experiment(experiment)
+        self.log_viewer.show_run(experiment)
+        self.metrics_plot.show_experiment(
+            experiment_id, str(experiment.get("name")) if experiment else None
+        )
+        self._update_buttons()
+        self.selection_changed.emit(experiment_id)
+
+    def _refresh_selected(self) -> None:
+        experiment = self.selected_experiment()
+        if experiment is None and self._selected_id is not None:
+            self._on_selection_changed()  # the selected run left the list
+            return
+        if experiment is not None:
+            self.details.update_experiment(experiment)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        experiment = self.selected_experiment()
+        status = display_status(experiment) if experiment else None
+        self.stop_button.setEnabled(status in ("running", "queued"))
+        self.open_button.setEnabled(bool(experiment and experiment.get("run_dir")))
+
+    # -- live updates (from the bridge, on the GUI thread) -------------------------------------
+
+    def _on_run_started(self, experiment_id: int) -> None:
+        self.app_signals.training_started.emit(experiment_id)
+        self.app_signals.experiments_changed.emit()
+        if self.model.row_of(experiment_id) is None:
+            self._refresh_one(experiment_id)
+
+    def _on_progress(self, experiment_id: int, progress: Mapping[str, Any]) -> None:
+        updated = self.model.update_progress(experiment_id, progress)
+        if updated and experiment_id == self._selected_id:
+            self._refresh_selected()
+
+    def _on_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> None:
+        self.model.update_metrics(experiment_id, metrics)
+        self.metrics_plot.notify_metrics(experiment_id)
+
+    def _on_output(self, experiment_id: int) -> None:
+        if experiment_id == self._selected_id:
+            self.log_viewer.notify_output()
+
+    def _on_status(self, experiment_id: int, status: str, detail: str) -> None:
+        updated = self.model.update_fields(experiment_id, status=status, reason=detail or None)
+        if updated and experiment_id == self._selected_id:
+            self._refresh_selected()
+
+    def _on_health(self, experiment_id: int, health: str, detail: str) -> None:
+        updated = self.model.update_fields(
+            experiment_id, health=health, health_detail=detail or None
+        )
+        if updated and experiment_id == self._selected_id:
+            self._refresh_selected()
+
+    def _on_run_finished(self, experiment_id: int, status: str) -> None:
+        self.model.update_fields(experiment_id, status=status)
+        if experiment_id == self._selected_id:
+            self.log_viewer.notify_finished()
+            self.metrics_plot.notify_metrics(experiment_id)
+        self._refresh_one(experiment_id)
+        self.app_signals.training_completed.emit(experiment_id, status)
+        self.app_signals.experiments_changed.emit()
+
+    def _on_clock(self) -> None:
+        self.model.refresh_times()
+        experiment = self.selected_experiment()
+        if experiment is not None and display_status(experiment) in ("running", "stopping"):
+            self.details.update_experiment(experiment)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def make_wizard(self) -> NewTrainingWizard:
+        """The wizard for a new run of the current project."""
+        wizard = NewTrainingWizard(self.manager, self.project_id, self.project_name, self)
+        wizard.dataset_added.connect(lambda _id: self.app_signals.datasets_changed.emit())
+        wizard.rave_changed.connect(self.app_signals.rave_changed)
+        return wizard
+
+    def new_training(self) -> int | None:
+        """Open the wizard, then start the run it describes; its id, or None."""
+        wizard = self.make_wizard()
+        try:
+            if wizard.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return self.start_from_wizard(wizard)
+        finally:
+            wizard.deleteLater()
+
+    def start_from_wizard(self, wizard: NewTrainingWizard) -> int | None:
+        """Start the run a finished wizard describes; errors are shown in a dialog."""
+        return self.start_training(wizard.get_config())
+
+    def start_training(self, config: Mapping[str, Any]) -> int | None:
+        """``manager.start_training(config)``, its row selected; None (and a dialog) on error."""
+        try:
+            experiment_id = self.manager.start_training(config)
+        except (RavelabError, DatabaseError, OSError) as error:
+            QMessageBox.critical(self, "The training could not start", str(error))
+            return None
+        experiment = self.manager.get_experiment(experiment_id)
+        if experiment is not None and experiment.get("project_id") == self.project_id:
+            self.model.update_experiment(experiment)
+            self.select_experiment(experiment_id)
+        self.app_signals.experiments_changed.emit()
+        return experiment_id
+
+    def stop_selected(self) -> bool:
+        """Ask for confirmation, then stop the selected run; True when asked to stop."""
+        experiment = self.selected_experiment()
+        if experiment is None or display_status(experiment) not in ("running", "queued"):
+            return False
+        config = experiment.get("config") or {}
+        val_every = config.get("val_every")
+        cadence = f" (every {val_every:,} steps)" if isinstance(val_every, int) else ""
+        answer = QMessageBox.question(
+            self,
+            "Stop this run?",
+            f"Stop “{experiment.get('name')}”?\n\n"
+            "RAVE writes no checkpoint when it is stopped: what it trained since its last "
+            f"checkpoint, saved at each validation{cadence}, is lost.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        experiment_id = int(experiment["id"])
+        try:
+            stopped = self.manager.stop_training(experiment_id)
+        except (RavelabError, DatabaseError, OSError) as error:
+            QMessageBox.critical(self, "The run could not be stopped", str(error))
+            return False
+        updated = self.manager.get_experiment(experiment_id)
+        if updated is not None:
+            self.model.update_experiment(updated)
+        self._refresh_selected()
+        return stopped
+
+    def open_run_folder(self) -> bool:
+        """Open the selected run's folder in the file manager."""
+        experiment = self.selected_experiment()
+        run_dir = experiment.get("run_dir") if experiment else None
+        if not run_dir or not Path(run_dir).exists():
+            return False
+        return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(run_dir))))
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Stop timers, workers and signal connections (the page is going away)."""
+        self._clock.stop()
+        self._runner.shutdown()
+        self.log_viewer.cleanup()
+        self.metrics_plot.cleanup()
+        if self._owns_bridge:
+            self.bridge.cleanup()
+
+
+__all__ = ["TrainingPage"]

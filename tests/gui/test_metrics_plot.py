@@ -1,0 +1,95 @@
+"""MetricsPlot reads histories from the DB, draws them decimated, and follows new points."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+
+from ravelab.core.training_manager import TrainingManager
+from ravelab.db import Database
+from ravelab.db import experiments as rows
+from ravelab.gui.metrics_plot import MetricsPlot
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def experiment_id(db: Database, dataset_id: int) -> int:
+    return rows.insert_experiment(
+        db, name="points", project_id=1, dataset_id=dataset_id, config={}, status="completed"
+    )
+
+
+@pytest.fixture
+def plot(qtbot: QtBot, manager: TrainingManager) -> MetricsPlot:
+    plot = MetricsPlot(manager)
+    qtbot.addWidget(plot)
+    plot.resize(700, 500)
+    plot.show()
+    yield plot
+    plot.cleanup()
+
+
+def _insert(db: Database, experiment_id: int, name: str, steps: range, fn: object) -> None:
+    now = time.time()
+    rows.insert_points(db, experiment_id, [(name, s, float(fn(s)), now) for s in steps])  # type: ignore[operator]
+
+
+def _points(plot: MetricsPlot, name: str) -> int:
+    line = plot.line(name)
+    return 0 if line is None else len(line.get_xdata())
+
+
+def test_history_is_drawn_and_grows(
+    qtbot: QtBot, plot: MetricsPlot, db: Database, experiment_id: int
+) -> None:
+    _insert(db, experiment_id, "validation", range(99, 1000, 100), lambda s: 10 / (s + 1))
+    _insert(db, experiment_id, "lr", range(49, 1000, 50), lambda s: 1e-3)
+    _insert(db, experiment_id, "beta", range(0, 10), lambda s: s)
+    plot.show_experiment(experiment_id, "points")
+    qtbot.waitUntil(lambda: _points(plot, "validation") == 10, timeout=10_000)
+    qtbot.waitUntil(lambda: _points(plot, "lr") == 20, timeout=10_000)
+    assert plot.shown_metrics == ["validation"]  # RAVE's default; beta is not drawn
+    assert plot.line("validation").axes is plot.axes.loss
+    assert plot.line("lr").axes is plot.axes.lr
+    assert [a.text() for a in plot.metrics_menu.actions() if a.isCheckable()] == [
+        "beta",
+        "validation",
+    ]
+
+    _insert(db, experiment_id, "validation", range(1099, 2000, 100), lambda s: 10 / (s + 1))
+    plot.notify_metrics(experiment_id)
+    qtbot.waitUntil(lambda: _points(plot, "validation") == 20, timeout=10_000)
+
+    plot.choose_metrics(["beta", "validation"])
+    qtbot.waitUntil(lambda: _points(plot, "beta") == 10, timeout=10_000)
+    assert set(plot.shown_metrics) == {"beta", "validation"}
+    qtbot.waitUntil(lambda: plot.canvas.frames > 0, timeout=10_000)
+
+
+def test_a_long_history_is_decimated_to_the_width(
+    qtbot: QtBot, plot: MetricsPlot, db: Database, experiment_id: int
+) -> None:
+    # (A million points draw the same way; inserting them takes this machine 40 s.)
+    values = np.sin(np.arange(50_000) / 300.0)
+    values[32_123] = 50.0
+    now = time.time()
+    rows.insert_points(
+        db, experiment_id, [("loss", i, float(v), now) for i, v in enumerate(values)]
+    )
+    plot.show_experiment(experiment_id, "big")
+    qtbot.waitUntil(lambda: _points(plot, "loss") > 0, timeout=60_000)
+    line = plot.line("loss")
+    width = plot.axes.loss.get_window_extent().width
+    assert _points(plot, "loss") <= 2 * width + 2
+    assert max(line.get_ydata()) == 50.0  # the spike survives
+    assert plot.status.text() == "50,000 points"
+
+
+def test_an_unselected_plot_says_so(plot: MetricsPlot) -> None:
+    texts = [t.get_text() for t in plot.axes.loss.texts]
+    assert texts == ["Select a run to see its metrics."]
+    assert not plot.metrics_button.isEnabled()

@@ -1,0 +1,229 @@
+"""NewTrainingWizard: its pages, their validation, and the config dict it returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWizard
+from pytestqt.qtbot import QtBot
+
+from ravelab.core.training_config import KNOWN_KEYS, RAVE_DEFAULTS, validate_training_config
+from ravelab.core.training_manager import TrainingManager
+from ravelab.db import Database
+from ravelab.db import experiments as rows
+from ravelab.gui.new_training_wizard import NewTrainingWizard
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def wizard(qtbot: QtBot, manager: TrainingManager, dataset_id: int) -> NewTrainingWizard:
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def _next_enabled(wizard: NewTrainingWizard) -> bool:
+    return wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+
+def _to_page(qtbot: QtBot, wizard: NewTrainingWizard, page: Any) -> None:
+    while wizard.currentPage() is not page:
+        assert _next_enabled(wizard), wizard.currentPage().title()
+        wizard.next()
+
+
+def test_the_four_pages_of_the_seed(wizard: NewTrainingWizard) -> None:
+    assert [wizard.page(i).title() for i in wizard.pageIds()] == [
+        "Dataset",
+        "RAVE configuration",
+        "Training parameters",
+        "Confirm",
+    ]
+
+
+def test_the_dataset_page_lists_datasets_and_needs_one(
+    qtbot: QtBot, wizard: NewTrainingWizard, dataset_id: int
+) -> None:
+    page = wizard.dataset_page
+    assert page.tree.topLevelItemCount() == 1
+    item = page.tree.topLevelItem(0)
+    assert [item.text(c) for c in range(4)] == ["synth", "1", "44.1 kHz", "0:56"]
+    assert page.selected_dataset() is not None  # the only one is preselected
+    assert _next_enabled(wizard)
+    page.tree.clearSelection()
+    assert not page.isComplete() and not _next_enabled(wizard)
+    assert page.reason.text() == "Choose a dataset to continue."
+
+
+def test_add_dataset_right_there(
+    qtbot: QtBot,
+    wizard: NewTrainingWizard,
+    dataset_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    second = tmp_path / "datasets" / "strings"
+    second.mkdir()
+    (second / "metadata.yaml").write_text((dataset_dir / "metadata.yaml").read_text())
+    (second / "data.mdb").write_bytes(b"\0" * 16)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(second))
+    with qtbot.waitSignal(wizard.dataset_added, timeout=5000) as added:
+        record = wizard.dataset_page.add_dataset()
+    assert record is not None and added.args == [record.id]
+    assert wizard.dataset_page.selected_dataset() == record
+    assert wizard.dataset_page.tree.topLevelItemCount() == 2
+
+    # A folder that is not a RAVE dataset: the core's reason in a dialog, nothing added.
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a: warnings.append(text))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path))
+    assert wizard.dataset_page.add_dataset() is None
+    assert "no metadata.yaml" in warnings[0]
+    assert wizard.dataset_page.tree.topLevelItemCount() == 2
+
+
+def test_modifiers_rave_rejects_are_refused_on_the_config_page(
+    qtbot: QtBot, wizard: NewTrainingWizard
+) -> None:
+    _to_page(qtbot, wizard, wizard.config_page)
+    page = wizard.config_page
+    assert page.base_config() == "v2"
+    assert _next_enabled(wizard)
+    page.set_selection("v1", ["wasserstein"])
+    assert not page.isComplete() and not _next_enabled(wizard)
+    assert "wasserstein needs a v2-family base config" in page.reason.text()
+    assert "not v1" in page.reason.text()
+    page.set_selection("v2_small", ["wasserstein", "causal"], ["gain"])
+    assert page.isComplete() and _next_enabled(wizard)
+    assert page.reason.text() == ""
+    assert page.modifiers() == ["wasserstein", "causal"]
+    assert page.augmentations() == ["gain"]
+    # Each choice shows its description and GPU memory.
+    item = page.base_tree.topLevelItem(0)
+    assert item.text(0) == "v1" and item.text(1) == "8 GB"
+    assert item.text(2) == "Original continuous model"
+    assert "200,000" in page.phase_label.text()  # wasserstein sets phase 1 to 200k steps
+
+
+def test_a_bad_or_taken_name_keeps_next_disabled_with_the_reason(
+    qtbot: QtBot, wizard: NewTrainingWizard, db: Database, dataset_id: int
+) -> None:
+    rows.insert_experiment(
+        db, name="taken", project_id=1, dataset_id=dataset_id, config={}, status="completed"
+    )
+    _to_page(qtbot, wizard, wizard.params_page)
+    page = wizard.params_page
+    assert page.name_edit.text() == "synth-v2"  # suggested from dataset and config
+    assert _next_enabled(wizard) and page.name_error.text() == ""
+
+    qtbot.keyClicks(page.name_edit, "x y")  # typed: "synth-v2x y"
+    assert not _next_enabled(wizard)
+    assert "is not allowed" in page.name_error.text()
+    page.name_edit.setText("taken")
+    assert not _next_enabled(wizard)
+    assert page.name_error.text() == "A run named 'taken' exists already: choose another name."
+    page.name_edit.setText("")
+    assert "run name is missing" in page.name_error.text()
+    page.name_edit.setText("fresh-name")
+    assert _next_enabled(wizard) and page.name_error.text() == ""
+
+    page.overrides_edit.setText("PHASE_1_DURATION")
+    assert not _next_enabled(wizard) and "KEY=VALUE" in page.overrides_error.text()
+    page.overrides_edit.setText("PHASE_1_DURATION=150")
+    assert _next_enabled(wizard)
+
+
+def test_parameters_show_raves_defaults_and_the_fixed_learning_rate(
+    qtbot: QtBot, wizard: NewTrainingWizard
+) -> None:
+    _to_page(qtbot, wizard, wizard.params_page)
+    page = wizard.params_page
+    assert page.max_steps.value() == RAVE_DEFAULTS["max_steps"]
+    assert page.batch_size.value() == RAVE_DEFAULTS["batch_size"]
+    assert page.val_every.value() == RAVE_DEFAULTS["val_every"]
+    assert page.save_every.value() == RAVE_DEFAULTS["save_every"]
+    assert page.n_signal.value() == RAVE_DEFAULTS["n_signal"]
+    assert "RAVE's default: 8" in page.batch_size.toolTip()
+    assert page.learning_rate.isReadOnly() and page.learning_rate.text().startswith("0.001")
+    assert "1e-3 decaying linearly to 1e-4 over the 1,000,000 steps" in page.lr_note.text()
+    assert page.lr_note.text().startswith("Cannot be changed: RAVE 2.3.1 has no learning-rate")
+    qtbot.waitUntil(lambda: "GPU" in page.gpu_note.text(), timeout=15_000)
+    assert page.gpu.itemData(0) == -1
+
+
+def test_get_config_is_what_start_training_takes(
+    qtbot: QtBot, wizard: NewTrainingWizard, db: Database, dataset_id: int, dataset_dir: Path
+) -> None:
+    _to_page(qtbot, wizard, wizard.config_page)
+    wizard.config_page.set_selection("v2", ["causal"], ["mute"])
+    _to_page(qtbot, wizard, wizard.params_page)
+    params = wizard.params_page
+    params.name_edit.setText("drums-causal")
+    params.max_steps.setValue(20)
+    params.batch_size.setValue(4)
+    params.val_every.setValue(8)
+    params.n_signal.setValue(65536)
+    params.gpu.setCurrentIndex(params.gpu.findData(-1))
+
+    config = wizard.get_config()
+    assert set(config) <= KNOWN_KEYS
+    assert config == {
+        "name": "drums-causal",
+        "dataset_id": dataset_id,
+        "dataset_path": str(dataset_dir.resolve()),
+        "config": "v2",
+        "modifiers": ["causal"],
+        "max_steps": 20,
+        "batch_size": 4,
+        "learning_rate": 1e-3,
+        "gpu": -1,
+        "val_every": 8,
+        "save_every": RAVE_DEFAULTS["save_every"],
+        "n_signal": 65536,
+        "project_id": 1,
+        "augment": ["mute"],
+    }
+    spec = validate_training_config(config, db)
+    assert spec.modifiers == ["causal"] and spec.augment == ["mute"] and spec.gpu == -1
+
+
+def test_the_confirmation_shows_the_exact_command(
+    qtbot: QtBot, wizard: NewTrainingWizard, manager: TrainingManager, rave_double: Path
+) -> None:
+    _to_page(qtbot, wizard, wizard.params_page)
+    wizard.params_page.name_edit.setText("confirm-me")
+    _to_page(qtbot, wizard, wizard.confirm_page)
+    page = wizard.confirm_page
+    command = page.command.toPlainText()
+    assert command.startswith(f"{rave_double.resolve()} train --config v2 --db_path ")
+    assert f"--out_path '{manager.runs_dir}/<id>-confirm-me'" in command
+    assert "--name confirm-me --channels 1" in command
+    assert page.isComplete() and page.reason.text() == ""
+    assert wizard.button(QWizard.WizardButton.FinishButton).text() == "Start training"
+    assert "confirm-me" in page.summary.text()
+    page.copy_button.click()
+    assert QApplication.clipboard().text() == command
+
+
+def test_the_confirmation_refuses_when_rave_is_missing(
+    qtbot: QtBot,
+    make_manager: Any,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    manager = make_manager(rave=None)
+    wizard = NewTrainingWizard(manager)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.confirm_page)
+    page = wizard.confirm_page
+    assert not page.isComplete()
+    assert "`rave` command was not found" in page.reason.text()
+    assert page.rave_button.isVisibleTo(page)
+    assert page.command.toPlainText().startswith("rave train --config v2")
