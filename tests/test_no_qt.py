@@ -18,7 +18,7 @@ sys.meta_path.insert(0, RefuseQt())
 import ravelab
 from ravelab import Database, TrainingManager, TrainingProcess
 names = []
-for package in ("ravelab.core", "ravelab.db", "ravelab.cli"):
+for package in ("ravelab.core", "ravelab.db", "ravelab.cli", "ravelab.plots"):
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         importlib.import_module(info.name)

@@ -126,3 +126,9 @@ def test_two_processes_write_at_once(db: Database) -> None:
     record = rows.get_experiment(db, exp)
     assert record is not None
     assert record.metrics == {"writer_0": 49, "writer_100000": 49}
+
+
+def test_history_after_a_step(db: Database) -> None:
+    exp = rows.insert_experiment(db, name="x", project_id=1, dataset_id=None, config={})
+    rows.insert_points(db, exp, [("loss", s, s / 10, 0.0) for s in range(5)])
+    assert rows.metric_history(db, exp, "loss", after_step=2) == [(3, 0.3), (4, 0.4)]

@@ -244,9 +244,12 @@ class TrainingManager:
         record = rows.get_experiment(self.db, experiment_id)
         return {} if record is None else dict(record.metrics)
 
-    def get_metric_history(self, experiment_id: int, name: str) -> list[tuple[int, float]]:
-        """All (step, value) points of one metric, ordered by step."""
-        return rows.metric_history(self.db, experiment_id, name)
+    def get_metric_history(
+        self, experiment_id: int, name: str, after_step: int | None = None
+    ) -> list[tuple[int, float]]:
+        """All (step, value) points of one metric, ordered by step (those after
+        ``after_step`` only, when given)."""
+        return rows.metric_history(self.db, experiment_id, name, after_step)
 
     def stop_training(self, experiment_id: int, *, at_checkpoint: bool = False) -> bool:
         """Ask a running experiment to stop (SIGINT, then SIGTERM, then SIGKILL).

@@ -139,7 +139,8 @@ class TrainingProcess(ProcessThread):
         output_line(str, str, bool): stream name, line, and whether it is a tqdm redraw.
         metrics_update(dict): latest values of the metrics that changed.
         step_update(int, int): the current step and max steps.
-        progress_update(dict): epoch, batch, speed, ETA, phase and percent.
+        progress_update(dict): epoch, batch, speed, ETA, phase and percent; emitted once
+            per poll that read something (viewers use it as "new output arrived").
         status_update(str, str): ``queued`` (with the scheduler's reason) or ``running``.
         health_update(str, str): ``ok``, ``broken`` (NaN/inf in a scalar) or ``stalled``
             (no step for ``stalled_after_s`` while alive), and a detail.
