@@ -137,15 +137,25 @@ def insert_points(
         )
 
 
-def metric_history(db: Database, experiment_id: int, name: str) -> list[tuple[int, float]]:
-    """All (step, value) points of one metric, ordered by step.
+def metric_history(
+    db: Database, experiment_id: int, name: str, after_step: int | None = None
+) -> list[tuple[int, float]]:
+    """The (step, value) points of one metric, ordered by step (only those after
+    ``after_step`` when given: a live plot reads what is new).
 
     The columns are declared INTEGER and REAL NOT NULL, so SQLite hands back int and
     float already: the rows are returned as they come, with no conversion per point.
     """
+    if after_step is None:
+        return db.query_tuples(
+            "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
+            "ORDER BY step",
+            (experiment_id, name),
+        )
     return db.query_tuples(
-        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? ORDER BY step",
-        (experiment_id, name),
+        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
+        "AND step > ? ORDER BY step",
+        (experiment_id, name, after_step),
     )
 
 
