@@ -93,3 +93,39 @@ def test_an_unselected_plot_says_so(plot: MetricsPlot) -> None:
     texts = [t.get_text() for t in plot.axes.loss.texts]
     assert texts == ["Select a run to see its metrics."]
     assert not plot.metrics_button.isEnabled()
+
+
+def test_phase_boundary_and_checkpoints_are_marked(
+    qtbot: QtBot, plot: MetricsPlot, db: Database, experiment_id: int
+) -> None:
+    from ravelab.db import artifacts
+    from ravelab.db.artifacts import CheckpointRecord
+
+    _insert(db, experiment_id, "validation", range(0, 1000, 10), lambda s: 10 / (s + 1))
+    rows.merge_progress(db, experiment_id, {"phase_1_duration": 500})
+    artifacts.upsert_checkpoints(
+        db, experiment_id, [CheckpointRecord(f"/x/epoch_{s}.ckpt", s, 1, float(s)) for s in (300,)]
+    )
+    plot.show_experiment(experiment_id, "marked")
+    qtbot.waitUntil(lambda: len(plot.phase_lines) == 2, timeout=10_000)
+    assert list(plot.phase_lines[0].get_xdata()) == [500, 500]
+    assert plot.phase_lines[1].axes is plot.axes.lr
+    qtbot.waitUntil(lambda: plot.checkpoint_markers is not None, timeout=10_000)
+    assert list(plot.checkpoint_markers.get_xdata()) == [300]
+    assert [t.get_text() for t in plot.axes.loss.get_legend().get_texts()] == ["validation"]
+    frames = plot.canvas.frames
+    qtbot.waitUntil(lambda: plot.canvas.frames > frames, timeout=10_000)
+    plot.canvas.grab().save("docs/screenshots/metrics_markers.png")
+
+    # A new checkpoint is drawn on the next reload; a phase beyond the data is not.
+    artifacts.upsert_checkpoints(
+        db, experiment_id, [CheckpointRecord("/x/epoch_900.ckpt", 900, 1, 900.0)]
+    )
+    rows.merge_progress(db, experiment_id, {"phase_1_duration": 5000})
+    plot.notify_metrics(experiment_id)
+    qtbot.waitUntil(
+        lambda: plot.checkpoint_markers is not None
+        and list(plot.checkpoint_markers.get_xdata()) == [300, 900],
+        timeout=10_000,
+    )
+    assert plot.phase_lines == []

@@ -273,3 +273,226 @@ def test_runs_reattached_at_start_show_live(
     with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000) as ended:
         pass
     assert ended.args == [experiment_id, "completed"]
+
+
+# -- actions on runs: stop at checkpoint, resume, clone, export, compare ---------------------
+
+
+def _resumable_config(dataset_id: int, name: str, **extra: Any) -> dict[str, Any]:
+    return training_config(
+        dataset_id,
+        name,
+        max_steps=300,
+        val_every=40,
+        save_every=100,
+        workers=0,
+        overrides=["PHASE_1_DURATION=150"],
+        **extra,
+    )
+
+
+def test_stop_at_checkpoint_then_resume_with_new_max_steps(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.05")
+    page = make_page(manager)
+    experiment_id = page.start_training(_resumable_config(dataset_id, "resumable"))
+    assert experiment_id is not None
+    assert page.stop_checkpoint_button.isEnabled() and not page.resume_button.isEnabled()
+    qtbot.waitUntil(lambda: _progress_cell(page, experiment_id)[0] >= 2, timeout=60_000)
+
+    # The plain Stop says how much it would lose (cancelled here).
+    questions: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda _p, _t, text, *a: questions.append(text) or QMessageBox.StandardButton.Cancel,
+    )
+    assert not page.stop_selected()
+    assert "Stopping now loses" in questions[0] and "Stop at checkpoint" in questions[0]
+
+    with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000) as ended:
+        assert page.stop_selected_at_checkpoint()
+        assert _row(page, experiment_id)["status"] == "running"  # until the checkpoint
+        assert not page.stop_checkpoint_button.isEnabled()
+    assert ended.args == [experiment_id, "stopped"]
+    qtbot.waitUntil(lambda: _row(page, experiment_id).get("ended_at") is not None, timeout=10_000)
+    stopped_at = manager.get_experiment(experiment_id)["progress"]["step"]
+    assert 40 <= stopped_at < 300
+    assert page.resume_button.isEnabled()
+
+    # Cancelled: nothing happens.
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (0, False))
+    assert not page.resume_selected()
+    assert manager.get_experiment(experiment_id)["status"] == "stopped"
+
+    asked: list[tuple[Any, ...]] = []
+
+    def get_int(*args: Any, **kwargs: Any) -> tuple[int, bool]:
+        asked.append(args)
+        return stopped_at + 30, True
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    monkeypatch.setattr(QInputDialog, "getInt", get_int)
+    with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000) as ended:
+        assert page.resume_selected()
+        assert display_status(_row(page, experiment_id)) == "running"
+        assert not page.resume_button.isEnabled()
+    assert asked[0][3] == 300  # the current max steps is offered
+    assert ended.args == [experiment_id, "completed"]
+    resumed = manager.get_experiment(experiment_id)
+    argv = resumed["argv"]
+    assert argv[argv.index("--max_steps") + 1] == str(stopped_at + 30)
+    assert "--ckpt" in argv
+    assert resumed["progress"]["resumes"] == 1
+
+
+def test_resume_without_a_checkpoint_shows_why_and_changes_nothing(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.3")
+    experiment_id = manager.start_training(
+        training_config(dataset_id, "no-ckpt", max_steps=300, val_every=1000, save_every=1000)
+    )
+    manager.stop_training(experiment_id)
+    manager.wait(experiment_id, timeout=60)
+    page = make_page(manager)
+    page.select_experiment(experiment_id)
+    assert page.resume_button.isEnabled()
+    before = manager.get_experiment(experiment_id)
+    errors: list[str] = []
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (300, True))
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text, *a: errors.append(text))
+    assert not page.resume_selected()
+    assert "no checkpoint" in errors[0]
+    assert manager.get_experiment(experiment_id) == before
+
+
+def test_clone_opens_the_wizard_with_the_runs_settings(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+) -> None:
+    first = manager.start_training(training_config(dataset_id, "original", batch_size=3))
+    manager.wait(first, timeout=60)
+    page = make_page(manager)
+    page.select_experiment(first)
+    assert page.clone_button.isEnabled()
+    wizard = page.make_clone_wizard()
+    assert wizard is not None
+    qtbot.addWidget(wizard)
+    wizard.show()
+    while wizard.currentPage() is not wizard.confirm_page:
+        wizard.next()
+    config = wizard.get_config()
+    assert (config["batch_size"], config["max_steps"], config["val_every"]) == (3, 20, 8)
+    assert config["dataset_id"] == dataset_id and config["name"] != "original"
+    with qtbot.waitSignal(page.app_signals.training_completed, timeout=60_000):
+        second = page.start_from_wizard(wizard)
+    assert second is not None and second != first
+    assert manager.get_experiment(second)["config"]["batch_size"] == 3
+
+
+def test_export_dialog_runs_the_job_and_shows_the_model(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+) -> None:
+    experiment_id = manager.start_training(_resumable_config(dataset_id, "exported"))
+    manager.wait(experiment_id, timeout=60)
+    page = make_page(manager)
+    page.select_experiment(experiment_id)
+    assert page.export_button.isEnabled()
+    dialog = page.make_export_dialog()
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    dialog.show()
+    labels = [dialog.checkpoint.itemText(i) for i in range(dialog.checkpoint.count())]
+    assert labels[0].startswith("Best") and labels[1].startswith("Latest")
+    assert any("best.ckpt" in label for label in labels[2:])
+    assert dialog.streaming.isChecked()
+    dialog.fidelity.setValue(0.9)
+    assert dialog.options() == {"checkpoint": "best", "streaming": True, "fidelity": 0.9}
+    with qtbot.waitSignal(page.model_exported, timeout=60_000) as exported:
+        assert dialog.start_export() is not None
+        assert not dialog.export_button.isEnabled()
+    assert exported.args == [dialog.job_id]
+    assert dialog.model_path and dialog.model_path.endswith(".ts")
+    assert dialog.status.text().startswith("Exported (")
+    assert dialog.path_edit.text() == dialog.model_path and dialog.result_row.isVisible()
+    dialog.grab().save("docs/screenshots/export_dialog.png")
+    dialog.close()
+
+
+def test_export_errors_are_shown_in_the_dialog(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+) -> None:
+    experiment_id = manager.start_training(
+        training_config(dataset_id, "no-ckpt", val_every=1000, save_every=1000)
+    )
+    manager.wait(experiment_id, timeout=60)
+    page = make_page(manager)
+    page.select_experiment(experiment_id)
+    dialog = page.make_export_dialog()
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    assert dialog.start_export() is None
+    assert dialog.status.text().startswith("The export could not start:")
+    assert dialog.export_button.isEnabled()
+
+
+def test_compare_lists_the_settings_two_runs_differ_in(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
+    a = manager.start_training(training_config(dataset_id, "a", batch_size=3))
+    b = manager.start_training(training_config(dataset_id, "b", batch_size=5))
+    manager.wait(a, timeout=60)
+    manager.wait(b, timeout=60)
+    page = make_page(manager)
+    page.select_experiment(a)
+    assert not page.compare_button.isEnabled()
+    row = page.proxy.mapFromSource(page.model.index(page.model.row_of(b), 0))
+    page.table.selectionModel().select(
+        row, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    )
+    assert sorted(page.selected_ids()) == sorted([a, b])
+    assert page.compare_button.isEnabled()
+    dialog = page.make_compare_dialog()
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    keys = {key: (x, y) for key, x, y in dialog.differences}
+    assert keys == {"batch_size": (5, 3)}  # b is listed first (newest)
+    assert dialog.table.horizontalHeaderItem(1).text() == "b"
+    texts = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    assert "batch_size" in texts
+    dialog.resize(560, 240)
+    dialog.grab().save("docs/screenshots/compare_dialog.png")
+    qtbot.waitUntil(lambda: page.metrics_plot.status.text().endswith(" points"), timeout=10_000)
+    frames = page.metrics_plot.canvas.frames
+    qtbot.waitUntil(lambda: page.metrics_plot.canvas.frames > frames, timeout=10_000)
+    page.grab().save("docs/screenshots/training_actions.png")
+    menu = page.context_menu()
+    enabled = [action.text() for action in menu.actions() if action.isEnabled()]
+    assert "Compare" in enabled and "Export..." in enabled and "Stop" not in enabled

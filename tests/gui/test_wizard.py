@@ -227,3 +227,103 @@ def test_the_confirmation_refuses_when_rave_is_missing(
     assert "`rave` command was not found" in page.reason.text()
     assert page.rave_button.isVisibleTo(page)
     assert page.command.toPlainText().startswith("rave train --config v2")
+
+
+def test_run_on_is_hidden_without_slurm(
+    qtbot: QtBot, manager: TrainingManager, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.params_page)
+    params = wizard.params_page
+    assert not params.slurm_offered
+    assert not params.run_on.isVisible() and not params.slurm_box.isVisible()
+    assert params.executor == "local"
+    assert "executor" not in wizard.get_config()
+
+
+def test_slurm_settings_prefill_the_fields_and_reach_the_config(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    db: Database,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.core.slurm_settings import SlurmSettings
+
+    SlurmSettings(partition="gpu", time="12:00:00", gres="gpu:1", account="lab").save(db)
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.resize(820, 760)
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.params_page)
+    params = wizard.params_page
+    assert params.slurm_offered and params.run_on.isVisible()
+    assert not params.slurm_box.isVisible()
+    params.run_on.setCurrentIndex(params.run_on.findData("slurm"))
+    assert params.slurm_box.isVisible() and not params.gpu.isVisible()
+    assert params.slurm_edits["partition"].text() == "gpu"
+    assert params.slurm_edits["gres"].text() == "gpu:1"
+    params.slurm_edits["mem"].setText("32G")
+    params.slurm_edits["cpus"].setText("8")
+    qtbot.wait(100)
+    wizard.grab().save("docs/screenshots/wizard_slurm.png")
+
+    config = wizard.get_config()
+    assert config["executor"] == "slurm"
+    assert config["executor_options"] == {
+        "partition": "gpu",
+        "time": "12:00:00",
+        "gres": "gpu:1",
+        "cpus": 8,
+        "mem": "32G",
+    }
+    assert "gpu" not in config
+    assert validate_training_config(config, db).gpu == 0  # --gres asks for a GPU
+
+    # A value SLURM would refuse keeps Next disabled, with the core's reason.
+    params.slurm_edits["mem"].setText("lots")
+    assert not _next_enabled(wizard) and "mem" in params.slurm_error.text()
+    params.slurm_edits["mem"].setText("")
+    assert _next_enabled(wizard)
+    wizard.next()
+    assert wizard.currentPage() is wizard.confirm_page
+    assert "SLURM cluster (partition gpu" in wizard.confirm_page.summary.text()
+
+
+def test_prefill_from_a_clone(
+    qtbot: QtBot, manager: TrainingManager, dataset_id: int
+) -> None:
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.prefill(
+        {
+            "dataset_id": dataset_id,
+            "config": "v2_small",
+            "modifiers": [],
+            "augment": ["mute"],
+            "max_steps": 1234,
+            "batch_size": 3,
+            "gpu": -1,
+            "val_every": 17,
+            "save_every": 19,
+            "n_signal": 65536,
+            "overrides": ["PHASE_1_DURATION=100"],
+            "workers": 2,
+        }
+    )
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.confirm_page)
+    config = wizard.get_config()
+    assert config["dataset_id"] == dataset_id
+    assert (config["config"], config["augment"]) == ("v2_small", ["mute"])
+    assert (config["max_steps"], config["batch_size"], config["gpu"]) == (1234, 3, -1)
+    assert (config["val_every"], config["save_every"]) == (17, 19)
+    assert config["overrides"] == ["PHASE_1_DURATION=100"]
+    assert config["workers"] == 2
+    assert config["name"]  # suggested anew
+    assert wizard.confirm_page.isComplete(), wizard.confirm_page.problem

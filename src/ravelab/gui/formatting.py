@@ -113,6 +113,20 @@ def command_line(argv: Sequence[str]) -> str:
     return shlex.join([str(part) for part in argv])
 
 
+
+
+def size(n_bytes: Any) -> str:
+    """A file size: "512 B", "3.4 MB", "1.2 GB"."""
+    if not isinstance(n_bytes, int | float):
+        return "-"
+    value = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
 __all__ = [
     "command_line",
     "config_text",
@@ -125,6 +139,7 @@ __all__ = [
     "run_seconds",
     "sample_rate",
     "seconds_of_audio",
+    "size",
     "speed",
     "steps",
 ]

@@ -9,6 +9,10 @@ is ``ravelab.plots.figures``; the series are thinned with
 range once the user zooms), so a million points draw like two thousand. Changing and
 rendering the figure happen in ``ThreadedCanvas``'s worker: the GUI thread only paints
 finished frames.
+
+Both plots mark RAVE's phase boundary (a dashed line at the run's ``phase_1_duration``
+when the data reach it) and the loss plot marks each checkpoint (small triangles at the
+bottom, from ``artifacts.list_checkpoints``); both are read with every reload.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from ravelab.core.training_manager import TrainingManager
+from ravelab.db import artifacts
 from ravelab.db import experiments as experiment_rows
 from ravelab.gui.metric_series import SeriesCache
 from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
@@ -65,6 +70,8 @@ class _Loaded:
     lr: tuple[FloatArray, FloatArray] | None
     seconds: float
     points: int = 0
+    phase_1_duration: int | None = None
+    checkpoint_steps: tuple[int, ...] = ()
 
 
 @dataclass
@@ -74,6 +81,23 @@ class _Shown:
     losses: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
     lr: tuple[FloatArray, FloatArray] | None = None
     version: int = 0
+
+
+def _read_markers(db: Any, experiment_id: int) -> tuple[int | None, tuple[int, ...]]:
+    """A run's phase-1 length (from its progress) and its checkpoints' steps."""
+    record = experiment_rows.get_experiment(db, experiment_id)
+    phase = record.progress.get("phase_1_duration") if record is not None else None
+    steps = {c.step for c in artifacts.list_checkpoints(db, experiment_id) if c.step is not None}
+    return (int(phase) if isinstance(phase, int | float) else None), tuple(sorted(steps))
+
+
+def _step_range(loaded: _Loaded) -> tuple[float, float] | None:
+    arrays = [x for x, _ in loaded.losses.values() if x.size]
+    if loaded.lr is not None and loaded.lr[0].size:
+        arrays.append(loaded.lr[0])
+    if not arrays:
+        return None
+    return min(float(x[0]) for x in arrays), max(float(x[-1]) for x in arrays)
 
 
 class MetricsPlot(QWidget):
@@ -104,6 +128,10 @@ class MetricsPlot(QWidget):
         self._shown = _Shown()
         self._following = True
         self._frame_key: tuple[Any, ...] | None = None
+        #: The phase-boundary lines (loss and lr axes) and the checkpoint markers drawn.
+        self.phase_lines: list[Any] = []
+        self.checkpoint_markers: Any = None
+        self._markers_key: tuple[Any, ...] | None = None
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.timeout.connect(self._load)
@@ -236,8 +264,16 @@ class MetricsPlot(QWidget):
             series = cache.refresh(with_lr)
             lr = series.pop(figures.LR_METRIC, None)
             points = sum(x.size for x, _ in series.values()) + (lr[0].size if lr else 0)
+            phase, checkpoints = _read_markers(db, experiment_id)
             return _Loaded(
-                experiment_id, losses_available, series, lr, time.monotonic() - started, points
+                experiment_id,
+                losses_available,
+                series,
+                lr,
+                time.monotonic() - started,
+                points,
+                phase,
+                checkpoints,
             )
 
         self._runner.submit(
@@ -287,6 +323,7 @@ class MetricsPlot(QWidget):
             axes.lr_line.remove()
             axes.lr_line = None
         self._shown = _Shown(version=self._shown.version + 1)
+        self._draw_markers(None, ())
         figures.set_title(self.figure, title)
         figures.show_message(axes.loss, message)
         figures.show_message(axes.lr, None)
@@ -319,9 +356,55 @@ class MetricsPlot(QWidget):
         figures.show_message(axes.loss, loss_message)
         figures.show_message(axes.lr, None if has_lr else "No learning-rate points yet")
         figures.show_steps(axes, has_losses or has_lr)
+        self._draw_markers(loaded.phase_1_duration, loaded.checkpoint_steps, _step_range(loaded))
         if names_changed:
             figures.update_legend(axes.loss)
             self.canvas.request_layout()
+
+    def _draw_markers(
+        self,
+        phase: int | None,
+        checkpoints: tuple[int, ...],
+        steps: tuple[float, float] | None = None,
+    ) -> None:
+        """Draw the phase boundary and checkpoint markers within ``steps`` (redrawn only
+        when they change)."""
+        if steps is None:
+            phase, checkpoints = None, ()
+        else:
+            low, high = steps
+            phase = phase if phase is not None and low <= phase <= high else None
+            checkpoints = tuple(s for s in checkpoints if low <= s <= high)
+        key = (phase, checkpoints)
+        if key == self._markers_key:
+            return
+        self._markers_key = key
+        for line in self.phase_lines:
+            line.remove()
+        self.phase_lines = []
+        if self.checkpoint_markers is not None:
+            self.checkpoint_markers.remove()
+            self.checkpoint_markers = None
+        axes = self.axes
+        if phase is not None:
+            self.phase_lines = [
+                ax.axvline(phase, color="0.35", linestyle="--", linewidth=0.9, alpha=0.8)
+                for ax in (axes.loss, axes.lr)
+            ]
+            self.phase_lines[0].set_label("_phase 2 starts")
+        if checkpoints:
+            (self.checkpoint_markers,) = axes.loss.plot(
+                list(checkpoints),
+                [0.03] * len(checkpoints),
+                linestyle="none",
+                marker="^",
+                markersize=6,
+                color="0.35",
+                clip_on=False,
+                transform=axes.loss.get_xaxis_transform(),
+                label="_checkpoints",
+                zorder=3,
+            )
 
     def _prepare_frame(self) -> None:
         """Decimate the series for the view about to be rendered (before every frame)."""

@@ -5,13 +5,18 @@ Pages: ``DatasetSelectionPage`` (registered datasets, "Add dataset..."),
 RAVE refuses refused here), ``TrainingParametersPage`` (name, steps, batch, GPU,
 intervals, each with RAVE's default) and ``ConfirmationPage`` (a summary and the exact
 ``rave train`` command). ``get_config()`` returns the dict
-``TrainingManager.start_training`` takes. Invalid input keeps Next disabled, with the
+``TrainingManager.start_training`` takes; ``prefill(config)`` fills the pages from one
+(``TrainingManager.clone_config``: "Clone" on the Training page). Where SLURM is set up
+(stored settings or ``sbatch`` on the PATH) the parameters page offers "Run on: this
+computer / SLURM cluster" with the job's resources. Invalid input keeps Next disabled, with the
 reason next to the field; all checks are the core's (``check_name``,
 ``validate_training_config``, ``rave_configs``).
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -42,6 +47,7 @@ from ravelab.core.gpus import GpuInfo, list_gpus
 from ravelab.core.learning_rate import GENERATOR_START_LR, describe_schedule
 from ravelab.core.names import check_name
 from ravelab.core.rave_locator import find_rave
+from ravelab.core.slurm_settings import SlurmSettings
 from ravelab.core.training_config import (
     RAVE_DEFAULTS,
     build_train_argv,
@@ -59,6 +65,25 @@ from ravelab.gui.style import ERROR_STYLE, HINT_COLOUR, HINT_STYLE, TITLE_STYLE
 from ravelab.gui.workers import TaskRunner
 
 CPU = -1
+LOCAL = "local"
+SLURM = "slurm"
+#: The SLURM resources the wizard asks for (``SlurmSettings`` fields): label, hint.
+SLURM_FIELDS = {
+    "partition": ("Partition:", "--partition, e.g. gpu"),
+    "time": ("Time limit:", "--time, e.g. 12:00:00 or 2-00:00:00"),
+    "gres": ("GPUs (gres):", "--gres, e.g. gpu:1 or gpu:a100:1"),
+    "cpus": ("CPUs:", "--cpus-per-task, e.g. 8"),
+    "mem": ("Memory:", "--mem, e.g. 32G"),
+}
+
+
+def slurm_available(db: Any) -> tuple[bool, SlurmSettings]:
+    """Whether to offer SLURM (settings stored, or ``sbatch`` found), and the settings."""
+    try:
+        settings = SlurmSettings.load(db)
+    except RavelabError:
+        settings = SlurmSettings()
+    return (not settings.is_empty or shutil.which("sbatch") is not None), settings
 
 #: Where the confirmation page shows the run folder: its id is known only once it starts.
 OUT_PATH_PLACEHOLDER = "<id>-{name}"
@@ -436,18 +461,91 @@ class TrainingParametersPage(QWizardPage):
         self.overrides_edit.textChanged.connect(self._validate)
         self.overrides_error = _error_label()
 
+        offered, slurm = slurm_available(wizard.db)
+        self.slurm_offered = offered
+        self.run_on = QComboBox()
+        self.run_on.addItem("This computer", LOCAL)
+        self.run_on.addItem("SLURM cluster (sbatch)", SLURM)
+        self.run_on.setToolTip("Where the run trains: here, or as a SLURM batch job.")
+        self.run_on.setMaximumWidth(480)
+        self.slurm_edits: dict[str, QLineEdit] = {}
+        self.slurm_box = QWidget()
+        slurm_form = QFormLayout(self.slurm_box)
+        slurm_form.setContentsMargins(0, 0, 0, 0)
+        for key, (label, hint) in SLURM_FIELDS.items():
+            edit = QLineEdit()
+            value = getattr(slurm, key)
+            edit.setText("" if value is None else str(value))
+            edit.setPlaceholderText(f"cluster default ({hint})")
+            edit.setToolTip(hint)
+            edit.setMaximumWidth(320)
+            edit.textChanged.connect(self._validate)
+            self.slurm_edits[key] = edit
+            slurm_form.addRow(label, edit)
+        self.slurm_error = _error_label()
+        slurm_form.addRow("", self.slurm_error)
+        self.run_on.currentIndexChanged.connect(self._on_run_on)
+
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         form.addRow("Name:", _with_note(self.name_edit, self.name_error))
         form.addRow("Max steps:", self._with_default(self.max_steps, "max_steps"))
         form.addRow("Batch size:", self._with_default(self.batch_size, "batch_size"))
         form.addRow("Learning rate:", _with_note(self.learning_rate, self.lr_note))
-        form.addRow("Device:", _with_note(self.gpu, self.gpu_note))
+        form.addRow("Run on:", self.run_on)
+        form.addRow("", self.slurm_box)
+        self._device_row = _with_note(self.gpu, self.gpu_note)
+        form.addRow("Device:", self._device_row)
         form.addRow("Validation every:", self._with_default(self.val_every, "val_every", "steps"))
         form.addRow("Checkpoint every:", self._with_default(self.save_every, "save_every", "steps"))
         form.addRow("n_signal:", self._with_default(self.n_signal, "n_signal", "samples"))
         form.addRow("Gin overrides:", _with_note(self.overrides_edit, self.overrides_error))
+        self._form = form
+        form.setRowVisible(self.run_on, offered)
+        form.setRowVisible(self.slurm_box, False)
+        self._pending_gpu: int | None = None
         self._detect_gpus()
+
+    @property
+    def executor(self) -> str:
+        """``local`` or ``slurm``."""
+        return str(self.run_on.currentData()) if self.slurm_offered else LOCAL
+
+    def set_executor(self, executor: str, options: Mapping[str, Any] | None = None) -> None:
+        """Choose where to run (SLURM only where offered) and, for SLURM, its resources."""
+        if executor == SLURM and self.slurm_offered:
+            self.run_on.setCurrentIndex(self.run_on.findData(SLURM))
+            for key, value in (options or {}).items():
+                if key in self.slurm_edits:
+                    self.slurm_edits[key].setText("" if value is None else str(value))
+        else:
+            self.run_on.setCurrentIndex(self.run_on.findData(LOCAL))
+
+    def executor_options(self) -> dict[str, Any]:
+        """The SLURM fields filled in (``cpus`` as a number when it is one)."""
+        options: dict[str, Any] = {}
+        for key, edit in self.slurm_edits.items():
+            text = edit.text().strip()
+            if text:
+                options[key] = int(text) if key == "cpus" and text.isdigit() else text
+        return options
+
+    def slurm_problem(self) -> str | None:
+        """Why the SLURM fields are refused (the core's checks), or None."""
+        if self.executor != SLURM:
+            return None
+        try:
+            SlurmSettings.from_mapping(self.executor_options())
+        except (RavelabError, TypeError, ValueError) as error:
+            return str(error)
+        return None
+
+    def _on_run_on(self, _index: int) -> None:
+        slurm = self.executor == SLURM
+        self._form.setRowVisible(self.slurm_box, slurm)
+        # On SLURM the run uses the GPU that --gres grants (the core passes --gpu 0).
+        self._form.setRowVisible(self._device_row, not slurm)
+        self._validate()
 
     @staticmethod
     def _with_default(spin: QSpinBox, key: str, unit: str = "") -> QWidget:
@@ -470,7 +568,10 @@ class TrainingParametersPage(QWizardPage):
         for gpu in gpus:
             memory = f", {gpu.memory_mib / 1024:.0f} GB" if gpu.memory_mib else ""
             self.gpu.addItem(f"GPU {gpu.index}: {gpu.name}{memory}", gpu.index)
-        if gpus:
+        pending = self.gpu.findData(self._pending_gpu) if self._pending_gpu is not None else -1
+        if pending >= 0:
+            self.gpu.setCurrentIndex(pending)
+        elif gpus:
             self.gpu.setCurrentIndex(1)
             self.gpu_note.setText(f"{len(gpus)} NVIDIA GPU(s) found.")
         else:
@@ -532,10 +633,25 @@ class TrainingParametersPage(QWizardPage):
     def _validate(self) -> None:
         self.name_error.setText(self.name_problem() or "")
         self.overrides_error.setText(self.overrides_problem() or "")
+        slurm_problem = self.slurm_problem()
+        self.slurm_error.setText(slurm_problem or "")
+        self.slurm_error.setVisible(bool(slurm_problem))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return self.name_problem() is None and self.overrides_problem() is None
+        return (
+            self.name_problem() is None
+            and self.overrides_problem() is None
+            and self.slurm_problem() is None
+        )
+
+    def set_gpu(self, gpu: int) -> None:
+        """Choose a device by ``--gpu`` value (kept until the GPUs are listed)."""
+        index = self.gpu.findData(gpu)
+        if index >= 0:
+            self.gpu.setCurrentIndex(index)
+        else:
+            self._pending_gpu = gpu
 
 
 # -- page 4 ----------------------------------------------------------------------------------
@@ -647,7 +763,7 @@ class ConfirmationPage(QWizardPage):
             ("Config", formatting.config_text(config)),
             ("Augmentations", ", ".join(config.get("augment") or []) or "none"),
             ("Steps", f"{config['max_steps']:,} (batch {config['batch_size']})"),
-            ("Device", gpu),
+            ("Device", gpu if config.get("executor") != SLURM else "the GPU SLURM grants"),
             (
                 "Validation / checkpoints",
                 f"every {config['val_every']:,} steps; extra checkpoint every "
@@ -656,6 +772,12 @@ class ConfirmationPage(QWizardPage):
             ("n_signal", f"{config['n_signal']:,} samples"),
             ("Project", wizard.project_name),
         ]
+        if config.get("executor") == SLURM:
+            options = config.get("executor_options") or {}
+            resources = ", ".join(f"{key} {value}" for key, value in options.items())
+            rows.append(("Runs on", f"SLURM cluster ({resources or 'cluster defaults'})"))
+        else:
+            rows.append(("Runs on", "this computer"))
         if config.get("overrides"):
             rows.append(("Overrides", " ".join(config["overrides"])))
         cells = "".join(
@@ -720,6 +842,7 @@ class NewTrainingWizard(QWizard):
         self.project_id = project_id
         self.project_name = project_name
         self.runner = TaskRunner(self)
+        self._carried: dict[str, Any] = {}
         self.setWindowTitle("New training")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
@@ -761,7 +884,44 @@ class NewTrainingWizard(QWizard):
         overrides = params.overrides()
         if overrides:
             config["overrides"] = overrides
+        config.update(self._carried)
+        if params.executor == SLURM:
+            config["executor"] = SLURM
+            config["executor_options"] = params.executor_options()
+            config.pop("gpu")  # the core picks --gpu 0 when --gres asks for a GPU
         return config
+
+    def prefill(self, config: Mapping[str, Any]) -> None:
+        """Fill the pages from a config dict (``clone_config``); the name is suggested
+        anew. Settings the wizard has no field for (``workers``) are kept as they are."""
+        dataset_id = config.get("dataset_id")
+        if isinstance(dataset_id, int):
+            self.dataset_page.select_dataset(dataset_id)
+        if config.get("config"):
+            self.config_page.set_selection(
+                str(config["config"]),
+                list(config.get("modifiers") or []),
+                list(config.get("augment") or []),
+            )
+        params = self.params_page
+        for key, spin in (
+            ("max_steps", params.max_steps),
+            ("batch_size", params.batch_size),
+            ("val_every", params.val_every),
+            ("save_every", params.save_every),
+            ("n_signal", params.n_signal),
+        ):
+            value = config.get(key)
+            if isinstance(value, int):
+                spin.setValue(value)
+        gpu = config.get("gpu")
+        if isinstance(gpu, int):
+            params.set_gpu(gpu)
+        params.overrides_edit.setText(" ".join(config.get("overrides") or []))
+        params.set_executor(str(config.get("executor") or LOCAL), config.get("executor_options"))
+        self._carried = {
+            key: config[key] for key in ("workers",) if config.get(key) is not None
+        }
 
 
 __all__ = [

@@ -1,6 +1,11 @@
 """``TrainingPage``: the seed's page: the runs table, their progress, start and stop, the
 selected run's details, log and metrics.
 
+Actions on the selected run (buttons above the table and the table's context menu):
+Resume (a stopped or failed run, from its newest checkpoint), Stop (says how many steps
+are lost) and Stop at next checkpoint, Clone (the wizard pre-filled), Export... (a job,
+followed in ``ExportDialog``) and Compare (two rows selected: ``CompareDialog``).
+
 Live updates come from ``RunBridge`` (core signals, coalesced to at most 10 a second);
 each updates only its run's row. The list itself is read again from the database (in a
 worker) only when runs start or end, or the project changes, never in a loop.
@@ -14,15 +19,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -50,6 +58,7 @@ from ravelab.gui.new_training_wizard import NewTrainingWizard
 from ravelab.gui.progress_delegate import CellDelegate, ProgressDelegate
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.run_details import RunDetails
+from ravelab.gui.run_dialogs import CompareDialog, ExportDialog
 from ravelab.gui.workers import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -66,6 +75,17 @@ COLUMN_WIDTHS = {
     Column.STARTED: 130,
     Column.DURATION: 80,
 }
+
+
+#: Statuses a run can be resumed from.
+RESUMABLE = ("stopped", "failed")
+
+
+def _separator() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.VLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
 
 
 def _best_validations(manager: TrainingManager, ids: list[int]) -> dict[int, float]:
@@ -99,6 +119,8 @@ class TrainingPage(QWidget):
 
     experiments_loaded = Signal()
     selection_changed = Signal(object)
+    #: An export job ended well (its id): the Models page lists the new model.
+    model_exported = Signal(int)
 
     def __init__(
         self,
@@ -129,6 +151,25 @@ class TrainingPage(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the selected run (RAVE writes no checkpoint on stop)")
         self.stop_button.clicked.connect(self.stop_selected)
+        self.stop_checkpoint_button = QPushButton("Stop at checkpoint")
+        self.stop_checkpoint_button.setToolTip(
+            "Stop the selected run once RAVE has written its next checkpoint (nothing lost)"
+        )
+        self.stop_checkpoint_button.clicked.connect(self.stop_selected_at_checkpoint)
+        self.resume_button = QPushButton("Resume...")
+        self.resume_button.setToolTip(
+            "Continue the selected stopped or failed run from its newest checkpoint"
+        )
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.clone_button = QPushButton("Clone...")
+        self.clone_button.setToolTip("A new run with the selected run's settings (the wizard)")
+        self.clone_button.clicked.connect(self.clone_selected)
+        self.export_button = QPushButton("Export...")
+        self.export_button.setToolTip("Export a checkpoint of the selected run (rave export)")
+        self.export_button.clicked.connect(self.export_selected)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Select two runs (Ctrl+click) to see how their settings differ")
+        self.compare_button.clicked.connect(self.compare_selected)
         self.open_button = QPushButton("Open run folder")
         self.open_button.setToolTip("Open the selected run's folder")
         self.open_button.clicked.connect(self.open_run_folder)
@@ -142,7 +183,14 @@ class TrainingPage(QWidget):
             self.status_combo.addItem(status.capitalize(), status)
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_button)
+        buttons.addWidget(_separator())
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.stop_checkpoint_button)
+        buttons.addWidget(self.resume_button)
+        buttons.addWidget(_separator())
+        buttons.addWidget(self.clone_button)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.compare_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
         buttons.addWidget(self.filter_edit)
@@ -157,7 +205,9 @@ class TrainingPage(QWidget):
         self.table.setItemDelegate(CellDelegate(self.table))
         self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setSortingEnabled(True)
@@ -304,10 +354,20 @@ class TrainingPage(QWidget):
         self.table.scrollTo(index)
         return True
 
+    def selected_ids(self) -> list[int]:
+        """The ids of every selected row (Compare takes two)."""
+        rows = self.table.selectionModel().selectedRows()
+        return [int(row.data(EXPERIMENT_ID_ROLE)) for row in sorted(rows, key=lambda r: r.row())]
+
     def _on_selection_changed(self, *_args: Any) -> None:
         rows = self.table.selectionModel().selectedRows()
-        experiment_id = int(rows[0].data(EXPERIMENT_ID_ROLE)) if rows else None
+        current = self.table.currentIndex()
+        chosen = next((r for r in rows if current.isValid() and r.row() == current.row()), None)
+        if chosen is None and rows:
+            chosen = rows[0]
+        experiment_id = int(chosen.data(EXPERIMENT_ID_ROLE)) if chosen is not None else None
         if experiment_id == self._selected_id:
+            self._update_buttons()
             return
         self._selected_id = experiment_id
         experiment = self.selected_experiment()
@@ -331,8 +391,45 @@ class TrainingPage(QWidget):
     def _update_buttons(self) -> None:
         experiment = self.selected_experiment()
         status = display_status(experiment) if experiment else None
+        progress = (experiment or {}).get("progress") or {}
         self.stop_button.setEnabled(status in ("running", "queued"))
+        self.stop_checkpoint_button.setEnabled(
+            status == "running" and not progress.get("stopping_at_checkpoint")
+        )
+        self.resume_button.setEnabled(status in RESUMABLE)
+        self.clone_button.setEnabled(
+            experiment is not None and not (experiment.get("config") or {}).get("imported_from")
+        )
+        self.export_button.setEnabled(bool(experiment and experiment.get("run_dir")))
+        self.compare_button.setEnabled(len(self.table.selectionModel().selectedRows()) == 2)
         self.open_button.setEnabled(bool(experiment and experiment.get("run_dir")))
+
+    def _show_context_menu(self, position: QPoint) -> None:
+        menu = self.context_menu()
+        menu.exec(self.table.viewport().mapToGlobal(position))
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The table's context menu: the toolbar's actions on the selected run(s)."""
+        menu = QMenu(self)
+        for button in (
+            self.stop_button,
+            self.stop_checkpoint_button,
+            self.resume_button,
+            None,
+            self.clone_button,
+            self.export_button,
+            self.compare_button,
+            self.open_button,
+        ):
+            if button is None:
+                menu.addSeparator()
+                continue
+            action = menu.addAction(button.text())
+            action.setEnabled(button.isEnabled())
+            action.setToolTip(button.toolTip())
+            action.triggered.connect(button.click)
+        return menu
 
     # -- live updates (from the bridge, on the GUI thread) -------------------------------------
 
@@ -427,18 +524,31 @@ class TrainingPage(QWidget):
         config = experiment.get("config") or {}
         val_every = config.get("val_every")
         cadence = f" (every {val_every:,} steps)" if isinstance(val_every, int) else ""
+        experiment_id = int(experiment["id"])
+        try:
+            lost = self.manager.steps_since_checkpoint(experiment_id)
+        except (RavelabError, DatabaseError, OSError):
+            lost = None
+        if lost is None:
+            loss = ""
+        elif lost > 0:
+            loss = (
+                f"\n\nStopping now loses {lost:,} step{'s' if lost != 1 else ''}. "
+                "“Stop at checkpoint” waits for the next checkpoint instead."
+            )
+        else:
+            loss = "\n\nNothing is lost now: the last checkpoint is at the current step."
         answer = QMessageBox.question(
             self,
             "Stop this run?",
             f"Stop “{experiment.get('name')}”?\n\n"
             "RAVE writes no checkpoint when it is stopped: what it trained since its last "
-            f"checkpoint, saved at each validation{cadence}, is lost.",
+            f"checkpoint, saved at each validation{cadence}, is lost.{loss}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        experiment_id = int(experiment["id"])
         try:
             stopped = self.manager.stop_training(experiment_id)
         except (RavelabError, DatabaseError, OSError) as error:
@@ -449,6 +559,124 @@ class TrainingPage(QWidget):
             self.model.update_experiment(updated)
         self._refresh_selected()
         return stopped
+
+    def stop_selected_at_checkpoint(self) -> bool:
+        """Ask the selected run to stop once its next checkpoint is written."""
+        experiment = self.selected_experiment()
+        if experiment is None or display_status(experiment) != "running":
+            return False
+        experiment_id = int(experiment["id"])
+        try:
+            asked = self.manager.stop_training(experiment_id, at_checkpoint=True)
+        except (RavelabError, DatabaseError, OSError) as error:
+            QMessageBox.critical(self, "The run could not be stopped", str(error))
+            return False
+        if not asked:
+            QMessageBox.warning(
+                self, "The run could not be stopped", "The run is not running any more."
+            )
+        self._reread(experiment_id)
+        return asked
+
+    def resume_selected(self) -> bool:
+        """Ask for a new max steps (optional), then resume the selected run; True when
+        it was resumed. Errors (no checkpoint...) are shown in a dialog, nothing changes."""
+        experiment = self.selected_experiment()
+        if experiment is None or display_status(experiment) not in RESUMABLE:
+            return False
+        experiment_id = int(experiment["id"])
+        config = experiment.get("config") or {}
+        current = int(config.get("max_steps") or 1)
+        step = int((experiment.get("progress") or {}).get("step") or 0)
+        max_steps, ok = QInputDialog.getInt(
+            self,
+            "Resume the run",
+            f"Resume “{experiment.get('name')}” from its newest checkpoint (step {step:,})."
+            "\n\nTrain until step:",
+            max(current, step + 1),
+            1,
+            2_000_000_000,
+            1000,
+        )
+        if not ok:
+            return False
+        try:
+            self.manager.resume_training(
+                experiment_id, max_steps=None if max_steps == current else max_steps
+            )
+        except (RavelabError, DatabaseError, OSError) as error:
+            QMessageBox.critical(self, "The run could not be resumed", str(error))
+            return False
+        self._reread(experiment_id)
+        self.app_signals.experiments_changed.emit()
+        return True
+
+    def make_clone_wizard(self) -> NewTrainingWizard | None:
+        """The wizard pre-filled with the selected run's settings (None, and a dialog,
+        when they cannot be cloned)."""
+        experiment = self.selected_experiment()
+        if experiment is None:
+            return None
+        try:
+            config = self.manager.clone_config(int(experiment["id"]))
+        except (RavelabError, DatabaseError) as error:
+            QMessageBox.critical(self, "The run cannot be cloned", str(error))
+            return None
+        wizard = self.make_wizard()
+        wizard.setWindowTitle(f"New training like “{experiment.get('name')}”")
+        wizard.prefill(config)
+        return wizard
+
+    def clone_selected(self) -> int | None:
+        """Open the wizard pre-filled from the selected run; start what it returns."""
+        wizard = self.make_clone_wizard()
+        if wizard is None:
+            return None
+        try:
+            if wizard.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return self.start_from_wizard(wizard)
+        finally:
+            wizard.deleteLater()
+
+    def make_export_dialog(self) -> ExportDialog | None:
+        """The export dialog for the selected run (not shown yet)."""
+        experiment = self.selected_experiment()
+        if experiment is None or not experiment.get("run_dir"):
+            return None
+        dialog = ExportDialog(self.manager, experiment, self)
+        dialog.exported.connect(self.model_exported)
+        return dialog
+
+    def export_selected(self) -> None:
+        """Open the export dialog for the selected run."""
+        dialog = self.make_export_dialog()
+        if dialog is not None:
+            dialog.exec()
+            dialog.deleteLater()
+
+    def make_compare_dialog(self) -> CompareDialog | None:
+        """The settings two selected runs differ in (None unless two are selected)."""
+        ids = self.selected_ids()
+        if len(ids) != 2:
+            return None
+        first, second = (self.model.experiment_by_id(i) for i in ids)
+        if first is None or second is None:
+            return None
+        return CompareDialog(first, second, self)
+
+    def compare_selected(self) -> None:
+        """Show how the two selected runs' settings differ."""
+        dialog = self.make_compare_dialog()
+        if dialog is not None:
+            dialog.exec()
+            dialog.deleteLater()
+
+    def _reread(self, experiment_id: int) -> None:
+        updated = self.manager.get_experiment(experiment_id)
+        if updated is not None:
+            self.model.update_experiment(updated)
+        self._refresh_selected()
 
     def open_run_folder(self) -> bool:
         """Open the selected run's folder in the file manager."""
