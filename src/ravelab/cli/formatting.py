@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from ravelab.core.display import duration, local_time, parse_time, speed
+
+__all__ = [
+    "duration",
+    "local_time",
+    "parse_time",
+    "print_json",
+    "progress_bar",
+    "run_duration",
+    "speed",
+    "table",
+]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -21,29 +33,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def duration(seconds: float | None) -> str:
-    """``3725`` -> ``1:02:05``; None -> ``-``."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "-"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{days}d {text}" if days else text
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """An ISO time string from the database."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def run_duration(started: str | None, ended: str | None) -> float | None:
     """Seconds between start and end (or now)."""
     start = parse_time(started)
@@ -51,19 +40,6 @@ def run_duration(started: str | None, ended: str | None) -> float | None:
         return None
     end = parse_time(ended) or datetime.now(UTC)
     return (end - start).total_seconds()
-
-
-def local_time(text: str | None) -> str:
-    """An ISO UTC time shown in local time, to the minute."""
-    value = parse_time(text)
-    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def speed(value: Any) -> str:
-    """``2.4`` -> ``2.40 it/s``; slow rates as ``s/it`` like tqdm."""
-    if not isinstance(value, int | float) or value <= 0:
-        return "-"
-    return f"{value:.2f} it/s" if value >= 1 else f"{1 / value:.2f} s/it"
 
 
 def progress_bar(step: int, total: int | None, width: int = 24) -> str:

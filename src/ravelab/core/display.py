@@ -1,0 +1,43 @@
+"""How times, durations and rates are shown to people: shared by the CLI and the app."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO time string from the database (UTC when it has no zone), or None."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def local_time(text: str | None) -> str:
+    """An ISO UTC time shown in local time, to the minute; ``-`` when unknown."""
+    value = parse_time(text)
+    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """``3725`` -> ``1:02:05``, ``90061`` -> ``1d 1:01:01``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days}d {text}" if days else text
+
+
+def speed(value: Any) -> str:
+    """``2.4`` -> ``2.40 it/s``; rates below 1 as ``s/it``, like tqdm; ``-`` when unknown."""
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return "-"
+    return f"{value:.2f} it/s" if value >= 1 else f"{1 / value:.2f} s/it"
