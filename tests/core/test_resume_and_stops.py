@@ -61,7 +61,11 @@ def test_resume_continues_the_same_experiment_without_duplicate_points(
     first = manager.wait(experiment_id, timeout=60)
     assert first["status"] == "completed" and first["progress"]["step"] == 300
     checkpoints = manager.list_checkpoints(experiment_id)
-    assert {c["kind"] for c in checkpoints} >= {"best", "periodic"}
+    assert {c["kind"] for c in checkpoints} >= {"best", "latest", "periodic"}
+    # epoch-epoch=N.ckpt holds step (N + 1) x batches per epoch (19 examples // 4 = 4).
+    (latest,) = [c for c in checkpoints if c["kind"] == "latest"]
+    epoch = int(Path(latest["path"]).stem.split("=")[1])
+    assert latest["step"] == (epoch + 1) * 4
     points_before = rows.count_points(db, experiment_id)
     validation_before = manager.get_metric_history(experiment_id, "validation")
 

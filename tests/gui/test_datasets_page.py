@@ -12,7 +12,10 @@ from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
+from tests.core.test_preprocess_and_export import fake_ffmpeg
 from tests.gui.conftest import training_config
+
+__all__ = ["fake_ffmpeg"]
 
 pytestmark = pytest.mark.gui
 
@@ -72,3 +75,104 @@ def test_add_dataset_registers_the_folder_or_says_why_not(
     assert page.add_dataset(str(empty)) is None
     assert "is empty" in warnings[-1]
     assert page.dataset_names() == ["synth"]
+
+
+def test_remove_is_refused_while_runs_use_it_and_never_deletes_files(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    dataset_dir: Path,
+    page: DatasetsPage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.core.datasets import register_dataset
+
+    spare = dataset_dir.parent / "spare"
+    spare.mkdir()
+    for name in ("metadata.yaml", "data.mdb"):
+        (spare / name).write_bytes((dataset_dir / name).read_bytes())
+    register_dataset(manager.db, spare, "spare")
+    manager.wait(manager.start_training(training_config(dataset_id, "uses-it")), timeout=60)
+    with qtbot.waitSignal(page.datasets_loaded, timeout=5000):
+        page.reload()
+    assert page.dataset_names() == ["spare", "synth"]
+
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a: warnings.append(text))
+    questions: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda _p, _t, text, *a: questions.append(text) or QMessageBox.StandardButton.Yes,
+    )
+    page.tree.setCurrentItem(page.tree.topLevelItem(1))  # synth: used by a run
+    assert page.remove_button.isEnabled()
+    assert not page.remove_selected()
+    assert "is used by 1 run" in warnings[0] and not questions
+
+    page.tree.setCurrentItem(page.tree.topLevelItem(0))  # spare: unused
+    with qtbot.waitSignal(page.datasets_loaded, timeout=5000):
+        assert page.remove_selected()
+    assert "are not deleted" in questions[0]
+    assert page.dataset_names() == ["synth"]
+    assert (spare / "data.mdb").exists() and (spare / "metadata.yaml").exists()
+
+
+@pytest.mark.usefixtures("fake_ffmpeg")
+def test_new_dataset_from_audio_checks_then_preprocesses(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.core.test_preprocess_and_export import write_wav
+
+    audio = tmp_path / "audio"
+    for index in range(20):
+        write_wav(audio / f"clip_{index:02d}.wav", 5.0)
+    (tmp_path / "short").mkdir()
+    write_wav(tmp_path / "short" / "tiny.wav", 0.5)
+    signals = AppSignals()
+    page = DatasetsPage(db, signals, manager=manager)
+    qtbot.addWidget(page)
+    try:
+        page.show()
+        assert page.new_button.isVisible()
+        dialog = page.make_new_dataset_dialog()
+        assert dialog is not None
+        qtbot.addWidget(dialog)
+        dialog.show()
+        assert not dialog.check_button.isEnabled() and not dialog.create_button.isEnabled()
+
+        # Blocking problems are shown and keep Create disabled.
+        monkeypatch.setattr(
+            QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "short")
+        )
+        dialog.browse()
+        assert dialog.name_edit.text() == "short"
+        with qtbot.waitSignal(dialog.checked, timeout=30_000) as checked:
+            dialog.check()
+        assert checked.args[0].problems
+        assert "✗" in dialog.report_label.text() and not dialog.create_button.isEnabled()
+
+        dialog.folder_edit.setText(str(audio))
+        dialog.name_edit.setText("clips")
+        dialog.num_signal.setValue(65536)
+        assert not dialog.create_button.isEnabled()  # not checked with these settings
+        with qtbot.waitSignal(dialog.checked, timeout=30_000) as checked:
+            dialog.check()
+        assert not checked.args[0].problems and checked.args[0].kept_chunks == 20
+        assert dialog.create_button.isEnabled()
+        dialog.grab().save("docs/screenshots/new_dataset_dialog.png")
+
+        monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+        with qtbot.waitSignal(dialog.dataset_created, timeout=60_000) as created:
+            assert dialog.start_preprocess() is not None
+            assert not dialog.create_button.isEnabled()
+        qtbot.waitUntil(lambda: "clips" in page.dataset_names(), timeout=10_000)
+        assert "is ready" in dialog.report_label.text()
+        assert created.args == [dialog.dataset_id]
+        dialog.close()
+    finally:
+        page.cleanup()

@@ -46,7 +46,11 @@ def test_pages_and_the_status_bar(
     rave_double: Path,
 ) -> None:
     window = make_window(manager)
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Training", "Datasets"]
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
+        "Training",
+        "Datasets",
+        "Models",
+    ]
     assert str(db.path) in window.db_label.text()
     qtbot.waitUntil(lambda: window.rave_status is not None, timeout=30_000)
     assert window.rave_status.path == str(rave_double.resolve())
@@ -166,3 +170,44 @@ def test_closing_says_runs_keep_training_and_never_stops_them(
     assert experiment["status"] == "running" and experiment["ended_at"] is None
     pid = experiment["pid"]
     os.kill(pid, 0)  # the supervisor still runs (raises if not)
+
+
+def test_rave_not_found_offers_to_install_it(
+    qtbot: QtBot,
+    make_manager: Callable[..., TrainingManager],
+    db: Database,
+    make_window: Callable[..., MainWindow],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    import ravelab.gui.rave_install as rave_install
+    from ravelab.core.rave_env import RaveEnvironment
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    window = make_window(make_manager(rave=None))
+    qtbot.waitUntil(lambda: window.rave_status is not None, timeout=30_000)
+    assert window.install_button.isVisibleTo(window)
+    fake = tmp_path / "env" / "bin" / "rave"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    lines: list[str] = []
+
+    def fake_install(database: Database, progress: Callable[[str], None]) -> RaveEnvironment:
+        # The real install (minutes, GBs) is covered by `ravelab rave install` and .ci/run.
+        progress("$ pip install torch==2.9.1 ...")
+        database.set_setting(RAVE_SETTING, str(fake))
+        lines.append("done")
+        return RaveEnvironment(
+            str(fake.parent.parent), "python3.11", "3.11", "2.9.1", False, {}, 0.0
+        )
+
+    monkeypatch.setattr(rave_install, "install_rave", fake_install)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.app_signals.rave_changed, timeout=10_000):
+        window.install_rave()
+    assert lines == ["done"]
+    qtbot.waitUntil(
+        lambda: window.rave_status is not None and window.rave_status.found, timeout=30_000
+    )
+    assert not window.install_button.isVisibleTo(window)

@@ -124,8 +124,10 @@ def test_phase_boundary_and_checkpoints_are_marked(
     rows.merge_progress(db, experiment_id, {"phase_1_duration": 5000})
     plot.notify_metrics(experiment_id)
     qtbot.waitUntil(
-        lambda: plot.checkpoint_markers is not None
-        and list(plot.checkpoint_markers.get_xdata()) == [300, 900],
+        lambda: (
+            plot.checkpoint_markers is not None
+            and list(plot.checkpoint_markers.get_xdata()) == [300, 900]
+        ),
         timeout=10_000,
     )
     assert plot.phase_lines == []

@@ -295,9 +295,7 @@ def test_slurm_settings_prefill_the_fields_and_reach_the_config(
     assert "SLURM cluster (partition gpu" in wizard.confirm_page.summary.text()
 
 
-def test_prefill_from_a_clone(
-    qtbot: QtBot, manager: TrainingManager, dataset_id: int
-) -> None:
+def test_prefill_from_a_clone(qtbot: QtBot, manager: TrainingManager, dataset_id: int) -> None:
     wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
     qtbot.addWidget(wizard)
     wizard.prefill(

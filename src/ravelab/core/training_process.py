@@ -11,6 +11,7 @@ idempotent, so a crash of the app at any moment loses nothing and duplicates not
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from typing import Any
 from psygnal import Signal
 
 from ravelab.core import rave_configs
-from ravelab.core.checkpoints import find_checkpoints
+from ravelab.core.checkpoints import CheckpointFile, find_checkpoints
 from ravelab.core.executor import Executor, ExecutorState, RunHandle
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
@@ -37,6 +38,7 @@ from ravelab.db.experiments import utc_now
 logger = logging.getLogger(__name__)
 
 STREAMS = {"stdout": STDOUT_LOG, "stderr": STDERR_LOG}
+_EPOCH_CHECKPOINT = re.compile(r"^epoch-epoch=(\d+)(?:-v\d+)?\.ckpt$")
 #: RAVE (Lightning's default ``log_every_n_steps``) logs scalars every 50 steps.
 RAVE_LOG_EVERY = 50
 #: Bytes read per stream per poll, so a large backlog is taken in bounded bites.
@@ -400,13 +402,39 @@ class TrainingProcess(ProcessThread):
                 self._checkpoints[key] = found.modified_at
                 batch.checkpoints.append(
                     artifacts.CheckpointRecord(
-                        key, self.parser.step, found.size_bytes, found.modified_at
+                        key,
+                        self._checkpoint_step(found, files),
+                        found.size_bytes,
+                        found.modified_at,
                     )
                 )
         if set(self._checkpoints) - set(present):
             for gone in set(self._checkpoints) - set(present):
                 del self._checkpoints[gone]
             batch.checkpoint_paths = present
+
+    def _checkpoint_step(self, found: CheckpointFile, files: list[CheckpointFile]) -> int:
+        """The step a checkpoint holds. ``epoch-epoch=N.ckpt`` is written at the end of
+        epoch N's validation: step (N + 1) x batches per epoch, exactly; ``best.ckpt`` is
+        written in the same save. Otherwise the step when the follower saw the file (a
+        poll late at most)."""
+        per_epoch = self.parser.batches_per_epoch
+        if per_epoch:
+            candidates = (
+                [found]
+                + [
+                    other
+                    for other in files
+                    if other.kind == "latest" and abs(other.modified_at - found.modified_at) < 5.0
+                ]
+                if found.kind == "best"
+                else [found]
+            )
+            for candidate in candidates:
+                match = _EPOCH_CHECKPOINT.match(candidate.path.name)
+                if match:
+                    return min((int(match.group(1)) + 1) * per_epoch, self.parser.step or 1 << 62)
+        return self.parser.step
 
     def _check_stalled(self, batch: _PollBatch, alive: bool) -> None:
         now = time.monotonic()

@@ -21,6 +21,7 @@ class AppSignals(QObject):
         project_changed(int): the current project is now this one.
         projects_changed(): a project was created or renamed.
         rave_changed(): the ``rave`` executable setting changed.
+        models_changed(): a model was exported (the Models page reads its list again).
     """
 
     training_started = Signal(int)
@@ -30,3 +31,4 @@ class AppSignals(QObject):
     project_changed = Signal(int)
     projects_changed = Signal()
     rave_changed = Signal()
+    models_changed = Signal()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QStackedLayout,
     QTreeWidget,
@@ -24,11 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, DatasetRecord
 from ravelab.db import datasets as dataset_rows
+from ravelab.db.database import DatabaseError
 from ravelab.gui import formatting
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.dataset_actions import add_dataset
+from ravelab.gui.new_dataset_dialog import NewDatasetDialog
 from ravelab.gui.style import HINT_STYLE
 from ravelab.gui.workers import TaskRunner
 
@@ -56,9 +60,11 @@ class DatasetsPage(QWidget):
         app_signals: AppSignals,
         project_id: int = 1,
         parent: QWidget | None = None,
+        manager: TrainingManager | None = None,
     ) -> None:
         super().__init__(parent)
         self.db = db
+        self.manager = manager
         self.app_signals = app_signals
         self.project_id = project_id
         self._runner = TaskRunner(self)
@@ -72,11 +78,22 @@ class DatasetsPage(QWidget):
         self.open_button = QPushButton("Open folder")
         self.open_button.setToolTip("Open the selected dataset's folder")
         self.open_button.clicked.connect(self.open_folder)
+        self.new_button = QPushButton("New dataset from audio...")
+        self.new_button.setToolTip("Preprocess a folder of audio into a dataset (rave preprocess)")
+        self.new_button.clicked.connect(self.new_dataset)
+        self.new_button.setVisible(manager is not None)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip(
+            "Forget the selected dataset (its files stay where they are); refused while runs use it"
+        )
+        self.remove_button.clicked.connect(self.remove_selected)
         self.count_label = QLabel()
         self.count_label.setStyleSheet(HINT_STYLE)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.open_button)
+        buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
         buttons.addWidget(self.count_label)
 
@@ -213,8 +230,63 @@ class DatasetsPage(QWidget):
             return False
         return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(record.path)))
 
+    def make_new_dataset_dialog(self) -> NewDatasetDialog | None:
+        """The "New dataset from audio" dialog (not shown yet); None without a manager."""
+        if self.manager is None:
+            return None
+        dialog = NewDatasetDialog(self.manager, self.project_id, self)
+        dialog.dataset_created.connect(lambda _id: self.app_signals.datasets_changed.emit())
+        return dialog
+
+    def new_dataset(self) -> None:
+        """Open the "New dataset from audio" dialog."""
+        dialog = self.make_new_dataset_dialog()
+        if dialog is not None:
+            dialog.exec()
+            dialog.deleteLater()
+            self.reload()  # a job still running shows as "preprocessing"
+
+    def remove_selected(self) -> bool:
+        """Forget the selected dataset after a confirmation (never its files); refused, with
+        a dialog, while runs use it. True when it was removed."""
+        record = self.selected_dataset()
+        if record is None:
+            return False
+        try:
+            users = dataset_rows.experiments_using(self.db, record.id)
+        except DatabaseError as error:
+            QMessageBox.critical(self, "The dataset cannot be removed", str(error))
+            return False
+        if users:
+            count = len(users)
+            QMessageBox.warning(
+                self,
+                "The dataset is in use",
+                f"“{record.name}” is used by {count} run{'s' if count != 1 else ''}: it "
+                "cannot be removed while they exist.",
+            )
+            return False
+        answer = QMessageBox.question(
+            self,
+            "Remove this dataset?",
+            f"Remove “{record.name}” from ravelab?\n\nIts folder {record.path} and the audio "
+            "are not deleted: add it again at any time.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        try:
+            dataset_rows.delete_dataset(self.db, record.id)
+        except DatabaseError as error:
+            QMessageBox.critical(self, "The dataset cannot be removed", str(error))
+            return False
+        self.app_signals.datasets_changed.emit()
+        return True
+
     def _update_buttons(self) -> None:
         self.open_button.setEnabled(self.selected_dataset() is not None)
+        self.remove_button.setEnabled(self.selected_dataset() is not None)
 
     def cleanup(self) -> None:
         """Stop the worker (the page is going away)."""

@@ -113,8 +113,6 @@ def command_line(argv: Sequence[str]) -> str:
     return shlex.join([str(part) for part in argv])
 
 
-
-
 def size(n_bytes: Any) -> str:
     """A file size: "512 B", "3.4 MB", "1.2 GB"."""
     if not isinstance(n_bytes, int | float):

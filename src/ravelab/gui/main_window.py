@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 from ravelab.core.training_manager import TrainingManager
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
+from ravelab.gui.models_page import ModelsPage
 from ravelab.gui.project_selector import ProjectSelector
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.rave_actions import RaveStatus, check_rave, choose_rave_executable
+from ravelab.gui.rave_install import RaveInstaller, ask_and_install
 from ravelab.gui.training_page import TrainingPage
 from ravelab.gui.workers import TaskRunner
 
@@ -77,11 +79,15 @@ class MainWindow(QMainWindow):
             self.projects.project_id,
             self.projects.project_name,
         )
-        self.datasets_page = DatasetsPage(self.db, self.app_signals, self.projects.project_id)
+        self.datasets_page = DatasetsPage(
+            self.db, self.app_signals, self.projects.project_id, manager=manager
+        )
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.training_page, "Training")
+        self.models_page = ModelsPage(self.db, self.app_signals)
         self.tabs.addTab(self.datasets_page, "Datasets")
+        self.tabs.addTab(self.models_page, "Models")
         self.setCentralWidget(self.tabs)
 
         self.db_label = QLabel(f"Database: {self.db.path}")
@@ -92,7 +98,16 @@ class MainWindow(QMainWindow):
         self.rave_button.setToolTip("Choose the `rave` command of your RAVE installation")
         self.rave_button.clicked.connect(self.choose_rave)
         self.statusBar().addWidget(self.db_label, 1)
+        self.install_button = QPushButton("Install RAVE...")
+        self.install_button.setFlat(True)
+        self.install_button.setToolTip(
+            "Install acids-rave 2.3.1 with the versions that work, in its own environment"
+        )
+        self.install_button.clicked.connect(self.install_rave)
+        self.install_button.hide()
+        self.installer: RaveInstaller | None = None
         self.statusBar().addPermanentWidget(self.rave_label)
+        self.statusBar().addPermanentWidget(self.install_button)
         self.statusBar().addPermanentWidget(self.rave_button)
 
         self.projects.project_changed.connect(self._on_project_changed)
@@ -135,11 +150,30 @@ class MainWindow(QMainWindow):
             self.rave_label.setStyleSheet("")
             self.rave_label.setToolTip(str(status.path))
             self.rave_button.setText("Change...")
+            self.install_button.hide()
         else:
             self.rave_label.setText("rave not found: runs cannot start")
             self.rave_label.setStyleSheet("color: #c62828; font-weight: 600;")
             self.rave_label.setToolTip(status.problem or "")
             self.rave_button.setText("Set rave executable...")
+            self.install_button.setVisible(self.installer is None or not self.installer.running)
+
+    def install_rave(self) -> None:
+        """Install RAVE in a managed environment (after asking), then use it."""
+        installer = ask_and_install(self, self.db)
+        if installer is None:
+            return
+        self.installer = installer
+        self.install_button.hide()
+        self.rave_label.setText("rave: installing...")
+        installer.finished.connect(self._on_rave_installed)
+
+    def _on_rave_installed(self, ok: bool, message: str) -> None:
+        if ok:
+            self.statusBar().showMessage(f"RAVE installed: {message}", 15_000)
+        else:
+            QMessageBox.warning(self, "RAVE was not installed", message)
+        self.app_signals.rave_changed.emit()
 
     def choose_rave(self) -> bool:
         """Let the user pick the ``rave`` executable (stored in the DB settings)."""
@@ -190,4 +224,5 @@ class MainWindow(QMainWindow):
         self._runner.shutdown()
         self.training_page.cleanup()
         self.datasets_page.cleanup()
+        self.models_page.cleanup()
         self.bridge.cleanup()

@@ -85,6 +85,7 @@ def slurm_available(db: Any) -> tuple[bool, SlurmSettings]:
         settings = SlurmSettings()
     return (not settings.is_empty or shutil.which("sbatch") is not None), settings
 
+
 #: Where the confirmation page shows the run folder: its id is known only once it starts.
 OUT_PATH_PLACEHOLDER = "<id>-{name}"
 
@@ -919,9 +920,7 @@ class NewTrainingWizard(QWizard):
             params.set_gpu(gpu)
         params.overrides_edit.setText(" ".join(config.get("overrides") or []))
         params.set_executor(str(config.get("executor") or LOCAL), config.get("executor_options"))
-        self._carried = {
-            key: config[key] for key in ("workers",) if config.get(key) is not None
-        }
+        self._carried = {key: config[key] for key in ("workers",) if config.get(key) is not None}
 
 
 __all__ = [

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -79,13 +79,6 @@ COLUMN_WIDTHS = {
 
 #: Statuses a run can be resumed from.
 RESUMABLE = ("stopped", "failed")
-
-
-def _separator() -> QFrame:
-    line = QFrame()
-    line.setFrameShape(QFrame.Shape.VLine)
-    line.setFrameShadow(QFrame.Shadow.Sunken)
-    return line
 
 
 def _best_validations(manager: TrainingManager, ids: list[int]) -> dict[int, float]:
@@ -161,39 +154,50 @@ class TrainingPage(QWidget):
             "Continue the selected stopped or failed run from its newest checkpoint"
         )
         self.resume_button.clicked.connect(self.resume_selected)
-        self.clone_button = QPushButton("Clone...")
-        self.clone_button.setToolTip("A new run with the selected run's settings (the wizard)")
-        self.clone_button.clicked.connect(self.clone_selected)
-        self.export_button = QPushButton("Export...")
-        self.export_button.setToolTip("Export a checkpoint of the selected run (rave export)")
-        self.export_button.clicked.connect(self.export_selected)
-        self.compare_button = QPushButton("Compare")
-        self.compare_button.setToolTip("Select two runs (Ctrl+click) to see how their settings differ")
-        self.compare_button.clicked.connect(self.compare_selected)
-        self.open_button = QPushButton("Open run folder")
-        self.open_button.setToolTip("Open the selected run's folder")
-        self.open_button.clicked.connect(self.open_run_folder)
+        # The less frequent actions: a "Run" menu (and the table's context menu).
+        self.clone_action = QAction("Clone...", self)
+        self.clone_action.setToolTip("A new run with the selected run's settings (the wizard)")
+        self.clone_action.triggered.connect(self.clone_selected)
+        self.export_action = QAction("Export...", self)
+        self.export_action.setToolTip("Export a checkpoint of the selected run (rave export)")
+        self.export_action.triggered.connect(self.export_selected)
+        self.compare_action = QAction("Compare the two selected runs", self)
+        self.compare_action.setToolTip(
+            "Select two runs (Ctrl+click) to see how their settings differ"
+        )
+        self.compare_action.triggered.connect(self.compare_selected)
+        self.open_action = QAction("Open run folder", self)
+        self.open_action.setToolTip("Open the selected run's folder")
+        self.open_action.triggered.connect(self.open_run_folder)
+        self.run_menu = QMenu(self)
+        self.run_menu.setToolTipsVisible(True)
+        for action in (self.clone_action, self.export_action, self.compare_action):
+            self.run_menu.addAction(action)
+        self.run_menu.addSeparator()
+        self.run_menu.addAction(self.open_action)
+        self.run_button = QToolButton()
+        self.run_button.setText("Run")
+        self.run_button.setToolTip("Clone, export or compare the selected run(s)")
+        self.run_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.run_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.run_button.setMenu(self.run_menu)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter by name, dataset or config")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMinimumWidth(220)
+        self.filter_edit.setMinimumWidth(100)
+        self.filter_edit.setMaximumWidth(260)
         self.status_combo = QComboBox()
         self.status_combo.addItem("All statuses", None)
         for status in STATUS_FILTERS:
             self.status_combo.addItem(status.capitalize(), status)
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_button)
-        buttons.addWidget(_separator())
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.stop_checkpoint_button)
         buttons.addWidget(self.resume_button)
-        buttons.addWidget(_separator())
-        buttons.addWidget(self.clone_button)
-        buttons.addWidget(self.export_button)
-        buttons.addWidget(self.compare_button)
-        buttons.addWidget(self.open_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.filter_edit)
+        buttons.addWidget(self.run_button)
+        buttons.addStretch(3)
+        buttons.addWidget(self.filter_edit, 1)  # grows to its maximum width when room
         buttons.addWidget(self.status_combo)
 
         # -- table --
@@ -262,6 +266,7 @@ class TrainingPage(QWidget):
         self.bridge.status_changed.connect(self._on_status)
         self.bridge.health_changed.connect(self._on_health)
         self.bridge.run_finished.connect(self._on_run_finished)
+        self.model_exported.connect(lambda _job: self.app_signals.models_changed.emit())
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._on_clock)
@@ -397,12 +402,12 @@ class TrainingPage(QWidget):
             status == "running" and not progress.get("stopping_at_checkpoint")
         )
         self.resume_button.setEnabled(status in RESUMABLE)
-        self.clone_button.setEnabled(
+        self.clone_action.setEnabled(
             experiment is not None and not (experiment.get("config") or {}).get("imported_from")
         )
-        self.export_button.setEnabled(bool(experiment and experiment.get("run_dir")))
-        self.compare_button.setEnabled(len(self.table.selectionModel().selectedRows()) == 2)
-        self.open_button.setEnabled(bool(experiment and experiment.get("run_dir")))
+        self.export_action.setEnabled(bool(experiment and experiment.get("run_dir")))
+        self.compare_action.setEnabled(len(self.table.selectionModel().selectedRows()) == 2)
+        self.open_action.setEnabled(bool(experiment and experiment.get("run_dir")))
 
     def _show_context_menu(self, position: QPoint) -> None:
         menu = self.context_menu()
@@ -412,23 +417,17 @@ class TrainingPage(QWidget):
     def context_menu(self) -> QMenu:
         """The table's context menu: the toolbar's actions on the selected run(s)."""
         menu = QMenu(self)
-        for button in (
-            self.stop_button,
-            self.stop_checkpoint_button,
-            self.resume_button,
-            None,
-            self.clone_button,
-            self.export_button,
-            self.compare_button,
-            self.open_button,
-        ):
-            if button is None:
-                menu.addSeparator()
-                continue
+        menu.setToolTipsVisible(True)
+        for button in (self.stop_button, self.stop_checkpoint_button, self.resume_button):
             action = menu.addAction(button.text())
             action.setEnabled(button.isEnabled())
             action.setToolTip(button.toolTip())
             action.triggered.connect(button.click)
+        menu.addSeparator()
+        for action in (self.clone_action, self.export_action, self.compare_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.open_action)
         return menu
 
     # -- live updates (from the bridge, on the GUI thread) -------------------------------------
