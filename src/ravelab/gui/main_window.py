@@ -160,13 +160,12 @@ class MainWindow(QMainWindow):
 
     def install_rave(self) -> None:
         """Install RAVE in a managed environment (after asking), then use it."""
-        installer = ask_and_install(self, self.db)
+        installer = ask_and_install(self, self.db, self._on_rave_installed)
         if installer is None:
             return
         self.installer = installer
         self.install_button.hide()
         self.rave_label.setText("rave: installing...")
-        installer.finished.connect(self._on_rave_installed)
 
     def _on_rave_installed(self, ok: bool, message: str) -> None:
         if ok:

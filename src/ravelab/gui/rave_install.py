@@ -7,6 +7,7 @@ runs in a thread; pip's lines reach a progress dialog through a queued Qt signal
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
@@ -53,8 +54,11 @@ class RaveInstaller(QObject):
             self.finished.emit(True, env.rave)
 
 
-def ask_and_install(parent: QWidget, db: Database) -> RaveInstaller | None:
-    """Ask first (it downloads several GB), then install with a progress dialog."""
+def ask_and_install(
+    parent: QWidget, db: Database, on_finished: Callable[[bool, str], None]
+) -> RaveInstaller | None:
+    """Ask first (it downloads several GB), then install with a progress dialog;
+    ``on_finished(ok, message)`` runs on the GUI thread at the end."""
     answer = QMessageBox.question(
         parent,
         "Install RAVE",
@@ -72,6 +76,7 @@ def ask_and_install(parent: QWidget, db: Database) -> RaveInstaller | None:
     dialog.setWindowModality(Qt.WindowModality.NonModal)
     installer.line.connect(lambda text: dialog.setLabelText(text[-200:]))
     installer.finished.connect(lambda ok, message: dialog.close())
+    installer.finished.connect(on_finished)  # before start: a fast end must not be missed
     dialog.show()
     installer.start()
     return installer
