@@ -8,34 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-
-def parse_time(text: str | None) -> datetime | None:
-    """An ISO time string from the database (UTC when it carries no zone)."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def local_time(text: str | None) -> str:
-    """An ISO UTC time shown in local time, to the minute; ``-`` when unknown."""
-    value = parse_time(text)
-    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def duration(seconds: float | None) -> str:
-    """``3725`` -> ``1:02:05``, ``90061`` -> ``1d 1:01:01``; ``-`` when unknown."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "-"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{days}d {text}" if days else text
+# The times, durations and rates the CLI shows too.
+from ravelab.core.display import duration, local_time, parse_time, speed
 
 
 def run_seconds(experiment: Mapping[str, Any], now: datetime | None = None) -> float | None:
@@ -47,15 +21,6 @@ def run_seconds(experiment: Mapping[str, Any], now: datetime | None = None) -> f
     if end is None:
         end = now or datetime.now(UTC)
     return max((end - start).total_seconds(), 0.0)
-
-
-def speed(value: Any) -> str:
-    """``2.4`` -> ``2.40 it/s``; below one iteration a second ``s/it``, like tqdm."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        return "-"
-    if not math.isfinite(value):
-        return "-"
-    return f"{value:.2f} it/s" if value >= 1 else f"{1 / value:.2f} s/it"
 
 
 def progress_speed(progress: Mapping[str, Any]) -> Any:
