@@ -8,8 +8,9 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -77,6 +78,49 @@ def dataset_dir(tmp_path: Path) -> Path:
     shutil.copy(FIXTURES / "dataset-prep" / "metadata.yaml", folder / "metadata.yaml")
     (folder / "data.mdb").write_bytes(b"\0" * 4096)
     return folder
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def dataset_id(db: Any, dataset_dir: Path) -> int:
+    """The `dataset_dir` dataset, registered as 'synth'."""
+    from ravelab.core.datasets import register_dataset
+
+    return register_dataset(db, dataset_dir, "synth").id
+
+
+@pytest.fixture
+def make_manager(db: Any, rave_double: Path, runs_dir: Path) -> Iterator[Callable[..., Any]]:
+    """TrainingManagers over the test DB and the `rave` double; every run they follow is
+    stopped (and waited for) afterwards, so no process outlives the test."""
+    from ravelab.core.training_manager import TrainingManager
+
+    managers: list[TrainingManager] = []
+
+    def make(**options: Any) -> TrainingManager:
+        settings: dict[str, Any] = {
+            "rave": str(rave_double),
+            "runs_dir": runs_dir,
+            "poll_interval": 0.05,
+        }
+        settings.update(options)
+        manager = TrainingManager(db, **settings)
+        managers.append(manager)
+        return manager
+
+    yield make
+    for manager in managers:
+        for experiment_id in list(manager.active_processes):
+            manager.stop_training(experiment_id)
+    for manager in managers:
+        for experiment_id in list(manager.active_processes):
+            with contextlib.suppress(TimeoutError):
+                manager.wait(experiment_id, timeout=30)
+        manager.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -9,53 +9,18 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError, RaveNotFoundError
 from ravelab.core.executor import trainer_identity
 from ravelab.core.run_files import EXIT_FILE
-from ravelab.core.training_manager import TrainingManager
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import wait_until
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path) -> Path:
-    return tmp_path / "runs"
-
-
-@pytest.fixture
-def dataset_id(db: Database, dataset_dir: Path) -> int:
-    return register_dataset(db, dataset_dir, "synth").id
-
-
-@pytest.fixture
-def make_manager(db: Database, rave_double: Path, runs_dir: Path) -> Iterator[Any]:
-    managers: list[TrainingManager] = []
-
-    def make(**kwargs: Any) -> TrainingManager:
-        options: dict[str, Any] = {
-            "rave": str(rave_double),
-            "runs_dir": runs_dir,
-            "poll_interval": 0.05,
-        }
-        options.update(kwargs)
-        manager = TrainingManager(db, **options)
-        managers.append(manager)
-        return manager
-
-    yield make
-    for manager in managers:
-        for experiment_id in list(manager.active_processes):
-            manager.stop_training(experiment_id)
-        manager.shutdown()
 
 
 def _config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:

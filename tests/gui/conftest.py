@@ -3,8 +3,7 @@ dataset, isolated QSettings, and widgets that are cleaned up before the database
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings
 
-from ravelab.core.datasets import register_dataset
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import Database
 from ravelab.gui.pyside_workarounds import protect_singletons
 
 # PySide6 6.12.0 on Python 3.11 drops references to True and None at every emit() and slot
@@ -24,45 +21,10 @@ from ravelab.gui.pyside_workarounds import protect_singletons
 protect_singletons()
 
 
-@pytest.fixture
-def runs_dir(tmp_path: Path) -> Path:
-    return tmp_path / "runs"
-
-
-@pytest.fixture
-def dataset_id(db: Database, dataset_dir: Path) -> int:
-    return register_dataset(db, dataset_dir, "synth").id
-
-
-@pytest.fixture
-def make_manager(
-    db: Database, rave_double: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., TrainingManager]]:
-    """TrainingManagers over the test DB and the `rave` double; every run they follow is
-    stopped (and waited for) afterwards, so no process outlives the test."""
+@pytest.fixture(autouse=True)
+def quick_rave(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `rave` double replays a run in about a second (tests may slow it down)."""
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
-    managers: list[TrainingManager] = []
-
-    def make(**options: Any) -> TrainingManager:
-        settings: dict[str, Any] = {
-            "rave": str(rave_double),
-            "runs_dir": runs_dir,
-            "poll_interval": 0.05,
-        }
-        settings.update(options)
-        manager = TrainingManager(db, **settings)
-        managers.append(manager)
-        return manager
-
-    yield make
-    for manager in managers:
-        for experiment_id in list(manager.active_processes):
-            manager.stop_training(experiment_id)
-    for manager in managers:
-        for experiment_id in list(manager.active_processes):
-            with contextlib.suppress(TimeoutError):
-                manager.wait(experiment_id, timeout=30)
-        manager.shutdown()
 
 
 @pytest.fixture
