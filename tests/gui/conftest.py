@@ -52,3 +52,15 @@ def training_config(dataset_id: int, name: str = "run", **extra: Any) -> dict[st
     }
     config.update(extra)
     return config
+
+
+def save_screenshot(widget: Any, name: str) -> None:
+    """Render ``widget`` (it must paint); keep the picture under ``$RAVELAB_SCREENSHOTS``
+    when set (``RAVELAB_SCREENSHOTS=docs/screenshots`` refreshes the README's pictures)."""
+    import os
+
+    picture = widget.grab()
+    assert not picture.isNull()
+    folder = os.environ.get("RAVELAB_SCREENSHOTS")
+    if folder:
+        picture.save(str(Path(folder) / name))

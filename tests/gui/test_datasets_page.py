@@ -13,7 +13,7 @@ from ravelab.db import Database
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
 from tests.core.test_preprocess_and_export import fake_ffmpeg
-from tests.gui.conftest import training_config
+from tests.gui.conftest import save_screenshot, training_config
 
 __all__ = ["fake_ffmpeg"]
 
@@ -164,7 +164,7 @@ def test_new_dataset_from_audio_checks_then_preprocesses(
             dialog.check()
         assert not checked.args[0].problems and checked.args[0].kept_chunks == 20
         assert dialog.create_button.isEnabled()
-        dialog.grab().save("docs/screenshots/new_dataset_dialog.png")
+        save_screenshot(dialog, "new_dataset_dialog.png")
 
         monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
         with qtbot.waitSignal(dialog.dataset_created, timeout=60_000) as created:

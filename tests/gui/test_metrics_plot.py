@@ -12,6 +12,7 @@ from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from ravelab.gui.metrics_plot import MetricsPlot
+from tests.gui.conftest import save_screenshot
 
 pytestmark = pytest.mark.gui
 
@@ -115,7 +116,7 @@ def test_phase_boundary_and_checkpoints_are_marked(
     assert [t.get_text() for t in plot.axes.loss.get_legend().get_texts()] == ["validation"]
     frames = plot.canvas.frames
     qtbot.waitUntil(lambda: plot.canvas.frames > frames, timeout=10_000)
-    plot.canvas.grab().save("docs/screenshots/metrics_markers.png")
+    save_screenshot(plot.canvas, "metrics_markers.png")
 
     # A new checkpoint is drawn on the next reload; a phase beyond the data is not.
     artifacts.upsert_checkpoints(

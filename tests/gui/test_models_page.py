@@ -11,7 +11,7 @@ from ravelab.core.training_manager import TrainingManager
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.models_page import HEADERS, ModelsPage
 from ravelab.gui.training_page import TrainingPage
-from tests.gui.conftest import training_config
+from tests.gui.conftest import save_screenshot, training_config
 
 pytestmark = pytest.mark.gui
 
@@ -54,7 +54,7 @@ def test_an_export_from_the_training_page_is_listed(
         assert models.open_button.isEnabled()
         assert models.selected_path() == row.model.path
         qtbot.wait(50)
-        models.grab().save("docs/screenshots/models_page.png")
+        save_screenshot(models, "models_page.png")
     finally:
         page.cleanup()
         models.cleanup()

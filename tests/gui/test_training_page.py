@@ -15,7 +15,7 @@ from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import PROGRESS_ROLE, Column, display_status
 from ravelab.gui.new_training_wizard import NewTrainingWizard
 from ravelab.gui.training_page import TrainingPage
-from tests.gui.conftest import training_config
+from tests.gui.conftest import save_screenshot, training_config
 
 pytestmark = pytest.mark.gui
 
@@ -434,7 +434,7 @@ def test_export_dialog_runs_the_job_and_shows_the_model(
     assert dialog.model_path and dialog.model_path.endswith(".ts")
     assert dialog.status.text().startswith("Exported (")
     assert dialog.path_edit.text() == dialog.model_path and dialog.result_row.isVisible()
-    dialog.grab().save("docs/screenshots/export_dialog.png")
+    save_screenshot(dialog, "export_dialog.png")
     dialog.close()
 
 
@@ -488,12 +488,12 @@ def test_compare_lists_the_settings_two_runs_differ_in(
     texts = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
     assert "batch_size" in texts
     dialog.resize(560, 240)
-    dialog.grab().save("docs/screenshots/compare_dialog.png")
+    save_screenshot(dialog, "compare_dialog.png")
     qtbot.waitUntil(lambda: page.metrics_plot.status.text().endswith(" points"), timeout=10_000)
     # A slow first frame delays the next one (the canvas's render duty), hence the timeout.
     qtbot.waitUntil(lambda: page.metrics_plot.canvas.frames >= 2, timeout=30_000)
     qtbot.wait(100)
-    page.grab().save("docs/screenshots/training_actions.png")
+    save_screenshot(page, "training_actions.png")
     menu = page.context_menu()
     enabled = [action.text() for action in menu.actions() if action.isEnabled()]
     assert "Compare the two selected runs" in enabled and "Export..." in enabled

@@ -14,6 +14,7 @@ from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from ravelab.gui.new_training_wizard import NewTrainingWizard
+from tests.gui.conftest import save_screenshot
 
 pytestmark = pytest.mark.gui
 
@@ -271,7 +272,7 @@ def test_slurm_settings_prefill_the_fields_and_reach_the_config(
     params.slurm_edits["mem"].setText("32G")
     params.slurm_edits["cpus"].setText("8")
     qtbot.wait(100)
-    wizard.grab().save("docs/screenshots/wizard_slurm.png")
+    save_screenshot(wizard, "wizard_slurm.png")
 
     config = wizard.get_config()
     assert config["executor"] == "slurm"
