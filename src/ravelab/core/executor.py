@@ -91,9 +91,6 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self) -> None:
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
-
     def launch(
         self, run_dir: Path, spec: LaunchSpec, options: Mapping[str, Any] | None = None
     ) -> RunHandle:
@@ -113,18 +110,11 @@ class LocalExecutor:
                 raise LaunchError(f"could not start the run supervisor: {error}") from error
         # Reap the supervisor when it ends, so it never lingers as a zombie that looks
         # alive while this process lives. If this process dies first, init reaps it.
-        self._children[proc.pid] = proc
-        threading.Thread(
-            target=self._reap, args=(proc,), name=f"reap-{proc.pid}", daemon=True
-        ).start()
+        threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
         identity = identify(proc.pid)
         if identity is None:  # ended already (it could not even start python)
             identity = ProcessIdentity(proc.pid, time.time())
         return RunHandle(self.name, supervisor=identity)
-
-    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.wait()
-        self._children.pop(proc.pid, None)
 
     def state(self, run_dir: Path, handle: RunHandle) -> ExecutorState:
         return ExecutorState(alive=self.is_running(run_dir, handle.supervisor))

@@ -8,7 +8,6 @@ behind: RAVE's preprocess and export both exit 0 when they wrote nothing.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ class JobProcess(ProcessThread):
         handle: RunHandle | None = None,
         poll_interval: float = 0.2,
     ) -> None:
-        super().__init__(name=f"job-{job_id}")
+        super().__init__(name=f"job-{job_id}", poll_interval=poll_interval)
         self.db = db
         self.job_id = job_id
         self.run_dir = run_dir
@@ -66,33 +65,14 @@ class JobProcess(ProcessThread):
         self.finish = finish
         self.executor = executor
         self.handle = handle
-        self.poll_interval = poll_interval
         self.parser = OutputParser()  # tracebacks and absl FATAL lines give the reason
         self.outcome: Outcome | None = None
         self._fatal: str | None = None  # a line after which the job would hang
-        self._done = threading.Event()
         job = job_rows.get_job(db, job_id)
         offsets = dict(job.progress.get("offsets", {})) if job else {}
         if job is not None and isinstance(job.progress.get("last_error"), str):
             self.parser.reason = job.progress["last_error"]
         self._splitters = {s: LineSplitter(int(offsets.get(s, 0))) for s in STREAMS}
-
-    @property
-    def is_done(self) -> bool:
-        """True once the job has ended and been recorded."""
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job has ended; False on timeout."""
-        return self._done.wait(timeout)
-
-    def follow(self) -> None:
-        while not self.halted:
-            busy = self.poll()
-            if self._done.is_set():
-                return
-            if not busy:
-                self.pause(self.poll_interval)
 
     def poll(self) -> bool:
         """Read new output, store progress, settle when ended; True when lines were read."""

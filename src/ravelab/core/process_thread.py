@@ -9,16 +9,28 @@ logger = logging.getLogger(__name__)
 
 
 class ProcessThread(threading.Thread):
-    """A daemon thread with a cooperative halt.
+    """A daemon thread that polls a watched process until it has ended.
 
     Daemon, because following a run must never keep the app or the CLI from exiting:
     the run itself lives in its own detached process, and a later follower resumes
-    from the offsets stored in the database.
+    from the offsets stored in the database. Subclasses implement ``poll`` and set
+    ``_done`` once the process has ended and been recorded.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, poll_interval: float = 0.25) -> None:
         super().__init__(name=name, daemon=True)
+        self.poll_interval = poll_interval
         self._halt_event = threading.Event()
+        self._done = threading.Event()
+
+    @property
+    def is_done(self) -> bool:
+        """True once the watched process has ended and its end is recorded."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the watched process has ended and been recorded; False on timeout."""
+        return self._done.wait(timeout)
 
     def halt(self) -> None:
         """Ask the thread to stop following (the watched process is not touched)."""
@@ -40,5 +52,14 @@ class ProcessThread(threading.Thread):
             logger.exception("%s crashed", self.name)
 
     def follow(self) -> None:
-        """The thread's work; subclasses implement it."""
+        """Poll until done or halted, at once again while there is more to read."""
+        while not self.halted:
+            busy = self.poll()
+            if self._done.is_set():
+                return
+            if not busy:
+                self.pause(self.poll_interval)
+
+    def poll(self) -> bool:
+        """Read what is new; True when something was read. Subclasses implement it."""
         raise NotImplementedError

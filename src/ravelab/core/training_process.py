@@ -170,7 +170,10 @@ class TrainingProcess(ProcessThread):
         poll_interval: float = 0.25,
         stalled_after_s: float = DEFAULT_STALLED_AFTER_S,
     ) -> None:
-        super().__init__(name=f"training-{experiment_id or config.get('name', '?')}")
+        super().__init__(
+            name=f"training-{experiment_id or config.get('name', '?')}",
+            poll_interval=poll_interval,
+        )
         self.config = dict(config)
         self.db = db
         self.experiment_id = experiment_id
@@ -178,7 +181,6 @@ class TrainingProcess(ProcessThread):
         self.executor = executor
         self.handle = handle
         self._queued: tuple[bool, str | None] | None = None  # (queued, reason) last written
-        self.poll_interval = poll_interval
         max_steps = self.config.get("max_steps")
         batch = self.config.get("batch_size")
         self.parser = OutputParser(
@@ -193,7 +195,6 @@ class TrainingProcess(ProcessThread):
         )
         self.outcome: Outcome | None = None
         self._printed_lr = False
-        self._done = threading.Event()
         self._settle_lock = threading.Lock()
         self._splitters: dict[str, LineSplitter] = {}
         self.stalled_after_s = stalled_after_s
@@ -273,23 +274,6 @@ class TrainingProcess(ProcessThread):
             self.current_metrics["lr"] = lr
 
     # -- following -----------------------------------------------------------------------------
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the run has ended and been settled; False on timeout."""
-        return self._done.wait(timeout)
-
-    @property
-    def is_done(self) -> bool:
-        """True once the run has ended and its status is final."""
-        return self._done.is_set()
-
-    def follow(self) -> None:
-        while not self.halted:
-            busy = self.poll()
-            if self._done.is_set():
-                return
-            if not busy:
-                self.pause(self.poll_interval)
 
     def poll(self) -> bool:
         """Read what is new, store it, emit signals; settle when the run has ended.
