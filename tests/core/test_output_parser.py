@@ -180,3 +180,10 @@ def test_mac_refusal_is_a_failure_despite_exit_zero() -> None:
     parser = OutputParser()
     parser.parse("Training on mac is not available yet. Use --gpu -1 to train on CPU", "stdout")
     assert parser.fatal_despite_success
+
+
+def test_the_bar_estimate_never_passes_max_steps() -> None:
+    parser = OutputParser(max_steps=30, batch_size=3)  # 19 // 3 = 6 batches, the bar says 4
+    parser.parse("train set: 19 examples")
+    parser.parse("Epoch 9: 100%|██████████| 4/4 [00:01<00:00,  2.28it/s, v_num=0]")
+    assert parser.step == 30

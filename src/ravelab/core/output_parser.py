@@ -221,6 +221,10 @@ class OutputParser:
             self._min_epoch_total = bar.total
         per_epoch = self.batches_per_epoch or bar.total
         step = epoch * per_epoch + min(bar.n, per_epoch)
+        if self.max_steps:
+            # Lightning stops at max_steps exactly: a larger estimate is the bar's drift
+            # (batches per epoch guessed from a bar whose total includes validation).
+            step = min(step, self.max_steps)
         # tqdm resets the bar before renaming it ("Epoch 0: 0/4" after "Epoch 0: 4/4"),
         # so a smaller value is a redraw, not a step back.
         if step > self.step:
