@@ -86,7 +86,9 @@ def main() -> int:
         rave = write_launcher(work / "bin")
         db = Database(work / "ravelab.db")
         dataset = register_dataset(db, _dataset(work), "flood")
-        manager = TrainingManager(db, rave=str(rave), runs_dir=work / "runs")
+        manager = TrainingManager(  # as the app makes it
+            db, rave=str(rave), runs_dir=work / "runs", follow_out_of_process=True
+        )
         page = TrainingPage(manager, AppSignals())
         page.resize(1400, 900)
         page.show()

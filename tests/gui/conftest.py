@@ -29,7 +29,8 @@ def quick_rave(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def manager(make_manager: Callable[..., TrainingManager]) -> TrainingManager:
-    return make_manager()
+    """A manager as the app makes it: runs are followed in child processes."""
+    return make_manager(follow_out_of_process=True)
 
 
 @pytest.fixture

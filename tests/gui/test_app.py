@@ -54,6 +54,7 @@ def test_start_opens_the_window_over_the_database_given(
         assert session.window.isVisible() and session.window.windowTitle() == "ravelab"
         assert str(tmp_path / "app.db") in session.window.db_label.text()
         assert session.manager.runs_dir == tmp_path / "runs"
+        assert session.manager.follow_out_of_process  # runs are parsed outside the app
         assert sys.getswitchinterval() == pytest.approx(0.0005)
     finally:
         session.close()

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QTextCursor
 from pytestqt.qtbot import QtBot
 
 from ravelab.gui.log_reader import LogReader
-from ravelab.gui.log_viewer import STDERR_COLOUR, LogViewer
+from ravelab.gui.log_viewer import LIVE_CHUNK_LINES, STDERR_COLOUR, LogViewer
 
 pytestmark = pytest.mark.gui
 
@@ -169,9 +169,10 @@ def test_a_flood_shows_the_newest_lines_and_says_what_it_left_out(
     with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
         viewer.notify_output()
     lines = viewer.line_texts()
+    shown = LIVE_CHUNK_LINES  # the newest lines of a live read, at most
     assert lines[899] == "early 899" and lines[-1] == "flood 2999"
-    assert lines[900].startswith("[... 2,000 lines not shown")  # 1,000 lines a read at most
-    assert lines[901] == "flood 2000" and len(lines) == 1901
+    assert lines[900].startswith(f"[... {3000 - shown:,} lines not shown")
+    assert lines[901] == f"flood {3000 - shown}" and len(lines) == 900 + 1 + shown
     viewer.cleanup()
 
 

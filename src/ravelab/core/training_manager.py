@@ -62,6 +62,11 @@ class TrainingManager:
         poll_interval: seconds between polls of a quiet run.
         stalled_after_s: a live run whose step has not moved for this long is
             ``stalled`` (default: the ``stalled_after_minutes`` setting, else 30 min).
+        follow_out_of_process: the follower threads read and parse each run in a child
+            process and relay its signals (the app: a run's output then never holds up the
+            GUI thread). Ignored for an in-memory database.
+        reattach: follow the unfinished runs and jobs now (False: a manager that only
+            starts or follows what it is asked to, such as a follower child).
 
     Signals:
         run_started(int): an experiment was started.
@@ -82,8 +87,11 @@ class TrainingManager:
         follow: bool = True,
         poll_interval: float = 0.25,
         stalled_after_s: float | None = None,
+        follow_out_of_process: bool = False,
+        reattach: bool = True,
     ) -> None:
         self.db = db
+        self.follow_out_of_process = follow_out_of_process and db.path != ":memory:"
         self.executor: Executor = executor or LocalExecutor()
         # SLURM is always known by name: re-attaching a SLURM run needs it, and a submission
         # where SLURM is missing fails with what to do. Its settings are read at each launch.
@@ -111,7 +119,8 @@ class TrainingManager:
             follow=follow,
             poll_interval=poll_interval,
         )
-        self.reattach()
+        if reattach:
+            self.reattach()
 
     # -- where things are ----------------------------------------------------------------------
 
@@ -460,6 +469,20 @@ class TrainingManager:
         assert result is not None
         return result
 
+    def follower(self, experiment_id: int) -> TrainingProcess:
+        """A new, unstarted ``TrainingProcess`` for an experiment's run (not registered:
+        the caller polls it or starts it).
+
+        Raises:
+            NotFoundError: an unknown experiment, or one that has no run folder.
+        """
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None or record.run_dir is None:
+            raise NotFoundError(f"experiment {experiment_id} not found, or it has no run folder")
+        return self._make_process(
+            experiment_id, record.config, Path(record.run_dir), _handle(record)
+        )
+
     def refresh(self, experiment_id: int) -> None:
         """Catch up once with what a run wrote (for one-shot readers such as the CLI)."""
         process = self.active_processes.get(experiment_id)
@@ -529,6 +552,7 @@ class TrainingManager:
             handle=handle,
             poll_interval=self.poll_interval,
             stalled_after_s=self.stalled_after_s,
+            out_of_process=self.follow_out_of_process,
         )
 
     def _executor_named(self, name: str) -> Executor:

@@ -28,6 +28,7 @@ from ravelab.core.executor import Executor, ExecutorState, RunHandle
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
 from ravelab.core.process_thread import ProcessThread
+from ravelab.core.remote_follower import RemoteFollower, child_argv
 from ravelab.core.run_events import AUDIO_DIR, EventsPoll, RunEventsFollower
 from ravelab.core.run_files import STDERR_LOG, STDOUT_LOG, ExitRecord
 from ravelab.core.text_stream import LineSplitter
@@ -135,6 +136,11 @@ class TrainingProcess(ProcessThread):
         executor: tells whether the run still lives (or waits in a queue).
         handle: how the executor finds the run (supervisor process or job id).
         poll_interval: seconds between polls while nothing happens.
+        stalled_after_s: a live run whose step has not moved for this long is ``stalled``.
+        out_of_process: when started as a thread, do the reading and parsing in a child
+            process (``ravelab.core.follow_child``) and relay its signals, so that this
+            process (the app) spends no time on a run's output; see
+            :mod:`ravelab.core.remote_follower`. Needs a database file.
 
     Signals:
         output(str): every output line (ANSI removed), the seed's signal.
@@ -169,6 +175,7 @@ class TrainingProcess(ProcessThread):
         handle: RunHandle | None = None,
         poll_interval: float = 0.25,
         stalled_after_s: float = DEFAULT_STALLED_AFTER_S,
+        out_of_process: bool = False,
     ) -> None:
         super().__init__(
             name=f"training-{experiment_id or config.get('name', '?')}",
@@ -203,7 +210,17 @@ class TrainingProcess(ProcessThread):
         self._last_step_change = time.monotonic()
         self._checkpoints: dict[str, float] = {}
         self._checkpoint_scan_at = 0.0
+        self.out_of_process = out_of_process
+        self._remote: RemoteFollower | None = None
+        self._events: RunEventsFollower | None = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """Take up where the database says the run was read to (offsets, progress, latest
+        metrics, health, checkpoints): at creation, and again after a follower child that
+        advanced them has gone."""
         offsets: dict[str, int] = {}
+        db, experiment_id = self.db, self.experiment_id
         if db is not None and experiment_id is not None:
             offsets = rows.get_offsets(db, experiment_id)
             record = rows.get_experiment(db, experiment_id)
@@ -274,6 +291,72 @@ class TrainingProcess(ProcessThread):
             self.current_metrics["lr"] = lr
 
     # -- following -----------------------------------------------------------------------------
+
+    def follow(self) -> None:
+        """The thread's loop: in a follower child when ``out_of_process`` (falling back to
+        this thread if the child fails), else here."""
+        if self.out_of_process and self._follow_remote():
+            return
+        super().follow()
+
+    def halt(self) -> None:
+        super().halt()
+        remote = self._remote
+        if remote is not None:
+            remote.stop()
+
+    def _follow_remote(self) -> bool:
+        """Follow in a child process; False when this thread must take the run up."""
+        db, experiment_id = self.db, self.experiment_id
+        if db is None or experiment_id is None or self.run_dir is None or db.path == ":memory:":
+            return False
+        # The per-line signals cross the pipe only when someone here listens to them.
+        lines = bool(len(self.output) or len(self.output_line))
+        argv = child_argv(db.path, experiment_id, self.poll_interval, self.stalled_after_s, lines)
+        self._remote = RemoteFollower(argv, self.apply_relayed, self.name)
+        if self.halted:
+            return True
+        if self._remote.run():
+            return True
+        self._restore()  # the child stored what it read: go on from there
+        return False
+
+    def apply_relayed(self, message: Mapping[str, Any]) -> None:
+        """Take in one message of a follower child: update this object's state and emit
+        the signals the child's process emitted (see ``ravelab.core.follow_child``)."""
+        for stream, text, transient in message.get("lines") or ():
+            self.output.emit(text)
+            self.output_line.emit(stream, text, transient)
+        status = message.get("status")
+        if status:
+            self.status_update.emit(str(status[0]), str(status[1]))
+        health = message.get("health")
+        if health:
+            self.health = str(health[0])
+            self.health_update.emit(self.health, str(health[1]))
+        metrics = message.get("metrics")
+        if metrics:
+            self.current_metrics.update(metrics)
+            self.metrics_update.emit(dict(metrics))
+        step = message.get("step")
+        if step:
+            self.parser.step = int(step[0])
+            self.step_update.emit(int(step[0]), int(step[1]))
+        progress = message.get("progress")
+        if progress:
+            self.progress_update.emit(dict(progress))
+        finished = message.get("finished")
+        if finished:
+            with self._settle_lock:
+                if self._done.is_set():
+                    return
+                self.outcome = Outcome(
+                    str(finished.get("status") or ("completed" if finished["ok"] else "failed")),
+                    finished.get("reason"),
+                    finished.get("exit_code"),
+                )
+                self._done.set()
+            self.finished.emit(bool(finished["ok"]), str(finished.get("message") or ""))
 
     def poll(self) -> bool:
         """Read what is new, store it, emit signals; settle when the run has ended.
@@ -449,6 +532,10 @@ class TrainingProcess(ProcessThread):
         assert self.run_dir is not None
         batch = _PollBatch()
         wall = time.time()
+        # An emit costs microseconds even with nobody connected, and a run may print 10,000
+        # lines a second: the per-line signals are emitted only when someone listens.
+        emit_output = self.output.emit if len(self.output) else None
+        emit_line = self.output_line.emit if len(self.output_line) else None
         for stream, filename in STREAMS.items():
             path = self.run_dir / filename
             splitter = self._splitters[stream]
@@ -463,8 +550,10 @@ class TrainingProcess(ProcessThread):
                     if drain and not data:
                         lines = splitter.flush()
                     for line in lines:
-                        self.output.emit(line.text)
-                        self.output_line.emit(stream, line.text, line.transient)
+                        if emit_output is not None:
+                            emit_output(line.text)
+                        if emit_line is not None:
+                            emit_line(stream, line.text, line.transient)
                         self._absorb(self.parser.parse(line.text, stream), batch, wall)
                         batch.offsets[stream] = line.end_offset
                     batch.lines += len(lines)

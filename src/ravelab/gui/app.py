@@ -81,7 +81,10 @@ def start(argv: Sequence[str] | None = None) -> AppSession | int:
     except DatabaseError as error:
         QMessageBox.critical(None, "ravelab cannot open its database", str(error))
         return 1
-    manager = TrainingManager(db, rave=args.rave, runs_dir=args.runs_dir)
+    # Runs are read and parsed in follower children: the GUI thread never waits on them.
+    manager = TrainingManager(
+        db, rave=args.rave, runs_dir=args.runs_dir, follow_out_of_process=True
+    )
     window = MainWindow(manager, QSettings())
     window.show()
     freeze_startup_heap()

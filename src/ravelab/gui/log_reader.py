@@ -28,9 +28,10 @@ READ_CALLS = 4
 #: The first read starts this far from the end of each file (a viewer shows the end).
 INITIAL_BYTES = 1024 * 1024
 #: When more than this is unread, jump ahead to this much before the end...
-SKIP_ABOVE_BYTES = 256 * 1024
-#: ... keeping this much.
-SKIP_KEEP_BYTES = 64 * 1024
+SKIP_ABOVE_BYTES = 64 * 1024
+#: ... keeping this much: a live viewer shows a few hundred lines per read (tqdm's are
+#: about 200 bytes), and every line split here is work that competes with the GUI thread.
+SKIP_KEEP_BYTES = 32 * 1024
 
 
 @dataclass
@@ -145,7 +146,8 @@ class LogReader:
             chunk.ended = True
             return chunk
         final = final or (self.run_dir / EXIT_FILE).exists()
-        limit = self.max_lines if chunk.reset else self.max_chunk_lines
+        # The end of a run is read once: show all of its tail, not just a live read's share.
+        limit = self.max_lines if chunk.reset or final else self.max_chunk_lines
         shown: deque[tuple[str, str]] = deque()
         appended = 0
         for stream, tail in self._files.items():

@@ -158,8 +158,16 @@ class RunDetails(QWidget):
         percent = progress.get("percent")
         if not isinstance(percent, int | float):
             percent = 100.0 * step / max_steps if max_steps else 0.0
-        self.progress.setValue(round(max(0.0, min(100.0, percent)) / 100 * BAR_RANGE))
-        self.progress.setFormat(progress_label(step, max_steps, percent))
+        # QProgressBar.setValue repaints at once, and with it whatever the bar overlaps (here
+        # the runs table, whose delegates call into Python): 30 ms and more, several times a
+        # second. With updates off it only takes the value; turning them on again schedules
+        # one ordinary, coalesced paint.
+        self.progress.setUpdatesEnabled(False)
+        try:
+            self.progress.setValue(round(max(0.0, min(100.0, percent)) / 100 * BAR_RANGE))
+            self.progress.setFormat(progress_label(step, max_steps, percent))
+        finally:
+            self.progress.setUpdatesEnabled(True)
         if status != self._bar_status:
             self._bar_status = status
             self.progress.setPalette(status_palette(self.palette(), status))
