@@ -46,4 +46,44 @@ def test_a_core_with_after_step_is_read_incrementally() -> None:
     assert steps.tolist() == list(range(1, 3000)) and values[-1] == pytest.approx(299.9)
     assert first[0].tolist() == [1, 2, 3, 4, 5]  # what a renderer holds is untouched
     assert store.calls == [("loss", None), ("loss", 5)]
+    assert cache.count("loss") == 2999
     assert cache.refresh(["missing"])["missing"][0].size == 0
+
+
+def test_long_histories_are_kept_as_bounded_summaries() -> None:
+    store = _Store()
+    store.points["loss"] = [(s, float(s % 7)) for s in range(1, 50_001)]
+    store.points["loss"][30_000] = (30_001, -1.0)
+    cache = SeriesCache(store.since, 1, buckets=256)
+    steps, values = cache.refresh(["loss"])["loss"]
+    assert steps.size <= 2 * 256 + 2 and cache.count("loss") == 50_000
+    assert values.min() == -1.0 and values.max() == 6.0
+    assert steps[0] == 1 and steps[-1] == 50_000
+    assert cache.step_width(["loss"]) >= 50_000 / 256
+    # A core that cannot read a range gives no detail.
+    assert not cache.ranged and cache.detail("loss", 10, 20)[0].size == 0
+
+
+def test_a_range_is_read_at_full_resolution() -> None:
+    points = [(s, s / 2) for s in range(100)]
+    calls = []
+
+    def history(
+        experiment_id: int,
+        name: str,
+        after_step: int | None = None,
+        until_step: int | None = None,
+    ) -> list[tuple[int, float]]:
+        calls.append((after_step, until_step))
+        return [
+            p
+            for p in points
+            if (after_step is None or p[0] > after_step)
+            and (until_step is None or p[0] <= until_step)
+        ]
+
+    cache = SeriesCache(history, 1, buckets=4)
+    assert cache.ranged
+    steps, values = cache.detail("loss", 10.5, 20.2)
+    assert steps.tolist() == list(range(10, 22)) and values[0] == 5.0  # whole steps around
+    assert calls == [(9, 21)]

@@ -90,6 +90,38 @@ def test_a_long_history_is_decimated_to_the_width(
     assert plot.status.text() == "50,000 points"
 
 
+def test_memory_is_bounded_and_a_zoom_reads_its_range_at_full_resolution(
+    qtbot: QtBot, plot: MetricsPlot, db: Database, experiment_id: int
+) -> None:
+    values = np.cos(np.arange(100_000) / 500.0)
+    values[60_050] = -9.0  # a dip inside the range zoomed to below
+    now = time.time()
+    rows.insert_points(
+        db, experiment_id, [("loss", i, float(v), now) for i, v in enumerate(values)]
+    )
+    plot.show_experiment(experiment_id, "long")
+    qtbot.waitUntil(lambda: _points(plot, "loss") > 0, timeout=60_000)
+    cache = plot._cache
+    assert cache is not None and cache.count("loss") == 100_000
+    kept = plot._shown.losses["loss"][0].size
+    assert kept <= 2 * cache.buckets + 2 < 100_000  # a summary, not every point
+
+    plot.show_range(60_000, 60_100)  # far finer than the summary's ranges
+
+    def shown_steps() -> list[float]:
+        line = plot.line("loss")
+        return [x for x in line.get_xdata() if 60_000 <= x <= 60_100]
+
+    qtbot.waitUntil(lambda: len(shown_steps()) == 101, timeout=20_000)
+    line = plot.line("loss")
+    drawn = dict(zip(line.get_xdata(), line.get_ydata(), strict=True))
+    assert drawn[60_050] == -9.0 and drawn[60_001] == pytest.approx(values[60_001])
+
+    plot.show_range(None)  # home: the whole run, from the summary again
+    qtbot.waitUntil(lambda: len(shown_steps()) < 101, timeout=20_000)
+    assert min(plot.line("loss").get_ydata()) == -9.0
+
+
 def test_an_unselected_plot_says_so(plot: MetricsPlot) -> None:
     texts = [t.get_text() for t in plot.axes.loss.texts]
     assert texts == ["Select a run to see its metrics."]

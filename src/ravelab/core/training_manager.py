@@ -254,11 +254,15 @@ class TrainingManager:
         return {} if record is None else dict(record.metrics)
 
     def get_metric_history(
-        self, experiment_id: int, name: str, after_step: int | None = None
+        self,
+        experiment_id: int,
+        name: str,
+        after_step: int | None = None,
+        until_step: int | None = None,
     ) -> list[tuple[int, float]]:
         """All (step, value) points of one metric, ordered by step (those after
-        ``after_step`` only, when given)."""
-        return rows.metric_history(self.db, experiment_id, name, after_step)
+        ``after_step`` and up to ``until_step`` only, when given)."""
+        return rows.metric_history(self.db, experiment_id, name, after_step, until_step)
 
     def stop_training(self, experiment_id: int, *, at_checkpoint: bool = False) -> bool:
         """Ask a running experiment to stop (SIGINT, then SIGTERM, then SIGKILL).

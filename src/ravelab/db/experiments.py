@@ -138,25 +138,28 @@ def insert_points(
 
 
 def metric_history(
-    db: Database, experiment_id: int, name: str, after_step: int | None = None
+    db: Database,
+    experiment_id: int,
+    name: str,
+    after_step: int | None = None,
+    until_step: int | None = None,
 ) -> list[tuple[int, float]]:
-    """The (step, value) points of one metric, ordered by step (only those after
-    ``after_step`` when given: a live plot reads what is new).
+    """The (step, value) points of one metric, ordered by step: only those after
+    ``after_step`` when given (a live plot reads what is new), and only those up to
+    ``until_step`` when given (a zoomed plot reads the range it shows).
 
     The columns are declared INTEGER and REAL NOT NULL, so SQLite hands back int and
     float already: the rows are returned as they come, with no conversion per point.
     """
-    if after_step is None:
-        return db.query_tuples(
-            "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
-            "ORDER BY step",
-            (experiment_id, name),
-        )
-    return db.query_tuples(
-        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
-        "AND step > ? ORDER BY step",
-        (experiment_id, name, after_step),
-    )
+    sql = "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ?"
+    params: list[object] = [experiment_id, name]
+    if after_step is not None:
+        sql += " AND step > ?"
+        params.append(after_step)
+    if until_step is not None:
+        sql += " AND step <= ?"
+        params.append(until_step)
+    return db.query_tuples(sql + " ORDER BY step", tuple(params))
 
 
 def metric_names(db: Database, experiment_id: int) -> list[str]:

@@ -1,57 +1,40 @@
-"""``SeriesCache``: a run's metric histories as numpy arrays, read from the database.
+"""``SeriesCache``: a run's metric histories as bounded summaries, read from the database.
 
-Qt-free; ``MetricsPlot``'s worker thread owns one. With a core whose
-``TrainingManager.get_metric_history`` takes ``after_step`` it reads only the points
-added since the last read and appends them (amortised: the arrays grow by doubling), so
-following a run costs what it adds, not what it has. With the current core it reads each
-history whole, with the collector paused (``gc_paused``), and converts it in chunks.
+Qt-free; ``MetricsPlot``'s worker thread owns one. Each history is kept as a
+``ravelab.plots.summary.MinMaxSummary``: the lowest and highest point of a few thousand
+step ranges, so memory stays flat however long the run (a run logging 10,000 points a
+second would otherwise grow the app by megabytes a minute), and drawing it shows what
+drawing every point would. With a core whose ``TrainingManager.get_metric_history``
+takes ``after_step`` only the points added since the last read are read, so following a
+run costs what it adds; with one that also takes ``until_step``, ``detail`` reads one
+range at full resolution, for a zoomed view. Otherwise each history is read whole, with
+the collector paused (``gc_paused``).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from ravelab.gui.interpreter import gc_paused
 from ravelab.plots.decimate import FloatArray
 from ravelab.plots.series import history_arrays
+from ravelab.plots.summary import DEFAULT_BUCKETS, MinMaxSummary
 
 History = Callable[..., list[tuple[int, float]]]
 
 
-def supports_after_step(get_history: History) -> bool:
-    """True when ``get_history(experiment_id, name, after_step=...)`` is available."""
+def _takes(get_history: History, parameter: str) -> bool:
     try:
-        return "after_step" in inspect.signature(get_history).parameters
+        return parameter in inspect.signature(get_history).parameters
     except (TypeError, ValueError):
         return False
 
 
-@dataclass
-class _Growing:
-    """Steps and values with room to grow."""
-
-    steps: FloatArray = field(default_factory=lambda: np.empty(1024))
-    values: FloatArray = field(default_factory=lambda: np.empty(1024))
-    size: int = 0
-
-    def extend(self, steps: FloatArray, values: FloatArray) -> None:
-        needed = self.size + steps.size
-        if needed > self.steps.size:
-            capacity = max(needed, 2 * self.steps.size)
-            self.steps = np.resize(self.steps, capacity)
-            self.values = np.resize(self.values, capacity)
-        self.steps[self.size : needed] = steps
-        self.values[self.size : needed] = values
-        self.size = needed
-
-    def view(self) -> tuple[FloatArray, FloatArray]:
-        """The data so far, as views: later points go past their end (or into a new
-        buffer), so a renderer may keep reading them while this grows."""
-        return self.steps[: self.size], self.values[: self.size]
+def supports_after_step(get_history: History) -> bool:
+    """True when ``get_history(experiment_id, name, after_step=...)`` is available."""
+    return _takes(get_history, "after_step")
 
 
 class SeriesCache:
@@ -60,28 +43,61 @@ class SeriesCache:
     Args:
         get_history: ``TrainingManager.get_metric_history``.
         experiment_id: the run.
+        buckets: step ranges each summary keeps (memory per metric is about
+            ``5 * 8 * buckets`` bytes).
     """
 
-    def __init__(self, get_history: History, experiment_id: int) -> None:
+    def __init__(
+        self, get_history: History, experiment_id: int, buckets: int = DEFAULT_BUCKETS
+    ) -> None:
         self._get_history = get_history
         self.experiment_id = experiment_id
+        self.buckets = buckets
         self.incremental = supports_after_step(get_history)
-        self._series: dict[str, _Growing] = {}
+        self.ranged = self.incremental and _takes(get_history, "until_step")
+        self._series: dict[str, MinMaxSummary] = {}
+        self._read_to: dict[str, int] = {}  # the last step read, NaN or not
 
     def refresh(self, names: Iterable[str]) -> dict[str, tuple[FloatArray, FloatArray]]:
-        """The histories of ``names``, read (or completed) from the database now."""
+        """The summarised histories of ``names``, completed from the database now."""
         result = {}
         for name in names:
             if self.incremental:
-                series = self._series.setdefault(name, _Growing())
-                after = int(series.steps[series.size - 1]) if series.size else None
+                summary = self._series.setdefault(name, MinMaxSummary(self.buckets))
+                after = self._read_to.get(name)
                 with gc_paused():
                     points = self._get_history(self.experiment_id, name, after_step=after)
                     steps, values = history_arrays(points)
                     del points
-                series.extend(steps, values)
-                result[name] = series.view()
+                if steps.size:
+                    summary.extend(steps, values)
+                    self._read_to[name] = int(steps[-1])
             else:
+                summary = self._series[name] = MinMaxSummary(self.buckets)
                 with gc_paused():  # the list of tuples dies right here
-                    result[name] = history_arrays(self._get_history(self.experiment_id, name))
+                    summary.extend(*history_arrays(self._get_history(self.experiment_id, name)))
+            result[name] = summary.points()
         return result
+
+    def count(self, name: str) -> int:
+        """Points read so far for ``name`` (all of them, not just those kept)."""
+        summary = self._series.get(name)
+        return 0 if summary is None else summary.count
+
+    def step_width(self, names: Iterable[str]) -> float:
+        """The widest step range among the summaries of ``names`` (1 while short)."""
+        return max((self._series[n].step_width for n in names if n in self._series), default=1)
+
+    def detail(self, name: str, first: float, last: float) -> tuple[FloatArray, FloatArray]:
+        """The points of ``name`` with ``first <= step <= last``, at full resolution (read
+        from the database now; empty when the core cannot read a range)."""
+        if not self.ranged:
+            return history_arrays([])
+        with gc_paused():
+            points = self._get_history(
+                self.experiment_id,
+                name,
+                after_step=math.floor(first) - 1,
+                until_step=math.ceil(last),
+            )
+            return history_arrays(points)

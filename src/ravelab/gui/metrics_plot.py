@@ -3,7 +3,10 @@
 History comes from the database (``TrainingManager.get_metric_history``), so the plot is
 complete after a restart; while the run trains, each ``notify_metrics`` reads it again in
 a worker thread (``metric_series.SeriesCache``: only the new points where the core
-allows it), throttled to how long a read takes and at most 10 a second. The figure code
+allows it), throttled to how long a read takes and at most 10 a second. Each history is
+held as a bounded min-max summary (``ravelab.plots.summary``), so memory stays flat
+however long the run; when the user zooms in further than the summary resolves, the
+visible range is read again at full resolution (``SeriesCache.detail``). The figure code
 is ``ravelab.plots.figures``; the series are thinned with
 ``ravelab.plots.decimate.minmax_decimate`` to the axes' width in pixels (to the visible
 range once the user zooms), so a million points draw like two thousand. Changing and
@@ -17,6 +20,7 @@ bottom, from ``artifacts.list_checkpoints``); both are read with every reload.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.figure import Figure
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -57,6 +61,13 @@ MIN_RELOAD_S = 0.1
 #: shares the interpreter lock with the GUI thread.
 RELOAD_DUTY = 0.1
 
+#: A zoomed view is read again at full resolution when it spans fewer summary ranges
+#: than this many per pixel column.
+DETAIL_RANGES_PER_PIXEL = 2
+#: Share of the view's width read on each side of it with a detail (small pans need no
+#: new read).
+DETAIL_MARGIN = 0.25
+
 _EMPTY: FloatArray = np.empty(0, dtype=np.float64)
 
 
@@ -72,15 +83,32 @@ class _Loaded:
     points: int = 0
     phase_1_duration: int | None = None
     checkpoint_steps: tuple[int, ...] = ()
+    step_width: float = 1.0
 
 
 @dataclass
 class _Shown:
-    """The figure's data, full resolution (touched under the canvas's figure lock)."""
+    """The figure's data, as summaries (touched under the canvas's figure lock)."""
 
     losses: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
     lr: tuple[FloatArray, FloatArray] | None = None
     version: int = 0
+    step_width: float = 1.0  # steps per summary range
+
+
+@dataclass(frozen=True)
+class _Detail:
+    """A range of the shown series at full resolution, for a zoomed view."""
+
+    experiment_id: int
+    first: float
+    last: float
+    losses: dict[str, tuple[FloatArray, FloatArray]]
+    lr: tuple[FloatArray, FloatArray] | None
+    stale: bool = False  # new points arrived inside it: still shown, read again
+
+    def covers(self, view: tuple[float, float], names: Any) -> bool:
+        return self.first <= view[0] and view[1] <= self.last and set(self.losses) == set(names)
 
 
 def _read_markers(db: Any, experiment_id: int) -> tuple[int | None, tuple[int, ...]]:
@@ -112,6 +140,7 @@ class MetricsPlot(QWidget):
     """
 
     data_loaded = Signal(int)
+    _detail_wanted = Signal(float, float)  # canvas worker -> GUI thread (queued): a view
 
     def __init__(self, manager: TrainingManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -126,6 +155,10 @@ class MetricsPlot(QWidget):
         self._cache: SeriesCache | None = None  # the shown run's; grown by the worker
         self._available: list[str] = []
         self._shown = _Shown()
+        self._detail: _Detail | None = None  # replaced whole by the GUI thread
+        self._detail_in_flight = False
+        self._detail_pending: tuple[float, float] | None = None
+        self._detail_wanted.connect(self._load_detail, Qt.ConnectionType.QueuedConnection)
         self._following = True
         self._frame_key: tuple[Any, ...] | None = None
         #: The phase-boundary lines (loss and lr axes) and the checkpoint markers drawn.
@@ -219,6 +252,19 @@ class MetricsPlot(QWidget):
         if experiment_id is not None:
             self._load()
 
+    def show_range(self, first: float | None, last: float | None = None) -> None:
+        """Show steps ``first`` to ``last`` (read at full resolution if the summaries are
+        too coarse for them), or follow the whole run again with ``None``."""
+        if first is None or last is None:
+            self._on_toolbar_home()
+            return
+        self._following = False
+
+        def change() -> None:
+            self.axes.loss.set_xlim(first, last)
+
+        self.canvas.submit(change)
+
     def notify_metrics(self, experiment_id: int) -> None:
         """A run has new metric points: re-read them if it is the one shown."""
         if experiment_id == self._experiment_id:
@@ -263,7 +309,7 @@ class MetricsPlot(QWidget):
             with_lr = [*names, figures.LR_METRIC] if figures.LR_METRIC in available else names
             series = cache.refresh(with_lr)
             lr = series.pop(figures.LR_METRIC, None)
-            points = sum(x.size for x, _ in series.values()) + (lr[0].size if lr else 0)
+            points = sum(cache.count(name) for name in with_lr)
             phase, checkpoints = _read_markers(db, experiment_id)
             return _Loaded(
                 experiment_id,
@@ -274,6 +320,7 @@ class MetricsPlot(QWidget):
                 points,
                 phase,
                 checkpoints,
+                cache.step_width(with_lr),
             )
 
         self._runner.submit(
@@ -286,6 +333,10 @@ class MetricsPlot(QWidget):
         self._in_flight = False
         if generation == self._generation:
             self._next_load_at = time.monotonic() + max(MIN_RELOAD_S, loaded.seconds / RELOAD_DUTY)
+            detail, steps = self._detail, _step_range(loaded)
+            if detail is not None and steps is not None and steps[1] <= detail.last:
+                # New points inside the zoomed range: keep showing it, read it again.
+                self._detail = dataclasses.replace(detail, stale=True)
             if loaded.available != self._available:
                 self._available = loaded.available
                 self._rebuild_menu()
@@ -323,6 +374,7 @@ class MetricsPlot(QWidget):
             axes.lr_line.remove()
             axes.lr_line = None
         self._shown = _Shown(version=self._shown.version + 1)
+        self._detail = None
         self._draw_markers(None, ())
         figures.set_title(self.figure, title)
         figures.show_message(axes.loss, message)
@@ -344,7 +396,9 @@ class MetricsPlot(QWidget):
                 axes.lines[name] = figures.draw_series(axes.loss, name, _EMPTY, _EMPTY)
         if loaded.lr is not None and axes.lr_line is None:
             axes.lr_line = figures.draw_series(axes.lr, figures.LR_METRIC, _EMPTY, _EMPTY)
-        self._shown = _Shown(dict(loaded.losses), loaded.lr, self._shown.version + 1)
+        self._shown = _Shown(
+            dict(loaded.losses), loaded.lr, self._shown.version + 1, loaded.step_width
+        )
         has_losses = any(x.size for x, _ in loaded.losses.values())
         has_lr = loaded.lr is not None and loaded.lr[0].size > 0
         if has_losses:
@@ -410,17 +464,35 @@ class MetricsPlot(QWidget):
         """Decimate the series for the view about to be rendered (before every frame)."""
         axes = self.axes
         width = figures.axes_width_px(axes.loss)
-        view = None if self._following else tuple(axes.loss.get_xlim())
-        key = (self._shown.version, width, view, axes.loss.get_yscale())
+        view: tuple[float, float] | None = None
+        if not self._following:
+            left, right = axes.loss.get_xlim()
+            view = (float(left), float(right))
+        shown = self._shown
+        losses, lr = shown.losses, shown.lr
+        detail = self._detail
+        if (
+            view is not None
+            and detail is not None
+            and detail.experiment_id == self._experiment_id
+            and detail.covers(view, losses)
+        ):
+            losses, lr = detail.losses, detail.lr if lr is not None else None
+            if detail.stale:
+                self._detail_wanted.emit(view[0], view[1])
+        elif view is not None and (view[1] - view[0]) / shown.step_width < (
+            DETAIL_RANGES_PER_PIXEL * width
+        ):
+            # Zoomed in further than the summaries resolve: read the view again.
+            self._detail_wanted.emit(view[0], view[1])
+        key = (shown.version, width, view, axes.loss.get_yscale(), id(losses))
         if key == self._frame_key:
             return
         series: list[tuple[Any, tuple[FloatArray, FloatArray]]] = [
-            (axes.lines[name], data)
-            for name, data in self._shown.losses.items()
-            if name in axes.lines
+            (axes.lines[name], data) for name, data in losses.items() if name in axes.lines
         ]
-        if axes.lr_line is not None and self._shown.lr is not None:
-            series.append((axes.lr_line, self._shown.lr))
+        if axes.lr_line is not None and lr is not None:
+            series.append((axes.lr_line, lr))
         for line, (x, y) in series:
             if view is not None and x.size:
                 part = visible_slice(x, view[0], view[1])
@@ -430,7 +502,55 @@ class MetricsPlot(QWidget):
         if self._following:
             figures.autoscale(axes.loss)
             figures.autoscale(axes.lr)
-        self._frame_key = (self._shown.version, width, view, axes.loss.get_yscale())
+        self._frame_key = key
+
+    # -- zoomed views (GUI thread, read in the worker) -----------------------------------------
+
+    def _load_detail(self, low: float, high: float) -> None:
+        """Read the series around ``[low, high]`` at full resolution (a zoomed view)."""
+        detail = self._detail
+        names = list(self._shown.losses)
+        if detail is not None and not detail.stale and detail.covers((low, high), names):
+            return
+        if self._detail_in_flight:
+            self._detail_pending = (low, high)
+            return
+        experiment_id, cache = self._experiment_id, self._cache
+        if experiment_id is None or cache is None or not cache.ranged:
+            return
+        self._detail_in_flight = True
+        margin = (high - low) * DETAIL_MARGIN
+        first, last = low - margin, high + margin
+        with_lr = self._shown.lr is not None
+        generation = self._generation
+
+        def work() -> _Detail:
+            return _Detail(
+                experiment_id,
+                first,
+                last,
+                {name: cache.detail(name, first, last) for name in names},
+                cache.detail(figures.LR_METRIC, first, last) if with_lr else None,
+            )
+
+        def done(found: _Detail) -> None:
+            self._detail_in_flight = False
+            if generation == self._generation:
+                self._detail = found
+                self.canvas.request_frame()
+            self._next_detail()
+
+        def failed(error: BaseException) -> None:
+            self._detail_in_flight = False
+            logger.error("reading a zoomed range failed: %s", error)
+            self._next_detail()
+
+        self._runner.submit(work, done, failed)
+
+    def _next_detail(self) -> None:
+        pending, self._detail_pending = self._detail_pending, None
+        if pending is not None:
+            self._load_detail(*pending)
 
     # -- user actions (GUI thread) -------------------------------------------------------------
 
@@ -442,6 +562,7 @@ class MetricsPlot(QWidget):
 
     def _on_toolbar_home(self) -> None:
         self._following = True
+        self._detail = None
         self._frame_key = None
         self.canvas.request_frame()
 
