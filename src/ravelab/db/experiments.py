@@ -163,9 +163,20 @@ def metric_history(
 
 
 def metric_names(db: Database, experiment_id: int) -> list[str]:
-    """Names of the metrics that have points, sorted."""
+    """Names of the metrics that have points, sorted.
+
+    ``SELECT DISTINCT name`` would visit every point of the run (170 ms for a million, and
+    the plots ask ten times a second); this seeks the primary key from one name to the
+    next instead, a few lookups per name whatever the number of points.
+    """
     rows = db.query(
-        "SELECT DISTINCT name FROM metric_points WHERE experiment_id = ? ORDER BY name",
+        "WITH RECURSIVE names(name) AS ("
+        " SELECT min(name) FROM metric_points WHERE experiment_id = ?1"
+        " UNION ALL"
+        " SELECT (SELECT min(name) FROM metric_points"
+        "         WHERE experiment_id = ?1 AND name > names.name)"
+        " FROM names WHERE names.name IS NOT NULL"
+        ") SELECT name FROM names WHERE name IS NOT NULL",
         (experiment_id,),
     )
     return [str(row[0]) for row in rows]

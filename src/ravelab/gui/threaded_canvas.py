@@ -60,7 +60,7 @@ MAX_FRAMES_PER_S = 10
 LAYOUT_EVERY_S = 5.0
 #: The share of time the worker may spend rendering (a frame taking 150 ms is followed by
 #: at least 600 ms without one).
-RENDER_DUTY = 0.2
+RENDER_DUTY = 0.1
 
 
 class ThreadedCanvas(FigureCanvasQTAgg):
