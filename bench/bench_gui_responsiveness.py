@@ -179,7 +179,10 @@ def main() -> int:
         print(f"  run progress          step {step:,} ({step / elapsed:,.0f} steps/s followed)")
         print(f"  loss points stored    {stored:,}; drawn after decimation: {shown_points:,}")
         print(f"  log viewer lines      {log_lines:,} (bounded)")
-        print(f"  plot frames rendered  {page.metrics_plot.canvas.frames}")
+        canvas = page.metrics_plot.canvas
+        print(
+            f"  plot frames rendered  {canvas.frames} ({canvas.full_frames} whole, the rest lines only)"
+        )
         deliveries, log_reads = counts["deliveries"], counts["log reads"]
         rate = deliveries / elapsed
         print(f"  updates delivered     {deliveries} ({rate:.1f}/s: table row, details)")

@@ -122,6 +122,43 @@ def test_memory_is_bounded_and_a_zoom_reads_its_range_at_full_resolution(
     assert min(plot.line("loss").get_ydata()) == -9.0
 
 
+def test_new_points_inside_the_limits_only_redraw_the_lines(
+    qtbot: QtBot, plot: MetricsPlot, db: Database, experiment_id: int
+) -> None:
+    _insert(db, experiment_id, "loss", range(0, 1000), lambda s: 1 + (s % 10) / 10)
+    plot.show_experiment(experiment_id, "live")
+    qtbot.waitUntil(lambda: _points(plot, "loss") == 1000, timeout=10_000)
+    assert plot.canvas.wait_idle()
+    full, frames = plot.canvas.full_frames, plot.canvas.frames
+    for start in range(1000, 1060, 20):  # within the room left past the last step
+        _insert(db, experiment_id, "loss", range(start, start + 20), lambda s: 1.5)
+        plot.notify_metrics(experiment_id)
+        qtbot.waitUntil(lambda start=start: _points(plot, "loss") == start + 20, timeout=10_000)
+        assert plot.canvas.wait_idle()
+    assert plot.canvas.frames > frames
+    assert plot.canvas.full_frames == full  # the axes, ticks and texts were reused
+    assert plot.line("loss").get_animated()
+
+    _insert(db, experiment_id, "loss", range(1060, 3000), lambda s: 1.5)  # far past the limits
+    plot.notify_metrics(experiment_id)
+    qtbot.waitUntil(lambda: plot.axes.loss.get_xlim()[1] >= 2999, timeout=10_000)
+    assert plot.canvas.wait_idle()
+    assert plot.canvas.full_frames > full  # new limits: a whole new picture
+    assert plot.axes.loss.get_xlim()[0] <= 0
+
+
+def test_sticky_limits() -> None:
+    from ravelab.gui.metrics_plot import HEADROOM, _sticky
+
+    # (current limits, fitted limits, data range)
+    assert _sticky((0, 110), (-5, 105), (0, 100), grow=True) == (0, 110)  # still fits: kept
+    assert _sticky((0, 110), (-6, 126), (0, 120), grow=True) == (-6, 126 + HEADROOM * 132)
+    margin = HEADROOM / 2 * 110
+    assert _sticky((0, 1000), (-5, 105), (0, 100)) == (-5 - margin, 105 + margin)  # refit
+    low, high = _sticky((1e-4, 1e-2), (1e-4, 1e-3), (1e-4, 1e-3), log=True)
+    assert low < 1e-4 and 1e-3 < high < 1e-2
+
+
 def test_an_unselected_plot_says_so(plot: MetricsPlot) -> None:
     texts = [t.get_text() for t in plot.axes.loss.texts]
     assert texts == ["Select a run to see its metrics."]

@@ -246,7 +246,8 @@ class LogViewer(QWidget):
         end = min(start + SLICE_LINES, len(lines))
         self._append(lines[start:end])
         if end < len(lines):
-            QTimer.singleShot(0, lambda: self._drain(generation, chunk, lines, end))
+            # Bound to this widget: a slice still queued when it is deleted never runs.
+            QTimer.singleShot(0, self, lambda: self._drain(generation, chunk, lines, end))
             return
         self._in_flight = False
         if chunk.more:
@@ -346,4 +347,5 @@ class LogViewer(QWidget):
     def cleanup(self) -> None:
         """Stop reading (the widget is going away)."""
         self._reader = None
+        self._generation += 1  # slices of a chunk still queued are dropped
         self._runner.shutdown()

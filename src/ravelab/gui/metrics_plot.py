@@ -84,6 +84,7 @@ class _Loaded:
     phase_1_duration: int | None = None
     checkpoint_steps: tuple[int, ...] = ()
     step_width: float = 1.0
+    live: bool = False
 
 
 @dataclass
@@ -94,6 +95,7 @@ class _Shown:
     lr: tuple[FloatArray, FloatArray] | None = None
     version: int = 0
     step_width: float = 1.0  # steps per summary range
+    live: bool = False  # the run still adds points: leave room for them
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,14 @@ class _Detail:
         return self.first <= view[0] and view[1] <= self.last and set(self.losses) == set(names)
 
 
-def _read_markers(db: Any, experiment_id: int) -> tuple[int | None, tuple[int, ...]]:
-    """A run's phase-1 length (from its progress) and its checkpoints' steps."""
+def _read_markers(db: Any, experiment_id: int) -> tuple[int | None, tuple[int, ...], bool]:
+    """A run's phase-1 length (from its progress), its checkpoints' steps, and whether it
+    is still going."""
     record = experiment_rows.get_experiment(db, experiment_id)
     phase = record.progress.get("phase_1_duration") if record is not None else None
+    live = record is not None and record.ended_at is None
     steps = {c.step for c in artifacts.list_checkpoints(db, experiment_id) if c.step is not None}
-    return (int(phase) if isinstance(phase, int | float) else None), tuple(sorted(steps))
+    return (int(phase) if isinstance(phase, int | float) else None), tuple(sorted(steps)), live
 
 
 def _step_range(loaded: _Loaded) -> tuple[float, float] | None:
@@ -126,6 +130,69 @@ def _step_range(loaded: _Loaded) -> tuple[float, float] | None:
     if not arrays:
         return None
     return min(float(x[0]) for x in arrays), max(float(x[-1]) for x in arrays)
+
+
+def _animated(line: Any) -> Any:
+    """Mark a line as drawn over the saved background at every frame (blitting)."""
+    line.set_animated(True)
+    return line
+
+
+#: While following a run, limits move only when the data leave them or fill less than
+#: 1 / STICKY_SLACK of them; then they are fitted again with HEADROOM to spare on the side
+#: the steps grow towards. Unchanged limits let most frames reuse the saved background.
+STICKY_SLACK = 1.3
+HEADROOM = 0.25
+
+
+def _follow_limits(loss: Any, lr: Any, room: bool = True) -> None:
+    """Fit the limits of the two axes (which share x) to their data, keeping the current
+    ones while they still fit (``room``: leave room for the points still to come)."""
+    old = {axes: (axes.get_xlim(), axes.get_ylim()) for axes in (loss, lr)}
+    for axes in (loss, lr):
+        figures.autoscale(axes)  # relim + autoscale_view: dataLim is current now
+    steps = [v for axes in (loss, lr) for v in axes.dataLim.intervalx if np.isfinite(v)]
+    if steps:
+        # auto=None: setting limits must not switch autoscaling off for the next fit.
+        x_data = (min(steps), max(steps))
+        x_fit = loss.get_xlim()
+        loss.set_xlim(*_sticky(old[loss][0], x_fit, x_data, grow=True, room=room), auto=None)
+    for axes in (loss, lr):
+        y_data = tuple(axes.dataLim.intervaly)
+        log = axes.get_yscale() == "log"
+        y_fit = axes.get_ylim()
+        axes.set_ylim(*_sticky(old[axes][1], y_fit, y_data, log=log, room=room), auto=None)
+
+
+def _sticky(
+    old: tuple[float, float],
+    fit: tuple[float, float],
+    data: tuple[float, float],
+    grow: bool = False,
+    log: bool = False,
+    room: bool = True,
+) -> tuple[float, float]:
+    """``old`` while it contains ``data`` without being much wider than ``fit`` (the fitted
+    limits), else ``fit`` (with room to grow, towards larger values when ``grow``)."""
+    values = (*old, *fit, *data)
+    if not all(np.isfinite(v) for v in values) or (log and min(values) <= 0):
+        return fit
+    scale: Any = np.log10 if log else float
+    o0, o1, f0, f1, d0, d1 = (float(scale(v)) for v in values)
+    span = f1 - f0
+    if span <= 0:
+        return fit
+    if o0 <= d0 and d1 <= o1 and o1 - o0 <= STICKY_SLACK * span:
+        chosen = (o0, o1)
+    elif not room:
+        return fit
+    elif grow:
+        chosen = (f0, f1 + HEADROOM * span)
+    else:
+        chosen = (f0 - HEADROOM / 2 * span, f1 + HEADROOM / 2 * span)
+    if log:
+        return float(10 ** chosen[0]), float(10 ** chosen[1])
+    return chosen
 
 
 class MetricsPlot(QWidget):
@@ -165,6 +232,10 @@ class MetricsPlot(QWidget):
         self.phase_lines: list[Any] = []
         self.checkpoint_markers: Any = None
         self._markers_key: tuple[Any, ...] | None = None
+        #: What the figure shows besides the lines (messages, step labels, line names) and
+        #: a counter bumped when it changes: part of the canvas's background key.
+        self._decor: tuple[Any, ...] | None = None
+        self._decor_version = 0
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.timeout.connect(self._load)
@@ -180,6 +251,8 @@ class MetricsPlot(QWidget):
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.setMinimumSize(240, 200)
         self.canvas.before_render = self._prepare_frame
+        self.canvas.background_key = self._background_key
+        self.canvas.animated_artists = self._animated_artists
         self.toolbar = LockingToolbar(self.canvas, self)
         self.toolbar.home_requested.connect(self._on_toolbar_home)
         self.canvas.mpl_connect("button_release_event", self._on_canvas_release)
@@ -310,7 +383,7 @@ class MetricsPlot(QWidget):
             series = cache.refresh(with_lr)
             lr = series.pop(figures.LR_METRIC, None)
             points = sum(cache.count(name) for name in with_lr)
-            phase, checkpoints = _read_markers(db, experiment_id)
+            phase, checkpoints, live = _read_markers(db, experiment_id)
             return _Loaded(
                 experiment_id,
                 losses_available,
@@ -321,6 +394,7 @@ class MetricsPlot(QWidget):
                 phase,
                 checkpoints,
                 cache.step_width(with_lr),
+                live,
             )
 
         self._runner.submit(
@@ -375,6 +449,8 @@ class MetricsPlot(QWidget):
             axes.lr_line = None
         self._shown = _Shown(version=self._shown.version + 1)
         self._detail = None
+        self._decor = None
+        self._decor_version += 1
         self._draw_markers(None, ())
         figures.set_title(self.figure, title)
         figures.show_message(axes.loss, message)
@@ -393,11 +469,13 @@ class MetricsPlot(QWidget):
             axes.lines.pop(name).remove()
         for name in loaded.losses:
             if name not in axes.lines:
-                axes.lines[name] = figures.draw_series(axes.loss, name, _EMPTY, _EMPTY)
+                axes.lines[name] = _animated(figures.draw_series(axes.loss, name, _EMPTY, _EMPTY))
         if loaded.lr is not None and axes.lr_line is None:
-            axes.lr_line = figures.draw_series(axes.lr, figures.LR_METRIC, _EMPTY, _EMPTY)
+            axes.lr_line = _animated(
+                figures.draw_series(axes.lr, figures.LR_METRIC, _EMPTY, _EMPTY)
+            )
         self._shown = _Shown(
-            dict(loaded.losses), loaded.lr, self._shown.version + 1, loaded.step_width
+            dict(loaded.losses), loaded.lr, self._shown.version + 1, loaded.step_width, loaded.live
         )
         has_losses = any(x.size for x, _ in loaded.losses.values())
         has_lr = loaded.lr is not None and loaded.lr[0].size > 0
@@ -407,13 +485,35 @@ class MetricsPlot(QWidget):
             loss_message = "No loss points yet"
         else:
             loss_message = "Choose metrics to plot (Metrics menu)"
-        figures.show_message(axes.loss, loss_message)
-        figures.show_message(axes.lr, None if has_lr else "No learning-rate points yet")
-        figures.show_steps(axes, has_losses or has_lr)
+        lr_message = None if has_lr else "No learning-rate points yet"
+        decor = (loss_message, lr_message, has_losses or has_lr, tuple(axes.lines))
+        if decor != self._decor:
+            self._decor = decor
+            self._decor_version += 1
+            figures.show_message(axes.loss, loss_message)
+            figures.show_message(axes.lr, lr_message)
+            figures.show_steps(axes, has_losses or has_lr)
         self._draw_markers(loaded.phase_1_duration, loaded.checkpoint_steps, _step_range(loaded))
         if names_changed:
             figures.update_legend(axes.loss)
             self.canvas.request_layout()
+
+    def _background_key(self) -> tuple[Any, ...]:
+        """Everything the picture depends on but the lines' data (canvas worker)."""
+        return (
+            self._decor_version,
+            self._markers_key,
+            tuple(
+                (ax.get_xlim(), ax.get_ylim(), ax.get_yscale(), ax.get_position().bounds)
+                for ax in (self.axes.loss, self.axes.lr)
+            ),
+        )
+
+    def _animated_artists(self) -> list[Any]:
+        lines: list[Any] = list(self.axes.lines.values())
+        if self.axes.lr_line is not None:
+            lines.append(self.axes.lr_line)
+        return lines
 
     def _draw_markers(
         self,
@@ -500,8 +600,7 @@ class MetricsPlot(QWidget):
             dx, dy = minmax_decimate(x, y, width)
             figures.update_series(line, dx, dy)
         if self._following:
-            figures.autoscale(axes.loss)
-            figures.autoscale(axes.lr)
+            _follow_limits(axes.loss, axes.lr, room=self._shown.live)
         self._frame_key = key
 
     # -- zoomed views (GUI thread, read in the worker) -----------------------------------------
@@ -572,6 +671,7 @@ class MetricsPlot(QWidget):
         def change() -> None:
             self.axes.loss.set_yscale(scale)
             self._frame_key = None
+            self._decor_version += 1
             self.canvas.request_layout()
 
         self.canvas.submit(change)

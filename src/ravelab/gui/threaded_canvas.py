@@ -10,6 +10,11 @@ side (changing artists, rendering) to one worker thread:
 * ``submit(change)`` queues a change of the figure (new data, rescaling); the worker
   applies queued changes, then renders, at most ``MAX_FRAMES_PER_S`` times a second.
 * ``paintEvent`` paints the last finished frame (a QImage copy): never a half-drawn one.
+* Blitting: the owner may mark the artists that change at every frame as animated and give
+  ``background_key``, a function of everything else the picture depends on (limits,
+  scales, texts). While the key stays the same, a frame restores the saved background and
+  draws only the animated artists: a few milliseconds instead of the 60 to 300 of a full
+  draw, and much less time holding the interpreter lock that the GUI thread needs.
 * The layout (margins that fit the tick labels) is computed with a constrained layout
   engine only when asked (``request_layout``), on a resize and every
   ``LAYOUT_EVERY_S``: running it at every frame would triple a frame's cost.
@@ -29,12 +34,13 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal
@@ -88,6 +94,13 @@ class ThreadedCanvas(FigureCanvasQTAgg):
         self._last_duration = 0.0
         self.frames = 0
         self.before_render: Callable[[], None] | None = None
+        #: Everything but the animated artists depends on this (None: no blitting).
+        self.background_key: Callable[[], Hashable] | None = None
+        #: The artists drawn over the background at every frame, in order.
+        self.animated_artists: Callable[[], list[Artist]] = list
+        self._background: Any = None
+        self._background_for: Hashable = None
+        self.full_frames = 0
         self.layout_engine: ConstrainedLayoutEngine | None = ConstrainedLayoutEngine()
         self._layout_needed = True
         self._last_layout = 0.0
@@ -168,25 +181,51 @@ class ThreadedCanvas(FigureCanvasQTAgg):
                 if self.before_render is not None:
                     self.before_render()
                 now = time.monotonic()
+                width, height = self.get_width_height(physical=True)
+                if width <= 0 or height <= 0:
+                    return None
+                key = self._current_background_key((width, height))
+                # The periodic layout is for tick labels that changed width: only when the
+                # picture changes anyway (a frame that reuses the background cannot).
                 if self.layout_engine is not None and (
-                    self._layout_needed or now - self._last_layout > LAYOUT_EVERY_S
+                    self._layout_needed
+                    or (now - self._last_layout > LAYOUT_EVERY_S and key != self._background_for)
                 ):
                     self._layout_needed = False
                     self._last_layout = now
                     self.layout_engine.execute(self.figure)
-                width, height = self.get_width_height(physical=True)
-                if width <= 0 or height <= 0:
-                    return None
+                    self._background = None
+                    key = self._current_background_key((width, height))
                 # Not FigureCanvasAgg.draw: its toolbar wait-cursor would touch Qt here.
                 renderer = _untyped(self).get_renderer()
-                renderer.clear()
-                self.figure.draw(renderer)
+                self._draw_frame(renderer, key)
                 buffer = memoryview(renderer.buffer_rgba())
                 image = QImage(buffer, width, height, QImage.Format.Format_RGBA8888).copy()
             except Exception:
                 logger.error("plot rendering failed:\n%s", traceback.format_exc())
                 return None
         return image
+
+    def _current_background_key(self, size: tuple[int, int]) -> Hashable:
+        return None if self.background_key is None else (size, self.background_key())
+
+    def _draw_frame(self, renderer: Any, key: Hashable) -> None:
+        """Draw the figure: the saved background and the animated artists when nothing
+        else changed (same ``key``), else everything (saving the new background)."""
+        if key is not None and self._background is not None and key == self._background_for:
+            renderer.restore_region(self._background)
+        else:
+            renderer.clear()
+            self.figure.draw(renderer)  # animated artists are left out
+            self.full_frames += 1
+            if key is None:
+                self._background = None
+                return
+            self._background = renderer.copy_from_bbox(self.figure.bbox)
+            self._background_for = key
+        for artist in self.animated_artists():
+            if artist.get_visible() and artist.figure is self.figure:
+                artist.draw(renderer)
 
     # -- painting (GUI thread) -----------------------------------------------------------------
 
