@@ -18,24 +18,10 @@ import pytest
 from ravelab.core.follow_child import Relay
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database
+from tests.core.test_training_manager import _config
 from tests.helpers import wait_until
 
 CHILD_MODULE = "ravelab.core.follow_child"
-
-
-def _config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "name": name,
-        "dataset_id": dataset,
-        "config": "v2_small",
-        "max_steps": 60,
-        "batch_size": 4,
-        "gpu": -1,
-        "workers": 0,
-        "overrides": ["PHASE_1_DURATION=150"],
-    }
-    config.update(extra)
-    return config
 
 
 def _follower_children() -> list[psutil.Process]:
@@ -54,7 +40,7 @@ def test_a_run_followed_in_a_child_reports_through_the_same_signals(
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.01")
     manager = make_manager(follow_out_of_process=True)
-    experiment_id = manager.start_training(_config(dataset_id))
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=60))
     process = manager.active_processes[experiment_id]
     seen: dict[str, list[Any]] = {"steps": [], "progress": [], "finished": []}
     process.step_update.connect(lambda step, total: seen["steps"].append((step, total)))
@@ -80,11 +66,10 @@ def test_lines_are_relayed_to_listeners_present_when_following_starts(
     db: Database, make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.01")
-    manager = make_manager(follow_out_of_process=True)
-    experiment_id = manager.start_training(_config(dataset_id))
-    manager.shutdown()  # follow it below with a listener in place from the start
-    process = manager.follower(experiment_id)
-    process.out_of_process = True
+    manager = make_manager(follow=False, follow_out_of_process=True)
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=60))
+    process = manager.follower(experiment_id)  # followed below, listened to from the start
+    assert process.out_of_process
     lines: list[str] = []
     process.output.connect(lines.append)
     process.start()
