@@ -180,9 +180,8 @@ def main() -> int:
         print(f"  loss points stored    {stored:,}; drawn after decimation: {shown_points:,}")
         print(f"  log viewer lines      {log_lines:,} (bounded)")
         canvas = page.metrics_plot.canvas
-        print(
-            f"  plot frames rendered  {canvas.frames} ({canvas.full_frames} whole, the rest lines only)"
-        )
+        whole = canvas.full_frames
+        print(f"  plot frames rendered  {canvas.frames} ({whole} whole, the rest lines only)")
         deliveries, log_reads = counts["deliveries"], counts["log reads"]
         rate = deliveries / elapsed
         print(f"  updates delivered     {deliveries} ({rate:.1f}/s: table row, details)")
