@@ -165,6 +165,12 @@ def main() -> int:
         print(f"  max gap               {worst:.1f} ms   (goal: <= {STALL_LIMIT_MS} ms)")
         print(f"  p99 gap / median gap  {p99:.1f} ms / {statistics.median(gaps):.1f} ms")
         print(f"  gaps over {STALL_LIMIT_MS} ms       {stalls}")
+        # When the worst gaps happened (seconds after the run started): a run's start
+        # (spawning its follower, first reads and layout) or its steady flow.
+        ends = [sum(gaps[: i + 1]) / 1000 for i in range(len(gaps))] if len(gaps) < 20_000 else []
+        longest = sorted(range(len(gaps)), key=gaps.__getitem__)[-5:] if ends else []
+        when = ", ".join(f"{gaps[i]:.0f} ms at {ends[i]:.1f} s" for i in sorted(longest))
+        print(f"  worst gaps            {when}")
         print(f"  RSS start / end       {_mib(rss_start)} / {_mib(rss_end)}")
         if samples:
             print(f"  RSS min / max (1 s)   {_mib(min(samples))} / {_mib(max(samples))}")
