@@ -155,6 +155,8 @@ def test_sticky_limits() -> None:
     assert _sticky((0, 110), (-6, 126), (0, 120), grow=True) == (-6, 126 + HEADROOM * 132)
     margin = HEADROOM / 2 * 110
     assert _sticky((0, 1000), (-5, 105), (0, 100)) == (-5 - margin, 105 + margin)  # refit
+    # A run that has ended: headroom goes, the limits are the fit.
+    assert _sticky((0, 132), (-5, 105), (0, 100), grow=True, room=False) == (-5, 105)
     low, high = _sticky((1e-4, 1e-2), (1e-4, 1e-3), (1e-4, 1e-3), log=True)
     assert low < 1e-4 and 1e-3 < high < 1e-2
 

@@ -182,7 +182,10 @@ def _sticky(
     span = f1 - f0
     if span <= 0:
         return fit
-    if o0 <= d0 and d1 <= o1 and o1 - o0 <= STICKY_SLACK * span:
+    # Without room (a run that has ended) the limits are the fit: headroom left from while
+    # it was live goes at the next frame.
+    slack = STICKY_SLACK if room else 1 + 1e-9
+    if o0 <= d0 and d1 <= o1 and o1 - o0 <= slack * span:
         chosen = (o0, o1)
     elif not room:
         return fit
