@@ -18,6 +18,7 @@ import pytest
 from ravelab.core.follow_child import Relay
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database
+from ravelab.db import experiments as rows
 from tests.core.test_training_manager import _config
 from tests.helpers import wait_until
 
@@ -106,10 +107,15 @@ def test_shutdown_stops_the_child_and_leaves_the_run_going(
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.05")
     manager = make_manager(follow_out_of_process=True)
     experiment_id = manager.start_training(_config(dataset_id, max_steps=120))
+    process = manager.active_processes[experiment_id]
     wait_until(_follower_children, timeout=30, what="a follower child")
+    wait_until(lambda: rows.get_offsets(db, experiment_id).get("stdout"), what="a first read")
     manager.shutdown()
     assert not _follower_children()
     assert manager.get_experiment(experiment_id)["status"] == "running"
+    # This thread takes up where the child stopped, should it poll again.
+    stored = rows.get_offsets(db, experiment_id)["stdout"]
+    assert process._splitters["stdout"].offset == stored > 0
     again = make_manager()  # the next app re-attaches and follows to the end
     assert again.wait(experiment_id, timeout=120)["status"] == "completed"
 

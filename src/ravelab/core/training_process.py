@@ -316,10 +316,12 @@ class TrainingProcess(ProcessThread):
         self._remote = RemoteFollower(argv, self.apply_relayed, self.name)
         if self.halted:
             return True
-        if self._remote.run():
-            return True
-        self._restore()  # the child stored what it read: go on from there
-        return False
+        relayed = self._remote.run()
+        if not self._done.is_set():
+            # The child stored what it read: a later poll here (a fallback now, or a
+            # manager's wait() after a halt) goes on from there, not from the start.
+            self._restore()
+        return relayed
 
     def apply_relayed(self, message: Mapping[str, Any]) -> None:
         """Take in one message of a follower child: update this object's state and emit
