@@ -36,13 +36,20 @@ def _follower_children() -> list[psutil.Process]:
     return found
 
 
+def _start(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, scale: str, steps: int
+) -> tuple[Any, int, TrainingProcess]:
+    """A run of the double, followed as the app follows: (manager, experiment id, process)."""
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", scale)
+    manager = make_manager(follow_out_of_process=True)
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=steps))
+    return manager, experiment_id, manager.active_processes[experiment_id]
+
+
 def test_a_run_followed_in_a_child_reports_through_the_same_signals(
     make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.01")
-    manager = make_manager(follow_out_of_process=True)
-    experiment_id = manager.start_training(_config(dataset_id, max_steps=60))
-    process = manager.active_processes[experiment_id]
+    manager, experiment_id, process = _start(make_manager, dataset_id, monkeypatch, "0.01", 60)
     seen: dict[str, list[Any]] = {"steps": [], "progress": [], "finished": []}
     process.step_update.connect(lambda step, total: seen["steps"].append((step, total)))
     process.progress_update.connect(seen["progress"].append)
@@ -83,10 +90,7 @@ def test_lines_are_relayed_to_listeners_present_when_following_starts(
 def test_when_the_child_dies_the_thread_takes_the_run_up_without_loss(
     make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.05")
-    manager = make_manager(follow_out_of_process=True)
-    experiment_id = manager.start_training(_config(dataset_id, max_steps=120))
-    process = manager.active_processes[experiment_id]
+    manager, experiment_id, process = _start(make_manager, dataset_id, monkeypatch, "0.05", 120)
     stepped = threading.Event()
     process.step_update.connect(lambda step, total: stepped.set())
     (child,) = wait_until(_follower_children, timeout=30, what="a follower child")
@@ -104,10 +108,7 @@ def test_when_the_child_dies_the_thread_takes_the_run_up_without_loss(
 def test_shutdown_stops_the_child_and_leaves_the_run_going(
     make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.05")
-    manager = make_manager(follow_out_of_process=True)
-    experiment_id = manager.start_training(_config(dataset_id, max_steps=120))
-    process = manager.active_processes[experiment_id]
+    manager, experiment_id, process = _start(make_manager, dataset_id, monkeypatch, "0.05", 120)
     wait_until(_follower_children, timeout=30, what="a follower child")
     wait_until(lambda: rows.get_offsets(db, experiment_id).get("stdout"), what="a first read")
     manager.shutdown()
