@@ -140,7 +140,8 @@ class TrainingProcess(ProcessThread):
         out_of_process: when started as a thread, do the reading and parsing in a child
             process (``ravelab.core.follow_child``) and relay its signals, so that this
             process (the app) spends no time on a run's output; see
-            :mod:`ravelab.core.remote_follower`. Needs a database file.
+            :mod:`ravelab.core.remote_follower`. Needs a database file. ``output`` and
+            ``output_line`` are relayed only if connected when the thread starts.
 
     Signals:
         output(str): every output line (ANSI removed), the seed's signal.
