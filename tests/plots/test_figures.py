@@ -72,10 +72,17 @@ def test_series_update_in_place() -> None:
 def test_a_log_axis_spans_at_least_a_decade() -> None:
     figure = Figure()
     axes = figures.setup_training_figure(figure)
-    figures.draw_series(axes.lr, "lr", np.array([49.0, 99.0]), np.array([9.999e-4, 9.998e-4]))
+    line = figures.draw_series(
+        axes.lr, "lr", np.array([49.0, 99.0]), np.array([9.999e-4, 9.998e-4])
+    )
     figures.autoscale(axes.lr)
     low, high = axes.lr.get_ylim()
     assert low <= 1e-4 and high >= 1e-3
+    # The data then span two decades: the next fit still follows them.
+    figures.update_series(line, np.array([49.0, 99.0, 149.0]), np.array([1e-3, 1e-4, 1e-5]))
+    figures.autoscale(axes.lr)
+    low, high = axes.lr.get_ylim()
+    assert low <= 1e-5 and high >= 1e-3
 
 
 def test_default_metrics_are_raves_then_the_seeds() -> None:

@@ -147,7 +147,9 @@ def autoscale(axes: Axes) -> None:
         ceiling = 10 ** np.ceil(np.log10(high))
         if ceiling <= floor:
             ceiling = floor * 10
-        axes.set_ylim(floor / 1.25, ceiling * 1.25)
+        # auto=None: the next fit must still follow the data (the default, auto=False,
+        # would freeze these limits once the data span more than a decade).
+        axes.set_ylim(floor / 1.25, ceiling * 1.25, auto=None)
 
 
 def show_message(axes: Axes, message: str | None) -> Text | None:
