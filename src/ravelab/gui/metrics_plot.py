@@ -108,6 +108,7 @@ class _Detail:
     losses: dict[str, tuple[FloatArray, FloatArray]]
     lr: tuple[FloatArray, FloatArray] | None
     stale: bool = False  # new points arrived inside it: still shown, read again
+    serial: int = 0  # which read this is (frames redraw when it changes)
 
     def covers(self, view: tuple[float, float], names: Any) -> bool:
         return self.first <= view[0] and view[1] <= self.last and set(self.losses) == set(names)
@@ -228,6 +229,7 @@ class MetricsPlot(QWidget):
         self._detail: _Detail | None = None  # replaced whole by the GUI thread
         self._detail_in_flight = False
         self._detail_pending: tuple[float, float] | None = None
+        self._detail_serial = 0
         self._detail_wanted.connect(self._load_detail, Qt.ConnectionType.QueuedConnection)
         self._following = True
         self._frame_key: tuple[Any, ...] | None = None
@@ -574,6 +576,7 @@ class MetricsPlot(QWidget):
         shown = self._shown
         losses, lr = shown.losses, shown.lr
         detail = self._detail
+        source = -1  # the summaries; else the serial number of the detail drawn
         if (
             view is not None
             and detail is not None
@@ -581,6 +584,7 @@ class MetricsPlot(QWidget):
             and detail.covers(view, losses)
         ):
             losses, lr = detail.losses, detail.lr if lr is not None else None
+            source = detail.serial
             if detail.stale:
                 self._detail_wanted.emit(view[0], view[1])
         elif view is not None and (view[1] - view[0]) / shown.step_width < (
@@ -588,7 +592,7 @@ class MetricsPlot(QWidget):
         ):
             # Zoomed in further than the summaries resolve: read the view again.
             self._detail_wanted.emit(view[0], view[1])
-        key = (shown.version, width, view, axes.loss.get_yscale(), id(losses))
+        key = (shown.version, width, view, axes.loss.get_yscale(), source)
         if key == self._frame_key:
             return
         series: list[tuple[Any, tuple[FloatArray, FloatArray]]] = [
@@ -626,6 +630,9 @@ class MetricsPlot(QWidget):
         with_lr = self._shown.lr is not None
         generation = self._generation
 
+        self._detail_serial += 1
+        serial = self._detail_serial
+
         def work() -> _Detail:
             return _Detail(
                 experiment_id,
@@ -633,6 +640,7 @@ class MetricsPlot(QWidget):
                 last,
                 {name: cache.detail(name, first, last) for name in names},
                 cache.detail(figures.LR_METRIC, first, last) if with_lr else None,
+                serial=serial,
             )
 
         def done(found: _Detail) -> None:
