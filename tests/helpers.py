@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -22,3 +22,23 @@ def wait_until(predicate: Callable[[], T], timeout: float = 30.0, what: str = ""
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(0.05)
+
+
+def run_config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:
+    """A run of the `rave` double as the core tests start it: 20 steps, phase 1 of 150
+    steps (so a short run reaches phase 2), on the CPU; ``extra`` replaces keys."""
+    config: dict[str, Any] = {
+        "name": name,
+        "dataset_id": dataset,
+        "config": "v2_small",
+        "max_steps": 20,
+        "batch_size": 4,
+        "gpu": -1,
+        "val_every": 8,
+        "save_every": 12,
+        "n_signal": 65536,
+        "workers": 0,
+        "overrides": ["PHASE_1_DURATION=150"],
+    }
+    config.update(extra)
+    return config

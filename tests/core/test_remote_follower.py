@@ -19,7 +19,7 @@ from ravelab.core.follow_child import Relay
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database
 from ravelab.db import experiments as rows
-from tests.core.test_training_manager import _config
+from tests.helpers import run_config as _config
 from tests.helpers import wait_until
 
 CHILD_MODULE = "ravelab.core.follow_child"

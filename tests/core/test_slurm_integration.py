@@ -30,7 +30,7 @@ from ravelab.core.slurm_states import JobInfo
 from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
-from tests.helpers import wait_until
+from tests.helpers import run_config, wait_until
 
 pytestmark = pytest.mark.slurm
 
@@ -129,22 +129,8 @@ def _ended(info: JobInfo | None) -> bool:
 
 
 def _config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "name": name,
-        "dataset_id": dataset,
-        "config": "v2_small",
-        "max_steps": 20,
-        "batch_size": 4,
-        "gpu": -1,
-        "val_every": 8,
-        "save_every": 12,
-        "n_signal": 65536,
-        "workers": 0,
-        "overrides": ["PHASE_1_DURATION=150"],
-        "executor": "slurm",
-    }
-    config.update(extra)
-    return config
+    """The core tests' run, submitted to SLURM."""
+    return run_config(dataset, name, **{"executor": "slurm", **extra})
 
 
 def _final_state(executor: SlurmExecutor, job: str, run_dir: Path) -> str:

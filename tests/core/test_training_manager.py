@@ -20,25 +20,8 @@ from ravelab.core.run_files import EXIT_FILE
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database
 from ravelab.db import experiments as rows
+from tests.helpers import run_config as _config
 from tests.helpers import wait_until
-
-
-def _config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "name": name,
-        "dataset_id": dataset,
-        "config": "v2_small",
-        "max_steps": 20,
-        "batch_size": 4,
-        "gpu": -1,
-        "val_every": 8,
-        "save_every": 12,
-        "n_signal": 65536,
-        "workers": 0,
-        "overrides": ["PHASE_1_DURATION=150"],
-    }
-    config.update(extra)
-    return config
 
 
 def test_a_run_completes_with_its_progress_metrics_and_signals(
