@@ -148,6 +148,20 @@ def test_the_child_refuses_an_unknown_experiment_in_one_line(db_path: Path, db: 
     assert result.stdout == ""
 
 
+def test_the_child_never_creates_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "ravelab.db"
+    result = subprocess.run(
+        [sys.executable, "-m", CHILD_MODULE, "--db", str(missing), "--experiment", "1"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"no database at {missing}" in result.stderr and "Traceback" not in result.stderr
+    assert not missing.parent.exists()
+
+
 def test_the_relay_merges_signals_and_keeps_nan() -> None:
     process = TrainingProcess({"max_steps": 10})
     out = io.StringIO()

@@ -153,10 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here: the manager pulls in the executors, which a parent importing this module
     # for FLUSH_INTERVAL_S does not need.
     from ravelab.core.training_manager import TrainingManager
-    from ravelab.db import Database
+    from ravelab.db import Database, DatabaseError
 
+    if not os.path.isfile(args.db):
+        # A follower reads a run that its parent recorded: it never creates a database.
+        print(f"ravelab follower: no database at {args.db}", file=sys.stderr)
+        return 2
     try:
         db = Database(args.db)
+    except DatabaseError as error:
+        print(f"ravelab follower: {error}", file=sys.stderr)
+        return 2
+    try:
         manager = TrainingManager(
             db,
             follow=False,
@@ -165,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             stalled_after_s=args.stalled_after,
         )
         process = manager.follower(args.experiment)
-    except RavelabError as error:
+    except (RavelabError, DatabaseError) as error:
+        db.close()
         print(f"ravelab follower: {error}", file=sys.stderr)
         return 2
     relay = Relay(process, sys.stdout, lines=args.lines)
