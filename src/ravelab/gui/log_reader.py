@@ -116,8 +116,9 @@ class _FileTail:
 class LogReader:
     """Reads one run's log files incrementally, for a viewer of ``max_lines`` lines.
 
-    The first chunk holds up to ``max_lines`` lines (the end of the log so far); later
-    ones up to ``max_chunk_lines``, the newest: a run printing thousands of lines a second
+    The first chunk holds up to ``max_lines`` lines (the end of the log so far), and so
+    does the last one of a run that has ended; the others up to ``max_chunk_lines``, the
+    newest: a run printing thousands of lines a second
     would otherwise keep the viewer busy inserting lines nobody can read.
 
     Not thread-safe: one worker thread at a time calls ``read``.
