@@ -72,12 +72,10 @@ def _new_experiment(db: Database, run_dir: Path, **config: Any) -> int:
 
 
 def _stored(db: Database, experiment: int) -> dict[str, dict[int, float]]:
-    found: dict[str, dict[int, float]] = {}
-    for name, step, value in db.query(
-        "SELECT name, step, value FROM metric_points WHERE experiment_id = ?", (experiment,)
-    ):
-        found.setdefault(name, {})[step] = value
-    return found
+    return {
+        name: dict(rows.metric_history(db, experiment, name))
+        for name in rows.metric_names(db, experiment)
+    }
 
 
 def test_import_run_of_the_genuine_layout(db: Database, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def test_new_file_is_created_migrated_and_in_wal(tmp_path: Path) -> None:
         assert db.query_one("PRAGMA foreign_keys")[0] == 1  # type: ignore[index]
         assert db.query_one("PRAGMA busy_timeout")[0] >= 5000  # type: ignore[index]
         names = {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"projects", "datasets", "experiments", "metric_points", "settings"} <= names
+    assert {"projects", "datasets", "experiments", "metric_blocks", "settings"} <= names
 
 
 def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.gin_config import read_gin
 from ravelab.core.names import check_name
@@ -101,28 +103,36 @@ def import_run(
     process = TrainingProcess(config, db=db, experiment_id=experiment_id, run_dir=folder)
     process.ingest()
     _estimate_checkpoint_steps(db, experiment_id)
-    first_last = db.query_one(
-        "SELECT min(wall_time), max(wall_time) FROM metric_points WHERE experiment_id = ?",
-        (experiment_id,),
-    )
-    if first_last is not None and first_last[0] is not None:
+    times, _steps = _logged_times(db, experiment_id)
+    if times:
         rows.update_fields(
-            db, experiment_id, started_at=_iso(first_last[0]), completed_at=_iso(first_last[1])
+            db, experiment_id, started_at=_iso(times[0]), completed_at=_iso(times[-1])
         )
     return experiment_id
 
 
+def _logged_times(
+    db: Database, experiment_id: int, skip: tuple[str, ...] = ()
+) -> tuple[list[float], list[int]]:
+    """The wall time and step of every stored point (but those of ``skip``), by wall time."""
+    columns = [
+        rows.metric_columns(db, experiment_id, name)
+        for name in rows.metric_names(db, experiment_id)
+        if name not in skip
+    ]
+    if not columns:
+        return [], []
+    walls = np.concatenate([c.walls for c in columns])
+    steps = np.concatenate([c.steps for c in columns])
+    order = np.argsort(walls, kind="stable")
+    return walls[order].tolist(), steps[order].tolist()
+
+
 def _estimate_checkpoint_steps(db: Database, experiment_id: int) -> None:
     """A checkpoint's step = the last logged step at or before its modification time."""
-    points = db.query(
-        "SELECT wall_time, step FROM metric_points WHERE experiment_id = ? AND name != 'lr' "
-        "ORDER BY wall_time",
-        (experiment_id,),
-    )
-    if not points:
+    times, steps = _logged_times(db, experiment_id, skip=("lr",))
+    if not times:
         return
-    times = [float(p[0]) for p in points]
-    steps = [int(p[1]) for p in points]
     updated = []
     for checkpoint in artifacts.list_checkpoints(db, experiment_id):
         index = bisect.bisect_right(times, checkpoint.modified_at + 1.0) - 1

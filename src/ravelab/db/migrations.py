@@ -8,6 +8,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+
+from ravelab.db import point_blocks
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -182,4 +185,68 @@ def _v3_jobs_and_models(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE experiments ADD COLUMN stop_at_checkpoint INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_run_artifacts, _v3_jobs_and_models]
+def _v4_metric_blocks(conn: sqlite3.Connection) -> None:
+    """Metric points in packed blocks (``ravelab.db.point_blocks``) instead of a row each.
+
+    The points of ``metric_points`` are carried over metric by metric, then the table goes.
+    A rowid table with an index, not WITHOUT ROWID: rows carry up to ~96 KB of blobs, and
+    SQLite advises rowid tables for rows that large.
+    """
+    conn.execute(
+        """
+        CREATE TABLE metric_blocks (
+            id             INTEGER PRIMARY KEY,
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            name           TEXT NOT NULL,
+            first_step     INTEGER NOT NULL,
+            last_step      INTEGER NOT NULL,
+            count          INTEGER NOT NULL,
+            steps          BLOB NOT NULL,
+            vals           BLOB NOT NULL,
+            walls          BLOB NOT NULL
+        )"""
+    )
+    # Covering for the seeks (a metric's tail, the blocks of a step range): the blobs are
+    # read only from the rows that are wanted.
+    conn.execute(
+        "CREATE UNIQUE INDEX metric_blocks_steps ON "
+        "metric_blocks(experiment_id, name, first_step, last_step, count)"
+    )
+    cursor = conn.execute(
+        "SELECT experiment_id, name, step, value, wall_time FROM metric_points "
+        "ORDER BY experiment_id, name, step"
+    )
+    pending: list[tuple[Any, ...]] = []
+    while batch := cursor.fetchmany(100_000):
+        for row in batch:
+            if pending and pending[-1][:2] != row[:2]:
+                _carry_over(conn, pending)
+                pending = []
+            pending.append(row)
+    _carry_over(conn, pending)
+    conn.execute("DROP TABLE metric_points")
+
+
+def _carry_over(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Store the points of one metric of one experiment (rows ordered by step) as blocks."""
+    if not rows:
+        return
+    experiment_id, name = rows[0][:2]
+    grouped = point_blocks.group_points([row[1:] for row in rows])
+    conn.executemany(
+        "INSERT INTO metric_blocks(experiment_id, name, first_step, last_step, count, "
+        "steps, vals, walls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (experiment_id, name, *block)
+            for columns in grouped.values()
+            for block in point_blocks.pack_blocks(columns)
+        ],
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _v1_initial,
+    _v2_run_artifacts,
+    _v3_jobs_and_models,
+    _v4_metric_blocks,
+]

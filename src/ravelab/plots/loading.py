@@ -18,21 +18,16 @@ def load_run_series(db: Database, experiment_id: int, metric: str) -> RunSeries:
     record = rows.get_experiment(db, experiment_id)
     if record is None:
         raise LookupError(f"experiment {experiment_id} not found")
-    points = db.query(
-        "SELECT step, value, wall_time FROM metric_points WHERE experiment_id = ? AND name = ? "
-        "ORDER BY step",
-        (experiment_id, metric),
-    )
-    table = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    columns = rows.metric_columns(db, experiment_id, metric)
     phase = record.progress.get("phase_1_duration")
     checkpoints = [
         c.step for c in artifacts.list_checkpoints(db, experiment_id) if c.step is not None
     ]
     return RunSeries(
         label=f"{record.id} {record.name}",
-        steps=np.ascontiguousarray(table[:, 0]),
-        values=np.ascontiguousarray(table[:, 1]),
-        wall_times=np.ascontiguousarray(table[:, 2]),
+        steps=columns.steps.astype(np.float64),
+        values=np.array(columns.values, dtype=np.float64),
+        wall_times=np.array(columns.walls, dtype=np.float64),
         phase_1_duration=int(phase) if isinstance(phase, int | float) else None,
         checkpoint_steps=sorted(set(checkpoints)),
     )
