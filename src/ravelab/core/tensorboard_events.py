@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 from tensorboard.compat.proto.event_pb2 import Event
 
+from ravelab.core.event_columns import ScalarColumns, decode_scalar_runs
 from ravelab.core.tfrecord import DEFAULT_MAX_BYTES, read_payloads
 
 __all__ = [
@@ -215,30 +216,36 @@ class _EventDecoder:
         """
         failed: list[int] = []
         event = self._event  # reused: ParseFromString clears it first
-        parse = event.ParseFromString
         add_point = points.append
-        # This loop is the hot path of ingestion: a scalar costs one parse and a few field
-        # reads, each of which makes a Python object, so as few as possible are made. Only
-        # the common case (one simple_value) is handled inline. simple_value reads 0.0 when
-        # the value holds something else (it is a oneof member), so the costlier HasField is
-        # asked only for zeros.
-        for offset, data in zip(offsets, payloads, strict=True):
+        add_points = points.extend
+
+        def scalars(columns: ScalarColumns) -> None:
+            add_points(zip(*columns, strict=True))
+
+        def record(index: int) -> None:
+            # One record the column view could not take (not a plain scalar event).
             try:
-                parse(data)
-            except Exception:  # google.protobuf.message.DecodeError; protobuf has no type stubs
-                failed.append(offset)
-                continue
+                event.ParseFromString(payloads[index])
+            except Exception:  # google.protobuf.message.DecodeError; protobuf has no stubs
+                failed.append(offsets[index])
+                return
             # An event without a summary (file_version, graph_def, ...) reads as an empty one.
             values = event.summary.value
             count = len(values)
             if count == 1:
                 value = values[0]
                 number = value.simple_value
+                # simple_value reads 0.0 when the value holds something else (it is a oneof
+                # member), so the costlier HasField is asked only for zeros.
                 if number or value.HasField("simple_value"):
                     add_point((value.tag, event.step, number, event.wall_time))
-                    continue
+                    return
             if count:
                 self._decode_values(values, event.step, event.wall_time, points, audio, texts)
+
+        # Runs of plain scalar events are decoded as columns, many records per parse; the
+        # rest one record at a time, in file order either way.
+        decode_scalar_runs(payloads, scalars, record)
         return failed
 
     def _decode_values(
