@@ -87,3 +87,26 @@ def test_a_range_is_read_at_full_resolution() -> None:
     steps, values = cache.detail("loss", 10.5, 20.2)
     assert steps.tolist() == list(range(10, 22)) and values[0] == 5.0  # whole steps around
     assert calls == [(9, 21)]
+
+
+def test_a_core_with_columns_is_read_as_arrays(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from ravelab.core.training_manager import TrainingManager
+    from ravelab.db import Database
+    from ravelab.db import experiments as rows
+
+    folder = Path(str(tmp_path))
+    with Database(folder / "c.db") as db:
+        manager = TrainingManager(db, follow=False, runs_dir=folder / "runs")
+        run = rows.insert_experiment(db, name="r", project_id=1, dataset_id=None, config={})
+        rows.insert_points(db, run, [("loss", s, s / 10, 0.0) for s in range(1, 5001)])
+        cache = SeriesCache(manager.get_metric_history, run, get_columns=manager.get_metric_columns)
+        steps, values = cache.refresh(["loss"])["loss"]
+        assert steps[0] == 1 and steps[-1] == 5000 and cache.count("loss") == 5000
+        rows.insert_points(db, run, [("loss", 5001, -3.0, 0.0)])
+        steps, values = cache.refresh(["loss"])["loss"]
+        assert cache.count("loss") == 5001 and values.min() == -3.0
+        detail_steps, detail_values = cache.detail("loss", 99.5, 102)
+        assert detail_steps.tolist() == [99, 100, 101, 102]
+        assert detail_values.tolist() == [9.9, 10.0, 10.1, 10.2]

@@ -35,7 +35,7 @@ from ravelab.core.training_config import (
     validate_training_config,
 )
 from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProcess
-from ravelab.db import Database, ExperimentRecord, artifacts
+from ravelab.db import Database, ExperimentRecord, artifacts, point_blocks
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, utc_now
 
@@ -263,6 +263,17 @@ class TrainingManager:
         """All (step, value) points of one metric, ordered by step (those after
         ``after_step`` and up to ``until_step`` only, when given)."""
         return rows.metric_history(self.db, experiment_id, name, after_step, until_step)
+
+    def get_metric_columns(
+        self,
+        experiment_id: int,
+        name: str,
+        after_step: int | None = None,
+        until_step: int | None = None,
+    ) -> point_blocks.Columns:
+        """The points of :meth:`get_metric_history`, with wall times, as NumPy arrays
+        (``steps``, ``values``, ``walls``): no Python object per point, for plots."""
+        return rows.metric_columns(self.db, experiment_id, name, after_step, until_step)
 
     def stop_training(self, experiment_id: int, *, at_checkpoint: bool = False) -> bool:
         """Ask a running experiment to stop (SIGINT, then SIGTERM, then SIGKILL).

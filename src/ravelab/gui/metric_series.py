@@ -8,7 +8,9 @@ drawing every point would. With a core whose ``TrainingManager.get_metric_histor
 takes ``after_step`` only the points added since the last read are read, so following a
 run costs what it adds; with one that also takes ``until_step``, ``detail`` reads one
 range at full resolution, for a zoomed view. Otherwise each history is read whole, with
-the collector paused (``gc_paused``).
+the collector paused (``gc_paused``). Given ``get_columns``
+(``TrainingManager.get_metric_columns``), points are read as arrays, with no Python
+object per point: less time holding the interpreter lock that the GUI thread waits for.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
 
 from ravelab.gui.interpreter import gc_paused
 from ravelab.plots.decimate import FloatArray
@@ -23,6 +28,7 @@ from ravelab.plots.series import history_arrays
 from ravelab.plots.summary import DEFAULT_BUCKETS, MinMaxSummary
 
 History = Callable[..., list[tuple[int, float]]]
+Columns = Callable[..., Any]  # -> ravelab.db.point_blocks.Columns (the GUI stays off db)
 
 
 def _takes(get_history: History, parameter: str) -> bool:
@@ -45,12 +51,19 @@ class SeriesCache:
         experiment_id: the run.
         buckets: step ranges each summary keeps (memory per metric is about
             ``5 * 8 * buckets`` bytes).
+        get_columns: ``TrainingManager.get_metric_columns``, read instead of
+            ``get_history`` when given (same arguments, arrays instead of tuples).
     """
 
     def __init__(
-        self, get_history: History, experiment_id: int, buckets: int = DEFAULT_BUCKETS
+        self,
+        get_history: History,
+        experiment_id: int,
+        buckets: int = DEFAULT_BUCKETS,
+        get_columns: Columns | None = None,
     ) -> None:
         self._get_history = get_history
+        self._get_columns = get_columns
         self.experiment_id = experiment_id
         self.buckets = buckets
         self.incremental = supports_after_step(get_history)
@@ -65,10 +78,7 @@ class SeriesCache:
             if self.incremental:
                 summary = self._series.setdefault(name, MinMaxSummary(self.buckets))
                 after = self._read_to.get(name)
-                with gc_paused():
-                    points = self._get_history(self.experiment_id, name, after_step=after)
-                    steps, values = history_arrays(points)
-                    del points
+                steps, values = self._read(name, after_step=after)
                 if steps.size:
                     summary.extend(steps, values)
                     self._read_to[name] = int(steps[-1])
@@ -93,11 +103,16 @@ class SeriesCache:
         from the database now; empty when the core cannot read a range)."""
         if not self.ranged:
             return history_arrays([])
-        with gc_paused():
-            points = self._get_history(
-                self.experiment_id,
-                name,
-                after_step=math.floor(first) - 1,
-                until_step=math.ceil(last),
+        return self._read(name, after_step=math.floor(first) - 1, until_step=math.ceil(last))
+
+    def _read(self, name: str, **steps: int | None) -> tuple[FloatArray, FloatArray]:
+        """(steps, values) as float64 arrays, from the columns reader if there is one."""
+        if self._get_columns is not None:
+            columns = self._get_columns(self.experiment_id, name, **steps)
+            return (
+                np.asarray(columns.steps, dtype=np.float64),
+                np.array(columns.values, dtype=np.float64),
             )
+        with gc_paused():
+            points = self._get_history(self.experiment_id, name, **steps)
             return history_arrays(points)

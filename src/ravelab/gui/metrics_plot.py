@@ -374,7 +374,11 @@ class MetricsPlot(QWidget):
         db = self.manager.db
         cache = self._cache
         if cache is None or cache.experiment_id != experiment_id:
-            cache = self._cache = SeriesCache(self.manager.get_metric_history, experiment_id)
+            cache = self._cache = SeriesCache(
+                self.manager.get_metric_history,
+                experiment_id,
+                get_columns=getattr(self.manager, "get_metric_columns", None),
+            )
 
         def work() -> _Loaded:
             started = time.monotonic()
