@@ -7,12 +7,13 @@ of ``N`` points each (default N = 250,000, as 1,000,000 points from ``insert_poi
 series is loaded, in interleaved repetitions, by:
 
 (s) a bare ``SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ?
-    ORDER BY step`` and ``fetchall()`` on a plain ``sqlite3`` connection (the floor);
+    ORDER BY step`` and ``fetchall()`` on a plain ``sqlite3`` connection, from a table with a
+    row per point (ravelab's schema up to version 3, the peer harness's raw SQLite; made
+    from the same points, untimed): the floor;
 (m) ``TrainingManager.get_metric_history`` (``ravelab.db.experiments.metric_history``), what
-    the app calls; target: (m)/(s) <= 2;
-(p) the DB-side change proposed in the report: the same ``SELECT`` on the ravelab connection
-    with ``row_factory = None`` and ``fetchall()`` returned as is (reads a private attribute
-    of ``Database``, for the comparison only);
+    the app calls, from ravelab's packed blocks; target: (m)/(s) <= 2;
+(p) the blocks alone: ``ravelab.db.point_blocks.read_columns`` (the blobs of the series'
+    blocks as NumPy arrays, no Python object per point);
 (n) (m) then ``ravelab.plots.series.history_arrays``: what a plot needs (numpy arrays);
 (x) MLflow's ``MlflowClient.get_metric_history`` on the same series, stored in MLflow's own
     SQLite tracking store (schema made by MLflow, rows bulk-inserted into its ``metrics``
@@ -71,7 +72,7 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from ravelab.core.training_manager import TrainingManager
-from ravelab.db import Database
+from ravelab.db import Database, point_blocks
 from ravelab.db import experiments as rows
 from ravelab.plots import figures
 from ravelab.plots.decimate import FloatArray, minmax_decimate
@@ -109,16 +110,30 @@ def fill_ravelab(path: Path, per_series: int) -> tuple[Database, int]:
     return db, experiment
 
 
-def proposed_history(db: Database, experiment: int, name: str) -> list[tuple[int, float]]:
-    """(p) The proposed ``metric_history``: plain tuples straight from ``fetchall()``."""
-    with db._lock:  # the Database's own lock, as Database.query takes it
-        cursor = db._conn.cursor()
-        cursor.row_factory = None
-        try:
-            result: list[tuple[int, float]] = cursor.execute(SELECT, (experiment, name)).fetchall()
-            return result
-        finally:
-            cursor.close()
+def fill_rows(path: Path, db: Database, experiment: int) -> sqlite3.Connection:
+    """The same points in a table with a row per point (the floor's database)."""
+    bare = sqlite3.connect(path, isolation_level=None)
+    bare.execute(
+        "CREATE TABLE metric_points (experiment_id INTEGER NOT NULL, name TEXT NOT NULL, "
+        "step INTEGER NOT NULL, value REAL NOT NULL, wall_time REAL NOT NULL, "
+        "PRIMARY KEY (experiment_id, name, step)) WITHOUT ROWID"
+    )
+    bare.execute("BEGIN")
+    for name in rows.metric_names(db, experiment):
+        columns = rows.metric_columns(db, experiment, name)
+        bare.executemany(
+            "INSERT INTO metric_points VALUES (?, ?, ?, ?, ?)",
+            zip(
+                [experiment] * len(columns),
+                [name] * len(columns),
+                columns.steps.tolist(),
+                columns.values.tolist(),
+                columns.walls.tolist(),
+                strict=True,
+            ),
+        )
+    bare.execute("COMMIT")
+    return bare
 
 
 class MlflowSeries:
@@ -277,10 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         db, experiment = fill_ravelab(scratch / "ravelab.sqlite3", per_series)
         manager = TrainingManager(db, follow=False, runs_dir=scratch / "runs")
-        bare = sqlite3.connect(scratch / "ravelab.sqlite3")
+        bare = fill_rows(scratch / "rows.sqlite3", db, experiment)
         history = manager.get_metric_history(experiment, SERIES)
         assert history == bare.execute(SELECT, (experiment, SERIES)).fetchall()
-        assert proposed_history(db, experiment, SERIES) == history
+        assert point_blocks.read_columns(db, experiment, SERIES).steps.tolist() == [
+            step for step, _ in history
+        ]
         mlflow: MlflowSeries | None = None
         if not args.no_mlflow:
             try:
@@ -294,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         loads: dict[str, Callable[[], int]] = {
             "s": lambda: len(bare.execute(SELECT, (experiment, SERIES)).fetchall()),
             "m": lambda: len(manager.get_metric_history(experiment, SERIES)),
-            "p": lambda: len(proposed_history(db, experiment, SERIES)),
+            "p": lambda: len(point_blocks.read_columns(db, experiment, SERIES)),
             "n": lambda: len(history_arrays(manager.get_metric_history(experiment, SERIES))[0]),
         }
         if mlflow is not None:
@@ -302,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         load_names = {
             "s": "(s) bare SELECT ... ORDER BY step, fetchall()",
             "m": "(m) TrainingManager.get_metric_history",
-            "p": "(p) proposed metric_history: row_factory None, fetchall() as is",
+            "p": "(p) point_blocks.read_columns: the blocks as numpy arrays",
             "n": "(n) (m) + history_arrays (numpy, for the plot)",
             "x": "(x) MLflow MlflowClient.get_metric_history",
         }
@@ -362,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | --- |")
     checks: list[tuple[str, str, str, Callable[[float], bool], str]] = [
         ("m", "s", "get_metric_history / bare SELECT", lambda r: r <= 2.0, "<= 2"),
-        ("p", "s", "proposed metric_history / bare SELECT", lambda r: r <= 2.0, "<= 2"),
+        ("p", "s", "read_columns / bare SELECT", lambda r: True, ""),
         ("n", "s", "get_metric_history + arrays / bare SELECT", lambda r: True, ""),
     ]
     if "x" in load_samples:
