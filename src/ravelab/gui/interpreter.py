@@ -19,12 +19,21 @@ things decide how long the GUI thread can be kept waiting:
   oldest generation and make the next full collection pause for 200 ms. ``gc_paused``
   keeps the collector off while such a list lives.
 
+* glibc's malloc arenas: each thread that allocates under contention gets an arena of its
+  own (up to 8 per core), and memory freed in one is not reused by another, so the app's
+  threads (render, readers, Qt's pools) grow its RSS in steps long after start-up.
+  ``M_ARENA_MAX = 2`` (what ``MALLOC_ARENA_MAX=2`` sets) bounds that.
+
 Measured with ``bench/bench_gui_responsiveness.py``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+import logging
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -35,10 +44,37 @@ SWITCH_INTERVAL_S = 0.0005
 GC_THRESHOLDS = (10_000, 50, 50)
 
 
+logger = logging.getLogger(__name__)
+
+#: glibc's ``mallopt`` parameter number of ``M_ARENA_MAX`` (malloc.h).
+_M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
 def tune_interpreter() -> None:
-    """Set the switch interval and GC thresholds (call at startup)."""
+    """Set the switch interval, GC thresholds and malloc arenas (call at startup)."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.set_threshold(*GC_THRESHOLDS)
+    limit_malloc_arenas()
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Bound glibc's malloc arenas for threads started from now on (Linux with glibc
+    only; elsewhere, or when ``MALLOC_ARENA_MAX`` is set, nothing is changed)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    ok = bool(mallopt(_M_ARENA_MAX, arenas))
+    if not ok:
+        logger.debug("mallopt(M_ARENA_MAX, %d) was refused", arenas)
+    return ok
 
 
 def freeze_startup_heap() -> None:
