@@ -231,17 +231,9 @@ def _carry_over(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Store the points of one metric of one experiment (rows ordered by step) as blocks."""
     if not rows:
         return
-    experiment_id, name = rows[0][:2]
-    grouped = point_blocks.group_points([row[1:] for row in rows])
-    conn.executemany(
-        "INSERT INTO metric_blocks(experiment_id, name, first_step, last_step, count, "
-        "steps, vals, walls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (experiment_id, name, *block)
-            for columns in grouped.values()
-            for block in point_blocks.pack_blocks(columns)
-        ],
-    )
+    experiment_id = rows[0][0]
+    for name, columns in point_blocks.group_points([row[1:] for row in rows]).items():
+        point_blocks.insert_blocks(conn, experiment_id, name, columns)
 
 
 MIGRATIONS: list[Migration] = [

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ __all__ = [
     "BLOCK_POINTS",
     "Columns",
     "group_points",
+    "insert_blocks",
     "pack_blocks",
     "read_columns",
     "store_columns",
@@ -174,10 +175,29 @@ def _concat(parts: Sequence[Columns]) -> Columns:
     )
 
 
-_INSERT = (
-    "INSERT INTO metric_blocks(experiment_id, name, first_step, last_step, count, "
-    "steps, vals, walls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
+class _Writer(Protocol):
+    """A ``Database``, or the ``sqlite3.Connection`` a migration gets."""
+
+    def executemany(self, sql: str, rows: Any, /) -> Any: ...
+
+
+def insert_blocks(target: _Writer, experiment_id: int, name: str, columns: Columns) -> None:
+    """Insert sorted points of one metric as new blocks (no check against stored ones)."""
+    target.executemany(
+        "INSERT INTO metric_blocks(experiment_id, name, first_step, last_step, count, "
+        "steps, vals, walls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(experiment_id, name, *block) for block in pack_blocks(columns)],
+    )
+
+
+def _replace(
+    db: Database, experiment_id: int, name: str, ids: Sequence[int], columns: Columns
+) -> None:
+    """Delete the blocks ``ids`` and store ``columns`` (which include their points)."""
+    if ids:
+        marks = ",".join("?" * len(ids))
+        db.execute(f"DELETE FROM metric_blocks WHERE id IN ({marks})", tuple(ids))
+    insert_blocks(db, experiment_id, name, columns)
 
 
 def store_columns(db: Database, experiment_id: int, name: str, columns: Columns) -> None:
@@ -215,15 +235,13 @@ def _append(
             absorbed.append(block_id)
             total += count
     if absorbed:
-        marks = ",".join("?" * len(absorbed))
         stored = db.query_tuples(
-            f"SELECT steps, vals, walls FROM metric_blocks WHERE id IN ({marks}) "
-            "ORDER BY first_step",
+            f"SELECT steps, vals, walls FROM metric_blocks WHERE id IN "
+            f"({','.join('?' * len(absorbed))}) ORDER BY first_step",
             tuple(absorbed),
         )
         columns = _concat([_unpack(stored), columns])
-        db.execute(f"DELETE FROM metric_blocks WHERE id IN ({marks})", tuple(absorbed))
-    db.executemany(_INSERT, [(experiment_id, name, *block) for block in pack_blocks(columns)])
+    _replace(db, experiment_id, name, absorbed, columns)
 
 
 def _merge(db: Database, experiment_id: int, name: str, columns: Columns) -> None:
@@ -241,9 +259,7 @@ def _merge(db: Database, experiment_id: int, name: str, columns: Columns) -> Non
             return
         merged = _concat([stored, columns.take(fresh)])
         columns = merged.take(np.argsort(merged.steps, kind="stable"))
-        ids = tuple(row[0] for row in overlapping)
-        db.execute(f"DELETE FROM metric_blocks WHERE id IN ({','.join('?' * len(ids))})", ids)
-    db.executemany(_INSERT, [(experiment_id, name, *block) for block in pack_blocks(columns)])
+    _replace(db, experiment_id, name, [row[0] for row in overlapping], columns)
 
 
 def read_columns(
