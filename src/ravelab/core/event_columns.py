@@ -117,20 +117,22 @@ _EventColumns, _EventShape = _build()
 def _columns(data: bytes, count: int) -> ScalarColumns | None:
     """The columns of ``count`` concatenated records, if each is a plain scalar event."""
     columns = _EventColumns()
-    shape = _EventShape()
     try:
         columns.ParseFromString(data)
+        value = columns.summary.value
+        if not (
+            len(columns.step) == count
+            and len(columns.wall_time) == count
+            and len(value.tag) == count
+            and len(value.simple_value) == count
+        ):
+            return None
+        # Only now the second parse: a run that is to be split never pays for it.
+        shape = _EventShape()
         shape.ParseFromString(data)
     except Exception:  # google.protobuf.message.DecodeError (protobuf has no type stubs)
         return None
-    value = columns.summary.value
-    if not (
-        len(columns.step) == count
-        and len(columns.wall_time) == count
-        and len(value.tag) == count
-        and len(value.simple_value) == count
-        and len(shape.summary) == count
-    ):
+    if len(shape.summary) != count:
         return None
     return list(value.tag), list(columns.step), list(value.simple_value), list(columns.wall_time)
 
