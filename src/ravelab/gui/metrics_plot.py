@@ -377,7 +377,7 @@ class MetricsPlot(QWidget):
             cache = self._cache = SeriesCache(
                 self.manager.get_metric_history,
                 experiment_id,
-                get_columns=getattr(self.manager, "get_metric_columns", None),
+                get_columns=self.manager.get_metric_columns,
             )
 
         def work() -> _Loaded:
