@@ -18,6 +18,20 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
 EVENT_FILES = sorted(FIXTURES.glob("events.out.tfevents.*"))
 
 
+# Together these two balance the step, wall time, tag and value counts: only the count of
+# summaries tells they are not one scalar each.
+TWO_VALUES = Event(
+    step=7,
+    wall_time=2.0,
+    summary=Summary(
+        value=[Summary.Value(tag="a", simple_value=1.0), Summary.Value(tag="b", simple_value=2.0)]
+    ),
+).SerializeToString()
+NO_SUMMARY = Event(
+    step=8, wall_time=3.0, session_log=SessionLog(status=SessionLog.START)
+).SerializeToString()
+
+
 def _scalar(tag: str, step: int, value: float, wall: float = 1.5e9) -> bytes:
     summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)])
     return Event(step=step, wall_time=wall, summary=summary).SerializeToString()
@@ -69,21 +83,8 @@ def test_a_mixed_batch_keeps_its_order_and_sends_the_rest_one_by_one() -> None:
     special = {
         10: Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString(),
         20: _scalar("at_step_zero", 0, 1.0),  # proto3 does not write a zero step
-        30: Event(
-            step=7,
-            wall_time=2.0,
-            summary=Summary(
-                value=[
-                    Summary.Value(tag="a", simple_value=1.0),
-                    Summary.Value(tag="b", simple_value=2.0),
-                ]
-            ),
-        ).SerializeToString(),
-        # With the record above, the step, wall time, tag and value counts balance: only
-        # the count of summaries tells the batch is not one scalar per record.
-        31: Event(
-            step=8, wall_time=3.0, session_log=SessionLog(status=SessionLog.START)
-        ).SerializeToString(),
+        30: TWO_VALUES,
+        31: NO_SUMMARY,
         40: Event(
             step=9,
             wall_time=4.0,
@@ -106,21 +107,8 @@ def test_small_batches_go_one_by_one() -> None:
 
 
 def test_counts_that_balance_by_chance_are_not_trusted() -> None:
-    two_values = Event(
-        step=7,
-        wall_time=2.0,
-        summary=Summary(
-            value=[
-                Summary.Value(tag="a", simple_value=1.0),
-                Summary.Value(tag="b", simple_value=2.0),
-            ]
-        ),
-    ).SerializeToString()
-    no_summary = Event(
-        step=8, wall_time=3.0, session_log=SessionLog(status=SessionLog.START)
-    ).SerializeToString()
     plain = [_scalar("loss", s, s / 7) for s in range(1, 65)]
-    payloads = [*plain, two_values, no_summary, *plain]
+    payloads = [*plain, TWO_VALUES, NO_SUMMARY, *plain]
     points, _others = _decode(payloads)
     assert points == _one_by_one(payloads)
     assert ("b", 7, 2.0, 2.0) in points
