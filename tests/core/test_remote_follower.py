@@ -134,14 +134,19 @@ def test_an_in_memory_database_is_followed_in_process(
         memory.close()
 
 
-def test_the_child_refuses_an_unknown_experiment_in_one_line(db_path: Path, db: Database) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", CHILD_MODULE, "--db", str(db_path), "--experiment", "999"],
+def _run_child(db_path: Path, experiment: int) -> subprocess.CompletedProcess[str]:
+    """Run a follower child to its end, with no parent feeding its stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", CHILD_MODULE, "--db", str(db_path), "--experiment", str(experiment)],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=60,
     )
+
+
+def test_the_child_refuses_an_unknown_experiment_in_one_line(db_path: Path, db: Database) -> None:
+    result = _run_child(db_path, 999)
     assert result.returncode == 2
     assert "experiment 999 not found" in result.stderr
     assert "Traceback" not in result.stderr
@@ -150,13 +155,7 @@ def test_the_child_refuses_an_unknown_experiment_in_one_line(db_path: Path, db: 
 
 def test_the_child_never_creates_a_database(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "ravelab.db"
-    result = subprocess.run(
-        [sys.executable, "-m", CHILD_MODULE, "--db", str(missing), "--experiment", "1"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+    result = _run_child(missing, 1)
     assert result.returncode == 2
     assert f"no database at {missing}" in result.stderr and "Traceback" not in result.stderr
     assert not missing.parent.exists()
