@@ -159,7 +159,9 @@ def test_a_version_3_database_keeps_its_points(tmp_path: Path) -> None:
     )
     old = [(7, "loss", s, s / 2, 100.0 + s) for s in range(10_000)]
     old += [(7, "lr", s, 1e-4, 100.0 + s) for s in range(0, 10_000, 100)]
+    conn.execute("BEGIN")  # one transaction, not a commit (and a sync) per point
     conn.executemany("INSERT INTO metric_points VALUES (?, ?, ?, ?, ?)", old)
+    conn.execute("COMMIT")
     conn.close()
     with Database(path) as db:
         assert db.schema_version == len(MIGRATIONS)
