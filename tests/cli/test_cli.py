@@ -441,3 +441,7 @@ def test_metrics_prints_the_points_of_an_imported_run(cli: Any, tmp_path: Path) 
     assert output.read_text(encoding="utf-8").startswith("metric,step,value,wall_time\n")
     code, _, err = cli("metrics", "first", "--metric", "nope")
     assert code == ExitCode.INVALID and "no points for 'nope'" in err and "fullband" in err
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    code, _, err = cli("metrics", "first", "-o", str(blocked / "points.csv"))
+    assert code == ExitCode.INVALID and "choose a file in a folder you can write to" in err

@@ -62,7 +62,10 @@ def cmd_metrics(ctx: Context) -> int:
         with output.open("w", encoding="utf-8", newline="") as stream:
             _write(ctx, names, record.id, stream)
     except OSError as error:
-        raise ConfigError(f"--output {args.output!r}: {error.strerror or error}") from error
+        raise ConfigError(
+            f"--output {args.output!r}: {error.strerror or error}; choose a file in a folder "
+            "you can write to"
+        ) from error
     print(f"wrote {output} ({len(names)} metric(s))", file=ctx.err)
     return ExitCode.OK
 
