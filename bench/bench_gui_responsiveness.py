@@ -22,20 +22,25 @@ Then it stops the run and waits for it to end. Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.fake_rave, the `rave` double
 
 import psutil  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from tests.fake_rave import FIXTURES, write_launcher  # noqa: E402
 
@@ -63,6 +68,40 @@ def _dataset(folder: Path) -> Path:
     return dataset
 
 
+def _queued_ns() -> int:
+    """Nanoseconds the calling thread has spent runnable but waiting for a CPU (Linux)."""
+    try:
+        fields = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat").read_text()
+    except OSError:
+        return 0
+    return int(fields.split()[1])
+
+
+def _cpu_times(process: psutil.Process) -> dict[str, float]:
+    """CPU seconds so far of each thread of this process (Python's names, else Qt's or
+    the id) and of each child process (by command), for "where did the CPU go"."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    used: dict[str, float] = {}
+    for thread in process.threads():
+        name = names.get(thread.id)
+        if name is None:
+            try:
+                name = Path(f"/proc/self/task/{thread.id}/comm").read_text().strip()
+            except OSError:
+                name = str(thread.id)
+        name = "GUI thread" if thread.id == process.pid else name
+        used[name] = used.get(name, 0.0) + thread.user_time + thread.system_time
+    for child in process.children(recursive=True):
+        try:
+            times = child.cpu_times()
+            label = Path(child.cmdline()[1] if len(child.cmdline()) > 1 else child.name()).name
+        except (psutil.Error, IndexError):
+            continue
+        label = f"child {label}"
+        used[label] = used.get(label, 0.0) + times.user + times.system
+    return used
+
+
 def _wait(app: QCoreApplication, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -76,6 +115,11 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=10_000, help="lines per second (10,000)")
     parser.add_argument("--lines", type=int, default=200_000, help="lines in all (200,000)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="say what the GUI thread and the collector were doing during the worst gaps",
+    )
     args = parser.parse_args()
 
     tune_interpreter()  # as the app does
@@ -91,7 +135,9 @@ def main() -> int:
         manager = TrainingManager(  # as the app makes it
             db, rave=str(rave), runs_dir=work / "runs", follow_out_of_process=True
         )
-        page = TrainingPage(manager, AppSignals())
+        tracer = StallTracer() if args.trace else None
+        page_class = TrainingPage if tracer is None else tracer.timed_page(TrainingPage)
+        page = page_class(manager, AppSignals())
         page.resize(1400, 900)
         page.show()
         _wait(app, 0.5)
@@ -126,12 +172,26 @@ def main() -> int:
             now = clock.nsecsElapsed()
             gaps.append((now - last[0]) / 1e6)
             last[0] = now
+            if tracer is not None:
+                tracer.ticked()
 
         timer = QTimer()
         timer.setTimerType(Qt.TimerType.PreciseTimer)
         timer.setInterval(TICK_MS)
         timer.timeout.connect(tick)
         rss_start = process.memory_info().rss
+        cpu_start = _cpu_times(process)
+        if tracer is not None:
+            tracer.watch_paints(
+                {
+                    "table": page.table.viewport(),
+                    "log": page.log_viewer.text.viewport(),
+                    "log bar": page.log_viewer.text.verticalScrollBar(),
+                    "plot": page.metrics_plot.canvas,
+                    "details": page.details,
+                }
+            )
+            tracer.start(page.metrics_plot.canvas)
         clock.start()
         timer.start()
         samples: list[int] = []
@@ -144,7 +204,13 @@ def main() -> int:
         elapsed = time.monotonic() - started
         timer.stop()
         sampler.stop()
+        if tracer is not None:
+            tracer.stop()
         rss_end = process.memory_info().rss
+        cpu_used = {
+            name: seconds - cpu_start.get(name, 0.0)
+            for name, seconds in _cpu_times(process).items()
+        }
 
         experiment = page.model.experiment_by_id(experiment_id) or {}
         step = int((experiment.get("progress") or {}).get("step") or 0)
@@ -192,6 +258,11 @@ def main() -> int:
         rate = deliveries / elapsed
         print(f"  updates delivered     {deliveries} ({rate:.1f}/s: table row, details)")
         print(f"  log reads shown       {log_reads} ({log_reads / elapsed:.1f}/s)")
+        busiest = sorted(cpu_used.items(), key=lambda item: -item[1])[:6]
+        shares = ", ".join(f"{name} {seconds / elapsed:.0%}" for name, seconds in busiest)
+        print(f"  CPU (of one core)     {shares}")
+        if tracer is not None:
+            tracer.report()
 
         manager.stop_training(experiment_id)
         manager.wait(experiment_id, timeout=60)
@@ -204,6 +275,177 @@ def main() -> int:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+class _PaintNoter(QObject):
+    def __init__(self, name: str, widget: Any, painted: list[tuple[float, str]]) -> None:
+        super().__init__(widget)
+        self.name, self.painted = name, painted
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.painted.append((time.perf_counter(), self.name))
+        return False
+
+
+class StallTracer:
+    """What was going on when the GUI thread stalled (``--trace``; a diagnosis aid).
+
+    A watchdog thread samples the GUI thread's Python stack whenever its timer is more
+    than ``LATE_MS`` late; the collector's callbacks time every collection; the canvas's
+    frames are timed in its render thread. ``report`` lists, for each gap over the limit,
+    the samples, collections and frames that overlap it.
+    """
+
+    LATE_MS = 25
+    SAMPLE_S = 0.004
+
+    def __init__(self) -> None:
+        self._main = threading.main_thread().ident
+        self._last_tick = time.perf_counter()
+        self._running = False
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self.ticks: list[float] = []
+        self.samples: list[tuple[float, str]] = []
+        self.collections: list[tuple[float, float, int]] = []
+        self.frames: list[tuple[float, float, bool]] = []
+        self.paints: list[tuple[float, float, float, float, tuple[int, int]]] = []
+        self._gc_start = 0.0
+
+    def start(self, canvas: Any = None) -> None:
+        self._running = True
+        gc.callbacks.append(self._on_gc)
+        if canvas is not None:
+            self._wrap_frames(canvas)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        gc.callbacks.remove(self._on_gc)
+        self._thread.join()
+
+    def ticked(self) -> None:
+        self._last_tick = time.perf_counter()
+        self.ticks.append(self._last_tick)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._gc_start = now
+        else:
+            self.collections.append((self._gc_start, now, info["generation"]))
+
+    def watch_paints(self, widgets: dict[str, Any]) -> None:
+        """Note when each of ``widgets`` is painted (which parts a slow repaint held)."""
+        self.painted: list[tuple[float, str]] = []
+        self._filters = [
+            _PaintNoter(name, widget, self.painted) for name, widget in widgets.items()
+        ]
+
+    def timed_page(self, page_class: type) -> type:
+        """A subclass of ``page_class`` whose window repaints are timed (they come as
+        ``UpdateRequest`` events to the top-level widget, painting it all)."""
+        paints = self.paints
+
+        class Timed(page_class):  # type: ignore[misc, valid-type]
+            def event(self, event: QEvent) -> bool:
+                if event.type() != QEvent.Type.UpdateRequest:
+                    return bool(super().event(event))
+                usage = resource.getrusage(resource.RUSAGE_THREAD)
+                queued = _queued_ns()
+                begun, cpu = time.perf_counter(), time.thread_time()
+                handled = bool(super().event(event))
+                end, cpu = time.perf_counter(), time.thread_time() - cpu
+                queued = (_queued_ns() - queued) / 1e9
+                after = resource.getrusage(resource.RUSAGE_THREAD)
+                waits = (after.ru_nvcsw - usage.ru_nvcsw, after.ru_nivcsw - usage.ru_nivcsw)
+                paints.append((begun, end, cpu, queued, waits))
+                return handled
+
+        return Timed
+
+    def _wrap_frames(self, canvas: Any) -> None:
+        draw = canvas._draw_frame
+
+        def timed(renderer: Any, key: Any) -> None:
+            whole = canvas.full_frames
+            begun = time.perf_counter()
+            draw(renderer, key)
+            self.frames.append((begun, time.perf_counter(), canvas.full_frames != whole))
+
+        canvas._draw_frame = timed
+
+    def _watch(self) -> None:
+        while self._running:
+            time.sleep(self.SAMPLE_S)
+            now = time.perf_counter()
+            if (now - self._last_tick) * 1000 < self.LATE_MS:
+                continue
+            frame = sys._current_frames().get(self._main)
+            stack = traceback.extract_stack(frame)[-4:] if frame is not None else []
+            where = " < ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+            )
+            self.samples.append((now, where or "?"))
+
+    def report(self, limit_ms: float = STALL_LIMIT_MS) -> None:
+        print(f"  collections           {self._collection_summary()}")
+        whole = [end - begun for begun, end, full in self.frames if full]
+        if whole:
+            print(f"  whole frames (ms)     max {max(whole) * 1000:.0f}, n {len(whole)}")
+        paints = sorted((end - begun) * 1000 for begun, end, *_ in self.paints)
+        if paints:
+            median = paints[len(paints) // 2]
+            print(f"  window repaints (ms)  n {len(paints)}, median {median:.1f}, ", end="")
+            print(f"p99 {paints[int(len(paints) * 0.99)]:.1f}, max {paints[-1]:.1f}")
+            by_parts: dict[str, list[float]] = {}
+            for begun, end, *_ in self.paints:
+                parts = sorted({name for when, name in self.painted if begun <= when <= end})
+                by_parts.setdefault(", ".join(parts), []).append((end - begun) * 1000)
+            for parts_shown, spans in sorted(by_parts.items(), key=lambda item: -len(item[1])):
+                spans.sort()
+                print(
+                    f"    {parts_shown or 'other'}: n {len(spans)}, "
+                    f"median {spans[len(spans) // 2]:.1f}, max {spans[-1]:.1f}"
+                )
+        for before, after in zip(self.ticks, self.ticks[1:], strict=False):
+            gap = (after - before) * 1000
+            if gap <= limit_ms * 0.8:
+                continue
+            at = before - self.ticks[0]
+            print(f"  gap {gap:.0f} ms at {at:.1f} s")
+            for begun, end, generation in self.collections:
+                if begun < after and end > before:
+                    ms = (end - begun) * 1000
+                    print(f"    collection gen {generation}: {ms:.0f} ms")
+            for begun, end, full in self.frames:
+                if begun < after and end > before:
+                    kind = "whole" if full else "lines"
+                    print(f"    frame ({kind}): {(end - begun) * 1000:.0f} ms")
+            for begun, end, cpu, queued, (waited, preempted) in self.paints:
+                if begun < after and end > before:
+                    ms = (end - begun) * 1000
+                    parts = sorted({name for when, name in self.painted if begun <= when <= end})
+                    print(
+                        f"    window repaint: {ms:.0f} ms ({cpu * 1000:.0f} on the CPU, "
+                        f"{queued * 1000:.0f} runnable but not running, "
+                        f"{waited} waits, {preempted} preemptions): {', '.join(parts)}"
+                    )
+            seen: dict[str, int] = {}
+            for when, where in self.samples:
+                if before < when <= after:
+                    seen[where] = seen.get(where, 0) + 1
+            for where, count in sorted(seen.items(), key=lambda item: -item[1])[:4]:
+                print(f"    {count} x {where}")
+
+    def _collection_summary(self) -> str:
+        parts = []
+        for generation in range(3):
+            spans = [e - b for b, e, g in self.collections if g == generation]
+            if spans:
+                parts.append(f"gen {generation}: {len(spans)}, max {max(spans) * 1000:.1f} ms")
+        return "; ".join(parts) or "none"
 
 
 def _wait_loop(app: QCoreApplication, seconds: float) -> None:

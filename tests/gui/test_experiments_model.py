@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
 from ravelab.gui import formatting
 from ravelab.gui.experiments_model import (
     PROGRESS_ROLE,
+    STATUS_ROLE,
     Column,
     ExperimentsFilterProxy,
     ExperimentsModel,
@@ -20,6 +23,11 @@ from ravelab.gui.experiments_model import (
 from ravelab.gui.progress_delegate import ProgressDelegate, progress_label
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def _application(qapp: Any) -> None:
+    """The model paints its status dots into pixmaps, which need a QApplication."""
 
 
 def _experiment(experiment_id: int, name: str, status: str = "running", **extra: Any) -> dict:
@@ -122,3 +130,55 @@ def test_formatting() -> None:
     assert formatting.progress_speed({"speed": 2.0, "step_rate": 3.0}) == 3.0
     assert formatting.progress_speed({"speed": 2.0}) == 2.0
     assert formatting.command_line(["rave", "train", "--name", "a b"]) == "rave train --name 'a b'"
+
+
+def test_painting_the_table_calls_no_python_but_the_progress_bars(qtbot: QtBot) -> None:
+    # A repaint that calls into Python waits for the interpreter lock at every call while
+    # core threads are busy: the model serves its cells from C++ instead.
+    model = ExperimentsModel()
+    proxy = ExperimentsFilterProxy()
+    proxy.setSourceModel(model)
+    model.set_experiments([_experiment(i, f"run-{i}") for i in range(1, 6)], best={1: 0.5})
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(view))
+    view.setSortingEnabled(True)
+    view.resize(1400, 300)
+    view.show()
+    entered: list[str] = []  # the Python functions Qt's C++ called during the repaint
+    here = sys._getframe()
+
+    def note(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call" and frame.f_back is here:
+            entered.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}")
+
+    sys.setprofile(note)
+    try:
+        image = view.grab()
+    finally:
+        sys.setprofile(None)
+    assert not image.isNull()
+    assert entered == ["progress_delegate.py:paint"] * 5  # one per row, nothing else
+
+
+def test_only_changed_cells_are_written(qapp: Any) -> None:
+    model = ExperimentsModel()
+    model.set_experiments([_experiment(1, "a", "stopped")])  # ended: its duration is fixed
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(
+        lambda top, bottom, *_: changed.append((top.column(), bottom.column()))
+    )
+    model.update_progress(1, {"step": 250})  # what is shown already
+    assert changed == []
+    model.update_progress(1, {"step": 300})
+    assert (Column.PROGRESS, Column.PROGRESS) in changed
+    assert all(first == last for first, last in changed)  # cell by cell
+    assert (Column.NAME, Column.NAME) not in changed
+    assert model.index(0, Column.PROGRESS).data() == "300 / 1,000"
+    model.update_fields(1, status="failed")
+    status = model.index(0, Column.STATUS)
+    assert status.data() == "failed"
+    assert status.data(STATUS_ROLE) == "failed"
+    assert model.flags(status) & Qt.ItemFlag.ItemIsEditable == Qt.ItemFlag.NoItemFlags
+    assert model.headerData(Column.ETA, Qt.Orientation.Horizontal) == "ETA"

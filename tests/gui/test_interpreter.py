@@ -41,3 +41,22 @@ def test_malloc_arenas_are_bounded_unless_the_user_set_them() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert found.stdout.split()[0] == "False"  # the user's own setting is left alone
+
+
+def test_qt_fills_stay_in_the_gui_thread_unless_the_user_said_otherwise() -> None:
+    code = (
+        "import os\n"
+        "from ravelab.gui.interpreter import tune_interpreter\n"
+        "tune_interpreter()\n"
+        "print(os.environ['QT_NO_GUI_THREADPOOL'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "QT_NO_GUI_THREADPOOL"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "1"
+    env["QT_NO_GUI_THREADPOOL"] = "0"
+    found = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "0"

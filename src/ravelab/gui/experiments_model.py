@@ -1,10 +1,15 @@
 """The runs table's model: one row per experiment dict, updated row by row.
 
 ``ExperimentsModel`` holds the experiment dicts of ``TrainingManager.list_experiments``
-and merges updates into them (a run's progress, its latest metrics) by emitting
-``dataChanged`` for that row only, so views keep their selection and scroll position.
-Reloading the list merges too: rows are inserted and removed one by one, never reset.
-``ExperimentsFilterProxy`` filters by text and by status and sorts on raw values.
+and merges updates into them (a run's progress, its latest metrics); what each cell
+shows is computed then, once, and written into the cells of a ``QStandardItemModel``,
+so views read it in C++: painting the table never calls into Python, and so never waits
+for the interpreter lock that busy core threads hold (a repaint asked for several dozen
+values, each such wait up to a switch interval). Only the values that changed are
+written, so ``dataChanged`` covers those cells of that row, and views keep their
+selection and scroll position. Reloading the list merges too: rows are inserted and
+removed one by one, never reset. ``ExperimentsFilterProxy`` filters by text and by
+status and sorts on raw values.
 """
 
 from __future__ import annotations
@@ -15,14 +20,21 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QIcon,
+    QPainter,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
 
 from ravelab.gui import formatting
 from ravelab.gui.style import STATUS_COLOURS
@@ -104,7 +116,14 @@ def _dot(colour: str) -> QIcon:
     return QIcon(pixmap)
 
 
-class ExperimentsModel(QAbstractTableModel):
+#: A cell's flags: selectable, not editable, no children.
+_CELL_FLAGS = (
+    Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
+)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+class ExperimentsModel(QStandardItemModel):
     """Experiments as table rows.
 
     Args:
@@ -112,31 +131,22 @@ class ExperimentsModel(QAbstractTableModel):
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(Column), parent)
         self._rows: list[dict[str, Any]] = []
         self._row_of: dict[int, int] = {}
         self._best: dict[int, float] = {}
         self._icons: dict[str, QIcon] = {}
+        self._brushes: dict[str, QBrush] = {}
+        #: What was written into each cell (row, column): the roles and their values.
+        self._written: list[list[dict[int, Any]]] = []
+        for column in Column:
+            header = QStandardItem(HEADERS[column])
+            tip = HEADER_TIPS.get(column)
+            if tip is not None:
+                header.setToolTip(tip)
+            self.setHorizontalHeaderItem(column, header)
 
     # -- reading -------------------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
-            return None
-        column = Column(section)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[column]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TIPS.get(column)
-        return None
 
     def experiment(self, row: int) -> dict[str, Any]:
         """The experiment dict shown in a row."""
@@ -159,36 +169,34 @@ class ExperimentsModel(QAbstractTableModel):
         """The lowest ``validation`` value seen for a run, or None."""
         return self._best.get(experiment_id)
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        experiment = self._rows[index.row()]
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(experiment, column)
-        if role == SORT_ROLE:
-            return self._sort_key(experiment, column)
-        if role == EXPERIMENT_ID_ROLE:
-            return int(experiment["id"])
-        if role == STATUS_ROLE:
-            return str(experiment.get("status") or "")
-        if role == PROGRESS_ROLE:
+    # -- what a cell shows ---------------------------------------------------------------------
+
+    def _cell(self, experiment: Mapping[str, Any], column: Column) -> dict[int, Any]:
+        """The roles of one cell and their values (a role left out has no value)."""
+        status = display_status(experiment)
+        values: dict[int, Any] = {
+            Qt.ItemDataRole.DisplayRole: self._display(experiment, column),
+            SORT_ROLE: self._sort_key(experiment, column),
+            EXPERIMENT_ID_ROLE: int(experiment["id"]),
+            STATUS_ROLE: str(experiment.get("status") or ""),
+        }
+        if column == Column.PROGRESS:
             progress = experiment.get("progress") or {}
-            return (
+            values[PROGRESS_ROLE] = (
                 int(progress.get("step") or 0),
                 _max_steps(experiment),
                 _percent(experiment),
-                display_status(experiment),
+                status,
             )
-        if role == Qt.ItemDataRole.ForegroundRole and column == Column.STATUS:
-            return QBrush(QColor(STATUS_COLOURS.get(display_status(experiment), "#424242")))
-        if role == Qt.ItemDataRole.DecorationRole and column == Column.STATUS:
-            return self._icon(display_status(experiment))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(experiment, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        elif column == Column.STATUS:
+            values[Qt.ItemDataRole.ForegroundRole] = self._brush(status)
+            values[Qt.ItemDataRole.DecorationRole] = self._icon(status)
+        elif column in _NUMERIC:
+            values[Qt.ItemDataRole.TextAlignmentRole] = _RIGHT
+        tip = self._tooltip(experiment, column)
+        if tip is not None:
+            values[Qt.ItemDataRole.ToolTipRole] = tip
+        return {int(role): value for role, value in values.items()}
 
     def _display(self, experiment: Mapping[str, Any], column: Column) -> str:
         progress = experiment.get("progress") or {}
@@ -233,7 +241,8 @@ class ExperimentsModel(QAbstractTableModel):
         if column == Column.STARTED:
             return str(experiment.get("started_at") or "")
         if column == Column.DURATION:
-            return formatting.run_seconds(experiment) or 0.0
+            # Whole seconds, as shown: a live run's key then changes once a second.
+            return float(round(formatting.run_seconds(experiment) or 0.0))
         return self._display(experiment, column).lower()
 
     def _tooltip(self, experiment: Mapping[str, Any], column: Column) -> str | None:
@@ -263,6 +272,13 @@ class ExperimentsModel(QAbstractTableModel):
             icon = self._icons[status] = _dot(STATUS_COLOURS.get(status, "#424242"))
         return icon
 
+    def _brush(self, status: str) -> QBrush:
+        # One brush per status: the same object again compares equal, so is not rewritten.
+        brush = self._brushes.get(status)
+        if brush is None:
+            brush = self._brushes[status] = QBrush(QColor(STATUS_COLOURS.get(status, "#424242")))
+        return brush
+
     # -- updating ------------------------------------------------------------------------------
 
     def set_experiments(
@@ -279,20 +295,15 @@ class ExperimentsModel(QAbstractTableModel):
         wanted_ids = {int(experiment["id"]) for experiment in wanted}
         for row in reversed(range(len(self._rows))):
             if int(self._rows[row]["id"]) not in wanted_ids:
-                self.beginRemoveRows(QModelIndex(), row, row)
+                self.removeRow(row)
                 removed = self._rows.pop(row)
+                del self._written[row]
                 self._best.pop(int(removed["id"]), None)
-                self.endRemoveRows()
         self._reindex()
         for experiment in wanted:
-            experiment_id = int(experiment["id"])
-            shown_row = self._row_of.get(experiment_id)
+            shown_row = self._row_of.get(int(experiment["id"]))
             if shown_row is None:
-                position = len(self._rows)
-                self.beginInsertRows(QModelIndex(), position, position)
-                self._rows.append(experiment)
-                self._row_of[experiment_id] = position
-                self.endInsertRows()
+                self._insert(len(self._rows), experiment)
             else:
                 self._rows[shown_row] = _newest(self._rows[shown_row], experiment)
                 self._changed(shown_row)
@@ -306,10 +317,7 @@ class ExperimentsModel(QAbstractTableModel):
             self._best[experiment_id] = best_validation
         row = self._row_of.get(experiment_id)
         if row is None:
-            self.beginInsertRows(QModelIndex(), 0, 0)
-            self._rows.insert(0, dict(experiment))
-            self.endInsertRows()
-            self._reindex()
+            self._insert(0, dict(experiment))
         else:
             self._rows[row] = _newest(self._rows[row], dict(experiment))
             self._changed(row)
@@ -351,18 +359,40 @@ class ExperimentsModel(QAbstractTableModel):
         return True
 
     def refresh_times(self) -> None:
-        """Repaint the time columns of live runs (their duration grows by itself)."""
+        """Update the time columns of live runs (their duration grows by itself)."""
         for row, experiment in enumerate(self._rows):
             if is_live(experiment):
-                self.dataChanged.emit(
-                    self.index(row, Column.ETA),
-                    self.index(row, Column.DURATION),
-                    [Qt.ItemDataRole.DisplayRole],
-                )
+                self._changed(row, Column.ETA, Column.DURATION)
+
+    def _insert(self, row: int, experiment: dict[str, Any]) -> None:
+        """Show a new experiment at ``row``, its cells filled before views see them."""
+        cells = [self._cell(experiment, column) for column in Column]
+        items = []
+        for values in cells:
+            item = QStandardItem()
+            item.setFlags(_CELL_FLAGS)
+            for role, value in values.items():
+                item.setData(value, role)
+            items.append(item)
+        # The dicts first: the filter proxy reads the new row while it is inserted.
+        self._rows.insert(row, experiment)
+        self._written.insert(row, cells)
+        self._reindex()
+        self.insertRow(row, items)
 
     def _changed(self, row: int, first: int = 0, last: int = len(Column) - 1) -> None:
-        """One row changed (only columns ``first`` to ``last``)."""
-        self.dataChanged.emit(self.index(row, first), self.index(row, last))
+        """One row's dict changed: write the values that changed in columns ``first`` to
+        ``last`` (one ``dataChanged`` per cell that changed, none when nothing did)."""
+        experiment = self._rows[row]
+        written = self._written[row]
+        for column in range(first, last + 1):
+            values = self._cell(experiment, Column(column))
+            before = written[column]
+            changes = {r: v for r, v in values.items() if r not in before or before[r] != v}
+            changes.update({r: None for r in before if r not in values})  # None: removed
+            if changes:
+                written[column] = values
+                self.setItemData(self.index(row, column), changes)
 
     def _reindex(self) -> None:
         self._row_of = {int(experiment["id"]): row for row, experiment in enumerate(self._rows)}

@@ -1,7 +1,9 @@
 """``ProgressDelegate``: paints a run's progress as a bar with "step / max steps  NN%".
 
 The delegate paints the style's own progress bar (no widget per row), from the
-model's ``PROGRESS_ROLE``: ``(step, max_steps, percent, status)``.
+model's ``PROGRESS_ROLE``: ``(step, max_steps, percent, status)``. It is the table's
+only Python code that runs at a repaint (once per visible row); the other cells are
+painted by Qt's own delegate from values the model stores in C++.
 """
 
 from __future__ import annotations
@@ -40,26 +42,7 @@ def progress_label(step: int, max_steps: int, percent: float) -> str:
     return f"{step:,} / {max_steps:,}  {percent_text(percent)}"
 
 
-class CellDelegate(QStyledItemDelegate):
-    """Qt's own cell painting, entered once from Python per cell.
-
-    Painting a cell asks the model for seven roles; with Qt's delegate each is a call
-    from C++ into Python that must take the interpreter lock back from busy core threads
-    (up to a switch interval each). Entering Python once per cell and letting Qt's code
-    call ``data()`` from there costs one such wait instead of seven: it keeps repaints
-    short while runs print fast (see ``ravelab.gui.interpreter``).
-    """
-
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
-        super().paint(painter, option, index)
-
-
-class ProgressDelegate(CellDelegate):
+class ProgressDelegate(QStyledItemDelegate):
     """Draws the progress column of the runs table."""
 
     def paint(

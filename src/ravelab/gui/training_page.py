@@ -55,7 +55,7 @@ from ravelab.gui.experiments_model import (
 from ravelab.gui.log_viewer import LogViewer
 from ravelab.gui.metrics_plot import MetricsPlot
 from ravelab.gui.new_training_wizard import NewTrainingWizard
-from ravelab.gui.progress_delegate import CellDelegate, ProgressDelegate
+from ravelab.gui.progress_delegate import ProgressDelegate
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.run_details import RunDetails
 from ravelab.gui.run_dialogs import CompareDialog, ExportDialog
@@ -206,7 +206,6 @@ class TrainingPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self.table = QTableView()
         self.table.setModel(self.proxy)
-        self.table.setItemDelegate(CellDelegate(self.table))
         self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
