@@ -56,7 +56,10 @@ def test_lines_are_bounded_by_the_block_count(
         viewer.notify_output()
     lines = viewer.line_texts()
     assert viewer.text.document().blockCount() == 100
-    assert lines[0] == "more 150" and lines[-1] == "more 249"
+    shown = LIVE_CHUNK_LINES  # a live read shows the newest lines and a note
+    assert lines[-1] == "more 249" and lines[-shown] == f"more {250 - shown}"
+    assert lines[-shown - 1].startswith(f"[... {250 - shown} lines not shown")
+    assert lines[0] == f"line {5000 - (100 - shown - 1)}"  # the oldest went
 
 
 def test_tqdm_redraws_replace_the_last_line(qtbot: QtBot, viewer: LogViewer, run_dir: Path) -> None:

@@ -28,10 +28,10 @@ READ_CALLS = 4
 #: The first read starts this far from the end of each file (a viewer shows the end).
 INITIAL_BYTES = 1024 * 1024
 #: When more than this is unread, jump ahead to this much before the end...
-SKIP_ABOVE_BYTES = 64 * 1024
-#: ... keeping this much: a live viewer shows a few hundred lines per read (tqdm's are
-#: about 200 bytes), and every line split here is work that competes with the GUI thread.
-SKIP_KEEP_BYTES = 32 * 1024
+SKIP_ABOVE_BYTES = 32 * 1024
+#: ... keeping this much: a live viewer shows some fifty lines per read (tqdm's are about
+#: 200 bytes), and every line split here is work that competes with the GUI thread.
+SKIP_KEEP_BYTES = 16 * 1024
 
 
 @dataclass
