@@ -197,7 +197,15 @@ def main() -> int:
         samples: list[int] = []
         sampler = QTimer()
         sampler.setInterval(1000)
-        sampler.timeout.connect(lambda: samples.append(process.memory_info().rss))
+        full_at: list[int] = []  # the sample at which the log view held all it may hold
+        document = page.log_viewer.text.document()
+
+        def sample() -> None:
+            samples.append(process.memory_info().rss)
+            if not full_at and document.blockCount() >= page.log_viewer.max_lines:
+                full_at.append(len(samples) - 1)
+
+        sampler.timeout.connect(sample)
         sampler.start()
         started = time.monotonic()
         _wait_loop(app, args.seconds)
@@ -246,6 +254,12 @@ def main() -> int:
             change = (rss_end - warm) / 2**20
             print(f"  RSS after {WARM_UP_S} s / end  {_mib(warm)} / {_mib(rss_end)}", end="")
             print(f" ({change:+.1f} MiB)")
+            if full_at:
+                # The log view fills at the rate it shows lines (a flood's newest only).
+                full = samples[full_at[0]]
+                change = (rss_end - full) / 2**20
+                print(f"  log view full at      {full_at[0] + 1} s: RSS {_mib(full)}, ", end="")
+                print(f"end {_mib(rss_end)} ({change:+.1f} MiB)")
             trace = " ".join(f"{sample / 2**20:.0f}" for sample in samples[4::5])
             print(f"  RSS every 5 s (MiB)   {trace}")
         print(f"  run progress          step {step:,} ({step / elapsed:,.0f} steps/s followed)")
