@@ -8,14 +8,22 @@ it so that its log viewer and plots are live, and for ``--seconds`` (15) measure
 
 * the gaps between the ticks of a 10 ms precise QTimer: the longest one is the longest
   time the event loop stalled (the goal: never above 50 ms);
-* the process's RSS memory at the start, after a warm-up of 5 s and at the end (the
-  goal: flat once the bounded parts are full);
+* the process's RSS memory at the start, after a warm-up of 5 s, once the log view holds
+  all the lines it may, and at the end (the goal: flat once the bounded parts are full);
 * what the page showed meanwhile (log lines, plotted points, rendered frames, updates
-  delivered), so that a responsive but idle page cannot pass for a fast one.
+  delivered), so that a responsive but idle page cannot pass for a fast one;
+* the CPU each thread of the app and each child process used.
+
+``--trace`` adds a diagnosis of the worst gaps: a watchdog thread samples the GUI
+thread's Python stack while it is late, and the collector's passes, the canvas's frames
+and the window's repaints are timed (a repaint with its CPU time, its time runnable but
+not running, its waits and preemptions, and the widgets it painted). The tracing costs
+the GUI thread some time itself: compare figures without it.
 
 Then it stops the run and waits for it to end. Usage::
 
     .venv/bin/python bench/bench_gui_responsiveness.py
+    .venv/bin/python bench/bench_gui_responsiveness.py --seconds 60 --lines 1000000
     .venv/bin/python bench/bench_gui_responsiveness.py --seconds 5 --rate 2000  # a smoke run
 """
 
