@@ -174,9 +174,10 @@ class ExperimentsModel(QStandardItemModel):
     def _cell(self, experiment: Mapping[str, Any], column: Column) -> dict[int, Any]:
         """The roles of one cell and their values (a role left out has no value)."""
         status = display_status(experiment)
+        display = self._display(experiment, column)
         values: dict[int, Any] = {
-            Qt.ItemDataRole.DisplayRole: self._display(experiment, column),
-            SORT_ROLE: self._sort_key(experiment, column),
+            Qt.ItemDataRole.DisplayRole: display,
+            SORT_ROLE: self._sort_key(experiment, column, display),
             EXPERIMENT_ID_ROLE: int(experiment["id"]),
             STATUS_ROLE: str(experiment.get("status") or ""),
         }
@@ -227,7 +228,7 @@ class ExperimentsModel(QStandardItemModel):
             return formatting.duration(formatting.run_seconds(experiment))
         return ""
 
-    def _sort_key(self, experiment: Mapping[str, Any], column: Column) -> Any:
+    def _sort_key(self, experiment: Mapping[str, Any], column: Column, display: str) -> Any:
         progress = experiment.get("progress") or {}
         if column == Column.PROGRESS:
             return _percent(experiment)
@@ -243,7 +244,7 @@ class ExperimentsModel(QStandardItemModel):
         if column == Column.DURATION:
             # Whole seconds, as shown: a live run's key then changes once a second.
             return float(round(formatting.run_seconds(experiment) or 0.0))
-        return self._display(experiment, column).lower()
+        return display.lower()
 
     def _tooltip(self, experiment: Mapping[str, Any], column: Column) -> str | None:
         if column == Column.STATUS:
@@ -305,7 +306,12 @@ class ExperimentsModel(QStandardItemModel):
             if shown_row is None:
                 self._insert(len(self._rows), experiment)
             else:
-                self._rows[shown_row] = _newest(self._rows[shown_row], experiment)
+                merged = _newest(self._rows[shown_row], experiment)
+                if merged == self._rows[shown_row]:
+                    # A reload of what is shown: only its best validation may be new.
+                    self._changed(shown_row, Column.BEST_VALIDATION, Column.BEST_VALIDATION)
+                    continue
+                self._rows[shown_row] = merged
                 self._changed(shown_row)
 
     def update_experiment(
@@ -375,9 +381,13 @@ class ExperimentsModel(QStandardItemModel):
                 item.setData(value, role)
             items.append(item)
         # The dicts first: the filter proxy reads the new row while it is inserted.
+        appended = row == len(self._rows)
         self._rows.insert(row, experiment)
         self._written.insert(row, cells)
-        self._reindex()
+        if appended:  # a list loaded at start-up: no reindexing per row
+            self._row_of[int(experiment["id"])] = row
+        else:
+            self._reindex()
         self.insertRow(row, items)
 
     def _changed(self, row: int, first: int = 0, last: int = len(Column) - 1) -> None:
