@@ -4,8 +4,9 @@
 and merges updates into them (a run's progress, its latest metrics); what each cell
 shows is computed then, once, and written into the cells of a ``QStandardItemModel``,
 so views read it in C++: painting the table never calls into Python, and so never waits
-for the interpreter lock that busy core threads hold (a repaint asked for several dozen
-values, each such wait up to a switch interval). Only the values that changed are
+for the interpreter lock that busy threads hold (a model answering in Python was entered
+some 1,500 times to repaint five rows, each entry a possible wait of up to a switch
+interval). Only the values that changed are
 written, so ``dataChanged`` covers those cells of that row, and views keep their
 selection and scroll position. Reloading the list merges too: rows are inserted and
 removed one by one, never reset. ``ExperimentsFilterProxy`` filters by text and by
