@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings
 
 from ravelab.core.training_manager import TrainingManager
 from ravelab.gui.pyside_workarounds import protect_singletons
+from tests.helpers import run_config
 
 # PySide6 6.12.0 on Python 3.11 drops references to True and None at every emit() and slot
 # call; the suite makes thousands (see ravelab.gui.pyside_workarounds).
@@ -39,18 +40,10 @@ def settings(tmp_path: Path) -> QSettings:
 
 
 def training_config(dataset_id: int, name: str = "run", **extra: Any) -> dict[str, Any]:
-    """A small config the double runs in about a second."""
-    config: dict[str, Any] = {
-        "name": name,
-        "dataset_id": dataset_id,
-        "config": "v2_small",
-        "max_steps": 20,
-        "batch_size": 4,
-        "gpu": -1,
-        "val_every": 8,
-        "save_every": 12,
-        "n_signal": 65536,
-    }
+    """A small config the double runs in about a second: ``tests.helpers.run_config`` with
+    RAVE's own phase length and default workers, as a user's wizard run has them."""
+    config = run_config(dataset_id, name)
+    del config["workers"], config["overrides"]
     config.update(extra)
     return config
 
