@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from ravelab.cli import commands_workflow
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
-from ravelab.core.datasets import register_dataset
+from ravelab.core.datasets import (
+    CHANNELS_RANGE,
+    N_SECONDS_MAX,
+    SAMPLE_RATE_RANGE,
+    register_dataset,
+    stored_number,
+)
 from ravelab.db import DatasetRecord
 from ravelab.db import datasets as dataset_rows
 
@@ -45,13 +52,13 @@ def cmd_dataset_add(ctx: Context) -> int:
 
 def cmd_dataset_list(ctx: Context) -> int:
     ctx.manager(follow=False)  # settles preprocess jobs that ended meanwhile
-    records = dataset_rows.list_datasets(ctx.db)
+    records = [_displayable(record) for record in dataset_rows.list_datasets(ctx.db)]
     if ctx.args.json:
         data = []
         for record in records:
             item = record.as_dict()
             item["experiments"] = dataset_rows.experiments_using(ctx.db, record.id)
-            item["size_bytes"] = dataset_rows.size_on_disk(record.path)
+            item["size_bytes"] = _size(record.path)
             item["chunks"] = _chunks(record)
             data.append(item)
         print_json(data, ctx.out)
@@ -59,24 +66,52 @@ def cmd_dataset_list(ctx: Context) -> int:
     if not records:
         ctx.out.write("no datasets yet: register one with `ravelab dataset add DIR`\n")
         return ExitCode.OK
-    rows = [
-        (
-            r.id,
-            r.name,
-            r.status,
-            r.channels,
-            r.sample_rate,
-            duration(r.n_seconds),
-            _chunks(r) if _chunks(r) is not None else "-",
-            f"{dataset_rows.size_on_disk(r.path) / 1e6:.1f} MB",
-            ",".join(map(str, dataset_rows.experiments_using(ctx.db, r.id))) or "-",
-            r.path,
+    rows = []
+    for r in records:
+        chunks = _chunks(r)
+        size = _size(r.path)
+        rows.append(
+            (
+                r.id,
+                r.name,
+                r.status,
+                r.channels if r.channels is not None else "-",
+                r.sample_rate if r.sample_rate is not None else "-",
+                duration(r.n_seconds),
+                chunks if chunks is not None else "-",
+                f"{size / 1e6:.1f} MB" if size is not None else "-",
+                ",".join(map(str, dataset_rows.experiments_using(ctx.db, r.id))) or "-",
+                r.path,
+            )
         )
-        for r in records
-    ]
     headers = ("ID", "NAME", "STATUS", "CH", "RATE", "DURATION", "CHUNKS", "SIZE", "RUNS", "PATH")
     ctx.out.write(table(headers, rows) + "\n")
     return ExitCode.OK
+
+
+def _displayable(record: DatasetRecord) -> DatasetRecord:
+    """A row with every number that is not finite and in range shown as unknown: a row
+    stored by an older version may hold ``n_seconds`` inf, or text, and one bad row must
+    not break the listing of the others."""
+    channels = stored_number(record.channels, *CHANNELS_RANGE)
+    sample_rate = stored_number(record.sample_rate, *SAMPLE_RATE_RANGE)
+    n_seconds = stored_number(record.n_seconds, 0, N_SECONDS_MAX)
+    num_signal = stored_number(record.num_signal, 1, 2**31)
+    return dataclasses.replace(
+        record,
+        channels=None if channels is None else int(channels),
+        sample_rate=None if sample_rate is None else int(sample_rate),
+        n_seconds=n_seconds,
+        num_signal=None if num_signal is None else int(num_signal),
+    )
+
+
+def _size(path: str) -> int | None:
+    """Bytes on disk, or None when the folder cannot be walked (permissions, a bad path)."""
+    try:
+        return dataset_rows.size_on_disk(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _chunks(record: DatasetRecord) -> int | None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ravelab.core.errors import NotFoundError
+from ravelab.core.names import shown
+from ravelab.core.numbers import parse_id
 from ravelab.core.paths import default_db_path
 from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, ExperimentRecord
@@ -41,13 +43,14 @@ class Context:
     def experiment(self, ref: str) -> ExperimentRecord:
         """An experiment by id or name."""
         record = None
-        if ref.isdigit():
-            record = experiment_rows.get_experiment(self.db, int(ref))
+        number = parse_id(ref)
+        if number is not None:
+            record = experiment_rows.get_experiment(self.db, number)
         if record is None:
             record = experiment_rows.find_experiment_by_name(self.db, ref)
         if record is None:
             raise NotFoundError(
-                f"experiment {ref!r} not found: `ravelab list` shows the experiments"
+                f"experiment {shown(ref)} not found: `ravelab list` shows the experiments"
             )
         return record
 

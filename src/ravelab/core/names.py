@@ -16,7 +16,7 @@ def check_name(name: object, what: str = "name") -> str:
         raise ConfigError(f"{what} is missing: give a name such as 'drums-v2'")
     if not SAFE_NAME.match(name) or ".." in name:
         raise ConfigError(
-            f"{what} {name!r} is not allowed: use 1-64 letters, digits, '-', '_' or '.', "
+            f"{what} {shown(name)} is not allowed: use 1-64 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
     return name
@@ -26,3 +26,12 @@ def suggest_name(text: str) -> str:
     """A safe name made from arbitrary text (a folder name, say)."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._")[:64]
     return cleaned or "dataset"
+
+
+def shown(text: object, limit: int = 80) -> str:
+    """``repr(text)`` for a one-line message: control characters escaped, cut to ``limit``.
+
+    What a user typed or a file held may be megabytes long or hold newlines and NULs.
+    """
+    value = repr(text) if isinstance(text, str) else repr(str(text))
+    return value if len(value) <= limit else value[: limit - 4] + "...'"
