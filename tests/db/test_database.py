@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ravelab.db import Database, DatabaseTooNewError, StorageUnavailableError
+from ravelab.db import ConstraintError, Database, DatabaseTooNewError, StorageUnavailableError
 from ravelab.db import experiments as rows
 from ravelab.db.migrations import MIGRATIONS
 
@@ -69,7 +69,7 @@ def test_atomic_rolls_back_on_error_and_nests(db: Database) -> None:
 
 
 def test_foreign_keys_are_enforced(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ConstraintError, match="FOREIGNKEY"):
         rows.insert_experiment(db, name="x", project_id=999, dataset_id=None, config={})
 
 

@@ -4,6 +4,13 @@ One ``Database`` owns one ``sqlite3`` connection shared by the threads of a proc
 (monitor threads, the GUI, the CLI) behind a lock; other processes (a CLI in another
 terminal, a detached follower) open their own ``Database`` on the same file. WAL and a
 busy timeout make that safe.
+
+Every SQLite failure, at open time or later (a statement, a fetch, BEGIN, COMMIT,
+ROLLBACK), leaves here as a :class:`~ravelab.db.errors.DatabaseError` chosen by SQLite's
+result code (see :mod:`ravelab.db.errors`). A transaction either commits whole or not at
+all: when SQLite has already rolled it back itself (it does after SQLITE_FULL or an I/O
+error), no second ROLLBACK is tried, and a ROLLBACK that fails is logged, never raised in
+place of the error that caused it.
 """
 
 from __future__ import annotations
@@ -15,9 +22,26 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
+from ravelab.db.errors import (
+    CannotOpenError,
+    DatabaseError,
+    DatabaseTooNewError,
+    StorageUnavailableError,
+    classify,
+    error_name,
+)
 from ravelab.db.migrations import MIGRATIONS
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "Database",
+    "DatabaseError",
+    "DatabaseTooNewError",
+    "SqlParams",
+    "StorageUnavailableError",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -25,33 +49,6 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 
 SqlParams = Sequence[Any] | dict[str, Any]
-
-
-class DatabaseError(Exception):
-    """A database problem a user can act on (newer schema, unreadable file, locked)."""
-
-
-class DatabaseTooNewError(DatabaseError):
-    """The file was written by a newer ravelab whose schema this code does not know."""
-
-
-class StorageUnavailableError(DatabaseError):
-    """SQLite cannot use the file: locked for too long, read-only, disk full or corrupt."""
-
-
-def _map_operational_error(path: str, error: sqlite3.Error) -> DatabaseError:
-    text = str(error)
-    if "locked" in text or "busy" in text:
-        hint = "another program holds a long write transaction; try again"
-    elif "readonly" in text or "read-only" in text:
-        hint = "the file or its folder is read-only; choose another path with --db"
-    elif "disk" in text and "full" in text:
-        hint = "the disk is full; free some space"
-    elif "malformed" in text or "not a database" in text:
-        hint = "the file is not a ravelab database or is damaged; use another --db path"
-    else:
-        hint = "check the path and its permissions"
-    return StorageUnavailableError(f"database {path}: {text} ({hint})")
 
 
 class Database:
@@ -63,7 +60,8 @@ class Database:
 
     Raises:
         DatabaseTooNewError: the file's schema is newer than this code.
-        StorageUnavailableError: the file cannot be opened or migrated.
+        StorageUnavailableError: the file cannot be opened or migrated (a subclass says
+            why: ``CannotOpenError``, ``DatabaseDamagedError``, ``DiskFullError``...).
     """
 
     def __init__(
@@ -77,7 +75,15 @@ class Database:
         self._lock = threading.RLock()
         self._depth = 0
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                # e.g. --db /etc/passwd/x.db: a file where a folder should be.
+                raise CannotOpenError(
+                    f"database {self.path} cannot be created: its folder {folder} cannot be "
+                    f"made ({error.strerror or error}); choose another --db path"
+                ) from error
         try:
             self._conn = sqlite3.connect(
                 self.path,
@@ -86,17 +92,73 @@ class Database:
                 isolation_level=None,  # we manage transactions explicitly
             )
         except sqlite3.Error as error:
-            raise _map_operational_error(self.path, error) from error
+            self._raise_open_error(error)
         self._conn.row_factory = sqlite3.Row
         try:
             self._configure()
             self._migrate()
-        except sqlite3.DatabaseError as error:
-            self._conn.close()
-            raise _map_operational_error(self.path, error) from error
-        except DatabaseError:
-            self._conn.close()
+        except sqlite3.Error as error:
+            self._close_quietly()
+            self._raise_open_error(error)
+        except BaseException:
+            self._close_quietly()
             raise
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _raise(self, error: sqlite3.Error, doing: str = "") -> NoReturn:
+        """Raise the ``DatabaseError`` for ``error`` (chained), or ``error`` if it is a bug."""
+        classified = classify(self.path, error, doing)
+        if classified is None:
+            raise error
+        raise classified from error
+
+    def _raise_open_error(self, error: sqlite3.Error) -> NoReturn:
+        if error_name(error) == "SQLITE_ERROR":
+            # At open time a plain SQL error means tables ravelab did not make (another
+            # program's SQLite file), not a bug in a statement.
+            raise StorageUnavailableError(
+                f"database {self.path} cannot be used as a ravelab database: {error} "
+                "(SQLITE_ERROR); choose another --db path"
+            ) from error
+        self._raise(error, "opening")
+
+    def _aborted(self) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"database {self.path}: SQLite rolled the transaction back after an earlier "
+            "error; nothing of it was saved: retry"
+        )
+
+    def _check_transaction(self) -> None:
+        """Inside ``atomic``, refuse to go on once SQLite has ended the transaction itself:
+        later statements would each commit on their own, breaking the block's atomicity."""
+        if self._depth and not self._conn.in_transaction:
+            raise self._aborted()
+
+    def _undo(self, depth: int, savepoint: str, cause: BaseException) -> None:
+        """Roll back to before ``atomic`` began; never raise over ``cause``."""
+        if not self._conn.in_transaction:
+            return  # SQLite rolled back already (disk full, I/O error): nothing to undo
+        try:
+            if depth == 0:
+                self._conn.execute("ROLLBACK")
+            else:
+                self._conn.execute(f"ROLLBACK TO {savepoint}")
+                self._conn.execute(f"RELEASE {savepoint}")
+        except sqlite3.Error as second:
+            logger.warning(
+                "database %s: rolling back after %s failed too: %s (%s)",
+                self.path,
+                type(cause).__name__,
+                second,
+                error_name(second),
+            )
+
+    def _close_quietly(self) -> None:
+        try:
+            self._conn.close()
+        except sqlite3.Error as error:
+            logger.warning("database %s: closing failed: %s", self.path, error)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -112,13 +174,14 @@ class Database:
     @property
     def schema_version(self) -> int:
         """The schema version stored in the file (``PRAGMA user_version``)."""
-        row = self._conn.execute("PRAGMA user_version").fetchone()
+        row = self.query_one("PRAGMA user_version")
+        assert row is not None
         return int(row[0])
 
     def _migrate(self) -> None:
         latest = len(MIGRATIONS)
         with self._lock:
-            current = self.schema_version
+            current = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if current > latest:
                 raise DatabaseTooNewError(
                     f"database {self.path} has schema version {current}, but this ravelab "
@@ -130,74 +193,84 @@ class Database:
             # once cannot both migrate the same version.
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                current = self.schema_version
+                current = self._conn.execute("PRAGMA user_version").fetchone()[0]
                 for version in range(current, latest):
                     logger.info("migrating %s to schema %d", self.path, version + 1)
                     MIGRATIONS[version](self._conn)
                     self._conn.execute(f"PRAGMA user_version = {version + 1}")
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as error:
+                self._undo(0, "", error)
                 raise
 
     # -- use ---------------------------------------------------------------------------------
 
     @contextmanager
     def atomic(self) -> Iterator[Database]:
-        """Run a block in one transaction; nested blocks become savepoints."""
+        """Run a block in one transaction; nested blocks become savepoints.
+
+        The block's changes are committed whole or not at all. A ``DatabaseError`` from
+        COMMIT means nothing of the block was saved.
+        """
         with self._lock:
             depth = self._depth
             name = f"sp{depth}"
             try:
+                self._check_transaction()
                 if depth == 0:
                     self._conn.execute("BEGIN IMMEDIATE")
                 else:
                     self._conn.execute(f"SAVEPOINT {name}")
-            except sqlite3.OperationalError as error:
-                raise _map_operational_error(self.path, error) from error
+            except sqlite3.Error as error:
+                self._raise(error, "begin")
             self._depth += 1
             try:
                 yield self
-            except BaseException:
+            except BaseException as error:
                 self._depth -= 1
-                if depth == 0:
-                    self._conn.execute("ROLLBACK")
-                else:
-                    self._conn.execute(f"ROLLBACK TO {name}")
-                    self._conn.execute(f"RELEASE {name}")
+                self._undo(depth, name, error)
                 raise
             self._depth -= 1
+            if not self._conn.in_transaction:
+                # The block caught an error after which SQLite ended the transaction.
+                raise self._aborted()
             try:
                 self._conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
-            except sqlite3.OperationalError as error:
-                if depth == 0:
-                    self._conn.execute("ROLLBACK")
-                raise _map_operational_error(self.path, error) from error
+            except sqlite3.Error as error:
+                self._undo(depth, name, error)  # e.g. COMMIT got SQLITE_BUSY: still open
+                self._raise(error, "commit")
 
     def execute(self, sql: str, params: SqlParams = ()) -> sqlite3.Cursor:
         """Run one statement (in its own transaction unless inside ``atomic``)."""
         if self._tracer is not None:
             self._tracer(sql, params)
         with self._lock:
+            self._check_transaction()
             try:
                 return self._conn.execute(sql, params)
-            except sqlite3.OperationalError as error:
-                raise _map_operational_error(self.path, error) from error
+            except sqlite3.Error as error:
+                self._raise(error)
 
     def executemany(self, sql: str, rows: Sequence[SqlParams]) -> None:
         """Run one statement for many parameter rows."""
         if self._tracer is not None:
             self._tracer(sql, None)
         with self._lock:
+            self._check_transaction()
             try:
                 self._conn.executemany(sql, rows)
-            except sqlite3.OperationalError as error:
-                raise _map_operational_error(self.path, error) from error
+            except sqlite3.Error as error:
+                self._raise(error)
 
     def query(self, sql: str, params: SqlParams = ()) -> list[sqlite3.Row]:
         """Run a SELECT and return all rows."""
         with self._lock:
-            return self.execute(sql, params).fetchall()
+            cursor = self.execute(sql, params)
+            try:
+                # A damaged page may only show while later rows are read.
+                return cursor.fetchall()
+            except sqlite3.Error as error:
+                self._raise(error)
 
     def query_tuples(self, sql: str, params: SqlParams = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return plain tuples (no ``sqlite3.Row``): for large results,
@@ -205,21 +278,33 @@ class Database:
         if self._tracer is not None:
             self._tracer(sql, params)
         with self._lock:
+            self._check_transaction()
             cursor = self._conn.cursor()
             cursor.row_factory = None
             try:
                 rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
                 return rows
-            except sqlite3.OperationalError as error:
-                raise _map_operational_error(self.path, error) from error
+            except sqlite3.Error as error:
+                self._raise(error)
             finally:
                 cursor.close()
 
     def query_one(self, sql: str, params: SqlParams = ()) -> sqlite3.Row | None:
         """Run a SELECT and return its first row, or None."""
         with self._lock:
-            row: sqlite3.Row | None = self.execute(sql, params).fetchone()
+            cursor = self.execute(sql, params)
+            try:
+                row: sqlite3.Row | None = cursor.fetchone()
+            except sqlite3.Error as error:
+                self._raise(error)
             return row
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The raw connection, held under this database's lock (maintenance: checks and
+        backups of a ``:memory:`` database). The caller translates its errors."""
+        with self._lock:
+            yield self._conn
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -242,9 +327,10 @@ class Database:
     # -- lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection; the object is unusable afterwards."""
+        """Close the connection; the object is unusable afterwards. Never raises: what
+        was committed is in the file, and a failure here must not hide another error."""
         with self._lock:
-            self._conn.close()
+            self._close_quietly()
 
     def __enter__(self) -> Database:
         return self
