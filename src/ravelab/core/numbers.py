@@ -74,9 +74,9 @@ def whole_number(value: object, what: str, low: int, high: int) -> int:
     elif isinstance(value, str) and is_ascii_integer(value.strip(), signed=True):
         number = int(value.strip())
     else:
-        raise ConfigError(f"{what} must be a whole number, not {_short(value)}")
+        raise ConfigError(f"{what} must be a whole number, not {brief(value)}")
     if not low <= number <= high:
-        raise ConfigError(f"{what} = {_short(value)} is out of range: use {low:,} to {high:,}")
+        raise ConfigError(f"{what} = {brief(value)} is out of range: use {low:,} to {high:,}")
     return number
 
 
@@ -87,19 +87,19 @@ def finite_number(value: object, what: str, low: float, high: float) -> float:
         ConfigError: naming ``what`` and the value.
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{what} must be a number, not {_short(value)}")
+        raise ConfigError(f"{what} must be a number, not {brief(value)}")
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise ConfigError(f"{what} must be a finite number, not {_short(value)}")
+        raise ConfigError(f"{what} must be a finite number, not {brief(value)}")
     if not low <= number <= high:
-        raise ConfigError(f"{what} = {_short(value)} is out of range: use {low:,} to {high:,}")
+        raise ConfigError(f"{what} = {brief(value)} is out of range: use {low:,} to {high:,}")
     return number
 
 
-def _short(value: object) -> str:
+def brief(value: object) -> str:
     """``repr(value)`` cut to a length that fits in a one-line message."""
     if isinstance(value, int) and value.bit_length() > 128:
         # repr() of an int over 4,300 digits raises: say its size instead.

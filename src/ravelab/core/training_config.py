@@ -7,7 +7,6 @@ command exactly as RAVE 2.3.1 needs it (shared/rave/RAVE.md §1.2, §1.6, §10).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,15 @@ from ravelab.core import rave_configs
 from ravelab.core.datasets import read_dataset_folder
 from ravelab.core.errors import ConfigError, DatasetError
 from ravelab.core.learning_rate import describe_schedule, is_default_learning_rate
-from ravelab.core.names import check_name
+from ravelab.core.names import check_name, shown
+from ravelab.core.numbers import (
+    brief,
+    finite_number,
+    is_ascii_integer,
+    parse_id,
+    whole_number,
+)
+from ravelab.core.projects import require_project
 from ravelab.db import Database
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows
@@ -42,6 +49,9 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "workers": (0, 256),
     "channels": (1, 64),
 }
+
+#: GPU indices beyond this are typing errors, not GPUs.
+MAX_GPU_INDEX = 1023
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*\s*=\s*\S.*$")
 
@@ -108,18 +118,8 @@ def _integer(config: Mapping[str, Any], key: str, default: int | None) -> int | 
     value = config.get(key)
     if value is None or value == "":
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ConfigError(f"{key} must be a whole number, not {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
-    if not math.isfinite(number) or number != int(number):
-        raise ConfigError(f"{key} must be a whole number, not {value!r}")
     low, high = _LIMITS[key]
-    if not low <= number <= high:
-        raise ConfigError(f"{key} = {value!r} is out of range: use {low:,} to {high:,}")
-    return int(number)
+    return whole_number(value, key, low, high)
 
 
 def _string_list(config: Mapping[str, Any], key: str) -> list[str]:
@@ -127,20 +127,22 @@ def _string_list(config: Mapping[str, Any], key: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{key} must be a list of strings, not {value!r}")
+        raise ConfigError(f"{key} must be a list of strings, not {shown(value)}")
     return [v.strip() for v in value if v.strip()]
 
 
 def _check_config_name(name: str, allowed: Mapping[str, Any], what: str) -> str:
+    if "\0" in name or len(name) > 4096:
+        raise ConfigError(f"{what} {shown(name)} is neither a config name nor a usable path")
     bare = rave_configs.strip_gin(name)
     if bare in allowed:
         return bare
     if rave_configs.is_custom_gin(name):
         if not Path(name).expanduser().is_file():
-            raise ConfigError(f"{what} file {name!r} does not exist")
+            raise ConfigError(f"{what} file {shown(name)} does not exist")
         return str(Path(name).expanduser().resolve())
     raise ConfigError(
-        f"unknown {what} {name!r}: choose one of {', '.join(sorted(allowed))} "
+        f"unknown {what} {shown(name)}: choose one of {', '.join(sorted(allowed))} "
         "(`ravelab configs` describes them), or give the path of your own .gin file"
     )
 
@@ -168,19 +170,18 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
     dataset_path = config.get("dataset_path")
     record = None
     if dataset_id is not None:
-        if (
-            isinstance(dataset_id, bool)
-            or not isinstance(dataset_id, int | str)
-            or not str(dataset_id).isdigit()
-        ):
-            raise ConfigError(f"dataset_id must be a dataset's number, not {dataset_id!r}")
-        record = dataset_rows.get_dataset(db, int(dataset_id))
+        number = parse_id(dataset_id)
+        if number is None:
+            raise ConfigError(f"dataset_id must be a dataset's number, not {shown(dataset_id)}")
+        record = dataset_rows.get_dataset(db, number)
         if record is None:
             raise ConfigError(
-                f"dataset id {dataset_id} not found: `ravelab dataset list` shows the datasets"
+                f"dataset id {number} not found: `ravelab dataset list` shows the datasets"
             )
     elif dataset_path:
-        record = dataset_rows.find_dataset(db, path=str(Path(str(dataset_path)).resolve()))
+        if not isinstance(dataset_path, str | Path) or "\0" in str(dataset_path):
+            raise ConfigError(f"dataset_path must be a folder's path, not {shown(dataset_path)}")
+        record = dataset_rows.find_dataset(db, path=str(Path(dataset_path).resolve()))
     if record is None and not dataset_path:
         raise ConfigError("no dataset given: set dataset_id (or dataset_path)")
     if record is not None and record.status != "ready":
@@ -195,13 +196,13 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
         raise ConfigError(str(error)) from error
     if record is not None and dataset_path and Path(str(dataset_path)).resolve() != info.path:
         raise ConfigError(
-            f"dataset_path {dataset_path!r} is not the folder of dataset {record.id} "
+            f"dataset_path {shown(dataset_path)} is not the folder of dataset {record.id} "
             f"({record.path})"
         )
 
     base_raw = config.get("config") or "v2"
     if not isinstance(base_raw, str):
-        raise ConfigError(f"config must be a base config name such as 'v2', not {base_raw!r}")
+        raise ConfigError(f"config must be a base config name such as 'v2', not {shown(base_raw)}")
     base = _check_config_name(base_raw, rave_configs.BASE_CONFIGS, "base config")
     modifiers = [
         _check_config_name(m, rave_configs.MODIFIERS, "modifier")
@@ -223,13 +224,14 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
     for aug in augment:
         if aug not in rave_configs.AUGMENTATIONS:
             raise ConfigError(
-                f"unknown augmentation {aug!r}: choose from {', '.join(rave_configs.AUGMENTATIONS)}"
+                f"unknown augmentation {shown(aug)}: choose from "
+                f"{', '.join(rave_configs.AUGMENTATIONS)}"
             )
     overrides = _string_list(config, "overrides")
     for override in overrides:
         if not _OVERRIDE.match(override) or "\n" in override:
             raise ConfigError(
-                f"override {override!r} is not a gin binding: write KEY=VALUE, e.g. "
+                f"override {shown(override)} is not a gin binding: write KEY=VALUE, e.g. "
                 "PHASE_1_DURATION=200000"
             )
 
@@ -252,20 +254,30 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
 
         gpu = 0 if list_gpus() else -1
     else:
-        if isinstance(gpu_raw, bool) or not re.fullmatch(r"-?\d+", str(gpu_raw)):
+        gpu_text = gpu_raw.strip() if isinstance(gpu_raw, str) else gpu_raw
+        if not (
+            (isinstance(gpu_text, int) and not isinstance(gpu_text, bool))
+            or is_ascii_integer(gpu_text, signed=True)
+        ):
             raise ConfigError(
-                f"gpu must be a GPU index (0, 1, ...) or -1 for the CPU, not {gpu_raw!r}"
+                f"gpu must be a GPU index (0, 1, ...) or -1 for the CPU, not {shown(gpu_raw)}"
             )
-        gpu = int(gpu_raw)
-        if gpu < -1:
-            raise ConfigError(f"gpu {gpu} is not valid: use a GPU index or -1 for the CPU")
+        gpu = int(gpu_text)
+        if not -1 <= gpu <= MAX_GPU_INDEX:
+            raise ConfigError(f"gpu {brief(gpu)} is not valid: use a GPU index or -1 for the CPU")
 
     learning_rate = config.get("learning_rate")
-    if learning_rate is not None:
+    if isinstance(learning_rate, str) and learning_rate.strip():
         try:
             learning_rate = float(learning_rate)
-        except (TypeError, ValueError):
-            raise ConfigError(f"learning_rate must be a number, not {learning_rate!r}") from None
+        except ValueError:
+            raise ConfigError(
+                f"learning_rate must be a number, not {shown(learning_rate)}"
+            ) from None
+    if learning_rate is not None and learning_rate != "":
+        learning_rate = finite_number(learning_rate, "learning_rate", 0.0, 1.0)
+    else:
+        learning_rate = None
     if not is_default_learning_rate(learning_rate):
         duration = rave_configs.phase_1_duration(base, modifiers, overrides)
         raise ConfigError(
@@ -273,13 +285,15 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
             f"setting ({describe_schedule(duration)}). Leave it unset (or 1e-3)"
         )
 
-    project_id = _integer_project(config.get("project_id", 1))
+    project_id = require_project(db, config.get("project_id", 1)).id
     executor = config.get("executor") or "local"
     if not isinstance(executor, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", executor):
-        raise ConfigError(f"executor must be a name such as 'local' or 'slurm', not {executor!r}")
+        raise ConfigError(
+            f"executor must be a name such as 'local' or 'slurm', not {shown(executor)}"
+        )
     executor_options = config.get("executor_options") or {}
     if not isinstance(executor_options, Mapping):
-        raise ConfigError(f"executor_options must be a dict, not {executor_options!r}")
+        raise ConfigError(f"executor_options must be a dict, not {shown(executor_options)}")
     return TrainingSpec(
         name=name,
         dataset_id=record.id if record is not None else -1,
@@ -301,12 +315,6 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
         executor=executor,
         executor_options=dict(executor_options),
     )
-
-
-def _integer_project(value: Any) -> int:
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise ConfigError(f"project_id must be a project's number, not {value!r}")
-    return int(value)
 
 
 def build_train_argv(
