@@ -5,14 +5,30 @@ Lightning 1.9 tqdm bar from which epoch, batch, speed and the global step follow
 its stderr carries tracebacks and absl ``FATAL`` lines that explain a failure. Other
 trainers and wrappers print the seed's ``step: N loss: X lr: Y`` form, which is parsed
 on every line too.
+
+A line is untrusted input. Parsing costs time linear in the line's length (no regex here
+backtracks more than a bounded amount; ``bench/bench_parser_worst_case.py`` measures it),
+and only the first :data:`MAX_PARSED_CHARS` characters of a line are parsed (the log file
+keeps the line whole). A number a line gives is kept only when it is in range
+(``ravelab.core.trainer_numbers``): a step of 20 digits, an infinite loss or an epoch of
+a thousand digits is skipped with a warning (once per kind and parser), never stored.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from ravelab.core.trainer_numbers import MAX_STEP, digits_value
+
+logger = logging.getLogger(__name__)
+
+#: Characters of one line that are parsed: a tqdm bar, a metric line or an exception line
+#: is far shorter; the rest of a longer line is left to the log.
+MAX_PARSED_CHARS = 4096
 
 #: The seed's patterns, applied case-insensitively to every line. The look-behinds keep
 #: ``val_loss`` from also setting ``loss`` and ``max_steps=`` from setting ``step``.
@@ -27,13 +43,12 @@ METRIC_PATTERNS: dict[str, re.Pattern[str]] = {
 #: A word each seed pattern needs, tested with ``in`` before the regex runs.
 _KEYWORDS = {"loss": "loss", "step": "step", "lr": "lr", "val_loss": "loss", "epoch": "epoch"}
 
-_TQDM_HEAD = re.compile(r"(?P<desc>.*?):?\s*(?P<pct>\d+)$")
 _TQDM_TAIL = re.compile(
     r"\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<elapsed>[\d:]+)<(?P<eta>-?[\d:?]+),\s*"
     r"(?P<rate>-?[\d.?]+)\s*(?P<unit>it/s|s/it)(?:,\s*(?P<postfix>[^\]]*))?\]"
 )
-_EPOCH_DESC = re.compile(r"Epoch (\d+)")
-_TRAIN_SET = re.compile(r"^train set: (\d+) examples")
+_EPOCH_DESC = re.compile(r"Epoch ([0-9]+)")
+_TRAIN_SET = re.compile(r"^train set: ([0-9]+) examples")
 _FATAL_FLAGS = re.compile(r"FATAL Flags parsing error: (.*)")
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?::\s*.*)?$")
 _CUDA_OOM = re.compile(r"CUDA out of memory", re.IGNORECASE)
@@ -51,6 +66,24 @@ def _number(text: str) -> float | None:
         return None
 
 
+def _bar_description(head: str) -> str | None:
+    """The description before a bar's percentage (``Epoch 3:  40`` -> ``Epoch 3``).
+
+    By hand rather than with ``(.*?):?\\s*\\d+$``: that lazy regex retries the digit run
+    from every position, quadratic in the length of a line of digits. This is what it
+    matched: the trailing digits (at least one), the spaces before them, one colon.
+    """
+    end = len(head)
+    while end and head[end - 1].isdecimal():
+        end -= 1
+    if end == len(head):
+        return None
+    end = len(head[:end].rstrip())
+    if end and head[end - 1] == ":":
+        end -= 1
+    return head[:end].strip()
+
+
 def parse_clock(text: str) -> float | None:
     """``01:02:03`` or ``02:03`` -> seconds; ``?`` -> None."""
     if "?" in text or not text:
@@ -62,6 +95,8 @@ def parse_clock(text: str) -> float | None:
         for part in parts:
             seconds = seconds * 60 + float(part)
     except ValueError:
+        return None
+    if not math.isfinite(seconds):
         return None
     return -seconds if negative else seconds
 
@@ -89,21 +124,25 @@ def parse_tqdm(line: str) -> TqdmBar | None:
     close = line.find("|", cut + 2)
     if close < 0:
         return None
-    head = _TQDM_HEAD.match(line, 0, cut)
+    description = _bar_description(line[:cut])
     match = _TQDM_TAIL.match(line, close + 1)
-    if head is None or match is None:
+    if description is None or match is None:
+        return None
+    n = digits_value(match.group("n"))
+    total = digits_value(match.group("total"))
+    if n is None or total is None:
         return None
     rate: float | None = None
-    raw_rate = match.group("rate")
-    if "?" not in raw_rate:
-        value = float(raw_rate)
-        # A negative rate is a tqdm glitch seen on resume; 0 means no estimate yet.
-        if value > 0 and math.isfinite(value):
-            rate = value if match.group("unit") == "it/s" else 1.0 / value
+    value = _number(match.group("rate")) if "?" not in match.group("rate") else None
+    # A negative rate is a tqdm glitch seen on resume; 0 means no estimate yet.
+    if value is not None and value > 0 and math.isfinite(value):
+        rate = value if match.group("unit") == "it/s" else 1.0 / value
+        if not math.isfinite(rate):
+            rate = None
     return TqdmBar(
-        description=head.group("desc").strip(),
-        n=int(match.group("n")),
-        total=int(match.group("total")),
+        description=description,
+        n=n,
+        total=total,
         elapsed_s=parse_clock(match.group("elapsed")),
         eta_s=parse_clock(match.group("eta")),
         rate_it_s=rate,
@@ -142,6 +181,22 @@ class OutputParser:
         self.interrupted = False
         self._traceback = False
         self._min_epoch_total: int | None = None
+        self._warned: set[str] = set()
+        #: How many values were skipped as out of range (see ``trainer_numbers``).
+        self.skipped_values = 0
+
+    def _skip(self, kind: str, value: str) -> None:
+        """Count a value out of range, and warn about the first of its kind."""
+        self.skipped_values += 1
+        if kind not in self._warned:
+            self._warned.add(kind)
+            shown = value if len(value) <= 40 else f"{value[:20]}...({len(value)} chars)"
+            logger.warning(
+                "skipping a %s the trainer printed that is out of range: %s (further ones "
+                "are skipped silently)",
+                kind,
+                shown,
+            )
 
     def restore(self, progress: dict[str, Any]) -> None:
         """Take back the state stored in an experiment's progress (a re-attached run)."""
@@ -168,7 +223,10 @@ class OutputParser:
         return max(0, min(100, int(step * 100 / self.max_steps)))
 
     def parse(self, text: str, stream: str = "stdout") -> ParsedLine:
-        """Parse one line (without terminator, ANSI removed)."""
+        """Parse one line (without terminator, ANSI removed); only its first
+        :data:`MAX_PARSED_CHARS` characters are read."""
+        if len(text) > MAX_PARSED_CHARS:
+            text = text[:MAX_PARSED_CHARS]
         result = ParsedLine()
         self._parse_seed(text, result)
         if stream == "stdout" or "|" in text:
@@ -189,23 +247,36 @@ class OutputParser:
             match = pattern.search(text)
             if match is None:
                 continue
-            value = _number(match.group(1))
+            raw = match.group(1)
+            if name in ("step", "epoch"):
+                number = digits_value(raw)
+                if number is None:
+                    self._skip(name, raw)
+                    continue
+                if name == "step":
+                    result.step = self.step = number
+                else:
+                    self.epoch = number
+                    result.metrics["epoch"] = float(number)
+                continue
+            value = _number(raw)
             if value is None:
                 continue
-            if name == "step":
-                result.step = self.step = int(value)
-            elif name == "epoch":
-                self.epoch = int(value)
-                result.metrics["epoch"] = float(int(value))
-            else:
-                result.metrics[name] = value
+            if not math.isfinite(value):
+                self._skip(name, raw)
+                continue
+            result.metrics[name] = value
 
     # -- RAVE / Lightning --------------------------------------------------------------------
 
     def _parse_rave_stdout(self, text: str, result: ParsedLine) -> None:
         train_set = _TRAIN_SET.match(text)
         if train_set:
-            self.train_examples = int(train_set.group(1))
+            examples = digits_value(train_set.group(1))
+            if examples is None:
+                self._skip("train set size", train_set.group(1))
+                return
+            self.train_examples = examples
             result.progress["train_examples"] = self.train_examples
             return
         bar = parse_tqdm(text)
@@ -216,7 +287,10 @@ class OutputParser:
             if bar.description.startswith("Validation"):
                 result.progress["phase_detail"] = "validation"
             return
-        epoch = int(epoch_match.group(1))
+        epoch = digits_value(epoch_match.group(1))
+        if epoch is None:
+            self._skip("epoch", epoch_match.group(1))
+            return
         if self._min_epoch_total is None or bar.total < self._min_epoch_total:
             self._min_epoch_total = bar.total
         per_epoch = self.batches_per_epoch or bar.total
@@ -225,6 +299,9 @@ class OutputParser:
             # Lightning stops at max_steps exactly: a larger estimate is the bar's drift
             # (batches per epoch guessed from a bar whose total includes validation).
             step = min(step, self.max_steps)
+        if step > MAX_STEP:
+            self._skip("step", f"{step} (epoch {epoch} x {per_epoch} batches)")
+            return
         # tqdm resets the bar before renaming it ("Epoch 0: 0/4" after "Epoch 0: 4/4"),
         # so a smaller value is a redraw, not a step back.
         if step > self.step:

@@ -134,7 +134,7 @@ class RunEventsFollower:
                             version,
                             clip.step,
                             clip.wall_time,
-                            clip.sample_rate,
+                            clip.sample_rate or None,  # 0: the event's rate was absurd
                             str(saved),
                         )
                     )

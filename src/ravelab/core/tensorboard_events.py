@@ -19,6 +19,13 @@ Decoding uses the protobuf definition shipped with ``tensorboard``
 Everything else (the leading ``file_version`` event, graphs, images, histograms, events
 without a summary) is ignored.
 
+An event file is untrusted input. A point, clip or text whose step is outside
+``[0, MAX_STEP]`` or whose wall time is not a time (NaN, negative, past year 9999) is
+skipped and counted in ``EventBatch.rejected`` (the follower warns once per file and kind);
+a clip's absurd sample rate, channel count or length reads as 0 (unknown), a clip larger
+than :data:`MAX_CLIP_BYTES` is skipped, and a text is cut at :data:`MAX_TEXT_CHARS`.
+Scalar values themselves may be NaN or infinite: that is the run's health, reported apart.
+
 Speed: ingesting a long run means decoding millions of one-scalar events, so the common case (an
 event whose summary holds one ``simple_value``) takes a short path that appends a plain
 ``(tag, step, value, wall_time)`` tuple; :class:`EventBatch` keeps those tuples as they are and
@@ -43,6 +50,7 @@ import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -50,6 +58,7 @@ from tensorboard.compat.proto.event_pb2 import Event
 
 from ravelab.core.event_columns import ScalarColumns, decode_scalar_runs
 from ravelab.core.tfrecord import DEFAULT_MAX_BYTES, read_payloads
+from ravelab.core.trainer_numbers import MAX_STEP, MAX_WALL_TIME, digits_value, is_step
 
 __all__ = [
     "EVENT_FILE_GLOB",
@@ -71,7 +80,15 @@ logger = logging.getLogger(__name__)
 EVENT_FILE_GLOB = "events.out.tfevents.*"
 """Name pattern of TensorBoard event files."""
 
-_VERSION_DIR = re.compile(r"version_(\d+)")
+_VERSION_DIR = re.compile(r"version_([0-9]+)")
+#: A validation clip larger than this is skipped (RAVE's are a few MB).
+MAX_CLIP_BYTES = 64 * 1024 * 1024
+#: A text summary is cut at this many characters (RAVE's gin config is a few KB).
+MAX_TEXT_CHARS = 1024 * 1024
+#: Sample rates, channel counts and lengths above these read as 0 (unknown).
+_MAX_SAMPLE_RATE = 10_000_000.0
+_MAX_CHANNELS = 1024
+_MAX_FRAMES = 2**40
 
 # tensorflow.DataType values (tensorboard/compat/proto/types.proto).
 _DT_FLOAT = 1
@@ -79,6 +96,9 @@ _DT_DOUBLE = 2
 _DT_STRING = 7
 _DT_BFLOAT16 = 14
 _DT_HALF = 19
+
+_STEP_OF = itemgetter(1)
+_WALL_OF = itemgetter(3)
 
 _SCALARS_PLUGIN = "scalars"
 _TEXT_PLUGIN = "text"
@@ -160,6 +180,8 @@ class EventBatch:
             records that did not decode as an ``Event``.
         more_pending: True when the poll stopped at its ``max_bytes`` cap while more complete
             data was waiting; poll again right away to get the rest.
+        rejected: Points, clips and texts skipped because a number in them was out of range
+            (a step outside ``[0, MAX_STEP]``, a wall time that is not a time, a huge clip).
     """
 
     points: tuple[ScalarRow, ...]
@@ -168,6 +190,7 @@ class EventBatch:
     next_offset: int
     skipped: int = 0
     more_pending: bool = False
+    rejected: int = 0
 
     @property
     def scalars(self) -> tuple[ScalarPoint, ...]:
@@ -187,12 +210,27 @@ def is_finite_value(value: float) -> bool:
     return math.isfinite(value)
 
 
+class _Rejects:
+    """Values skipped as out of range: how many, and the first one described."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = ""
+
+    def add(self, description: str) -> None:
+        if not self.count:
+            self.first = description
+        self.count += 1
+
+
 class _EventDecoder:
     """Decodes serialized ``Event`` records, remembering each tag's plugin across calls."""
 
     def __init__(self) -> None:
         self._plugins: dict[str, str] = {}
         self._event: Any = Event()
+        #: What the last ``decode`` skipped as absurd.
+        self.rejected = _Rejects()
 
     def decode(
         self,
@@ -215,6 +253,7 @@ class _EventDecoder:
             The offsets of the records that are not valid ``Event`` protos (they add nothing).
         """
         failed: list[int] = []
+        self.rejected = _Rejects()
         event = self._event  # reused: ParseFromString clears it first
         add_point = points.append
         add_points = points.extend
@@ -267,14 +306,20 @@ class _EventDecoder:
                 self._decode_tensor(value, step, wall_time, points, texts)
             elif kind == "audio":
                 clip = value.audio
+                if clip.ByteSize() > MAX_CLIP_BYTES:
+                    self.rejected.add(f"a clip of {clip.ByteSize()} bytes in {value.tag}")
+                    continue
+                rate: float = clip.sample_rate
+                channels: int = clip.num_channels
+                frames: int = clip.length_frames
                 audio.append(
                     AudioClip(
                         value.tag,
                         step,
                         wall_time,
-                        clip.sample_rate,
-                        clip.num_channels,
-                        clip.length_frames,
+                        rate if 0.0 < rate <= _MAX_SAMPLE_RATE else 0.0,
+                        channels if 0 <= channels <= _MAX_CHANNELS else 0,
+                        frames if 0 <= frames <= _MAX_FRAMES else 0,
                         clip.content_type,
                         clip.encoded_audio_string,
                     )
@@ -301,7 +346,7 @@ class _EventDecoder:
         elif plugin == _TEXT_PLUGIN and tensor.dtype == _DT_STRING:
             parts: list[bytes] = list(tensor.string_val)
             text = "\n".join(part.decode("utf-8", errors="replace") for part in parts)
-            texts.append(TextSummary(tag, step, wall_time, text))
+            texts.append(TextSummary(tag, step, wall_time, text[:MAX_TEXT_CHARS]))
 
 
 def _tensor_scalar(tensor: Any) -> float | None:
@@ -366,6 +411,7 @@ class EventFileFollower:
         self._offset = offset
         self._resyncing = False
         self._decoder = _EventDecoder()
+        self._warned = False
 
     @property
     def path(self) -> Path:
@@ -398,20 +444,68 @@ class EventFileFollower:
         points: list[ScalarRow] = []
         audio: list[AudioClip] = []
         texts: list[TextSummary] = []
-        failed = self._decoder.decode(result.payloads, result.offsets, points, audio, texts)
+        decoder = self._decoder
+        failed = decoder.decode(result.payloads, result.offsets, points, audio, texts)
         for offset in failed:
             logger.warning("Skipping undecodable event at offset %d in %s", offset, self._path)
         skipped = result.skipped + len(failed)
         self._offset = result.next_offset
         self._resyncing = result.resyncing
+        rejected = decoder.rejected
+        kept_points = _points_in_range(points, rejected)
+        kept_audio = [c for c in audio if _in_range(c.step, c.wall_time, "clip", rejected)]
+        kept_texts = [t for t in texts if _in_range(t.step, t.wall_time, "text", rejected)]
+        if rejected.count and not self._warned:
+            self._warned = True  # once per file: a broken writer repeats itself
+            logger.warning(
+                "Skipping %d value(s) out of range in %s, first: %s (further ones are "
+                "skipped silently)",
+                rejected.count,
+                self._path,
+                rejected.first,
+            )
         return EventBatch(
-            tuple(points),
-            tuple(audio),
-            tuple(texts),
+            tuple(kept_points),
+            tuple(kept_audio),
+            tuple(kept_texts),
             result.next_offset,
             skipped,
             result.more_pending,
+            rejected.count,
         )
+
+
+def _in_range(step: int, wall_time: float, what: str, rejected: _Rejects) -> bool:
+    """Whether a step and a wall time may be kept; notes the reason when not."""
+    if is_step(step) and 0.0 <= wall_time <= MAX_WALL_TIME:
+        return True
+    rejected.add(f"a {what} at step {step}, wall time {wall_time}")
+    return False
+
+
+def _points_in_range(points: list[ScalarRow], rejected: _Rejects) -> list[ScalarRow]:
+    """The points whose step and wall time are in range (all of them, nearly always).
+
+    C-level passes decide the common case (every point in range) without a Python loop: a
+    NaN wall time makes the sum of the wall times NaN, and min/max bound the rest.
+    """
+    if not points:
+        return points
+    steps = list(map(_STEP_OF, points))
+    walls = list(map(_WALL_OF, points))
+    if (
+        min(steps) >= 0
+        and max(steps) <= MAX_STEP
+        and math.isfinite(sum(walls))
+        and min(walls) >= 0.0
+        and max(walls) <= MAX_WALL_TIME
+    ):
+        return points
+    kept = []
+    for point in points:
+        if _in_range(point[1], point[3], f"point of {point[0]!r}", rejected):
+            kept.append(point)
+    return kept
 
 
 def read_event_file(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> EventBatch:
@@ -428,15 +522,23 @@ def read_event_file(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_B
     points: list[ScalarRow] = []
     audio: list[AudioClip] = []
     texts: list[TextSummary] = []
-    skipped = 0
+    skipped = rejected = 0
     while True:
         batch = follower.poll(max_bytes)
         points.extend(batch.points)
         audio.extend(batch.audio)
         texts.extend(batch.texts)
         skipped += batch.skipped
+        rejected += batch.rejected
         if not batch.more_pending:
-            return EventBatch(tuple(points), tuple(audio), tuple(texts), batch.next_offset, skipped)
+            return EventBatch(
+                tuple(points),
+                tuple(audio),
+                tuple(texts),
+                batch.next_offset,
+                skipped,
+                rejected=rejected,
+            )
 
 
 def event_file_version(path: str | os.PathLike[str]) -> int | None:
@@ -449,7 +551,7 @@ def event_file_version(path: str | os.PathLike[str]) -> int | None:
         The version number of the folder that holds the file.
     """
     match = _VERSION_DIR.fullmatch(Path(path).parent.name)
-    return int(match.group(1)) if match else None
+    return digits_value(match.group(1)) if match else None
 
 
 def find_event_files(run_dir: str | os.PathLike[str]) -> list[Path]:

@@ -28,6 +28,8 @@ Reading decodes blobs with ``numpy.frombuffer`` (no copy) and trims to the asked
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -56,6 +58,8 @@ decodes little more than it needs, and a rewritten tail block stays small."""
 _TAIL_BLOCKS = 32
 """Tail blocks looked at when appending: more than the binary counter ever leaves below
 :data:`BLOCK_POINTS` (about log2(4096) = 12)."""
+
+logger = logging.getLogger(__name__)
 
 _STEP = np.dtype("<i8")
 _FLOAT = np.dtype("<f8")
@@ -96,21 +100,64 @@ def _first_per_step(columns: Columns) -> Columns:
     return ordered.take(keep)
 
 
+def _storable(row: Sequence[Any]) -> bool:
+    """Whether one ``(name, step, value, wall_time)`` row fits the packed columns."""
+    try:
+        name, step, value, wall = row
+        return (
+            isinstance(name, str)
+            and isinstance(step, int | np.integer)
+            and 0 <= int(step) < 2**63
+            and isinstance(float(value), float)
+            and math.isfinite(float(wall))
+        )
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _warn_unstorable(count: int) -> None:
+    logger.warning("skipping %d metric point(s) whose step or wall time cannot be stored", count)
+
+
 def group_points(points: Iterable[Sequence[Any]]) -> dict[str, Columns]:
     """Group ``(name, step, value, wall_time)`` rows by metric name.
 
     Each metric's points come back sorted by step with the first one of each step kept (as
     ``INSERT OR IGNORE`` under a primary key on the step would). NaN values are dropped: a
     ``REAL NOT NULL`` column never held them, and a run's NaN is recorded as its health.
+    So are rows whose step is negative or beyond int64 and rows whose wall time is not
+    finite (with a warning): one bad row never keeps the others from being stored.
     """
     rows = points if isinstance(points, list | tuple) else list(points)
     count = len(rows)
     if not count:
         return {}
+    try:
+        steps = np.fromiter(map(itemgetter(1), rows), _STEP, count)
+        values = np.fromiter(map(itemgetter(2), rows), _FLOAT, count)
+        walls = np.fromiter(map(itemgetter(3), rows), _FLOAT, count)
+    except (OverflowError, TypeError, ValueError):
+        # A step beyond int64 (or not a number): keep the rows that can be stored.
+        rows = [row for row in rows if _storable(row)]
+        _warn_unstorable(count - len(rows))
+        if not rows:
+            return {}
+        count = len(rows)
+        steps = np.fromiter(map(itemgetter(1), rows), _STEP, count)
+        values = np.fromiter(map(itemgetter(2), rows), _FLOAT, count)
+        walls = np.fromiter(map(itemgetter(3), rows), _FLOAT, count)
     names = list(map(itemgetter(0), rows))
-    steps = np.fromiter(map(itemgetter(1), rows), _STEP, count)
-    values = np.fromiter(map(itemgetter(2), rows), _FLOAT, count)
-    walls = np.fromiter(map(itemgetter(3), rows), _FLOAT, count)
+    sane = (steps >= 0) & np.isfinite(walls)
+    if not sane.all():
+        # A negative step or a NaN wall time is no point (the readers check first; this
+        # is the last guard before storage).
+        _warn_unstorable(count - int(sane.sum()))
+        keep = np.flatnonzero(sane)
+        steps, values, walls = steps[keep], values[keep], walls[keep]
+        names = [names[index] for index in keep.tolist()]
+        count = len(names)
+        if not count:
+            return {}
     distinct = sorted(set(names))
     everything = Columns(steps, values, walls)
     groups: dict[str, Columns] = {}
