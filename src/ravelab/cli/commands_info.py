@@ -1,4 +1,5 @@
-"""``ravelab configs | doctor | settings``: what RAVE offers and whether it is ready."""
+"""``ravelab configs | doctor | settings | projects``: what RAVE offers, whether it is
+ready, and the projects runs and datasets belong to."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ravelab.core.rave_env import (
     install_rave,
 )
 from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
+from ravelab.db import projects as project_rows
 
 #: Settings a user may store, and the key each has in the database.
 SETTINGS = {
@@ -65,6 +67,10 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     status = rave_sub.add_parser("status", help="what RAVE installation ravelab uses")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=cmd_rave_status)
+
+    projects = subparsers.add_parser("projects", help="list the projects (what --project takes)")
+    projects.add_argument("--json", action="store_true", help="print JSON")
+    projects.set_defaults(handler=cmd_projects)
 
     settings = subparsers.add_parser("settings", help="show or change stored settings")
     sub = settings.add_subparsers(dest="settings_command", required=True, metavar="COMMAND")
@@ -203,6 +209,27 @@ def cmd_rave_status(ctx: Context) -> int:
         if report.get("problem"):
             ctx.out.write(f"problem: {report['problem']}\n")
     return ExitCode.OK if report["rave"] else ExitCode.RAVE_NOT_FOUND
+
+
+def cmd_projects(ctx: Context) -> int:
+    projects = project_rows.list_projects(ctx.db)
+    counts = project_rows.project_counts(ctx.db)
+    if ctx.args.json:
+        print_json(
+            [
+                {
+                    **dataclasses.asdict(p),
+                    "experiments": counts.get(p.id, (0, 0))[0],
+                    "datasets": counts.get(p.id, (0, 0))[1],
+                }
+                for p in projects
+            ],
+            ctx.out,
+        )
+        return ExitCode.OK
+    rows = [(p.id, p.name, *counts.get(p.id, (0, 0))) for p in projects]
+    ctx.out.write(table(("ID", "NAME", "RUNS", "DATASETS"), rows) + "\n")
+    return ExitCode.OK
 
 
 def cmd_settings_show(ctx: Context) -> int:

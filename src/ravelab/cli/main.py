@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -103,6 +105,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.close()
 
 
+#: The status a shell reports for a program ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 128 + getattr(signal, "SIGPIPE", 13)
+
+
 def entrypoint() -> None:
-    """The console script."""
-    sys.exit(main())
+    """The console script.
+
+    A reader that goes away early (``ravelab logs 3 | head -1``) ends the command quietly
+    with the status a shell gives to SIGPIPE, as other command-line tools do: Python
+    ignores SIGPIPE, so the write raises BrokenPipeError instead.
+    """
+    try:
+        code = main()
+        # Flush here, where a closed pipe can still be handled: at interpreter exit it
+        # would print "Exception ignored ... BrokenPipeError" and exit 120.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_output()
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
+
+
+def _discard_output() -> None:
+    """Point stdout and stderr at the null device, so that nothing written or flushed
+    later (the error message, the final flush at exit) meets the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            continue  # not a file (replaced by a test, or already closed)
+    os.close(devnull)

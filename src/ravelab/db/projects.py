@@ -30,3 +30,13 @@ def create_project(db: Database, name: str) -> int:
 def rename_project(db: Database, project_id: int, name: str) -> None:
     """Rename a project."""
     db.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
+
+
+def project_counts(db: Database) -> dict[int, tuple[int, int]]:
+    """``{project id: (experiments, datasets)}`` for projects that hold any."""
+    counts: dict[int, list[int]] = {}
+    for column, table in enumerate(("experiments", "datasets")):
+        rows = db.query(f"SELECT project_id, COUNT(*) FROM {table} GROUP BY project_id")
+        for project_id, count in rows:
+            counts.setdefault(int(project_id), [0, 0])[column] = int(count)
+    return {key: (value[0], value[1]) for key, value in counts.items()}
