@@ -6,7 +6,6 @@ take its place without the manager, CLI or GUI knowing more than its name.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -19,11 +18,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import psutil
+
 from ravelab.core.errors import LaunchError
-from ravelab.core.process_identity import ProcessIdentity, identify, is_alive
-from ravelab.core.run_files import SUPERVISOR_FILE, SUPERVISOR_LOG, LaunchSpec, read_json
+from ravelab.core.process_identity import (
+    ProcessIdentity,
+    identify,
+    is_alive,
+    processes_with_env,
+)
+from ravelab.core.run_files import (
+    RUN_MARKER_ENV,
+    SUPERVISOR_LOG,
+    LaunchSpec,
+    SupervisorInfo,
+    marker_value,
+)
 
 logger = logging.getLogger(__name__)
+
+#: The environment variable a run's stopper carries (the run folder), so that a second
+#: stop finds it at work instead of starting another.
+STOPPER_ENV = "RAVELAB_STOPPING_RUN"
 
 
 @dataclass(frozen=True)
@@ -76,14 +92,25 @@ class Executor(Protocol):
 
 
 def trainer_identity(run_dir: Path) -> tuple[ProcessIdentity, int] | None:
-    """The trainer's identity and process group, from ``supervisor.json``."""
-    data = read_json(run_dir / SUPERVISOR_FILE)
-    if not data or data.get("trainer_start_time") is None:
+    """The trainer's identity and process group, from ``supervisor.json`` (None while it
+    is missing, or when its trainer fields are damaged: the run's processes are then
+    found by their marker instead)."""
+    info = SupervisorInfo.read(run_dir)
+    if (
+        info is None
+        or info.trainer_pid is None
+        or info.trainer_pgid is None
+        or info.trainer_start_time is None
+        or info.host is None
+    ):
         return None
-    identity = ProcessIdentity(
-        int(data["trainer_pid"]), float(data["trainer_start_time"]), str(data["host"])
-    )
-    return identity, int(data["trainer_pgid"])
+    return ProcessIdentity(info.trainer_pid, info.trainer_start_time, info.host), info.trainer_pgid
+
+
+def run_processes(run_dir: Path) -> list[psutil.Process]:
+    """The live processes of a run on this machine, found by the marker they carry (the
+    supervisor, the trainer, its workers), whatever the run's files say."""
+    return processes_with_env(RUN_MARKER_ENV, marker_value(run_dir))
 
 
 class LocalExecutor:
@@ -95,11 +122,17 @@ class LocalExecutor:
         self, run_dir: Path, spec: LaunchSpec, options: Mapping[str, Any] | None = None
     ) -> RunHandle:
         spec.write(run_dir)
+        # The marker goes to the supervisor and, through it, to the trainer and its
+        # children: the run's processes stay findable even if no file says where they are.
+        env = dict(os.environ)
+        env[RUN_MARKER_ENV] = marker_value(run_dir)
+        env.pop(STOPPER_ENV, None)
         with open(run_dir / SUPERVISOR_LOG, "ab") as log:
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "ravelab.core.supervisor", str(run_dir)],
+                    [sys.executable, "-m", "ravelab.core.supervisor", marker_value(run_dir)],
                     cwd=run_dir,
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -120,19 +153,25 @@ class LocalExecutor:
         return ExecutorState(alive=self.is_running(run_dir, handle.supervisor))
 
     def is_running(self, run_dir: Path, supervisor: ProcessIdentity | None) -> bool | None:
-        """True while the supervisor or the trainer lives; None when it cannot tell."""
+        """True while the supervisor, the trainer or any other process of the run lives;
+        None when it cannot tell (another host, or nothing known of the run yet)."""
         states = []
         if supervisor is not None:
             states.append(is_alive(supervisor))
         trainer = trainer_identity(run_dir)
         if trainer is not None:
             states.append(is_alive(trainer[0]))
-        if not states:
-            return None  # nothing known yet (the supervisor has not written its file)
         if any(state is True for state in states):
             return True
         if any(state is None for state in states):
             return None
+        # The recorded processes are gone, or none is known (a supervisor killed before
+        # it wrote supervisor.json): the run lives while any process carrying its marker
+        # lives, so a trainer left without its supervisor is never taken for ended.
+        if run_processes(run_dir):
+            return True
+        if not states:
+            return None  # nothing known yet (the launch has not been recorded)
         return False
 
     def request_checkpoint_stop(self, run_dir: Path, handle: RunHandle) -> bool:
@@ -155,41 +194,41 @@ class LocalExecutor:
             except ProcessLookupError:
                 pass
         # The supervisor is gone but the trainer may live on: stop its group directly.
-        return stop_trainer_group(run_dir)
+        return stop_run_processes(run_dir)
 
 
-def stop_trainer_group(run_dir: Path) -> bool:
-    """Stop a trainer whose supervisor is gone (SIGINT, SIGTERM, SIGKILL in a thread)."""
+def stop_run_processes(run_dir: Path) -> bool:
+    """Stop the processes of a run whose supervisor is gone: SIGINT, SIGTERM, SIGKILL to
+    their process groups, escalated by a detached ``ravelab.core.run_stopper`` process
+    that outlives the caller (a CLI that returns at once, an app that closes). Nothing
+    here reads ``launch.json``: a damaged one cannot keep a run from being stopped.
+
+    Returns:
+        True when some process of the run lives (a stopper started, or one already at
+        work); False when nothing is left to stop.
+    """
     trainer = trainer_identity(run_dir)
-    if trainer is None or not is_alive(trainer[0]):
+    live = (trainer is not None and is_alive(trainer[0]) is True) or bool(run_processes(run_dir))
+    if not live:
         return False
-    threading.Thread(
-        target=_escalate_group,
-        args=(trainer[0], trainer[1], LaunchSpec.read(run_dir)),
-        name=f"stop-{trainer[1]}",
-        daemon=True,
-    ).start()
-    return True
-
-
-def _escalate_group(trainer: ProcessIdentity, pgid: int, spec: LaunchSpec) -> None:
-    """SIGINT, then SIGTERM, then SIGKILL to a trainer group whose supervisor died."""
-    steps = (
-        (signal.SIGINT, spec.int_grace_s),
-        (signal.SIGTERM, spec.term_grace_s),
-        (signal.SIGKILL, 0.0),
-    )
-    for signum, grace in steps:
+    if processes_with_env(STOPPER_ENV, marker_value(run_dir)):
+        return True  # a stopper already escalates: a second one would only repeat SIGINT
+    env = {k: v for k, v in os.environ.items() if k != RUN_MARKER_ENV}
+    env[STOPPER_ENV] = marker_value(run_dir)
+    with open(run_dir / SUPERVISOR_LOG, "ab") as log:
         try:
-            os.killpg(pgid, signum)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not is_alive(trainer):
-                break
-            time.sleep(0.1)
-        if not is_alive(trainer):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)  # leftover workers
-            return
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ravelab.core.run_stopper", marker_value(run_dir)],
+                cwd=run_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the command that asked for the stop
+                close_fds=True,
+            )
+        except OSError as error:
+            logger.warning("could not start the stopper of %s: %s", run_dir, error)
+            return False
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return True

@@ -8,7 +8,6 @@ preprocessing and a check of what each job left behind after it.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,7 +35,7 @@ from ravelab.core.preprocess import (
 )
 from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.rave_locator import find_rave
-from ravelab.core.run_files import LaunchSpec
+from ravelab.core.run_files import LaunchSpec, create_run_dir, remove_created_run_dir
 from ravelab.core.training_process import Outcome
 from ravelab.db import Database, JobRecord, artifacts
 from ravelab.db import datasets as dataset_rows
@@ -240,16 +239,19 @@ class JobManager:
     # -- following -------------------------------------------------------------------------------
 
     def _launch(self, job_id: int, label: str, argv: list[str], stdin: str | None) -> None:
-        run_dir = self._runs_dir() / "jobs" / f"{job_id:04d}-{label}"
+        # Created exclusively (a suffixed name when taken): a folder left by another
+        # database is never reused, and a failed launch removes only what it wrote.
+        run_dir: Path | None = None
         try:
-            run_dir.mkdir(parents=True, exist_ok=False)
+            run_dir = create_run_dir(self._runs_dir() / "jobs", f"{job_id:04d}-{label}")
             job_rows.update_job(self.db, job_id, run_dir=str(run_dir), argv=argv)
             handle = self.executor.launch(
                 run_dir, LaunchSpec(argv=argv, cwd=str(run_dir), stdin_text=stdin)
             )
         except (OSError, LaunchError) as error:
             job_rows.delete_job(self.db, job_id)
-            shutil.rmtree(run_dir, ignore_errors=True)
+            if run_dir is not None:
+                remove_created_run_dir(run_dir)
             raise LaunchError(f"could not start {argv[1]}: {error}") from error
         supervisor = handle.supervisor
         job_rows.update_job(

@@ -63,3 +63,25 @@ def group_members(pgid: int) -> list[int]:
         except (ProcessLookupError, psutil.Error):
             continue
     return members
+
+
+def processes_with_env(name: str, value: str) -> list[psutil.Process]:
+    """The live (non-zombie) processes of this user whose environment has ``name=value``,
+    this process excepted.
+
+    How a run's processes are found when no file names them: every process of a run
+    carries the run's marker in its environment, inherited by whatever it starts. Reading
+    every environment costs a few milliseconds per hundred processes, so callers use it
+    only when the recorded identities cannot answer.
+    """
+    found = []
+    me = os.getpid()
+    for process in psutil.process_iter(["pid", "status"]):
+        try:
+            if process.pid == me or process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(name) == value:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue  # gone meanwhile, or another user's (never a run of ours)
+    return found

@@ -8,10 +8,21 @@ SIGINT -> SIGTERM -> SIGKILL to the trainer's group, kills what is left of the g
 (dataloader workers) once the trainer has ended, and writes ``exit.json``.
 
 It imports only the standard library, psutil and the run-file helpers, so it starts fast.
+
+The trainer's environment carries ``RAVELAB_RUN_DIR`` (the run folder), inherited by its
+children, so the run's processes can be found even if this supervisor is killed before it
+writes ``supervisor.json``. A damaged ``launch.json`` ends the supervisor with an
+``exit.json`` whose ``error`` names the field (the run is then settled as failed with it).
+
+Test-only fault hook: with ``RAVELAB_FAULT_SUPERVISOR=before-supervisor-json`` (or
+``after-supervisor-json``) and ``RAVELAB_FAULT_GATE=PATH``, the supervisor touches
+``PATH.reached`` at that point and waits until ``PATH`` exists, so a test can kill it
+exactly there without guessing times. Nothing else reads these variables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,15 +34,20 @@ from types import FrameType
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.process_identity import HOST, group_members, identify
 from ravelab.core.run_files import (
+    RUN_MARKER_ENV,
     STDERR_LOG,
     STDOUT_LOG,
     SUPERVISOR_FILE,
+    DamagedFileError,
     ExitRecord,
     LaunchSpec,
+    fault_point,
+    marker_value,
     write_json_atomic,
 )
 
 _POLL_S = 0.1
+FAULT_ENV = "RAVELAB_FAULT_SUPERVISOR"
 
 
 class Supervisor:
@@ -104,6 +120,7 @@ class Supervisor:
         signal.signal(signal.SIGUSR1, self._on_checkpoint_stop)
         env = dict(os.environ)
         env.update(self.spec.env)
+        env[RUN_MARKER_ENV] = marker_value(self.run_dir)  # the run's processes stay findable
         env["PYTHONUNBUFFERED"] = "1"  # RAVE's print() lines arrive live, not in blocks
         with (
             open(self.run_dir / STDOUT_LOG, "ab") as out,
@@ -134,16 +151,20 @@ class Supervisor:
                 except OSError:
                     pass
             trainer = identify(proc.pid)
+            me = identify(os.getpid())
+            fault_point(FAULT_ENV, "before-supervisor-json")
             write_json_atomic(
                 self.run_dir / SUPERVISOR_FILE,
                 {
                     "supervisor_pid": os.getpid(),
+                    "supervisor_start_time": me.start_time if me else None,
                     "trainer_pid": proc.pid,
                     "trainer_pgid": proc.pid,
                     "trainer_start_time": trainer.start_time if trainer else None,
                     "host": HOST,
                 },
             )
+            fault_point(FAULT_ENV, "after-supervisor-json")
             while True:
                 try:
                     returncode = proc.wait(timeout=_POLL_S)
@@ -174,7 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m ravelab.core.supervisor RUN_DIR", file=sys.stderr)
         return 2
-    return Supervisor(Path(args[0])).run()
+    run_dir = Path(args[0])
+    try:
+        supervisor = Supervisor(run_dir)
+    except (FileNotFoundError, DamagedFileError) as error:
+        # Nothing can be started: say why in exit.json, where the run's reason comes from.
+        message = f"the run cannot start: {error}"
+        print(f"supervisor: {message}", file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):
+            ExitRecord(127, None, False, time.time(), message).write(run_dir)
+        return 2
+    return supervisor.run()
 
 
 if __name__ == "__main__":

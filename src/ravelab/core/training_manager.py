@@ -3,14 +3,30 @@
 Creating one re-attaches to every run the database shows as unfinished: live ones are
 followed (a thread each), dead ones are settled from their ``exit.json`` or marked
 failed ("process lost"), so no run ever stays falsely ``running``.
+
+A run being launched belongs to the process that inserted its row (its pid, start time
+and host are stored with the row, plus a lease for other hosts): re-attaching leaves it
+alone while that launcher lives, and once the launcher is provably gone it adopts the
+run's processes (found by their ``RAVELAB_RUN_DIR`` marker) or settles it as never
+started. Each run is re-attached on its own: a damaged run file flags that run (its
+``reason`` names the file and field) and never stops the others.
+
+Run folders are created exclusively: a folder that exists already (from another
+database, or another database's live run sharing the runs folder) is never touched;
+the new run gets a suffixed name instead. ravelab removes only files it created in the
+same call, and a resume sets the previous attempt's files aside under a new name.
+
+Test-only fault hook: ``RAVELAB_FAULT_LAUNCH=after-insert`` (or ``after-launch``) with
+``RAVELAB_FAULT_GATE=PATH`` pauses ``start_training`` at that point until ``PATH`` exists
+(after touching ``PATH.reached``), so a test can kill the launching command exactly there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,12 +37,21 @@ from psygnal import Signal
 from ravelab.core import datasets as core_datasets
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
-from ravelab.core.executor import Executor, LocalExecutor, RunHandle
+from ravelab.core.executor import Executor, LocalExecutor, RunHandle, run_processes
 from ravelab.core.job_manager import JobManager
 from ravelab.core.paths import RUNS_ENV, user_data_dir
-from ravelab.core.process_identity import ProcessIdentity
+from ravelab.core.process_identity import HOST, ProcessIdentity, identify, is_alive
 from ravelab.core.rave_locator import find_rave
-from ravelab.core.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec
+from ravelab.core.run_files import (
+    EXIT_FILE,
+    STDOUT_LOG,
+    SUPERVISOR_FILE,
+    LaunchSpec,
+    SupervisorInfo,
+    create_run_dir,
+    fault_point,
+    remove_created_run_dir,
+)
 from ravelab.core.slurm_executor import SlurmExecutor
 from ravelab.core.slurm_settings import SlurmSettings
 from ravelab.core.training_config import (
@@ -37,12 +62,18 @@ from ravelab.core.training_config import (
 from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProcess
 from ravelab.db import Database, ExperimentRecord, artifacts, point_blocks
 from ravelab.db import experiments as rows
-from ravelab.db.experiments import FINAL_STATUSES, STATUSES, utc_now
+from ravelab.db.experiments import FINAL_STATUSES, STATUSES, DuplicateNameError, utc_now
+from ravelab.db.records import LaunchOwner
 
 logger = logging.getLogger(__name__)
 
 RUNS_SETTING = "runs_dir"
 STALLED_SETTING = "stalled_after_minutes"
+
+#: How long a launch may take before another host may call it never started (a local
+#: launch is decided by whether the launching process lives, not by this).
+LAUNCH_LEASE_S = 600.0
+_FAULT_ENV = "RAVELAB_FAULT_LAUNCH"
 
 
 class TrainingManager:
@@ -162,32 +193,50 @@ class TrainingManager:
         executor = self._executor_named(spec.executor)
         runs_dir = self._runs_dir_for(spec)
         rave = find_rave(self.rave, self.db)
-        with self.db.atomic():
-            if spec.dataset_id < 0:
-                record = core_datasets.register_dataset(
-                    self.db, spec.dataset_path, project_id=spec.project_id
-                )
-                spec = dataclasses.replace(spec, dataset_id=record.id)
-            experiment_id = rows.insert_experiment(
-                self.db,
-                name=spec.name,
-                project_id=spec.project_id,
-                dataset_id=spec.dataset_id,
-                config=spec.as_config(),
-            )
-        run_dir = runs_dir / f"{experiment_id:04d}-{spec.name}"
+        me = identify(os.getpid())
+        owner = LaunchOwner(
+            os.getpid(), me.start_time if me else time.time(), HOST, time.time() + LAUNCH_LEASE_S
+        )
         try:
-            run_dir.mkdir(parents=True, exist_ok=False)
+            with self.db.atomic():
+                if spec.dataset_id < 0:
+                    record = core_datasets.register_dataset(
+                        self.db, spec.dataset_path, project_id=spec.project_id
+                    )
+                    spec = dataclasses.replace(spec, dataset_id=record.id)
+                experiment_id = rows.insert_experiment(
+                    self.db,
+                    name=spec.name,
+                    project_id=spec.project_id,
+                    dataset_id=spec.dataset_id,
+                    config=spec.as_config(),
+                    owner=owner,
+                )
+        except DuplicateNameError as error:
+            raise ConfigError(str(error)) from None
+        fault_point(_FAULT_ENV, "after-insert")
+        run_dir: Path | None = None
+        handle: RunHandle | None = None
+        try:
+            run_dir = create_run_dir(runs_dir, f"{experiment_id:04d}-{spec.name}")
             argv = build_train_argv(rave, spec, out_path=run_dir)
             rows.update_fields(self.db, experiment_id, run_dir=str(run_dir), argv=argv)
             handle = executor.launch(
                 run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
             )
-        except (OSError, LaunchError) as error:
+            fault_point(_FAULT_ENV, "after-launch")
+            self._record_handle(experiment_id, handle)
+        except BaseException as error:
+            if handle is not None:
+                # The run is going but could not be recorded: leave its row to re-attach,
+                # which adopts the run's processes once this launcher is gone.
+                raise
             rows.delete_experiment(self.db, experiment_id)
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise LaunchError(f"could not start run {spec.name!r}: {error}") from error
-        self._record_handle(experiment_id, handle)
+            if run_dir is not None:
+                remove_created_run_dir(run_dir)
+            if isinstance(error, OSError | LaunchError):
+                raise LaunchError(f"could not start run {spec.name!r}: {error}") from error
+            raise
         rows.update_fields(
             self.db, experiment_id, progress={"step": 0, "max_steps": spec.max_steps, "percent": 0}
         )
@@ -288,8 +337,18 @@ class TrainingManager:
             ``running`` until the checkpoint is written).
         """
         record = rows.get_experiment(self.db, experiment_id)
-        if record is None or record.status not in ("running", "queued"):
+        if record is None:
             return False
+        if record.status not in ("running", "queued"):
+            # Stopped already, or settled while its processes live on (an orphaned
+            # trainer): a stop is accepted again while anything of the run lives, and
+            # re-sends the stop (or escalates where the supervisor is gone).
+            if at_checkpoint or record.run_dir is None or not self._still_lives(record):
+                return False
+            self._executor_named(record.executor).request_stop(
+                Path(record.run_dir), _handle(record)
+            )
+            return True
         if at_checkpoint and record.status == "running" and record.run_dir is not None:
             rows.update_fields(self.db, experiment_id, stop_at_checkpoint=1)
             rows.merge_progress(self.db, experiment_id, {"stopping_at_checkpoint": True})
@@ -384,10 +443,14 @@ class TrainingManager:
         executor = self._executor_named(record.executor)
         rave = find_rave(self.rave, self.db)
         argv = build_train_argv(rave, spec, out_path=run_dir, ckpt=str(chosen.path))
-        previous = len(list(run_dir.glob("exit.*.json")))
-        if (run_dir / EXIT_FILE).exists():
-            (run_dir / EXIT_FILE).rename(run_dir / f"exit.{previous}.json")
-        (run_dir / SUPERVISOR_FILE).unlink(missing_ok=True)
+        if self._still_lives(record):
+            raise ConfigError(
+                f"experiment {experiment_id} is still shutting down: wait until "
+                f"`ravelab list` shows it ended (or `ravelab stop {experiment_id}` again)"
+            )
+        # The previous attempt's files are set aside, never deleted.
+        _set_aside(run_dir / EXIT_FILE)
+        _set_aside(run_dir / SUPERVISOR_FILE)
         resumes = int(record.progress.get("resumes") or 0) + 1
         with self.db.atomic():
             rows.update_fields(
@@ -505,35 +568,98 @@ class TrainingManager:
             process.poll()
 
     def reattach(self) -> None:
-        """Follow every unfinished run and job again; settle those that ended meanwhile."""
-        self.jobs.reattach()
+        """Follow every unfinished run and job again; settle those that ended meanwhile.
+
+        Each run is taken on its own: whatever goes wrong with one (a damaged run file)
+        is logged and flagged on that run, and the others are still re-attached.
+        """
+        try:
+            self.jobs.reattach()
+        except Exception:
+            logger.exception("re-attaching jobs failed")
+        for record in rows.unlaunched_experiments(self.db):
+            try:
+                self._reattach_unlaunched(record)
+            except Exception as error:  # one run's trouble never stops the others
+                self._flag(record.id, error)
         for record in rows.unended_experiments(self.db):
             if record.id in self.active_processes or record.run_dir is None:
                 continue
-            process = self._make_process(
-                record.id, record.config, Path(record.run_dir), _handle(record)
+            try:
+                self._follow_again(record)
+            except Exception as error:
+                self.active_processes.pop(record.id, None)
+                self._flag(record.id, error)
+
+    def _follow_again(self, record: ExperimentRecord) -> None:
+        assert record.run_dir is not None
+        run_dir = Path(record.run_dir)
+        info = SupervisorInfo.read(run_dir)
+        if info is not None and info.problem is not None:
+            logger.warning("run %s: %s", record.id, info.problem)
+            self._set_reason(record.id, f"damaged run file: {info.problem}")
+        process = self._make_process(record.id, record.config, run_dir, _handle(record))
+        self.register_process(record.id, process)
+        if self.follow:
+            process.start()
+        else:
+            process.poll()  # catch up now; settles it if it has ended
+
+    def _reattach_unlaunched(self, record: ExperimentRecord) -> None:
+        """A row with no process recorded: leave it to a launcher that still lives, else
+        adopt the run's processes, else settle it as never started."""
+        owner = rows.launch_owner(self.db, record.id)
+        if owner is not None:
+            if owner.host == HOST:
+                identity = ProcessIdentity(owner.pid, owner.start_time, owner.host)
+                if is_alive(identity) is not False:
+                    return  # still being launched
+            elif time.time() < owner.lease_until:
+                return  # launched from another host, whose lease still holds
+        run_dir = Path(record.run_dir) if record.run_dir else None
+        if run_dir is not None and record.executor == "local":
+            found = run_processes(run_dir)
+            if found:
+                # The launcher died after starting the supervisor: adopt the run.
+                chosen = _pick_supervisor(found)
+                if rows.claim_process(self.db, record.id, chosen.pid, chosen.create_time(), HOST):
+                    logger.warning("run %s: adopted its process %s", record.id, chosen.pid)
+                return  # followed by the caller's loop over unended runs
+            started = any(
+                (run_dir / name).exists() for name in (SUPERVISOR_FILE, EXIT_FILE, STDOUT_LOG)
             )
-            self.register_process(record.id, process)
-            if self.follow:
-                process.start()
-            else:
-                process.poll()  # catch up now; settles it if it has ended
-        # A row that never got a process (the app died between insert and launch).
-        for record in rows.list_experiments(self.db):
-            if (
-                record.status == "running"
-                and record.pid is None
-                and record.job_id is None
-                and record.ended_at is None
-            ):
-                rows.update_fields(
-                    self.db,
-                    record.id,
-                    status="failed",
-                    reason="never started",
-                    ended_at=utc_now(),
-                    completed_at=utc_now(),
-                )
+            if started and owner is not None:
+                # It ran and ended unseen: follow it with the (dead) launcher as its
+                # process, which reads its output and settles it from what it left.
+                rows.claim_process(self.db, record.id, owner.pid, owner.start_time, owner.host)
+                return
+        launcher = f" (pid {owner.pid})" if owner is not None else ""
+        rows.settle_unlaunched(
+            self.db,
+            record.id,
+            "failed",
+            f"never started: the command that launched it{launcher} ended before starting it",
+        )
+
+    def _still_lives(self, record: ExperimentRecord) -> bool:
+        """Whether any process of a run still lives (as far as this machine can tell)."""
+        if record.run_dir is None:
+            return False
+        if record.executor != "local":
+            return record.ended_at is None
+        state = self._executor_named(record.executor).state(Path(record.run_dir), _handle(record))
+        return state.alive is True
+
+    def _flag(self, experiment_id: int, error: Exception) -> None:
+        logger.error("run %s cannot be followed: %s", experiment_id, error, exc_info=error)
+        self._set_reason(experiment_id, f"ravelab cannot follow this run: {error}")
+
+    def _set_reason(self, experiment_id: int, reason: str) -> None:
+        with contextlib.suppress(Exception):  # flagging must never fail the re-attach
+            self.db.execute(
+                "UPDATE experiments SET reason = ? WHERE id = ? AND ended_at IS NULL",
+                (reason[:500], experiment_id),
+            )
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop following (runs keep going: they are detached)."""
@@ -595,6 +721,27 @@ class TrainingManager:
         self.unregister_process(experiment_id)
         record = rows.get_experiment(self.db, experiment_id)
         self.run_finished.emit(experiment_id, record.status if record else "unknown")
+
+
+def _set_aside(path: Path) -> None:
+    """Rename a previous attempt's file to ``<stem>.<n><suffix>`` (first free n)."""
+    if not os.path.lexists(path):
+        return
+    for n in range(10_000):
+        target = path.with_name(f"{path.stem}.{n}{path.suffix}")
+        if not os.path.lexists(target):
+            path.rename(target)
+            return
+    raise LaunchError(f"cannot set {path} aside: too many earlier attempts")
+
+
+def _pick_supervisor(found: list[Any]) -> Any:
+    """The run's supervisor among its processes, else the oldest of them."""
+    for process in found:
+        with contextlib.suppress(Exception):
+            if "ravelab.core.supervisor" in process.cmdline():
+                return process
+    return min(found, key=lambda process: process.create_time())
 
 
 def _handle(record: ExperimentRecord) -> RunHandle:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ravelab.db import point_blocks
 from ravelab.db.database import Database
-from ravelab.db.records import ExperimentRecord
+from ravelab.db.records import ExperimentRecord, LaunchOwner
 
 STATUSES = ("queued", "running", "completed", "failed", "stopped")
 FINAL_STATUSES = ("completed", "failed", "stopped")
@@ -25,6 +26,10 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class DuplicateNameError(ValueError):
+    """A run of that name exists already (names are unique across projects)."""
+
+
 def insert_experiment(
     db: Database,
     *,
@@ -33,16 +38,101 @@ def insert_experiment(
     dataset_id: int | None,
     config: Mapping[str, Any],
     status: str = "running",
+    owner: LaunchOwner | None = None,
 ) -> int:
-    """Insert a new experiment row and return its id."""
+    """Insert a new experiment row and return its id.
+
+    ``owner`` is the process launching the run (see :class:`LaunchOwner`): until it has
+    recorded the run's supervisor, the row belongs to it.
+
+    Raises:
+        DuplicateNameError: a run of that name exists (decided in the insert's own
+            transaction, so two processes inserting the same name at once cannot both
+            succeed, and the loser gets this error rather than an integrity error).
+    """
     now = utc_now()
-    cursor = db.execute(
-        "INSERT INTO experiments(project_id, name, dataset_id, config, status, created_at, "
-        "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (project_id, name, dataset_id, json.dumps(dict(config)), status, now, now),
-    )
+    with db.atomic():
+        existing = db.query_one(
+            "SELECT e.id, p.name FROM experiments e LEFT JOIN projects p ON p.id = e.project_id "
+            "WHERE e.name = ?",
+            (name,),
+        )
+        if existing is not None:
+            raise DuplicateNameError(_duplicate_message(name, existing[0], existing[1]))
+        try:
+            cursor = db.execute(
+                "INSERT INTO experiments(project_id, name, dataset_id, config, status, "
+                "created_at, started_at, launcher_pid, launcher_start_time, launcher_host, "
+                "launch_lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    project_id,
+                    name,
+                    dataset_id,
+                    json.dumps(dict(config)),
+                    status,
+                    now,
+                    now,
+                    owner.pid if owner else None,
+                    owner.start_time if owner else None,
+                    owner.host if owner else None,
+                    owner.lease_until if owner else None,
+                ),
+            )
+        except sqlite3.IntegrityError as error:
+            if "experiments.name" not in str(error):
+                raise
+            raise DuplicateNameError(_duplicate_message(name, None, None)) from None
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _duplicate_message(name: str, other_id: int | None, project: str | None) -> str:
+    where = f" (run {other_id}, project {project!r})" if other_id is not None else ""
+    return f"a run named {name!r} exists already{where}: choose another --name"
+
+
+def launch_owner(db: Database, experiment_id: int) -> LaunchOwner | None:
+    """The process that launched (or is launching) an experiment, when recorded."""
+    row = db.query_one(
+        "SELECT launcher_pid, launcher_start_time, launcher_host, launch_lease_until "
+        "FROM experiments WHERE id = ?",
+        (experiment_id,),
+    )
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return LaunchOwner(int(row[0]), float(row[1]), str(row[2] or ""), float(row[3] or 0.0))
+
+
+def unlaunched_experiments(db: Database) -> list[ExperimentRecord]:
+    """Unended experiments that have no process recorded yet (being launched, or whose
+    launcher died before it recorded the supervisor)."""
+    rows = db.query(
+        f"{_SELECT} WHERE e.pid IS NULL AND e.job_id IS NULL AND e.ended_at IS NULL "
+        "AND e.status IN ('running', 'queued') ORDER BY e.id"
+    )
+    return [ExperimentRecord.from_row(row) for row in rows]
+
+
+def claim_process(db: Database, experiment_id: int, pid: int, start_time: float, host: str) -> bool:
+    """Record a process found for an experiment that had none; False when another
+    process recorded one first (or the run has ended meanwhile)."""
+    cursor = db.execute(
+        "UPDATE experiments SET pid = ?, pid_start_time = ?, host = ? "
+        "WHERE id = ? AND pid IS NULL AND job_id IS NULL AND ended_at IS NULL",
+        (pid, start_time, host, experiment_id),
+    )
+    return cursor.rowcount > 0
+
+
+def settle_unlaunched(db: Database, experiment_id: int, status: str, reason: str) -> bool:
+    """End an experiment that never got a process (only while it still has none)."""
+    now = utc_now()
+    cursor = db.execute(
+        "UPDATE experiments SET status = ?, reason = ?, ended_at = ?, completed_at = ? "
+        "WHERE id = ? AND pid IS NULL AND job_id IS NULL AND ended_at IS NULL",
+        (status, reason, now, now, experiment_id),
+    )
+    return cursor.rowcount > 0
 
 
 def get_experiment(db: Database, experiment_id: int) -> ExperimentRecord | None:

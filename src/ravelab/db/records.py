@@ -155,6 +155,18 @@ class ModelRecord:
 
 
 @dataclass(frozen=True)
+class LaunchOwner:
+    """The process launching a run (``experiments.launcher_*``): its pid, start time and
+    host, and until when (epoch seconds) its claim holds where its liveness cannot be
+    checked (another host)."""
+
+    pid: int
+    start_time: float
+    host: str
+    lease_until: float
+
+
+@dataclass(frozen=True)
 class ExperimentRecord:
     """One training run (the seed's experiments table)."""
 
