@@ -3,6 +3,9 @@
 The experiment is made from the run folder's ``config.gin`` and its TensorBoard events:
 every scalar, validation clip and text summary, and the checkpoints (their steps
 estimated from the event wall times, since a checkpoint file does not say its step).
+The import is one transaction: it adds the whole run or nothing. Values out of range in
+the event files are skipped (see ``ravelab.core.tensorboard_events``), and a file that
+cannot be read is named in the run's health.
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ def import_run(
         "channels": gin.n_channels,
         "imported_from": str(folder),
     }
+    # All or nothing: the row, its points, clips, texts and checkpoints are one
+    # transaction, so a failure (a full disk, an unreadable file) leaves no half-imported run.
     with db.atomic():
         experiment_id = rows.insert_experiment(
             db,
@@ -100,14 +105,15 @@ def import_run(
             ended_at=rows.utc_now(),
             reason=f"imported from {folder} (trained outside ravelab)",
         )
-    process = TrainingProcess(config, db=db, experiment_id=experiment_id, run_dir=folder)
-    process.ingest()
-    _estimate_checkpoint_steps(db, experiment_id)
-    times, _steps = _logged_times(db, experiment_id)
-    if times:
-        rows.update_fields(
-            db, experiment_id, started_at=_iso(times[0]), completed_at=_iso(times[-1])
-        )
+        process = TrainingProcess(config, db=db, experiment_id=experiment_id, run_dir=folder)
+        process.ingest()
+        _estimate_checkpoint_steps(db, experiment_id)
+        times, _steps = _logged_times(db, experiment_id)
+        if times:
+            # Wall times were range-checked when read: each is a date.
+            rows.update_fields(
+                db, experiment_id, started_at=_iso(times[0]), completed_at=_iso(times[-1])
+            )
     return experiment_id
 
 

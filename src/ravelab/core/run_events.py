@@ -4,6 +4,8 @@ RAVE's losses exist only here (``<run>/<name>_<hash>/version_N/events.out.tfeven
 This reads only the bytes added since the stored offsets, keeps finite scalars as
 points, reports NaN/inf separately (a broken run), saves each validation audio clip as
 a WAV file in the run folder, and collects the text summaries (RAVE's gin config).
+An event file that cannot be read is reported in ``EventsPoll.problems`` and the others
+are read all the same.
 
 A poll may hand over tens of thousands of points, so the work per point is done by C-level
 passes over the batch (``sum``, ``max``, ``map``, ``compress``) rather than a Python loop: one
@@ -59,6 +61,8 @@ class EventsPoll:
     train_steps: set[int] = field(default_factory=set)
     max_step: int | None = None
     more_pending: bool = False
+    #: Event files that could not be read, as one-line reasons naming the file.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -115,7 +119,13 @@ class RunEventsFollower:
                 # step logged again by a resume never gets in before the original.
                 break
             before = follower.offset
-            batch = follower.poll()
+            try:
+                batch = follower.poll()
+            except OSError as error:
+                # One unreadable file (replaced by a folder, unreadable) must not keep the
+                # others from being read: it is reported, and tried again next poll.
+                result.problems.append(f"cannot read {key[len(SOURCE_PREFIX) :]}: {error}")
+                continue
             if batch.more_pending:
                 result.more_pending = True
             if follower.offset == before:

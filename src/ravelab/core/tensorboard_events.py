@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 from tensorboard.compat.proto.event_pb2 import Event
 
 from ravelab.core.event_columns import ScalarColumns, decode_scalar_runs
+from ravelab.core.regular_files import open_regular
 from ravelab.core.tfrecord import DEFAULT_MAX_BYTES, read_payloads
 from ravelab.core.trainer_numbers import MAX_STEP, MAX_WALL_TIME, digits_value, is_step
 
@@ -434,9 +435,13 @@ class EventFileFollower:
         Returns:
             The new scalars, audio clips and texts, and the new offset. Empty when nothing new
             and complete has been written, or when the file does not exist.
+
+        Raises:
+            OSError: the file cannot be read (``NotRegularFileError`` when it was replaced by
+                a folder or a FIFO); the offset is unchanged.
         """
         try:
-            f = self._path.open("rb")
+            f = open_regular(self._path)
         except FileNotFoundError:
             return EventBatch((), (), (), self._offset)
         with f:

@@ -6,11 +6,21 @@ The seed's class, a ``ProcessThread``. The run itself lives in a detached superv
 metric points, offsets, latest metrics and progress in one transaction per poll, emits
 the seed's signals, and settles the run's final status once it has ended. Re-reading is
 idempotent, so a crash of the app at any moment loses nothing and duplicates nothing.
+
+A run's files are untrusted input. A file that cannot be read (``stdout.log`` replaced by
+a folder or a FIFO, an unreadable event file, a log shorter than what was read of it) is
+passed over while the others are read, and the run's health becomes ``unreadable`` with a
+reason naming the file; it turns ``ok`` again once the file reads. A poll that meets any
+other error stores nothing of what it read, takes its offsets back from the database (so
+nothing is lost: the bytes are read again), flags the health with the error, waits
+longer before each retry (up to :data:`MAX_RETRY_S`), and never raises: the other runs
+and the command that polled go on. A run that has ended is settled all the same.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -28,18 +38,20 @@ from ravelab.core.executor import Executor, ExecutorState, RunHandle
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
 from ravelab.core.process_thread import ProcessThread
+from ravelab.core.regular_files import open_regular
 from ravelab.core.remote_follower import RemoteFollower, child_argv
 from ravelab.core.run_events import AUDIO_DIR, EventsPoll, RunEventsFollower
 from ravelab.core.run_files import STDERR_LOG, STDOUT_LOG, ExitRecord
 from ravelab.core.text_stream import LineSplitter
-from ravelab.db import Database, artifacts
+from ravelab.core.trainer_numbers import digits_value
+from ravelab.db import Database, DatabaseError, artifacts
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import utc_now
 
 logger = logging.getLogger(__name__)
 
 STREAMS = {"stdout": STDOUT_LOG, "stderr": STDERR_LOG}
-_EPOCH_CHECKPOINT = re.compile(r"^epoch-epoch=(\d+)(?:-v\d+)?\.ckpt$")
+_EPOCH_CHECKPOINT = re.compile(r"^epoch-epoch=([0-9]+)(?:-v[0-9]+)?\.ckpt$")
 #: RAVE (Lightning's default ``log_every_n_steps``) logs scalars every 50 steps.
 RAVE_LOG_EVERY = 50
 #: Bytes read per stream per poll, so a large backlog is taken in bounded bites.
@@ -49,6 +61,13 @@ DEFAULT_STALLED_AFTER_S = 30 * 60.0
 #: The ETA uses the step rate over this window (tqdm's rate includes validation).
 _RATE_WINDOW_S = 120.0
 _CHECKPOINT_SCAN_S = 2.0
+#: Learning-rate points added for one jump of the step (a bar that jumps further keeps the
+#: latest ones): 100,000 logging steps is 5 million steps, more than a bar ever jumps.
+MAX_SCHEDULE_POINTS = 100_000
+#: Longest wait between two tries of a poll that keeps failing.
+MAX_RETRY_S = 30.0
+#: The health of a run one of whose files cannot be read.
+UNREADABLE = "unreadable"
 
 
 @dataclass
@@ -63,6 +82,7 @@ class _PollBatch:
     checkpoints: list[artifacts.CheckpointRecord] = field(default_factory=list)
     checkpoint_paths: list[str] | None = None
     health: tuple[str, str | None] | None = None
+    problems: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -214,6 +234,9 @@ class TrainingProcess(ProcessThread):
         self.out_of_process = out_of_process
         self._remote: RemoteFollower | None = None
         self._events: RunEventsFollower | None = None
+        self._unreadable: str | None = None  # the detail of an "unreadable" health we set
+        self._failures = 0  # polls failed in a row
+        self._retry_at = 0.0
         self._restore()
 
     def _restore(self) -> None:
@@ -283,6 +306,8 @@ class TrainingProcess(ProcessThread):
     def _schedule_points(self, previous: Any, step: int, batch: _PollBatch, wall: float) -> None:
         """RAVE prints no learning rate: add its fixed schedule at its logging steps."""
         start = int(previous) if isinstance(previous, int | float) else 0
+        # A jump far beyond any real one (a garbled bar) must not become billions of points.
+        start = max(start, step - MAX_SCHEDULE_POINTS * RAVE_LOG_EVERY)
         first = (start // RAVE_LOG_EVERY + 1) * RAVE_LOG_EVERY
         for count in range(first, step + 1, RAVE_LOG_EVERY):
             logged_step = count - 1  # TensorBoard's step for the count-th batch
@@ -364,6 +389,9 @@ class TrainingProcess(ProcessThread):
     def poll(self) -> bool:
         """Read what is new, store it, emit signals; settle when the run has ended.
 
+        Never raises for what the run's files hold (see the module docstring); a database
+        error is raised, as the caller's database is the caller's to handle.
+
         Returns:
             True when something was read (the caller may poll again at once).
         """
@@ -371,6 +399,20 @@ class TrainingProcess(ProcessThread):
             raise RuntimeError("TrainingProcess.poll needs db, experiment_id and run_dir")
         if self._done.is_set():
             return False
+        if self._failures and time.monotonic() < self._retry_at:
+            return False
+        try:
+            busy = self._poll()
+        except DatabaseError:
+            raise
+        except Exception as error:  # a follower must survive whatever a run's files hold
+            self._poll_failed(error)
+            return False
+        self._failures = 0
+        return busy
+
+    def _poll(self) -> bool:
+        assert self.run_dir is not None
         exit_record = ExitRecord.read(self.run_dir)
         ended = exit_record is not None
         state: ExecutorState | None = None
@@ -385,11 +427,54 @@ class TrainingProcess(ProcessThread):
         self._read_events(batch, drain=ended)
         self._scan_checkpoints(batch, force=ended)
         self._check_stalled(batch, alive=not ended)
+        self._check_readable(batch)
         self._store(batch)
         self._emit(batch)
         if ended:
             self._settle(exit_record, state)
         return batch.lines > 0 or batch.events.more_pending
+
+    def _poll_failed(self, error: Exception) -> None:
+        """A poll failed: forget what it read (the database's offsets say where to read
+        again), flag the run, wait longer before the next try; settle a run that ended."""
+        assert self.db is not None and self.experiment_id is not None and self.run_dir
+        self._failures += 1
+        delay = min(self.poll_interval * 2**self._failures, MAX_RETRY_S)
+        self._retry_at = time.monotonic() + delay
+        detail = f"reading the run failed: {type(error).__name__}: {error}"[:500]
+        if self._failures == 1:
+            logger.exception("run %s: %s", self.experiment_id, detail)
+        else:
+            logger.debug("run %s: %s (again)", self.experiment_id, detail)
+        try:
+            self._restore()
+            if self.health != UNREADABLE or self._unreadable != detail:
+                rows.update_fields(
+                    self.db, self.experiment_id, health=UNREADABLE, health_detail=detail
+                )
+                self.health, self._unreadable = UNREADABLE, detail
+                self.health_update.emit(UNREADABLE, detail)
+            exit_record = ExitRecord.read(self.run_dir)
+            if exit_record is not None:
+                # What could be read is stored; what could not is named in the health.
+                self._settle(exit_record)
+        except DatabaseError:
+            raise
+        except Exception:
+            logger.exception("run %s: recording a failed read failed too", self.experiment_id)
+
+    def _check_readable(self, batch: _PollBatch) -> None:
+        """Flag a run whose files cannot be read (or clear the flag once they can)."""
+        problems = batch.problems + batch.events.problems
+        if problems:
+            detail = "; ".join(problems)[:500]
+            # A NaN ("broken") says more about the run than a file it cannot read.
+            if detail != self._unreadable and batch.health is None and self.health != "broken":
+                batch.health = (UNREADABLE, detail)
+                self._unreadable = detail
+        elif self._unreadable is not None and self.health == UNREADABLE and batch.health is None:
+            batch.health = ("ok", None)
+            self._unreadable = None
 
     def _track_queue(self, state: ExecutorState) -> None:
         """A run waiting in a scheduler's queue is ``queued`` (with the reason, kept current:
@@ -502,8 +587,9 @@ class TrainingProcess(ProcessThread):
             )
             for candidate in candidates:
                 match = _EPOCH_CHECKPOINT.match(candidate.path.name)
-                if match:
-                    return min((int(match.group(1)) + 1) * per_epoch, self.parser.step or 1 << 62)
+                epoch = digits_value(match.group(1)) if match else None
+                if epoch is not None:
+                    return min((epoch + 1) * per_epoch, self.parser.step or 1 << 62)
         return self.parser.step
 
     def _check_stalled(self, batch: _PollBatch, alive: bool) -> None:
@@ -540,29 +626,54 @@ class TrainingProcess(ProcessThread):
         emit_output = self.output.emit if len(self.output) else None
         emit_line = self.output_line.emit if len(self.output_line) else None
         for stream, filename in STREAMS.items():
-            path = self.run_dir / filename
-            splitter = self._splitters[stream]
-            if not path.exists():
-                continue
-            with open(path, "rb") as handle:
-                offset = splitter.offset
-                handle.seek(offset)
-                while True:
-                    data = handle.read(MAX_READ_BYTES)
-                    lines = splitter.feed(data) if data else []
-                    if drain and not data:
-                        lines = splitter.flush()
-                    for line in lines:
-                        if emit_output is not None:
-                            emit_output(line.text)
-                        if emit_line is not None:
-                            emit_line(stream, line.text, line.transient)
-                        self._absorb(self.parser.parse(line.text, stream), batch, wall)
-                        batch.offsets[stream] = line.end_offset
-                    batch.lines += len(lines)
-                    if not drain or not data:
-                        break
+            try:
+                self._read_stream(stream, filename, batch, drain, wall, emit_output, emit_line)
+            except OSError as error:
+                # Lines read before the error are in the batch with their offsets.
+                batch.problems.append(f"cannot read {filename}: {error}")
         return batch
+
+    def _read_stream(
+        self,
+        stream: str,
+        filename: str,
+        batch: _PollBatch,
+        drain: bool,
+        wall: float,
+        emit_output: Any,
+        emit_line: Any,
+    ) -> None:
+        assert self.run_dir is not None
+        splitter = self._splitters[stream]
+        try:
+            handle = open_regular(self.run_dir / filename)
+        except FileNotFoundError:
+            return
+        with handle:
+            offset = splitter.offset
+            size = os.fstat(handle.fileno()).st_size
+            if size < offset:
+                batch.problems.append(
+                    f"{filename} holds {size} bytes, fewer than the {offset} already read: "
+                    "it was replaced or cut; its new lines are not read"
+                )
+                return
+            handle.seek(offset)
+            while True:
+                data = handle.read(MAX_READ_BYTES)
+                lines = splitter.feed(data) if data else []
+                if drain and not data:
+                    lines = splitter.flush()
+                for line in lines:
+                    if emit_output is not None:
+                        emit_output(line.text)
+                    if emit_line is not None:
+                        emit_line(stream, line.text, line.transient)
+                    self._absorb(self.parser.parse(line.text, stream), batch, wall)
+                    batch.offsets[stream] = line.end_offset
+                batch.lines += len(lines)
+                if not drain or not data:
+                    break
 
     def _progress(self) -> dict[str, Any]:
         step = self.parser.step
