@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from ravelab import __version__
 from ravelab.cli import (
     commands_datasets,
+    commands_db,
     commands_gui,
     commands_info,
     commands_metrics,
@@ -45,6 +46,7 @@ COMMAND_MODULES: tuple[
     commands_info.add_parsers,
     commands_slurm.add_parsers,
     commands_gui.add_parsers,
+    commands_db.add_parsers,
 )
 
 _ERROR_CODES: tuple[tuple[type[Exception], ExitCode], ...] = (

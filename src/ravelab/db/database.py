@@ -51,6 +51,17 @@ BUSY_TIMEOUT_MS = 30_000
 SqlParams = Sequence[Any] | dict[str, Any]
 
 
+def _folder_problem(folder: Path, error: OSError) -> str:
+    """Why ``folder`` cannot be made, in words: e.g. ``--db /etc/passwd/x.db`` puts the
+    database under a regular file."""
+    for ancestor in (folder, *folder.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                return f"{ancestor} is a file, not a folder"
+            break
+    return f"its folder {folder} cannot be made ({error.strerror or error})"
+
+
 class Database:
     """A ravelab SQLite database, created and migrated on first use.
 
@@ -79,10 +90,9 @@ class Database:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                # e.g. --db /etc/passwd/x.db: a file where a folder should be.
                 raise CannotOpenError(
-                    f"database {self.path} cannot be created: its folder {folder} cannot be "
-                    f"made ({error.strerror or error}); choose another --db path"
+                    f"database {self.path} cannot be created: {_folder_problem(folder, error)}; "
+                    "choose another --db path"
                 ) from error
         try:
             self._conn = sqlite3.connect(
