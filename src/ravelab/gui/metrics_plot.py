@@ -3,7 +3,9 @@
 History comes from the database (``TrainingManager.get_metric_history``), so the plot is
 complete after a restart; while the run trains, each ``notify_metrics`` reads it again in
 a worker thread (``metric_series.SeriesCache``: only the new points where the core
-allows it), throttled to how long a read takes and at most 10 a second. Each history is
+allows it), throttled to how long a read takes, at most 10 a second and at least one a
+second while points keep coming (``reload_pause``), so the plot lags the run by at most
+a second or two (with the canvas's own pause) however slow the machine. Each history is
 held as a bounded min-max summary (``ravelab.plots.summary``), so memory stays flat
 however long the run; when the user zooms in further than the summary resolves, the
 visible range is read again at full resolution (``SeriesCache.detail``). The figure code
@@ -58,8 +60,17 @@ logger = logging.getLogger(__name__)
 #: Shortest time between two reads of a run's history.
 MIN_RELOAD_S = 0.1
 #: A read may take at most this share of the time (a big history is read less often): it
-#: shares the interpreter lock with the GUI thread.
+#: shares the interpreter lock with the GUI thread...
 RELOAD_DUTY = 0.1
+#: ...but the wait after a read never exceeds this: a slow first read (a long history, a
+#: loaded machine) must not hold the next one back for many seconds.
+MAX_RELOAD_PAUSE_S = 1.0
+
+
+def reload_pause(seconds: float) -> float:
+    """Seconds to wait after a read that took ``seconds`` before the next one."""
+    return max(MIN_RELOAD_S, min(max(0.0, seconds) / RELOAD_DUTY, MAX_RELOAD_PAUSE_S))
+
 
 #: A zoomed view is read again at full resolution when it spans fewer summary ranges
 #: than this many per pixel column.
@@ -415,7 +426,7 @@ class MetricsPlot(QWidget):
     def _on_loaded(self, generation: int, loaded: _Loaded) -> None:
         self._in_flight = False
         if generation == self._generation:
-            self._next_load_at = time.monotonic() + max(MIN_RELOAD_S, loaded.seconds / RELOAD_DUTY)
+            self._next_load_at = time.monotonic() + reload_pause(loaded.seconds)
             detail, steps = self._detail, _step_range(loaded)
             if detail is not None and steps is not None and steps[1] <= detail.last:
                 # New points inside the zoomed range: keep showing it, read it again.
@@ -727,7 +738,8 @@ class MetricsPlot(QWidget):
         self.choose_metrics(names)
 
     def cleanup(self) -> None:
-        """Stop reading and rendering (the widget is going away)."""
+        """Stop reading and rendering (the widget is going away): waits for a frame or a
+        read in progress, never for the pause between two."""
         self._reload_timer.stop()
-        self._runner.shutdown()
         self.canvas.cleanup()
+        self._runner.shutdown()

@@ -9,6 +9,12 @@ side (changing artists, rendering) to one worker thread:
   instead of rendering.
 * ``submit(change)`` queues a change of the figure (new data, rescaling); the worker
   applies queued changes, then renders, at most ``MAX_FRAMES_PER_S`` times a second.
+* Between two frames the worker waits ``pause_after(duration)``: nine times the last
+  frame's time (it renders about ``RENDER_DUTY`` of the time: it shares the interpreter
+  lock with the GUI thread), but never more than ``MAX_PAUSE_S``, so the picture lags the
+  data by at most that plus two frames however slow the machine. The wait is on a
+  condition, not a sleep: closing the canvas wakes the worker at once, and a request
+  after an idle spell is drawn at once. Requests during a pause are coalesced.
 * ``paintEvent`` paints the last finished frame (a QImage copy): never a half-drawn one.
 * Blitting: the owner may mark the artists that change at every frame as animated and give
   ``background_key``, a function of everything else the picture depends on (limits,
@@ -64,9 +70,21 @@ def _untyped(value: object) -> Any:
 MAX_FRAMES_PER_S = 10
 #: While data streams in, tick labels change width: lay the figure out again this often.
 LAYOUT_EVERY_S = 5.0
-#: The share of time the worker may spend rendering (a frame taking 150 ms is followed by
-#: at least 600 ms without one).
+#: The share of time the worker may spend rendering (a frame taking 50 ms is followed by
+#: 450 ms without one), as long as that keeps the pause under ``MAX_PAUSE_S``.
 RENDER_DUTY = 0.1
+#: The longest pause between two frames while changes are waiting: a slow machine (a
+#: frame taking 0.7 s under load) would otherwise show data seconds after they arrived.
+MAX_PAUSE_S = 1.0
+
+
+def pause_after(duration: float) -> float:
+    """Seconds the worker waits after a frame that took ``duration`` seconds before it
+    renders the next one: rendering ``RENDER_DUTY`` of the time, at most
+    ``MAX_FRAMES_PER_S`` frames a second, and never pausing more than ``MAX_PAUSE_S``."""
+    duration = max(0.0, duration)
+    spread = min(duration * (1 / RENDER_DUTY - 1), MAX_PAUSE_S)
+    return max(1 / MAX_FRAMES_PER_S - duration, spread)
 
 
 class ThreadedCanvas(FigureCanvasQTAgg):
@@ -86,13 +104,15 @@ class ThreadedCanvas(FigureCanvasQTAgg):
         self.figure_lock = threading.RLock()
         self._jobs: list[Callable[[], None]] = []
         self._jobs_lock = threading.Lock()
+        #: Signalled (under ``_jobs_lock``) when the canvas closes: ends the worker's pause.
+        self._wake = threading.Condition(self._jobs_lock)
         self._render_requested = False
-        self._rendering = False
+        self._rendering = False  # a worker task is running (pausing or rendering)
         self._closed = False
         self._frame: QImage | None = None
-        self._last_render = 0.0
-        self._last_duration = 0.0
-        self.frames = 0
+        self._next_frame_at = 0.0  # monotonic time before which no frame starts
+        self.frames = 0  # frames handed to the GUI thread
+        self._emitted = 0  # frames the worker finished (written by the worker only)
         self.before_render: Callable[[], None] | None = None
         #: Everything but the animated artists depends on this (None: no blitting).
         self.background_key: Callable[[], Hashable] | None = None
@@ -115,6 +135,8 @@ class ThreadedCanvas(FigureCanvasQTAgg):
     def submit(self, change: Callable[[], None]) -> None:
         """Apply ``change()`` to the figure in the worker thread, then render a frame."""
         with self._jobs_lock:
+            if self._closed:
+                return
             self._jobs.append(change)
         self.request_frame()
 
@@ -145,30 +167,36 @@ class ThreadedCanvas(FigureCanvasQTAgg):
     # -- the worker ----------------------------------------------------------------------------
 
     def _render_loop(self) -> None:
-        while True:
-            # At most MAX_FRAMES_PER_S, and rendering at most RENDER_DUTY of the time: in
-            # Python the renderer shares one interpreter lock with the GUI thread.
-            pause = max(1 / MAX_FRAMES_PER_S, self._last_duration / RENDER_DUTY)
-            wait = self._last_render + pause - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            with self._jobs_lock:
-                jobs, self._jobs = self._jobs, []
-                self._render_requested = False
-                closed = self._closed
-            if closed:
-                break
-            self._last_render = time.monotonic()
-            image = self._render(jobs)
-            self._last_duration = time.monotonic() - self._last_render
-            if image is not None:
-                self._rendered.emit(image)
-            with self._jobs_lock:
-                if not self._render_requested or self._closed:
+        ended = False
+        try:
+            while True:
+                with self._wake:
+                    # The pause after the last frame (see pause_after): a wait that
+                    # cleanup() interrupts, never a sleep the GUI thread would wait out.
+                    while not self._closed:
+                        wait = self._next_frame_at - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._wake.wait(wait)
+                    if self._closed or not self._render_requested:
+                        # Under the same hold as the check: a request made after it
+                        # starts a new task.
+                        self._rendering = False
+                        ended = True
+                        return
+                    jobs, self._jobs = self._jobs, []
+                    self._render_requested = False
+                started = time.monotonic()
+                image = self._render(jobs)
+                finished = time.monotonic()
+                self._next_frame_at = finished + pause_after(finished - started)
+                if image is not None:
+                    self._emitted += 1
+                    self._rendered.emit(image)
+        finally:
+            if not ended:  # an unexpected error: let the next request start a new task
+                with self._wake:
                     self._rendering = False
-                    return
-        with self._jobs_lock:
-            self._rendering = False
 
     def _render(self, jobs: list[Callable[[], None]]) -> QImage | None:
         with self.figure_lock:
@@ -177,6 +205,8 @@ class ThreadedCanvas(FigureCanvasQTAgg):
                     job()
                 except Exception:  # one bad update must not stop the plot
                     logger.error("plot update failed:\n%s", traceback.format_exc())
+            if self._closed:  # closed meanwhile: nobody will see the frame
+                return None
             try:
                 if self.before_render is not None:
                     self.before_render()
@@ -348,21 +378,25 @@ class ThreadedCanvas(FigureCanvasQTAgg):
     # -- lifetime ------------------------------------------------------------------------------
 
     def cleanup(self, wait_ms: int = 10_000) -> None:
-        """Render no more; wait for a frame being rendered."""
-        with self._jobs_lock:
+        """Render no more: wake the worker from its pause and wait only for a frame being
+        rendered (``wait_ms`` at most)."""
+        with self._wake:
             self._closed = True
             self._jobs.clear()
+            self._wake.notify_all()
         self._pool.waitForDone(wait_ms)
 
-    def wait_idle(self, timeout_s: float = 10.0) -> bool:
-        """Block until no frame is queued or being rendered (tests)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._jobs_lock:
-                if not self._rendering and not self._jobs:
-                    return True
-            time.sleep(0.01)
-        return False
+    @property
+    def busy(self) -> bool:
+        """True while a frame is queued, waiting for its turn or being rendered."""
+        with self._jobs_lock:
+            return self._rendering or bool(self._jobs)
+
+    @property
+    def settled(self) -> bool:
+        """True when every requested frame has been rendered and handed to the GUI thread:
+        what is painted now shows the figure's current state (tests wait for this)."""
+        return not self.busy and self.frames == self._emitted
 
 
 class LockingToolbar(NavigationToolbar2QT):
