@@ -7,7 +7,7 @@ import argparse
 import time
 from datetime import UTC, datetime
 
-from ravelab.cli.context import Context
+from ravelab.cli.context import Context, finite_argument, whole_argument
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
 from ravelab.core.compare import diff_configs
@@ -32,11 +32,11 @@ def add_dataset_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     create.add_argument(
         "--output", help="where to write it (default: datasets/NAME next to the database)"
     )
-    create.add_argument("--sample-rate", type=int, default=44_100, help="default: 44100")
-    create.add_argument("--channels", type=int, default=1, help="default: 1")
+    create.add_argument("--sample-rate", type=whole_argument, default=44_100, help="default: 44100")
+    create.add_argument("--channels", type=whole_argument, default=1, help="default: 1")
     create.add_argument(
         "--num-signal",
-        type=int,
+        type=whole_argument,
         default=DEFAULT_NUM_SIGNAL,
         help="chunk unit in samples; chunks are 2 x this (default: 131072)",
     )
@@ -80,7 +80,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     resume.add_argument("experiment", metavar="ID", help="experiment id or name")
     resume.add_argument("--checkpoint", help="a .ckpt path (default: the newest checkpoint)")
-    resume.add_argument("--max-steps", type=int, help="a new max steps")
+    resume.add_argument("--max-steps", type=whole_argument, help="a new max steps")
     resume.add_argument("--follow", action="store_true", help="show the log until it ends")
     resume.set_defaults(handler=cmd_resume)
 
@@ -103,7 +103,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         default=True,
         help="cached convolutions for realtime use in nn~ (default: on)",
     )
-    export.add_argument("--fidelity", type=float, help="latent fidelity 0.1-0.999 (RAVE: 0.95)")
+    export.add_argument(
+        "--fidelity", type=finite_argument, help="latent fidelity 0.1-0.999 (RAVE: 0.95)"
+    )
     export.add_argument("--output", help="the .ts file to write (default: next to the checkpoint)")
     export.add_argument("--no-wait", action="store_true", help="return once it has started")
     export.add_argument("--json", action="store_true", help="print the model as JSON")
@@ -118,7 +120,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     jobs.set_defaults(handler=cmd_jobs)
 
     stop_job = subparsers.add_parser("stop-job", help="stop a preprocess or export job")
-    stop_job.add_argument("job", type=int, metavar="JOB_ID")
+    stop_job.add_argument("job", type=whole_argument, metavar="JOB_ID")
     stop_job.set_defaults(handler=cmd_stop_job)
 
     diff = subparsers.add_parser("diff", help="show which settings differ between two runs")

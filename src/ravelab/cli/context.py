@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TextIO
 
 from ravelab.core.errors import NotFoundError
 from ravelab.core.names import shown
-from ravelab.core.numbers import parse_id
+from ravelab.core.numbers import parse_id, parse_int
 from ravelab.core.paths import default_db_path
 from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, ExperimentRecord
@@ -57,3 +58,25 @@ class Context:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
+
+
+def whole_argument(text: str) -> int:
+    """argparse ``type=`` for whole numbers: ASCII digits only (``int()`` alone takes other
+    scripts' digits, underscores and spaces)."""
+    try:
+        return parse_int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} is not a whole number (write it with the digits 0-9)"
+        ) from None
+
+
+def finite_argument(text: str) -> float:
+    """argparse ``type=`` for real numbers: finite (``float()`` alone takes nan and inf)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not text.strip().isascii():
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a finite number")
+    return number

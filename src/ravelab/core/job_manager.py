@@ -31,9 +31,11 @@ from ravelab.core.preprocess import (
     HealthReport,
     build_preprocess_argv,
     check_audio_inputs,
+    check_output_folder,
     parse_preprocess_line,
 )
 from ravelab.core.process_identity import ProcessIdentity
+from ravelab.core.projects import require_project
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import LaunchSpec, create_run_dir, remove_created_run_dir
 from ravelab.core.training_process import Outcome
@@ -119,6 +121,7 @@ class JobManager:
             DatasetError: the health check found a blocking problem (nothing is created).
         """
         name = check_name(name, "dataset name")
+        require_project(self.db, project_id)
         if dataset_rows.find_dataset(self.db, name=name) is not None:
             raise ConfigError(f"a dataset named {name!r} exists already: choose another --name")
         for label, value, low, high in (
@@ -128,10 +131,7 @@ class JobManager:
         ):
             if not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(f"{label} {value!r} is out of range: use {low} to {high}")
-        target = Path(output).expanduser() if output else self.datasets_dir / name
-        target = target.resolve()
-        if target.exists() and any(target.iterdir()):
-            raise ConfigError(f"output folder {str(target)!r} exists and is not empty")
+        target = check_output_folder(output if output else self.datasets_dir / name)
         report = check_audio_inputs(
             inputs,
             num_signal=num_signal,

@@ -14,12 +14,16 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import struct
 import subprocess
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ravelab.core.errors import ConfigError
+from ravelab.core.names import shown
 
 AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")
 DEFAULT_NUM_SIGNAL = 131_072
@@ -47,6 +51,11 @@ class AudioFile:
     path: Path
     seconds: float | None  # None when its length could not be read
     chunks: int | None
+    #: Why the length is unknown, or why the file is unusable; None when it was read.
+    problem: str | None = None
+    #: True when the file is certainly broken (a WAV header that says 0 Hz): RAVE's
+    #: preprocess would stop on it, so it blocks the job.
+    broken: bool = False
 
 
 @dataclass
@@ -79,16 +88,36 @@ class HealthReport:
         }
 
 
-def audio_seconds(path: Path, ffprobe: str | None) -> float | None:
-    """A file's duration: WAV through the standard library, others through ffprobe."""
+#: Longer than this is a corrupt length field, not audio (about 30 years).
+MAX_AUDIO_SECONDS = 1e9
+
+
+def probe_audio(path: Path, ffprobe: str | None) -> tuple[float | None, str | None, bool]:
+    """``(seconds, problem, broken)`` for one file: WAV through the standard library,
+    others (and WAVs it cannot read) through ffprobe.
+
+    Every file is untrusted: a header that says 0 Hz or 0 channels, a truncated header, a
+    file that is not audio at all, or an ffprobe answer that is not a finite length gives
+    a problem in words, never an exception.
+    """
+    problem = None
     if path.suffix.lower() == ".wav":
         try:
             with wave.open(str(path), "rb") as handle:
-                return handle.getnframes() / float(handle.getframerate())
-        except (wave.Error, OSError, EOFError):
-            pass  # e.g. WAVE_FORMAT_EXTENSIBLE or float WAVs: ask ffprobe
+                rate, frames, channels = (
+                    handle.getframerate(),
+                    handle.getnframes(),
+                    handle.getnchannels(),
+                )
+        except (wave.Error, OSError, EOFError, ValueError, struct.error) as error:
+            # e.g. WAVE_FORMAT_EXTENSIBLE or float WAVs, which ffprobe reads: ask it.
+            problem = f"not a WAV file Python can read ({error or type(error).__name__})"
+        else:
+            if rate <= 0 or channels <= 0:
+                return None, f"its WAV header says {rate} Hz and {channels} channel(s)", True
+            return frames / rate, None, False
     if ffprobe is None:
-        return None
+        return None, problem or "ffprobe is not installed to read its length", False
     try:
         done = subprocess.run(
             [
@@ -103,12 +132,24 @@ def audio_seconds(path: Path, ffprobe: str | None) -> float | None:
             ],
             capture_output=True,
             text=True,
+            errors="replace",
             timeout=30,
             check=False,
         )
-        return float(done.stdout.strip())
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, f"ffprobe failed on it ({error})", False
+    answer = done.stdout.strip()
+    # ASCII digits only: float() would also take "nan", "inf" and other scripts' digits.
+    seconds = float(answer) if re.fullmatch(r"[0-9]+(\.[0-9]*)?", answer) else None
+    if seconds is None or not 0 <= seconds <= MAX_AUDIO_SECONDS:
+        said = (done.stderr.strip().splitlines() or [answer or "no length"])[-1][:120]
+        return None, f"ffprobe cannot read it as audio ({said})", False
+    return seconds, None, False
+
+
+def audio_seconds(path: Path, ffprobe: str | None) -> float | None:
+    """A file's duration, or None when it cannot be read (see ``probe_audio``)."""
+    return probe_audio(path, ffprobe)[0]
 
 
 def find_audio_files(inputs: Sequence[Path], extensions: Sequence[str]) -> list[Path]:
@@ -139,8 +180,14 @@ def check_audio_inputs(
             )
     folders = []
     for raw in inputs:
-        folder = Path(raw).expanduser()
-        if not folder.is_dir():
+        try:
+            folder = Path(raw).expanduser()
+            usable = folder.is_dir()
+        except (OSError, RuntimeError, ValueError) as error:
+            # ValueError: a NUL in the path; RuntimeError: an unknown ~user.
+            report.problems.append(f"audio folder {shown(str(raw))} is not usable: {error}")
+            continue
+        if not usable:
             report.problems.append(f"audio folder {str(folder)!r} does not exist")
         else:
             folders.append(folder.resolve())
@@ -156,12 +203,18 @@ def check_audio_inputs(
     chunk = 2 * num_signal
     chunk_seconds = chunk / sample_rate
     for path in paths:
-        seconds = audio_seconds(path, ffprobe)
+        seconds, problem, broken = probe_audio(path, ffprobe)
         chunks = None if seconds is None else math.floor(seconds * sample_rate / chunk)
-        report.files.append(AudioFile(path, seconds, chunks))
+        report.files.append(AudioFile(path, seconds, chunks, problem, broken))
     dropped = [f for f in report.files if f.chunks == 0]
-    unknown = [f for f in report.files if f.chunks is None]
+    unusable = [f for f in report.files if f.broken]
+    unknown = [f for f in report.files if f.chunks is None and not f.broken]
     kept = report.kept_chunks
+    if unusable:
+        report.problems.append(
+            f"{len(unusable)} file(s) are not usable audio and would stop rave preprocess: "
+            f"{_name_files(unusable)}; remove or repair them"
+        )
     if dropped:
         report.warnings.append(
             f"{len(dropped)} of {len(report.files)} files are shorter than one chunk "
@@ -172,7 +225,7 @@ def check_audio_inputs(
     if unknown:
         report.warnings.append(
             f"the length of {len(unknown)} files could not be read (no ffprobe, or an "
-            "unreadable file): they are not counted above"
+            f"unreadable file): they are not counted above: {_name_files(unknown)}"
         )
     if kept == 0 and not unknown:
         report.problems.append(
@@ -200,6 +253,42 @@ def check_audio_inputs(
                 f"({needed * chunk_seconds / 60:.0f} min of audio)"
             )
     return report
+
+
+def _name_files(files: Sequence[AudioFile], shown: int = 3) -> str:
+    """The first few files and what is wrong with each, for a one-line message."""
+    named = "; ".join(f"{f.path.name!r}: {f.problem}" for f in files[:shown])
+    return named + (f"; and {len(files) - shown} more" if len(files) > shown else "")
+
+
+def check_output_folder(output: str | Path) -> Path:
+    """The absolute folder ``rave preprocess`` may write a new dataset into.
+
+    Refused before anything runs: a path that is a file, a path under a file, and a folder
+    that already holds something (RAVE would mix the new dataset into it).
+
+    Raises:
+        ConfigError: naming the path and what to do.
+    """
+    try:
+        target = Path(output).expanduser().resolve()
+        blocker = next((p for p in (target, *target.parents) if p.exists()), None)
+        is_file = blocker is not None and not blocker.is_dir()
+        holds_something = not is_file and target.is_dir() and any(target.iterdir())
+    except (OSError, RuntimeError, ValueError) as error:
+        # ValueError: a NUL in the path; RuntimeError: an unknown ~user; OSError: no access.
+        raise ConfigError(f"output {shown(str(output))} is not a usable folder: {error}") from None
+    if is_file:
+        where = "is a file" if blocker == target else f"is inside the file {str(blocker)!r}"
+        raise ConfigError(
+            f"output {str(target)!r} {where}: give a new or empty folder for the dataset"
+        )
+    if holds_something:
+        raise ConfigError(
+            f"output folder {str(target)!r} exists and is not empty: give a new or empty "
+            "folder (rave preprocess would mix the new dataset into what is there)"
+        )
+    return target
 
 
 def build_preprocess_argv(

@@ -138,9 +138,14 @@ def _check_config_name(name: str, allowed: Mapping[str, Any], what: str) -> str:
     if bare in allowed:
         return bare
     if rave_configs.is_custom_gin(name):
-        if not Path(name).expanduser().is_file():
+        try:
+            path = Path(name).expanduser()
+            found = path.is_file()
+        except (OSError, RuntimeError) as error:  # RuntimeError: an unknown ~user
+            raise ConfigError(f"{what} file {shown(name)} is not usable: {error}") from None
+        if not found:
             raise ConfigError(f"{what} file {shown(name)} does not exist")
-        return str(Path(name).expanduser().resolve())
+        return str(path.resolve())
     raise ConfigError(
         f"unknown {what} {shown(name)}: choose one of {', '.join(sorted(allowed))} "
         "(`ravelab configs` describes them), or give the path of your own .gin file"
