@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ravelab.core.numbers import is_ascii_integer
+
 
 @dataclass(frozen=True)
 class GpuInfo:
@@ -34,7 +36,7 @@ def list_gpus(timeout_s: float = 10.0) -> list[GpuInfo]:
     gpus = []
     for line in done.stdout.splitlines():
         parts = [part.strip() for part in line.split(",")]
-        if len(parts) >= 2 and parts[0].isdigit():
-            memory = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+        if len(parts) >= 2 and is_ascii_integer(parts[0]):
+            memory = int(parts[2]) if len(parts) > 2 and is_ascii_integer(parts[2]) else None
             gpus.append(GpuInfo(int(parts[0]), parts[1], memory))
     return gpus

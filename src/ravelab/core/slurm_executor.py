@@ -29,6 +29,7 @@ from typing import Any
 
 from ravelab.core.errors import LaunchError, RavelabError
 from ravelab.core.executor import ExecutorState, RunHandle
+from ravelab.core.numbers import is_ascii_integer
 from ravelab.core.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec
 from ravelab.core.slurm_script import output_name, work_dir_for, write_batch_script
 from ravelab.core.slurm_settings import SettingsStore, SlurmSettings
@@ -194,7 +195,7 @@ class SlurmExecutor:
         except RavelabError as error:
             raise LaunchError(str(error)) from error
         job_id = _job_number(result.stdout.strip().splitlines()[-1]) if result.stdout else ""
-        if result.returncode != 0 or not job_id.isdigit():
+        if result.returncode != 0 or not is_ascii_integer(job_id):
             raise LaunchError(
                 f"sbatch refused the job: {result.message} (`sbatch --parsable {script}`); "
                 "check the SLURM settings (partition, account, time, GPUs, memory) against "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ravelab.core.errors import ConfigError
+from ravelab.core.numbers import is_ascii_integer
 
 PREFIX = "slurm."
 FIELDS = ("partition", "account", "time", "gres", "cpus", "mem", "extra", "runs_dir")
@@ -74,7 +75,7 @@ class SlurmSettings:
         put(self, "account", _checked("account", self.account, _ACCOUNT, "my_lab"))
         put(self, "time", _checked("time", self.time, _TIME, "12:00:00", upper=True))
         gres = _text("gres", self.gres)
-        if gres is not None and gres.isdigit():
+        if gres is not None and is_ascii_integer(gres):
             gres = f"gpu:{int(gres)}"
         put(self, "gres", _checked("gres", gres, _GRES, "gpu:1 or gpu:a100:2"))
         put(self, "cpus", _positive_int("cpus", self.cpus))
@@ -199,7 +200,7 @@ def _positive_int(name: str, value: object) -> int | None:
     text = _text(name, value)
     if text is None:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not is_ascii_integer(text) or int(text) < 1:
         raise ConfigError(f"SLURM {name} {text!r} must be a whole number of at least 1")
     return int(text)
 

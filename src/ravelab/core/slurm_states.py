@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ravelab.core.errors import RavelabError
 from ravelab.core.executor import ExecutorState
+from ravelab.core.numbers import is_ascii_integer
 
 #: ``squeue --Format`` fields (each ends with ``|``): id, state, exit status, end, reason.
 SQUEUE_FORMAT = "JobID:|,State:|,exit_code:|,EndTime:|,Reason:|"
@@ -139,7 +140,7 @@ def parse_squeue(output: str, job_id: str) -> JobInfo | None:
             continue
         status = fields[2].strip()
         code = signal = None
-        if status.isdigit():
+        if is_ascii_integer(status):
             raw = int(status)
             code, signal = (raw >> 8) & 0xFF, raw & 0x7F
         state = _base_state(fields[1])
@@ -172,7 +173,7 @@ def parse_sacct(
             continue
         code = signal = None
         left, _, right = fields[2].strip().partition(":")
-        if left.isdigit() and right.isdigit():
+        if is_ascii_integer(left) and is_ascii_integer(right):
             code, signal = int(left), int(right)
         end = _timestamp(fields[3]) if len(fields) > 3 else None
         found = JobInfo(job_id, _base_state(fields[1]), None, code, signal, end)

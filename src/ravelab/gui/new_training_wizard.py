@@ -46,6 +46,7 @@ from ravelab.core.errors import RavelabError
 from ravelab.core.gpus import GpuInfo, list_gpus
 from ravelab.core.learning_rate import GENERATOR_START_LR, describe_schedule
 from ravelab.core.names import check_name
+from ravelab.core.numbers import is_ascii_integer
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.slurm_settings import SlurmSettings
 from ravelab.core.training_config import (
@@ -528,7 +529,7 @@ class TrainingParametersPage(QWizardPage):
         for key, edit in self.slurm_edits.items():
             text = edit.text().strip()
             if text:
-                options[key] = int(text) if key == "cpus" and text.isdigit() else text
+                options[key] = int(text) if key == "cpus" and is_ascii_integer(text) else text
         return options
 
     def slurm_problem(self) -> str | None:

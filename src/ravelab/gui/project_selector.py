@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core.numbers import is_ascii_integer
 from ravelab.db import Database
 from ravelab.db import projects as project_rows
 from ravelab.db.database import DatabaseError
@@ -57,7 +58,11 @@ class ProjectSelector(QWidget):
         layout.addWidget(self.new_button)
         layout.addWidget(self.rename_button)
         stored = db.get_setting(CURRENT_PROJECT_SETTING)
-        self.reload(int(stored) if stored and stored.isdigit() else project_rows.DEFAULT_PROJECT_ID)
+        self.reload(
+            int(stored)
+            if stored is not None and is_ascii_integer(stored)
+            else project_rows.DEFAULT_PROJECT_ID
+        )
         self.combo.currentIndexChanged.connect(self._on_index_changed)
 
     @property
