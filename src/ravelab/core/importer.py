@@ -20,6 +20,7 @@ import numpy as np
 from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.gin_config import read_gin
 from ravelab.core.names import check_name
+from ravelab.core.projects import require_project
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
@@ -68,6 +69,7 @@ def import_run(
     Raises:
         NotFoundError, ConfigError: with what to do.
     """
+    require_project(db, project_id)
     folder = find_run_folder(Path(path))
     match = _RUN_FOLDER.match(folder.name)
     name = check_name(name or (match.group("name") if match else folder.name), "run name")
