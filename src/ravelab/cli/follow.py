@@ -74,7 +74,7 @@ def follow_run(ctx: Context, experiment_id: int) -> int:
                     break
                 p = record.progress
                 bar.show(
-                    f"{record.name}: {progress_bar(int(p.get('step') or 0), p.get('max_steps'))}"
+                    f"{record.name}: {progress_bar(p.get('step'), p.get('max_steps'))}"
                     f" step {p.get('step', 0)}/{p.get('max_steps') or '?'}"
                     f"  {speed(p.get('speed'))}  ETA {duration(p.get('eta_s'))}"
                     f"  epoch {p.get('epoch', '-')}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -42,13 +43,30 @@ def run_duration(started: str | None, ended: str | None) -> float | None:
     return (end - start).total_seconds()
 
 
-def progress_bar(step: int, total: int | None, width: int = 24) -> str:
-    """``[#########.......] 40%``."""
-    if not total:
-        return f"step {step}"
-    fraction = max(0.0, min(1.0, step / total))
+def progress_bar(step: object, total: object, width: int = 24) -> str:
+    """``[#########.......] 40%``; ``step N`` when the total is unknown.
+
+    Both come from stored progress (untrusted: an older version or a bad line may have
+    left text, a negative number or inf there), so anything but a finite number counts
+    as unknown rather than raising.
+    """
+    done = _finite(step)
+    whole = _finite(total)
+    if not whole or whole <= 0:
+        return f"step {int(done) if done is not None else 0}"
+    fraction = max(0.0, min(1.0, (done or 0.0) / whole))
     filled = int(fraction * width)
     return f"[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}%"
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def print_json(data: Any, out: TextIO) -> None:
