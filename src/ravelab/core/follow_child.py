@@ -15,7 +15,8 @@ thread) and writes what its signals said to stdout as JSON lines, merged, at mos
 
 The child stops when the run has ended and been settled, or when its stdin closes (the
 parent halted it or is gone): the run itself is never touched, and a later follower takes
-up from the offsets stored in the database.
+up from the offsets stored in the database. A database error (disk full, a damaged file)
+ends it with one line on stderr and exit status 3, nothing of the failed poll stored.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.1
 #: How much nicer than its parent the child is (POSIX).
 NICENESS = 5
+#: The exit status after a database error while following (the message is on stderr).
+DATABASE_EXIT_CODE = 3
 
 
 class Relay:
@@ -189,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         follow(process, relay)
     except BrokenPipeError:
         return 0  # the parent is gone: what was read is stored, the next follower goes on
+    except DatabaseError as error:
+        # A poll's rows, offsets and progress go in one transaction, which SQLite rolled
+        # back whole: the stored offsets still match the stored points. This process's
+        # readers are ahead of them now, so it stops; the parent (or the next follower)
+        # reads again from the stored offsets, and no point is lost or stored twice.
+        print(f"ravelab follower: run {args.experiment}: {error}", file=sys.stderr)
+        return DATABASE_EXIT_CODE
     finally:
         db.close()
     return 0

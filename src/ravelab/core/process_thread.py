@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from ravelab.db.errors import DatabaseError
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,6 +50,10 @@ class ProcessThread(threading.Thread):
     def run(self) -> None:
         try:
             self.follow()
+        except DatabaseError as error:
+            # Disk full, a damaged file: one line, no traceback. The poll's transaction was
+            # rolled back whole, so the next follower resumes from the stored offsets.
+            logger.error("%s stopped following: %s", self.name, error)
         except Exception:  # a follower must never die silently
             logger.exception("%s crashed", self.name)
 

@@ -262,15 +262,23 @@ class Database:
                 self._raise(error)
 
     def executemany(self, sql: str, rows: Sequence[SqlParams]) -> None:
-        """Run one statement for many parameter rows."""
+        """Run one statement for many parameter rows, all or none of them (outside
+        ``atomic`` it gets a transaction of its own: sqlite3 would commit row by row)."""
         if self._tracer is not None:
             self._tracer(sql, None)
         with self._lock:
-            self._check_transaction()
-            try:
-                self._conn.executemany(sql, rows)
-            except sqlite3.Error as error:
-                self._raise(error)
+            if self._depth == 0:
+                with self.atomic():
+                    self._executemany(sql, rows)
+            else:
+                self._executemany(sql, rows)
+
+    def _executemany(self, sql: str, rows: Sequence[SqlParams]) -> None:
+        self._check_transaction()
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as error:
+            self._raise(error)
 
     def query(self, sql: str, params: SqlParams = ()) -> list[sqlite3.Row]:
         """Run a SELECT and return all rows."""

@@ -9,7 +9,8 @@ show it as it is.
 
 Errors without a SQLite result code (``sqlite3.ProgrammingError`` for a wrong number of
 bindings, a closed connection) are bugs in ravelab, not states of the file, and are left
-as they are.
+as they are; the one exception is the ``OperationalError`` the ``sqlite3`` module raises
+itself when a stored text is not UTF-8, which is damage.
 """
 
 from __future__ import annotations
@@ -103,9 +104,17 @@ def classify(path: str, error: sqlite3.Error, doing: str = "") -> DatabaseError 
         doing: what failed, for the message (e.g. ``"commit"``); optional.
     """
     name = error_name(error)
-    if name is None:
-        return None
     text = str(error)
+    if name is None:
+        if isinstance(error, sqlite3.OperationalError):
+            # Raised by the sqlite3 module itself while it converts a row: a stored text
+            # that is not UTF-8 (a garbled page SQLite did not notice, or another
+            # program's bytes). It is about the file's content, not a bug in a statement.
+            return DatabaseDamagedError(
+                f"database {path} holds a value that cannot be read: {text}; "
+                f"{CHECK_HINT}, then {RESTORE_HINT}"
+            )
+        return None
     where = f"database {path}"
     what = f"{text} ({name}{', ' + doing if doing else ''})"
     folder = _folder(path)
