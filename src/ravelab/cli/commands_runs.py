@@ -434,7 +434,11 @@ def cmd_stop(ctx: Context) -> int:
     while time.monotonic() < deadline:
         manager.refresh(record.id)
         current = experiment_rows.get_experiment(ctx.db, record.id)
-        if current is not None and current.ended_at is not None:
+        if (
+            current is not None
+            and current.ended_at is not None
+            and not manager.processes_live(record.id)
+        ):
             ctx.out.write(f"run {record.id} stopped (exit code {current.exit_code})\n")
             return ExitCode.OK
         time.sleep(0.2)

@@ -6,6 +6,7 @@ take its place without the manager, CLI or GUI knowing more than its name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -211,10 +212,19 @@ def stop_run_processes(run_dir: Path) -> bool:
     live = (trainer is not None and is_alive(trainer[0]) is True) or bool(run_processes(run_dir))
     if not live:
         return False
-    if processes_with_env(STOPPER_ENV, marker_value(run_dir)):
-        return True  # a stopper already escalates: a second one would only repeat SIGINT
+    stoppers = processes_with_env(STOPPER_ENV, marker_value(run_dir))
+    if stoppers:
+        # A stopper is at work: a second stop asks it to escalate now (stop harder).
+        for stopper in stoppers:
+            with contextlib.suppress(psutil.Error):
+                stopper.send_signal(signal.SIGUSR1)
+        return True
     env = {k: v for k, v in os.environ.items() if k != RUN_MARKER_ENV}
     env[STOPPER_ENV] = marker_value(run_dir)
+    # The stopper starts with SIGUSR1 blocked (a signal mask survives exec) and unblocks
+    # it once its handler is in place: a second stop arriving during its start-up then
+    # waits instead of killing it (SIGUSR1's default action).
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     with open(run_dir / SUPERVISOR_LOG, "ab") as log:
         try:
             proc = subprocess.Popen(
@@ -230,5 +240,7 @@ def stop_run_processes(run_dir: Path) -> bool:
         except OSError as error:
             logger.warning("could not start the stopper of %s: %s", run_dir, error)
             return False
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
     return True

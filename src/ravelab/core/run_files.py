@@ -97,10 +97,10 @@ def remove_created_run_dir(run_dir: Path) -> None:
 
 
 def fault_point(env_name: str, point: str) -> None:
-    """A test-only hook: when ``env_name`` is ``point`` and ``RAVELAB_FAULT_GATE=PATH`` is
+    """A test-only hook: when ``env_name`` is ``point`` and ``<env_name>_GATE=PATH`` is
     set, touch ``PATH.reached`` and wait until ``PATH`` exists, so a test can kill this
     process exactly here. Without both variables it does nothing."""
-    gate_name = os.environ.get("RAVELAB_FAULT_GATE")
+    gate_name = os.environ.get(f"{env_name}_GATE")
     if os.environ.get(env_name) != point or not gate_name:
         return
     gate = Path(gate_name)

@@ -6,7 +6,8 @@ It finds the run's processes by the marker in their environment (``RAVELAB_RUN_D
 by ``supervisor.json`` when that is sound, and sends SIGINT to their process groups, SIGTERM
 after the run's SIGINT grace time, SIGKILL after the SIGTERM grace time (from
 ``launch.json`` when it is sound, else the defaults), then ends once nothing of the run
-lives. It writes no file: the run then settles as ``stopped`` (a stop was requested and
+lives. SIGUSR1 (a second ``stop``) skips the rest of the current grace time. It writes
+no file: the run then settles as ``stopped`` (a stop was requested and
 no ``exit.json`` was written).
 """
 
@@ -24,6 +25,16 @@ from ravelab.core.process_identity import is_alive
 from ravelab.core.run_files import grace_times
 
 _POLL_S = 0.1
+
+
+class _Hurry:
+    """Set by SIGUSR1: a second stop asks to escalate now."""
+
+    requested = False
+
+    @classmethod
+    def on_signal(cls, _signum: int, _frame: object) -> None:
+        cls.requested = True
 
 
 def _groups(run_dir: Path) -> set[int]:
@@ -62,7 +73,8 @@ def stop(run_dir: Path) -> int:
                 sent += 1
         _log(f"sent {signum.name} to process groups {sorted(groups)}")
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _groups(run_dir):
+        _Hurry.requested = False
+        while time.monotonic() < deadline and not _Hurry.requested and _groups(run_dir):
             time.sleep(_POLL_S)
     return sent
 
@@ -73,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m ravelab.core.run_stopper RUN_DIR", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGUSR1, _Hurry.on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})  # blocked by our starter
     stop(Path(args[0]))
     return 0
 

@@ -4,7 +4,8 @@ Started in its own session by the local executor, it outlives the app that start
 It starts the trainer in a process group of its own with stdout and stderr going
 straight to files (so the trainer keeps logging even if the supervisor dies), writes
 ``supervisor.json``, turns a stop request (SIGTERM, SIGINT or SIGHUP sent to it) into
-SIGINT -> SIGTERM -> SIGKILL to the trainer's group, kills what is left of the group
+SIGINT -> SIGTERM -> SIGKILL to the trainer's group (a repeated request skips the rest of
+the current grace time), kills what is left of the group
 (dataloader workers) once the trainer has ended, and writes ``exit.json``.
 
 It imports only the standard library, psutil and the run-file helpers, so it starts fast.
@@ -15,7 +16,7 @@ writes ``supervisor.json``. A damaged ``launch.json`` ends the supervisor with a
 ``exit.json`` whose ``error`` names the field (the run is then settled as failed with it).
 
 Test-only fault hook: with ``RAVELAB_FAULT_SUPERVISOR=before-supervisor-json`` (or
-``after-supervisor-json``) and ``RAVELAB_FAULT_GATE=PATH``, the supervisor touches
+``after-supervisor-json``) and ``RAVELAB_FAULT_SUPERVISOR_GATE=PATH``, the supervisor touches
 ``PATH.reached`` at that point and waits until ``PATH`` exists, so a test can kill it
 exactly there without guessing times. Nothing else reads these variables.
 """
@@ -64,6 +65,12 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stop_requested_at is None:
             self.stop_requested_at = time.monotonic()
+        elif self._stage in (1, 2):
+            # A stop asked again: skip the rest of the current grace time (stop harder).
+            grace = self.spec.int_grace_s if self._stage == 1 else self.spec.term_grace_s
+            self.stop_requested_at -= grace
+            self._log(f"stop requested again ({signal.Signals(signum).name}): escalating")
+            return
             self._log(f"stop requested ({signal.Signals(signum).name})")
 
     def _on_checkpoint_stop(self, _signum: int, _frame: FrameType | None) -> None:

@@ -17,7 +17,7 @@ the new run gets a suffixed name instead. ravelab removes only files it created 
 same call, and a resume sets the previous attempt's files aside under a new name.
 
 Test-only fault hook: ``RAVELAB_FAULT_LAUNCH=after-insert`` (or ``after-launch``) with
-``RAVELAB_FAULT_GATE=PATH`` pauses ``start_training`` at that point until ``PATH`` exists
+``RAVELAB_FAULT_LAUNCH_GATE=PATH`` pauses ``start_training`` at that point until ``PATH`` exists
 (after touching ``PATH.reached``), so a test can kill the launching command exactly there.
 """
 
@@ -640,6 +640,12 @@ class TrainingManager:
             "failed",
             f"never started: the command that launched it{launcher} ended before starting it",
         )
+
+    def processes_live(self, experiment_id: int) -> bool:
+        """Whether any process of an experiment's run still lives (its supervisor, its
+        trainer, or what the trainer started), whatever its status says."""
+        record = rows.get_experiment(self.db, experiment_id)
+        return record is not None and self._still_lives(record)
 
     def _still_lives(self, record: ExperimentRecord) -> bool:
         """Whether any process of a run still lives (as far as this machine can tell)."""
