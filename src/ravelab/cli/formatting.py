@@ -22,9 +22,16 @@ __all__ = [
 ]
 
 
+#: Control characters shown escaped in a table cell: a name or path holding a newline
+#: (folders may) must stay on its row.
+_CONTROL = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    """A plain aligned text table; control characters in cells are shown escaped."""
+    cells = [[str(h) for h in headers]] + [
+        ["" if c is None else str(c).translate(_CONTROL) for c in r] for r in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for index, row in enumerate(cells):
