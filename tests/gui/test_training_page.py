@@ -192,10 +192,10 @@ def test_plots_receive_points_while_the_run_trains(
     make_page: Callable[[TrainingManager], TrainingPage],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A run of about a minute, stopped as soon as the plot has shown it growing: whatever
-    # the machine's speed, the test waits for what the plot shows, not for a count of
-    # frames within the run's length.
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.1")
+    # A run of about a minute (its second validation comes about a quarter of the way
+    # in), stopped as soon as the plot has shown it growing: the test waits for what the
+    # plot shows, not for a count of frames within the run's length.
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.2")
     page = make_page(manager)
     plot = page.metrics_plot
     experiment_id = page.start_training(training_config(dataset_id, "plotted", max_steps=300))
@@ -207,7 +207,7 @@ def test_plots_receive_points_while_the_run_trains(
     qtbot.waitUntil(lambda: len(_drawn_steps(page, "validation")) >= 1, timeout=60_000)
     first = _drawn_steps(page, "validation")
     qtbot.waitUntil(lambda: len(_drawn_steps(page, "validation")) > len(first), timeout=60_000)
-    qtbot.waitUntil(lambda: len(_drawn_steps(page, "lr")) >= 2, timeout=60_000)
+    qtbot.waitUntil(lambda: len(_drawn_steps(page, "lr")) >= 1, timeout=60_000)
     assert running()  # all of the above happened while the run trained
     assert {"fullband_spectral_distance", "validation"} <= set(plot.shown_metrics)
     best = page.model.best_validation(experiment_id)
