@@ -52,6 +52,9 @@ _MAX_GRACE_S = 24 * 3600.0
 _MAX_PID = 1 << 31
 
 
+#: How a reason about one of these files begins (then the file, the field, what is wrong).
+DAMAGED_PREFIX = "damaged run file: "
+
 #: How many suffixed names (``-2``, ``-3``, ...) a new run folder may try when taken.
 _MAX_FOLDER_TRIES = 1000
 
@@ -370,7 +373,7 @@ class ExitRecord:
         try:
             data = load_json(run_dir / EXIT_FILE)
         except DamagedFileError as error:
-            return cls(None, None, False, 0.0, f"exit.json is damaged: {error}")
+            return cls(None, None, False, 0.0, f"{DAMAGED_PREFIX}{error}")
         if data is None:
             return None
         try:
@@ -395,12 +398,12 @@ class ExitRecord:
                 error=_optional_str(data, "error", EXIT_FILE),
             )
         except DamagedFileError as error:
-            return cls(None, None, False, 0.0, f"exit.json is damaged: {error}")
+            return cls(None, None, False, 0.0, f"{DAMAGED_PREFIX}{error}")
 
     @property
     def damaged(self) -> bool:
         """True when the file could not be read as written by the supervisor."""
-        return bool(self.error and self.error.startswith("exit.json is damaged"))
+        return bool(self.error and self.error.startswith(DAMAGED_PREFIX))
 
     def write(self, run_dir: Path) -> None:
         write_json_atomic(run_dir / EXIT_FILE, asdict(self))

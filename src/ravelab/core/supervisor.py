@@ -35,6 +35,7 @@ from types import FrameType
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.process_identity import HOST, group_members, identify
 from ravelab.core.run_files import (
+    DAMAGED_PREFIX,
     RUN_MARKER_ENV,
     STDERR_LOG,
     STDOUT_LOG,
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = Supervisor(run_dir)
     except (FileNotFoundError, DamagedFileError) as error:
         # Nothing can be started: say why in exit.json, where the run's reason comes from.
-        message = f"the run cannot start: {error}"
+        message = f"{DAMAGED_PREFIX}{error}" if isinstance(error, DamagedFileError) else str(error)
         print(f"supervisor: {message}", file=sys.stderr, flush=True)
         with contextlib.suppress(OSError):
             ExitRecord(127, None, False, time.time(), message).write(run_dir)

@@ -43,6 +43,7 @@ from ravelab.core.paths import RUNS_ENV, user_data_dir
 from ravelab.core.process_identity import HOST, ProcessIdentity, identify, is_alive
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import (
+    DAMAGED_PREFIX,
     EXIT_FILE,
     STDOUT_LOG,
     SUPERVISOR_FILE,
@@ -597,7 +598,7 @@ class TrainingManager:
         info = SupervisorInfo.read(run_dir)
         if info is not None and info.problem is not None:
             logger.warning("run %s: %s", record.id, info.problem)
-            self._set_reason(record.id, f"damaged run file: {info.problem}")
+            self._set_reason(record.id, f"{DAMAGED_PREFIX}{info.problem}")
         process = self._make_process(record.id, record.config, run_dir, _handle(record))
         self.register_process(record.id, process)
         if self.follow:
