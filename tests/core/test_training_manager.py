@@ -317,3 +317,150 @@ def test_the_seeds_bookkeeping_methods(make_manager: Any, db: Database, dataset_
     assert manager.active_processes[experiment_id] is process
     manager.unregister_process(experiment_id)
     assert experiment_id not in manager.active_processes
+
+
+# -- what ravelab never deletes, launch owners, one run's trouble --------------------------
+
+
+def test_a_run_folder_that_exists_already_is_never_touched(
+    make_manager: Any, dataset_id: int, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    # Left by another database sharing the runs folder (its id 1 was also 'run').
+    foreign = runs_dir / "0001-run"
+    (foreign / "run_abc" / "version_0").mkdir(parents=True)
+    checkpoint = foreign / "run_abc" / "version_0" / "best.ckpt"
+    checkpoint.write_bytes(b"weights")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id))
+    experiment = manager.wait(experiment_id, timeout=60)
+    assert experiment["status"] == "completed"
+    assert experiment["run_dir"] == str(runs_dir / "0001-run-2")
+    assert checkpoint.read_bytes() == b"weights"
+    assert sorted(p.name for p in foreign.rglob("*")) == ["best.ckpt", "run_abc", "version_0"]
+
+
+class _FailingExecutor:
+    """Writes what a launch writes, then fails (optionally after a file appeared that
+    the launch did not write)."""
+
+    name = "local"
+
+    def __init__(self, foreign: bool) -> None:
+        self.foreign = foreign
+
+    def launch(self, run_dir: Path, spec: Any, options: Any = None) -> Any:
+        from ravelab.core.errors import LaunchError
+
+        spec.write(run_dir)
+        if self.foreign:
+            (run_dir / "notes.txt").write_text("not ravelab's")
+        raise LaunchError("no supervisor today")
+
+
+@pytest.mark.parametrize("foreign", [False, True])
+def test_a_failed_launch_removes_only_what_it_wrote(
+    make_manager: Any, dataset_id: int, runs_dir: Path, foreign: bool
+) -> None:
+    from ravelab.core.errors import LaunchError
+
+    manager = make_manager(executor=_FailingExecutor(foreign))
+    with pytest.raises(LaunchError, match="no supervisor today"):
+        manager.start_training(_config(dataset_id))
+    assert manager.list_experiments() == []
+    run_dir = runs_dir / "0001-run"
+    if foreign:
+        assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]
+    else:
+        assert not run_dir.exists()
+
+
+def test_resume_sets_the_previous_attempts_files_aside(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    manager = make_manager()
+    experiment_id = manager.start_training(_config(dataset_id, max_steps=30))
+    first = manager.wait(experiment_id, timeout=60)
+    assert first["status"] == "completed"
+    run_dir = Path(first["run_dir"])
+    supervisor_before = (run_dir / "supervisor.json").read_text()
+    exit_before = (run_dir / EXIT_FILE).read_text()
+    (run_dir / "exit.0.json").write_text("kept")  # a name already taken is skipped
+    manager.resume_training(experiment_id, max_steps=40)
+    assert manager.wait(experiment_id, timeout=60)["status"] == "completed"
+    assert (run_dir / "exit.0.json").read_text() == "kept"
+    assert (run_dir / "exit.1.json").read_text() == exit_before
+    assert (run_dir / "supervisor.0.json").read_text() == supervisor_before
+    assert (run_dir / "supervisor.json").read_text() != supervisor_before
+
+
+def test_a_launching_run_waits_for_its_owner(
+    make_manager: Any, db: Database, dataset_id: int
+) -> None:
+    import time
+
+    from ravelab.core.process_identity import HOST, identify
+    from ravelab.db.experiments import DuplicateNameError
+    from ravelab.db.records import LaunchOwner
+
+    me = identify(os.getpid())
+    assert me is not None
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    owners = {
+        "alive-here": LaunchOwner(os.getpid(), me.start_time, HOST, 0.0),
+        "dead-here": LaunchOwner(int(dead.stdout), 1.0, HOST, time.time() + 600),
+        "leased-elsewhere": LaunchOwner(1, 1.0, "elsewhere", time.time() + 600),
+        "expired-elsewhere": LaunchOwner(1, 1.0, "elsewhere", time.time() - 1),
+    }
+    ids = {
+        name: rows.insert_experiment(
+            db, name=name, project_id=1, dataset_id=dataset_id, config={}, owner=owner
+        )
+        for name, owner in owners.items()
+    }
+    with pytest.raises(DuplicateNameError, match="'alive-here' exists already"):
+        rows.insert_experiment(db, name="alive-here", project_id=1, dataset_id=None, config={})
+    make_manager(follow=False)
+    states = {name: rows.get_experiment(db, i) for name, i in ids.items()}
+    assert {name: r.status for name, r in states.items() if r is not None} == {
+        "alive-here": "running",
+        "dead-here": "failed",
+        "leased-elsewhere": "running",
+        "expired-elsewhere": "failed",
+    }
+    reason = states["dead-here"].reason  # type: ignore[union-attr]
+    assert reason is not None and reason.startswith("never started")
+
+
+def test_one_runs_trouble_never_stops_the_others_reattaching(
+    make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ravelab.core.training_manager import TrainingManager
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    first = make_manager(follow=False)
+    broken = first.start_training(_config(dataset_id, name="broken"))
+    sound = first.start_training(_config(dataset_id, name="sound"))
+    for experiment_id in (broken, sound):
+        run_dir = Path(rows.get_experiment(db, experiment_id).run_dir)  # type: ignore[union-attr,arg-type]
+        wait_until(lambda d=run_dir: (d / EXIT_FILE).exists(), timeout=60, what="exit.json")
+    real = TrainingManager._make_process
+
+    def make_process(self: Any, experiment_id: int, *args: Any) -> Any:
+        if experiment_id == broken:
+            raise RuntimeError("something unforeseen")
+        return real(self, experiment_id, *args)
+
+    monkeypatch.setattr(TrainingManager, "_make_process", make_process)
+    make_manager(follow=False)
+    bad = rows.get_experiment(db, broken)
+    assert bad is not None and bad.status == "running"
+    assert bad.reason == "ravelab cannot follow this run: something unforeseen"
+    good = rows.get_experiment(db, sound)
+    assert good is not None and good.status == "completed"

@@ -47,6 +47,7 @@ from ravelab.core.run_files import (
     EXIT_FILE,
     STDOUT_LOG,
     SUPERVISOR_FILE,
+    ExitRecord,
     LaunchSpec,
     SupervisorInfo,
     create_run_dir,
@@ -654,6 +655,11 @@ class TrainingManager:
             return False
         if record.executor != "local":
             return record.ended_at is None
+        exit_record = ExitRecord.read(Path(record.run_dir))
+        if exit_record is not None and not exit_record.damaged:
+            # The supervisor wrote it after ending the trainer's group: only the
+            # supervisor itself may still be on its way out.
+            return False
         state = self._executor_named(record.executor).state(Path(record.run_dir), _handle(record))
         return state.alive is True
 
