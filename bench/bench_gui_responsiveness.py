@@ -2,7 +2,7 @@
 
 Not a test: a script that prints figures. It opens the app's ``TrainingPage`` (offscreen
 unless a display is set) over a real database in a temporary folder, starts a run through
-the ``rave`` test double printing the seed's ``step: i loss: x lr: y`` lines at 10,000
+the ``rave`` test double printing the original API's ``step: i loss: x lr: y`` lines at 10,000
 lines a second (``FAKE_RAVE_SEED_LINES=200000``, ``FAKE_RAVE_SEED_RATE=10000``), selects
 it so that its log viewer and plots are live, and for ``--seconds`` (15) measures:
 

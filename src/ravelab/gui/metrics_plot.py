@@ -1,4 +1,4 @@
-"""``MetricsPlot``: the seed's metrics widget: losses and the learning rate of one run.
+"""``MetricsPlot``: the original API's metrics widget: losses and the learning rate of one run.
 
 History comes from the database (``TrainingManager.get_metric_history``), so the plot is
 complete after a restart; while the run trains, each ``notify_metrics`` reads it again in
