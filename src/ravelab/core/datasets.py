@@ -149,6 +149,9 @@ def read_dataset_folder(path: str | Path) -> DatasetInfo:
         DatasetError: the folder is missing, not a RAVE dataset, empty, or its
             metadata.yaml holds a value that is not usable.
     """
+    if not str(path).strip():
+        # Path("") is the current folder: never what someone meant.
+        raise DatasetError("no dataset folder given: give the folder rave preprocess wrote")
     try:
         folder = Path(path).expanduser()
         is_dir = folder.is_dir()
