@@ -139,10 +139,15 @@ class RemoteFollower:
             except ValueError:
                 logger.warning("follower of %s wrote a line that is not JSON: %r", self.name, line)
                 continue
-            if isinstance(message, dict):
+            if not isinstance(message, dict):
+                continue
+            try:
                 self.apply(message)
-                if "finished" in message:
-                    self.finished = True
+            except Exception:  # one odd message must not end the relay of the others
+                logger.exception("follower of %s sent a message that failed", self.name)
+                continue
+            if "finished" in message:
+                self.finished = True
 
     def stop(self) -> None:
         """Ask the child to stop following (it finishes its poll, then exits)."""

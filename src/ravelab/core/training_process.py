@@ -14,7 +14,8 @@ reason naming the file; it turns ``ok`` again once the file reads. A poll that m
 other error stores nothing of what it read, takes its offsets back from the database (so
 nothing is lost: the bytes are read again), flags the health with the error, waits
 longer before each retry (up to :data:`MAX_RETRY_S`), and never raises: the other runs
-and the command that polled go on. A run that has ended is settled all the same.
+and the command that polled go on. A run that has ended is settled all the same once
+:data:`SETTLE_AFTER_FAILURES` polls in a row have failed.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ _CHECKPOINT_SCAN_S = 2.0
 MAX_SCHEDULE_POINTS = 100_000
 #: Longest wait between two tries of a poll that keeps failing.
 MAX_RETRY_S = 30.0
+#: Failed polls in a row after which a run that has ended is settled all the same.
+SETTLE_AFTER_FAILURES = 3
 #: The health of a run one of whose files cannot be read.
 UNREADABLE = "unreadable"
 
@@ -455,8 +458,9 @@ class TrainingProcess(ProcessThread):
                 self.health, self._unreadable = UNREADABLE, detail
                 self.health_update.emit(UNREADABLE, detail)
             exit_record = ExitRecord.read(self.run_dir)
-            if exit_record is not None:
-                # What could be read is stored; what could not is named in the health.
+            if exit_record is not None and self._failures >= SETTLE_AFTER_FAILURES:
+                # Nothing stuck: the run ended, and reading it keeps failing. What could
+                # be read is stored; what could not is named in the health.
                 self._settle(exit_record)
         except DatabaseError:
             raise
