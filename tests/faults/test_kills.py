@@ -176,3 +176,23 @@ def test_a_killed_trainer_fails_with_its_signal_and_keeps_its_points(
     assert "SIGKILL" in final["reason"]
     assert json.loads((run_dir / "exit.json").read_text())["signal"] == "SIGKILL"
     assert_points_exact(db, experiment_id)
+
+
+def test_a_damaged_exit_json_while_the_run_lives_does_not_end_it(
+    make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _long_run(monkeypatch, None)
+    first = make_manager(follow=False)
+    experiment_id = first.start_training(run_config(dataset_id, name="poisoned"))
+    run_dir = Path(experiment(db, experiment_id).run_dir)
+    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    _some_points(run_dir)
+    (run_dir / "exit.json").write_text('{"exit_code": "x"}')
+    second = make_manager(follow=False)
+    record = experiment(db, experiment_id)
+    assert (record.status, record.ended_at) == ("running", None)
+    assert second.stop_training(experiment_id)
+    final = second.wait(experiment_id, timeout=60)
+    assert (final["status"], final["exit_code"]) == ("stopped", 0)  # the supervisor's own
+    assert not run_processes(run_dir)
+    assert_points_exact(db, experiment_id)

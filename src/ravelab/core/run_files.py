@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ravelab.core.errors import LaunchError
+from ravelab.core.process_identity import processes_with_env
 
 LAUNCH_FILE = "launch.json"
 SUPERVISOR_FILE = "supervisor.json"
@@ -369,7 +370,23 @@ class ExitRecord:
 
     @classmethod
     def read(cls, run_dir: Path) -> ExitRecord | None:
-        """None when there is no ``exit.json``; never raises on a damaged one."""
+        """None when there is no ``exit.json``; never raises on a damaged one.
+
+        A damaged file while processes of the run still live reads as None too: the
+        supervisor writes ``exit.json`` only after the trainer's group has ended, so the
+        run is not over, and it is settled with the damage as reason once they are gone.
+        """
+        record = cls._read_checked(run_dir)
+        if (
+            record is not None
+            and record.damaged
+            and processes_with_env(RUN_MARKER_ENV, marker_value(run_dir))
+        ):
+            return None
+        return record
+
+    @classmethod
+    def _read_checked(cls, run_dir: Path) -> ExitRecord | None:
         try:
             data = load_json(run_dir / EXIT_FILE)
         except DamagedFileError as error:
