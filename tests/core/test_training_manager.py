@@ -464,3 +464,28 @@ def test_one_runs_trouble_never_stops_the_others_reattaching(
     assert bad.reason == "ravelab cannot follow this run: something unforeseen"
     good = rows.get_experiment(db, sound)
     assert good is not None and good.status == "completed"
+
+
+def test_a_job_folder_that_exists_already_is_never_touched(
+    make_manager: Any,
+    db: Database,
+    dataset_id: int,
+    runs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.db import jobs as job_rows
+    from tests.core.test_jobs import _train_with_checkpoints
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    manager = make_manager()
+    experiment_id = _train_with_checkpoints(manager, dataset_id)
+    foreign = runs_dir / "jobs" / "0001-export-export-me"  # another database's job 1
+    foreign.mkdir(parents=True)
+    (foreign / "stdout.log").write_text("another database's export\n")
+    job_id = manager.jobs.export_model(experiment_id)
+    job = manager.jobs.wait(job_id, timeout=60)
+    assert job.status == "completed", job.reason
+    assert job.run_dir == str(runs_dir / "jobs" / "0001-export-export-me-2")
+    assert (foreign / "stdout.log").read_text() == "another database's export\n"
+    assert [p.name for p in foreign.iterdir()] == ["stdout.log"]
+    assert job_rows.get_job(db, job_id) is not None
