@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from ravelab.cli.commands_slurm import cluster_report, doctor_rows
@@ -17,6 +18,7 @@ from ravelab.core import rave_configs
 from ravelab.core.errors import ConfigError, RaveNotFoundError
 from ravelab.core.gpus import list_gpus
 from ravelab.core.learning_rate import describe_schedule
+from ravelab.core.names import shown
 from ravelab.core.rave_env import (
     DEFAULT_TORCH,
     RAVE_VERSION,
@@ -250,10 +252,30 @@ def cmd_settings_set(ctx: Context) -> int:
             minutes = float(value)
         except ValueError:
             minutes = -1.0
-        if not minutes > 0:
+        # Finite and at most a year: "inf" or "1e999" would silence the check for good.
+        if not 0 < minutes <= 525_600 or not value.strip().isascii():
             raise ConfigError(
-                f"stalled_after_minutes {value!r} must be a positive number of minutes"
+                f"stalled_after_minutes {shown(value)} must be a positive number of minutes "
+                "(at most 525600, a year)"
             )
+    if key == "runs_dir" and value:
+        value = str(_runs_dir(value))
     ctx.db.set_setting(SETTINGS[key], value or None)
     ctx.out.write(f"{key} = {value or '(not set)'}\n")
     return ExitCode.OK
+
+
+def _runs_dir(value: str) -> Path:
+    """A runs folder to store: absolute (a relative one would move with the current
+    folder), printable, and not a file or under one."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(f"runs_dir {shown(value)} holds control characters: give a plain path")
+    try:
+        folder = Path(value).expanduser().resolve()
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        is_file = blocker is not None and not blocker.is_dir()
+    except (OSError, RuntimeError, ValueError) as error:
+        raise ConfigError(f"runs_dir {shown(value)} is not usable: {error}") from None
+    if is_file:
+        raise ConfigError(f"runs_dir {str(folder)!r}: {str(blocker)!r} is a file, not a folder")
+    return folder

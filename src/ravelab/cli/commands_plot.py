@@ -88,8 +88,11 @@ def cmd_plot(ctx: Context) -> int:
         )
     except ValueError as error:
         raise ConfigError(str(error)) from error
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output)
+    except OSError as error:  # a folder under a file, a folder named like the image, no access
+        raise ConfigError(f"--output {args.output!r} cannot be written: {error}") from None
     points = sum(run.steps.size for run in runs)
     ctx.out.write(f"wrote {output} ({metric}, {len(runs)} run(s), {points} points)\n")
     return ExitCode.OK

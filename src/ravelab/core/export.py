@@ -41,6 +41,8 @@ def choose_checkpoint(run_dir: Path, which: str) -> CheckpointFile:
         path = Path(which).expanduser()
         if not path.is_file():
             raise NotFoundError(f"checkpoint {which!r} does not exist")
+        if path.suffix != ".ckpt":  # RAVE fails late, deep in torch.load, on anything else
+            raise ConfigError(f"checkpoint {which!r} is not a .ckpt file: give a RAVE checkpoint")
         found = [c for c in find_checkpoints(run_dir) if c.path.resolve() == path.resolve()]
         if found:
             return found[0]
@@ -100,6 +102,9 @@ def expected_model_path(
     if streaming and base.endswith("_streaming"):
         base = base[: -len("_streaming")]
     folder = output.expanduser().resolve().parent
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(f"--output {str(output)!r} is inside the file {str(blocker)!r}")
     return folder / f"{base}{suffix}.ts", ["--output", str(folder), "--name", base]
 
 
