@@ -417,3 +417,62 @@ def test_other_config_values_are_refused_by_name(
     with pytest.raises(ConfigError) as raised:
         validate_training_config(config, db)
     assert message in str(raised.value)
+
+
+def test_checkpoints_and_outputs_are_checked_before_anything_runs(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.core.test_run_events import _make_run_layout
+
+    run = _make_run_layout(tmp_path / "outside")
+    assert ravelab(env, "import-run", str(run)).returncode == ExitCode.OK
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a checkpoint")
+    for args, message in (
+        (("export", "1", "--checkpoint", str(notes)), "is not a .ckpt file"),
+        (("export", "1", "--output", str(notes / "model.ts")), "is inside the file"),
+        (("export", "1", "--fidelity", "nan"), "'nan' is not a finite number"),
+        (("plot", "1", "-o", str(notes / "plot.png")), "cannot be written"),
+    ):
+        done = ravelab(env, *args)
+        assert done.returncode in (ExitCode.INVALID, ExitCode.USAGE), done.stderr
+        assert message in done.stderr
+    assert _json(env, "jobs") == []
+    assert notes.read_text() == "not a checkpoint"
+    # resume chooses its checkpoint the same way (imported runs cannot be resumed).
+    from ravelab.core.export import choose_checkpoint
+
+    with pytest.raises(ConfigError, match=r"is not a \.ckpt file"):
+        choose_checkpoint(run, str(notes))
+
+
+def test_settings_refuse_values_that_would_poison_later_commands(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args, message in (
+        (("stalled_after_minutes", "inf"), "must be a positive number of minutes"),
+        (("stalled_after_minutes", "1e999"), "must be a positive number of minutes"),
+        (("runs_dir", str(blocker / "runs")), "is a file, not a folder"),
+        (("runs_dir", "runs\nhere"), "holds control characters"),
+    ):
+        done = ravelab(env, "settings", "set", *args)
+        assert done.returncode == ExitCode.INVALID, done.stderr
+        assert message in done.stderr
+    shown = ravelab(env, "settings", "show").stdout
+    assert "runs_dir = (not set)" in shown and "stalled_after_minutes = (not set)" in shown
+
+
+def test_extensions_and_input_paths_are_checked(tmp_path: Path) -> None:
+    from ravelab.core.preprocess import check_audio_inputs
+
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "README").write_text("no suffix: not audio")
+    report = check_audio_inputs([tmp_path / "audio"], extensions=["", "../x", "wav"])
+    assert report.problems[-1] == (
+        "'', '../x': not a file extension; use letters and digits such as wav or flac"
+    )
+    assert report.files == []
+    report = check_audio_inputs(["~no-such-user-here/audio"])
+    assert any("'~no-such-user-here/audio' is not usable" in p for p in report.problems)

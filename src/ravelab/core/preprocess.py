@@ -38,6 +38,7 @@ FFMPEG_HINT = (
     "ffmpeg`; conda: `conda install ffmpeg`)"
 )
 
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
 _PROGRESS = re.compile(
     r"dataset length: (?P<length>[\d:.]+).*?(?P<chunks>\d+)it \[(?P<elapsed>[\d:]+)"
     r"(?:,\s*(?P<rate>[\d.?]+)(?P<unit>it/s|s/it))?"
@@ -178,6 +179,14 @@ def check_audio_inputs(
             report.problems.append(
                 f"{tool} is not installed: rave preprocess needs it; {FFMPEG_HINT}"
             )
+    bad = [e for e in extensions if not _EXTENSION.fullmatch(str(e).lstrip("."))]
+    if bad:
+        # An empty one would take every file without a suffix for audio.
+        report.problems.append(
+            f"{', '.join(shown(str(e)) for e in bad)}: not a file extension; use letters and "
+            "digits such as wav or flac"
+        )
+        return report
     folders = []
     for raw in inputs:
         try:
