@@ -17,8 +17,9 @@ the new run gets a suffixed name instead. ravelab removes only files it created 
 same call, and a resume sets the previous attempt's files aside under a new name.
 
 Test-only fault hook: ``RAVELAB_FAULT_LAUNCH=after-insert`` (or ``after-launch``) with
-``RAVELAB_FAULT_LAUNCH_GATE=PATH`` pauses ``start_training`` at that point until ``PATH`` exists
-(after touching ``PATH.reached``), so a test can kill the launching command exactly there.
+``RAVELAB_FAULT_LAUNCH_GATE=PATH`` pauses ``start_training`` at that point until ``PATH``
+exists (after touching ``PATH.reached``), so a test can kill the launching command exactly
+there. Nothing else reads these variables.
 """
 
 from __future__ import annotations
@@ -332,6 +333,9 @@ class TrainingManager:
         RAVE writes no checkpoint when interrupted: what it trained since its last
         validation is lost (``steps_since_checkpoint`` says how much). With
         ``at_checkpoint`` the stop waits until RAVE has written its next checkpoint.
+
+        A run already stopped or settled whose processes still live (shutting down, or
+        an orphaned trainer) is asked again, which escalates at once.
 
         Returns:
             False for an unknown or already finished experiment; True once the run was
