@@ -208,3 +208,39 @@ def test_phase_boundary_and_checkpoints_are_marked(
         timeout=30_000,
     )
     assert plot.phase_lines == []
+
+
+def test_reads_are_paced_but_never_more_than_a_second_apart() -> None:
+    from ravelab.gui.metrics_plot import MAX_RELOAD_PAUSE_S, MIN_RELOAD_S, reload_pause
+
+    assert reload_pause(0.0) == MIN_RELOAD_S
+    assert reload_pause(0.05) == pytest.approx(0.5)  # a read takes a tenth of the time
+    assert reload_pause(3.0) == MAX_RELOAD_PAUSE_S  # a slow read: the next within a second
+
+
+def test_closing_does_not_wait_for_the_next_frame(
+    qtbot: QtBot,
+    plot: MetricsPlot,
+    db: Database,
+    experiment_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.gui import threaded_canvas
+
+    _insert(db, experiment_id, "loss", range(0, 100), lambda s: 1.0)
+    plot.show_experiment(experiment_id, "closing")
+    qtbot.waitUntil(lambda: _points(plot, "loss") == 100, timeout=60_000)
+    _settle(qtbot, plot)
+    # From the next frame on, an hour between two frames: closing must end the wait, not
+    # sit it out.
+    monkeypatch.setattr(threaded_canvas, "pause_after", lambda duration: 3600.0)
+    frames = plot.canvas.frames
+    plot.canvas.request_frame()
+    qtbot.waitUntil(lambda: plot.canvas.frames > frames and plot.canvas.settled, timeout=60_000)
+    _insert(db, experiment_id, "loss", range(100, 200), lambda s: 2.0)
+    plot.notify_metrics(experiment_id)
+    qtbot.waitUntil(lambda: plot.status.text() == "200 points", timeout=60_000)
+    assert plot.canvas.busy  # the new points wait for the next frame
+    plot.cleanup()
+    assert not plot.canvas.busy
+    assert _points(plot, "loss") == 100

@@ -171,9 +171,10 @@ class ThreadedCanvas(FigureCanvasQTAgg):
         try:
             while True:
                 with self._wake:
-                    # The pause after the last frame (see pause_after): a wait that
-                    # cleanup() interrupts, never a sleep the GUI thread would wait out.
-                    while not self._closed:
+                    # The pause after the last frame (see pause_after), while a frame is
+                    # wanted: a wait that cleanup() interrupts, never a sleep the GUI
+                    # thread would wait out. With nothing wanted the task ends at once.
+                    while not self._closed and self._render_requested:
                         wait = self._next_frame_at - time.monotonic()
                         if wait <= 0:
                             break
