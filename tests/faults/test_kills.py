@@ -196,3 +196,45 @@ def test_a_damaged_exit_json_while_the_run_lives_does_not_end_it(
     assert (final["status"], final["exit_code"]) == ("stopped", 0)  # the supervisor's own
     assert not run_processes(run_dir)
     assert_points_exact(db, experiment_id)
+
+
+@pytest.mark.parametrize("supervisor", ["alive", "killed"])
+def test_a_live_run_with_a_damaged_supervisor_json_is_flagged_and_stops(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    supervisor: str,
+) -> None:
+    gate = tmp_path / "gate"
+    _long_run(monkeypatch, gate, "after-supervisor-json")
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name="flagged"))
+    wait_reached(gate)
+    run_dir = Path(experiment(db, experiment_id).run_dir)
+    data = json.loads((run_dir / SUPERVISOR_FILE).read_text())
+    data["trainer_pid"] = None
+    (run_dir / SUPERVISOR_FILE).write_text(json.dumps(data))
+    if supervisor == "killed":
+        _kill_supervisor(db, experiment_id)
+    else:
+        gate.touch()  # the supervisor goes on supervising
+    _some_points(run_dir)
+    env = cli_env(rave_double)
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    record = experiment(db, experiment_id)
+    assert (record.status, record.ended_at) == ("running", None)
+    assert record.reason == (
+        "damaged run file: supervisor.json: trainer_pid is None, expected a positive integer (pid)"
+    )
+    done = ravelab(db_path, env, "stop", str(experiment_id))
+    no_traceback(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stderr
+    final = manager.wait(experiment_id, timeout=60)
+    assert (final["status"], final["reason"]) == ("stopped", "stopped by the user")
+    assert not run_processes(run_dir)
+    assert_points_exact(db, experiment_id)

@@ -600,16 +600,17 @@ class TrainingManager:
     def _follow_again(self, record: ExperimentRecord) -> None:
         assert record.run_dir is not None
         run_dir = Path(record.run_dir)
-        info = SupervisorInfo.read(run_dir)
-        if info is not None and info.problem is not None:
-            logger.warning("run %s: %s", record.id, info.problem)
-            self._set_reason(record.id, f"{DAMAGED_PREFIX}{info.problem}")
         process = self._make_process(record.id, record.config, run_dir, _handle(record))
         self.register_process(record.id, process)
         if self.follow:
             process.start()
         else:
             process.poll()  # catch up now; settles it if it has ended
+        # Flagged after the first poll, which sets the reason of a live run (queue state).
+        info = SupervisorInfo.read(run_dir)
+        if info is not None and info.problem is not None:
+            logger.warning("run %s: %s", record.id, info.problem)
+            self._set_reason(record.id, f"{DAMAGED_PREFIX}{info.problem}")
 
     def _reattach_unlaunched(self, record: ExperimentRecord) -> None:
         """A row with no process recorded: leave it to a launcher that still lives, else
