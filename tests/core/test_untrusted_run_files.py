@@ -202,3 +202,37 @@ def test_storage_drops_points_it_cannot_hold(caplog: pytest.LogCaptureFixture) -
     assert groups["loss"].steps.tolist() == [1]
     assert groups["lr"].steps.tolist() == [3]
     assert "cannot be stored" in caplog.text
+
+
+def test_an_event_file_replaced_by_a_folder_flags_the_run(tmp_path: Path, db: Database) -> None:
+    experiment_id = rows.insert_experiment(
+        db, name="events", project_id=1, dataset_id=None, config={}, status="running"
+    )
+    version = tmp_path / "run_0123456789" / "version_0"
+    version.mkdir(parents=True)
+    bad = version / "events.out.tfevents.1"
+    good = version / "events.out.tfevents.2"
+    scalar = Summary(value=[Summary.Value(tag="loss", simple_value=0.5)])
+    bad.write_bytes(_frame(Event(step=1, wall_time=1.0, summary=scalar).SerializeToString()))
+    good.write_bytes(_frame(Event(step=2, wall_time=1.0, summary=scalar).SerializeToString()))
+    process = TrainingProcess({}, db=db, experiment_id=experiment_id, run_dir=tmp_path)
+    assert process._events is not None
+    process._events._scan(force=True)  # both files known, then one is replaced
+    bad.unlink()
+    bad.mkdir()
+    process.poll()
+    record = rows.get_experiment(db, experiment_id)
+    assert record is not None and record.health == UNREADABLE
+    assert "events.out.tfevents.1" in (record.health_detail or "")
+    assert rows.metric_history(db, experiment_id, "loss") == [(2, 0.5)]  # the other is read
+
+
+def test_a_scalar_with_a_huge_tag_is_skipped(tmp_path: Path) -> None:
+    events = [
+        Event(step=1, wall_time=1.0, summary=Summary(value=[Summary.Value(tag=t, simple_value=1)]))
+        for t in ("ok", "x" * 100_000)
+    ]
+    path = tmp_path / "events.out.tfevents.x"
+    path.write_bytes(b"".join(_frame(e.SerializeToString()) for e in events))
+    batch = EventFileFollower(path).poll()
+    assert [p[0] for p in batch.points] == ["ok"] and batch.rejected == 1

@@ -21,7 +21,8 @@ without a summary) is ignored.
 
 An event file is untrusted input. A point, clip or text whose step is outside
 ``[0, MAX_STEP]`` or whose wall time is not a time (NaN, negative, past year 9999) is
-skipped and counted in ``EventBatch.rejected`` (the follower warns once per file and kind);
+skipped and counted in ``EventBatch.rejected`` (the follower warns once per file), as is a
+scalar whose tag is longer than :data:`MAX_TAG_CHARS`;
 a clip's absurd sample rate, channel count or length reads as 0 (unknown), a clip larger
 than :data:`MAX_CLIP_BYTES` is skipped, and a text is cut at :data:`MAX_TEXT_CHARS`.
 Scalar values themselves may be NaN or infinite: that is the run's health, reported apart.
@@ -84,6 +85,8 @@ EVENT_FILE_GLOB = "events.out.tfevents.*"
 _VERSION_DIR = re.compile(r"version_([0-9]+)")
 #: A validation clip larger than this is skipped (RAVE's are a few MB).
 MAX_CLIP_BYTES = 64 * 1024 * 1024
+#: A scalar whose tag is longer than this is skipped (it would be a metric's name).
+MAX_TAG_CHARS = 512
 #: A text summary is cut at this many characters (RAVE's gin config is a few KB).
 MAX_TEXT_CHARS = 1024 * 1024
 #: Sample rates, channel counts and lengths above these read as 0 (unknown).
@@ -98,6 +101,7 @@ _DT_STRING = 7
 _DT_BFLOAT16 = 14
 _DT_HALF = 19
 
+_TAG_OF = itemgetter(0)
 _STEP_OF = itemgetter(1)
 _WALL_OF = itemgetter(3)
 
@@ -504,11 +508,14 @@ def _points_in_range(points: list[ScalarRow], rejected: _Rejects) -> list[Scalar
         and math.isfinite(sum(walls))
         and min(walls) >= 0.0
         and max(walls) <= MAX_WALL_TIME
+        and max(map(len, map(_TAG_OF, points))) <= MAX_TAG_CHARS
     ):
         return points
     kept = []
     for point in points:
-        if _in_range(point[1], point[3], f"point of {point[0]!r}", rejected):
+        if len(point[0]) > MAX_TAG_CHARS:
+            rejected.add(f"a point whose tag has {len(point[0])} characters")
+        elif _in_range(point[1], point[3], f"point of {point[0]!r}", rejected):
             kept.append(point)
     return kept
 

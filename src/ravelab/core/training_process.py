@@ -469,7 +469,7 @@ class TrainingProcess(ProcessThread):
 
     def _check_readable(self, batch: _PollBatch) -> None:
         """Flag a run whose files cannot be read (or clear the flag once they can)."""
-        problems = batch.problems + batch.events.problems
+        problems = list(dict.fromkeys(batch.problems + batch.events.problems))
         if problems:
             detail = "; ".join(problems)[:500]
             # A NaN ("broken") says more about the run than a file it cannot read.
@@ -519,6 +519,7 @@ class TrainingProcess(ProcessThread):
             batch.events.clips.extend(events.clips)
             batch.events.texts.update(events.texts)
             batch.events.offsets.update(events.offsets)
+            batch.events.problems.extend(events.problems)
             batch.events.train_steps |= events.train_steps
             batch.events.more_pending = events.more_pending
             if events.max_step is not None:
