@@ -174,3 +174,21 @@ def test_a_run_whose_launcher_died_after_starting_it_is_adopted(
     assert final is not None and (final["status"], final["reason"]) == ("completed", None)
     assert len(assert_points_exact(db, adopted["id"])) == 40
     assert rows.count_points(db, adopted["id"]) > 0
+
+
+def test_a_run_that_ended_before_its_dead_launcher_recorded_it_is_settled_truly(
+    db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
+) -> None:
+    gate = tmp_path / "launch-gate"
+    env = cli_env(rave_double, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-launch"))
+    cli = subprocess.Popen(
+        train_args(db_path, "unseen"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    wait_reached(gate, cli)
+    run_dir = Path(_listing(db_path, cli_env(rave_double))["unseen"]["run_dir"])
+    wait_until(lambda: (run_dir / "exit.json").exists(), timeout=60, what="the run ends")
+    cli.send_signal(signal.SIGKILL)  # the launcher never recorded the supervisor
+    cli.communicate(timeout=30)
+    final = _listing(db_path, cli_env(rave_double))["unseen"]
+    assert (final["status"], final["reason"], final["exit_code"]) == ("completed", None, 0)
+    assert len(assert_points_exact(db, final["id"])) == 40
