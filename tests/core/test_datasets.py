@@ -144,7 +144,7 @@ def test_a_folder_registered_twice_is_refused_by_its_name(db: Database, tmp_path
     folder = _dataset(tmp_path / "drums", GOOD)
     first = register_dataset(db, folder)
     for spelling in (folder, tmp_path / "drums" / ".." / "drums", f"{folder}/"):
-        with pytest.raises(ConfigError, match=r"already registered as dataset 1 \('drums'\)"):
+        with pytest.raises(ConfigError, match=r"registered already as dataset 1 \('drums'\)"):
             register_dataset(db, spelling, name="other")
     assert [d.id for d in dataset_rows.list_datasets(db)] == [first.id]
 

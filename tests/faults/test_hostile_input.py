@@ -291,7 +291,7 @@ def test_parallel_adds_of_one_folder_register_it_once(
     for code, _out, err in results:
         if code != ExitCode.OK:
             assert code == ExitCode.INVALID
-            assert f"is already registered as dataset 1 ('{winner}')" in err
+            assert f"is registered already as dataset 1 ('{winner}')" in err
             assert "Traceback" not in err
 
 

@@ -201,7 +201,7 @@ def register_dataset(
         existing = dataset_rows.find_dataset(db, path=str(info.path))
         if existing is not None:
             raise ConfigError(
-                f"{str(info.path)!r} is already registered as dataset {existing.id} "
+                f"{str(info.path)!r} is registered already as dataset {existing.id} "
                 f"({existing.name!r}): use that one, or `ravelab dataset remove "
                 f"{existing.id}` first"
             )

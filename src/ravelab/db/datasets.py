@@ -1,8 +1,16 @@
-"""Registered RAVE datasets."""
+"""Registered RAVE datasets.
+
+Rows are read back as untrusted: a number column holding text, a float where an integer
+belongs, an infinity or a negative length (stored by an older version, or by hand) comes
+back as None, "unknown", so one bad row never breaks a listing, a sort or a sum.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import sqlite3
 from typing import Any
 
 from ravelab.db.database import Database
@@ -49,7 +57,7 @@ def insert_dataset(
 def get_dataset(db: Database, dataset_id: int) -> DatasetRecord | None:
     """One dataset by id, or None."""
     row = db.query_one("SELECT * FROM datasets WHERE id = ?", (dataset_id,))
-    return None if row is None else DatasetRecord.from_row(row)
+    return None if row is None else _record(row)
 
 
 def find_dataset(
@@ -62,7 +70,7 @@ def find_dataset(
         row = db.query_one("SELECT * FROM datasets WHERE path = ?", (path,))
     else:
         return None
-    return None if row is None else DatasetRecord.from_row(row)
+    return None if row is None else _record(row)
 
 
 def list_datasets(db: Database, project_id: int | None = None) -> list[DatasetRecord]:
@@ -71,7 +79,31 @@ def list_datasets(db: Database, project_id: int | None = None) -> list[DatasetRe
         rows = db.query("SELECT * FROM datasets ORDER BY id")
     else:
         rows = db.query("SELECT * FROM datasets WHERE project_id = ? ORDER BY id", (project_id,))
-    return [DatasetRecord.from_row(row) for row in rows]
+    return [_record(row) for row in rows]
+
+
+def _record(row: sqlite3.Row) -> DatasetRecord:
+    record = DatasetRecord.from_row(row)
+    seconds = record.n_seconds
+    return dataclasses.replace(
+        record,
+        channels=_count(record.channels),
+        sample_rate=_count(record.sample_rate),
+        num_signal=_count(record.num_signal),
+        n_seconds=(
+            float(seconds)
+            if isinstance(seconds, int | float)
+            and not isinstance(seconds, bool)
+            and math.isfinite(seconds)
+            and seconds >= 0
+            else None
+        ),
+    )
+
+
+def _count(value: object) -> int | None:
+    """A positive integer column, or None when the row holds anything else."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def experiments_using(db: Database, dataset_id: int) -> list[int]:

@@ -51,8 +51,8 @@ def percent_text(percent: float) -> str:
 
 def seconds_of_audio(seconds: Any) -> str:
     """A dataset's length: ``56.5`` -> ``0:56``, ``3725`` -> ``1:02:05``."""
-    if not isinstance(seconds, int | float) or seconds < 0:
-        return "-"
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        return "-"  # a stored inf or NaN (an older version) shows as unknown
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
