@@ -172,3 +172,20 @@ def test_resolve_by_id_or_name_never_by_unicode_digits(db: Database, tmp_path: P
 )
 def test_stored_numbers_out_of_range_read_as_unknown(value: object, expected: object) -> None:
     assert stored_number(value, 0, 1e9) == expected
+
+
+def test_rows_with_bad_numbers_read_back_as_unknown(db: Database, tmp_path: Path) -> None:
+    db.execute(
+        "INSERT INTO datasets(project_id, name, path, channels, sample_rate, n_seconds, lazy, "
+        "status, created_at, sources, num_signal) "
+        "VALUES (1, 'old', '/gone', 'two', -44100, ?, 0, 'ready', '2025-01-01', '[]', 0)",
+        (math.inf,),
+    )
+    (record,) = dataset_rows.list_datasets(db)
+    assert (record.channels, record.sample_rate, record.n_seconds, record.num_signal) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert dataset_rows.get_dataset(db, record.id) == record
