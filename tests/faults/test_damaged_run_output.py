@@ -316,3 +316,30 @@ def test_an_import_is_all_or_nothing(
     assert record.started_at is not None and record.completed_at is not None
     points = _points(db, experiment_id)
     assert points and 200 not in {step for step, _ in points["regularization"]}
+
+
+def test_one_shot_commands_settle_an_ended_run_whose_reading_keeps_failing(
+    make_manager: Any,
+    dataset_id: int,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
+    (damaged, damaged_dir), _ = _finished_pair(make_manager, dataset_id, db, max_steps=60)
+
+    def always_failing(*args: Any) -> None:
+        raise ValueError("a value the store always refuses")
+
+    monkeypatch.setattr(rows, "insert_points", always_failing)
+    record = rows.get_experiment(db, damaged)
+    assert record is not None
+    for attempt in range(1, 4):  # three commands, each polling once in its own follower
+        process = TrainingProcess(record.config, db=db, experiment_id=damaged, run_dir=damaged_dir)
+        assert process.poll() is False
+        current = rows.get_experiment(db, damaged)
+        assert current is not None and current.health == UNREADABLE
+        assert current.progress["read_failures"] == attempt
+        assert (current.ended_at is not None) == (attempt == 3)
+    final = _settled(db, damaged)
+    assert (final.status, final.exit_code) == ("completed", 0)
+    assert "ValueError" in (final.health_detail or "")

@@ -15,7 +15,8 @@ other error stores nothing of what it read, takes its offsets back from the data
 nothing is lost: the bytes are read again), flags the health with the error, waits
 longer before each retry (up to :data:`MAX_RETRY_S`), and never raises: the other runs
 and the command that polled go on. A run that has ended is settled all the same once
-:data:`SETTLE_AFTER_FAILURES` polls in a row have failed.
+:data:`SETTLE_AFTER_FAILURES` polls in a row have failed (counted in the run's progress as
+``read_failures``, so one-shot commands that poll once each get there too).
 """
 
 from __future__ import annotations
@@ -239,6 +240,7 @@ class TrainingProcess(ProcessThread):
         self._events: RunEventsFollower | None = None
         self._unreadable: str | None = None  # the detail of an "unreadable" health we set
         self._failures = 0  # polls failed in a row
+        self._stored_failures = 0  # the same, as the database has it (across processes)
         self._retry_at = 0.0
         self._restore()
 
@@ -255,6 +257,8 @@ class TrainingProcess(ProcessThread):
                 self.parser.restore(record.progress)
                 self.current_metrics.update(record.metrics)
                 self.health = record.health
+                stored = record.progress.get("read_failures")
+                self._stored_failures = stored if type(stored) is int and stored > 0 else 0
             self._checkpoints = {
                 c.path: c.modified_at for c in artifacts.list_checkpoints(db, experiment_id)
             }
@@ -411,7 +415,9 @@ class TrainingProcess(ProcessThread):
         except Exception as error:  # a follower must survive whatever a run's files hold
             self._poll_failed(error)
             return False
-        self._failures = 0
+        if self._failures or self._stored_failures:
+            rows.merge_progress(self.db, self.experiment_id, {"read_failures": 0})
+            self._failures = self._stored_failures = 0
         return busy
 
     def _poll(self) -> bool:
@@ -442,8 +448,7 @@ class TrainingProcess(ProcessThread):
         again), flag the run, wait longer before the next try; settle a run that ended."""
         assert self.db is not None and self.experiment_id is not None and self.run_dir
         self._failures += 1
-        delay = min(self.poll_interval * 2**self._failures, MAX_RETRY_S)
-        self._retry_at = time.monotonic() + delay
+        self._retry_at = time.monotonic() + min(self.poll_interval * 2**self._failures, MAX_RETRY_S)
         detail = f"reading the run failed: {type(error).__name__}: {error}"[:500]
         if self._failures == 1:
             logger.exception("run %s: %s", self.experiment_id, detail)
@@ -451,6 +456,14 @@ class TrainingProcess(ProcessThread):
             logger.debug("run %s: %s (again)", self.experiment_id, detail)
         try:
             self._restore()
+            # Counted in the database too, so that one-shot commands, each of which polls
+            # once, also settle an ended run whose reading keeps failing.
+            self._failures = max(self._failures, self._stored_failures + 1)
+            self._retry_at = time.monotonic() + min(
+                self.poll_interval * 2**self._failures, MAX_RETRY_S
+            )
+            rows.merge_progress(self.db, self.experiment_id, {"read_failures": self._failures})
+            self._stored_failures = self._failures
             if self.health != UNREADABLE or self._unreadable != detail:
                 rows.update_fields(
                     self.db, self.experiment_id, health=UNREADABLE, health_detail=detail
@@ -476,7 +489,8 @@ class TrainingProcess(ProcessThread):
             if detail != self._unreadable and batch.health is None and self.health != "broken":
                 batch.health = (UNREADABLE, detail)
                 self._unreadable = detail
-        elif self._unreadable is not None and self.health == UNREADABLE and batch.health is None:
+        elif self.health == UNREADABLE and batch.health is None:
+            # Every file reads (this process may not be the one that flagged the run).
             batch.health = ("ok", None)
             self._unreadable = None
 
