@@ -476,3 +476,23 @@ def test_extensions_and_input_paths_are_checked(tmp_path: Path) -> None:
     assert report.files == []
     report = check_audio_inputs(["~no-such-user-here/audio"])
     assert any("'~no-such-user-here/audio' is not usable" in p for p in report.problems)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "dataset length: 0:56.47 20it [00:01, 1.2.3it/s]",
+        "dataset length: 0:56.47 20it [00:01, 0.00s/it]",
+        "dataset length: 1:00 " + "9" * 5000 + "it [00:01, 2it/s]",
+        "dataset length: 1:00 ٣it [00:01, 2it/s]",
+        "dataset length: " + "1:" * 10_000 + " 3it [00:01, 2it/s]",
+    ],
+    ids=["bad-rate", "zero-rate", "huge-count", "arabic-digit", "long-length"],
+)
+def test_preprocess_progress_lines_never_raise(line: str) -> None:
+    from ravelab.core.preprocess import parse_preprocess_line
+
+    progress = parse_preprocess_line(line, "stdout")
+    assert set(progress) <= {"chunks", "audio_seconds", "chunks_per_s"}
+    assert all(math.isfinite(v) and v >= 0 for v in progress.values())
+    assert progress.get("chunks", 0) < 10**15

@@ -39,9 +39,11 @@ FFMPEG_HINT = (
 )
 
 _EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
+#: ASCII digits and bounded runs: ``\d`` also matches other scripts' digits, and a
+#: thousand-digit run would be an int() over Python's limit (the line is untrusted).
 _PROGRESS = re.compile(
-    r"dataset length: (?P<length>[\d:.]+).*?(?P<chunks>\d+)it \[(?P<elapsed>[\d:]+)"
-    r"(?:,\s*(?P<rate>[\d.?]+)(?P<unit>it/s|s/it))?"
+    r"dataset length: (?P<length>[0-9:.]{1,24}).*?(?<![0-9])(?P<chunks>[0-9]{1,15})it "
+    r"\[(?P<elapsed>[0-9:]{1,24})(?:,\s*(?P<rate>[0-9.?]{1,24})(?P<unit>it/s|s/it))?"
 )
 
 
@@ -363,7 +365,10 @@ def parse_preprocess_line(text: str, stream: str) -> dict[str, Any]:
             break
     rate = match.group("rate")
     progress: dict[str, Any] = {"chunks": int(match.group("chunks")), "audio_seconds": seconds}
-    if rate and "?" not in rate:
-        value = float(rate)
+    try:
+        value = float(rate) if rate and "?" not in rate else 0.0
+    except ValueError:  # e.g. "1.2.3"
+        value = 0.0
+    if value > 0:  # tqdm prints 0.00s/it for very fast chunks: no rate, not 1 / 0
         progress["chunks_per_s"] = value if match.group("unit") == "it/s" else 1 / value
     return progress
