@@ -72,6 +72,7 @@ def create_run_dir(runs_dir: Path, base: str) -> Path:
     A folder that exists already (left by another database, or another database's live
     run sharing the runs folder) is never reused and never touched.
     """
+    runs_dir = Path(os.path.abspath(runs_dir))  # stored and used as a marker: never relative
     runs_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, _MAX_FOLDER_TRIES + 1):
         candidate = runs_dir / (base if attempt == 1 else f"{base}-{attempt}")

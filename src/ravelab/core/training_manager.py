@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
 from psygnal import Signal
 
 from ravelab.core import datasets as core_datasets
@@ -629,9 +630,12 @@ class TrainingManager:
             if found:
                 # The launcher died after starting the supervisor: adopt the run.
                 chosen = _pick_supervisor(found)
-                if rows.claim_process(self.db, record.id, chosen.pid, chosen.create_time(), HOST):
-                    logger.warning("run %s: adopted its process %s", record.id, chosen.pid)
-                return  # followed by the caller's loop over unended runs
+                if chosen is not None:
+                    if rows.claim_process(
+                        self.db, record.id, chosen.pid, chosen.start_time, chosen.host
+                    ):
+                        logger.warning("run %s: adopted its process %s", record.id, chosen.pid)
+                    return  # followed by the caller's loop over unended runs
             started = any(
                 (run_dir / name).exists() for name in (SUPERVISOR_FILE, EXIT_FILE, STDOUT_LOG)
             )
@@ -753,13 +757,17 @@ def _set_aside(path: Path) -> None:
     raise LaunchError(f"cannot set {path} aside: too many earlier attempts")
 
 
-def _pick_supervisor(found: list[Any]) -> Any:
-    """The run's supervisor among its processes, else the oldest of them."""
+def _pick_supervisor(found: list[psutil.Process]) -> ProcessIdentity | None:
+    """The run's supervisor among its processes, else the oldest of them still there."""
+    living: list[tuple[bool, float, int]] = []
     for process in found:
-        with contextlib.suppress(Exception):
-            if "ravelab.core.supervisor" in process.cmdline():
-                return process
-    return min(found, key=lambda process: process.create_time())
+        with contextlib.suppress(psutil.Error):
+            is_supervisor = "ravelab.core.supervisor" in process.cmdline()
+            living.append((not is_supervisor, process.create_time(), process.pid))
+    if not living:
+        return None
+    _, start_time, pid = min(living)
+    return ProcessIdentity(pid, start_time, HOST)
 
 
 def _handle(record: ExperimentRecord) -> RunHandle:
