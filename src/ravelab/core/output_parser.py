@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ravelab.core.trainer_numbers import MAX_STEP, digits_value
+from ravelab.core.trainer_numbers import MAX_STEP, digits_value, is_step
 
 logger = logging.getLogger(__name__)
 
@@ -200,11 +200,12 @@ class OutputParser:
 
     def restore(self, progress: dict[str, Any]) -> None:
         """Take back the state stored in an experiment's progress (a re-attached run)."""
-        if isinstance(progress.get("train_examples"), int):
+        # Range-checked too: a database written before these checks may hold anything.
+        if is_step(progress.get("train_examples")):
             self.train_examples = progress["train_examples"]
-        if isinstance(progress.get("step"), int):
+        if is_step(progress.get("step")):
             self.step = progress["step"]
-        if isinstance(progress.get("epoch"), int):
+        if is_step(progress.get("epoch")):
             self.epoch = progress["epoch"]
         if isinstance(progress.get("last_error"), str):
             self.reason = progress["last_error"]
