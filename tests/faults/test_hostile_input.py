@@ -321,6 +321,7 @@ HOSTILE_TRAIN_FLAGS = {
         (("--learning-rate", "nan"), "learning_rate must be a finite number, not nan"),
         (("--gpu", "-7"), "gpu -7 is not valid"),
         (("--override", "A=1\nB=2"), "is not a gin binding"),
+        (("--override", "PHASE_1_DURATION=" + "9" * 5000), "5,017 characters long"),
     ),
     "names": (
         (("--name", "../escape"), "run name '../escape' is not allowed"),
@@ -408,6 +409,7 @@ def test_config_numbers_are_refused_by_name(
         ("project_id", "¹", "project id must be a project's number"),
         ("project_id", 99, "project 99 not found"),
         ("modifiers", ["a\0b"], "is neither a config name nor a usable path"),
+        ("overrides", ["PHASE_1_DURATION=" + "9" * 500], "the phase-1 length must be"),
     ],
 )
 def test_other_config_values_are_refused_by_name(

@@ -50,6 +50,8 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "channels": (1, 64),
 }
 
+#: A gin binding longer than this is not one a person wrote.
+MAX_OVERRIDE_LENGTH = 1000
 #: GPU indices beyond this are typing errors, not GPUs.
 MAX_GPU_INDEX = 1023
 
@@ -238,6 +240,20 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
             raise ConfigError(
                 f"override {shown(override)} is not a gin binding: write KEY=VALUE, e.g. "
                 "PHASE_1_DURATION=200000"
+            )
+        if len(override) > MAX_OVERRIDE_LENGTH:
+            raise ConfigError(
+                f"override {shown(override)} is {len(override):,} characters long: at most "
+                f"{MAX_OVERRIDE_LENGTH:,}"
+            )
+        try:  # ravelab reads the phase-1 length from these itself
+            phase_1 = rave_configs.phase_1_duration("v2", [], [override])
+        except ValueError:
+            phase_1 = -1
+        if not 0 <= phase_1 <= _LIMITS["max_steps"][1]:
+            raise ConfigError(
+                f"override {shown(override)}: the phase-1 length must be a whole number of "
+                f"steps from 0 to {_LIMITS['max_steps'][1]:,}"
             )
 
     max_steps = _integer(config, "max_steps", RAVE_DEFAULTS["max_steps"])
