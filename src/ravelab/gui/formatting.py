@@ -41,7 +41,9 @@ def number(value: Any, digits: int = 4) -> str:
 
 def steps(value: Any) -> str:
     """``6000000`` -> ``6,000,000``."""
-    return f"{int(value):,}" if isinstance(value, int | float) else "-"
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "-"
+    return f"{int(value):,}"
 
 
 def percent_text(percent: float) -> str:
