@@ -308,3 +308,26 @@ def test_a_backup_while_a_follower_writes_holds_every_point_committed_before_it(
             child.kill()
             _end(child)
         db.close()
+
+
+def test_a_backup_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(
+    small_disk: Path, tmp_path: Path, rave_double: Path
+) -> None:
+    db_path = tmp_path / "ravelab.db"
+    with Database(db_path) as db:
+        experiment_id = rows.insert_experiment(
+            db, name="big", project_id=1, dataset_id=None, config={}
+        )
+        # About 3 MB of points: more than the small disk holds.
+        points = [("loss", step, float(step), float(step)) for step in range(150_000)]
+        rows.insert_points(db, experiment_id, points)
+    copy = small_disk / "copy.db"
+
+    result = ravelab(db_path, cli_env(rave_double), "db", "backup", str(copy))
+
+    no_traceback(result.stdout, result.stderr)
+    assert result.returncode == ExitCode.DATABASE, result.stderr
+    assert result.stderr.count("\n") == 1 and "disk full" in result.stderr
+    assert str(small_disk) in result.stderr
+    assert list(small_disk.iterdir()) == []  # no copy, no temporary file
+    assert check_database(db_path).sound

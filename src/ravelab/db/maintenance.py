@@ -127,7 +127,27 @@ def _open_existing(path: str) -> sqlite3.Connection:
         raise CannotOpenError(f"no database at {path}: check the --db path")
     if not os.path.isfile(path):
         raise CannotOpenError(f"database {path} is not a file: check the --db path")
-    uri = Path(path).absolute().as_uri() + "?mode=rw"
+    conn = _connect(path, "mode=rw")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as error:
+        name = error_name(error) or ""
+        folder = os.path.dirname(os.path.abspath(path))
+        if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) and not os.access(
+            folder, os.W_OK
+        ):
+            # A WAL database on read-only media (a mounted backup disk): SQLite cannot make
+            # its -shm file there. Nothing can write to it either, so it can be read as
+            # an immutable file.
+            conn.close()
+            conn = _connect(path, "mode=ro&immutable=1")
+        # Otherwise the caller's own queries meet the error and report it (damage is
+        # what `check_database` is for).
+    return conn
+
+
+def _connect(path: str, options: str) -> sqlite3.Connection:
+    uri = f"{Path(path).absolute().as_uri()}?{options}"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.isolation_level = None
