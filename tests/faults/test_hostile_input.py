@@ -498,3 +498,31 @@ def test_preprocess_progress_lines_never_raise(line: str) -> None:
     assert set(progress) <= {"chunks", "audio_seconds", "chunks_per_s"}
     assert all(math.isfinite(v) and v >= 0 for v in progress.values())
     assert progress.get("chunks", 0) < 10**15
+
+
+def test_delete_preprocessed_removes_only_what_rave_wrote(
+    fake_ffmpeg_env: dict[str, str], tmp_path: Path
+) -> None:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for index in range(3):
+        _wav(audio / f"c{index}.wav", seconds=5.0)
+    for name in ("kept", "gone"):
+        output = tmp_path / name
+        done = ravelab(
+            fake_ffmpeg_env,
+            *("dataset", "create", str(audio), "--name", name, "--output", str(output)),
+            *("--num-signal", "65536"),
+        )
+        assert done.returncode == ExitCode.OK, done.stderr
+        assert sorted(p.name for p in output.iterdir()) == ["data.mdb", "lock.mdb", "metadata.yaml"]
+    (tmp_path / "kept" / "my-notes.txt").write_text("mine")
+    done = ravelab(fake_ffmpeg_env, "dataset", "remove", "kept", "--delete-preprocessed")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert "kept " + str(tmp_path / "kept") in done.stderr and "my-notes.txt" in done.stderr
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["my-notes.txt"]
+    done = ravelab(fake_ffmpeg_env, "dataset", "remove", "gone", "--delete-preprocessed")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert f"deleted the preprocessed folder {tmp_path / 'gone'}" in done.stdout
+    assert not (tmp_path / "gone").exists()
+    assert audio.is_dir() and len(list(audio.iterdir())) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ravelab.cli.context import Context, finite_argument, whole_argument
 from ravelab.cli.exit_codes import ExitCode
@@ -218,8 +219,6 @@ def cmd_dataset_create(ctx: Context) -> int:
 
 
 def cmd_dataset_remove(ctx: Context) -> int:
-    import shutil
-
     dataset = resolve_dataset(ctx.db, ctx.args.dataset)
     users = dataset_rows.experiments_using(ctx.db, dataset.id)
     if users:
@@ -235,9 +234,39 @@ def cmd_dataset_remove(ctx: Context) -> int:
         if dataset.job_id is None:
             ctx.err.write(f"kept {dataset.path}: ravelab did not create it\n")
         else:
-            shutil.rmtree(dataset.path, ignore_errors=True)
-            ctx.out.write(f"deleted the preprocessed folder {dataset.path}\n")
+            _delete_preprocessed(ctx, Path(dataset.path))
     return ExitCode.OK
+
+
+#: What ``rave preprocess`` writes in its output folder (an LMDB environment).
+PREPROCESS_FILES = ("data.mdb", "lock.mdb", "metadata.yaml")
+
+
+def _delete_preprocessed(ctx: Context, folder: Path) -> None:
+    """Delete the files ``rave preprocess`` wrote, then the folder if nothing else is in
+    it: anything else there (a user's file, a folder) is kept and named, never removed."""
+    for name in PREPROCESS_FILES:
+        path = folder / name
+        try:
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        except OSError as error:
+            ctx.err.write(f"could not delete {path}: {error.strerror or error}\n")
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        try:
+            left = sorted(p.name for p in folder.iterdir())
+        except OSError:
+            left = []
+        ctx.err.write(
+            f"kept {folder}: it holds files rave preprocess did not write "
+            f"({', '.join(left[:5])}{', ...' if len(left) > 5 else ''})\n"
+        )
+        return
+    ctx.out.write(f"deleted the preprocessed folder {folder}\n")
 
 
 def cmd_resume(ctx: Context) -> int:
