@@ -192,3 +192,39 @@ def test_a_run_that_ended_before_its_dead_launcher_recorded_it_is_settled_truly(
     final = _listing(db_path, cli_env(rave_double))["unseen"]
     assert (final["status"], final["reason"], final["exit_code"]) == ("completed", None, 0)
     assert len(assert_points_exact(db, final["id"])) == 40
+
+
+def test_a_job_whose_launcher_was_killed_is_left_alone_then_never_started(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.db import jobs as job_rows
+    from tests.core.test_jobs import _train_with_checkpoints
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    experiment_id = _train_with_checkpoints(make_manager(), dataset_id)
+    gate = tmp_path / "launch-gate"
+    env = cli_env(rave_double, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-insert"))
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "ravelab", "--db", str(db_path), "export", str(experiment_id)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_reached(gate, cli)
+    listing = ravelab(db_path, cli_env(rave_double), "jobs", "--json")
+    no_traceback(listing.stdout, listing.stderr)
+    (job,) = job_rows.list_jobs(db)
+    assert (job.status, job.ended_at) == ("running", None)  # its launcher still lives
+    cli.send_signal(signal.SIGKILL)
+    cli.communicate(timeout=30)
+    listing = ravelab(db_path, cli_env(rave_double), "jobs", "--json")
+    no_traceback(listing.stdout, listing.stderr)
+    (job,) = job_rows.list_jobs(db)
+    assert job.status == "failed" and job.ended_at is not None
+    assert job.reason is not None and job.reason.startswith("never started")

@@ -23,6 +23,7 @@ import psutil
 
 from ravelab.core.errors import LaunchError
 from ravelab.core.process_identity import (
+    HOST,
     ProcessIdentity,
     identify,
     is_alive,
@@ -112,6 +113,19 @@ def run_processes(run_dir: Path) -> list[psutil.Process]:
     """The live processes of a run on this machine, found by the marker they carry (the
     supervisor, the trainer, its workers), whatever the run's files say."""
     return processes_with_env(RUN_MARKER_ENV, marker_value(run_dir))
+
+
+def pick_supervisor(found: list[psutil.Process]) -> ProcessIdentity | None:
+    """The run's supervisor among its processes, else the oldest of them still there."""
+    living: list[tuple[bool, float, int]] = []
+    for process in found:
+        with contextlib.suppress(psutil.Error):
+            is_supervisor = "ravelab.core.supervisor" in process.cmdline()
+            living.append((not is_supervisor, process.create_time(), process.pid))
+    if not living:
+        return None
+    _, start_time, pid = min(living)
+    return ProcessIdentity(pid, start_time, HOST)
 
 
 class LocalExecutor:

@@ -2,7 +2,9 @@
 
 Same supervision as a training run (detached supervisor, logs in a job folder,
 ``exit.json``, re-attach on start), with a DB row in ``jobs``, a health check before
-preprocessing and a check of what each job left behind after it.
+preprocessing and a check of what each job left behind after it. A job being launched
+has an owner, as a run has (``launch_owner``): re-attaching never fails a job whose
+launcher may still be starting it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from ravelab.core.datasets import read_dataset_folder
 from ravelab.core.errors import ConfigError, DatasetError, LaunchError, NotFoundError
-from ravelab.core.executor import Executor, RunHandle
+from ravelab.core.executor import Executor, RunHandle, pick_supervisor, run_processes
 from ravelab.core.export import (
     build_export_argv,
     choose_checkpoint,
@@ -24,6 +26,7 @@ from ravelab.core.export import (
     parse_export_line,
 )
 from ravelab.core.job_process import Finisher, JobProcess, LineParser
+from ravelab.core.launch_owner import launcher_gone, this_launcher
 from ravelab.core.names import check_name
 from ravelab.core.preprocess import (
     AUDIO_EXTENSIONS,
@@ -37,7 +40,13 @@ from ravelab.core.preprocess import (
 from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.projects import require_project
 from ravelab.core.rave_locator import find_rave
-from ravelab.core.run_files import LaunchSpec, create_run_dir, remove_created_run_dir
+from ravelab.core.run_files import (
+    STDOUT_LOG,
+    LaunchSpec,
+    create_run_dir,
+    fault_point,
+    remove_created_run_dir,
+)
 from ravelab.core.training_process import Outcome
 from ravelab.db import Database, JobRecord, artifacts
 from ravelab.db import datasets as dataset_rows
@@ -46,6 +55,9 @@ from ravelab.db import jobs as job_rows
 from ravelab.db.experiments import utc_now
 
 logger = logging.getLogger(__name__)
+
+#: The test-only pause point of a launch (see ``training_manager``): ``after-insert``.
+_FAULT_ENV = "RAVELAB_FAULT_LAUNCH"
 
 
 class JobManager:
@@ -172,6 +184,7 @@ class JobManager:
                 dataset_id=dataset_id,
                 options={"name": name, "health": report.as_dict()},
             )
+            _record_owner(self.db, job_id)
             dataset_rows.update_dataset(self.db, dataset_id, job_id=job_id)
         try:
             self._launch(job_id, f"preprocess-{name}", argv, "y\n" if lazy else None)
@@ -220,19 +233,21 @@ class JobManager:
             ),
             None,
         )
-        job_id = job_rows.insert_job(
-            self.db,
-            "export",
-            experiment_id=experiment_id,
-            options={
-                "checkpoint": str(chosen.path),
-                "streaming": streaming,
-                "fidelity": fidelity if fidelity is not None else 0.95,
-                "expected_path": str(model_path),
-                "step": step,
-                "stereo_config_fixed": stereo_fixed,
-            },
-        )
+        with self.db.atomic():
+            job_id = job_rows.insert_job(
+                self.db,
+                "export",
+                experiment_id=experiment_id,
+                options={
+                    "checkpoint": str(chosen.path),
+                    "streaming": streaming,
+                    "fidelity": fidelity if fidelity is not None else 0.95,
+                    "expected_path": str(model_path),
+                    "step": step,
+                    "stereo_config_fixed": stereo_fixed,
+                },
+            )
+            _record_owner(self.db, job_id)
         self._launch(job_id, f"export-{record.name}", argv, None)
         return job_id
 
@@ -241,6 +256,7 @@ class JobManager:
     def _launch(self, job_id: int, label: str, argv: list[str], stdin: str | None) -> None:
         # Created exclusively (a suffixed name when taken): a folder left by another
         # database is never reused, and a failed launch removes only what it wrote.
+        fault_point(_FAULT_ENV, "after-insert")
         run_dir: Path | None = None
         try:
             run_dir = create_run_dir(self._runs_dir() / "jobs", f"{job_id:04d}-{label}")
@@ -285,20 +301,71 @@ class JobManager:
         return process
 
     def reattach(self) -> None:
-        """Follow unfinished jobs again; settle those that ended meanwhile."""
+        """Follow unfinished jobs again; settle those that ended meanwhile. Each job is
+        taken on its own: one job's trouble is logged and never stops the others."""
+        rows = self.db.query(
+            "SELECT * FROM jobs WHERE pid IS NULL AND ended_at IS NULL AND status = 'running' "
+            "ORDER BY id"
+        )
+        for job in [JobRecord.from_row(row) for row in rows]:
+            try:
+                self._reattach_unlaunched(job)
+            except Exception:
+                logger.exception("job %s cannot be re-attached", job.id)
         for job in job_rows.unended_jobs(self.db):
             if job.id in self.active_jobs or job.run_dir is None:
                 continue
-            supervisor = None
-            if job.pid is not None and job.pid_start_time is not None:
-                supervisor = ProcessIdentity(job.pid, job.pid_start_time, job.host or "")
-            handle = RunHandle(self.executor.name, supervisor=supervisor)
-            process = self._make_process(job.id, Path(job.run_dir), handle)
-            self.active_jobs[job.id] = process
-            if self.follow:
-                process.start()
-            else:
-                process.poll()
+            try:
+                self._follow_again(job)
+            except Exception:
+                self.active_jobs.pop(job.id, None)
+                logger.exception("job %s cannot be followed", job.id)
+
+    def _follow_again(self, job: JobRecord) -> None:
+        assert job.run_dir is not None
+        supervisor = None
+        if job.pid is not None and job.pid_start_time is not None:
+            supervisor = ProcessIdentity(job.pid, job.pid_start_time, job.host or "")
+        handle = RunHandle(self.executor.name, supervisor=supervisor)
+        process = self._make_process(job.id, Path(job.run_dir), handle)
+        self.active_jobs[job.id] = process
+        if self.follow:
+            process.start()
+        else:
+            process.poll()
+
+    def _reattach_unlaunched(self, job: JobRecord) -> None:
+        """A job with no process recorded (as for runs): left to a launcher that still
+        lives; else its processes are adopted, or it is followed from what it left, or
+        it is failed as never started (its dataset too)."""
+        owner = experiment_rows.launch_owner(self.db, job.id, table="jobs")
+        if not launcher_gone(owner):
+            return
+        run_dir = Path(job.run_dir) if job.run_dir else None
+        if run_dir is not None:
+            chosen = pick_supervisor(run_processes(run_dir))
+            if chosen is None and owner is not None and (run_dir / STDOUT_LOG).exists():
+                # It ran and ended unseen: the (dead) launcher stands in for its process.
+                chosen = ProcessIdentity(owner.pid, owner.start_time, owner.host)
+            if chosen is not None:
+                self.db.execute(
+                    "UPDATE jobs SET pid = ?, pid_start_time = ?, host = ? "
+                    "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
+                    (chosen.pid, chosen.start_time, chosen.host, job.id),
+                )
+                return  # followed by the loop over unended jobs
+        launcher = f" (pid {owner.pid})" if owner is not None else ""
+        reason = f"never started: the command that launched it{launcher} ended before starting it"
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE jobs SET status = 'failed', reason = ?, ended_at = ? "
+                "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
+                (reason, utc_now(), job.id),
+            )
+            if cursor.rowcount and job.kind == "preprocess" and job.dataset_id is not None:
+                dataset_rows.update_dataset(
+                    self.db, job.dataset_id, status="failed", reason=f"preprocess {reason}"
+                )
 
     def get_job(self, job_id: int) -> JobRecord:
         """A job by id.
@@ -356,6 +423,19 @@ class JobManager:
             process.halt()
             if process.is_alive():
                 process.join(timeout)
+
+
+def _record_owner(db: Database, job_id: int) -> None:
+    """Store this process as the launcher of a job (see ``launch_owner``)."""
+    owner = this_launcher()
+    job_rows.update_job(
+        db,
+        job_id,
+        launcher_pid=owner.pid,
+        launcher_start_time=owner.start_time,
+        launcher_host=owner.host,
+        launch_lease_until=owner.lease_until,
+    )
 
 
 def _finish_preprocess(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:

@@ -33,16 +33,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
 from psygnal import Signal
 
 from ravelab.core import datasets as core_datasets
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
-from ravelab.core.executor import Executor, LocalExecutor, RunHandle, run_processes
+from ravelab.core.executor import (
+    Executor,
+    LocalExecutor,
+    RunHandle,
+    pick_supervisor,
+    run_processes,
+)
 from ravelab.core.job_manager import JobManager
+from ravelab.core.launch_owner import launcher_gone, this_launcher
 from ravelab.core.paths import RUNS_ENV, user_data_dir
-from ravelab.core.process_identity import HOST, ProcessIdentity, identify, is_alive
+from ravelab.core.process_identity import ProcessIdentity
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import (
     DAMAGED_PREFIX,
@@ -67,16 +73,12 @@ from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProce
 from ravelab.db import Database, ExperimentRecord, artifacts, point_blocks
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, DuplicateNameError, utc_now
-from ravelab.db.records import LaunchOwner
 
 logger = logging.getLogger(__name__)
 
 RUNS_SETTING = "runs_dir"
 STALLED_SETTING = "stalled_after_minutes"
 
-#: How long a launch may take before another host may call it never started (a local
-#: launch is decided by whether the launching process lives, not by this).
-LAUNCH_LEASE_S = 600.0
 _FAULT_ENV = "RAVELAB_FAULT_LAUNCH"
 
 
@@ -197,10 +199,7 @@ class TrainingManager:
         executor = self._executor_named(spec.executor)
         runs_dir = self._runs_dir_for(spec)
         rave = find_rave(self.rave, self.db)
-        me = identify(os.getpid())
-        owner = LaunchOwner(
-            os.getpid(), me.start_time if me else time.time(), HOST, time.time() + LAUNCH_LEASE_S
-        )
+        owner = this_launcher()
         try:
             with self.db.atomic():
                 if spec.dataset_id < 0:
@@ -617,19 +616,14 @@ class TrainingManager:
         """A row with no process recorded: leave it to a launcher that still lives, else
         adopt the run's processes, else settle it as never started."""
         owner = rows.launch_owner(self.db, record.id)
-        if owner is not None:
-            if owner.host == HOST:
-                identity = ProcessIdentity(owner.pid, owner.start_time, owner.host)
-                if is_alive(identity) is not False:
-                    return  # still being launched
-            elif time.time() < owner.lease_until:
-                return  # launched from another host, whose lease still holds
+        if not launcher_gone(owner):
+            return  # still being launched (or, from another host, its lease holds)
         run_dir = Path(record.run_dir) if record.run_dir else None
         if run_dir is not None and record.executor == "local":
             found = run_processes(run_dir)
             if found:
                 # The launcher died after starting the supervisor: adopt the run.
-                chosen = _pick_supervisor(found)
+                chosen = pick_supervisor(found)
                 if chosen is not None:
                     if rows.claim_process(
                         self.db, record.id, chosen.pid, chosen.start_time, chosen.host
@@ -755,19 +749,6 @@ def _set_aside(path: Path) -> None:
             path.rename(target)
             return
     raise LaunchError(f"cannot set {path} aside: too many earlier attempts")
-
-
-def _pick_supervisor(found: list[psutil.Process]) -> ProcessIdentity | None:
-    """The run's supervisor among its processes, else the oldest of them still there."""
-    living: list[tuple[bool, float, int]] = []
-    for process in found:
-        with contextlib.suppress(psutil.Error):
-            is_supervisor = "ravelab.core.supervisor" in process.cmdline()
-            living.append((not is_supervisor, process.create_time(), process.pid))
-    if not living:
-        return None
-    _, start_time, pid = min(living)
-    return ProcessIdentity(pid, start_time, HOST)
 
 
 def _handle(record: ExperimentRecord) -> RunHandle:

@@ -91,12 +91,15 @@ def _duplicate_message(name: str, other_id: int | None, project: str | None) -> 
     return f"a run named {name!r} exists already{where}: choose another --name"
 
 
-def launch_owner(db: Database, experiment_id: int) -> LaunchOwner | None:
-    """The process that launched (or is launching) an experiment, when recorded."""
+def launch_owner(db: Database, row_id: int, table: str = "experiments") -> LaunchOwner | None:
+    """The process that launched (or is launching) an experiment (or, with ``table``
+    ``"jobs"``, a job), when recorded."""
+    if table not in ("experiments", "jobs"):
+        raise ValueError(f"no launch owner in table {table!r}")
     row = db.query_one(
         "SELECT launcher_pid, launcher_start_time, launcher_host, launch_lease_until "
-        "FROM experiments WHERE id = ?",
-        (experiment_id,),
+        f"FROM {table} WHERE id = ?",
+        (row_id,),
     )
     if row is None or row[0] is None or row[1] is None:
         return None

@@ -237,13 +237,14 @@ def _carry_over(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _v5_launch_owner(conn: sqlite3.Connection) -> None:
-    """Who is launching a run: the process that inserted the row (pid, start time, host)
-    and until when its claim holds on another host. A row with no supervisor yet is
-    "never started" only once this owner is provably gone."""
-    conn.execute("ALTER TABLE experiments ADD COLUMN launcher_pid INTEGER")
-    conn.execute("ALTER TABLE experiments ADD COLUMN launcher_start_time REAL")
-    conn.execute("ALTER TABLE experiments ADD COLUMN launcher_host TEXT")
-    conn.execute("ALTER TABLE experiments ADD COLUMN launch_lease_until REAL")
+    """Who is launching a run or a job: the process that inserted the row (pid, start
+    time, host) and until when its claim holds on another host. A row with no supervisor
+    yet is "never started" only once this owner is provably gone."""
+    for table in ("experiments", "jobs"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN launcher_pid INTEGER")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN launcher_start_time REAL")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN launcher_host TEXT")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN launch_lease_until REAL")
 
 
 MIGRATIONS: list[Migration] = [
