@@ -321,12 +321,14 @@ HOSTILE_TRAIN_FLAGS = {
         (("--learning-rate", "nan"), "learning_rate must be a finite number, not nan"),
         (("--gpu", "-7"), "gpu -7 is not valid"),
         (("--override", "A=1\nB=2"), "is not a gin binding"),
+        (("--override", "A=1\rB=2"), "is not a gin binding"),
         (("--override", "PHASE_1_DURATION=" + "9" * 5000), "5,017 characters long"),
     ),
     "names": (
         (("--name", "../escape"), "run name '../escape' is not allowed"),
         (("--name", "a/b"), "run name 'a/b' is not allowed"),
         (("--name", "a\nb"), "run name 'a\\nb' is not allowed"),
+        (("--name", "trailing\n"), "run name 'trailing\\n' is not allowed"),
         (("--name", "x" * 5000), "run name 'xxxxxxxxxx"),
         (("--name", ""), "run name is missing"),
         (("--modifier", "../../etc/x.gin"), "modifier file '../../etc/x.gin' does not exist"),
@@ -362,6 +364,7 @@ def test_hostile_paths_and_names_at_dataset_add(
     assert "we ird 'q' \"dq\"\\nnl" in listed  # escaped: the row stays one line
     for name, message in (
         ("../up", "dataset name '../up' is not allowed"),
+        ("drums\n", "dataset name 'drums\\n' is not allowed"),
         ("a/b", "is not allowed"),
         ("", "dataset name is missing"),
         ("n" * 300, "is not allowed"),

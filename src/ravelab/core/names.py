@@ -7,14 +7,15 @@ import re
 from ravelab.core.errors import ConfigError
 
 #: Safe in a folder name, a RAVE ``--name`` (which becomes ``<name>_<hash>``) and a shell.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Used with ``fullmatch``: ``$`` would also match before a trailing newline.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_name(name: object, what: str = "name") -> str:
     """Return ``name`` when it is safe, else raise ``ConfigError`` saying what is allowed."""
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{what} is missing: give a name such as 'drums-v2'")
-    if not SAFE_NAME.match(name) or ".." in name:
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
         raise ConfigError(
             f"{what} {shown(name)} is not allowed: use 1-64 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"

@@ -236,7 +236,7 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
             )
     overrides = _string_list(config, "overrides")
     for override in overrides:
-        if not _OVERRIDE.match(override) or "\n" in override:
+        if not _OVERRIDE.match(override) or any(ord(c) < 32 or ord(c) == 127 for c in override):
             raise ConfigError(
                 f"override {shown(override)} is not a gin binding: write KEY=VALUE, e.g. "
                 "PHASE_1_DURATION=200000"
