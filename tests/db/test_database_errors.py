@@ -225,3 +225,43 @@ def test_close_never_raises_and_is_idempotent(db_path: Path) -> None:
     database = Database(db_path)
     database.close()
     database.close()
+
+
+class _RollbackFails:
+    """A connection whose ROLLBACK undoes the transaction and then reports a failure."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "ROLLBACK":
+            self._conn.execute(sql)
+            raise sqlite3.OperationalError("injected rollback failure")
+        return self._conn.execute(sql, *args)
+
+
+def _fail_inside(db: Database) -> None:
+    with db.atomic():
+        db.set_setting("inside", "1")
+        raise ValueError("the original error")
+
+
+def test_a_failing_rollback_never_hides_the_original_error(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = db._conn
+    db._conn = _RollbackFails(real)  # type: ignore[assignment]
+    try:
+        with (
+            caplog.at_level(logging.WARNING),
+            pytest.raises(ValueError, match="original") as caught,
+        ):
+            _fail_inside(db)
+    finally:
+        db._conn = real
+    assert "rolling back after ValueError failed too" in caplog.text
+    assert any("injected rollback failure" in note for note in caught.value.__notes__)
+    assert db.get_setting("inside") is None

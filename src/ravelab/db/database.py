@@ -163,6 +163,8 @@ class Database:
                 second,
                 error_name(second),
             )
+            # Kept with the cause (shown in its traceback, not in its one-line message).
+            cause.add_note(f"rolling back failed too: {second} ({error_name(second)})")
 
     def _close_quietly(self) -> None:
         try:
