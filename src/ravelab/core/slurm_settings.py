@@ -30,10 +30,13 @@ _NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
 _PARTITION = re.compile(rf"{_NAME}(,{_NAME})*")
 _ACCOUNT = re.compile(_NAME)
 # SLURM's --time: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (or UNLIMITED/INFINITE).
-_TIME = re.compile(r"\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2}|UNLIMITED|INFINITE")
+# [0-9], not \d: \d also matches other scripts' digits, which sbatch refuses.
+_TIME = re.compile(
+    r"[0-9]+(:[0-9]{1,2}){0,2}|[0-9]+-[0-9]{1,2}(:[0-9]{1,2}){0,2}|UNLIMITED|INFINITE"
+)
 _GRES_ITEM = r"[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_.-]+){0,2}"
 _GRES = re.compile(rf"{_GRES_ITEM}(,{_GRES_ITEM})*")
-_MEM = re.compile(r"\d+[KMGT]?")
+_MEM = re.compile(r"[0-9]+[KMGT]?")
 _EXTRA = re.compile(r"#SBATCH\s+\S.*")
 
 
