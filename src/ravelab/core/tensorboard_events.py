@@ -21,8 +21,8 @@ without a summary) is ignored.
 
 An event file is untrusted input. A point, clip or text whose step is outside
 ``[0, MAX_STEP]`` or whose wall time is not a time (NaN, negative, past year 9999) is
-skipped and counted in ``EventBatch.rejected`` (the follower warns once per file), as is a
-scalar whose tag is longer than :data:`MAX_TAG_CHARS`;
+skipped and counted in ``EventBatch.rejected`` (the follower warns once per file), as is
+one whose tag is longer than :data:`MAX_TAG_CHARS`;
 a clip's absurd sample rate, channel count or length reads as 0 (unknown), a clip larger
 than :data:`MAX_CLIP_BYTES` is skipped, and a text is cut at :data:`MAX_TEXT_CHARS`.
 Scalar values themselves may be NaN or infinite: that is the run's health, reported apart.
@@ -85,7 +85,8 @@ EVENT_FILE_GLOB = "events.out.tfevents.*"
 _VERSION_DIR = re.compile(r"version_([0-9]+)")
 #: A validation clip larger than this is skipped (RAVE's are a few MB).
 MAX_CLIP_BYTES = 64 * 1024 * 1024
-#: A scalar whose tag is longer than this is skipped (it would be a metric's name).
+#: A scalar, clip or text whose tag is longer than this is skipped (a tag names a metric,
+#: a file or a row).
 MAX_TAG_CHARS = 512
 #: A text summary is cut at this many characters (RAVE's gin config is a few KB).
 MAX_TEXT_CHARS = 1024 * 1024
@@ -462,8 +463,8 @@ class EventFileFollower:
         self._resyncing = result.resyncing
         rejected = decoder.rejected
         kept_points = _points_in_range(points, rejected)
-        kept_audio = [c for c in audio if _in_range(c.step, c.wall_time, "clip", rejected)]
-        kept_texts = [t for t in texts if _in_range(t.step, t.wall_time, "text", rejected)]
+        kept_audio = [c for c in audio if _kept(c.tag, c.step, c.wall_time, "clip", rejected)]
+        kept_texts = [t for t in texts if _kept(t.tag, t.step, t.wall_time, "text", rejected)]
         if rejected.count and not self._warned:
             self._warned = True  # once per file: a broken writer repeats itself
             logger.warning(
@@ -490,6 +491,14 @@ def _in_range(step: int, wall_time: float, what: str, rejected: _Rejects) -> boo
         return True
     rejected.add(f"a {what} at step {step}, wall time {wall_time}")
     return False
+
+
+def _kept(tag: str, step: int, wall_time: float, what: str, rejected: _Rejects) -> bool:
+    """Whether a clip or text may be kept (its tag names a file or a row)."""
+    if len(tag) > MAX_TAG_CHARS:
+        rejected.add(f"a {what} whose tag has {len(tag)} characters")
+        return False
+    return _in_range(step, wall_time, what, rejected)
 
 
 def _points_in_range(points: list[ScalarRow], rejected: _Rejects) -> list[ScalarRow]:
