@@ -70,7 +70,7 @@ from ravelab.core.training_config import (
     validate_training_config,
 )
 from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProcess
-from ravelab.db import Database, ExperimentRecord, artifacts, point_blocks
+from ravelab.db import Database, DatabaseError, ExperimentRecord, artifacts, point_blocks
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, DuplicateNameError, utc_now
 
@@ -667,7 +667,10 @@ class TrainingManager:
         return state.alive is True
 
     def _flag(self, experiment_id: int, error: Exception) -> None:
-        logger.error("run %s cannot be followed: %s", experiment_id, error, exc_info=error)
+        # A database error is the user's to act on (disk full, a damaged file): its one
+        # line says what to do, a traceback would only bury it.
+        trace = None if isinstance(error, DatabaseError) else error
+        logger.error("run %s cannot be followed: %s", experiment_id, error, exc_info=trace)
         self._set_reason(experiment_id, f"ravelab cannot follow this run: {error}")
 
     def _set_reason(self, experiment_id: int, reason: str) -> None:
