@@ -187,10 +187,14 @@ def test_a_database_under_a_regular_file_says_so(tmp_path: Path) -> None:
     _one_line(caught.value)
 
 
-def test_a_folder_given_as_the_database_cannot_be_opened(tmp_path: Path) -> None:
-    with pytest.raises(CannotOpenError, match="cannot be opened") as caught:
+def test_a_folder_or_a_device_given_as_the_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CannotOpenError, match="is a folder") as caught:
         Database(tmp_path)
     _one_line(caught.value)
+    fifo = tmp_path / "pipe.db"
+    os.mkfifo(fifo)
+    with pytest.raises(CannotOpenError, match="is not a regular file"):
+        Database(fifo)
 
 
 def test_a_lock_held_too_long_is_a_busy_error(db: Database, db_path: Path) -> None:

@@ -94,6 +94,12 @@ class Database:
                     f"database {self.path} cannot be created: {_folder_problem(folder, error)}; "
                     "choose another --db path"
                 ) from error
+            target = Path(self.path)
+            if target.exists() and not target.is_file():
+                kind = "a folder" if target.is_dir() else "not a regular file"
+                raise CannotOpenError(
+                    f"database {self.path} is {kind}: give the path of a database file with --db"
+                )
         try:
             self._conn = sqlite3.connect(
                 self.path,
