@@ -51,7 +51,6 @@ import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -101,10 +100,6 @@ _DT_DOUBLE = 2
 _DT_STRING = 7
 _DT_BFLOAT16 = 14
 _DT_HALF = 19
-
-_TAG_OF = itemgetter(0)
-_STEP_OF = itemgetter(1)
-_WALL_OF = itemgetter(3)
 
 _SCALARS_PLUGIN = "scalars"
 _TEXT_PLUGIN = "text"
@@ -264,8 +259,14 @@ class _EventDecoder:
         add_point = points.append
         add_points = points.extend
 
+        rejected = self.rejected
+
         def scalars(columns: ScalarColumns) -> None:
-            add_points(zip(*columns, strict=True))
+            tags, steps, _values, walls = columns
+            if _columns_in_range(tags, steps, walls):
+                add_points(zip(*columns, strict=True))
+            else:
+                add_points(p for p in zip(*columns, strict=True) if _point_kept(p, rejected))
 
         def record(index: int) -> None:
             # One record the column view could not take (not a plain scalar event).
@@ -277,16 +278,26 @@ class _EventDecoder:
             # An event without a summary (file_version, graph_def, ...) reads as an empty one.
             values = event.summary.value
             count = len(values)
+            if not count:
+                return
+            step: int = event.step
+            wall: float = event.wall_time
+            if not (0 <= step <= MAX_STEP and 0.0 <= wall <= MAX_WALL_TIME):
+                rejected.add(f"an event at step {step}, wall time {wall}")
+                return
             if count == 1:
                 value = values[0]
                 number = value.simple_value
                 # simple_value reads 0.0 when the value holds something else (it is a oneof
                 # member), so the costlier HasField is asked only for zeros.
                 if number or value.HasField("simple_value"):
-                    add_point((value.tag, event.step, number, event.wall_time))
+                    tag: str = value.tag
+                    if len(tag) <= MAX_TAG_CHARS:
+                        add_point((tag, step, number, wall))
+                    else:
+                        rejected.add(f"a value whose tag has {len(tag)} characters")
                     return
-            if count:
-                self._decode_values(values, event.step, event.wall_time, points, audio, texts)
+            self._decode_values(values, step, wall, points, audio, texts)
 
         # Runs of plain scalar events are decoded as columns, many records per parse; the
         # rest one record at a time, in file order either way.
@@ -305,6 +316,9 @@ class _EventDecoder:
         """Decode every ``Summary.Value`` of one event (the general path)."""
         for index in range(len(values)):
             value = values[index]
+            if len(value.tag) > MAX_TAG_CHARS:
+                self.rejected.add(f"a value whose tag has {len(value.tag)} characters")
+                continue
             kind = value.WhichOneof("value")
             if kind == "simple_value":
                 points.append((value.tag, step, value.simple_value, wall_time))
@@ -462,9 +476,6 @@ class EventFileFollower:
         self._offset = result.next_offset
         self._resyncing = result.resyncing
         rejected = decoder.rejected
-        kept_points = _points_in_range(points, rejected)
-        kept_audio = [c for c in audio if _kept(c.tag, c.step, c.wall_time, "clip", rejected)]
-        kept_texts = [t for t in texts if _kept(t.tag, t.step, t.wall_time, "text", rejected)]
         if rejected.count and not self._warned:
             self._warned = True  # once per file: a broken writer repeats itself
             logger.warning(
@@ -475,9 +486,9 @@ class EventFileFollower:
                 rejected.first,
             )
         return EventBatch(
-            tuple(kept_points),
-            tuple(kept_audio),
-            tuple(kept_texts),
+            tuple(points),
+            tuple(audio),
+            tuple(texts),
             result.next_offset,
             skipped,
             result.more_pending,
@@ -485,48 +496,32 @@ class EventFileFollower:
         )
 
 
-def _in_range(step: int, wall_time: float, what: str, rejected: _Rejects) -> bool:
-    """Whether a step and a wall time may be kept; notes the reason when not."""
-    if is_step(step) and 0.0 <= wall_time <= MAX_WALL_TIME:
-        return True
-    rejected.add(f"a {what} at step {step}, wall time {wall_time}")
-    return False
+def _columns_in_range(tags: list[str], steps: list[int], walls: list[float]) -> bool:
+    """Whether every point of a run of scalar events may be kept (nearly always).
 
-
-def _kept(tag: str, step: int, wall_time: float, what: str, rejected: _Rejects) -> bool:
-    """Whether a clip or text may be kept (its tag names a file or a row)."""
-    if len(tag) > MAX_TAG_CHARS:
-        rejected.add(f"a {what} whose tag has {len(tag)} characters")
-        return False
-    return _in_range(step, wall_time, what, rejected)
-
-
-def _points_in_range(points: list[ScalarRow], rejected: _Rejects) -> list[ScalarRow]:
-    """The points whose step and wall time are in range (all of them, nearly always).
-
-    C-level passes decide the common case (every point in range) without a Python loop: a
-    NaN wall time makes the sum of the wall times NaN, and min/max bound the rest.
+    C-level passes over the columns decide it without a Python loop: a NaN wall time makes
+    the sum of the wall times NaN, and min/max bound the rest.
     """
-    if not points:
-        return points
-    steps = list(map(_STEP_OF, points))
-    walls = list(map(_WALL_OF, points))
-    if (
+    return (
         min(steps) >= 0
         and max(steps) <= MAX_STEP
         and math.isfinite(sum(walls))
         and min(walls) >= 0.0
         and max(walls) <= MAX_WALL_TIME
-        and max(map(len, map(_TAG_OF, points))) <= MAX_TAG_CHARS
-    ):
-        return points
-    kept = []
-    for point in points:
-        if len(point[0]) > MAX_TAG_CHARS:
-            rejected.add(f"a point whose tag has {len(point[0])} characters")
-        elif _in_range(point[1], point[3], f"point of {point[0]!r}", rejected):
-            kept.append(point)
-    return kept
+        and max(map(len, tags)) <= MAX_TAG_CHARS
+    )
+
+
+def _point_kept(point: ScalarRow, rejected: _Rejects) -> bool:
+    """Whether one point may be kept; notes why not."""
+    tag, step, _value, wall = point
+    if len(tag) > MAX_TAG_CHARS:
+        rejected.add(f"a value whose tag has {len(tag)} characters")
+    elif not is_step(step) or not 0.0 <= wall <= MAX_WALL_TIME:
+        rejected.add(f"a value of {tag!r} at step {step}, wall time {wall}")
+    else:
+        return True
+    return False
 
 
 def read_event_file(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> EventBatch:
