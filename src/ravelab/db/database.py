@@ -16,7 +16,9 @@ place of the error that caused it.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,10 +57,15 @@ def _folder_problem(folder: Path, error: OSError) -> str:
     """Why ``folder`` cannot be made, in words: e.g. ``--db /etc/passwd/x.db`` puts the
     database under a regular file."""
     for ancestor in (folder, *folder.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                return f"{ancestor} is a file, not a folder"
-            break
+        try:
+            mode = os.stat(ancestor).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            break  # e.g. a folder above that this user may not enter
+        if not stat.S_ISDIR(mode):
+            return f"{ancestor} is a file, not a folder"
+        break
     return f"its folder {folder} cannot be made ({error.strerror or error})"
 
 
@@ -94,9 +101,17 @@ class Database:
                     f"database {self.path} cannot be created: {_folder_problem(folder, error)}; "
                     "choose another --db path"
                 ) from error
-            target = Path(self.path)
-            if target.exists() and not target.is_file():
-                kind = "a folder" if target.is_dir() else "not a regular file"
+            try:
+                mode = os.stat(self.path).st_mode
+            except FileNotFoundError:
+                mode = stat.S_IFREG  # created below
+            except OSError as error:
+                raise CannotOpenError(
+                    f"database {self.path} cannot be reached: {error.strerror or error}; check "
+                    "the permissions of its folders, or choose another --db path"
+                ) from error
+            if not stat.S_ISREG(mode):
+                kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
                 raise CannotOpenError(
                     f"database {self.path} is {kind}: give the path of a database file with --db"
                 )
