@@ -448,7 +448,7 @@ class TrainingProcess(ProcessThread):
         again), flag the run, wait longer before the next try; settle a run that ended."""
         assert self.db is not None and self.experiment_id is not None and self.run_dir
         self._failures += 1
-        self._retry_at = time.monotonic() + min(self.poll_interval * 2**self._failures, MAX_RETRY_S)
+        self._retry_at = time.monotonic() + self._backoff()
         detail = f"reading the run failed: {type(error).__name__}: {error}"[:500]
         if self._failures == 1:
             logger.exception("run %s: %s", self.experiment_id, detail)
@@ -459,9 +459,7 @@ class TrainingProcess(ProcessThread):
             # Counted in the database too, so that one-shot commands, each of which polls
             # once, also settle an ended run whose reading keeps failing.
             self._failures = max(self._failures, self._stored_failures + 1)
-            self._retry_at = time.monotonic() + min(
-                self.poll_interval * 2**self._failures, MAX_RETRY_S
-            )
+            self._retry_at = time.monotonic() + self._backoff()
             rows.merge_progress(self.db, self.experiment_id, {"read_failures": self._failures})
             self._stored_failures = self._failures
             if self.health != UNREADABLE or self._unreadable != detail:
@@ -479,6 +477,10 @@ class TrainingProcess(ProcessThread):
             raise
         except Exception:
             logger.exception("run %s: recording a failed read failed too", self.experiment_id)
+
+    def _backoff(self) -> float:
+        """Seconds to wait after ``_failures`` failed polls: doubling, up to MAX_RETRY_S."""
+        return min(self.poll_interval * float(2 ** min(self._failures, 16)), MAX_RETRY_S)
 
     def _check_readable(self, batch: _PollBatch) -> None:
         """Flag a run whose files cannot be read (or clear the flag once they can)."""
