@@ -481,6 +481,10 @@ def test_extensions_and_input_paths_are_checked(tmp_path: Path) -> None:
     assert report.files == []
     report = check_audio_inputs(["~no-such-user-here/audio"])
     assert any("'~no-such-user-here/audio' is not usable" in p for p in report.problems)
+    for options in ({"sample_rate": 0}, {"num_signal": 0}, {"num_signal": True}):
+        # `dataset create --check` calls this before any other check: no division by zero.
+        report = check_audio_inputs([tmp_path / "audio"], **options)
+        assert report.problems and "is out of range" in report.problems[0]
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,9 @@ from ravelab.core.names import shown
 
 AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")
 DEFAULT_NUM_SIGNAL = 131_072
+#: What ``rave preprocess`` is given: (low, high), both included.
+NUM_SIGNAL_RANGE = (2048, 4_194_304)
+SAMPLE_RATE_RANGE = (8000, 384_000)
 #: RAVE keeps 2 % of the chunks for validation (``split_dataset(dataset, 98)``).
 VALIDATION_PERCENT = 2
 #: v2/v2_small's latent PCA at validation needs this many latent frames (RAVE.md §0b).
@@ -175,6 +178,14 @@ def check_audio_inputs(
 ) -> HealthReport:
     """Say what will go wrong with ``rave preprocess`` on these inputs, before it runs."""
     report = HealthReport()
+    for label, value, (low, high) in (
+        ("num_signal", num_signal, NUM_SIGNAL_RANGE),
+        ("sample_rate", sample_rate, SAMPLE_RATE_RANGE),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            report.problems.append(f"{label} {value!r} is out of range: use {low} to {high}")
+    if report.problems:
+        return report  # the arithmetic below divides by both
     ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
     for tool, found in (("ffmpeg", ffmpeg), ("ffprobe", ffprobe)):
         if found is None:
