@@ -278,3 +278,24 @@ def test_info_describes_the_file(db_path: Path, capsys: pytest.CaptureFixture[st
     assert code == ExitCode.OK and data["experiments"] == 2
     code, out, _ = _cli(capsys, "--db", str(db_path), "db", "info")
     assert code == ExitCode.OK and "schema version" in out
+
+
+def test_a_block_of_points_another_program_garbled_is_found_and_refused(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _filled(db_path, runs=2, points=10)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE metric_blocks SET steps = x'0102' WHERE experiment_id = 1")
+    conn.commit()
+    conn.close()
+    report = check_database(db_path)  # SQLite's own check sees nothing wrong here
+    assert not report.sound and report.damaged_tables == ["metric_blocks"]
+    assert "1 block(s) of metric points cannot be read" in report.problems
+    with Database(db_path) as db:
+        with pytest.raises(DatabaseDamagedError, match=r"metric_blocks.*ravelab db check"):
+            rows.metric_history(db, 1, "loss")
+        with pytest.raises(DatabaseDamagedError):  # a write that would merge with it, too
+            rows.insert_points(db, 1, [("loss", 5, 9.0, 9.0)])
+        assert len(rows.metric_history(db, 2, "loss")) == 10  # the other run reads fine
+    code, _, err = _cli(capsys, "--db", str(db_path), "metrics", "1")
+    assert code == ExitCode.DATABASE and err.count("\n") == 1 and "`ravelab db check`" in err

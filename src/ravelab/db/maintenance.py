@@ -257,6 +257,11 @@ def _check(conn: sqlite3.Connection, path: str, quick: bool) -> CheckReport:
         tables = _damaged_tables(conn, pragma)
         found = {m.group(1) for p in problems for m in _INDEX_PROBLEM.finditer(p)}
         indexes = sorted(found)
+    blocks = _damaged_blocks(conn)
+    if blocks:
+        problems.append(f"{blocks} block(s) of metric points cannot be read")
+        if "metric_blocks" not in tables:
+            tables.append("metric_blocks")
     references = _broken_references(conn)
     known = len(MIGRATIONS)
     newer = f" (schema {version}, newer than this ravelab's {known})" if version > known else ""
@@ -328,6 +333,28 @@ def _damaged_tables(conn: sqlite3.Connection, pragma: str) -> list[str]:
         if [str(row[0]) for row in rows] != ["ok"]:
             damaged.append(name)
     return damaged
+
+
+def _damaged_blocks(conn: sqlite3.Connection) -> int:
+    """Rows of ``metric_blocks`` whose blobs are not ``count`` 8-byte items each: bytes
+    another program wrote, which SQLite's own check cannot see (it reads no payload)."""
+    try:
+        present = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'metric_blocks'"
+        ).fetchone()[0]
+        if not present:
+            return 0
+        row = conn.execute(
+            "SELECT count(*) FROM metric_blocks WHERE typeof(steps) != 'blob' "
+            "OR typeof(vals) != 'blob' OR typeof(walls) != 'blob' "
+            "OR length(steps) != 8 * count OR length(vals) != 8 * count "
+            "OR length(walls) != 8 * count OR first_step > last_step"
+        ).fetchone()
+    except sqlite3.Error as error:
+        if not _is_damage(error) and error_name(error) != "SQLITE_ERROR":
+            raise
+        return 0  # damaged pages (reported above) or not ravelab's table
+    return int(row[0])
 
 
 def _broken_references(conn: sqlite3.Connection) -> dict[str, int]:

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ravelab.db.errors import CHECK_HINT, RESTORE_HINT, DatabaseDamagedError
+
 if TYPE_CHECKING:  # the migrations (imported by database) use this module
     from ravelab.db.database import Database
 
@@ -201,10 +203,27 @@ def pack_blocks(columns: Columns) -> list[tuple[int, int, int, bytes, bytes, byt
     return blocks
 
 
-def _unpack(rows: Sequence[Sequence[Any]]) -> Columns:
-    """Columns from ``(steps, vals, walls)`` blobs of blocks in step order."""
+def _unpack(path: str, rows: Sequence[Sequence[Any]]) -> Columns:
+    """Columns from ``(steps, vals, walls)`` blobs of blocks in step order.
+
+    Raises:
+        DatabaseDamagedError: a block is not three blobs of 8-byte items of one length
+            (bytes another program wrote; SQLite's own checks cannot see them).
+    """
     if not rows:
         return _empty()
+    for steps, values, walls in rows:
+        if not (
+            isinstance(steps, bytes)
+            and isinstance(values, bytes)
+            and isinstance(walls, bytes)
+            and len(steps) % 8 == 0
+            and len(steps) == len(values) == len(walls)
+        ):
+            raise DatabaseDamagedError(
+                f"database {path} holds a damaged block of metric points in metric_blocks; "
+                f"{CHECK_HINT}, then {RESTORE_HINT}"
+            )
     if len(rows) == 1:
         steps, values, walls = rows[0]
     else:
@@ -287,7 +306,7 @@ def _append(
             f"({','.join('?' * len(absorbed))}) ORDER BY first_step",
             tuple(absorbed),
         )
-        columns = _concat([_unpack(stored), columns])
+        columns = _concat([_unpack(db.path, stored), columns])
     _replace(db, experiment_id, name, absorbed, columns)
 
 
@@ -300,7 +319,7 @@ def _merge(db: Database, experiment_id: int, name: str, columns: Columns) -> Non
         (experiment_id, name, high, low),
     )
     if overlapping:
-        stored = _unpack([row[1:] for row in overlapping])
+        stored = _unpack(db.path, [row[1:] for row in overlapping])
         fresh = ~np.isin(columns.steps, stored.steps, assume_unique=True)
         if not fresh.any():
             return
@@ -326,7 +345,7 @@ def read_columns(
     if until_step is not None:
         sql += " AND first_step <= ?"
         params.append(until_step)
-    columns = _unpack(db.query_tuples(sql + " ORDER BY first_step", tuple(params)))
+    columns = _unpack(db.path, db.query_tuples(sql + " ORDER BY first_step", tuple(params)))
     steps = columns.steps
     start = 0 if after_step is None else int(np.searchsorted(steps, after_step, "right"))
     end = len(steps) if until_step is None else int(np.searchsorted(steps, until_step, "right"))
