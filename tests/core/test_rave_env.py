@@ -62,3 +62,44 @@ def test_a_failed_install_leaves_the_previous_one_in_use(db: Database) -> None:
     assert db.get_setting(RAVE_SETTING) == "/previous/rave"
     assert not list(envs_dir().glob("py*-torch0.0.1-*"))
     assert any(line.startswith("$ ") for line in lines)
+
+
+def test_an_install_never_reuses_or_deletes_a_folder_it_did_not_create(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ravelab.core.rave_env as rave_env
+
+    monkeypatch.setattr(rave_env.time, "strftime", lambda _format: "20260101-000000")
+    made: list[Path] = []
+
+    def failing_run(argv: list[str], say: object, timeout_s: float) -> None:
+        made.append(Path(argv[-1]))
+        raise RaveInstallError("pip failed")
+
+    monkeypatch.setattr(rave_env, "_run", failing_run)
+    version = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    taken = envs_dir() / f"{version}-torch2.9.1-20260101-000000"
+    taken.mkdir(parents=True)
+    (taken / "someone's file").write_text("kept")
+    with pytest.raises(RaveInstallError, match="pip failed"):
+        install_rave(db, python=sys.executable)
+    assert made == [taken.with_name(taken.name + "-2")]
+    assert (taken / "someone's file").read_text() == "kept"
+    assert not made[0].exists()  # what this call created, and only that, is removed
+
+
+def test_a_new_install_names_older_ones_instead_of_deleting_them(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ravelab.core.rave_env as rave_env
+
+    version = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    older = envs_dir() / f"{version}-torch2.9.1-20250101-000000"
+    older.mkdir(parents=True)
+    (older / rave_env._MARKER).write_text("{}")
+    monkeypatch.setattr(rave_env, "_run", lambda argv, say, timeout_s: None)
+    monkeypatch.setattr(rave_env, "verify", lambda target: {"acids-rave": "2.3.1"})
+    lines: list[str] = []
+    env = install_rave(db, python=sys.executable, force=True, progress=lines.append)
+    assert older.is_dir() and Path(env.path) != older
+    assert any(str(older) in line and "no longer used" in line for line in lines)

@@ -194,8 +194,7 @@ def install_rave(
         return _record(db, target, interpreter, version, torch, cpu, versions)
     # Always a new folder (venv scripts hard-code their folder, so nothing is moved): a
     # failure removes only it, and the environment in use stays as it was.
-    target = envs_dir() / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _new_folder(envs_dir(), f"{label}-{time.strftime('%Y%m%d-%H%M%S')}")
     started = time.monotonic()
     try:
         _run([interpreter, "-m", "venv", str(target)], say, timeout_s=300)
@@ -210,9 +209,25 @@ def install_rave(
     (target / _MARKER).write_text(json.dumps(versions))
     say(f"installed in {time.monotonic() - started:.0f} s: {versions}")
     env = _record(db, target, interpreter, version, torch, cpu, versions)
-    for marker in existing:  # older installs of the same versions, no longer used
-        shutil.rmtree(marker.parent, ignore_errors=True)
+    # Older installs were made by earlier calls: they are no longer used, but deleting
+    # them is the user's choice, not this call's.
+    for marker in existing:
+        say(f"an older install is no longer used (delete it to free space): {marker.parent}")
     return env
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """A folder under ``parent`` created by this call (``name``, else ``name-2``, ...): a
+    folder that exists already is never reused, so a failure may remove what it made."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        target = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            target.mkdir()
+        except FileExistsError:
+            continue
+        return target
+    raise RaveInstallError(f"no free folder name for {name!r} under {parent}")
 
 
 def _record(
