@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -26,6 +27,7 @@ from ravelab.core.follow_child import DATABASE_EXIT_CODE
 from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, DiskFullError
 from ravelab.db import experiments as rows
+from ravelab.db.database import FAULT_KILL_ENV
 from ravelab.db.maintenance import check_database
 from tests.db.damage import garble_rows_of
 from tests.faults.run_helpers import (
@@ -41,6 +43,8 @@ from tests.helpers import run_config, wait_until
 
 pytestmark = pytest.mark.faults
 
+#: The double's seed line, as tests/faults/run_helpers reads it.
+_SEED = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
 #: Seed lines of a run that is always stopped or paused, never waited out.
 _LONG = {"FAKE_RAVE_SEED_LINES": "100000", "FAKE_RAVE_SEED_RATE": "200"}
 
@@ -331,3 +335,43 @@ def test_a_backup_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(
     assert str(small_disk) in result.stderr
     assert list(small_disk.iterdir()) == []  # no copy, no temporary file
     assert check_database(db_path).sound
+
+
+def _stored_matches_offset(db: Database, experiment_id: int, run_dir: Path) -> int:
+    """The stored loss points are exactly the seed lines before the stored stdout offset
+    (points and offsets were committed together); return that offset."""
+    offset = rows.get_offsets(db, experiment_id).get("stdout", 0)
+    head = (run_dir / "stdout.log").read_bytes()[:offset]
+    expected = [(int(step), float(loss)) for step, loss in _SEED.findall(head)]
+    assert rows.metric_history(db, experiment_id, "loss") == expected
+    return offset
+
+
+def test_a_follower_killed_inside_a_transaction_leaves_nothing_of_it(
+    tmp_path: Path, rave_double: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _LONG.items():
+        monkeypatch.setenv(name, value)
+    db_path = tmp_path / "ravelab.db"
+    runs = tmp_path / "runs"
+    db = Database(db_path)
+    child: subprocess.Popen[str] | None = None
+    try:
+        experiment_id, run_dir = _start(db, rave_double, runs, dataset_dir, "cut-short")
+        # Three polls commit; the fourth is killed after its writes, before its COMMIT.
+        monkeypatch.setenv(FAULT_KILL_ENV, "4")
+        child = _follower(db_path, experiment_id)
+        code, err = _end(child, halt=False)
+        child = None
+        assert code == -signal.SIGKILL, err
+        monkeypatch.delenv(FAULT_KILL_ENV)
+        offset = _stored_matches_offset(db, experiment_id, run_dir)
+        assert offset > 0  # the first polls' commits are there, whole
+        assert check_database(db_path).sound
+        _stop_and_settle(db, rave_double, runs, experiment_id)
+        assert_points_exact(db, experiment_id)  # the next follower re-read the lost poll
+    finally:
+        if child is not None:
+            child.kill()
+            _end(child)
+        db.close()

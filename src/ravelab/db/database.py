@@ -11,12 +11,17 @@ result code (see :mod:`ravelab.db.errors`). A transaction either commits whole o
 all: when SQLite has already rolled it back itself (it does after SQLITE_FULL or an I/O
 error), no second ROLLBACK is tried, and a ROLLBACK that fails is logged, never raised in
 place of the error that caused it.
+
+Test-only fault hook: ``RAVELAB_FAULT_DB_KILL_BEFORE_COMMIT=N`` makes the process kill
+itself (SIGKILL) just before the N-th COMMIT of an ``atomic`` block, so tests can check
+that a transaction cut short leaves nothing of itself behind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 import stat
 import threading
@@ -49,6 +54,11 @@ logger = logging.getLogger(__name__)
 
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 30_000
+
+#: The test-only fault hook (see the module docstring), read once.
+FAULT_KILL_ENV = "RAVELAB_FAULT_DB_KILL_BEFORE_COMMIT"
+_KILL_VALUE = os.environ.get(FAULT_KILL_ENV, "")
+_KILL_AT_COMMIT = int(_KILL_VALUE) if _KILL_VALUE.isascii() and _KILL_VALUE.isdigit() else 0
 
 SqlParams = Sequence[Any] | dict[str, Any]
 
@@ -92,6 +102,7 @@ class Database:
         self._tracer = tracer
         self._lock = threading.RLock()
         self._depth = 0
+        self._commits = 0
         if self.path != ":memory:":
             folder = Path(self.path).parent
             try:
@@ -267,6 +278,10 @@ class Database:
             if not self._conn.in_transaction:
                 # The block caught an error after which SQLite ended the transaction.
                 raise self._aborted()
+            if _KILL_AT_COMMIT and depth == 0:
+                self._commits += 1
+                if self._commits == _KILL_AT_COMMIT:
+                    os.kill(os.getpid(), signal.SIGKILL)
             try:
                 self._conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
             except sqlite3.Error as error:
