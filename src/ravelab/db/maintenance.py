@@ -36,6 +36,7 @@ from ravelab.db.errors import (
     CannotOpenError,
     DatabaseDamagedError,
     DatabaseError,
+    StorageUnavailableError,
     classify,
     error_name,
 )
@@ -206,8 +207,13 @@ def check_database(target: Target, *, quick: bool = False) -> CheckReport:
     """
     path = _path_of(target)
     if path != ":memory:" and os.path.isfile(path):
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+        try:
+            with open(path, "rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as error:
+            raise CannotOpenError(
+                f"database {path} cannot be read: {error.strerror or error}; check its permissions"
+            ) from error
         if header and header != SQLITE_HEADER:
             return CheckReport(
                 path,
@@ -407,8 +413,14 @@ def backup_database(
     started = time.monotonic()
     source_path = _path_of(source)
     dest = Path(destination).expanduser().absolute()
-    _refuse_bad_destination(source_path, dest, force)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    try:
+        _refuse_bad_destination(source_path, dest, force)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    except OSError as error:
+        raise BackupRefusedError(
+            f"backup destination {dest} cannot be written: {error.strerror or error}; "
+            "choose another path"
+        ) from error
     os.close(fd)
     tmp = Path(tmp_name)
     _copy_mode(source_path, tmp)
@@ -417,15 +429,18 @@ def backup_database(
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())  # the copy is on disk before it takes the name
         _move_into_place(tmp, dest, force)
+    except OSError as error:
+        raise StorageUnavailableError(
+            f"backup to {dest} failed: {error.strerror or error}; nothing was written to "
+            f"{dest}; check the free space and permissions of {dest.parent}"
+        ) from error
     finally:
         # Only what this call created: the temporary file and any journal SQLite made.
         for leftover in (tmp, *(Path(f"{tmp}{s}") for s in ("-journal", "-wal", "-shm"))):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 leftover.unlink()
     _sync_folder(dest.parent)
-    return BackupResult(
-        source_path, str(dest), pages, dest.stat().st_size, time.monotonic() - started
-    )
+    return BackupResult(source_path, str(dest), pages, _size(str(dest)), time.monotonic() - started)
 
 
 def _refuse_bad_destination(source_path: str, dest: Path, force: bool) -> None:
