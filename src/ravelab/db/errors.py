@@ -150,8 +150,8 @@ def classify(path: str, error: sqlite3.Error, doing: str = "") -> DatabaseError 
         )
     elif name.startswith("SQLITE_CANTOPEN"):
         result = CannotOpenError(
-            f"{where} cannot be opened: {what}; check that {folder} exists, is a folder "
-            "and is writable, or choose another --db path"
+            f"{where} cannot be opened: {what}; check that {folder} is a writable folder "
+            "and that the file can be read and written, or choose another --db path"
         )
     elif name.startswith("SQLITE_IOERR") or name == "SQLITE_NOLFS":
         result = DatabaseIOError(
