@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ravelab.core.process_thread import ProcessThread
 from ravelab.db import (
     CannotOpenError,
     ConstraintError,
@@ -269,3 +270,23 @@ def test_a_failing_rollback_never_hides_the_original_error(
     assert "rolling back after ValueError failed too" in caplog.text
     assert any("injected rollback failure" in note for note in caught.value.__notes__)
     assert db.get_setting("inside") is None
+
+
+class _FailingFollower(ProcessThread):
+    def poll(self) -> bool:
+        raise DiskFullError("database x.db: disk full: free space on /x and retry")
+
+
+def test_a_follower_thread_stopped_by_a_database_error_logs_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follower = _FailingFollower("run 7")
+    with caplog.at_level(logging.ERROR):
+        follower.start()
+        follower.join(30)
+    assert not follower.is_alive()
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == (
+        "run 7 stopped following: database x.db: disk full: free space on /x and retry"
+    )
+    assert record.exc_info is None  # no traceback: the message says what to do
