@@ -82,9 +82,14 @@ def start(argv: Sequence[str] | None = None) -> AppSession | int:
         QMessageBox.critical(None, "ravelab cannot open its database", str(error))
         return 1
     # Runs are read and parsed in follower children: the GUI thread never waits on them.
-    manager = TrainingManager(
-        db, rave=args.rave, runs_dir=args.runs_dir, follow_out_of_process=True
-    )
+    try:
+        manager = TrainingManager(
+            db, rave=args.rave, runs_dir=args.runs_dir, follow_out_of_process=True
+        )
+    except DatabaseError as error:  # e.g. a damaged page under the experiments table
+        db.close()
+        QMessageBox.critical(None, "ravelab cannot use its database", str(error))
+        return 1
     window = MainWindow(manager, QSettings())
     window.show()
     freeze_startup_heap()
