@@ -606,7 +606,7 @@ class TrainingManager:
             process.start()
         else:
             process.poll()  # catch up now; settles it if it has ended
-        # Flagged after the first poll, which sets the reason of a live run (queue state).
+        # The follower clears only a queue's reason, so this stays whatever it read first.
         info = SupervisorInfo.read(run_dir)
         if info is not None and info.problem is not None:
             logger.warning("run %s: %s", record.id, info.problem)

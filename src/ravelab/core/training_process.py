@@ -505,11 +505,20 @@ class TrainingProcess(ProcessThread):
             return
         self._queued = current
         status = "queued" if state.queued else "running"
-        self.db.execute(
-            "UPDATE experiments SET status = ?, reason = ? WHERE id = ? AND ended_at IS NULL "
-            "AND status IN ('queued', 'running')",
-            (status, state.detail if state.queued else None, self.experiment_id),
-        )
+        if state.queued:
+            self.db.execute(
+                "UPDATE experiments SET status = 'queued', reason = ? WHERE id = ? "
+                "AND ended_at IS NULL AND status IN ('queued', 'running')",
+                (state.detail, self.experiment_id),
+            )
+        else:
+            # Only the queue's reason goes with the queue: a running run's reason (a damaged
+            # run file, a re-attach error) was written by someone else and stays.
+            self.db.execute(
+                "UPDATE experiments SET status = 'running', reason = NULL WHERE id = ? "
+                "AND ended_at IS NULL AND status = 'queued'",
+                (self.experiment_id,),
+            )
         self.status_update.emit(status, state.detail or "")
 
     def ingest(self) -> None:
