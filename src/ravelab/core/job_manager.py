@@ -48,7 +48,7 @@ from ravelab.core.run_files import (
     remove_created_run_dir,
 )
 from ravelab.core.training_process import Outcome
-from ravelab.db import Database, JobRecord, artifacts
+from ravelab.db import Database, DatabaseError, JobRecord, artifacts
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows
 from ravelab.db import jobs as job_rows
@@ -310,16 +310,19 @@ class JobManager:
         for job in [JobRecord.from_row(row) for row in rows]:
             try:
                 self._reattach_unlaunched(job)
-            except Exception:
-                logger.exception("job %s cannot be re-attached", job.id)
+            except Exception as error:
+                # A database error's one line says what to do: no traceback for it.
+                trace = None if isinstance(error, DatabaseError) else error
+                logger.error("job %s cannot be re-attached: %s", job.id, error, exc_info=trace)
         for job in job_rows.unended_jobs(self.db):
             if job.id in self.active_jobs or job.run_dir is None:
                 continue
             try:
                 self._follow_again(job)
-            except Exception:
+            except Exception as error:
                 self.active_jobs.pop(job.id, None)
-                logger.exception("job %s cannot be followed", job.id)
+                trace = None if isinstance(error, DatabaseError) else error
+                logger.error("job %s cannot be followed: %s", job.id, error, exc_info=trace)
 
     def _follow_again(self, job: JobRecord) -> None:
         assert job.run_dir is not None

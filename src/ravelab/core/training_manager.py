@@ -581,8 +581,9 @@ class TrainingManager:
         """
         try:
             self.jobs.reattach()
-        except Exception:
-            logger.exception("re-attaching jobs failed")
+        except Exception as error:
+            trace = None if isinstance(error, DatabaseError) else error
+            logger.error("re-attaching jobs failed: %s", error, exc_info=trace)
         for record in rows.unlaunched_experiments(self.db):
             try:
                 self._reattach_unlaunched(record)
