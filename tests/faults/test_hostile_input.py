@@ -295,6 +295,33 @@ def test_parallel_adds_of_one_folder_register_it_once(
             assert "Traceback" not in err
 
 
+def test_parallel_imports_of_one_run_folder_import_it_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.core.test_run_events import _make_run_layout
+
+    run = _make_run_layout(tmp_path / "outside")
+    assert ravelab(env, "list").returncode == ExitCode.OK  # the database exists
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ravelab", "import-run", str(run), "--name", name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("i0", "i1", "i2", "i3", "i4", "i5")
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    assert len([r for r in results if r[0] == ExitCode.OK]) == 1, results
+    assert len(_json(env, "list")) == 1
+    for code, _out, err in results:
+        if code != ExitCode.OK:
+            assert code == ExitCode.INVALID
+            assert "is imported already as experiment 1" in err
+            assert "Traceback" not in err
+
+
 def test_an_unknown_project_is_named_before_anything_is_created(
     env: dict[str, str], tmp_path: Path, dataset_dir: Path
 ) -> None:

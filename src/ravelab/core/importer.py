@@ -75,9 +75,6 @@ def import_run(
     name = check_name(name or (match.group("name") if match else folder.name), "run name")
     if rows.find_experiment_by_name(db, name) is not None:
         raise ConfigError(f"a run named {name!r} exists already: pass --name to choose another")
-    existing = db.query_one("SELECT id FROM experiments WHERE run_dir = ?", (str(folder),))
-    if existing is not None:
-        raise ConfigError(f"{str(folder)!r} is imported already as experiment {existing[0]}")
     gin = read_gin(folder / "config.gin")
     phase_1 = gin.phase_1_duration
     config = {
@@ -92,6 +89,11 @@ def import_run(
     # All or nothing: the row, its points, clips, texts and checkpoints are one
     # transaction, so a failure (a full disk, an unreadable file) leaves no half-imported run.
     with db.atomic():
+        # Checked inside the write transaction (BEGIN IMMEDIATE), so two imports of one
+        # folder at once cannot both pass it.
+        existing = db.query_one("SELECT id FROM experiments WHERE run_dir = ?", (str(folder),))
+        if existing is not None:
+            raise ConfigError(f"{str(folder)!r} is imported already as experiment {existing[0]}")
         experiment_id = rows.insert_experiment(
             db,
             name=name,

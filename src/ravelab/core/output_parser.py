@@ -74,7 +74,7 @@ def _bar_description(head: str) -> str | None:
     matched: the trailing digits (at least one), the spaces before them, one colon.
     """
     end = len(head)
-    while end and head[end - 1].isdecimal():
+    while end and "0" <= head[end - 1] <= "9":  # ASCII only, as the percentage regex
         end -= 1
     if end == len(head):
         return None
