@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ from tests.faults.run_helpers import (
     no_traceback,
     printed_points,
     ravelab,
+    train_args,
     undisturbed_points,
 )
 from tests.helpers import run_config, wait_until
@@ -375,3 +377,28 @@ def test_a_follower_killed_inside_a_transaction_leaves_nothing_of_it(
             child.kill()
             _end(child)
         db.close()
+
+
+def test_train_on_a_full_disk_creates_nothing_and_says_so(
+    small_disk: Path, tmp_path: Path, rave_double: Path, dataset_dir: Path
+) -> None:
+    db_path = small_disk / "ravelab.db"
+    with Database(db_path) as db:
+        register_dataset(db, dataset_dir, "synth")
+    # Closed: its -wal and -shm files are gone, and opening it must make them anew.
+    filler = _fill(small_disk)
+    runs = tmp_path / "runs"
+    env = cli_env(rave_double, RAVELAB_RUNS_DIR=str(runs))
+
+    done = subprocess.run(
+        train_args(db_path, "no-room"), env=env, capture_output=True, text=True, timeout=120
+    )
+
+    no_traceback(done.stdout, done.stderr)
+    assert done.returncode == ExitCode.DATABASE, done.stderr
+    assert done.stderr.count("\n") == 1 and "disk full" in done.stderr, done.stderr
+    assert not runs.exists() or not any(runs.iterdir())  # no run folder, so no process
+    filler.unlink()
+    assert check_database(db_path).sound
+    listed = ravelab(db_path, env, "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stdout

@@ -119,7 +119,8 @@ def classify(path: str, error: sqlite3.Error, doing: str = "") -> DatabaseError 
     what = f"{text} ({name}{', ' + doing if doing else ''})"
     folder = _folder(path)
     result: DatabaseError
-    if name == "SQLITE_FULL":
+    if name in ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"):
+        # SHMSIZE: the -shm file beside a WAL database could not grow, i.e. no space.
         result = DiskFullError(
             f"{where}: disk full: {what}; free space on {folder} and retry; "
             "the change that failed was not saved"
