@@ -14,6 +14,6 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3  #: an unknown experiment or dataset id/name
     INVALID = 4  #: a value was refused; nothing was created
     RAVE_NOT_FOUND = 5  #: the rave executable is missing
-    DATABASE = 6  #: the database cannot be used
+    DATABASE = 6  #: the database cannot be used (one line says why), or `db check` found damage
     RUN_STOPPED = 7  #: a followed run ended as stopped
     INTERRUPTED = 130  #: Ctrl-C in the CLI (runs keep going)
