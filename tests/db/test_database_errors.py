@@ -290,3 +290,13 @@ def test_a_follower_thread_stopped_by_a_database_error_logs_one_line(
         "run 7 stopped following: database x.db: disk full: free space on /x and retry"
     )
     assert record.exc_info is None  # no traceback: the message says what to do
+
+
+def test_a_stored_text_that_is_not_utf8_is_damage_told_in_one_printable_line(
+    db: Database,
+) -> None:
+    garbled = b"a\nb\xff\x1b"
+    db.execute("INSERT INTO settings(key, value) VALUES ('bad', CAST(? AS TEXT))", (garbled,))
+    with pytest.raises(DatabaseDamagedError, match="cannot be read") as caught:
+        db.get_setting("bad")
+    assert _one_line(caught.value).isprintable()

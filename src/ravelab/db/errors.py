@@ -90,6 +90,12 @@ def _folder(path: str) -> str:
     return os.path.dirname(os.path.abspath(path)) or "."
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` as one printable line: a message may quote a damaged row's bytes."""
+    printable = "".join(c if c.isprintable() else "?" for c in text)
+    return printable if len(printable) <= limit else printable[: limit - 3] + "..."
+
+
 def _constraint_kind(name: str) -> str:
     kind = name.removeprefix("SQLITE_CONSTRAINT").removeprefix("_").lower()
     return kind if kind else "other"
@@ -104,7 +110,7 @@ def classify(path: str, error: sqlite3.Error, doing: str = "") -> DatabaseError 
         doing: what failed, for the message (e.g. ``"commit"``); optional.
     """
     name = error_name(error)
-    text = str(error)
+    text = _one_line(str(error))
     if name is None:
         if isinstance(error, sqlite3.OperationalError):
             # Raised by the sqlite3 module itself while it converts a row: a stored text
