@@ -18,7 +18,8 @@ same call, and a resume sets the previous attempt's files aside under a new name
 
 Test-only fault hook: ``RAVELAB_FAULT_LAUNCH=after-insert`` (or ``after-launch``) with
 ``RAVELAB_FAULT_LAUNCH_GATE=PATH`` pauses ``start_training`` at that point until ``PATH``
-exists (after touching ``PATH.reached``), so a test can kill the launching command exactly
+exists (``resume-checked`` pauses ``resume_training`` after its checks, before it claims
+the row) (after touching ``PATH.reached``), so a test can kill the launching command exactly
 there. Nothing else reads these variables.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import time
@@ -48,7 +50,7 @@ from ravelab.core.executor import (
 from ravelab.core.job_manager import JobManager
 from ravelab.core.launch_owner import launcher_gone, this_launcher
 from ravelab.core.paths import RUNS_ENV, user_data_dir
-from ravelab.core.process_identity import ProcessIdentity
+from ravelab.core.process_identity import ProcessIdentity, is_alive
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import (
     DAMAGED_PREFIX,
@@ -73,6 +75,7 @@ from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProce
 from ravelab.db import Database, DatabaseError, ExperimentRecord, artifacts, point_blocks
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, DuplicateNameError, utc_now
+from ravelab.db.records import LaunchOwner
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +246,7 @@ class TrainingManager:
         rows.update_fields(
             self.db, experiment_id, progress={"step": 0, "max_steps": spec.max_steps, "percent": 0}
         )
+        self._stop_if_asked_meanwhile(experiment_id, run_dir, handle)
         logger.info("started run %s (%s): %s", experiment_id, spec.name, " ".join(argv))
         process = self._make_process(experiment_id, spec.as_config(), run_dir, handle)
         self.register_process(experiment_id, process)
@@ -368,6 +372,9 @@ class TrainingManager:
             stop_requested_at=utc_now(),
             reason="stopped by the user",
         )
+        # Read again: a launch may have recorded its process since the read above. Either
+        # this read sees it, or the launcher sees this stop once it has recorded it.
+        record = rows.get_experiment(self.db, experiment_id) or record
         if record.run_dir is not None:
             self._executor_named(record.executor).request_stop(
                 Path(record.run_dir), _handle(record)
@@ -454,46 +461,114 @@ class TrainingManager:
                 f"experiment {experiment_id} is still shutting down: wait until "
                 f"`ravelab list` shows it ended (or `ravelab stop {experiment_id}` again)"
             )
-        # The previous attempt's files are set aside, never deleted.
-        _set_aside(run_dir / EXIT_FILE)
-        _set_aside(run_dir / SUPERVISOR_FILE)
+        fault_point(_FAULT_ENV, "resume-checked")
+        owner = this_launcher()
+        if not self._claim_for_resume(record, owner, config, argv):
+            raise ConfigError(
+                f"experiment {experiment_id} was resumed or changed by another command "
+                "meanwhile: see `ravelab list`"
+            )
         resumes = int(record.progress.get("resumes") or 0) + 1
-        with self.db.atomic():
-            rows.update_fields(
-                self.db,
-                experiment_id,
-                status="running",
-                ended_at=None,
-                exit_code=None,
-                reason=None,
-                stop_requested_at=None,
-                completed_at=None,
-                stop_at_checkpoint=0,
-                health="ok",
-                health_detail=None,
-                config=config,
-                argv=argv,
+        handle: RunHandle | None = None
+        try:
+            # The previous attempt's files are set aside, never deleted; only the command
+            # that won the claim touches them, so no other resume's files are moved.
+            _set_aside(run_dir / EXIT_FILE)
+            _set_aside(run_dir / SUPERVISOR_FILE)
+            handle = executor.launch(
+                run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
             )
-            rows.merge_progress(
-                self.db,
-                experiment_id,
-                {
-                    "max_steps": spec.max_steps,
-                    "resumes": resumes,
-                    "resumed_from": str(chosen.path),
-                    "stopping_at_checkpoint": False,
-                },
-            )
-        handle = executor.launch(
-            run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
+            self._record_handle(experiment_id, handle)
+        except BaseException as error:
+            if handle is not None:
+                raise  # the run is going: re-attaching adopts it once this launcher is gone
+            self._unclaim(record)
+            if isinstance(error, OSError | LaunchError):
+                raise LaunchError(f"could not resume run {record.name!r}: {error}") from error
+            raise
+        rows.merge_progress(
+            self.db,
+            experiment_id,
+            {
+                "max_steps": spec.max_steps,
+                "resumes": resumes,
+                "resumed_from": str(chosen.path),
+                "stopping_at_checkpoint": False,
+            },
         )
-        self._record_handle(experiment_id, handle)
+        self._stop_if_asked_meanwhile(experiment_id, run_dir, handle)
         process = self._make_process(experiment_id, config, run_dir, handle)
         self.register_process(experiment_id, process)
         if self.follow:
             process.start()
         self.run_started.emit(experiment_id)
         return experiment_id
+
+    def _claim_for_resume(
+        self,
+        record: ExperimentRecord,
+        owner: LaunchOwner,
+        config: Mapping[str, Any],
+        argv: list[str],
+    ) -> bool:
+        """Make the row a run being launched by ``owner``, only if it is still as
+        ``record`` shows it (ended or stopped, same process): of two resumes at once,
+        exactly one wins, and the other changes nothing. The row then has no process
+        and a living launcher, so re-attaching leaves it alone until the launch is
+        recorded (or adopts the run once this launcher is gone)."""
+        cursor = self.db.execute(
+            "UPDATE experiments SET status = 'running', ended_at = NULL, exit_code = NULL, "
+            "reason = NULL, stop_requested_at = NULL, completed_at = NULL, "
+            "stop_at_checkpoint = 0, health = 'ok', health_detail = NULL, config = ?, "
+            "argv = ?, pid = NULL, pid_start_time = NULL, host = NULL, job_id = NULL, "
+            "launcher_pid = ?, launcher_start_time = ?, launcher_host = ?, "
+            "launch_lease_until = ? "
+            "WHERE id = ? AND status NOT IN ('running', 'queued') AND pid IS ? "
+            "AND pid_start_time IS ? AND job_id IS ?",
+            (
+                json.dumps(dict(config)),
+                json.dumps(argv),
+                owner.pid,
+                owner.start_time,
+                owner.host,
+                owner.lease_until,
+                record.id,
+                record.pid,
+                record.pid_start_time,
+                record.job_id,
+            ),
+        )
+        return cursor.rowcount > 0
+
+    def _unclaim(self, record: ExperimentRecord) -> None:
+        """Give a row back what it held before a resume that could not launch."""
+        rows.update_fields(
+            self.db,
+            record.id,
+            status=record.status,
+            ended_at=record.ended_at,
+            exit_code=record.exit_code,
+            reason=record.reason,
+            stop_requested_at=record.stop_requested_at,
+            completed_at=record.completed_at,
+            config=dict(record.config),
+            argv=record.argv,
+            pid=record.pid,
+            pid_start_time=record.pid_start_time,
+            host=record.host,
+            job_id=record.job_id,
+        )
+
+    def _stop_if_asked_meanwhile(
+        self, experiment_id: int, run_dir: Path, handle: RunHandle
+    ) -> None:
+        """A stop that arrived while the run was being launched found no process to
+        ask: pass it on now that there is one (else the run would train on, shown as
+        stopping)."""
+        current = rows.get_experiment(self.db, experiment_id)
+        if current is not None and current.stop_requested_at is not None:
+            logger.info("run %s: asked to stop while being launched: stopping it", experiment_id)
+            self._executor_named(handle.executor).request_stop(run_dir, handle)
 
     def clone_config(self, experiment_id: int, **changes: Any) -> dict[str, Any]:
         """A config dict with an experiment's settings, for a new run (the wizard's
@@ -661,9 +736,16 @@ class TrainingManager:
             return record.ended_at is None
         exit_record = ExitRecord.read(Path(record.run_dir))
         if exit_record is not None and not exit_record.damaged:
-            # The supervisor wrote it after ending the trainer's group: only the
-            # supervisor itself may still be on its way out.
-            return False
+            # The supervisor wrote it after ending the trainer's group, and may itself
+            # still be on its way out; anything else carrying the run's marker (a
+            # process that left the group, a second supervisor) still lives.
+            supervisor = _handle(record).supervisor
+            return any(
+                supervisor is None
+                or process.pid != supervisor.pid
+                or is_alive(supervisor) is not True
+                for process in run_processes(Path(record.run_dir))
+            )
         state = self._executor_named(record.executor).state(Path(record.run_dir), _handle(record))
         return state.alive is True
 

@@ -1,0 +1,201 @@
+"""A run's life attacked through the real CLI: two resumes at once, a stop that lands
+while the run is being launched, a process of a run that outlives its exit.json. Each
+break found this way is pinned here with real processes and the test-only pause points
+(no sleeps: every wait is on a condition)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from ravelab.cli.exit_codes import ExitCode
+from ravelab.core.executor import run_processes, trainer_identity
+from ravelab.core.run_files import RUN_MARKER_ENV, SUPERVISOR_FILE, SupervisorInfo
+from ravelab.db import Database
+from ravelab.db import experiments as rows
+from tests.faults.run_helpers import (
+    assert_points_exact,
+    cli_env,
+    experiment,
+    gate_env,
+    no_traceback,
+    printed_points,
+    ravelab,
+    train_args,
+    wait_reached,
+)
+from tests.helpers import run_config, wait_until
+
+pytestmark = pytest.mark.faults
+
+#: A run long enough to be stopped mid-way (it is always stopped, never waited out).
+_LONG = {"FAKE_RAVE_SEED_LINES": "100000", "FAKE_RAVE_SEED_RATE": "100"}
+
+
+def _supervisors(run_dir: Path) -> list[int]:
+    """The pids of the supervisors working in a run folder."""
+    found = []
+    for process in run_processes(run_dir):
+        try:
+            if "ravelab.core.supervisor" in process.cmdline():
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _checkpoint(run_dir: Path) -> Path:
+    """A checkpoint where RAVE writes them (the double writes none in seed-line mode)."""
+    folder = next(run_dir.glob("*_*/version_0"))
+    path = folder / "checkpoints" / "last.ckpt"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b"checkpoint")
+    return path
+
+
+def _stopped_run(make_manager: Any, db: Database, dataset_id: int, name: str) -> tuple[int, Path]:
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name=name))
+    run_dir = Path(experiment(db, experiment_id).run_dir)
+    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    assert manager.stop_training(experiment_id)
+    final = manager.wait(experiment_id, timeout=60)
+    assert final["status"] == "stopped"
+    wait_until(lambda: not run_processes(run_dir), timeout=30, what="the run's processes end")
+    return experiment_id, run_dir
+
+
+def test_two_resumes_at_once_start_one_run(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "twice")
+    before = rows.metric_history(db, experiment_id, "loss")
+    _checkpoint(run_dir)
+    env = cli_env(rave_double)
+    gate = tmp_path / "gate"
+    # The first resume passes every check, then waits; the second resumes meanwhile.
+    first = subprocess.Popen(
+        [sys.executable, "-m", "ravelab", "--db", str(db_path), "resume", str(experiment_id)],
+        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "resume-checked")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_reached(gate, first)
+    second = ravelab(db_path, env, "resume", str(experiment_id))
+    no_traceback(second.stdout, second.stderr)
+    assert second.returncode == 0, second.stderr
+    wait_until(lambda: _supervisors(run_dir), timeout=60, what="the resumed supervisor")
+    gate.touch()
+    out, err = first.communicate(timeout=120)
+    no_traceback(out, err)
+    assert first.returncode != 0
+    assert err.strip().count("\n") == 0 and "resumed or changed by another" in err, err
+    # One supervisor, the recorded one, and its supervisor.json was left where it is.
+    record = experiment(db, experiment_id)
+    assert _supervisors(run_dir) == [record.pid]
+    info = wait_until(lambda: SupervisorInfo.read(run_dir), what="supervisor.json")
+    assert info.supervisor_pid == record.pid
+    assert (record.status, record.ended_at) == ("running", None)
+    done = ravelab(db_path, env, "stop", str(experiment_id))
+    no_traceback(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stderr
+    record = experiment(db, experiment_id)
+    assert (record.status, record.reason) == ("stopped", "stopped by the user")
+    assert record.ended_at is not None and not run_processes(run_dir)
+    # The first attempt's points are all kept, none doubled by the second attempt.
+    assert rows.metric_history(db, experiment_id, "loss")[: len(before)] == before
+
+
+def test_a_stop_while_the_run_is_launched_stops_it(
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+) -> None:
+    env = cli_env(rave_double, **_LONG)
+    gate = tmp_path / "gate"
+    train = subprocess.Popen(
+        train_args(db_path, "stopped-early"),
+        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-insert")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_reached(gate, train)
+    stop = ravelab(db_path, env, "stop", "stopped-early", "--no-wait")
+    no_traceback(stop.stdout, stop.stderr)
+    assert stop.returncode == 0, stop.stderr
+    gate.touch()
+    out, err = train.communicate(timeout=120)
+    no_traceback(out, err)
+    assert train.returncode == 0, err
+    record = rows.find_experiment_by_name(db, "stopped-early")
+    assert record is not None and record.run_dir is not None
+    run_dir = Path(record.run_dir)
+    # The stop reaches the run once it has a process: it ends, and is shown as stopped.
+    wait_until(lambda: not run_processes(run_dir), timeout=60, what="the run's processes end")
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    record = experiment(db, record.id)
+    assert (record.status, record.reason) == ("stopped", "stopped by the user")
+    assert record.ended_at is not None
+    assert_points_exact(db, record.id)
+
+
+def test_a_process_of_the_run_that_outlives_its_exit_json_can_still_be_stopped(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "stray")
+    points = assert_points_exact(db, experiment_id)
+    # A process of the run that left its trainer's group (its own session) and so
+    # outlived the supervisor's clean-up, as a second trainer in the folder would.
+    stray = subprocess.Popen(
+        [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"],
+        env={**os.environ, RUN_MARKER_ENV: str(run_dir)},
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: run_processes(run_dir), what="the stray process")
+        env = cli_env(rave_double)
+        _checkpoint(run_dir)
+        resume = ravelab(db_path, env, "resume", str(experiment_id))
+        no_traceback(resume.stdout, resume.stderr)
+        assert resume.returncode != 0 and "still shutting down" in resume.stderr, resume
+        done = ravelab(db_path, env, "stop", str(experiment_id))
+        no_traceback(done.stdout, done.stderr)
+        assert done.returncode == 0, done.stderr
+        assert stray.wait(timeout=60) is not None
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
+    record = experiment(db, experiment_id)
+    assert (record.status, record.reason) == ("stopped", "stopped by the user")
+    assert not (run_dir / SUPERVISOR_FILE).is_dir()
+    assert trainer_identity(run_dir) is not None
+    assert rows.metric_history(db, experiment_id, "loss") == points
+    again = ravelab(db_path, env, "stop", str(experiment_id))
+    assert again.returncode == ExitCode.INVALID and "is not running" in again.stderr
