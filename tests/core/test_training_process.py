@@ -44,3 +44,33 @@ def test_a_running_run_keeps_a_reason_someone_else_wrote(
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.status == "running"
     assert record.reason == "damaged run file: supervisor.json: ..."
+
+
+def test_a_follower_thread_outlives_database_errors_and_loses_or_doubles_nothing(
+    make_manager: Any, dataset_id: int, db: Any, monkeypatch: Any
+) -> None:
+    from ravelab.db import DiskFullError
+    from tests.faults.run_helpers import assert_points_exact
+    from tests.helpers import run_config
+
+    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "400")
+    monkeypatch.setenv("FAKE_RAVE_SEED_RATE", "400")
+    real_store = TrainingProcess._store
+    calls = {"stores": 0, "failed": 0}
+
+    def store_failing_twice(self: TrainingProcess, batch: Any) -> None:
+        # The second and third polls that read something meet a full disk: nothing of
+        # them is stored, while the lines they read are behind the follower's positions.
+        calls["stores"] += 1
+        if batch.lines and calls["failed"] < 2 and calls["stores"] > 1:
+            calls["failed"] += 1
+            raise DiskFullError("database test.db: disk full: free space and retry")
+        real_store(self, batch)
+
+    monkeypatch.setattr(TrainingProcess, "_store", store_failing_twice)
+    manager = make_manager()  # follows in this process's threads
+    experiment_id = manager.start_training(run_config(dataset_id, name="db-errors", max_steps=400))
+    final = manager.wait(experiment_id, timeout=120)
+    assert final["status"] == "completed", final["reason"]
+    assert calls["failed"] == 2
+    assert len(assert_points_exact(db, experiment_id)) == 400

@@ -273,23 +273,41 @@ def test_a_failing_rollback_never_hides_the_original_error(
 
 
 class _FailingFollower(ProcessThread):
+    """Its database fails for the first three polls, then answers; it ends at the fifth."""
+
+    def __init__(self) -> None:
+        super().__init__("run 7", poll_interval=0.001)
+        self.polls = 0
+        self.recoveries = 0
+
+    def recover(self) -> None:
+        self.recoveries += 1
+
     def poll(self) -> bool:
-        raise DiskFullError("database x.db: disk full: free space on /x and retry")
+        self.polls += 1
+        if self.polls <= 3:
+            raise DiskFullError("database x.db: disk full: free space on /x and retry")
+        if self.polls == 5:
+            self._done.set()
+        return False
 
 
-def test_a_follower_thread_stopped_by_a_database_error_logs_one_line(
+def test_a_follower_thread_outlives_a_database_error_and_logs_it_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    follower = _FailingFollower("run 7")
-    with caplog.at_level(logging.ERROR):
+    follower = _FailingFollower()
+    with caplog.at_level(logging.WARNING):
         follower.start()
+        assert follower.wait(60)
         follower.join(30)
     assert not follower.is_alive()
+    assert (follower.polls, follower.recoveries) == (5, 3)  # read again after each failure
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.getMessage() == (
-        "run 7 stopped following: database x.db: disk full: free space on /x and retry"
+        "run 7: database x.db: disk full: free space on /x and retry (retrying)"
     )
     assert record.exc_info is None  # no traceback: the message says what to do
+    assert any("the database answers again" in r.getMessage() for r in caplog.records)
 
 
 def test_a_stored_text_that_is_not_utf8_is_damage_told_in_one_printable_line(

@@ -68,7 +68,13 @@ class JobProcess(ProcessThread):
         self.parser = OutputParser()  # tracebacks and absl FATAL lines give the reason
         self.outcome: Outcome | None = None
         self._fatal: str | None = None  # a line after which the job would hang
-        job = job_rows.get_job(db, job_id)
+        self._splitters: dict[str, LineSplitter] = {}
+        self.recover()
+
+    def recover(self) -> None:
+        """Read from the offsets the database holds (at creation, and after a poll whose
+        transaction a database error rolled back)."""
+        job = job_rows.get_job(self.db, self.job_id)
         offsets = dict(job.progress.get("offsets", {})) if job else {}
         if job is not None and isinstance(job.progress.get("last_error"), str):
             self.parser.reason = job.progress["last_error"]

@@ -9,6 +9,9 @@ from ravelab.db.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
 
+#: The longest pause between tries while the database fails (a full disk, say).
+MAX_DATABASE_RETRY_S = 60.0
+
 
 class ProcessThread(threading.Thread):
     """A daemon thread that polls a watched process until it has ended.
@@ -24,6 +27,9 @@ class ProcessThread(threading.Thread):
         self.poll_interval = poll_interval
         self._halt_event = threading.Event()
         self._done = threading.Event()
+        #: What this object holds in memory may be ahead of the database (a poll's
+        #: transaction was rolled back): ``recover`` before the next poll.
+        self.recover_needed = False
 
     @property
     def is_done(self) -> bool:
@@ -50,21 +56,43 @@ class ProcessThread(threading.Thread):
     def run(self) -> None:
         try:
             self.follow()
-        except DatabaseError as error:
-            # Disk full, a damaged file: one line, no traceback. The poll's transaction was
-            # rolled back whole, so the next follower resumes from the stored offsets.
-            logger.error("%s stopped following: %s", self.name, error)
         except Exception:  # a follower must never die silently
             logger.exception("%s crashed", self.name)
 
     def follow(self) -> None:
-        """Poll until done or halted, at once again while there is more to read."""
+        """Poll until done or halted, at once again while there is more to read.
+
+        A database error (a full disk, a busy or damaged file) does not end the thread: the
+        poll's transaction was rolled back whole, so the follower takes up again from what
+        the database holds (``recover``) after a pause that doubles up to
+        ``MAX_DATABASE_RETRY_S``; the run goes on meanwhile, and nothing it wrote is lost.
+        """
+        failures = 0
         while not self.halted:
-            busy = self.poll()
+            try:
+                if self.recover_needed:
+                    self.recover()
+                    self.recover_needed = False
+                busy = self.poll()
+            except DatabaseError as error:
+                self.recover_needed = True
+                failures += 1
+                if failures == 1:
+                    logger.error("%s: %s (retrying)", self.name, error)
+                delay = min(self.poll_interval * 2.0 ** min(failures, 16), MAX_DATABASE_RETRY_S)
+                self.pause(delay)
+                continue
+            if failures:
+                logger.warning("%s: the database answers again", self.name)
+                failures = 0
             if self._done.is_set():
                 return
             if not busy:
                 self.pause(self.poll_interval)
+
+    def recover(self) -> None:
+        """Take up again from what the database holds after a failed poll (subclasses
+        that keep read positions in memory reload them here)."""
 
     def poll(self) -> bool:
         """Read what is new; True when something was read. Subclasses implement it."""

@@ -244,6 +244,11 @@ class TrainingProcess(ProcessThread):
         self._retry_at = 0.0
         self._restore()
 
+    def recover(self) -> None:
+        """After a poll failed on a database error: what it read was not stored, so read
+        again from the offsets the database holds."""
+        self._restore()
+
     def _restore(self) -> None:
         """Take up where the database says the run was read to (offsets, progress, latest
         metrics, health, checkpoints): at creation, and again after a follower child that
@@ -353,7 +358,11 @@ class TrainingProcess(ProcessThread):
         if not self._done.is_set():
             # The child stored what it read: a later poll here (a fallback now, or a
             # manager's wait() after a halt) goes on from there, not from the start.
-            self._restore()
+            try:
+                self._restore()
+            except DatabaseError as error:
+                logger.error("%s: %s (reading it again at the next poll)", self.name, error)
+                self.recover_needed = True
         return relayed
 
     def apply_relayed(self, message: Mapping[str, Any]) -> None:
@@ -408,6 +417,9 @@ class TrainingProcess(ProcessThread):
             return False
         if self._failures and time.monotonic() < self._retry_at:
             return False
+        if self.recover_needed:  # raises a database error again while it lasts
+            self._restore()
+            self.recover_needed = False
         try:
             busy = self._poll()
         except DatabaseError:
