@@ -199,3 +199,45 @@ def test_a_process_of_the_run_that_outlives_its_exit_json_can_still_be_stopped(
     assert rows.metric_history(db, experiment_id, "loss") == points
     again = ravelab(db_path, env, "stop", str(experiment_id))
     assert again.returncode == ExitCode.INVALID and "is not running" in again.stderr
+
+
+@pytest.mark.parametrize("point", ["after-insert", "after-launch"])
+def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    point: str,
+) -> None:
+    env = cli_env(rave_double, **_LONG)
+    gate = tmp_path / "gate"
+    train = subprocess.Popen(
+        train_args(db_path, "orphan-stop"),
+        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", point)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_reached(gate, train)
+    record = rows.find_experiment_by_name(db, "orphan-stop")
+    assert record is not None
+    if point == "after-launch":
+        run_dir = Path(str(record.run_dir))
+        wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    stop = ravelab(db_path, env, "stop", str(record.id), "--no-wait")
+    no_traceback(stop.stdout, stop.stderr)
+    assert stop.returncode == 0, stop.stderr
+    train.kill()
+    train.wait()
+    if point == "after-launch":
+        wait_until(lambda: not run_processes(run_dir), timeout=60, what="the run's processes end")
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    record = experiment(db, record.id)
+    assert record.status == "stopped" and record.ended_at is not None, record
+    if point == "after-launch":
+        assert record.reason == "stopped by the user"
+        assert len(assert_points_exact(db, record.id)) >= 3  # what it printed is kept
+    else:
+        assert record.reason == "stopped by the user before it started"
+        assert record.run_dir is None

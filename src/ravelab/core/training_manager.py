@@ -659,7 +659,7 @@ class TrainingManager:
         except Exception as error:
             trace = None if isinstance(error, DatabaseError) else error
             logger.error("re-attaching jobs failed: %s", error, exc_info=trace)
-        for record in rows.unlaunched_experiments(self.db):
+        for record in [*rows.unlaunched_experiments(self.db), *self._stopped_unlaunched()]:
             try:
                 self._reattach_unlaunched(record)
             except Exception as error:  # one run's trouble never stops the others
@@ -688,6 +688,18 @@ class TrainingManager:
             logger.warning("run %s: %s", record.id, info.problem)
             self._set_reason(record.id, f"{DAMAGED_PREFIX}{info.problem}")
 
+    def _stopped_unlaunched(self) -> list[ExperimentRecord]:
+        """Rows stopped while they were being launched, with no process recorded and no
+        end: their launcher may have started the run and died before recording it, so
+        they are re-attached like any unlaunched row (else the run's output is never
+        read and the row never ends)."""
+        found = self.db.query(
+            "SELECT id FROM experiments WHERE pid IS NULL AND job_id IS NULL "
+            "AND ended_at IS NULL AND status = 'stopped' ORDER BY id"
+        )
+        records = (rows.get_experiment(self.db, int(row[0])) for row in found)
+        return [record for record in records if record is not None]
+
     def _reattach_unlaunched(self, record: ExperimentRecord) -> None:
         """A row with no process recorded: leave it to a launcher that still lives, else
         adopt the run's processes, else settle it as never started."""
@@ -715,12 +727,14 @@ class TrainingManager:
                 rows.claim_process(self.db, record.id, owner.pid, owner.start_time, owner.host)
                 return
         launcher = f" (pid {owner.pid})" if owner is not None else ""
-        rows.settle_unlaunched(
-            self.db,
-            record.id,
-            "failed",
-            f"never started: the command that launched it{launcher} ended before starting it",
-        )
+        if record.stop_requested_at is not None:
+            status, reason = "stopped", "stopped by the user before it started"
+        else:
+            status = "failed"
+            reason = (
+                f"never started: the command that launched it{launcher} ended before starting it"
+            )
+        rows.settle_unlaunched(self.db, record.id, status, reason)
 
     def processes_live(self, experiment_id: int) -> bool:
         """Whether any process of an experiment's run still lives (its supervisor, its
