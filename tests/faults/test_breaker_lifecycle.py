@@ -1,5 +1,6 @@
 """A run's life attacked through the real CLI: two resumes at once, a stop that lands
-while the run is being launched, a process of a run that outlives its exit.json. Each
+while the run is being launched (with its launcher killed then), a process of a run that
+outlives its exit.json, a stop at the next checkpoint whose supervisor is killed. Each
 break found this way is pinned here with real processes and the test-only pause points
 (no sleeps: every wait is on a condition)."""
 
@@ -15,8 +16,14 @@ import psutil
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.core.executor import run_processes, trainer_identity
-from ravelab.core.run_files import RUN_MARKER_ENV, SUPERVISOR_FILE, SupervisorInfo
+from ravelab.core.executor import STOPPER_ENV, run_processes, trainer_identity
+from ravelab.core.process_identity import ProcessIdentity, is_alive, processes_with_env
+from ravelab.core.run_files import (
+    RUN_MARKER_ENV,
+    SUPERVISOR_FILE,
+    SupervisorInfo,
+    marker_value,
+)
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.faults.run_helpers import (
@@ -241,3 +248,55 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
     else:
         assert record.reason == "stopped by the user before it started"
         assert record.run_dir is None
+
+
+@pytest.mark.parametrize("killed", ["before-the-request", "after-the-request"])
+def test_a_stop_at_the_next_checkpoint_survives_its_supervisor(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    killed: str,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name="at-checkpoint"))
+    record = experiment(db, experiment_id)
+    run_dir = Path(record.run_dir)
+    trainer = wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    supervisor = ProcessIdentity(record.pid, record.pid_start_time)
+    env = cli_env(rave_double)
+
+    def kill_supervisor() -> None:
+        os.kill(supervisor.pid, 9)
+        wait_until(lambda: is_alive(supervisor) is False, what="the supervisor is gone")
+
+    if killed == "before-the-request":
+        kill_supervisor()
+    asked = ravelab(db_path, env, "stop", str(experiment_id), "--at-checkpoint")
+    no_traceback(asked.stdout, asked.stderr)
+    assert asked.returncode == 0 and "at its next checkpoint" in asked.stdout, asked
+    if killed == "after-the-request":
+        kill_supervisor()
+        listing = ravelab(db_path, env, "list")  # re-attaching hands the request on
+        no_traceback(listing.stdout, listing.stderr)
+    wait_until(lambda: processes_with_env(STOPPER_ENV, marker_value(run_dir)), what="a stopper")
+    # No checkpoint yet: the run trains on, and shows as running.
+    assert is_alive(trainer[0]) is True
+    assert experiment(db, experiment_id).status == "running"
+    checkpoint = _checkpoint(run_dir)
+    wait_until(lambda: not run_processes(run_dir), timeout=60, what="the run's processes end")
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    final = experiment(db, experiment_id)
+    assert (final.status, final.reason) == ("stopped", "stopped by the user")
+    assert final.ended_at is not None and checkpoint.exists()
+    assert_points_exact(db, experiment_id)
+    wait_until(
+        lambda: not processes_with_env(STOPPER_ENV, marker_value(run_dir)),
+        what="the stopper ends",
+    )

@@ -192,13 +192,14 @@ class LocalExecutor:
     def request_checkpoint_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         # SIGUSR1 tells the supervisor to watch for the next checkpoint, then stop.
         supervisor = handle.supervisor
-        if supervisor is None or not is_alive(supervisor):
-            return False
-        try:
-            os.kill(supervisor.pid, signal.SIGUSR1)
-        except ProcessLookupError:
-            return False
-        return True
+        if supervisor is not None and is_alive(supervisor):
+            try:
+                os.kill(supervisor.pid, signal.SIGUSR1)
+                return True
+            except ProcessLookupError:
+                pass
+        # The supervisor is gone but the trainer may live on: a stopper watches instead.
+        return stop_run_processes(run_dir, at_checkpoint_since=time.time())
 
     def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         supervisor = handle.supervisor
@@ -212,11 +213,15 @@ class LocalExecutor:
         return stop_run_processes(run_dir)
 
 
-def stop_run_processes(run_dir: Path) -> bool:
+def stop_run_processes(run_dir: Path, *, at_checkpoint_since: float | None = None) -> bool:
     """Stop the processes of a run whose supervisor is gone: SIGINT, SIGTERM, SIGKILL to
     their process groups, escalated by a detached ``ravelab.core.run_stopper`` process
     that outlives the caller (a CLI that returns at once, an app that closes). Nothing
     here reads ``launch.json``: a damaged one cannot keep a run from being stopped.
+
+    With ``at_checkpoint_since`` the stopper first waits for a complete checkpoint
+    written after that time (a stop at the next checkpoint). A stopper already at work
+    is left to it then; for a plain stop it is asked to escalate now.
 
     Returns:
         True when some process of the run lives (a stopper started, or one already at
@@ -228,6 +233,8 @@ def stop_run_processes(run_dir: Path) -> bool:
         return False
     stoppers = processes_with_env(STOPPER_ENV, marker_value(run_dir))
     if stoppers:
+        if at_checkpoint_since is not None:
+            return True  # a stopper at work stops it at least as soon as asked
         # A stopper is at work: a second stop asks it to escalate now (stop harder).
         for stopper in stoppers:
             with contextlib.suppress(psutil.Error):
@@ -242,7 +249,12 @@ def stop_run_processes(run_dir: Path) -> bool:
     with open(run_dir / SUPERVISOR_LOG, "ab") as log:
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "ravelab.core.run_stopper", marker_value(run_dir)],
+                [sys.executable, "-m", "ravelab.core.run_stopper", marker_value(run_dir)]
+                + (
+                    []
+                    if at_checkpoint_since is None
+                    else ["--at-checkpoint", repr(at_checkpoint_since)]
+                ),
                 cwd=run_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -1,4 +1,5 @@
-"""Stops a run whose supervisor is gone: ``python -m ravelab.core.run_stopper RUN_DIR``.
+"""Stops a run whose supervisor is gone: ``python -m ravelab.core.run_stopper RUN_DIR
+[--at-checkpoint SINCE]``.
 
 Started detached (its own session) by ``executor.stop_run_processes``, so the escalation
 outlives the command that asked for the stop (``ravelab stop --no-wait`` returns at once).
@@ -6,9 +7,15 @@ It finds the run's processes by the marker in their environment (``RAVELAB_RUN_D
 by ``supervisor.json`` when that is sound, and sends SIGINT to their process groups, SIGTERM
 after the run's SIGINT grace time, SIGKILL after the SIGTERM grace time (from
 ``launch.json`` when it is sound, else the defaults), then ends once nothing of the run
-lives. SIGUSR1 (a second ``stop``) skips the rest of the current grace time. It writes
-no file: the run then settles as ``stopped`` (a stop was requested and
-no ``exit.json`` was written).
+lives. SIGUSR1 (a second ``stop``) skips the rest of the current grace time.
+
+With ``--at-checkpoint SINCE`` (a time in seconds since the epoch) it first waits, as the
+supervisor would, for a complete checkpoint written after SINCE (or for SIGUSR1: a plain
+stop asked meanwhile), so a stop at the next checkpoint survives its supervisor.
+
+Once nothing of the run lives it writes ``exit.json`` (no exit code: the supervisor that
+knew it is gone; ``stop_requested`` true) unless one exists, so the run is settled as
+stopped by whoever reads it next, even a follower that never saw the stop asked.
 """
 
 from __future__ import annotations
@@ -20,11 +27,15 @@ import sys
 import time
 from pathlib import Path
 
+from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.executor import run_processes, trainer_identity
 from ravelab.core.process_identity import is_alive
-from ravelab.core.run_files import grace_times
+from ravelab.core.run_files import EXIT_FILE, ExitRecord, grace_times
 
 _POLL_S = 0.1
+_CHECKPOINT_POLL_S = 0.5
+#: A checkpoint modified this recently may still be being written (as the supervisor).
+_CHECKPOINT_SETTLE_S = 2.0
 
 
 class _Hurry:
@@ -79,15 +90,51 @@ def stop(run_dir: Path) -> int:
     return sent
 
 
+def wait_for_checkpoint(run_dir: Path, since: float) -> bool:
+    """Wait until a complete checkpoint newer than ``since`` is there (or a plain stop
+    is asked); False when nothing of the run lives any more."""
+    while _groups(run_dir):
+        if _Hurry.requested:
+            _log("stop requested again: stopping without waiting for the checkpoint")
+            return True
+        newest = max((c.modified_at for c in find_checkpoints(run_dir)), default=0.0)
+        if newest > since and time.time() - newest > _CHECKPOINT_SETTLE_S:
+            _log("a new checkpoint is written: stopping")
+            return True
+        time.sleep(_CHECKPOINT_POLL_S)
+    return False
+
+
+def record_exit(run_dir: Path) -> None:
+    """Write ``exit.json`` for a run this stopper ended, unless one is there or any of
+    its processes lives."""
+    if os.path.lexists(run_dir / EXIT_FILE) or _groups(run_dir):
+        return
+    with contextlib.suppress(OSError):  # a read-only folder: the database still knows
+        ExitRecord(None, None, True, time.time()).write(run_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m ravelab.core.run_stopper RUN_DIR``."""
+    """Entry point: ``python -m ravelab.core.run_stopper RUN_DIR [--at-checkpoint SINCE]``."""
     args = sys.argv[1:] if argv is None else argv
+    since: float | None = None
+    if len(args) == 3 and args[1] == "--at-checkpoint":
+        with contextlib.suppress(ValueError):
+            since = float(args[2])
+        args = args[:1] if since is not None else args
     if len(args) != 1:
-        print("usage: python -m ravelab.core.run_stopper RUN_DIR", file=sys.stderr)
+        print(
+            "usage: python -m ravelab.core.run_stopper RUN_DIR [--at-checkpoint SINCE]",
+            file=sys.stderr,
+        )
         return 2
     signal.signal(signal.SIGUSR1, _Hurry.on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})  # blocked by our starter
-    stop(Path(args[0]))
+    run_dir = Path(args[0])
+    if since is not None and not wait_for_checkpoint(run_dir, since):
+        return 0  # the run ended on its own meanwhile: nothing to stop, nothing to record
+    stop(run_dir)
+    record_exit(run_dir)
     return 0
 
 

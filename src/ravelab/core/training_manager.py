@@ -41,16 +41,18 @@ from ravelab.core import datasets as core_datasets
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
 from ravelab.core.executor import (
+    STOPPER_ENV,
     Executor,
     LocalExecutor,
     RunHandle,
     pick_supervisor,
     run_processes,
+    stop_run_processes,
 )
 from ravelab.core.job_manager import JobManager
 from ravelab.core.launch_owner import launcher_gone, this_launcher
 from ravelab.core.paths import RUNS_ENV, user_data_dir
-from ravelab.core.process_identity import ProcessIdentity, is_alive
+from ravelab.core.process_identity import ProcessIdentity, is_alive, processes_with_env
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import (
     DAMAGED_PREFIX,
@@ -62,6 +64,7 @@ from ravelab.core.run_files import (
     SupervisorInfo,
     create_run_dir,
     fault_point,
+    marker_value,
     remove_created_run_dir,
 )
 from ravelab.core.slurm_executor import SlurmExecutor
@@ -360,11 +363,21 @@ class TrainingManager:
             )
             return True
         if at_checkpoint and record.status == "running" and record.run_dir is not None:
+            # Recorded first: re-attaching passes the request on to a stopper if the
+            # supervisor that holds it dies before the checkpoint.
             rows.update_fields(self.db, experiment_id, stop_at_checkpoint=1)
-            rows.merge_progress(self.db, experiment_id, {"stopping_at_checkpoint": True})
-            return self._executor_named(record.executor).request_checkpoint_stop(
-                Path(record.run_dir), _handle(record)
+            rows.merge_progress(
+                self.db,
+                experiment_id,
+                {"stopping_at_checkpoint": True, "stopping_at_checkpoint_since": time.time()},
             )
+            if self._executor_named(record.executor).request_checkpoint_stop(
+                Path(record.run_dir), _handle(record)
+            ):
+                return True
+            rows.update_fields(self.db, experiment_id, stop_at_checkpoint=0)
+            rows.merge_progress(self.db, experiment_id, {"stopping_at_checkpoint": False})
+            return False
         rows.update_fields(
             self.db,
             experiment_id,
@@ -682,11 +695,38 @@ class TrainingManager:
             process.start()
         else:
             process.poll()  # catch up now; settles it if it has ended
+        self._keep_checkpoint_stop(record.id)
         # The follower clears only a queue's reason, so this stays whatever it read first.
         info = SupervisorInfo.read(run_dir)
         if info is not None and info.problem is not None:
             logger.warning("run %s: %s", record.id, info.problem)
             self._set_reason(record.id, f"{DAMAGED_PREFIX}{info.problem}")
+
+    def _keep_checkpoint_stop(self, experiment_id: int) -> None:
+        """A stop at the next checkpoint lives in the supervisor: if it died, a detached
+        stopper takes the request over (waiting for a checkpoint written since it was
+        asked), so the run neither trains on for ever nor loses its checkpoint."""
+        record = rows.get_experiment(self.db, experiment_id)
+        if (
+            record is None
+            or not record.stop_at_checkpoint
+            or record.status != "running"
+            or record.ended_at is not None
+            or record.executor != "local"
+            or record.run_dir is None
+        ):
+            return
+        supervisor = _handle(record).supervisor
+        if supervisor is not None and is_alive(supervisor) is not False:
+            return  # it holds the request (or another host's does)
+        since = record.progress.get("stopping_at_checkpoint_since")
+        if isinstance(since, bool) or not isinstance(since, int | float):
+            since = time.time()  # asked by a version that did not record when
+        if stop_run_processes(Path(record.run_dir), at_checkpoint_since=float(since)):
+            logger.warning(
+                "run %s: its supervisor is gone: a stopper waits for its next checkpoint",
+                experiment_id,
+            )
 
     def _stopped_unlaunched(self) -> list[ExperimentRecord]:
         """Rows stopped while they were being launched, with no process recorded and no
@@ -760,6 +800,8 @@ class TrainingManager:
                 or is_alive(supervisor) is not True
                 for process in run_processes(Path(record.run_dir))
             )
+        if processes_with_env(STOPPER_ENV, marker_value(Path(record.run_dir))):
+            return True  # a stopper at work (it writes exit.json once the run has ended)
         state = self._executor_named(record.executor).state(Path(record.run_dir), _handle(record))
         return state.alive is True
 
