@@ -66,13 +66,12 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stop_requested_at is None:
             self.stop_requested_at = time.monotonic()
+            self._log(f"stop requested ({signal.Signals(signum).name})")
         elif self._stage in (1, 2):
             # A stop asked again: skip the rest of the current grace time (stop harder).
             grace = self.spec.int_grace_s if self._stage == 1 else self.spec.term_grace_s
             self.stop_requested_at -= grace
             self._log(f"stop requested again ({signal.Signals(signum).name}): escalating")
-            return
-            self._log(f"stop requested ({signal.Signals(signum).name})")
 
     def _on_checkpoint_stop(self, _signum: int, _frame: FrameType | None) -> None:
         if self.checkpoint_stop_after is None:
