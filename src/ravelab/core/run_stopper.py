@@ -63,7 +63,10 @@ def _groups(run_dir: Path) -> set[int]:
 
 def _log(message: str) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    print(f"{stamp} stopper[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+    # Never raised: a full disk, or a signal handler's line landing inside another
+    # print (a reentrant write), must not end the process that holds the run.
+    with contextlib.suppress(OSError, RuntimeError, ValueError):
+        print(f"{stamp} stopper[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
 
 def stop(run_dir: Path) -> int:

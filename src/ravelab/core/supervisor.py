@@ -98,7 +98,10 @@ class Supervisor:
 
     def _log(self, message: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        print(f"{stamp} supervisor[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+        # Never raised: a full disk, or a signal handler's line landing inside another
+        # print (a reentrant write), must not end the process that holds the run.
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            print(f"{stamp} supervisor[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
     def _signal_group(self, pgid: int, signum: signal.Signals) -> None:
         try:
