@@ -300,3 +300,38 @@ def test_a_stop_at_the_next_checkpoint_survives_its_supervisor(
         lambda: not processes_with_env(STOPPER_ENV, marker_value(run_dir)),
         what="the stopper ends",
     )
+
+
+def test_a_run_whose_folder_is_moved_away_says_so_and_still_stops(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name="moved"))
+    run_dir = Path(experiment(db, experiment_id).run_dir)
+    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    run_dir.rename(tmp_path / "elsewhere")
+    env = cli_env(rave_double)
+    logs = ravelab(db_path, env, "logs", str(experiment_id))
+    no_traceback(logs.stdout, logs.stderr)
+    assert logs.returncode == ExitCode.NOT_FOUND
+    assert logs.stderr.count("\n") == 1 and "is missing: it was moved or deleted" in logs.stderr
+    show = ravelab(db_path, env, "show", str(experiment_id))
+    assert show.returncode == 0 and f"{run_dir} (missing)" in show.stdout, show
+    # The run's processes still carry the folder's old path: they are found and stopped.
+    done = ravelab(db_path, env, "stop", str(experiment_id))
+    no_traceback(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stderr
+    assert not run_processes(run_dir)
+    assert (experiment(db, experiment_id).status, experiment(db, experiment_id).reason) == (
+        "stopped",
+        "stopped by the user",
+    )

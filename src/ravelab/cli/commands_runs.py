@@ -359,7 +359,8 @@ def cmd_show(ctx: Context) -> int:
         f"  speed       {speed(progress.get('speed'))}, ETA {duration(progress.get('eta_s'))}",
         f"  started     {local_time(exp['started_at'])}, ran "
         f"{duration(run_duration(exp['started_at'], exp['completed_at']))}",
-        f"  run folder  {exp['run_dir']}",
+        f"  run folder  {exp['run_dir']}"
+        + ("" if not exp["run_dir"] or Path(exp["run_dir"]).is_dir() else " (missing)"),
         f"  command     {shlex.join(exp['argv']) if exp['argv'] else '-'}",
         f"  exit code   {exp['exit_code'] if exp['exit_code'] is not None else '-'}",
         f"  metrics     {exp['metric_points']} points: {', '.join(exp['metric_names']) or '-'}",
@@ -393,6 +394,13 @@ def cmd_logs(ctx: Context) -> int:
     record = ctx.experiment(ctx.args.experiment)
     if record.run_dir is None:
         ctx.err.write(f"experiment {record.id} has no run folder (it never started)\n")
+        return ExitCode.NOT_FOUND
+    if not Path(record.run_dir).is_dir():
+        # Printing nothing would read as a run that wrote nothing.
+        ctx.err.write(
+            f"experiment {record.id}'s run folder {record.run_dir} is missing: it was moved "
+            "or deleted (put it back there to read its logs)\n"
+        )
         return ExitCode.NOT_FOUND
     if ctx.args.follow and record.ended_at is None:
         return follow_run(ctx, record.id)
