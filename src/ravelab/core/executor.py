@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.errors import LaunchError
 from ravelab.core.process_identity import (
     HOST,
@@ -199,7 +200,7 @@ class LocalExecutor:
             except ProcessLookupError:
                 pass
         # The supervisor is gone but the trainer may live on: a stopper watches instead.
-        return stop_run_processes(run_dir, at_checkpoint_since=time.time())
+        return stop_run_processes(run_dir, at_checkpoint_after=newest_checkpoint_time(run_dir))
 
     def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         supervisor = handle.supervisor
@@ -213,14 +214,21 @@ class LocalExecutor:
         return stop_run_processes(run_dir)
 
 
-def stop_run_processes(run_dir: Path, *, at_checkpoint_since: float | None = None) -> bool:
+def newest_checkpoint_time(run_dir: Path) -> float:
+    """The modification time of a run's newest checkpoint (0 when it has none): the
+    baseline of a stop at the next checkpoint, compared with later checkpoints' times,
+    never with the clock, so a clock set back cannot hold the stop off."""
+    return max((c.modified_at for c in find_checkpoints(run_dir)), default=0.0)
+
+
+def stop_run_processes(run_dir: Path, *, at_checkpoint_after: float | None = None) -> bool:
     """Stop the processes of a run whose supervisor is gone: SIGINT, SIGTERM, SIGKILL to
     their process groups, escalated by a detached ``ravelab.core.run_stopper`` process
     that outlives the caller (a CLI that returns at once, an app that closes). Nothing
     here reads ``launch.json``: a damaged one cannot keep a run from being stopped.
 
-    With ``at_checkpoint_since`` the stopper first waits for a complete checkpoint
-    written after that time (a stop at the next checkpoint). A stopper already at work
+    With ``at_checkpoint_after`` the stopper first waits for a complete checkpoint
+    newer than that modification time (a stop at the next checkpoint). A stopper already at work
     is left to it then; for a plain stop it is asked to escalate now.
 
     Returns:
@@ -233,7 +241,7 @@ def stop_run_processes(run_dir: Path, *, at_checkpoint_since: float | None = Non
         return False
     stoppers = processes_with_env(STOPPER_ENV, marker_value(run_dir))
     if stoppers:
-        if at_checkpoint_since is not None:
+        if at_checkpoint_after is not None:
             return True  # a stopper at work stops it at least as soon as asked
         # A stopper is at work: a second stop asks it to escalate now (stop harder).
         for stopper in stoppers:
@@ -252,8 +260,8 @@ def stop_run_processes(run_dir: Path, *, at_checkpoint_since: float | None = Non
                 [sys.executable, "-m", "ravelab.core.run_stopper", marker_value(run_dir)]
                 + (
                     []
-                    if at_checkpoint_since is None
-                    else ["--at-checkpoint", repr(at_checkpoint_since)]
+                    if at_checkpoint_after is None
+                    else ["--at-checkpoint", repr(at_checkpoint_after)]
                 ),
                 cwd=run_dir,
                 env=env,

@@ -1,5 +1,5 @@
 """Stops a run whose supervisor is gone: ``python -m ravelab.core.run_stopper RUN_DIR
-[--at-checkpoint SINCE]``.
+[--at-checkpoint AFTER]``.
 
 Started detached (its own session) by ``executor.stop_run_processes``, so the escalation
 outlives the command that asked for the stop (``ravelab stop --no-wait`` returns at once).
@@ -9,9 +9,10 @@ after the run's SIGINT grace time, SIGKILL after the SIGTERM grace time (from
 ``launch.json`` when it is sound, else the defaults), then ends once nothing of the run
 lives. SIGUSR1 (a second ``stop``) skips the rest of the current grace time.
 
-With ``--at-checkpoint SINCE`` (a time in seconds since the epoch) it first waits, as the
-supervisor would, for a complete checkpoint written after SINCE (or for SIGUSR1: a plain
-stop asked meanwhile), so a stop at the next checkpoint survives its supervisor.
+With ``--at-checkpoint AFTER`` (the modification time of the newest checkpoint when the
+stop was asked, 0 for none) it first waits, as the supervisor would, for a complete
+checkpoint newer than that (or for SIGUSR1: a plain stop asked meanwhile), so a stop at
+the next checkpoint survives its supervisor.
 
 Once nothing of the run lives it writes ``exit.json`` (no exit code: the supervisor that
 knew it is gone; ``stop_requested`` true) unless one exists, so the run is settled as
@@ -27,8 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from ravelab.core.checkpoints import find_checkpoints
-from ravelab.core.executor import run_processes, trainer_identity
+from ravelab.core.executor import newest_checkpoint_time, run_processes, trainer_identity
 from ravelab.core.process_identity import is_alive
 from ravelab.core.run_files import EXIT_FILE, ExitRecord, grace_times
 
@@ -93,15 +93,15 @@ def stop(run_dir: Path) -> int:
     return sent
 
 
-def wait_for_checkpoint(run_dir: Path, since: float) -> bool:
-    """Wait until a complete checkpoint newer than ``since`` is there (or a plain stop
+def wait_for_checkpoint(run_dir: Path, after: float) -> bool:
+    """Wait until a complete checkpoint modified after ``after`` is there (or a plain stop
     is asked); False when nothing of the run lives any more."""
     while _groups(run_dir):
         if _Hurry.requested:
             _log("stop requested again: stopping without waiting for the checkpoint")
             return True
-        newest = max((c.modified_at for c in find_checkpoints(run_dir)), default=0.0)
-        if newest > since and time.time() - newest > _CHECKPOINT_SETTLE_S:
+        newest = newest_checkpoint_time(run_dir)
+        if newest > after and time.time() - newest > _CHECKPOINT_SETTLE_S:
             _log("a new checkpoint is written: stopping")
             return True
         time.sleep(_CHECKPOINT_POLL_S)
@@ -118,23 +118,23 @@ def record_exit(run_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m ravelab.core.run_stopper RUN_DIR [--at-checkpoint SINCE]``."""
+    """Entry point: ``python -m ravelab.core.run_stopper RUN_DIR [--at-checkpoint AFTER]``."""
     args = sys.argv[1:] if argv is None else argv
-    since: float | None = None
+    after: float | None = None
     if len(args) == 3 and args[1] == "--at-checkpoint":
         with contextlib.suppress(ValueError):
-            since = float(args[2])
-        args = args[:1] if since is not None else args
+            after = float(args[2])
+        args = args[:1] if after is not None else args
     if len(args) != 1:
         print(
-            "usage: python -m ravelab.core.run_stopper RUN_DIR [--at-checkpoint SINCE]",
+            "usage: python -m ravelab.core.run_stopper RUN_DIR [--at-checkpoint AFTER]",
             file=sys.stderr,
         )
         return 2
     signal.signal(signal.SIGUSR1, _Hurry.on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})  # blocked by our starter
     run_dir = Path(args[0])
-    if since is not None and not wait_for_checkpoint(run_dir, since):
+    if after is not None and not wait_for_checkpoint(run_dir, after):
         return 0  # the run ended on its own meanwhile: nothing to stop, nothing to record
     stop(run_dir)
     record_exit(run_dir)

@@ -45,6 +45,7 @@ from ravelab.core.executor import (
     Executor,
     LocalExecutor,
     RunHandle,
+    newest_checkpoint_time,
     pick_supervisor,
     run_processes,
     stop_run_processes,
@@ -369,7 +370,10 @@ class TrainingManager:
             rows.merge_progress(
                 self.db,
                 experiment_id,
-                {"stopping_at_checkpoint": True, "stopping_at_checkpoint_since": time.time()},
+                {
+                    "stopping_at_checkpoint": True,
+                    "stopping_at_checkpoint_after": newest_checkpoint_time(Path(record.run_dir)),
+                },
             )
             if self._executor_named(record.executor).request_checkpoint_stop(
                 Path(record.run_dir), _handle(record)
@@ -704,8 +708,8 @@ class TrainingManager:
 
     def _keep_checkpoint_stop(self, experiment_id: int) -> None:
         """A stop at the next checkpoint lives in the supervisor: if it died, a detached
-        stopper takes the request over (waiting for a checkpoint written since it was
-        asked), so the run neither trains on for ever nor loses its checkpoint."""
+        stopper takes the request over (waiting for a checkpoint newer than the newest
+        one when it was asked), so the run neither trains on for ever nor loses its checkpoint."""
         record = rows.get_experiment(self.db, experiment_id)
         if (
             record is None
@@ -719,10 +723,11 @@ class TrainingManager:
         supervisor = _handle(record).supervisor
         if supervisor is not None and is_alive(supervisor) is not False:
             return  # it holds the request (or another host's does)
-        since = record.progress.get("stopping_at_checkpoint_since")
-        if isinstance(since, bool) or not isinstance(since, int | float):
-            since = time.time()  # asked by a version that did not record when
-        if stop_run_processes(Path(record.run_dir), at_checkpoint_since=float(since)):
+        run_dir = Path(record.run_dir)
+        after = record.progress.get("stopping_at_checkpoint_after")
+        if isinstance(after, bool) or not isinstance(after, int | float) or not after >= 0:
+            after = newest_checkpoint_time(run_dir)  # asked by a version that kept no baseline
+        if stop_run_processes(run_dir, at_checkpoint_after=float(after)):
             logger.warning(
                 "run %s: its supervisor is gone: a stopper waits for its next checkpoint",
                 experiment_id,
