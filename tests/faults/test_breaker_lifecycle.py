@@ -335,3 +335,49 @@ def test_a_run_whose_folder_is_moved_away_says_so_and_still_stops(
         "stopped",
         "stopped by the user",
     )
+
+
+def test_a_resume_killed_before_it_starts_anything_is_never_started(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "cut-short")
+    points = rows.metric_history(db, experiment_id, "loss")
+    _checkpoint(run_dir)
+    env = cli_env(rave_double)
+    gate = tmp_path / "gate"
+    resume = subprocess.Popen(
+        [sys.executable, "-m", "ravelab", "--db", str(db_path), "resume", str(experiment_id)],
+        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "resume-claimed")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_reached(gate, resume)
+    # Meanwhile the row belongs to a living launcher: a `list` leaves it alone.
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    record = experiment(db, experiment_id)
+    assert (record.status, record.ended_at, record.pid) == ("running", None, None)
+    resume.kill()
+    resume.wait()
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    record = experiment(db, experiment_id)
+    assert record.status == "failed" and record.ended_at is not None
+    assert record.reason is not None and record.reason.startswith("never started"), record.reason
+    assert not run_processes(run_dir)
+    assert rows.metric_history(db, experiment_id, "loss") == points  # none lost, none doubled
+    # It can be resumed again, from the same checkpoint.
+    again = ravelab(db_path, env, "resume", str(experiment_id))
+    no_traceback(again.stdout, again.stderr)
+    assert again.returncode == 0, again.stderr
+    done = ravelab(db_path, env, "stop", str(experiment_id))
+    assert done.returncode == 0, done.stderr
+    assert experiment(db, experiment_id).status == "stopped"

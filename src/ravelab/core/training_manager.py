@@ -14,13 +14,16 @@ started. Each run is re-attached on its own: a damaged run file flags that run (
 Run folders are created exclusively: a folder that exists already (from another
 database, or another database's live run sharing the runs folder) is never touched;
 the new run gets a suffixed name instead. ravelab removes only files it created in the
-same call, and a resume sets the previous attempt's files aside under a new name.
+same call, and a resume sets the previous attempt's files aside under a new name. A
+resume claims the row the way a launch owns a new one (no process, its launcher
+recorded) and only if the row is still as it read it: of two resumes at once, one wins.
 
 Test-only fault hook: ``RAVELAB_FAULT_LAUNCH=after-insert`` (or ``after-launch``) with
 ``RAVELAB_FAULT_LAUNCH_GATE=PATH`` pauses ``start_training`` at that point until ``PATH``
-exists (``resume-checked`` pauses ``resume_training`` after its checks, before it claims
-the row) (after touching ``PATH.reached``), so a test can kill the launching command exactly
-there. Nothing else reads these variables.
+exists (after touching ``PATH.reached``), so a test can kill the launching command exactly
+there; ``resume-checked`` pauses ``resume_training`` after its checks, before it claims
+the row, and ``resume-claimed`` after the claim, before it starts anything. Nothing else
+reads these variables.
 """
 
 from __future__ import annotations
@@ -492,6 +495,7 @@ class TrainingManager:
             # that won the claim touches them, so no other resume's files are moved.
             _set_aside(run_dir / EXIT_FILE)
             _set_aside(run_dir / SUPERVISOR_FILE)
+            fault_point(_FAULT_ENV, "resume-claimed")
             handle = executor.launch(
                 run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
             )
@@ -763,8 +767,10 @@ class TrainingManager:
                     ):
                         logger.warning("run %s: adopted its process %s", record.id, chosen.pid)
                     return  # followed by the caller's loop over unended runs
-            started = any(
-                (run_dir / name).exists() for name in (SUPERVISOR_FILE, EXIT_FILE, STDOUT_LOG)
+            # A log read before belongs to an earlier attempt (a resume whose launcher died
+            # before starting anything): only a new supervisor's files say it started.
+            started = any((run_dir / name).exists() for name in (SUPERVISOR_FILE, EXIT_FILE)) or (
+                (run_dir / STDOUT_LOG).exists() and not rows.get_offsets(self.db, record.id)
             )
             if started and owner is not None:
                 # It ran and ended unseen: follow it with the (dead) launcher as its
