@@ -21,6 +21,22 @@ from tests.gui.conftest import save_screenshot, training_config
 pytestmark = pytest.mark.gui
 
 
+@pytest.fixture(autouse=True)
+def no_unexpected_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message box a test did not expect fails it at once with the box's text (a modal
+    box would otherwise wait forever for a click offscreen); tests that expect one
+    replace these again."""
+
+    def unexpected(kind: str) -> Callable[..., Any]:
+        def show(_parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"unexpected {kind} dialog: {title}: {text}")
+
+        return show
+
+    for kind in ("critical", "warning", "information", "question"):
+        monkeypatch.setattr(QMessageBox, kind, unexpected(kind))
+
+
 @pytest.fixture
 def make_page(qtbot: QtBot) -> Iterator[Callable[[TrainingManager], TrainingPage]]:
     pages: list[TrainingPage] = []
