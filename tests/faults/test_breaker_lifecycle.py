@@ -381,3 +381,55 @@ def test_a_resume_killed_before_it_starts_anything_is_never_started(
     done = ravelab(db_path, env, "stop", str(experiment_id))
     assert done.returncode == 0, done.stderr
     assert experiment(db, experiment_id).status == "stopped"
+
+
+def test_exports_of_two_checkpoints_never_share_one_model_file(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "exported")
+    latest = _checkpoint(run_dir)
+    best = latest.with_name("best.ckpt")
+    best.write_bytes(b"best")
+    os.utime(best, (latest.stat().st_mtime - 60, latest.stat().st_mtime - 60))
+    env = cli_env(rave_double)
+    first = ravelab(db_path, env, "export", str(experiment_id), "--checkpoint", "best")
+    no_traceback(first.stdout, first.stderr)
+    assert first.returncode == 0, first.stderr
+    (model,) = rows_models(db)
+    kept = Path(model["path"]).read_bytes()
+    # The latest checkpoint, twice at once: each export gets a file of its own.
+    both = [
+        subprocess.Popen(
+            [*_cli(db_path), "export", str(experiment_id), "--checkpoint", "latest"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for proc in both:
+        out, err = proc.communicate(timeout=120)
+        no_traceback(out, err)
+        assert proc.returncode == 0, err
+    models = rows_models(db)
+    assert len({m["path"] for m in models}) == 3, models
+    assert Path(model["path"]).read_bytes() == kept  # the first model is untouched
+    assert [m["checkpoint"] for m in models].count(str(best)) == 1
+    assert [m["checkpoint"] for m in models].count(str(latest)) == 2
+
+
+def _cli(db_path: Path) -> list[str]:
+    return [sys.executable, "-m", "ravelab", "--db", str(db_path)]
+
+
+def rows_models(db: Database) -> list[dict[str, Any]]:
+    """The recorded models, oldest first."""
+    return [dict(row) for row in db.query("SELECT path, checkpoint FROM models ORDER BY id")]

@@ -10,6 +10,7 @@ launcher may still be starting it.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,6 +56,9 @@ from ravelab.db import jobs as job_rows
 from ravelab.db.experiments import utc_now
 
 logger = logging.getLogger(__name__)
+
+#: How many suffixed default names (``-2``, ``-3``...) an export may try.
+_MAX_MODEL_NAMES = 1000
 
 #: The test-only pause point of a launch (see ``training_manager``): ``after-insert``.
 _FAULT_ENV = "RAVELAB_FAULT_LAUNCH"
@@ -220,9 +224,6 @@ class JobManager:
             chosen.path, streaming, Path(output) if output else None
         )
         rave = find_rave(self.rave, self.db)
-        argv = build_export_argv(
-            rave, chosen.path, streaming=streaming, fidelity=fidelity, extra=extra
-        )
         channels = int(record.config.get("channels") or 1)
         stereo_fixed = fix_stereo_config(chosen.path, channels)
         step = next(
@@ -234,6 +235,13 @@ class JobManager:
             None,
         )
         with self.db.atomic():
+            if not output:
+                # Chosen inside the write transaction, so two exports at once never pick
+                # the same name; an earlier model is never overwritten by default.
+                model_path, extra = _free_model_path(self.db, chosen.path, streaming)
+            argv = build_export_argv(
+                rave, chosen.path, streaming=streaming, fidelity=fidelity, extra=extra
+            )
             job_id = job_rows.insert_job(
                 self.db,
                 "export",
@@ -438,6 +446,31 @@ def _record_owner(db: Database, job_id: int) -> None:
         launcher_start_time=owner.start_time,
         launcher_host=owner.host,
         launch_lease_until=owner.lease_until,
+    )
+
+
+def _free_model_path(db: Database, checkpoint: Path, streaming: bool) -> tuple[Path, list[str]]:
+    """The default ``.ts`` of an export (``<run>[_streaming].ts`` next to the checkpoint),
+    else ``<run>-2``, ``-3``...: never a file that exists, nor one an unfinished export
+    is writing (RAVE overwrites without a word, and the models of two checkpoints would
+    share one file)."""
+    writing = {
+        str(job.options.get("expected_path"))
+        for job in job_rows.list_jobs(db, "export")
+        if job.ended_at is None
+    }
+    default, extra = expected_model_path(checkpoint, streaming, None)
+    name = default.name.removesuffix(".ts").removesuffix("_streaming" if streaming else "")
+    for attempt in range(1, _MAX_MODEL_NAMES + 1):
+        if attempt > 1:
+            default, extra = expected_model_path(
+                checkpoint, streaming, checkpoint.parent / f"{name}-{attempt}.ts"
+            )
+        if not os.path.lexists(default) and str(default) not in writing:
+            return default, extra
+    raise ConfigError(
+        f"{default.parent} holds {_MAX_MODEL_NAMES} exported models of {name!r} already: "
+        "give --output"
     )
 
 
