@@ -428,8 +428,9 @@ def _newest(shown: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
 def _max_steps(experiment: Mapping[str, Any]) -> int:
     progress = experiment.get("progress") or {}
     value = progress.get("max_steps") or (experiment.get("config") or {}).get("max_steps")
-    finite = isinstance(value, int | float) and math.isfinite(value)
-    return int(value) if finite and 0 < value < 2**63 else 0
+    if isinstance(value, int | float) and math.isfinite(value) and 0 < value < 2**63:
+        return int(value)
+    return 0
 
 
 def _percent(experiment: Mapping[str, Any]) -> float:
