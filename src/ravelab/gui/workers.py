@@ -16,6 +16,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 
+from ravelab.db.errors import DatabaseError
+
 logger = logging.getLogger(__name__)
 
 
@@ -69,6 +71,9 @@ class TaskRunner(QObject):
                 return
             if on_error is not None:
                 on_error(error)
+            elif isinstance(error, DatabaseError):
+                # A full disk or a damaged file: its message says what to do; no traceback.
+                logger.error("background task failed: %s", error)
             else:
                 logger.error(
                     "background task failed: %s",
