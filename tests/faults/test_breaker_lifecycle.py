@@ -6,6 +6,7 @@ break found this way is pinned here with real processes and the test-only pause 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -433,3 +434,50 @@ def _cli(db_path: Path) -> list[str]:
 def rows_models(db: Database) -> list[dict[str, Any]]:
     """The recorded models, oldest first."""
     return [dict(row) for row in db.query("SELECT path, checkpoint FROM models ORDER BY id")]
+
+
+def test_a_supervisor_json_naming_another_process_never_gets_it_signalled(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name="swapped"))
+    record = experiment(db, experiment_id)
+    run_dir = Path(record.run_dir)
+    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    os.kill(record.pid, 9)
+    supervisor = ProcessIdentity(record.pid, record.pid_start_time)
+    wait_until(lambda: is_alive(supervisor) is False, what="the supervisor is gone")
+    # An unrelated process (its own session), named as the trainer with its true identity.
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"], start_new_session=True
+    )
+    try:
+        data = json.loads((run_dir / SUPERVISOR_FILE).read_text())
+        data.update(
+            trainer_pid=bystander.pid,
+            trainer_pgid=bystander.pid,
+            trainer_start_time=psutil.Process(bystander.pid).create_time(),
+        )
+        (run_dir / SUPERVISOR_FILE).write_text(json.dumps(data))
+        env = cli_env(rave_double)
+        done = ravelab(db_path, env, "stop", str(experiment_id))
+        no_traceback(done.stdout, done.stderr)
+        assert done.returncode == 0, done.stderr
+        # The run's own processes (found by their marker) are stopped; the bystander lives.
+        assert not run_processes(run_dir)
+        assert bystander.poll() is None
+        final = experiment(db, experiment_id)
+        assert (final.status, final.reason) == ("stopped", "stopped by the user")
+        assert final.ended_at is not None
+        assert_points_exact(db, experiment_id)
+    finally:
+        bystander.kill()
+        bystander.wait()

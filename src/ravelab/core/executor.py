@@ -110,6 +110,24 @@ def trainer_identity(run_dir: Path) -> tuple[ProcessIdentity, int] | None:
     return ProcessIdentity(info.trainer_pid, info.trainer_start_time, info.host), info.trainer_pgid
 
 
+def signallable_trainer(run_dir: Path) -> int | None:
+    """The process group of the run's trainer while it lives and provably is the run's:
+    the process named by ``supervisor.json`` (pid and start time) carries the run's
+    marker. A run folder is untrusted: a ``supervisor.json`` that names another live
+    process (copied from another run, edited) must never get that process signalled,
+    and its ``trainer_pgid`` is never believed (the group is read from the process)."""
+    trainer = trainer_identity(run_dir)
+    if trainer is None or is_alive(trainer[0]) is not True:
+        return None
+    try:
+        process = psutil.Process(trainer[0].pid)
+        if process.environ().get(RUN_MARKER_ENV) != marker_value(run_dir):
+            return None
+        return os.getpgid(trainer[0].pid)
+    except (psutil.Error, OSError):
+        return None
+
+
 def run_processes(run_dir: Path) -> list[psutil.Process]:
     """The live processes of a run on this machine, found by the marker they carry (the
     supervisor, the trainer, its workers), whatever the run's files say."""
@@ -176,7 +194,10 @@ class LocalExecutor:
             states.append(is_alive(supervisor))
         trainer = trainer_identity(run_dir)
         if trainer is not None:
-            states.append(is_alive(trainer[0]))
+            alive = is_alive(trainer[0])
+            # A live process that is not the run's (supervisor.json names another one)
+            # does not keep the run alive.
+            states.append(False if alive and signallable_trainer(run_dir) is None else alive)
         if any(state is True for state in states):
             return True
         if any(state is None for state in states):
@@ -235,9 +256,7 @@ def stop_run_processes(run_dir: Path, *, at_checkpoint_after: float | None = Non
         True when some process of the run lives (a stopper started, or one already at
         work); False when nothing is left to stop.
     """
-    trainer = trainer_identity(run_dir)
-    live = (trainer is not None and is_alive(trainer[0]) is True) or bool(run_processes(run_dir))
-    if not live:
+    if signallable_trainer(run_dir) is None and not run_processes(run_dir):
         return False
     stoppers = processes_with_env(STOPPER_ENV, marker_value(run_dir))
     if stoppers:

@@ -4,10 +4,11 @@
 Started detached (its own session) by ``executor.stop_run_processes``, so the escalation
 outlives the command that asked for the stop (``ravelab stop --no-wait`` returns at once).
 It finds the run's processes by the marker in their environment (``RAVELAB_RUN_DIR``) and
-by ``supervisor.json`` when that is sound, and sends SIGINT to their process groups, SIGTERM
-after the run's SIGINT grace time, SIGKILL after the SIGTERM grace time (from
-``launch.json`` when it is sound, else the defaults), then ends once nothing of the run
-lives. SIGUSR1 (a second ``stop``) skips the rest of the current grace time.
+by ``supervisor.json`` when that is sound and names a process carrying the marker, and
+sends SIGINT to their process groups, SIGTERM after the run's SIGINT grace time, SIGKILL
+after the SIGTERM grace time (from ``launch.json`` when it is sound, else the defaults),
+then ends once nothing of the run lives. SIGUSR1 (a second ``stop``) skips the rest of
+the current grace time.
 
 With ``--at-checkpoint AFTER`` (the modification time of the newest checkpoint when the
 stop was asked, 0 for none) it first waits, as the supervisor would, for a complete
@@ -28,8 +29,11 @@ import sys
 import time
 from pathlib import Path
 
-from ravelab.core.executor import newest_checkpoint_time, run_processes, trainer_identity
-from ravelab.core.process_identity import is_alive
+from ravelab.core.executor import (
+    newest_checkpoint_time,
+    run_processes,
+    signallable_trainer,
+)
 from ravelab.core.run_files import EXIT_FILE, ExitRecord, grace_times
 
 _POLL_S = 0.1
@@ -51,9 +55,9 @@ class _Hurry:
 def _groups(run_dir: Path) -> set[int]:
     """The process groups of the run's live processes (never this process's own)."""
     groups: set[int] = set()
-    trainer = trainer_identity(run_dir)
-    if trainer is not None and is_alive(trainer[0]) is True:
-        groups.add(trainer[1])
+    trainer_group = signallable_trainer(run_dir)
+    if trainer_group is not None:
+        groups.add(trainer_group)
     for process in run_processes(run_dir):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             groups.add(os.getpgid(process.pid))
