@@ -481,3 +481,36 @@ def test_a_supervisor_json_naming_another_process_never_gets_it_signalled(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_run_of_another_machine_is_not_marked_stopped_from_here(
+    make_manager: Any,
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in _LONG.items():
+        monkeypatch.setenv(key, value)
+    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "elsewhere")
+    # As a database on a shared drive shows a run that another machine is training.
+    (run_dir / "exit.json").rename(run_dir / "exit.0.json")
+    db.execute(
+        "UPDATE experiments SET status = 'running', ended_at = NULL, completed_at = NULL, "
+        "stop_requested_at = NULL, reason = NULL, host = 'another-host' WHERE id = ?",
+        (experiment_id,),
+    )
+    env = cli_env(rave_double)
+    for extra in ([], ["--at-checkpoint"]):
+        done = ravelab(db_path, env, "stop", str(experiment_id), "--no-wait", *extra)
+        no_traceback(done.stdout, done.stderr)
+        assert done.returncode != 0
+        assert done.stderr.count("\n") == 1 and "runs on 'another-host'" in done.stderr
+        record = experiment(db, experiment_id)
+        assert (record.status, record.stop_requested_at, record.ended_at) == (
+            "running",
+            None,
+            None,
+        )
+        assert not record.stop_at_checkpoint

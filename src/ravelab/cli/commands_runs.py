@@ -418,17 +418,18 @@ def cmd_stop(ctx: Context) -> int:
     record = ctx.experiment(ctx.args.experiment)
     manager = ctx.manager(follow=False)
     record = ctx.experiment(str(record.id))  # re-read: creating the manager may settle it
+    lost = None
     if record.status == "running" and not ctx.args.at_checkpoint:
         lost = manager.steps_since_checkpoint(record.id)
-        if lost:
-            ctx.err.write(
-                f"warning: RAVE writes no checkpoint when stopped: the {lost} steps since the "
-                f"last checkpoint are lost (`ravelab stop {record.id} --at-checkpoint` waits "
-                "for the next one)\n"
-            )
     if not manager.stop_training(record.id, at_checkpoint=ctx.args.at_checkpoint):
         ctx.err.write(f"run {record.id} '{record.name}' is not running (status: {record.status})\n")
         return ExitCode.INVALID
+    if lost is not None and lost > 0:  # said once the stop is accepted, never for a refusal
+        ctx.err.write(
+            f"warning: RAVE writes no checkpoint when stopped: the {lost} steps since the "
+            f"last checkpoint are lost (`ravelab stop {record.id} --at-checkpoint` waits "
+            "for the next one)\n"
+        )
     when = " at its next checkpoint" if ctx.args.at_checkpoint else ""
     ctx.out.write(f"asked run {record.id} '{record.name}' to stop{when}\n")
     ctx.out.flush()

@@ -56,7 +56,7 @@ from ravelab.core.executor import (
 from ravelab.core.job_manager import JobManager
 from ravelab.core.launch_owner import launcher_gone, this_launcher
 from ravelab.core.paths import RUNS_ENV, user_data_dir
-from ravelab.core.process_identity import ProcessIdentity, is_alive, processes_with_env
+from ravelab.core.process_identity import HOST, ProcessIdentity, is_alive, processes_with_env
 from ravelab.core.rave_locator import find_rave
 from ravelab.core.run_files import (
     DAMAGED_PREFIX,
@@ -352,10 +352,15 @@ class TrainingManager:
             False for an unknown or already finished experiment; True once the run was
             asked to stop (its status is then ``stopped``; with ``at_checkpoint`` it stays
             ``running`` until the checkpoint is written).
+
+        Raises:
+            ConfigError: a local run of another machine, whose processes this one cannot
+                see (nothing changes).
         """
         record = rows.get_experiment(self.db, experiment_id)
         if record is None:
             return False
+        self._refuse_another_hosts_run(record)
         if record.status not in ("running", "queued"):
             # Stopped already, or settled while its processes live on (an orphaned
             # trainer): a stop is accepted again while anything of the run lives, and
@@ -404,6 +409,24 @@ class TrainingManager:
             process.poll()
         return True
 
+    def _refuse_another_hosts_run(self, record: ExperimentRecord) -> None:
+        """A local run started on another machine (a database on a shared drive) cannot
+        be signalled from here: marking it stopped would only make its row lie (and its
+        end be called a stop). Refused in words, unless its processes are seen here."""
+        host = record.host
+        if (
+            record.executor != "local"
+            or record.ended_at is not None
+            or not host
+            or host == HOST
+            or (record.run_dir is not None and run_processes(Path(record.run_dir)))
+        ):
+            return
+        raise ConfigError(
+            f"run {record.id} '{record.name}' runs on {host!r}, not on this machine "
+            f"({HOST!r}): stop it there (`ravelab stop {record.id}` on {host!r})"
+        )
+
     def steps_since_checkpoint(self, experiment_id: int) -> int | None:
         """Steps a plain stop would lose (trained since the newest checkpoint)."""
         record = rows.get_experiment(self.db, experiment_id)
@@ -413,7 +436,8 @@ class TrainingManager:
         steps = [
             c.step for c in artifacts.list_checkpoints(self.db, experiment_id) if c.step is not None
         ]
-        return step - max(steps) if steps else step
+        # Never negative: after a resume the trainer may log steps below a stored checkpoint.
+        return max(0, step - max(steps)) if steps else step
 
     def list_checkpoints(self, experiment_id: int) -> list[dict[str, Any]]:
         """An experiment's checkpoints (every version): path, kind, step, size, time."""
