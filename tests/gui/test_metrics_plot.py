@@ -190,8 +190,8 @@ def test_phase_boundary_and_checkpoints_are_marked(
     assert plot.phase_lines[1].axes is plot.axes.lr
     qtbot.waitUntil(lambda: plot.checkpoint_markers is not None, timeout=30_000)
     assert list(plot.checkpoint_markers.get_xdata()) == [300]
+    _settle(qtbot, plot)  # the whole change is applied (the legend comes after the markers)
     assert [t.get_text() for t in plot.axes.loss.get_legend().get_texts()] == ["validation"]
-    _settle(qtbot, plot)  # the markers are painted
     save_screenshot(plot.canvas, "metrics_markers.png")
 
     # A new checkpoint is drawn on the next reload; a phase beyond the data is not.

@@ -375,6 +375,9 @@ def test_stop_at_checkpoint_then_resume_with_new_max_steps(
     stopped_at = manager.get_experiment(experiment_id)["progress"]["step"]
     assert 40 <= stopped_at < 300
     assert page.resume_button.isEnabled()
+    # The run has ended; its processes may still be on their way out, and a resume is
+    # refused until they are gone ("still shutting down").
+    qtbot.waitUntil(lambda: not manager.processes_live(experiment_id), timeout=60_000)
 
     # Cancelled: nothing happens.
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (0, False))
