@@ -514,3 +514,14 @@ def test_a_run_of_another_machine_is_not_marked_stopped_from_here(
             None,
         )
         assert not record.stop_at_checkpoint
+    # Stopped over there but not ended yet: no second trainer is started here.
+    db.execute(
+        "UPDATE experiments SET status = 'stopped', stop_requested_at = '2026-01-01T00:00:00' "
+        "WHERE id = ?",
+        (experiment_id,),
+    )
+    _checkpoint(run_dir)
+    resume = ravelab(db_path, env, "resume", str(experiment_id))
+    no_traceback(resume.stdout, resume.stderr)
+    assert resume.returncode != 0 and "still shutting down" in resume.stderr, resume.stderr
+    assert not run_processes(run_dir)

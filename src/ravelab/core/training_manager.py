@@ -838,7 +838,9 @@ class TrainingManager:
         if processes_with_env(STOPPER_ENV, marker_value(Path(record.run_dir))):
             return True  # a stopper at work (it writes exit.json once the run has ended)
         state = self._executor_named(record.executor).state(Path(record.run_dir), _handle(record))
-        return state.alive is True
+        # Unknown (another machine's run) counts as living until its end is recorded: a
+        # resume must not start a second trainer in a folder another machine still uses.
+        return state.alive is True or (state.alive is None and record.ended_at is None)
 
     def _flag(self, experiment_id: int, error: Exception) -> None:
         # A database error is the user's to act on (disk full, a damaged file): its one
