@@ -285,6 +285,10 @@ class JobManager:
             pid_start_time=supervisor.start_time if supervisor else None,
             host=supervisor.host if supervisor else None,
         )
+        current = job_rows.get_job(self.db, job_id)
+        if current is not None and current.stop_requested_at is not None:
+            # A stop that came while it was being launched found no process to ask.
+            self.executor.request_stop(run_dir, handle)
         process = self._make_process(job_id, run_dir, handle)
         self.active_jobs[job_id] = process
         if self.follow:
@@ -421,6 +425,9 @@ class JobManager:
         if job.ended_at is not None or job.run_dir is None:
             return False
         job_rows.update_job(self.db, job_id, stop_requested_at=utc_now())
+        # Read again: a launch may have recorded its process since the read above. Either
+        # this read sees it, or the launcher sees this stop once it has recorded it.
+        job = self.get_job(job_id)
         supervisor = None
         if job.pid is not None and job.pid_start_time is not None:
             supervisor = ProcessIdentity(job.pid, job.pid_start_time, job.host or "")
