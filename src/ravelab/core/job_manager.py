@@ -424,6 +424,7 @@ class JobManager:
         job = self.get_job(job_id)
         if job.ended_at is not None or job.run_dir is None:
             return False
+        run_dir = Path(job.run_dir)
         job_rows.update_job(self.db, job_id, stop_requested_at=utc_now())
         # Read again: a launch may have recorded its process since the read above. Either
         # this read sees it, or the launcher sees this stop once it has recorded it.
@@ -432,7 +433,7 @@ class JobManager:
         if job.pid is not None and job.pid_start_time is not None:
             supervisor = ProcessIdentity(job.pid, job.pid_start_time, job.host or "")
         return self.executor.request_stop(
-            Path(job.run_dir), RunHandle(self.executor.name, supervisor=supervisor)
+            run_dir, RunHandle(self.executor.name, supervisor=supervisor)
         )
 
     def shutdown(self, timeout: float = 5.0) -> None:
