@@ -525,3 +525,24 @@ def test_a_run_of_another_machine_is_not_marked_stopped_from_here(
     no_traceback(resume.stdout, resume.stderr)
     assert resume.returncode != 0 and "still shutting down" in resume.stderr, resume.stderr
     assert not run_processes(run_dir)
+
+
+def test_a_stop_after_the_trainer_ended_does_not_call_its_run_stopped(
+    make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "40")
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name="finished"))
+    run_dir = Path(experiment(db, experiment_id).run_dir)
+    # It completes while nobody has read it yet (the app's poll has not come round).
+    wait_until(lambda: (run_dir / "exit.json").exists(), timeout=60, what="exit.json")
+    assert experiment(db, experiment_id).status == "running"
+    for at_checkpoint in (False, True):
+        assert manager.stop_training(experiment_id, at_checkpoint=at_checkpoint) is False
+        record = experiment(db, experiment_id)
+        assert (record.status, record.stop_requested_at, record.exit_code) == (
+            "completed",
+            None,
+            0,
+        )
+    assert len(assert_points_exact(db, experiment_id)) == 40

@@ -422,6 +422,7 @@ def cmd_stop(ctx: Context) -> int:
     if record.status == "running" and not ctx.args.at_checkpoint:
         lost = manager.steps_since_checkpoint(record.id)
     if not manager.stop_training(record.id, at_checkpoint=ctx.args.at_checkpoint):
+        record = ctx.experiment(str(record.id))  # re-read: it may have been settled just now
         ctx.err.write(f"run {record.id} '{record.name}' is not running (status: {record.status})\n")
         return ExitCode.INVALID
     if lost is not None and lost > 0:  # said once the stop is accepted, never for a refusal

@@ -371,6 +371,11 @@ class TrainingManager:
                 Path(record.run_dir), _handle(record)
             )
             return True
+        if self._ended_unsettled(record):
+            # The trainer ended before this stop (its supervisor wrote exit.json): marking
+            # the row would call a completed or failed run stopped. Settle it instead.
+            self._settle_now(experiment_id)
+            return False
         if at_checkpoint and record.status == "running" and record.run_dir is not None:
             # Recorded first: re-attaching passes the request on to a stopper if the
             # supervisor that holds it dies before the checkpoint.
@@ -408,6 +413,23 @@ class TrainingManager:
         if process is not None and not process.is_alive() and not self.follow:
             process.poll()
         return True
+
+    def _ended_unsettled(self, record: ExperimentRecord) -> bool:
+        """Whether a run shown as going has in fact ended (a sound ``exit.json``)."""
+        if record.executor != "local" or record.run_dir is None or record.ended_at is not None:
+            return False
+        exit_record = ExitRecord.read(Path(record.run_dir))
+        return exit_record is not None and not exit_record.damaged
+
+    def _settle_now(self, experiment_id: int) -> None:
+        """Catch up with an ended run once, so its row says how it ended (a following
+        thread does so by itself)."""
+        process = self.active_processes.get(experiment_id)
+        if process is None:
+            with contextlib.suppress(NotFoundError):
+                process = self.follower(experiment_id)
+        if process is not None and not process.is_alive() and not process.is_done:
+            process.poll()
 
     def _refuse_another_hosts_run(self, record: ExperimentRecord) -> None:
         """A local run started on another machine (a database on a shared drive) cannot
