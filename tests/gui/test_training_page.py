@@ -356,15 +356,25 @@ def test_stop_at_checkpoint_then_resume_with_new_max_steps(
     assert page.stop_checkpoint_button.isEnabled() and not page.resume_button.isEnabled()
     qtbot.waitUntil(lambda: _progress_cell(page, experiment_id)[0] >= 2, timeout=60_000)
 
-    # The plain Stop says how much it would lose (cancelled here).
+    # The plain Stop says how much it would lose (cancelled here). Asked just as a
+    # checkpoint is written it loses nothing and says so: ask again a few steps later.
     questions: list[str] = []
     monkeypatch.setattr(
         QMessageBox,
         "question",
         lambda _p, _t, text, *a: questions.append(text) or QMessageBox.StandardButton.Cancel,
     )
-    assert not page.stop_selected()
-    assert "Stopping now loses" in questions[0] and "Stop at checkpoint" in questions[0]
+
+    def asked_with_a_loss() -> bool:
+        assert not page.stop_selected()
+        if "Nothing is lost now" in questions[-1]:
+            step = _progress_cell(page, experiment_id)[0]
+            qtbot.waitUntil(lambda: _progress_cell(page, experiment_id)[0] > step, timeout=60_000)
+            return False
+        return True
+
+    qtbot.waitUntil(asked_with_a_loss, timeout=60_000)
+    assert "Stopping now loses" in questions[-1] and "Stop at checkpoint" in questions[-1]
 
     with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000) as ended:
         assert page.stop_selected_at_checkpoint()
