@@ -22,6 +22,7 @@ from ravelab.core.process_identity import ProcessIdentity, is_alive, processes_w
 from ravelab.core.run_files import (
     RUN_MARKER_ENV,
     SUPERVISOR_FILE,
+    LaunchSpec,
     SupervisorInfo,
     marker_value,
 )
@@ -546,3 +547,61 @@ def test_a_stop_after_the_trainer_ended_does_not_call_its_run_stopped(
             0,
         )
     assert len(assert_points_exact(db, experiment_id)) == 40
+
+
+@pytest.mark.parametrize("stop", ["plain", "at-checkpoint"])
+def test_a_run_adopted_without_its_supervisor_stops_with_its_workers(
+    db: Database,
+    db_path: Path,
+    dataset_id: int,
+    rave_double: Path,
+    tmp_path: Path,
+    stop: str,
+) -> None:
+    env = cli_env(rave_double, **_LONG)
+    gate = tmp_path / "gate"
+    # Two dataloader workers that ignore SIGINT (the double's), in the trainer's group.
+    train = subprocess.Popen(
+        [*train_args(db_path, "adopted")[:-2], "--workers", "2"],
+        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-launch")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_reached(gate, train)
+    record = rows.find_experiment_by_name(db, "adopted")
+    assert record is not None and record.run_dir is not None
+    run_dir = Path(record.run_dir)
+    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    # A short SIGINT grace: the workers ignore SIGINT, only the SIGTERM after it ends them.
+    spec = LaunchSpec.read(run_dir)
+    LaunchSpec(spec.argv, spec.cwd, int_grace_s=1.0, term_grace_s=5.0).write(run_dir)
+    # The launcher and the supervisor die: re-attaching adopts the trainer.
+    for pid in _supervisors(run_dir):
+        os.kill(pid, 9)
+    train.kill()
+    train.wait()
+    wait_until(lambda: not _supervisors(run_dir), what="the supervisor is gone")
+    listing = ravelab(db_path, env, "list")
+    no_traceback(listing.stdout, listing.stderr)
+    adopted = experiment(db, record.id)
+    assert adopted.pid is not None and adopted.pid not in _supervisors(run_dir)
+    assert (adopted.status, adopted.ended_at) == ("running", None)
+    if stop == "at-checkpoint":
+        asked = ravelab(db_path, env, "stop", str(record.id), "--at-checkpoint")
+        no_traceback(asked.stdout, asked.stderr)
+        assert asked.returncode == 0, asked.stderr
+        # Not killed on the spot: a stopper waits for the checkpoint.
+        wait_until(lambda: processes_with_env(STOPPER_ENV, marker_value(run_dir)), what="stopper")
+        assert is_alive(ProcessIdentity(adopted.pid, adopted.pid_start_time)) is True
+        _checkpoint(run_dir)
+    else:
+        done = ravelab(db_path, env, "stop", str(record.id))
+        no_traceback(done.stdout, done.stderr)
+        assert done.returncode == 0 and "stopped (exit code" in done.stdout, done
+    wait_until(lambda: not run_processes(run_dir), timeout=60, what="the run's processes end")
+    listing = ravelab(db_path, env, "list")
+    final = experiment(db, record.id)
+    assert (final.status, final.reason) == ("stopped", "stopped by the user")
+    assert final.ended_at is not None
+    assert_points_exact(db, record.id)

@@ -40,6 +40,9 @@ from ravelab.core.run_files import (
 
 logger = logging.getLogger(__name__)
 
+#: The module the supervisor runs as (how a supervisor is told from a run's other processes).
+SUPERVISOR_MODULE = "ravelab.core.supervisor"
+
 #: The environment variable a run's stopper carries (the run folder), so that a second
 #: stop finds it at work instead of starting another.
 STOPPER_ENV = "RAVELAB_STOPPING_RUN"
@@ -110,6 +113,19 @@ def trainer_identity(run_dir: Path) -> tuple[ProcessIdentity, int] | None:
     return ProcessIdentity(info.trainer_pid, info.trainer_start_time, info.host), info.trainer_pgid
 
 
+def is_live_supervisor(identity: ProcessIdentity) -> bool:
+    """Whether the recorded process lives and is a supervisor. A run adopted after its
+    supervisor died records its trainer (or a worker) instead: SIGTERM would reach that
+    one process and not its group (workers live on), and SIGUSR1 would kill it outright,
+    so such a run is stopped group by group like any run without its supervisor."""
+    if is_alive(identity) is not True:
+        return False
+    try:
+        return SUPERVISOR_MODULE in psutil.Process(identity.pid).cmdline()
+    except psutil.Error:
+        return False
+
+
 def signallable_trainer(run_dir: Path) -> int | None:
     """The process group of the run's trainer while it lives and provably is the run's:
     the process named by ``supervisor.json`` (pid and start time) carries the run's
@@ -139,7 +155,7 @@ def pick_supervisor(found: list[psutil.Process]) -> ProcessIdentity | None:
     living: list[tuple[bool, float, int]] = []
     for process in found:
         with contextlib.suppress(psutil.Error):
-            is_supervisor = "ravelab.core.supervisor" in process.cmdline()
+            is_supervisor = SUPERVISOR_MODULE in process.cmdline()
             living.append((not is_supervisor, process.create_time(), process.pid))
     if not living:
         return None
@@ -164,7 +180,7 @@ class LocalExecutor:
         with open(run_dir / SUPERVISOR_LOG, "ab") as log:
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "ravelab.core.supervisor", marker_value(run_dir)],
+                    [sys.executable, "-m", SUPERVISOR_MODULE, marker_value(run_dir)],
                     cwd=run_dir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -214,7 +230,7 @@ class LocalExecutor:
     def request_checkpoint_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         # SIGUSR1 tells the supervisor to watch for the next checkpoint, then stop.
         supervisor = handle.supervisor
-        if supervisor is not None and is_alive(supervisor):
+        if supervisor is not None and is_live_supervisor(supervisor):
             try:
                 os.kill(supervisor.pid, signal.SIGUSR1)
                 return True
@@ -225,7 +241,7 @@ class LocalExecutor:
 
     def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         supervisor = handle.supervisor
-        if supervisor is not None and is_alive(supervisor):
+        if supervisor is not None and is_live_supervisor(supervisor):
             try:
                 os.kill(supervisor.pid, signal.SIGTERM)
                 return True

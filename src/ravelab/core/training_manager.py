@@ -48,6 +48,7 @@ from ravelab.core.executor import (
     Executor,
     LocalExecutor,
     RunHandle,
+    is_live_supervisor,
     newest_checkpoint_time,
     pick_supervisor,
     run_processes,
@@ -771,7 +772,9 @@ class TrainingManager:
         ):
             return
         supervisor = _handle(record).supervisor
-        if supervisor is not None and is_alive(supervisor) is not False:
+        if supervisor is not None and (
+            is_alive(supervisor) is None or is_live_supervisor(supervisor)
+        ):
             return  # it holds the request (or another host's does)
         run_dir = Path(record.run_dir)
         after = record.progress.get("stopping_at_checkpoint_after")
