@@ -26,7 +26,7 @@ def page(qtbot: QtBot, db: Database) -> DatasetsPage:
     page = DatasetsPage(db, signals)
     qtbot.addWidget(page)
     page.show()
-    qtbot.waitUntil(lambda: page.loaded, timeout=5000)
+    qtbot.waitUntil(lambda: page.loaded, timeout=30_000)
     yield page
     page.cleanup()
 
@@ -45,7 +45,7 @@ def test_datasets_are_listed_with_their_facts_and_runs(
     page: DatasetsPage,
 ) -> None:
     manager.wait(manager.start_training(training_config(dataset_id, "uses-it")), timeout=60)
-    with qtbot.waitSignal(page.datasets_loaded, timeout=5000):
+    with qtbot.waitSignal(page.datasets_loaded, timeout=30_000):
         page.app_signals.experiments_changed.emit()
     item = page.tree.topLevelItem(0)
     assert [item.text(c) for c in range(6)] == ["synth", "1", "44.1 kHz", "0:56", "1", "ready"]
@@ -60,7 +60,7 @@ def test_add_dataset_registers_the_folder_or_says_why_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(dataset_dir))
-    with qtbot.waitSignal(page.datasets_loaded, timeout=5000):
+    with qtbot.waitSignal(page.datasets_loaded, timeout=30_000):
         record = page.add_dataset()
     assert record is not None and page.dataset_names() == ["synth"]
 
@@ -93,7 +93,7 @@ def test_remove_is_refused_while_runs_use_it_and_never_deletes_files(
         (spare / name).write_bytes((dataset_dir / name).read_bytes())
     register_dataset(manager.db, spare, "spare")
     manager.wait(manager.start_training(training_config(dataset_id, "uses-it")), timeout=60)
-    with qtbot.waitSignal(page.datasets_loaded, timeout=5000):
+    with qtbot.waitSignal(page.datasets_loaded, timeout=30_000):
         page.reload()
     assert page.dataset_names() == ["spare", "synth"]
 
@@ -111,7 +111,7 @@ def test_remove_is_refused_while_runs_use_it_and_never_deletes_files(
     assert "is used by 1 run" in warnings[0] and not questions
 
     page.tree.setCurrentItem(page.tree.topLevelItem(0))  # spare: unused
-    with qtbot.waitSignal(page.datasets_loaded, timeout=5000):
+    with qtbot.waitSignal(page.datasets_loaded, timeout=30_000):
         assert page.remove_selected()
     assert "are not deleted" in questions[0]
     assert page.dataset_names() == ["synth"]

@@ -39,7 +39,7 @@ def viewer(qtbot: QtBot) -> LogViewer:
 
 
 def _show(qtbot: QtBot, viewer: LogViewer, run_dir: Path, status: str = "running") -> None:
-    with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
         viewer.show_run({"name": "run", "run_dir": str(run_dir), "status": status})
 
 
@@ -52,7 +52,7 @@ def test_lines_are_bounded_by_the_block_count(
     assert len(lines) == 100
     assert lines[0] == "line 4900" and lines[-1] == "line 4999"
     _append(run_dir, "stdout", b"".join(f"more {i}\n".encode() for i in range(250)))
-    with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
         viewer.notify_output()
     lines = viewer.line_texts()
     assert viewer.text.document().blockCount() == 100
@@ -72,7 +72,7 @@ def test_tqdm_redraws_replace_the_last_line(qtbot: QtBot, viewer: LogViewer, run
     # The next read continues the same bar: it replaces the line, across reads.
     _append(run_dir, "stdout", b"Epoch 0:  75%|######| 3/4\rEpoch 0: 100%|########| 4/4\n")
     _append(run_dir, "stdout", b"Epoch 1:  25%|##  | 1/4\rEpoch 1:  25%|##  | 1/4\r")
-    with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
         viewer.notify_output()
     assert viewer.line_texts() == [
         "train set: 19 examples",
@@ -108,14 +108,14 @@ def test_auto_scroll_stops_when_scrolled_up_and_resumes_at_the_bottom(
     bar.setValue(0)  # the user scrolls up
     assert not viewer.following and viewer.end_button.isVisibleTo(viewer)
     _append(run_dir, "stdout", b"".join(f"next {i}\n".encode() for i in range(10)))
-    with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
         viewer.notify_output()
     assert bar.value() == 0  # left where the user is reading
 
     bar.setValue(bar.maximum())  # back at the bottom: following again
     assert viewer.following and not viewer.end_button.isVisibleTo(viewer)
     _append(run_dir, "stdout", b"last\n")
-    with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
         viewer.notify_output()
     assert bar.value() == bar.maximum()
     assert viewer.line_texts()[-1] == "last"
@@ -169,7 +169,7 @@ def test_a_flood_shows_the_newest_lines_and_says_what_it_left_out(
     _show(qtbot, viewer, run_dir)  # the first read shows up to max_lines, in slices
     assert len(viewer.line_texts()) == 900
     _append(run_dir, "stdout", b"".join(f"flood {i}\n".encode() for i in range(3000)))
-    with qtbot.waitSignal(viewer.chunk_applied, timeout=5000):
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
         viewer.notify_output()
     lines = viewer.line_texts()
     shown = LIVE_CHUNK_LINES  # the newest lines of a live read, at most

@@ -77,7 +77,7 @@ def test_rave_not_found_offers_to_set_it(
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(fake), ""))
-    with qtbot.waitSignal(window.app_signals.rave_changed, timeout=5000):
+    with qtbot.waitSignal(window.app_signals.rave_changed, timeout=30_000):
         assert window.choose_rave()
     assert db.get_setting(RAVE_SETTING) == str(fake.resolve())
     qtbot.waitUntil(
@@ -99,7 +99,7 @@ def test_projects_are_created_renamed_and_list_their_own_runs(
     assert window.projects.project_name == "Default" and page.model.rowCount() == 1
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Strings", True))
-    with qtbot.waitSignal(page.experiments_loaded, timeout=5000):
+    with qtbot.waitSignal(page.experiments_loaded, timeout=30_000):
         project_id = window.projects.create_project()
     assert project_id is not None and window.projects.project_id == project_id
     assert page.project_id == project_id and page.model.rowCount() == 0
@@ -118,7 +118,7 @@ def test_projects_are_created_renamed_and_list_their_own_runs(
     assert warnings == ["A project named 'Default' exists already."]
     assert window.projects.rename_project("Strings v2")
     assert window.projects.project_name == "Strings v2"
-    with qtbot.waitSignal(page.experiments_loaded, timeout=5000):
+    with qtbot.waitSignal(page.experiments_loaded, timeout=30_000):
         window.projects.select_project(1)
     assert page.model.rowCount() == 1
 

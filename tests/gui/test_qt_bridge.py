@@ -53,11 +53,11 @@ def test_a_burst_from_a_thread_arrives_coalesced_on_the_gui_thread(
             process.output_line.emit("stdout", f"step: {step}", False)
             process.progress_update.emit({"step": step, "max_steps": 100})
 
-    with qtbot.waitSignal(bridge.delivered, timeout=5000):
+    with qtbot.waitSignal(bridge.delivered, timeout=30_000):
         thread = threading.Thread(target=burst)
         thread.start()
         thread.join()
-    qtbot.waitUntil(lambda: progress and progress[-1][1]["step"] == 2000, timeout=5000)
+    qtbot.waitUntil(lambda: progress and progress[-1][1]["step"] == 2000, timeout=30_000)
     assert len(progress) <= 5  # 4,000 emissions, a handful of deliveries
     assert all(on_main for _, _, on_main in progress)
     assert {eid for eid, _, _ in progress} == {7}
@@ -70,16 +70,16 @@ def test_started_and_finished_runs_are_followed_and_released(
     manager, _process, bridge = parts
     newcomer = TrainingProcess({"name": "y"})
     manager.active_processes[8] = newcomer
-    with qtbot.waitSignal(bridge.run_started, timeout=5000) as started:
+    with qtbot.waitSignal(bridge.run_started, timeout=30_000) as started:
         manager.run_started.emit(8)
     assert started.args == [8]
-    with qtbot.waitSignal(bridge.metrics_changed, timeout=5000) as metrics:
+    with qtbot.waitSignal(bridge.metrics_changed, timeout=30_000) as metrics:
         newcomer.metrics_update.emit({"loss": 0.5})
     assert metrics.args == [8, {"loss": 0.5}]
-    with qtbot.waitSignal(bridge.health_changed, timeout=5000) as health:
+    with qtbot.waitSignal(bridge.health_changed, timeout=30_000) as health:
         newcomer.health_update.emit("stalled", "no step for 10 min")
     assert health.args == [8, "stalled", "no step for 10 min"]
-    with qtbot.waitSignal(bridge.run_finished, timeout=5000) as finished:
+    with qtbot.waitSignal(bridge.run_finished, timeout=30_000) as finished:
         manager.run_finished.emit(8, "completed")
     assert finished.args == [8, "completed"]
     assert len(newcomer.metrics_update) == 0  # disconnected once finished

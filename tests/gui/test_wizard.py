@@ -72,7 +72,7 @@ def test_add_dataset_right_there(
     (second / "metadata.yaml").write_text((dataset_dir / "metadata.yaml").read_text())
     (second / "data.mdb").write_bytes(b"\0" * 16)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(second))
-    with qtbot.waitSignal(wizard.dataset_added, timeout=5000) as added:
+    with qtbot.waitSignal(wizard.dataset_added, timeout=30_000) as added:
         record = wizard.dataset_page.add_dataset()
     assert record is not None and added.args == [record.id]
     assert wizard.dataset_page.selected_dataset() == record
