@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 from ravelab.db.database import Database
-from ravelab.db.experiments import utc_now
+from ravelab.db.experiments import known_column, utc_now
 from ravelab.db.records import DatasetRecord
 
 
@@ -112,10 +112,23 @@ def experiments_using(db: Database, dataset_id: int) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
+#: The dataset columns ``update_dataset`` may set (a closed set; ``id`` is never updated).
+DATASET_COLUMNS = frozenset(
+    {
+        "project_id", "name", "path", "channels", "sample_rate", "n_seconds", "lazy",
+        "status", "reason", "created_at", "job_id", "sources", "num_signal",
+    }
+)  # fmt: skip
+
+
 def update_dataset(db: Database, dataset_id: int, **fields: Any) -> None:
-    """Update columns of a dataset."""
+    """Update columns of a dataset.
+
+    Raises:
+        ValueError: a name that is not one of ``DATASET_COLUMNS`` (nothing is written).
+    """
     if fields:
-        names = [f"{key} = ?" for key in fields]
+        names = [f"{known_column(key, DATASET_COLUMNS, 'datasets')} = ?" for key in fields]
         values = [json.dumps(v) if isinstance(v, list | dict) else v for v in fields.values()]
         db.execute(f"UPDATE datasets SET {', '.join(names)} WHERE id = ?", [*values, dataset_id])
 

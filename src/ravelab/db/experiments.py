@@ -168,17 +168,48 @@ def unended_experiments(db: Database) -> list[ExperimentRecord]:
     return [ExperimentRecord.from_row(row) for row in rows]
 
 
+#: The experiment columns ``update_fields`` may set: a closed set, so a column name from
+#: outside never reaches SQL text (``id``, the key, is never updated).
+EXPERIMENT_COLUMNS = frozenset(
+    {
+        "project_id", "name", "dataset_id", "config", "status", "created_at", "started_at",
+        "completed_at", "metrics", "progress", "run_dir", "argv", "pid", "pid_start_time",
+        "host", "exit_code", "reason", "ended_at", "stop_requested_at", "executor", "job_id",
+        "health", "health_detail", "stop_at_checkpoint", "launcher_pid",
+        "launcher_start_time", "launcher_host", "launch_lease_until",
+    }
+)  # fmt: skip
+
+
 def update_fields(db: Database, experiment_id: int, **fields: Any) -> None:
-    """Update columns of one experiment; dicts and lists are stored as JSON."""
+    """Update columns of one experiment; dicts and lists are stored as JSON.
+
+    Raises:
+        ValueError: a name that is not one of ``EXPERIMENT_COLUMNS`` (nothing is written).
+    """
     if not fields:
         return
     names = []
     values: list[Any] = []
     for key, value in fields.items():
-        names.append(f"{key} = ?")
+        names.append(f"{known_column(key, EXPERIMENT_COLUMNS, 'experiments')} = ?")
         values.append(json.dumps(value) if isinstance(value, dict | list) else value)
     values.append(experiment_id)
     db.execute(f"UPDATE experiments SET {', '.join(names)} WHERE id = ?", values)
+
+
+def known_column(name: str, columns: frozenset[str], table: str) -> str:
+    """``name`` when it is one of ``columns``; the one check every ``UPDATE ... SET``
+    built from keyword names goes through.
+
+    Raises:
+        ValueError: any other name, said with the table and the columns it has.
+    """
+    if name not in columns:
+        raise ValueError(
+            f"{table} has no updatable column {name!r} (known: {', '.join(sorted(columns))})"
+        )
+    return name
 
 
 def delete_experiment(db: Database, experiment_id: int) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ravelab.db.database import Database
-from ravelab.db.experiments import utc_now
+from ravelab.db.experiments import known_column, utc_now
 from ravelab.db.records import JobRecord, ModelRecord
 
 
@@ -50,11 +50,26 @@ def unended_jobs(db: Database) -> list[JobRecord]:
     return [JobRecord.from_row(row) for row in rows]
 
 
+#: The job columns ``update_job`` may set (a closed set; ``id`` is never updated).
+JOB_COLUMNS = frozenset(
+    {
+        "kind", "dataset_id", "experiment_id", "status", "options", "progress", "run_dir",
+        "argv", "pid", "pid_start_time", "host", "exit_code", "reason", "created_at",
+        "ended_at", "stop_requested_at", "launcher_pid", "launcher_start_time",
+        "launcher_host", "launch_lease_until",
+    }
+)  # fmt: skip
+
+
 def update_job(db: Database, job_id: int, **fields: Any) -> None:
-    """Update columns of a job (dicts and lists stored as JSON)."""
+    """Update columns of a job (dicts and lists stored as JSON).
+
+    Raises:
+        ValueError: a name that is not one of ``JOB_COLUMNS`` (nothing is written).
+    """
     if not fields:
         return
-    names = [f"{key} = ?" for key in fields]
+    names = [f"{known_column(key, JOB_COLUMNS, 'jobs')} = ?" for key in fields]
     values = [json.dumps(v) if isinstance(v, dict | list) else v for v in fields.values()]
     db.execute(f"UPDATE jobs SET {', '.join(names)} WHERE id = ?", [*values, job_id])
 
