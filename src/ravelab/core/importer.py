@@ -91,9 +91,9 @@ def import_run(
     with db.atomic():
         # Checked inside the write transaction (BEGIN IMMEDIATE), so two imports of one
         # folder at once cannot both pass it.
-        existing = db.query_one("SELECT id FROM experiments WHERE run_dir = ?", (str(folder),))
+        existing = rows.find_by_run_dir(db, str(folder))
         if existing is not None:
-            raise ConfigError(f"{str(folder)!r} is imported already as experiment {existing[0]}")
+            raise ConfigError(f"{str(folder)!r} is imported already as experiment {existing}")
         experiment_id = rows.insert_experiment(
             db,
             name=name,
@@ -152,5 +152,4 @@ def _estimate_checkpoint_steps(db: Database, experiment_id: int) -> None:
                 checkpoint.path, step, checkpoint.size_bytes, checkpoint.modified_at
             )
         )
-    db.execute("DELETE FROM checkpoints WHERE experiment_id = ?", (experiment_id,))
-    artifacts.upsert_checkpoints(db, experiment_id, updated)
+    artifacts.replace_checkpoints(db, experiment_id, updated)

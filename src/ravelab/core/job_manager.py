@@ -315,11 +315,7 @@ class JobManager:
     def reattach(self) -> None:
         """Follow unfinished jobs again; settle those that ended meanwhile. Each job is
         taken on its own: one job's trouble is logged and never stops the others."""
-        rows = self.db.query(
-            "SELECT * FROM jobs WHERE pid IS NULL AND ended_at IS NULL AND status = 'running' "
-            "ORDER BY id"
-        )
-        for job in [JobRecord.from_row(row) for row in rows]:
+        for job in job_rows.unlaunched_jobs(self.db):
             try:
                 self._reattach_unlaunched(job)
             except Exception as error:
@@ -363,21 +359,15 @@ class JobManager:
                 # It ran and ended unseen: the (dead) launcher stands in for its process.
                 chosen = ProcessIdentity(owner.pid, owner.start_time, owner.host)
             if chosen is not None:
-                self.db.execute(
-                    "UPDATE jobs SET pid = ?, pid_start_time = ?, host = ? "
-                    "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
-                    (chosen.pid, chosen.start_time, chosen.host, job.id),
+                job_rows.claim_job_process(
+                    self.db, job.id, chosen.pid, chosen.start_time, chosen.host
                 )
                 return  # followed by the loop over unended jobs
         launcher = f" (pid {owner.pid})" if owner is not None else ""
         reason = f"never started: the command that launched it{launcher} ended before starting it"
         with self.db.atomic():
-            cursor = self.db.execute(
-                "UPDATE jobs SET status = 'failed', reason = ?, ended_at = ? "
-                "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
-                (reason, utc_now(), job.id),
-            )
-            if cursor.rowcount and job.kind == "preprocess" and job.dataset_id is not None:
+            failed = job_rows.fail_unlaunched_job(self.db, job.id, reason)
+            if failed and job.kind == "preprocess" and job.dataset_id is not None:
                 dataset_rows.update_dataset(
                     self.db, job.dataset_id, status="failed", reason=f"preprocess {reason}"
                 )

@@ -22,7 +22,6 @@ from ravelab.core.text_stream import LineSplitter
 from ravelab.core.training_process import STREAMS, Outcome, decide_outcome
 from ravelab.db import Database, JobRecord
 from ravelab.db import jobs as job_rows
-from ravelab.db.experiments import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +139,10 @@ class JobProcess(ProcessThread):
         if fatal and job.stop_requested_at is None:
             outcome = Outcome("failed", str(fatal), outcome.exit_code)
         outcome = self.finish(self.db, job, outcome)
-        now = utc_now()
-        cursor = self.db.execute(
-            "UPDATE jobs SET status = ?, reason = ?, exit_code = ?, ended_at = ? "
-            "WHERE id = ? AND ended_at IS NULL",
-            (outcome.status, outcome.reason, outcome.exit_code, now, self.job_id),
+        ended = job_rows.end_job(
+            self.db, self.job_id, outcome.status, outcome.reason, outcome.exit_code
         )
-        if cursor.rowcount == 0:
+        if not ended:
             settled = job_rows.get_job(self.db, self.job_id)
             if settled is not None:
                 outcome = Outcome(settled.status, settled.reason, settled.exit_code)

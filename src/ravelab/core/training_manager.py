@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -584,29 +583,7 @@ class TrainingManager:
         exactly one wins, and the other changes nothing. The row then has no process
         and a living launcher, so re-attaching leaves it alone until the launch is
         recorded (or adopts the run once this launcher is gone)."""
-        cursor = self.db.execute(
-            "UPDATE experiments SET status = 'running', ended_at = NULL, exit_code = NULL, "
-            "reason = NULL, stop_requested_at = NULL, completed_at = NULL, "
-            "stop_at_checkpoint = 0, health = 'ok', health_detail = NULL, config = ?, "
-            "argv = ?, pid = NULL, pid_start_time = NULL, host = NULL, job_id = NULL, "
-            "launcher_pid = ?, launcher_start_time = ?, launcher_host = ?, "
-            "launch_lease_until = ? "
-            "WHERE id = ? AND status NOT IN ('running', 'queued') AND pid IS ? "
-            "AND pid_start_time IS ? AND job_id IS ?",
-            (
-                json.dumps(dict(config)),
-                json.dumps(argv),
-                owner.pid,
-                owner.start_time,
-                owner.host,
-                owner.lease_until,
-                record.id,
-                record.pid,
-                record.pid_start_time,
-                record.job_id,
-            ),
-        )
-        return cursor.rowcount > 0
+        return rows.claim_for_resume(self.db, record, owner, config, argv)
 
     def _unclaim(self, record: ExperimentRecord) -> None:
         """Give a row back what it held before a resume that could not launch."""
@@ -791,11 +768,8 @@ class TrainingManager:
         end: their launcher may have started the run and died before recording it, so
         they are re-attached like any unlaunched row (else the run's output is never
         read and the row never ends)."""
-        found = self.db.query(
-            "SELECT id FROM experiments WHERE pid IS NULL AND job_id IS NULL "
-            "AND ended_at IS NULL AND status = 'stopped' ORDER BY id"
-        )
-        records = (rows.get_experiment(self.db, int(row[0])) for row in found)
+        found = rows.stopped_unlaunched_ids(self.db)
+        records = (rows.get_experiment(self.db, experiment_id) for experiment_id in found)
         return [record for record in records if record is not None]
 
     def _reattach_unlaunched(self, record: ExperimentRecord) -> None:
@@ -876,10 +850,7 @@ class TrainingManager:
 
     def _set_reason(self, experiment_id: int, reason: str) -> None:
         with contextlib.suppress(Exception):  # flagging must never fail the re-attach
-            self.db.execute(
-                "UPDATE experiments SET reason = ? WHERE id = ? AND ended_at IS NULL",
-                (reason[:500], experiment_id),
-            )
+            rows.set_unended_reason(self.db, experiment_id, reason[:500])
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop following (runs keep going: they are detached)."""

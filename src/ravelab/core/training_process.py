@@ -48,7 +48,6 @@ from ravelab.core.text_stream import LineSplitter
 from ravelab.core.trainer_numbers import digits_value
 from ravelab.db import Database, DatabaseError, artifacts
 from ravelab.db import experiments as rows
-from ravelab.db.experiments import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -518,19 +517,11 @@ class TrainingProcess(ProcessThread):
         self._queued = current
         status = "queued" if state.queued else "running"
         if state.queued:
-            self.db.execute(
-                "UPDATE experiments SET status = 'queued', reason = ? WHERE id = ? "
-                "AND ended_at IS NULL AND status IN ('queued', 'running')",
-                (state.detail, self.experiment_id),
-            )
+            rows.mark_queued(self.db, self.experiment_id, state.detail)
         else:
             # Only the queue's reason goes with the queue: a running run's reason (a damaged
             # run file, a re-attach error) was written by someone else and stays.
-            self.db.execute(
-                "UPDATE experiments SET status = 'running', reason = NULL WHERE id = ? "
-                "AND ended_at IS NULL AND status = 'queued'",
-                (self.experiment_id,),
-            )
+            rows.mark_left_queue(self.db, self.experiment_id)
         self.status_update.emit(status, state.detail or "")
 
     def ingest(self) -> None:
@@ -795,13 +786,10 @@ class TrainingProcess(ProcessThread):
                 if stop_requested and status == "failed":
                     status, reason = "stopped", "stopped by the user"
                 outcome = Outcome(status, reason, None)
-            now = utc_now()
-            cursor = self.db.execute(
-                "UPDATE experiments SET status = ?, reason = ?, exit_code = ?, "
-                "completed_at = ?, ended_at = ? WHERE id = ? AND ended_at IS NULL",
-                (outcome.status, outcome.reason, outcome.exit_code, now, now, self.experiment_id),
+            ended = rows.end_experiment(
+                self.db, self.experiment_id, outcome.status, outcome.reason, outcome.exit_code
             )
-            if cursor.rowcount == 0:
+            if not ended:
                 # Another follower (another app or CLI) settled it first: take its word.
                 record = rows.get_experiment(self.db, self.experiment_id)
                 if record is not None:

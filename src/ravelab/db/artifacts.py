@@ -99,6 +99,14 @@ def delete_missing_checkpoints(db: Database, experiment_id: int, present: Iterab
             )
 
 
+def replace_checkpoints(
+    db: Database, experiment_id: int, checkpoints: Iterable[CheckpointRecord]
+) -> None:
+    """Replace every checkpoint row of an experiment (call it inside ``db.atomic()``)."""
+    db.execute("DELETE FROM checkpoints WHERE experiment_id = ?", (experiment_id,))
+    upsert_checkpoints(db, experiment_id, checkpoints)
+
+
 def list_checkpoints(db: Database, experiment_id: int) -> list[CheckpointRecord]:
     """Checkpoints ordered by modification time."""
     rows = db.query(

@@ -138,6 +138,95 @@ def settle_unlaunched(db: Database, experiment_id: int, status: str, reason: str
     return cursor.rowcount > 0
 
 
+def claim_for_resume(
+    db: Database,
+    record: ExperimentRecord,
+    owner: LaunchOwner,
+    config: Mapping[str, Any],
+    argv: list[str],
+) -> bool:
+    """Make the row a run being launched by ``owner``, only if it is still as ``record``
+    shows it (ended or stopped, same process); False (nothing changed) otherwise."""
+    cursor = db.execute(
+        "UPDATE experiments SET status = 'running', ended_at = NULL, exit_code = NULL, "
+        "reason = NULL, stop_requested_at = NULL, completed_at = NULL, "
+        "stop_at_checkpoint = 0, health = 'ok', health_detail = NULL, config = ?, "
+        "argv = ?, pid = NULL, pid_start_time = NULL, host = NULL, job_id = NULL, "
+        "launcher_pid = ?, launcher_start_time = ?, launcher_host = ?, "
+        "launch_lease_until = ? "
+        "WHERE id = ? AND status NOT IN ('running', 'queued') AND pid IS ? "
+        "AND pid_start_time IS ? AND job_id IS ?",
+        (
+            json.dumps(dict(config)),
+            json.dumps(argv),
+            owner.pid,
+            owner.start_time,
+            owner.host,
+            owner.lease_until,
+            record.id,
+            record.pid,
+            record.pid_start_time,
+            record.job_id,
+        ),
+    )
+    return cursor.rowcount > 0
+
+
+def stopped_unlaunched_ids(db: Database) -> list[int]:
+    """Ids of rows stopped while being launched: no process recorded and no end."""
+    rows = db.query(
+        "SELECT id FROM experiments WHERE pid IS NULL AND job_id IS NULL "
+        "AND ended_at IS NULL AND status = 'stopped' ORDER BY id"
+    )
+    return [int(row[0]) for row in rows]
+
+
+def set_unended_reason(db: Database, experiment_id: int, reason: str) -> None:
+    """Set the reason of a run that has not ended (an ended run's reason is its end's)."""
+    db.execute(
+        "UPDATE experiments SET reason = ? WHERE id = ? AND ended_at IS NULL",
+        (reason, experiment_id),
+    )
+
+
+def mark_queued(db: Database, experiment_id: int, detail: str | None) -> None:
+    """A run not ended and queued or running is ``queued`` with the queue's reason."""
+    db.execute(
+        "UPDATE experiments SET status = 'queued', reason = ? WHERE id = ? "
+        "AND ended_at IS NULL AND status IN ('queued', 'running')",
+        (detail, experiment_id),
+    )
+
+
+def mark_left_queue(db: Database, experiment_id: int) -> None:
+    """A queued run not ended is ``running``; the queue's reason goes with the queue."""
+    db.execute(
+        "UPDATE experiments SET status = 'running', reason = NULL WHERE id = ? "
+        "AND ended_at IS NULL AND status = 'queued'",
+        (experiment_id,),
+    )
+
+
+def end_experiment(
+    db: Database, experiment_id: int, status: str, reason: str | None, exit_code: int | None
+) -> bool:
+    """Record a run's end, once: False when its end was recorded already (by another
+    follower), and then nothing is changed."""
+    now = utc_now()
+    cursor = db.execute(
+        "UPDATE experiments SET status = ?, reason = ?, exit_code = ?, "
+        "completed_at = ?, ended_at = ? WHERE id = ? AND ended_at IS NULL",
+        (status, reason, exit_code, now, now, experiment_id),
+    )
+    return cursor.rowcount > 0
+
+
+def find_by_run_dir(db: Database, run_dir: str) -> int | None:
+    """The id of the experiment whose run folder is ``run_dir``, or None."""
+    row = db.query_one("SELECT id FROM experiments WHERE run_dir = ?", (run_dir,))
+    return None if row is None else int(row[0])
+
+
 def get_experiment(db: Database, experiment_id: int) -> ExperimentRecord | None:
     """One experiment, or None when the id is unknown."""
     row = db.query_one(f"{_SELECT} WHERE e.id = ?", (experiment_id,))

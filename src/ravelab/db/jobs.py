@@ -50,6 +50,51 @@ def unended_jobs(db: Database) -> list[JobRecord]:
     return [JobRecord.from_row(row) for row in rows]
 
 
+def unlaunched_jobs(db: Database) -> list[JobRecord]:
+    """Running jobs with no process recorded yet (being launched, or whose launcher died
+    before it recorded the supervisor)."""
+    rows = db.query(
+        "SELECT * FROM jobs WHERE pid IS NULL AND ended_at IS NULL AND status = 'running' "
+        "ORDER BY id"
+    )
+    return [JobRecord.from_row(row) for row in rows]
+
+
+def claim_job_process(db: Database, job_id: int, pid: int, start_time: float, host: str) -> bool:
+    """Record a process found for a job that had none; False when another process
+    recorded one first (or the job has ended meanwhile)."""
+    cursor = db.execute(
+        "UPDATE jobs SET pid = ?, pid_start_time = ?, host = ? "
+        "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
+        (pid, start_time, host, job_id),
+    )
+    return cursor.rowcount > 0
+
+
+def fail_unlaunched_job(db: Database, job_id: int, reason: str) -> bool:
+    """Fail a job that never got a process (only while it still has none and has not
+    ended); False when it got one or ended meanwhile."""
+    cursor = db.execute(
+        "UPDATE jobs SET status = 'failed', reason = ?, ended_at = ? "
+        "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
+        (reason, utc_now(), job_id),
+    )
+    return cursor.rowcount > 0
+
+
+def end_job(
+    db: Database, job_id: int, status: str, reason: str | None, exit_code: int | None
+) -> bool:
+    """Record a job's end, once: False when its end was recorded already (by another
+    follower), and then nothing is changed."""
+    cursor = db.execute(
+        "UPDATE jobs SET status = ?, reason = ?, exit_code = ?, ended_at = ? "
+        "WHERE id = ? AND ended_at IS NULL",
+        (status, reason, exit_code, utc_now(), job_id),
+    )
+    return cursor.rowcount > 0
+
+
 #: The job columns ``update_job`` may set (a closed set; ``id`` is never updated).
 JOB_COLUMNS = frozenset(
     {
