@@ -9,6 +9,7 @@ from ravelab.cli import commands_workflow
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
+from ravelab.core import dataset_catalog
 from ravelab.core.datasets import (
     CHANNELS_RANGE,
     N_SECONDS_MAX,
@@ -17,7 +18,6 @@ from ravelab.core.datasets import (
     stored_number,
 )
 from ravelab.db import DatasetRecord
-from ravelab.db import datasets as dataset_rows
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,12 +52,12 @@ def cmd_dataset_add(ctx: Context) -> int:
 
 def cmd_dataset_list(ctx: Context) -> int:
     ctx.manager(follow=False)  # settles preprocess jobs that ended meanwhile
-    records = [_displayable(record) for record in dataset_rows.list_datasets(ctx.db)]
+    records = [_displayable(record) for record in dataset_catalog.list_datasets(ctx.db)]
     if ctx.args.json:
         data = []
         for record in records:
             item = record.as_dict()
-            item["experiments"] = dataset_rows.experiments_using(ctx.db, record.id)
+            item["experiments"] = dataset_catalog.experiments_using(ctx.db, record.id)
             item["size_bytes"] = _size(record.path)
             item["chunks"] = _chunks(record)
             data.append(item)
@@ -80,7 +80,7 @@ def cmd_dataset_list(ctx: Context) -> int:
                 duration(r.n_seconds),
                 chunks if chunks is not None else "-",
                 f"{size / 1e6:.1f} MB" if size is not None else "-",
-                ",".join(map(str, dataset_rows.experiments_using(ctx.db, r.id))) or "-",
+                ",".join(map(str, dataset_catalog.experiments_using(ctx.db, r.id))) or "-",
                 r.path,
             )
         )
@@ -109,7 +109,7 @@ def _displayable(record: DatasetRecord) -> DatasetRecord:
 def _size(path: str) -> int | None:
     """Bytes on disk, or None when the folder cannot be walked (permissions, a bad path)."""
     try:
-        return dataset_rows.size_on_disk(path)
+        return dataset_catalog.size_on_disk(path)
     except (OSError, ValueError):
         return None
 

@@ -11,7 +11,7 @@ import argparse
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import print_json
-from ravelab.db.maintenance import (
+from ravelab.core.database_care import (
     BackupRefusedError,
     backup_database,
     check_database,

@@ -14,6 +14,7 @@ from ravelab.cli.commands_slurm import cluster_report, doctor_rows
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import print_json, table
+from ravelab.core import projects as projects_core
 from ravelab.core import rave_configs
 from ravelab.core.errors import ConfigError, RaveNotFoundError
 from ravelab.core.gpus import list_gpus
@@ -26,7 +27,6 @@ from ravelab.core.rave_env import (
     install_rave,
 )
 from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
-from ravelab.db import projects as project_rows
 
 #: Settings a user may store, and the key each has in the database.
 SETTINGS = {
@@ -214,8 +214,8 @@ def cmd_rave_status(ctx: Context) -> int:
 
 
 def cmd_projects(ctx: Context) -> int:
-    projects = project_rows.list_projects(ctx.db)
-    counts = project_rows.project_counts(ctx.db)
+    projects = projects_core.list_projects(ctx.db)
+    counts = projects_core.project_counts(ctx.db)
     if ctx.args.json:
         print_json(
             [

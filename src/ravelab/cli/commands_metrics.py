@@ -15,8 +15,8 @@ from typing import TextIO
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
+from ravelab.core import run_queries
 from ravelab.core.errors import ConfigError
-from ravelab.db import experiments as experiment_rows
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +44,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 def cmd_metrics(ctx: Context) -> int:
     args = ctx.args
     record = ctx.experiment(args.experiment)
-    available = experiment_rows.metric_names(ctx.db, record.id)
+    available = run_queries.metric_names(ctx.db, record.id)
     names = available if not args.metric else list(dict.fromkeys(args.metric))
     unknown = [name for name in names if name not in available]
     if unknown:
@@ -84,7 +84,7 @@ def _write(ctx: Context, names: list[str], experiment_id: int, stream: TextIO) -
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(("metric", "step", "value", "wall_time"))
     for name in names:
-        columns = experiment_rows.metric_columns(ctx.db, experiment_id, name)
+        columns = run_queries.metric_columns(ctx.db, experiment_id, name)
         writer.writerows(
             zip(
                 [name] * len(columns),
@@ -97,7 +97,7 @@ def _write(ctx: Context, names: list[str], experiment_id: int, stream: TextIO) -
 
 
 def _columns_json(ctx: Context, experiment_id: int, name: str) -> dict[str, list[float]]:
-    columns = experiment_rows.metric_columns(ctx.db, experiment_id, name)
+    columns = run_queries.metric_columns(ctx.db, experiment_id, name)
     return {
         "steps": columns.steps.tolist(),
         "values": columns.values.tolist(),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
+from ravelab.core import run_queries
 from ravelab.core.errors import ConfigError
-from ravelab.db import experiments as experiment_rows
 
 DEFAULT_METRICS = ("fullband_spectral_distance", "validation", "loss")
 
@@ -63,7 +63,7 @@ def cmd_plot(ctx: Context) -> int:
     records = [ctx.experiment(ref) for ref in args.experiments]
     metric = args.metric
     if metric is None:
-        available = {n for r in records for n in experiment_rows.metric_names(ctx.db, r.id)}
+        available = {n for r in records for n in run_queries.metric_names(ctx.db, r.id)}
         metric = next((m for m in DEFAULT_METRICS if m in available), None)
         if metric is None:
             raise ConfigError(

@@ -20,12 +20,12 @@ from ravelab.cli.formatting import (
     speed,
     table,
 )
+from ravelab.core import run_queries
 from ravelab.core.datasets import resolve_dataset
 from ravelab.core.errors import ConfigError
 from ravelab.core.importer import import_run
 from ravelab.core.log_tail import LogTail
 from ravelab.core.text_stream import collapse_transient
-from ravelab.db import experiments as experiment_rows
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -282,7 +282,7 @@ def cmd_import_run(ctx: Context) -> int:
     if args.json:
         print_json(experiment, ctx.out)
     else:
-        points = experiment_rows.count_points(ctx.db, experiment_id)
+        points = run_queries.count_points(ctx.db, experiment_id)
         ctx.out.write(
             f"imported run {experiment_id} '{experiment['name']}' from {experiment['run_dir']}: "
             f"{points} metric points, step {experiment['progress'].get('step', 0)}\n"
@@ -338,8 +338,8 @@ def cmd_show(ctx: Context) -> int:
     manager = ctx.manager(follow=False)
     exp = manager.get_experiment(record.id)
     assert exp is not None
-    exp["metric_points"] = experiment_rows.count_points(ctx.db, record.id)
-    exp["metric_names"] = experiment_rows.metric_names(ctx.db, record.id)
+    exp["metric_points"] = run_queries.count_points(ctx.db, record.id)
+    exp["metric_names"] = run_queries.metric_names(ctx.db, record.id)
     if ctx.args.json:
         print_json(exp, ctx.out)
         return ExitCode.OK
@@ -443,7 +443,7 @@ def cmd_stop(ctx: Context) -> int:
     deadline = time.monotonic() + ctx.args.timeout
     while time.monotonic() < deadline:
         manager.refresh(record.id)
-        current = experiment_rows.get_experiment(ctx.db, record.id)
+        current = run_queries.get_experiment(ctx.db, record.id)
         if (
             current is not None
             and current.ended_at is not None

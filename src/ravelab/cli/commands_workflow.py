@@ -11,13 +11,11 @@ from pathlib import Path
 from ravelab.cli.context import Context, finite_argument, whole_argument
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
+from ravelab.core import dataset_catalog, run_queries
 from ravelab.core.compare import diff_configs
 from ravelab.core.datasets import resolve_dataset
-from ravelab.core.errors import ConfigError
 from ravelab.core.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
 from ravelab.db import JobRecord
-from ravelab.db import datasets as dataset_rows
-from ravelab.db import jobs as job_rows
 
 
 def add_dataset_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -201,7 +199,7 @@ def cmd_dataset_create(ctx: Context) -> int:
     if args.no_wait:
         return ExitCode.OK
     job = _wait_job(ctx, job_id)
-    dataset = dataset_rows.get_dataset(ctx.db, dataset_id)
+    dataset = dataset_catalog.get_dataset(ctx.db, dataset_id)
     assert dataset is not None
     if args.json:
         print_json({"job": job.as_dict(), "dataset": dataset.as_dict()}, ctx.out)
@@ -219,16 +217,7 @@ def cmd_dataset_create(ctx: Context) -> int:
 
 
 def cmd_dataset_remove(ctx: Context) -> int:
-    dataset = resolve_dataset(ctx.db, ctx.args.dataset)
-    users = dataset_rows.experiments_using(ctx.db, dataset.id)
-    if users:
-        raise ConfigError(
-            f"dataset {dataset.name!r} is used by experiment(s) {', '.join(map(str, users))}: "
-            "it stays so their settings stay meaningful"
-        )
-    if dataset.status == "preprocessing":
-        raise ConfigError(f"dataset {dataset.name!r} is still preprocessing")
-    dataset_rows.delete_dataset(ctx.db, dataset.id)
+    dataset = dataset_catalog.remove_dataset(ctx.db, resolve_dataset(ctx.db, ctx.args.dataset).id)
     ctx.out.write(f"removed dataset {dataset.id} '{dataset.name}' from ravelab\n")
     if ctx.args.delete_preprocessed:
         if dataset.job_id is None:
@@ -343,7 +332,7 @@ def cmd_export(ctx: Context) -> int:
     if ctx.args.no_wait:
         return ExitCode.OK
     job = _wait_job(ctx, job_id)
-    models = [m for m in job_rows.list_models(ctx.db, record.id) if m.job_id == job_id]
+    models = [m for m in run_queries.list_models(ctx.db, record.id) if m.job_id == job_id]
     if job.status == "completed" and models:
         model = models[0]
         if ctx.args.json:
@@ -359,7 +348,7 @@ def cmd_export(ctx: Context) -> int:
 
 
 def cmd_models(ctx: Context) -> int:
-    models = job_rows.list_models(ctx.db)
+    models = run_queries.list_models(ctx.db)
     if ctx.args.json:
         print_json([m.as_dict() for m in models], ctx.out)
         return ExitCode.OK
@@ -388,7 +377,7 @@ def cmd_models(ctx: Context) -> int:
 
 def cmd_jobs(ctx: Context) -> int:
     ctx.manager(follow=False)  # settles jobs that ended meanwhile
-    jobs = job_rows.list_jobs(ctx.db)
+    jobs = run_queries.list_jobs(ctx.db)
     if ctx.args.json:
         print_json([j.as_dict() for j in jobs], ctx.out)
         return ExitCode.OK

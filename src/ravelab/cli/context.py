@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ravelab.core import run_queries
 from ravelab.core.errors import NotFoundError
 from ravelab.core.names import shown
 from ravelab.core.numbers import parse_id, parse_int
 from ravelab.core.paths import default_db_path
 from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, ExperimentRecord
-from ravelab.db import experiments as experiment_rows
 
 
 @dataclass
@@ -46,9 +46,9 @@ class Context:
         record = None
         number = parse_id(ref)
         if number is not None:
-            record = experiment_rows.get_experiment(self.db, number)
+            record = run_queries.get_experiment(self.db, number)
         if record is None:
-            record = experiment_rows.find_experiment_by_name(self.db, ref)
+            record = run_queries.find_experiment_by_name(self.db, ref)
         if record is None:
             raise NotFoundError(
                 f"experiment {shown(ref)} not found: `ravelab list` shows the experiments"

@@ -8,9 +8,9 @@ from pathlib import Path
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, progress_bar, speed
+from ravelab.core import run_queries
 from ravelab.core.log_tail import LogTail
 from ravelab.core.text_stream import Line
-from ravelab.db import experiments as experiment_rows
 
 _POLL_S = 0.2
 _DB_REFRESH_S = 1.0
@@ -56,7 +56,7 @@ def _print_lines(ctx: Context, lines: list[tuple[str, Line]], bar: _ProgressLine
 def follow_run(ctx: Context, experiment_id: int) -> int:
     """Print a run's log as it grows, with a progress line, until it ends."""
     manager = ctx.manager(follow=False)
-    record = experiment_rows.get_experiment(ctx.db, experiment_id)
+    record = run_queries.get_experiment(ctx.db, experiment_id)
     assert record is not None and record.run_dir is not None
     tail = LogTail(Path(record.run_dir))
     bar = _ProgressLine(ctx)
@@ -68,7 +68,7 @@ def follow_run(ctx: Context, experiment_id: int) -> int:
             if now - last_refresh >= _DB_REFRESH_S:
                 manager.refresh(experiment_id)
                 last_refresh = now
-                record = experiment_rows.get_experiment(ctx.db, experiment_id)
+                record = run_queries.get_experiment(ctx.db, experiment_id)
                 assert record is not None
                 if record.ended_at is not None:
                     break

@@ -11,19 +11,18 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from ravelab.core import dataset_catalog
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import RavelabError
 from ravelab.core.names import suggest_name
-from ravelab.db import Database, DatasetRecord
-from ravelab.db import datasets as dataset_rows
-from ravelab.db.database import DatabaseError
+from ravelab.db import Database, DatabaseError, DatasetRecord
 
 
 def unique_dataset_name(db: Database, folder: str | Path) -> str:
     """A safe name from the folder's name, numbered when it is taken (``drums-2``)."""
     base = suggest_name(Path(folder).name)
     name, number = base, 2
-    while dataset_rows.find_dataset(db, name=name) is not None:
+    while dataset_catalog.find_dataset(db, name=name) is not None:
         suffix = f"-{number}"
         name = f"{base[: 64 - len(suffix)]}{suffix}"
         number += 1

@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core import dataset_catalog
+from ravelab.core.dataset_catalog import DatasetInUseError
+from ravelab.core.errors import ConfigError
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import Database, DatasetRecord
-from ravelab.db import datasets as dataset_rows
-from ravelab.db.database import DatabaseError
+from ravelab.db import Database, DatabaseError, DatasetRecord
 from ravelab.gui import formatting
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.dataset_actions import add_dataset
@@ -144,8 +145,8 @@ class DatasetsPage(QWidget):
 
         def work() -> list[tuple[DatasetRecord, int]]:
             return [
-                (record, len(dataset_rows.experiments_using(db, record.id)))
-                for record in dataset_rows.list_datasets(db)
+                (record, len(dataset_catalog.experiments_using(db, record.id)))
+                for record in dataset_catalog.list_datasets(db)
             ]
 
         self._runner.submit(work, lambda rows: self._on_loaded(generation, rows))
@@ -252,19 +253,7 @@ class DatasetsPage(QWidget):
         record = self.selected_dataset()
         if record is None:
             return False
-        try:
-            users = dataset_rows.experiments_using(self.db, record.id)
-        except DatabaseError as error:
-            QMessageBox.critical(self, "The dataset cannot be removed", str(error))
-            return False
-        if users:
-            count = len(users)
-            QMessageBox.warning(
-                self,
-                "The dataset is in use",
-                f"“{record.name}” is used by {count} run{'s' if count != 1 else ''}: it "
-                "cannot be removed while they exist.",
-            )
+        if not self._removable(record):
             return False
         answer = QMessageBox.question(
             self,
@@ -277,12 +266,38 @@ class DatasetsPage(QWidget):
         if answer != QMessageBox.StandardButton.Yes:
             return False
         try:
-            dataset_rows.delete_dataset(self.db, record.id)
-        except DatabaseError as error:
+            # Checked again with the delete, in one transaction (a run may have been
+            # started on it while the question was open).
+            dataset_catalog.remove_dataset(self.db, record.id)
+        except DatasetInUseError as error:
+            self._in_use(record, error)
+            return False
+        except (ConfigError, DatabaseError) as error:
             QMessageBox.critical(self, "The dataset cannot be removed", str(error))
             return False
         self.app_signals.datasets_changed.emit()
         return True
+
+    def _removable(self, record: DatasetRecord) -> bool:
+        """Whether the core lets ``record`` be removed now; a dialog says why not."""
+        try:
+            dataset_catalog.check_removable(self.db, record)
+        except DatasetInUseError as error:
+            self._in_use(record, error)
+            return False
+        except (ConfigError, DatabaseError) as error:
+            QMessageBox.critical(self, "The dataset cannot be removed", str(error))
+            return False
+        return True
+
+    def _in_use(self, record: DatasetRecord, error: DatasetInUseError) -> None:
+        count = len(error.experiments)
+        QMessageBox.warning(
+            self,
+            "The dataset is in use",
+            f"“{record.name}” is used by {count} run{'s' if count != 1 else ''}: it "
+            "cannot be removed while they exist.",
+        )
 
     def _update_buttons(self) -> None:
         self.open_button.setEnabled(self.selected_dataset() is not None)

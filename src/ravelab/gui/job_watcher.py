@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ravelab.core.job_manager import JobManager
-from ravelab.db.records import JobRecord
+from ravelab.db import JobRecord
 from ravelab.gui.workers import TaskRunner
 
 #: A job's progress keys -> a short phrase (the rest is shown as it is).

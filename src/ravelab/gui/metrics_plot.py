@@ -17,7 +17,7 @@ finished frames.
 
 Both plots mark RAVE's phase boundary (a dashed line at the run's ``phase_1_duration``
 when the data reach it) and the loss plot marks each checkpoint (small triangles at the
-bottom, from ``artifacts.list_checkpoints``); both are read with every reload.
+bottom, from ``run_queries.list_checkpoints``); both are read with every reload.
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core import run_queries
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import artifacts
-from ravelab.db import experiments as experiment_rows
 from ravelab.gui.metric_series import SeriesCache
 from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
 from ravelab.gui.threaded_canvas import LockingToolbar, ThreadedCanvas
@@ -128,10 +127,10 @@ class _Detail:
 def _read_markers(db: Any, experiment_id: int) -> tuple[int | None, tuple[int, ...], bool]:
     """A run's phase-1 length (from its progress), its checkpoints' steps, and whether it
     is still going."""
-    record = experiment_rows.get_experiment(db, experiment_id)
+    record = run_queries.get_experiment(db, experiment_id)
     phase = record.progress.get("phase_1_duration") if record is not None else None
     live = record is not None and record.ended_at is None
-    steps = {c.step for c in artifacts.list_checkpoints(db, experiment_id) if c.step is not None}
+    steps = {c.step for c in run_queries.list_checkpoints(db, experiment_id) if c.step is not None}
     return (int(phase) if isinstance(phase, int | float) else None), tuple(sorted(steps)), live
 
 
@@ -393,7 +392,7 @@ class MetricsPlot(QWidget):
 
         def work() -> _Loaded:
             started = time.monotonic()
-            available = experiment_rows.metric_names(db, experiment_id)
+            available = run_queries.metric_names(db, experiment_id)
             losses_available = [name for name in available if name not in figures.NOT_LOSSES]
             if chosen is None:
                 names = figures.default_loss_metrics(available)

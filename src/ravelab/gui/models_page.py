@@ -1,7 +1,7 @@
 """``ModelsPage``: the exported TorchScript models (``rave export`` jobs' results).
 
-The list (``ravelab.db.jobs.list_models`` with each model's run name) is read in a worker
-when the page is created and whenever an export ends (``AppSignals.models_changed``).
+The list (``ravelab.core.run_queries.list_models`` with each model's run name) is read in
+a worker when the page is created and whenever an export ends (``AppSignals.models_changed``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.db import Database
-from ravelab.db import experiments as experiment_rows
-from ravelab.db import jobs as job_rows
-from ravelab.db.records import ModelRecord
+from ravelab.core import run_queries
+from ravelab.db import Database, ModelRecord
 from ravelab.gui import formatting
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.style import HINT_STYLE
@@ -48,11 +46,11 @@ def read_models(db: Database) -> list[ModelRow]:
     """Every exported model, newest first, with its run's name (slow: call in a worker)."""
     names: dict[int, str] = {}
     result = []
-    for model in job_rows.list_models(db):
+    for model in run_queries.list_models(db):
         name = "-"
         if model.experiment_id is not None:
             if model.experiment_id not in names:
-                record = experiment_rows.get_experiment(db, model.experiment_id)
+                record = run_queries.get_experiment(db, model.experiment_id)
                 names[model.experiment_id] = record.name if record else "(deleted run)"
             name = names[model.experiment_id]
         result.append(ModelRow(model, name))

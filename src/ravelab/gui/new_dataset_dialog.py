@@ -31,8 +31,7 @@ from PySide6.QtWidgets import (
 from ravelab.core.errors import RavelabError
 from ravelab.core.preprocess import DEFAULT_NUM_SIGNAL, HealthReport
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db.database import DatabaseError
-from ravelab.db.records import JobRecord
+from ravelab.db import DatabaseError, JobRecord
 from ravelab.gui.job_watcher import JobWatcher, describe_progress
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
 from ravelab.gui.workers import TaskRunner

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from ravelab.core import rave_configs
+from ravelab.core import dataset_catalog, rave_configs, run_queries
 from ravelab.core.errors import RavelabError
 from ravelab.core.gpus import GpuInfo, list_gpus
 from ravelab.core.learning_rate import GENERATOR_START_LR, describe_schedule
@@ -55,10 +55,7 @@ from ravelab.core.training_config import (
     validate_training_config,
 )
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import DatasetRecord
-from ravelab.db import datasets as dataset_rows
-from ravelab.db import experiments as experiment_rows
-from ravelab.db.database import DatabaseError
+from ravelab.db import DatabaseError, DatasetRecord
 from ravelab.gui import formatting
 from ravelab.gui.dataset_actions import add_dataset
 from ravelab.gui.rave_actions import choose_rave_executable
@@ -169,7 +166,7 @@ class DatasetSelectionPage(QWizardPage):
         select_id = select_id if select_id is not None else (current.id if current else None)
         self._datasets = [
             record
-            for record in dataset_rows.list_datasets(self._wizard.db)
+            for record in dataset_catalog.list_datasets(self._wizard.db)
             if record.status == "ready"
         ]
         self.tree.clear()
@@ -596,7 +593,7 @@ class TrainingParametersPage(QWizardPage):
         dataset = self._wizard.dataset_page.selected_dataset()
         base = f"{dataset.name if dataset else 'run'}-{self._wizard.config_page.base_config()}"
         name, number = base[:64], 2
-        while experiment_rows.find_experiment_by_name(self._wizard.db, name) is not None:
+        while run_queries.find_experiment_by_name(self._wizard.db, name) is not None:
             suffix = f"-{number}"
             name = f"{base[: 64 - len(suffix)]}{suffix}"
             number += 1
@@ -613,7 +610,7 @@ class TrainingParametersPage(QWizardPage):
         except RavelabError as error:
             return str(error)
         try:
-            taken = experiment_rows.find_experiment_by_name(self._wizard.db, name) is not None
+            taken = run_queries.find_experiment_by_name(self._wizard.db, name) is not None
         except DatabaseError as error:
             return f"The names cannot be checked: {error}"
         if taken:

@@ -17,13 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core import projects as projects_core
+from ravelab.core.errors import ConfigError
 from ravelab.core.numbers import is_ascii_integer
-from ravelab.db import Database
-from ravelab.db import projects as project_rows
-from ravelab.db.database import DatabaseError
+from ravelab.db import Database, DatabaseError
 
 CURRENT_PROJECT_SETTING = "gui_project_id"
-MAX_PROJECT_NAME = 80
 
 
 class ProjectSelector(QWidget):
@@ -61,7 +60,7 @@ class ProjectSelector(QWidget):
         self.reload(
             int(stored)
             if stored is not None and is_ascii_integer(stored)
-            else project_rows.DEFAULT_PROJECT_ID
+            else projects_core.DEFAULT_PROJECT_ID
         )
         self.combo.currentIndexChanged.connect(self._on_index_changed)
 
@@ -69,7 +68,7 @@ class ProjectSelector(QWidget):
     def project_id(self) -> int:
         """The current project's id."""
         data = self.combo.currentData()
-        return int(data) if data is not None else project_rows.DEFAULT_PROJECT_ID
+        return int(data) if data is not None else projects_core.DEFAULT_PROJECT_ID
 
     @property
     def project_name(self) -> str:
@@ -81,7 +80,7 @@ class ProjectSelector(QWidget):
         select_id = select_id if select_id is not None else self.project_id
         blocked = self.combo.blockSignals(True)
         self.combo.clear()
-        for project in project_rows.list_projects(self.db):
+        for project in projects_core.list_projects(self.db):
             self.combo.addItem(project.name, project.id)
         index = self.combo.findData(select_id)
         self.combo.setCurrentIndex(index if index >= 0 else 0)
@@ -97,30 +96,15 @@ class ProjectSelector(QWidget):
         self.db.set_setting(CURRENT_PROJECT_SETTING, str(self.project_id))
         self.project_changed.emit(self.project_id, self.project_name)
 
-    def _problem(self, name: str, ignore_id: int | None = None) -> str | None:
-        if not name:
-            return "A project needs a name."
-        if len(name) > MAX_PROJECT_NAME:
-            return f"Use at most {MAX_PROJECT_NAME} characters."
-        for project in project_rows.list_projects(self.db):
-            if project.name == name and project.id != ignore_id:
-                return f"A project named {name!r} exists already."
-        return None
-
     def create_project(self, name: str | None = None) -> int | None:
         """Ask for a name (unless given), create the project and make it current."""
         if name is None:
             name, ok = QInputDialog.getText(self, "New project", "Name of the new project:")
             if not ok:
                 return None
-        name = name.strip()
-        problem = self._problem(name)
-        if problem is not None:
-            QMessageBox.warning(self, "Cannot create the project", problem)
-            return None
         try:
-            project_id = project_rows.create_project(self.db, name)
-        except DatabaseError as error:
+            project_id = projects_core.create_project(self.db, name)
+        except (ConfigError, DatabaseError) as error:
             QMessageBox.warning(self, "Cannot create the project", str(error))
             return None
         self.reload(select_id=self.project_id)
@@ -136,12 +120,11 @@ class ProjectSelector(QWidget):
             )
             if not ok:
                 return False
-        name = name.strip()
-        problem = self._problem(name, ignore_id=self.project_id)
-        if problem is not None:
-            QMessageBox.warning(self, "Cannot rename the project", problem)
+        try:
+            projects_core.rename_project(self.db, self.project_id, name)
+        except (ConfigError, DatabaseError) as error:
+            QMessageBox.warning(self, "Cannot rename the project", str(error))
             return False
-        project_rows.rename_project(self.db, self.project_id, name)
         self.reload()
         self.projects_changed.emit()
         self.project_changed.emit(self.project_id, self.project_name)

@@ -28,12 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core import run_queries
 from ravelab.core.compare import diff_configs
 from ravelab.core.errors import RavelabError
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import jobs as job_rows
-from ravelab.db.database import DatabaseError
-from ravelab.db.records import JobRecord
+from ravelab.db import DatabaseError, JobRecord
 from ravelab.gui import formatting
 from ravelab.gui.job_watcher import JobWatcher, describe_progress
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
@@ -172,7 +171,7 @@ class ExportDialog(QDialog):
     def _on_finished(self, job: JobRecord) -> None:
         self.progress.hide()
         if job.status == "completed":
-            models = [m for m in job_rows.list_models(self.manager.db) if m.job_id == job.id]
+            models = [m for m in run_queries.list_models(self.manager.db) if m.job_id == job.id]
             self.model_path = models[0].path if models else job.options.get("expected_path")
             size = f" ({formatting.size(models[0].size_bytes)})" if models else ""
             self.status.setStyleSheet("")

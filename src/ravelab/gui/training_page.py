@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from ravelab.core.errors import RavelabError
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db.database import DatabaseError
+from ravelab.db import DatabaseError
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import (
     EXPERIMENT_ID_ROLE,
