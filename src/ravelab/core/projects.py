@@ -31,6 +31,9 @@ def require_project(db: Database, project_id: object) -> ProjectRecord:
     return record
 
 
+#: The project every run and dataset belongs to unless told otherwise.
+DEFAULT_PROJECT_ID = project_rows.DEFAULT_PROJECT_ID
+
 #: The longest project name (a project selector shows it whole).
 MAX_PROJECT_NAME = 80
 
