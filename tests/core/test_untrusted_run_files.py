@@ -15,6 +15,7 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 
 from ravelab.core import tensorboard_events
+from ravelab.core.checkpoint_scan import checkpoint_step
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.gin_config import read_gin
 from ravelab.core.log_tail import LogTail
@@ -104,7 +105,9 @@ def test_checkpoint_names_with_absurd_numbers(tmp_path: Path) -> None:
     process = TrainingProcess({"max_steps": 100, "batch_size": 4})
     process.parser.train_examples = 19
     process.parser.step = 40
-    assert process._checkpoint_step(found[0], found) == 40  # not (10**200 + 1) x 4
+    per_epoch = process.parser.batches_per_epoch
+    assert per_epoch  # so the epoch number is read (and found too large)
+    assert checkpoint_step(found[0], found, per_epoch, 40) == 40  # not (10**200 + 1) x 4
 
 
 def test_open_regular_refuses_folders_and_fifos_without_blocking(tmp_path: Path) -> None:

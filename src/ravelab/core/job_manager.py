@@ -48,7 +48,7 @@ from ravelab.core.run_files import (
     fault_point,
     remove_created_run_dir,
 )
-from ravelab.core.training_process import Outcome
+from ravelab.core.run_outcome import Outcome
 from ravelab.db import Database, DatabaseError, JobRecord, artifacts
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows

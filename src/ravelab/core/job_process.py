@@ -18,8 +18,9 @@ from ravelab.core.executor import Executor, RunHandle
 from ravelab.core.output_parser import OutputParser
 from ravelab.core.process_thread import ProcessThread
 from ravelab.core.run_files import ExitRecord
+from ravelab.core.run_outcome import Outcome, decide_outcome
 from ravelab.core.text_stream import LineSplitter
-from ravelab.core.training_process import STREAMS, Outcome, decide_outcome
+from ravelab.core.training_process import STREAMS
 from ravelab.db import Database, JobRecord
 from ravelab.db import jobs as job_rows
 

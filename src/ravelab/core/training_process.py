@@ -17,16 +17,19 @@ longer before each retry (up to :data:`MAX_RETRY_S`), and never raises: the othe
 and the command that polled go on. A run that has ended is settled all the same once
 :data:`SETTLE_AFTER_FAILURES` polls in a row have failed (counted in the run's progress as
 ``read_failures``, so one-shot commands that poll once each get there too).
+
+The class keeps the poll loop (read, store, emit, settle); its parts live beside it:
+``run_outcome`` (how a run ended: ``Outcome``, ``decide_outcome``, importable from here
+too), ``progress_estimate`` (step rate, ETA, phase), ``checkpoint_scan`` (new, changed and
+gone checkpoints and their steps) and ``follow_relay`` (a follower child's messages).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,33 +38,32 @@ from typing import Any
 from psygnal import Signal
 
 from ravelab.core import rave_configs
-from ravelab.core.checkpoints import CheckpointFile, find_checkpoints
+from ravelab.core.checkpoint_scan import CheckpointScan
 from ravelab.core.executor import Executor, ExecutorState, RunHandle
+from ravelab.core.follow_relay import apply_relayed
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
 from ravelab.core.process_thread import ProcessThread
+from ravelab.core.progress_estimate import ProgressEstimate
 from ravelab.core.regular_files import open_regular
 from ravelab.core.remote_follower import RemoteFollower, child_argv
 from ravelab.core.run_events import AUDIO_DIR, EventsPoll, RunEventsFollower
 from ravelab.core.run_files import STDERR_LOG, STDOUT_LOG, ExitRecord
+from ravelab.core.run_outcome import Outcome as Outcome  # also importable from here
+from ravelab.core.run_outcome import decide_outcome as decide_outcome
 from ravelab.core.text_stream import LineSplitter
-from ravelab.core.trainer_numbers import digits_value
 from ravelab.db import Database, DatabaseError, artifacts
 from ravelab.db import experiments as rows
 
 logger = logging.getLogger(__name__)
 
 STREAMS = {"stdout": STDOUT_LOG, "stderr": STDERR_LOG}
-_EPOCH_CHECKPOINT = re.compile(r"^epoch-epoch=([0-9]+)(?:-v[0-9]+)?\.ckpt$")
 #: RAVE (Lightning's default ``log_every_n_steps``) logs scalars every 50 steps.
 RAVE_LOG_EVERY = 50
 #: Bytes read per stream per poll, so a large backlog is taken in bounded bites.
 MAX_READ_BYTES = 4 * 1024 * 1024
 #: A run whose step has not moved for this long while its process lives is "stalled".
 DEFAULT_STALLED_AFTER_S = 30 * 60.0
-#: The ETA uses the step rate over this window (tqdm's rate includes validation).
-_RATE_WINDOW_S = 120.0
-_CHECKPOINT_SCAN_S = 2.0
 #: Learning-rate points added for one jump of the step (a bar that jumps further keeps the
 #: latest ones): 100,000 logging steps is 5 million steps, more than a bar ever jumps.
 MAX_SCHEDULE_POINTS = 100_000
@@ -97,54 +99,6 @@ class _PollBatch:
             or self.health
             or self.checkpoint_paths is not None
         )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a run ended, for users."""
-
-    status: str
-    reason: str | None
-    exit_code: int | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "completed"
-
-    def __str__(self) -> str:
-        return self.reason or self.status
-
-
-def decide_outcome(
-    exit_record: ExitRecord | None, parser: OutputParser, stop_requested: bool
-) -> Outcome:
-    """Turn how the trainer ended (and what it printed) into a status and a reason."""
-    if exit_record is None:
-        if stop_requested:
-            return Outcome("stopped", "stopped by the user", None)
-        detail = f"; last error: {parser.reason}" if parser.reason else ""
-        return Outcome(
-            "failed",
-            "process lost: the run ended without recording its exit (supervisor killed or "
-            f"machine restarted){detail}",
-            None,
-        )
-    code = exit_record.exit_code
-    if stop_requested or exit_record.stop_requested:
-        # RAVE exits 0 after SIGINT; a stop is never a completion.
-        return Outcome("stopped", "stopped by the user", code)
-    if exit_record.error:
-        return Outcome("failed", exit_record.error, code)
-    if code == 0:
-        if parser.fatal_despite_success:
-            return Outcome("failed", parser.reason, code)
-        if parser.interrupted:
-            return Outcome("stopped", "interrupted (KeyboardInterrupt)", code)
-        return Outcome("completed", None, code)
-    if exit_record.signal:
-        reason = parser.reason or f"killed by {exit_record.signal}"
-        return Outcome("failed", reason, code)
-    return Outcome("failed", parser.reason or f"rave exited with code {code}", code)
 
 
 class TrainingProcess(ProcessThread):
@@ -230,10 +184,9 @@ class TrainingProcess(ProcessThread):
         self._splitters: dict[str, LineSplitter] = {}
         self.stalled_after_s = stalled_after_s
         self.health = "ok"
-        self._step_samples: deque[tuple[float, int]] = deque()
+        self._estimate = ProgressEstimate(self.phase_1_duration)
         self._last_step_change = time.monotonic()
-        self._checkpoints: dict[str, float] = {}
-        self._checkpoint_scan_at = 0.0
+        self._checkpoints = CheckpointScan()
         self.out_of_process = out_of_process
         self._remote: RemoteFollower | None = None
         self._events: RunEventsFollower | None = None
@@ -263,9 +216,7 @@ class TrainingProcess(ProcessThread):
                 self.health = record.health
                 stored = record.progress.get("read_failures")
                 self._stored_failures = stored if type(stored) is int and stored > 0 else 0
-            self._checkpoints = {
-                c.path: c.modified_at for c in artifacts.list_checkpoints(db, experiment_id)
-            }
+            self._checkpoints.restore(artifacts.list_checkpoints(db, experiment_id))
         for stream in STREAMS:
             self._splitters[stream] = LineSplitter(offsets.get(stream, 0))
         self._events = (
@@ -366,40 +317,17 @@ class TrainingProcess(ProcessThread):
 
     def apply_relayed(self, message: Mapping[str, Any]) -> None:
         """Take in one message of a follower child: update this object's state and emit
-        the signals the child's process emitted (see ``ravelab.core.follow_child``)."""
-        for stream, text, transient in message.get("lines") or ():
-            self.output.emit(text)
-            self.output_line.emit(stream, text, transient)
-        status = message.get("status")
-        if status:
-            self.status_update.emit(str(status[0]), str(status[1]))
-        health = message.get("health")
-        if health:
-            self.health = str(health[0])
-            self.health_update.emit(self.health, str(health[1]))
-        metrics = message.get("metrics")
-        if metrics:
-            self.current_metrics.update(metrics)
-            self.metrics_update.emit(dict(metrics))
-        step = message.get("step")
-        if step:
-            self.parser.step = int(step[0])
-            self.step_update.emit(int(step[0]), int(step[1]))
-        progress = message.get("progress")
-        if progress:
-            self.progress_update.emit(dict(progress))
-        finished = message.get("finished")
-        if finished:
-            with self._settle_lock:
-                if self._done.is_set():
-                    return
-                self.outcome = Outcome(
-                    str(finished.get("status") or ("completed" if finished["ok"] else "failed")),
-                    finished.get("reason"),
-                    finished.get("exit_code"),
-                )
-                self._done.set()
-            self.finished.emit(bool(finished["ok"]), str(finished.get("message") or ""))
+        the signals the child's process emitted (see ``ravelab.core.follow_relay``)."""
+        apply_relayed(self, message)
+
+    def finish_relayed(self, outcome: Outcome, ok: bool, message: str) -> None:
+        """The follower child settled the run: take its outcome, once."""
+        with self._settle_lock:
+            if self._done.is_set():
+                return
+            self.outcome = outcome
+            self._done.set()
+        self.finished.emit(ok, message)
 
     def poll(self) -> bool:
         """Read what is new, store it, emit signals; settle when the run has ended.
@@ -578,60 +506,18 @@ class TrainingProcess(ProcessThread):
     def _scan_checkpoints(self, batch: _PollBatch, force: bool) -> None:
         if self.run_dir is None:
             return
-        now = time.monotonic()
-        if not force and now - self._checkpoint_scan_at < _CHECKPOINT_SCAN_S:
-            return
-        self._checkpoint_scan_at = now
-        files = find_checkpoints(self.run_dir)
-        present = [str(c.path) for c in files]
-        for found in files:
-            key = str(found.path)
-            if self._checkpoints.get(key) != found.modified_at:
-                self._checkpoints[key] = found.modified_at
-                batch.checkpoints.append(
-                    artifacts.CheckpointRecord(
-                        key,
-                        self._checkpoint_step(found, files),
-                        found.size_bytes,
-                        found.modified_at,
-                    )
-                )
-        if set(self._checkpoints) - set(present):
-            for gone in set(self._checkpoints) - set(present):
-                del self._checkpoints[gone]
-            batch.checkpoint_paths = present
-
-    def _checkpoint_step(self, found: CheckpointFile, files: list[CheckpointFile]) -> int:
-        """The step a checkpoint holds. ``epoch-epoch=N.ckpt`` is written at the end of
-        epoch N's validation: step (N + 1) x batches per epoch, exactly; ``best.ckpt`` is
-        written in the same save. Otherwise the step when the follower saw the file (a
-        poll late at most)."""
-        per_epoch = self.parser.batches_per_epoch
-        if per_epoch:
-            candidates = (
-                [found]
-                + [
-                    other
-                    for other in files
-                    if other.kind == "latest" and abs(other.modified_at - found.modified_at) < 5.0
-                ]
-                if found.kind == "best"
-                else [found]
-            )
-            for candidate in candidates:
-                match = _EPOCH_CHECKPOINT.match(candidate.path.name)
-                epoch = digits_value(match.group(1)) if match else None
-                if epoch is not None:
-                    return min((epoch + 1) * per_epoch, self.parser.step or 1 << 62)
-        return self.parser.step
+        found = self._checkpoints.scan(
+            self.run_dir, force, self.parser.batches_per_epoch, self.parser.step
+        )
+        if found is not None:
+            batch.checkpoints.extend(found.changed)
+            batch.checkpoint_paths = found.present
 
     def _check_stalled(self, batch: _PollBatch, alive: bool) -> None:
         now = time.monotonic()
         if batch.step_advanced:
             self._last_step_change = now
-            self._step_samples.append((now, self.parser.step))
-            while self._step_samples and now - self._step_samples[0][0] > _RATE_WINDOW_S:
-                self._step_samples.popleft()
+            self._estimate.record_step(now, self.parser.step)
             if self.health == "stalled":
                 batch.health = ("ok", None)
         elif alive and self.health == "ok" and now - self._last_step_change > self.stalled_after_s:
@@ -644,11 +530,7 @@ class TrainingProcess(ProcessThread):
 
     def step_rate(self) -> float | None:
         """Steps per second over the recent window (None until known)."""
-        if len(self._step_samples) >= 2:
-            (t0, s0), (t1, s1) = self._step_samples[0], self._step_samples[-1]
-            if t1 - t0 >= 5.0 and s1 > s0:
-                return (s1 - s0) / (t1 - t0)
-        return self.parser.speed
+        return self._estimate.step_rate(self.parser.speed)
 
     def _read(self, drain: bool) -> _PollBatch:
         assert self.run_dir is not None
@@ -708,36 +590,11 @@ class TrainingProcess(ProcessThread):
                 if not drain or not data:
                     break
 
-    def _progress(self) -> dict[str, Any]:
-        step = self.parser.step
-        max_steps = self.parser.max_steps
-        rate = self.step_rate()
-        eta = (max_steps - step) / rate if rate and max_steps and step <= max_steps else None
-        phase = 1 if step < self.phase_1_duration else 2
-        if phase == 1:
-            phase_step, phase_total = step, min(self.phase_1_duration, max_steps or step)
-        else:
-            phase_step = step - self.phase_1_duration
-            phase_total = (max_steps or step) - self.phase_1_duration
-        return {
-            "step": step,
-            "max_steps": max_steps,
-            "percent": self.parser.percent(step),
-            "speed": self.parser.speed,
-            "step_rate": rate,
-            "eta_s": eta,
-            "phase": phase,
-            "phase_step": phase_step,
-            "phase_total": phase_total,
-            "phase_1_duration": self.phase_1_duration,
-            "updated_at": time.time(),
-        }
-
     def _store(self, batch: _PollBatch) -> None:
         assert self.db is not None and self.experiment_id is not None
         if not batch.changed:
             return
-        batch.progress.update(self._progress())
+        batch.progress.update(self._estimate.progress(self.parser))
         events = batch.events
         with self.db.atomic():
             rows.insert_points(self.db, self.experiment_id, batch.points)

@@ -1,0 +1,62 @@
+"""How a run (or a job) ended, for users: ``Outcome`` and ``decide_outcome``.
+
+The decision reads what the supervisor recorded (``exit.json``: the exit code, a signal,
+an error, whether a stop was asked) and what the trainer printed (the output parser's
+failure lines), and says ``completed``, ``stopped`` or ``failed`` with a reason. A run
+that left no ``exit.json`` is ``failed`` (process lost) unless a stop was asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ravelab.core.output_parser import OutputParser
+from ravelab.core.run_files import ExitRecord
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, for users."""
+
+    status: str
+    reason: str | None
+    exit_code: int | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "completed"
+
+    def __str__(self) -> str:
+        return self.reason or self.status
+
+
+def decide_outcome(
+    exit_record: ExitRecord | None, parser: OutputParser, stop_requested: bool
+) -> Outcome:
+    """Turn how the trainer ended (and what it printed) into a status and a reason."""
+    if exit_record is None:
+        if stop_requested:
+            return Outcome("stopped", "stopped by the user", None)
+        detail = f"; last error: {parser.reason}" if parser.reason else ""
+        return Outcome(
+            "failed",
+            "process lost: the run ended without recording its exit (supervisor killed or "
+            f"machine restarted){detail}",
+            None,
+        )
+    code = exit_record.exit_code
+    if stop_requested or exit_record.stop_requested:
+        # RAVE exits 0 after SIGINT; a stop is never a completion.
+        return Outcome("stopped", "stopped by the user", code)
+    if exit_record.error:
+        return Outcome("failed", exit_record.error, code)
+    if code == 0:
+        if parser.fatal_despite_success:
+            return Outcome("failed", parser.reason, code)
+        if parser.interrupted:
+            return Outcome("stopped", "interrupted (KeyboardInterrupt)", code)
+        return Outcome("completed", None, code)
+    if exit_record.signal:
+        reason = parser.reason or f"killed by {exit_record.signal}"
+        return Outcome("failed", reason, code)
+    return Outcome("failed", parser.reason or f"rave exited with code {code}", code)
