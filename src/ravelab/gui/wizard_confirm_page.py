@@ -1,0 +1,190 @@
+"""The wizard's last page, ``ConfirmationPage``: a summary and the exact ``rave train``
+command, and a way to locate ``rave`` when it is not found."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWizard,
+    QWizardPage,
+)
+
+from ravelab.core.errors import RavelabError
+from ravelab.core.rave_locator import find_rave
+from ravelab.core.training_config import (
+    build_train_argv,
+    validate_training_config,
+)
+from ravelab.db import DatabaseError
+from ravelab.gui import formatting
+from ravelab.gui.rave_actions import choose_rave_executable
+from ravelab.gui.style import HINT_COLOUR, TITLE_STYLE
+from ravelab.gui.wizard_params_page import SLURM
+from ravelab.gui.wizard_widgets import error_label, hint_label
+
+if TYPE_CHECKING:
+    from ravelab.gui.new_training_wizard import NewTrainingWizard
+
+
+#: Where the confirmation page shows the run folder: its id is known only once it starts.
+OUT_PATH_PLACEHOLDER = "<id>-{name}"
+
+
+class ConfirmationPage(QWizardPage):
+    """A summary and the exact `rave train` command."""
+
+    def __init__(self, wizard: NewTrainingWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self._problem: str | None = None
+        self.setTitle("Confirm")
+        self.setSubTitle(
+            "ravelab will start this command in the background; closing the app does not stop it."
+        )
+        self.setButtonText(QWizard.WizardButton.FinishButton, "Start training")
+
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setWordWrap(True)
+        self.command = QPlainTextEdit()
+        self.command.setReadOnly(True)
+        self.command.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.command.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.command.setMinimumHeight(70)
+        self.command.setMaximumHeight(110)
+        self.copy_button = QPushButton("Copy command")
+        self.copy_button.clicked.connect(self.copy_command)
+        self.out_note = hint_label("")
+        self.reason = error_label()
+        self.rave_button = QPushButton("Locate rave...")
+        self.rave_button.setToolTip("Choose the `rave` executable of your RAVE installation")
+        self.rave_button.clicked.connect(self._locate_rave)
+        self.rave_button.hide()
+
+        command_row = QHBoxLayout()
+        command_label = QLabel("Command:")
+        command_label.setStyleSheet(TITLE_STYLE)
+        command_row.addWidget(command_label)
+        command_row.addStretch(1)
+        command_row.addWidget(self.copy_button)
+        problems = QHBoxLayout()
+        problems.addWidget(self.reason, 1)
+        problems.addWidget(self.rave_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(command_row)
+        layout.addWidget(self.command)
+        layout.addWidget(self.out_note)
+        layout.addLayout(problems)
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Validate the config with the core and show the command it makes."""
+        wizard = self._wizard
+        config = wizard.get_config()
+        self._problem = None
+        self.rave_button.hide()
+        try:
+            spec = validate_training_config(config, wizard.db)
+        except (RavelabError, DatabaseError) as error:
+            self._problem = str(error)
+            spec = None
+        rave_problem = None
+        try:
+            rave = find_rave(wizard.manager.rave, wizard.db)
+        except RavelabError as error:
+            rave, rave_problem = "rave", str(error)
+        runs = wizard.manager.runs_dir
+        out_path = runs / OUT_PATH_PLACEHOLDER.format(name=config["name"])
+        if spec is not None:
+            self.command.setPlainText(
+                formatting.command_line(build_train_argv(rave, spec, out_path=out_path))
+            )
+        else:
+            self.command.setPlainText("")
+        self.out_note.setText(
+            f"The run folder will be {out_path}, where <id> is the run's number, given when "
+            "it starts."
+        )
+        self.summary.setText(self._summary(config))
+        if self._problem is None and rave_problem is not None:
+            self._problem = (
+                f"{rave_problem.split(';')[0]}. Locate your `rave` executable to start the run."
+            )
+            self.rave_button.show()
+        self.reason.setText(self._problem or "")
+        self.copy_button.setEnabled(spec is not None)
+        self.completeChanged.emit()
+
+    def _summary(self, config: dict[str, Any]) -> str:
+        wizard = self._wizard
+        dataset = wizard.dataset_page.selected_dataset()
+        gpu = wizard.params_page.gpu.currentText()
+        rows = [
+            ("Name", config["name"]),
+            (
+                "Dataset",
+                f"{dataset.name} ({formatting.seconds_of_audio(dataset.n_seconds)}, "
+                f"{dataset.channels} ch, {formatting.sample_rate(dataset.sample_rate)})"
+                if dataset
+                else "-",
+            ),
+            ("Config", formatting.config_text(config)),
+            ("Augmentations", ", ".join(config.get("augment") or []) or "none"),
+            ("Steps", f"{config['max_steps']:,} (batch {config['batch_size']})"),
+            ("Device", gpu if config.get("executor") != SLURM else "the GPU SLURM grants"),
+            (
+                "Validation / checkpoints",
+                f"every {config['val_every']:,} steps; extra checkpoint every "
+                f"{config['save_every']:,} steps",
+            ),
+            ("n_signal", f"{config['n_signal']:,} samples"),
+            ("Project", wizard.project_name),
+        ]
+        if config.get("executor") == SLURM:
+            options = config.get("executor_options") or {}
+            resources = ", ".join(f"{key} {value}" for key, value in options.items())
+            rows.append(("Runs on", f"SLURM cluster ({resources or 'cluster defaults'})"))
+        else:
+            rows.append(("Runs on", "this computer"))
+        if config.get("overrides"):
+            rows.append(("Overrides", " ".join(config["overrides"])))
+        cells = "".join(
+            f"<tr><td style='padding-right:12px;color:{HINT_COLOUR}'>{label}</td>"
+            f"<td>{_escape(value)}</td></tr>"
+            for label, value in rows
+        )
+        return f"<table>{cells}</table>"
+
+    def copy_command(self) -> None:
+        """Put the command on the clipboard."""
+        QGuiApplication.clipboard().setText(self.command.toPlainText())
+
+    def _locate_rave(self) -> None:
+        if choose_rave_executable(self, self._wizard.db):
+            self._wizard.rave_changed.emit()
+        self.refresh()
+
+    @property
+    def problem(self) -> str | None:
+        """Why the run cannot start, or None."""
+        return self._problem
+
+    def isComplete(self) -> bool:
+        return self._problem is None
+
+
+def _escape(text: object) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

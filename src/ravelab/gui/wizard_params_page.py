@@ -1,0 +1,343 @@
+"""The wizard's third page, ``TrainingParametersPage``: name, steps, batch, device, intervals
+(each with RAVE's default), gin overrides, and where SLURM is set up, "Run on: this computer
+/ SLURM cluster" with the job's resources."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from ravelab.core import run_queries
+from ravelab.core.errors import RavelabError
+from ravelab.core.gpus import GpuInfo, list_gpus
+from ravelab.core.learning_rate import GENERATOR_START_LR, describe_schedule
+from ravelab.core.names import check_name
+from ravelab.core.numbers import is_ascii_integer
+from ravelab.core.slurm_settings import SlurmSettings
+from ravelab.core.training_config import (
+    RAVE_DEFAULTS,
+)
+from ravelab.db import DatabaseError
+from ravelab.gui.wizard_widgets import error_label, hint_label
+
+if TYPE_CHECKING:
+    from ravelab.gui.new_training_wizard import NewTrainingWizard
+
+
+CPU = -1
+LOCAL = "local"
+SLURM = "slurm"
+#: The SLURM resources the wizard asks for (``SlurmSettings`` fields): label, hint.
+SLURM_FIELDS = {
+    "partition": ("Partition:", "--partition, e.g. gpu"),
+    "time": ("Time limit:", "--time, e.g. 12:00:00 or 2-00:00:00"),
+    "gres": ("GPUs (gres):", "--gres, e.g. gpu:1 or gpu:a100:1"),
+    "cpus": ("CPUs:", "--cpus-per-task, e.g. 8"),
+    "mem": ("Memory:", "--mem, e.g. 32G"),
+}
+
+
+def slurm_available(db: Any) -> tuple[bool, SlurmSettings]:
+    """Whether to offer SLURM (settings stored, or ``sbatch`` found), and the settings."""
+    try:
+        settings = SlurmSettings.load(db)
+    except RavelabError:
+        settings = SlurmSettings()
+    return (not settings.is_empty or shutil.which("sbatch") is not None), settings
+
+
+def _with_note(field: QWidget, note: QLabel) -> QWidget:
+    """A field with its note (a reason or a hint) under it, as one form row."""
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(2)
+    column.addWidget(
+        field,
+        0,
+        Qt.AlignmentFlag.AlignLeft if field.maximumWidth() < 10_000 else Qt.AlignmentFlag(0),
+    )
+    column.addWidget(note)
+    return box
+
+
+def _spin(minimum: int, maximum: int, value: int, step: int = 1) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(minimum, maximum)
+    spin.setValue(value)
+    spin.setSingleStep(step)
+    spin.setGroupSeparatorShown(True)
+    spin.setMinimumWidth(140)
+    spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+    return spin
+
+
+class TrainingParametersPage(QWizardPage):
+    """The run's name and `rave train`'s numbers, each with RAVE's default."""
+
+    def __init__(self, wizard: NewTrainingWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self._name_edited = False
+        self.setTitle("Training parameters")
+        self.setSubTitle("Each field shows RAVE's default; hover over a field for what it does.")
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. drums-v2")
+        self.name_edit.setToolTip(
+            "The run's name: its folder and RAVE's --name. Letters, digits, '-', '_' and '.'."
+        )
+        self.name_edit.textEdited.connect(self._on_name_edited)
+        self.name_edit.textChanged.connect(self._validate)
+        self.name_error = error_label()
+
+        self.max_steps = _spin(1, 1_000_000_000, RAVE_DEFAULTS["max_steps"], 10_000)
+        self.max_steps.setToolTip(
+            "--max_steps: when training stops. RAVE's phase 1 (autoencoder) runs first, then "
+            "the adversarial phase 2."
+        )
+        self.batch_size = _spin(1, 4096, RAVE_DEFAULTS["batch_size"])
+        self.batch_size.setToolTip(
+            "--batch: examples per step. Larger needs more GPU memory (CUDA out of memory: "
+            "lower it)."
+        )
+        self.learning_rate = QLineEdit(f"{GENERATOR_START_LR:g}, then RAVE's schedule")
+        self.learning_rate.setReadOnly(True)
+        self.learning_rate.setFixedWidth(260)
+        self.learning_rate.setCursorPosition(0)
+        self.learning_rate.setStyleSheet("QLineEdit { background: palette(window); }")
+        self.learning_rate.setToolTip(
+            "RAVE 2.3.1 has no learning-rate flag: the rate follows its fixed schedule."
+        )
+        self.lr_note = hint_label("")
+        self.gpu = QComboBox()
+        self.gpu.setToolTip("--gpu: the GPU to train on, or the CPU (-1; very slow).")
+        self.gpu.addItem("CPU (--gpu -1)", CPU)
+        self.gpu.setMinimumWidth(260)
+        self.gpu.setMaximumWidth(480)
+        self.gpu_note = hint_label("Looking for GPUs...")
+        self.val_every = _spin(1, 1_000_000_000, RAVE_DEFAULTS["val_every"], 1000)
+        self.val_every.setToolTip(
+            "--val_every: steps between validations. RAVE saves its checkpoints at each "
+            "validation, so this is also how much a stop can lose."
+        )
+        self.save_every = _spin(1, 1_000_000_000, RAVE_DEFAULTS["save_every"], 10_000)
+        self.save_every.setToolTip("--save_every: steps between extra epoch_N.ckpt checkpoints.")
+        self.n_signal = _spin(2048, 4_194_304, RAVE_DEFAULTS["n_signal"], 2048)
+        self.n_signal.setToolTip(
+            "--n_signal: training crop length in samples. It must not exceed the chunks "
+            "`rave preprocess --num_signal` wrote (2 x num_signal)."
+        )
+        self.overrides_edit = QLineEdit()
+        self.overrides_edit.setPlaceholderText("optional, e.g. PHASE_1_DURATION=200000")
+        self.overrides_edit.setToolTip(
+            "--override: gin bindings, separated by spaces (KEY=VALUE). Advanced."
+        )
+        self.overrides_edit.textChanged.connect(self._validate)
+        self.overrides_error = error_label()
+
+        offered, slurm = slurm_available(wizard.db)
+        self.slurm_offered = offered
+        self.run_on = QComboBox()
+        self.run_on.addItem("This computer", LOCAL)
+        self.run_on.addItem("SLURM cluster (sbatch)", SLURM)
+        self.run_on.setToolTip("Where the run trains: here, or as a SLURM batch job.")
+        self.run_on.setMaximumWidth(480)
+        self.slurm_edits: dict[str, QLineEdit] = {}
+        self.slurm_box = QWidget()
+        slurm_form = QFormLayout(self.slurm_box)
+        slurm_form.setContentsMargins(0, 0, 0, 0)
+        for key, (label, hint) in SLURM_FIELDS.items():
+            edit = QLineEdit()
+            value = getattr(slurm, key)
+            edit.setText("" if value is None else str(value))
+            edit.setPlaceholderText(f"cluster default ({hint})")
+            edit.setToolTip(hint)
+            edit.setMaximumWidth(320)
+            edit.textChanged.connect(self._validate)
+            self.slurm_edits[key] = edit
+            slurm_form.addRow(label, edit)
+        self.slurm_error = error_label()
+        slurm_form.addRow("", self.slurm_error)
+        self.run_on.currentIndexChanged.connect(self._on_run_on)
+
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.addRow("Name:", _with_note(self.name_edit, self.name_error))
+        form.addRow("Max steps:", self._with_default(self.max_steps, "max_steps"))
+        form.addRow("Batch size:", self._with_default(self.batch_size, "batch_size"))
+        form.addRow("Learning rate:", _with_note(self.learning_rate, self.lr_note))
+        form.addRow("Run on:", self.run_on)
+        form.addRow("", self.slurm_box)
+        self._device_row = _with_note(self.gpu, self.gpu_note)
+        form.addRow("Device:", self._device_row)
+        form.addRow("Validation every:", self._with_default(self.val_every, "val_every", "steps"))
+        form.addRow("Checkpoint every:", self._with_default(self.save_every, "save_every", "steps"))
+        form.addRow("n_signal:", self._with_default(self.n_signal, "n_signal", "samples"))
+        form.addRow("Gin overrides:", _with_note(self.overrides_edit, self.overrides_error))
+        self._form = form
+        form.setRowVisible(self.run_on, offered)
+        form.setRowVisible(self.slurm_box, False)
+        self._pending_gpu: int | None = None
+        self._detect_gpus()
+
+    @property
+    def executor(self) -> str:
+        """``local`` or ``slurm``."""
+        return str(self.run_on.currentData()) if self.slurm_offered else LOCAL
+
+    def set_executor(self, executor: str, options: Mapping[str, Any] | None = None) -> None:
+        """Choose where to run (SLURM only where offered) and, for SLURM, its resources."""
+        if executor == SLURM and self.slurm_offered:
+            self.run_on.setCurrentIndex(self.run_on.findData(SLURM))
+            for key, value in (options or {}).items():
+                if key in self.slurm_edits:
+                    self.slurm_edits[key].setText("" if value is None else str(value))
+        else:
+            self.run_on.setCurrentIndex(self.run_on.findData(LOCAL))
+
+    def executor_options(self) -> dict[str, Any]:
+        """The SLURM fields filled in (``cpus`` as a number when it is one)."""
+        options: dict[str, Any] = {}
+        for key, edit in self.slurm_edits.items():
+            text = edit.text().strip()
+            if text:
+                options[key] = int(text) if key == "cpus" and is_ascii_integer(text) else text
+        return options
+
+    def slurm_problem(self) -> str | None:
+        """Why the SLURM fields are refused (the core's checks), or None."""
+        if self.executor != SLURM:
+            return None
+        try:
+            SlurmSettings.from_mapping(self.executor_options())
+        except (RavelabError, TypeError, ValueError) as error:
+            return str(error)
+        return None
+
+    def _on_run_on(self, _index: int) -> None:
+        slurm = self.executor == SLURM
+        self._form.setRowVisible(self.slurm_box, slurm)
+        # On SLURM the run uses the GPU that --gres grants (the core passes --gpu 0).
+        self._form.setRowVisible(self._device_row, not slurm)
+        self._validate()
+
+    @staticmethod
+    def _with_default(spin: QSpinBox, key: str, unit: str = "") -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(spin)
+        suffix = f" {unit}" if unit else ""
+        default = hint_label(f"RAVE's default: {RAVE_DEFAULTS[key]:,}{suffix}")
+        default.setWordWrap(False)
+        row.addWidget(default, 1)
+        spin.setToolTip(f"{spin.toolTip()}\nRAVE's default: {RAVE_DEFAULTS[key]:,}{suffix}.")
+        return box
+
+    def _detect_gpus(self) -> None:
+        runner = self._wizard.runner
+        runner.submit(list_gpus, self._on_gpus, lambda _error: self._on_gpus([]))
+
+    def _on_gpus(self, gpus: list[GpuInfo]) -> None:
+        for gpu in gpus:
+            memory = f", {gpu.memory_mib / 1024:.0f} GB" if gpu.memory_mib else ""
+            self.gpu.addItem(f"GPU {gpu.index}: {gpu.name}{memory}", gpu.index)
+        pending = self.gpu.findData(self._pending_gpu) if self._pending_gpu is not None else -1
+        if pending >= 0:
+            self.gpu.setCurrentIndex(pending)
+        elif gpus:
+            self.gpu.setCurrentIndex(1)
+            self.gpu_note.setText(f"{len(gpus)} NVIDIA GPU(s) found.")
+        else:
+            self.gpu_note.setText(
+                "No NVIDIA GPU found (nvidia-smi): training on the CPU is very slow."
+            )
+
+    def initializePage(self) -> None:
+        duration = self._wizard.config_page.phase_1_duration()
+        self.lr_note.setText(
+            "Cannot be changed: RAVE 2.3.1 has no learning-rate setting. "
+            f"{describe_schedule(duration)}."
+        )
+        if not self._name_edited:
+            self.name_edit.setText(self.suggested_name())
+        self._validate()
+
+    def suggested_name(self) -> str:
+        """``<dataset>-<config>``, numbered when taken."""
+        dataset = self._wizard.dataset_page.selected_dataset()
+        base = f"{dataset.name if dataset else 'run'}-{self._wizard.config_page.base_config()}"
+        name, number = base[:64], 2
+        while run_queries.find_experiment_by_name(self._wizard.db, name) is not None:
+            suffix = f"-{number}"
+            name = f"{base[: 64 - len(suffix)]}{suffix}"
+            number += 1
+        return name
+
+    def _on_name_edited(self, _text: str) -> None:
+        self._name_edited = True
+
+    def name_problem(self) -> str | None:
+        """Why the name cannot be used, or None."""
+        name = self.name_edit.text()
+        try:
+            check_name(name, "The run name")
+        except RavelabError as error:
+            return str(error)
+        try:
+            taken = run_queries.find_experiment_by_name(self._wizard.db, name) is not None
+        except DatabaseError as error:
+            return f"The names cannot be checked: {error}"
+        if taken:
+            return f"A run named {name!r} exists already: choose another name."
+        return None
+
+    def overrides(self) -> list[str]:
+        """The gin overrides typed (split on spaces)."""
+        return self.overrides_edit.text().split()
+
+    def overrides_problem(self) -> str | None:
+        """A quick check of the overrides' form (the core checks them fully on page 4)."""
+        for override in self.overrides():
+            key, equals, value = override.partition("=")
+            if not equals or not key or not value:
+                return f"{override!r} is not KEY=VALUE (e.g. PHASE_1_DURATION=200000)."
+        return None
+
+    def _validate(self) -> None:
+        self.name_error.setText(self.name_problem() or "")
+        self.overrides_error.setText(self.overrides_problem() or "")
+        slurm_problem = self.slurm_problem()
+        self.slurm_error.setText(slurm_problem or "")
+        self.slurm_error.setVisible(bool(slurm_problem))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return (
+            self.name_problem() is None
+            and self.overrides_problem() is None
+            and self.slurm_problem() is None
+        )
+
+    def set_gpu(self, gpu: int) -> None:
+        """Choose a device by ``--gpu`` value (kept until the GPUs are listed)."""
+        index = self.gpu.findData(gpu)
+        if index >= 0:
+            self.gpu.setCurrentIndex(index)
+        else:
+            self._pending_gpu = gpu
