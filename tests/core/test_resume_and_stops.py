@@ -15,6 +15,7 @@ from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -69,6 +70,9 @@ def test_resume_continues_the_same_experiment_without_duplicate_points(
     points_before = rows.count_points(db, experiment_id)
     validation_before = manager.get_metric_history(experiment_id, "validation")
 
+    # The run has ended; its supervisor may still be on its way out, and a resume is
+    # refused until it is gone ("still shutting down").
+    wait_until(lambda: not manager.processes_live(experiment_id), 60, "the run's processes gone")
     manager.resume_training(experiment_id, max_steps=340)
     assert manager.get_experiment(experiment_id)["status"] == "running"
     second = manager.wait(experiment_id, timeout=60)
