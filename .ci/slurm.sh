@@ -8,8 +8,8 @@
 # Debian 12 (slurm-wlm 22.05 + munge), run as root, no systemd and no cgroups needed:
 # the daemons are started by hand and stopped by the PIDs in their pidfiles. Every step is
 # bounded in time, every command can be run again (running daemons are left alone, the
-# configuration is rewritten only when it changed). Adapted from the recipe in
-# /work/shared/slurm (README.md there explains the findings behind each setting).
+# configuration is rewritten only when it changed). The comments below give the reason for
+# each setting.
 #
 # Environment (all optional):
 #   RAVELAB_SLURM_MIN_JOB_AGE  seconds a finished job stays in squeue/scontrol (default 2, so
