@@ -8,6 +8,10 @@ the median wall time is printed with its ratio to ``python -c pass``. ``--before
 runs the same commands from another source tree (for example a ``git worktree`` of an
 earlier commit, its ``src`` folder), interleaved, so both are measured side by side.
 The import times of the heavy libraries are printed too (``python -X importtime``).
+
+The commands run as from an installed package: with compiled bytecode cached (written to
+the source tree's ``__pycache__`` folders even where ``PYTHONDONTWRITEBYTECODE`` is set),
+after one untimed run of each, so that compiling the sources is not what is measured.
 """
 
 from __future__ import annotations
@@ -35,8 +39,15 @@ COMMANDS: dict[str, list[str]] = {
 HEAVY = ("numpy", "matplotlib", "google.protobuf", "tensorboard", "yaml", "psutil", "psygnal")
 
 
-def run_once(args: list[str], src: Path, db: Path) -> float:
+def child_env(src: Path, db: Path) -> dict[str, str]:
+    """The environment of a timed command: ``src`` first on the path, bytecode cached."""
     env = dict(os.environ, PYTHONPATH=str(src), RAVELAB_DB=str(db))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_once(args: list[str], src: Path, db: Path) -> float:
+    env = child_env(src, db)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, *args],
@@ -50,7 +61,7 @@ def run_once(args: list[str], src: Path, db: Path) -> float:
 
 def heavy_imports(src: Path, db: Path, args: list[str]) -> dict[str, float]:
     """Cumulative import time (ms) of each heavy top-level library a command loads."""
-    env = dict(os.environ, PYTHONPATH=str(src), RAVELAB_DB=str(db))
+    env = child_env(src, db)
     done = subprocess.run(
         [sys.executable, "-X", "importtime", *args],
         env=env,
@@ -79,9 +90,11 @@ def main() -> None:
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for tree, src in trees.items():
-            # An empty database, created (and migrated) once before timing.
+            # An empty database, created (and migrated) once before timing; each command
+            # run once untimed, which caches its bytecode.
             db = Path(folder) / f"{tree}.db"
-            run_once(COMMANDS["ravelab list"], src, db)
+            for command in COMMANDS.values():
+                run_once(command, src, db)
         for _ in range(args.reps):
             for name, command in COMMANDS.items():
                 for tree, src in trees.items():

@@ -51,7 +51,7 @@ def cmd_dataset_add(ctx: Context) -> int:
 
 
 def cmd_dataset_list(ctx: Context) -> int:
-    ctx.manager(follow=False)  # settles preprocess jobs that ended meanwhile
+    ctx.settle()  # settles preprocess jobs that ended meanwhile
     records = [_displayable(record) for record in dataset_catalog.list_datasets(ctx.db)]
     if ctx.args.json:
         data = []

@@ -10,7 +10,6 @@ from typing import Any
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.cli.follow import follow_run
 from ravelab.cli.formatting import (
     duration,
     local_time,
@@ -21,11 +20,10 @@ from ravelab.cli.formatting import (
     table,
 )
 from ravelab.core import run_queries
-from ravelab.core.datasets import resolve_dataset
 from ravelab.core.errors import ConfigError
-from ravelab.core.importer import import_run
-from ravelab.core.log_tail import LogTail
-from ravelab.core.text_stream import collapse_transient
+
+# What only some of these commands need (following a run, reading its logs, finding a
+# dataset, importing a run) is imported in those commands: `list` and `show` start fast.
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -206,6 +204,9 @@ def _with_executor(config: dict[str, Any], args: argparse.Namespace) -> dict[str
 
 
 def cmd_train(ctx: Context) -> int:
+    from ravelab.cli.follow import follow_run
+    from ravelab.core.datasets import resolve_dataset
+
     args = ctx.args
     manager = ctx.manager(follow=False)
     given: dict[str, Any] = {
@@ -272,6 +273,9 @@ def _status_text(exp: dict[str, Any]) -> str:
 
 
 def cmd_import_run(ctx: Context) -> int:
+    from ravelab.core.datasets import resolve_dataset
+    from ravelab.core.importer import import_run
+
     args = ctx.args
     dataset_id = resolve_dataset(ctx.db, args.dataset).id if args.dataset else None
     experiment_id = import_run(
@@ -291,8 +295,9 @@ def cmd_import_run(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    manager = ctx.manager(follow=False)  # re-attaching settles runs that ended meanwhile
-    experiments = manager.list_experiments(ctx.args.project)
+    ctx.settle()  # re-attaching settles runs that ended meanwhile
+    records = run_queries.list_experiments(ctx.db, ctx.args.project)
+    experiments = [record.as_dict() for record in records]
     if ctx.args.json:
         print_json(experiments, ctx.out)
         return ExitCode.OK
@@ -335,9 +340,10 @@ def cmd_list(ctx: Context) -> int:
 
 def cmd_show(ctx: Context) -> int:
     record = ctx.experiment(ctx.args.experiment)
-    manager = ctx.manager(follow=False)
-    exp = manager.get_experiment(record.id)
-    assert exp is not None
+    ctx.settle()
+    current = run_queries.get_experiment(ctx.db, record.id)
+    assert current is not None
+    exp = current.as_dict()
     exp["metric_points"] = run_queries.count_points(ctx.db, record.id)
     exp["metric_names"] = run_queries.metric_names(ctx.db, record.id)
     if ctx.args.json:
@@ -391,6 +397,10 @@ def _phase_text(progress: dict[str, Any]) -> str:
 
 
 def cmd_logs(ctx: Context) -> int:
+    from ravelab.cli.follow import follow_run
+    from ravelab.core.log_tail import LogTail
+    from ravelab.core.text_stream import collapse_transient
+
     record = ctx.experiment(ctx.args.experiment)
     if record.run_dir is None:
         ctx.err.write(f"experiment {record.id} has no run folder (it never started)\n")

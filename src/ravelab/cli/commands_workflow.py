@@ -376,7 +376,7 @@ def cmd_models(ctx: Context) -> int:
 
 
 def cmd_jobs(ctx: Context) -> int:
-    ctx.manager(follow=False)  # settles jobs that ended meanwhile
+    ctx.settle()  # settles jobs that ended meanwhile
     jobs = run_queries.list_jobs(ctx.db)
     if ctx.args.json:
         print_json([j.as_dict() for j in jobs], ctx.out)

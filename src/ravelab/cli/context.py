@@ -7,15 +7,17 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ravelab.core import run_queries
 from ravelab.core.errors import NotFoundError
 from ravelab.core.names import shown
 from ravelab.core.numbers import parse_id, parse_int
 from ravelab.core.paths import default_db_path
-from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, ExperimentRecord
+
+if TYPE_CHECKING:
+    from ravelab.core.training_manager import TrainingManager
 
 
 @dataclass
@@ -39,7 +41,16 @@ class Context:
 
     def manager(self, follow: bool = False) -> TrainingManager:
         """A manager over the database; one-shot commands do not start follower threads."""
+        from ravelab.core.training_manager import TrainingManager  # only where it is used
+
         return TrainingManager(self.db, rave=self.args.rave, follow=follow)
+
+    def settle(self) -> None:
+        """Bring the database up to date before reading it: re-attaching (creating a
+        manager) settles the runs and jobs that ended meanwhile. It looks only at runs and
+        jobs whose end is not recorded: with none, it is skipped, and so is importing it."""
+        if run_queries.anything_unended(self.db):
+            self.manager(follow=False)
 
     def experiment(self, ref: str) -> ExperimentRecord:
         """An experiment by id or name."""

@@ -3,70 +3,101 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import Any, NoReturn
 
 from ravelab import __version__
-from ravelab.cli import (
-    commands_datasets,
-    commands_db,
-    commands_gui,
-    commands_info,
-    commands_metrics,
-    commands_plot,
-    commands_runs,
-    commands_slurm,
-    commands_workflow,
-)
-from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.core.errors import (
-    ConfigError,
-    DatasetError,
-    LaunchError,
-    NotFoundError,
-    RavelabError,
-    RaveNotFoundError,
-)
-from ravelab.core.rave_env import RaveInstallError
-from ravelab.db import DatabaseError
 
-#: Each module adds its subcommands; listed as data so the docs test can walk them.
-COMMAND_MODULES: tuple[
-    Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...
-] = (
-    commands_datasets.add_parsers,
-    commands_runs.add_parsers,
-    commands_workflow.add_parsers,
-    commands_plot.add_parsers,
-    commands_metrics.add_parsers,
-    commands_info.add_parsers,
-    commands_slurm.add_parsers,
-    commands_gui.add_parsers,
-    commands_db.add_parsers,
-)
-
-_ERROR_CODES: tuple[tuple[type[Exception], ExitCode], ...] = (
-    (NotFoundError, ExitCode.NOT_FOUND),
-    (RaveNotFoundError, ExitCode.RAVE_NOT_FOUND),
-    (ConfigError, ExitCode.INVALID),
-    (DatasetError, ExitCode.INVALID),
-    (LaunchError, ExitCode.RUN_FAILED),
-    (DatabaseError, ExitCode.DATABASE),
-    (RaveInstallError, ExitCode.RAVE_NOT_FOUND),
-    (RavelabError, ExitCode.INVALID),
-)
+#: Every subcommand, in the order ``--help`` lists them: the module that defines it and its
+#: one-line help. The help is kept here so that ``ravelab --help`` lists every command
+#: without importing any command module (a test checks it against each module's own), and
+#: a command imports only its own module, whose heavy imports wait for its handler.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dataset": ("commands_datasets", "register and list preprocessed RAVE datasets"),
+    "train": ("commands_runs", "start a RAVE training (detached: it outlives this command)"),
+    "list": ("commands_runs", "list experiments with their real status"),
+    "show": ("commands_runs", "show one experiment"),
+    "logs": ("commands_runs", "print a run's output"),
+    "import-run": ("commands_runs", "bring in a run trained outside ravelab (plain `rave train`)"),
+    "stop": ("commands_runs", "stop a run (SIGINT, then SIGTERM, then SIGKILL)"),
+    "resume": ("commands_workflow", "continue a stopped or failed run from a checkpoint"),
+    "checkpoints": ("commands_workflow", "list a run's checkpoints"),
+    "export": ("commands_workflow", "export a .ts model for nn~ (runs `rave export`)"),
+    "models": ("commands_workflow", "list exported models and their origin"),
+    "jobs": ("commands_workflow", "list preprocess and export jobs"),
+    "stop-job": ("commands_workflow", "stop a preprocess or export job"),
+    "diff": ("commands_workflow", "show which settings differ between two runs"),
+    "plot": ("commands_plot", "render a metric of one or more runs to an image file"),
+    "metrics": ("commands_metrics", "print a run's metric points as CSV or JSON"),
+    "configs": ("commands_info", "RAVE's base configs and modifiers"),
+    "doctor": ("commands_info", "check rave, ffmpeg, GPUs and the database"),
+    "rave": ("commands_info", "install RAVE in an environment of its own"),
+    "projects": ("commands_info", "list the projects (what --project takes)"),
+    "settings": ("commands_info", "show or change stored settings"),
+    "slurm": ("commands_slurm", "SLURM cluster settings and checks"),
+    "gui": ("commands_gui", "open the desktop app"),
+    "db": ("commands_db", "check, back up or describe the database file"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``ravelab`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="ravelab",
-        description="Train RAVE models: datasets, supervised runs, metrics in SQLite.",
+def command_module(name: str) -> ModuleType:
+    """The module that defines subcommand ``name`` (imported now)."""
+    return importlib.import_module(f"ravelab.cli.{COMMANDS[name][0]}")
+
+
+def _error_codes() -> tuple[tuple[type[Exception], ExitCode], ...]:
+    """Each error class a command may raise and its exit code, most specific first
+    (imported when an error is being reported, not at every start)."""
+    from ravelab.core.errors import (
+        ConfigError,
+        DatasetError,
+        LaunchError,
+        NotFoundError,
+        RavelabError,
+        RaveNotFoundError,
     )
+    from ravelab.core.rave_env import RaveInstallError
+    from ravelab.db.errors import DatabaseError
+
+    return (
+        (NotFoundError, ExitCode.NOT_FOUND),
+        (RaveNotFoundError, ExitCode.RAVE_NOT_FOUND),
+        (ConfigError, ExitCode.INVALID),
+        (DatasetError, ExitCode.INVALID),
+        (LaunchError, ExitCode.RUN_FAILED),
+        (DatabaseError, ExitCode.DATABASE),
+        (RaveInstallError, ExitCode.RAVE_NOT_FOUND),
+        (RavelabError, ExitCode.INVALID),
+    )
+
+
+class _OneCommand:
+    """Stands for the subparsers while a command module adds its commands: only
+    ``wanted`` is added for real, the module's other commands go to a parser that is
+    thrown away (they are listed from :data:`COMMANDS` instead)."""
+
+    def __init__(
+        self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser], wanted: str
+    ) -> None:
+        self._subparsers = subparsers
+        self._wanted = wanted
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name == self._wanted:
+            parser: argparse.ArgumentParser = self._subparsers.add_parser(name, **kwargs)
+            return parser
+        return argparse.ArgumentParser(prog=name, add_help=False)
+
+
+def _with_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` with the options that come before the command."""
     parser.add_argument("--version", action="version", version=f"ravelab {__version__}")
     parser.add_argument(
         "--db", metavar="PATH", help="database file (default: $RAVELAB_DB, else the user data dir)"
@@ -77,20 +108,77 @@ def build_parser() -> argparse.ArgumentParser:
         help="the rave executable (default: $RAVELAB_RAVE, the stored setting, then PATH)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what ravelab does")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in COMMAND_MODULES:
-        add(subparsers)
     return parser
+
+
+def build_parser(
+    commands: Iterable[str] | None = None, *, list_others: bool = True
+) -> argparse.ArgumentParser:
+    """The ``ravelab`` argument parser.
+
+    Args:
+        commands: the subcommands built in full (their module imported). None: all.
+        list_others: the other subcommands are listed by name and help (what ``--help``
+            and a wrong command show); False leaves them out (the parser of a command
+            known to be the one asked for).
+    """
+    parser = _with_global_options(
+        argparse.ArgumentParser(
+            prog="ravelab",
+            description="Train RAVE models: datasets, supervised runs, metrics in SQLite.",
+        )
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    full = set(COMMANDS) if commands is None else set(commands)
+    for name, (_, text) in COMMANDS.items():
+        if name in full:
+            command_module(name).add_parsers(_OneCommand(subparsers, name))
+        elif list_others:
+            subparsers.add_parser(name, help=text)
+    return parser
+
+
+class _Unsure(Exception):
+    """The probe could not tell the command: the full parser reads the arguments."""
+
+
+class _Probe(argparse.ArgumentParser):
+    """A parser that raises instead of printing an error and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Unsure(message)
+
+
+def asked_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` asks for, read as ``ravelab``'s parser reads it (same options,
+    same abbreviations), without building any subcommand; None when it cannot tell (no
+    or an unknown command, ``--help`` or anything unknown before the command)."""
+    probe = _with_global_options(_Probe(prog="ravelab", add_help=False))
+    probe.add_argument("command", choices=COMMANDS)
+    probe.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        args, before = probe.parse_known_args(argv)
+    except _Unsure:
+        return None
+    return None if before else str(args.command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``ravelab`` command and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Only the command asked for is built (its module imported); ``--help``, a missing or
+    # unknown command and anything odd get the parser that lists every command.
+    command = asked_command(argv)
+    if command is None:
+        args = build_parser(()).parse_args(argv)  # prints the help or the error, and exits
+    else:
+        args = build_parser((command,), list_others=False).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from ravelab.cli.context import Context
+
     ctx = Context(args)
     try:
         return int(args.handler(ctx))
@@ -98,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.err.write("interrupted\n")
         return ExitCode.INTERRUPTED
     except Exception as error:
-        for kind, code in _ERROR_CODES:
+        for kind, code in _error_codes():
             if isinstance(error, kind):
                 ctx.err.write(f"ravelab: error: {error}\n")
                 return code

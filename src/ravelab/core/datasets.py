@@ -10,12 +10,11 @@ the value; the other datasets are not affected.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ravelab.core.errors import ConfigError, DatasetError
 from ravelab.core.names import check_name, shown, suggest_name
@@ -45,14 +44,20 @@ class DatasetInfo:
     lazy: bool
 
 
-class _NoAliasLoader(yaml.SafeLoader):
+@functools.cache
+def _no_alias_loader() -> type[Any]:
     """``yaml.SafeLoader`` without anchors and aliases: RAVE never writes them, and a few
-    hundred bytes of nested aliases expand to billions of nodes when walked."""
+    hundred bytes of nested aliases expand to billions of nodes when walked. (Made on
+    first use: PyYAML is imported only where a dataset is read.)"""
+    import yaml
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError("YAML aliases (*name) are not allowed here")
-        return super().compose_node(parent, index)
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError("YAML aliases (*name) are not allowed here")
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
 
 
 def read_metadata(metadata: Path) -> dict[str, Any]:
@@ -78,8 +83,10 @@ def read_metadata(metadata: Path) -> dict[str, Any]:
             f"{metadata} is not UTF-8 text (byte {error.start}): not a RAVE metadata file; "
             "preprocess the audio again"
         ) from error
+    import yaml
+
     try:
-        data: Any = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader
+        data: Any = yaml.load(text, Loader=_no_alias_loader())  # a SafeLoader
     except (yaml.YAMLError, RecursionError, ValueError) as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatasetError(f"{metadata} is not valid YAML: {detail[:200]}") from error

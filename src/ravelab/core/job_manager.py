@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ravelab.core.datasets import read_dataset_folder
 from ravelab.core.errors import ConfigError, DatasetError, LaunchError, NotFoundError
@@ -26,7 +26,6 @@ from ravelab.core.export import (
     fix_stereo_config,
     parse_export_line,
 )
-from ravelab.core.job_process import Finisher, JobProcess, LineParser
 from ravelab.core.launch_owner import launcher_gone, this_launcher
 from ravelab.core.names import check_name
 from ravelab.core.preprocess import (
@@ -54,6 +53,10 @@ from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows
 from ravelab.db import jobs as job_rows
 from ravelab.db.experiments import utc_now
+
+if TYPE_CHECKING:
+    # The follower (psygnal, and the run follower's imports) waits until a job is followed.
+    from ravelab.core.job_process import Finisher, JobProcess, LineParser
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +298,8 @@ class JobManager:
             process.start()
 
     def _make_process(self, job_id: int, run_dir: Path, handle: RunHandle) -> JobProcess:
+        from ravelab.core.job_process import JobProcess
+
         job = job_rows.get_job(self.db, job_id)
         assert job is not None
         parse: LineParser = parse_preprocess_line if job.kind == "preprocess" else parse_export_line

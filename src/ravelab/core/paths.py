@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "ravelab"
 DB_ENV = "RAVELAB_DB"
 RUNS_ENV = "RAVELAB_RUNS_DIR"
@@ -14,6 +12,8 @@ RUNS_ENV = "RAVELAB_RUNS_DIR"
 
 def user_data_dir() -> Path:
     """The per-user data folder (e.g. ``~/.local/share/ravelab`` on Linux)."""
+    import platformdirs  # only when no path is given
+
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 
 

@@ -35,9 +35,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from psygnal import Signal
+from typing import TYPE_CHECKING, Any
 
 from ravelab.core import datasets as core_datasets
 from ravelab.core.checkpoints import find_checkpoints
@@ -53,8 +51,10 @@ from ravelab.core.executor import (
     run_processes,
     stop_run_processes,
 )
+from ravelab.core.follow_defaults import DEFAULT_STALLED_AFTER_S
 from ravelab.core.job_manager import JobManager
 from ravelab.core.launch_owner import launcher_gone, this_launcher
+from ravelab.core.lazy_signal import LazySignal
 from ravelab.core.paths import RUNS_ENV, user_data_dir
 from ravelab.core.process_identity import HOST, ProcessIdentity, is_alive, processes_with_env
 from ravelab.core.rave_locator import find_rave
@@ -78,11 +78,16 @@ from ravelab.core.training_config import (
     build_train_argv,
     validate_training_config,
 )
-from ravelab.core.training_process import DEFAULT_STALLED_AFTER_S, TrainingProcess
-from ravelab.db import Database, DatabaseError, ExperimentRecord, artifacts, point_blocks
+from ravelab.db import Database, DatabaseError, ExperimentRecord, artifacts
 from ravelab.db import experiments as rows
 from ravelab.db.experiments import FINAL_STATUSES, STATUSES, DuplicateNameError, utc_now
 from ravelab.db.records import LaunchOwner
+
+if TYPE_CHECKING:
+    # The follower (and with it NumPy, protobuf and psygnal) is imported when a run is
+    # followed: a manager made to list or show runs that have all ended never needs it.
+    from ravelab.core.training_process import TrainingProcess
+    from ravelab.db import point_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +125,8 @@ class TrainingManager:
         run_finished(int, str): an experiment ended, with its final status.
     """
 
-    run_started = Signal(int)
-    run_finished = Signal(int, str)
+    run_started = LazySignal(int)
+    run_finished = LazySignal(int, str)
 
     def __init__(
         self,
@@ -874,6 +879,8 @@ class TrainingManager:
         run_dir: Path,
         handle: RunHandle | None,
     ) -> TrainingProcess:
+        from ravelab.core.training_process import TrainingProcess
+
         executor = self.executors.get(handle.executor) if handle is not None else None
         return TrainingProcess(
             config,
@@ -934,9 +941,7 @@ def _handle(record: ExperimentRecord) -> RunHandle:
 
 
 def _as_dict(record: ExperimentRecord) -> dict[str, Any]:
-    data = record.as_dict()
-    data["dataset"] = record.dataset_name
-    return data
+    return record.as_dict()
 
 
 __all__ = ["TrainingManager", "TrainingSpec"]

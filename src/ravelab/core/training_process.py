@@ -40,6 +40,7 @@ from psygnal import Signal
 from ravelab.core import rave_configs
 from ravelab.core.checkpoint_scan import CheckpointScan
 from ravelab.core.executor import Executor, ExecutorState, RunHandle
+from ravelab.core.follow_defaults import DEFAULT_STALLED_AFTER_S
 from ravelab.core.follow_relay import apply_relayed
 from ravelab.core.learning_rate import generator_lr
 from ravelab.core.output_parser import METRIC_PATTERNS, OutputParser, ParsedLine
@@ -62,8 +63,6 @@ STREAMS = {"stdout": STDOUT_LOG, "stderr": STDERR_LOG}
 RAVE_LOG_EVERY = 50
 #: Bytes read per stream per poll, so a large backlog is taken in bounded bites.
 MAX_READ_BYTES = 4 * 1024 * 1024
-#: A run whose step has not moved for this long while its process lives is "stalled".
-DEFAULT_STALLED_AFTER_S = 30 * 60.0
 #: Learning-rate points added for one jump of the step (a bar that jumps further keeps the
 #: latest ones): 100,000 logging steps is 5 million steps, more than a bar ever jumps.
 MAX_SCHEDULE_POINTS = 100_000

@@ -6,11 +6,15 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ravelab.db import point_blocks
 from ravelab.db.database import Database
 from ravelab.db.records import ExperimentRecord, LaunchOwner
+
+if TYPE_CHECKING:
+    # Imported where points are read or written: it brings NumPy, which listing and
+    # showing runs never need.
+    from ravelab.db import point_blocks
 
 STATUSES = ("queued", "running", "completed", "failed", "stopped")
 FINAL_STATUSES = ("completed", "failed", "stopped")
@@ -248,6 +252,12 @@ def list_experiments(db: Database, project_id: int | None = None) -> list[Experi
     return [ExperimentRecord.from_row(row) for row in rows]
 
 
+def any_unended(db: Database) -> bool:
+    """Whether some experiment's end is not recorded: the only rows that re-attaching
+    (``TrainingManager``) looks at, so with none it has nothing to do."""
+    return db.query_one("SELECT 1 FROM experiments WHERE ended_at IS NULL LIMIT 1") is not None
+
+
 def unended_experiments(db: Database) -> list[ExperimentRecord]:
     """Experiments whose process was started and whose end has not been recorded."""
     rows = db.query(
@@ -344,6 +354,8 @@ def insert_points(
     most one point per step, so re-reading a source adds nothing twice. NaN values are not
     stored (a run's NaN is its health).
     """
+    from ravelab.db import point_blocks
+
     groups = point_blocks.group_points(points)
     if groups:
         with db.atomic():
@@ -361,6 +373,8 @@ def metric_history(
     """The (step, value) points of one metric, ordered by step: only those after
     ``after_step`` when given (a live plot reads what is new), and only those up to
     ``until_step`` when given (a zoomed plot reads the range it shows)."""
+    from ravelab.db import point_blocks
+
     columns = point_blocks.read_columns(db, experiment_id, name, after_step, until_step)
     return list(zip(columns.steps.tolist(), columns.values.tolist(), strict=True))
 
@@ -373,6 +387,8 @@ def metric_columns(
     until_step: int | None = None,
 ) -> point_blocks.Columns:
     """The same points as :func:`metric_history`, with wall times, as NumPy arrays."""
+    from ravelab.db import point_blocks
+
     return point_blocks.read_columns(db, experiment_id, name, after_step, until_step)
 
 

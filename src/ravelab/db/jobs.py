@@ -44,6 +44,11 @@ def list_jobs(db: Database, kind: str | None = None) -> list[JobRecord]:
     return [JobRecord.from_row(row) for row in rows]
 
 
+def any_unended(db: Database) -> bool:
+    """Whether some job's end is not recorded: the only jobs that re-attaching looks at."""
+    return db.query_one("SELECT 1 FROM jobs WHERE ended_at IS NULL LIMIT 1") is not None
+
+
 def unended_jobs(db: Database) -> list[JobRecord]:
     """Jobs that were started and whose end is not recorded."""
     rows = db.query("SELECT * FROM jobs WHERE pid IS NOT NULL AND ended_at IS NULL ORDER BY id")

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ravelab.db import point_blocks
-
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -231,6 +229,8 @@ def _carry_over(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Store the points of one metric of one experiment (rows ordered by step) as blocks."""
     if not rows:
         return
+    from ravelab.db import point_blocks  # NumPy: only for a database that has old points
+
     experiment_id = rows[0][0]
     for name, columns in point_blocks.group_points([row[1:] for row in rows]).items():
         point_blocks.insert_blocks(conn, experiment_id, name, columns)

@@ -230,5 +230,8 @@ class ExperimentRecord:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The seed's experiment dict (config and metrics decoded) plus the extra columns."""
-        return asdict(self)
+        """The seed's experiment dict (config and metrics decoded) plus the extra columns,
+        and ``dataset``: its dataset's name."""
+        data = asdict(self)
+        data["dataset"] = self.dataset_name
+        return data
