@@ -4,8 +4,8 @@ Decoding events one by one costs a parse and half a dozen field reads per point,
 which builds a Python object; for a million points that is seconds. But protobuf merges a
 message parsed from concatenated serializations: a repeated field collects every
 occurrence, a singular sub-message merges. So this module derives, from the descriptors of
-tensorboard's own ``event_pb2`` / ``summary_pb2`` (the same field numbers and types, no
-hand-written wire parsing), a message in which:
+the ``Event`` and ``Summary`` messages (:mod:`ravelab.core.event_proto`: the same field
+numbers and types as TensorBoard's, no hand-written wire parsing), a message in which:
 
 - ``EventColumns.wall_time`` and ``.step`` are repeated (one element per event that has one);
 - ``EventColumns.summary`` is a singular ``SummaryColumns`` whose ``value`` is a singular
@@ -20,7 +20,7 @@ value (writers serialize a singular field once), which is exactly the shape that
 ``SummaryWriter.add_scalar`` writes. Any other batch (a ``file_version`` or audio event, a
 step 0, which proto3 does not serialize, a tensor value, a record that does not parse) is
 cut in halves until the parts that are plain scalars are found; what is left is decoded one
-record at a time with ``event_pb2.Event`` by the caller.
+record at a time with ``Event`` by the caller.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from google.protobuf import (  # type: ignore[import-untyped]
     descriptor_pool,
     message_factory,
 )
-from tensorboard.compat.proto import event_pb2, summary_pb2
+
+from ravelab.core.event_proto import Event, Summary
 
 __all__ = ["ScalarColumns", "decode_scalar_runs"]
 
@@ -89,17 +90,17 @@ def _build() -> tuple[Any, Any]:
     file.message_type.extend(
         [
             _copy(
-                event_pb2.Event,
+                Event,
                 "EventColumns",
                 {"wall_time": (True, None), "step": (True, None), "summary": (False, "Summary")},
             ),
-            _copy(summary_pb2.Summary, "Summary", {"value": (False, "Value")}),
+            _copy(Summary, "Summary", {"value": (False, "Value")}),
             _copy(
-                summary_pb2.Summary.Value,
+                Summary.Value,
                 "Value",
                 {"tag": (True, None), "simple_value": (True, None)},
             ),
-            _copy(event_pb2.Event, "EventShape", {"summary": (True, "bytes")}),
+            _copy(Event, "EventShape", {"summary": (True, "bytes")}),
         ]
     )
     pool = descriptor_pool.DescriptorPool()
@@ -146,7 +147,7 @@ def decode_scalar_runs(
 
     Runs of consecutive plain scalar events go to ``on_scalars`` as columns; every other
     record goes to ``on_record`` by its index in ``payloads``, for the caller to decode with
-    ``event_pb2.Event``. The calls follow the order of the records.
+    ``Event``. The calls follow the order of the records.
 
     Args:
         payloads: Serialized ``Event`` records, in file order.

@@ -5,8 +5,8 @@ PyTorch Lightning's ``TensorBoardLogger`` under ``<out>/<name>_<hash>/version_N/
 follows those files while a run trains and turns their records into plain tuples (scalars) and
 frozen dataclasses (audio, text). It knows nothing about Qt or the database.
 
-Decoding uses the protobuf definition shipped with ``tensorboard``
-(``tensorboard.compat.proto.event_pb2.Event``). What is understood:
+Decoding uses TensorBoard's ``Event`` message as :mod:`ravelab.core.event_proto` builds it
+from its wire definition (protobuf alone; TensorBoard is not needed). What is understood:
 
 * scalars written as ``summary.value[].simple_value`` (torch's ``SummaryWriter``, which
   Lightning 1.9 uses), and scalars written as a one-element float tensor under the ``scalars``
@@ -54,9 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tensorboard.compat.proto.event_pb2 import Event
-
 from ravelab.core.event_columns import ScalarColumns, decode_scalar_runs
+from ravelab.core.event_proto import Event
 from ravelab.core.regular_files import open_regular
 from ravelab.core.tfrecord import DEFAULT_MAX_BYTES, read_payloads
 from ravelab.core.trainer_numbers import MAX_STEP, MAX_WALL_TIME, digits_value, is_step
