@@ -25,11 +25,18 @@ Then it stops the run and waits for it to end. Usage::
     .venv/bin/python bench/bench_gui_responsiveness.py
     .venv/bin/python bench/bench_gui_responsiveness.py --seconds 60 --lines 1000000
     .venv/bin/python bench/bench_gui_responsiveness.py --seconds 5 --rate 2000  # a smoke run
+    .venv/bin/python bench/bench_gui_responsiveness.py --without gc  # one piece of tuning off
+
+``--without PIECE`` (repeatable) leaves out one piece of ``ravelab.gui.interpreter``'s tuning
+(``switch``: the switch interval, ``gc``: the collector's thresholds, ``freeze``: freezing
+the startup heap, ``gc-paused``: pausing the collector during bulk reads, ``threadpool``: Qt
+fills in the GUI thread, ``arenas``: glibc's malloc arenas), to measure what it is worth.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import resource
@@ -55,8 +62,9 @@ from tests.fake_rave import FIXTURES, write_launcher  # noqa: E402
 from ravelab.core.datasets import register_dataset  # noqa: E402
 from ravelab.core.training_manager import TrainingManager  # noqa: E402
 from ravelab.db import Database  # noqa: E402
+from ravelab.gui import interpreter, metric_series  # noqa: E402
 from ravelab.gui.app_signals import AppSignals  # noqa: E402
-from ravelab.gui.interpreter import freeze_startup_heap, tune_interpreter  # noqa: E402
+from ravelab.gui.interpreter import freeze_startup_heap  # noqa: E402
 from ravelab.gui.training_page import TrainingPage  # noqa: E402
 
 TICK_MS = 10
@@ -117,6 +125,25 @@ def _wait(app: QCoreApplication, seconds: float) -> None:
         time.sleep(0.005)
 
 
+#: The pieces of ``interpreter.tune_interpreter`` (and the app's other tuning) by name.
+TUNING = ("switch", "gc", "freeze", "gc-paused", "threadpool", "arenas")
+
+
+def _tune(without: set[str]) -> None:
+    """``interpreter.tune_interpreter()``, one piece at a time, less those ``without``."""
+    if "switch" not in without:
+        sys.setswitchinterval(interpreter.SWITCH_INTERVAL_S)
+    if "gc" not in without:
+        gc.set_threshold(*interpreter.GC_THRESHOLDS)
+    if "arenas" not in without:
+        interpreter.limit_malloc_arenas()
+    if "threadpool" not in without:
+        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
+    if "gc-paused" in without:
+        metric_series.gc_paused = contextlib.nullcontext  # type: ignore[assignment]
+    print(f"tuning left out: {', '.join(sorted(without)) or 'none'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="measuring time (15)")
@@ -128,9 +155,16 @@ def main() -> int:
         action="store_true",
         help="say what the GUI thread and the collector were doing during the worst gaps",
     )
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=TUNING,
+        help="leave out one piece of the interpreter tuning; repeatable",
+    )
     args = parser.parse_args()
 
-    tune_interpreter()  # as the app does
+    _tune(set(args.without))  # as the app does, less what --without leaves out
     app = QApplication.instance() or QApplication([sys.argv[0]])
     work = Path(tempfile.mkdtemp(prefix="ravelab-bench-gui-"))
     process = psutil.Process()
@@ -149,7 +183,8 @@ def main() -> int:
         page.resize(1400, 900)
         page.show()
         _wait(app, 0.5)
-        freeze_startup_heap()  # as the app does once its window is up
+        if "freeze" not in args.without:
+            freeze_startup_heap()  # as the app does once its window is up
 
         config = {
             "name": "flood",

@@ -14,12 +14,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QSettings
 
 from ravelab.core.training_manager import TrainingManager
-from ravelab.gui.pyside_workarounds import protect_singletons
 from tests.helpers import run_config
-
-# PySide6 6.12.0 on Python 3.11 drops references to True and None at every emit() and slot
-# call; the suite makes thousands (see ravelab.gui.pyside_workarounds).
-protect_singletons()
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,6 @@ from ravelab.core.training_manager import TrainingManager
 from ravelab.db import Database, DatabaseError
 from ravelab.gui.interpreter import freeze_startup_heap, tune_interpreter
 from ravelab.gui.main_window import MainWindow
-from ravelab.gui.pyside_workarounds import protect_singletons
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,6 @@ def start(argv: Sequence[str] | None = None) -> AppSession | int:
     tune_interpreter()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
-    protect_singletons()
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName("ravelab")

@@ -24,7 +24,6 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ravelab.core.training_manager import TrainingManager
 from ravelab.core.training_process import TrainingProcess
-from ravelab.gui.pyside_workarounds import protect_singletons
 
 #: Default time between two deliveries (at most 10 a second).
 DEFAULT_INTERVAL_MS = 100
@@ -69,7 +68,6 @@ class RunBridge(QObject):
         interval_ms: int = DEFAULT_INTERVAL_MS,
     ) -> None:
         super().__init__(parent)
-        protect_singletons()  # this bridge emits all day long
         self.manager = manager
         self.interval_ms = interval_ms
         self._lock = threading.Lock()
