@@ -23,7 +23,13 @@ import pytest
 
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import LaunchError
-from ravelab.core.run_files import EXIT_FILE, STDERR_LOG, SUPERVISOR_FILE, read_json
+from ravelab.core.run_files import (
+    EXIT_FILE,
+    STDERR_LOG,
+    SUPERVISOR_FILE,
+    DamagedFileError,
+    load_json,
+)
 from ravelab.core.slurm_executor import SlurmExecutor, check_cluster
 from ravelab.core.slurm_settings import SlurmSettings
 from ravelab.core.slurm_states import JobInfo
@@ -122,6 +128,14 @@ def make_manager(
         subprocess.run(["scancel", *jobs], capture_output=True, timeout=15, check=False)
         wait_until(lambda: all(_ended(executor.query(job)) for job in jobs), 30, "jobs gone")
     executor.wait_stopped(15)
+
+
+def _written(path: Path) -> dict[str, Any] | None:
+    """A JSON file of ravelab's once it is complete (None while missing or half written)."""
+    try:
+        return load_json(path)
+    except DamagedFileError:
+        return None
 
 
 def _ended(info: JobInfo | None) -> bool:
@@ -397,7 +411,7 @@ def test_a_job_forgotten_by_squeue_is_settled_from_sacct(
     run_dir = Path(record.run_dir)  # type: ignore[arg-type]
     # Kill the supervisor and the trainer as the OOM killer would: no exit.json. (Not
     # `scancel --signal=KILL`: SLURM treats that as a plain cancel, SIGTERM first.)
-    supervisor = wait_until(lambda: read_json(run_dir / SUPERVISOR_FILE), what="supervisor.json")
+    supervisor = wait_until(lambda: _written(run_dir / SUPERVISOR_FILE), what="supervisor.json")
     os.kill(supervisor["supervisor_pid"], signal.SIGKILL)
     os.killpg(supervisor["trainer_pgid"], signal.SIGKILL)
     wait_until(lambda: executor.query(job) is None, cluster.min_job_age + 60, "squeue to forget")

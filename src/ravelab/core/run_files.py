@@ -168,14 +168,6 @@ def load_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file, or None when it is missing, damaged or not (yet) valid."""
-    try:
-        return load_json(path)
-    except DamagedFileError:
-        return None
-
-
 # -- field checks: each names the file and the field, and says what was expected ----------
 
 

@@ -9,8 +9,6 @@ value that fails is skipped (the callers warn once), never stored and never rais
 
 from __future__ import annotations
 
-import math
-
 #: The largest step kept: 2**53 - 1 is exact in a float64 (plots, JSON) and far above any
 #: real run (a million steps a second for 285 years).
 MAX_STEP = 2**53 - 1
@@ -33,13 +31,3 @@ def digits_value(text: str, limit: int = MAX_STEP) -> int | None:
 def is_step(value: object) -> bool:
     """Whether ``value`` is an int step in ``[0, MAX_STEP]`` (not a bool)."""
     return type(value) is int and 0 <= value <= MAX_STEP
-
-
-def is_wall_time(value: object) -> bool:
-    """Whether ``value`` is a float (or int) Unix time in ``[0, MAX_WALL_TIME]``."""
-    return isinstance(value, float | int) and 0.0 <= value <= MAX_WALL_TIME
-
-
-def is_finite(value: float) -> bool:
-    """Whether ``value`` is a finite float (not NaN, not an infinity)."""
-    return math.isfinite(value)

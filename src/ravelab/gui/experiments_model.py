@@ -460,11 +460,6 @@ class ExperimentsFilterProxy(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
-    @property
-    def status_filter(self) -> str | None:
-        """The status shown, or None for all."""
-        return self._status
-
     def set_text_filter(self, text: str) -> None:
         """Show only rows whose name, dataset or config contains ``text`` (any case)."""
         self._refilter(lambda: setattr(self, "_text", text.strip().lower()))

@@ -107,14 +107,9 @@ class RunBridge(QObject):
             connections: list[tuple[Any, Callable[..., Any]]] = [
                 (process.progress_update, functools.partial(self._on_progress, experiment_id)),
                 (process.metrics_update, functools.partial(self._on_metrics, experiment_id)),
+                (process.status_update, functools.partial(self._on_status, experiment_id)),
+                (process.health_update, functools.partial(self._on_health, experiment_id)),
             ]
-            for name, callback in (
-                ("status_update", self._on_status),
-                ("health_update", self._on_health),
-            ):
-                signal = getattr(process, name, None)  # absent from older cores
-                if signal is not None:
-                    connections.append((signal, functools.partial(callback, experiment_id)))
             self._followed[experiment_id] = connections
         for signal, callback in connections:
             signal.connect(callback)
