@@ -17,7 +17,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+import psutil
 
 from ravelab.core.checkpoints import find_checkpoints
 from ravelab.core.errors import LaunchError
@@ -35,9 +37,6 @@ from ravelab.core.run_files import (
     SupervisorInfo,
     marker_value,
 )
-
-if TYPE_CHECKING:
-    import psutil
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +152,6 @@ def run_processes(run_dir: Path) -> list[psutil.Process]:
 
 def pick_supervisor(found: list[psutil.Process]) -> ProcessIdentity | None:
     """The run's supervisor among its processes, else the oldest of them still there."""
-    import psutil  # here, not at the top: see process_identity
-
     living: list[tuple[bool, float, int]] = []
     for process in found:
         with contextlib.suppress(psutil.Error):
@@ -282,8 +279,6 @@ def stop_run_processes(run_dir: Path, *, at_checkpoint_after: float | None = Non
         if at_checkpoint_after is not None:
             return True  # a stopper at work stops it at least as soon as asked
         # A stopper is at work: a second stop asks it to escalate now (stop harder).
-        import psutil
-
         for stopper in stoppers:
             with contextlib.suppress(psutil.Error):
                 stopper.send_signal(signal.SIGUSR1)

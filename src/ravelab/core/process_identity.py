@@ -10,13 +10,8 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import psutil
-
-# psutil is imported by each function that asks the system: a one-shot command that finds
-# no live run to check never pays for it.
+import psutil
 
 #: psutil derives start times from clock ticks; allow for float rounding only.
 _START_TIME_TOLERANCE_S = 0.05
@@ -35,8 +30,6 @@ class ProcessIdentity:
 
 def identify(pid: int) -> ProcessIdentity | None:
     """The identity of a running process on this host, or None when it is gone."""
-    import psutil
-
     try:
         return ProcessIdentity(pid, psutil.Process(pid).create_time(), HOST)
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
@@ -45,8 +38,6 @@ def identify(pid: int) -> ProcessIdentity | None:
 
 def is_alive(identity: ProcessIdentity) -> bool | None:
     """True when the process still runs, False when it has ended, None for another host."""
-    import psutil
-
     if identity.host != HOST:
         return None
     try:
@@ -62,8 +53,6 @@ def is_alive(identity: ProcessIdentity) -> bool | None:
 
 def group_members(pgid: int) -> list[int]:
     """Pids of the live (non-zombie) processes of a process group."""
-    import psutil
-
     members = []
     for process in psutil.process_iter(["pid", "status"]):
         try:
@@ -85,8 +74,6 @@ def processes_with_env(name: str, value: str) -> list[psutil.Process]:
     every environment costs a few milliseconds per hundred processes, so callers use it
     only when the recorded identities cannot answer.
     """
-    import psutil
-
     found = []
     me = os.getpid()
     for process in psutil.process_iter(["pid", "status"]):
