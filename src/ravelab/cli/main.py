@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from ravelab import __version__
 from ravelab.cli.exit_codes import ExitCode
@@ -78,10 +78,21 @@ def _error_codes() -> tuple[tuple[type[Exception], ExitCode], ...]:
     )
 
 
+class _Ignored:
+    """Takes every call made to build a parser and keeps nothing: what a command module
+    builds for its other commands (building them for real is most of the parsing time)."""
+
+    def __getattr__(self, name: str) -> _Ignored:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Ignored:
+        return self
+
+
 class _OneCommand:
     """Stands for the subparsers while a command module adds its commands: only
-    ``wanted`` is added for real, the module's other commands go to a parser that is
-    thrown away (they are listed from :data:`COMMANDS` instead)."""
+    ``wanted`` is added for real, the module's other commands are ignored (they are
+    listed from :data:`COMMANDS` instead)."""
 
     def __init__(
         self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser], wanted: str
@@ -93,7 +104,7 @@ class _OneCommand:
         if name == self._wanted:
             parser: argparse.ArgumentParser = self._subparsers.add_parser(name, **kwargs)
             return parser
-        return argparse.ArgumentParser(prog=name, add_help=False)
+        return cast(argparse.ArgumentParser, _Ignored())
 
 
 def _with_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
