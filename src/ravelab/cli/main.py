@@ -60,10 +60,10 @@ def _error_codes() -> tuple[tuple[type[Exception], ExitCode], ...]:
         DatasetError,
         LaunchError,
         NotFoundError,
+        RaveInstallError,
         RavelabError,
         RaveNotFoundError,
     )
-    from ravelab.core.rave_env import RaveInstallError
     from ravelab.db.errors import DatabaseError
 
     return (

@@ -25,3 +25,7 @@ class RaveNotFoundError(RavelabError):
 
 class LaunchError(RavelabError):
     """The run could not be started."""
+
+
+class RaveInstallError(RavelabError):
+    """Installing RAVE failed; the previous installation (if any) is untouched."""

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ravelab.core.errors import RavelabError
+from ravelab.core.errors import RaveInstallError as RaveInstallError  # raised here
 from ravelab.core.paths import user_data_dir
 from ravelab.core.rave_locator import RAVE_SETTING
 from ravelab.db import Database
@@ -40,10 +40,6 @@ _VERIFY = (
     "print(json.dumps({p: m.version(p) for p in ('acids-rave', 'torch', 'torchaudio', "
     "'pytorch-lightning', 'nn-tilde', 'numpy')}))\n"
 )
-
-
-class RaveInstallError(RavelabError):
-    """Installing RAVE failed; the previous installation (if any) is untouched."""
 
 
 @dataclass(frozen=True)
