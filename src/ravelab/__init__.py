@@ -3,6 +3,10 @@
 The public Python API::
 
     from ravelab import Database, TrainingManager, TrainingProcess
+    from ravelab import ExperimentRecord, RunProgress, RunStatus  # typed records
+
+A run's ``status`` is a :class:`RunStatus` (a string enum: ``RunStatus.RUNNING ==
+"running"``), its progress a :class:`RunProgress`.
 
 Names are loaded on first use, so that small entry points (the run supervisor, the
 CLI's ``--help``) start fast.
@@ -23,6 +27,11 @@ _EXPORTS = {
     "RavelabError": "ravelab.core.errors",
     "ConfigError": "ravelab.core.errors",
     "register_dataset": "ravelab.core.datasets",
+    "ExperimentRecord": "ravelab.db.records",
+    "RunProgress": "ravelab.db.progress",
+    "RunStatus": "ravelab.db.vocabulary",
+    "Health": "ravelab.db.vocabulary",
+    "DatasetStatus": "ravelab.db.vocabulary",
 }
 
 if TYPE_CHECKING:
@@ -32,12 +41,20 @@ if TYPE_CHECKING:
     from ravelab.core.training_manager import TrainingManager
     from ravelab.core.training_process import TrainingProcess
     from ravelab.db import Database
+    from ravelab.db.progress import RunProgress
+    from ravelab.db.records import ExperimentRecord
+    from ravelab.db.vocabulary import DatasetStatus, Health, RunStatus
 
 __all__ = [
     "ConfigError",
     "Database",
+    "DatasetStatus",
+    "ExperimentRecord",
+    "Health",
     "ProcessThread",
     "RavelabError",
+    "RunProgress",
+    "RunStatus",
     "TrainingManager",
     "TrainingProcess",
     "__version__",

@@ -264,7 +264,7 @@ def test_stop_warns_how_many_steps_are_lost(
     cli(*TRAIN[:-8], "--max-steps", "300", "--batch-size", "4", "--gpu", "-1")
     db = Database(Path(str(os.environ["RAVELAB_DB"])))
     try:
-        manager_less_step = lambda: rows.get_experiment(db, 1).progress.get("step") or 0  # type: ignore[union-attr]  # noqa: E731
+        manager_less_step = lambda: rows.get_experiment(db, 1).progress.step  # type: ignore[union-attr]  # noqa: E731
         # Nothing follows the run between CLI commands: `list` catches up each time.
         wait_until(
             lambda: cli("list")[0] == 0 and manager_less_step() >= 2,

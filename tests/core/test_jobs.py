@@ -19,6 +19,7 @@ from ravelab.core.training_process import Outcome
 from ravelab.db import Database, JobRecord
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import jobs as job_rows
+from ravelab.db.vocabulary import RunStatus
 from tests.core.test_preprocess_and_export import fake_ffmpeg, write_wav
 
 __all__ = ["fake_ffmpeg"]
@@ -236,7 +237,7 @@ def test_an_export_that_wrote_nothing_is_failed(db: Database, tmp_path: Path) ->
         ended_at=None,
         stop_requested_at=None,
     )
-    outcome = _finish_export(db, job, Outcome("completed", None, 0))
+    outcome = _finish_export(db, job, Outcome(RunStatus.COMPLETED, None, 0))
     assert outcome.status == "failed"
     assert outcome.reason == "rave export exited 0 but wrote no model: No checkpoint found"
 

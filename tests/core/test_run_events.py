@@ -95,7 +95,7 @@ def test_import_run_of_the_genuine_layout(db: Database, tmp_path: Path) -> None:
     assert sorted(stored["lr"]) == [49, 99, 149, 199, 249, 299]
     assert stored["lr"][49] == pytest.approx(1e-3 * (1 - 0.9 * 49 / 150))
     assert stored["lr"][199] == pytest.approx(1e-4)
-    assert record.progress["step"] == 319  # the last record: validation at TB step 318
+    assert record.progress.step == 319  # the last record: validation at TB step 318
     clips = artifacts.list_audio_clips(db, experiment)
     assert [(c.version, c.step) for c in clips][:7] == [(0, s) for s in range(7)]
     assert all(Path(c.path).read_bytes()[:4] == b"RIFF" for c in clips)

@@ -333,7 +333,7 @@ def test_a_new_manager_reattaches_to_a_running_job(
     first = make_manager()
     experiment_id = first.start_training(_config(dataset_id, max_steps=60))
     wait_until(
-        lambda: (rows.get_experiment(db, experiment_id).progress.get("step") or 0) > 3,  # type: ignore[union-attr]
+        lambda: rows.get_experiment(db, experiment_id).progress.step > 3,  # type: ignore[union-attr]
         timeout=60,
         what="steps recorded by the first manager",
     )
@@ -402,7 +402,7 @@ def test_a_job_forgotten_by_squeue_is_settled_from_sacct(
     first = make_manager()
     experiment_id = first.start_training(_config(dataset_id, max_steps=300))
     record = wait_until(
-        lambda: (r := rows.get_experiment(db, experiment_id)) and r.progress.get("step") and r,
+        lambda: (r := rows.get_experiment(db, experiment_id)) and r.progress.step and r,
         timeout=60,
         what="the first step",
     )

@@ -163,7 +163,7 @@ def test_killing_the_app_keeps_the_run_and_a_new_manager_reattaches(
     assert app.stdout is not None
     experiment_id = int(app.stdout.readline())
     wait_until(
-        lambda: (rows.get_experiment(db, experiment_id).progress.get("step") or 0) > 3,
+        lambda: rows.get_experiment(db, experiment_id).progress.step > 3,
         timeout=60,
         what="the app's follower to record steps",
     )

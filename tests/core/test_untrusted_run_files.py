@@ -144,7 +144,7 @@ def test_a_fifo_for_stdout_flags_the_run_and_the_rest_is_read(tmp_path: Path, db
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.health == UNREADABLE
     assert "stdout.log" in (record.health_detail or "") and "FIFO" in (record.health_detail or "")
-    assert record.progress["last_error"] == "ValueError: boom"
+    assert record.progress.last_error == "ValueError: boom"
     assert rows.get_offsets(db, experiment_id)["stderr"] > 0
     # The file is a file again: the flag goes.
     os.unlink(tmp_path / "stdout.log")

@@ -131,7 +131,7 @@ def test_real_rave_from_audio_to_exported_model(
     assert code == 0, out + err
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.status == "completed", record
-    assert record.progress["step"] >= 60 > step_at_stop
+    assert record.progress.step >= 60 > step_at_stop
     for name in ("validation", "fullband_spectral_distance"):
         steps = [step for step, _ in rows.metric_history(db, experiment_id, name)]
         assert steps == sorted(set(steps)), name  # no point twice across the resume

@@ -158,8 +158,8 @@ def test_hostile_lines_in_stdout(
     record = _settled(db, damaged)
     assert (record.status, record.reason, record.health) == ("completed", None, "ok")
     assert _points(db, damaged) == expected
-    assert 0 <= record.progress["step"] <= MAX_STEP
-    assert record.progress.get("train_examples") is None
+    assert 0 <= record.progress.step <= MAX_STEP
+    assert record.progress.train_examples is None
 
 
 def test_event_file_with_absurd_numbers_garbage_and_a_torn_record(
@@ -198,7 +198,7 @@ def test_event_file_with_absurd_numbers_garbage_and_a_torn_record(
     record = _settled(db, damaged)
     assert (record.status, record.reason, record.health) == ("completed", None, "ok")
     assert _points(db, damaged) == expected
-    assert record.progress["step"] == rows.get_experiment(db, undisturbed).progress["step"]
+    assert record.progress.step == rows.get_experiment(db, undisturbed).progress.step
     # The clip is kept; its absurd sample rate is not.
     (clip,) = [c for c in artifacts.list_audio_clips(db, damaged) if c.tag == "a"]
     assert clip.sample_rate is None and clip.step == 7
@@ -338,7 +338,7 @@ def test_one_shot_commands_settle_an_ended_run_whose_reading_keeps_failing(
         assert process.poll() is False
         current = rows.get_experiment(db, damaged)
         assert current is not None and current.health == UNREADABLE
-        assert current.progress["read_failures"] == attempt
+        assert current.progress.read_failures == attempt
         assert (current.ended_at is not None) == (attempt == 3)
     final = _settled(db, damaged)
     assert (final.status, final.exit_code) == ("completed", 0)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
+from ravelab.db import ExperimentRecord, RunProgress, RunStatus
 from ravelab.gui import formatting
 from ravelab.gui.experiments_model import (
     PROGRESS_ROLE,
@@ -21,6 +22,7 @@ from ravelab.gui.experiments_model import (
     display_status,
 )
 from ravelab.gui.progress_delegate import ProgressDelegate, progress_label
+from tests.gui.records import make_record
 
 pytestmark = pytest.mark.gui
 
@@ -30,20 +32,18 @@ def _application(qapp: Any) -> None:
     """The model paints its status dots into pixmaps, which need a QApplication."""
 
 
-def _experiment(experiment_id: int, name: str, status: str = "running", **extra: Any) -> dict:
-    experiment: dict[str, Any] = {
-        "id": experiment_id,
-        "name": name,
-        "dataset": "synth",
+def _experiment(
+    experiment_id: int, name: str, status: str = "running", **extra: Any
+) -> ExperimentRecord:
+    fields: dict[str, Any] = {
+        "dataset_name": "synth",
         "config": {"config": "v2", "modifiers": ["causal"], "max_steps": 1000},
         "status": status,
-        "started_at": "2026-01-01T10:00:00+00:00",
         "ended_at": None if status == "running" else "2026-01-01T11:00:00+00:00",
         "progress": {"step": 250, "max_steps": 1000, "percent": 25.0, "speed": 0.5, "eta_s": 90},
-        "metrics": {},
     }
-    experiment.update(extra)
-    return experiment
+    fields.update(extra)
+    return make_record(experiment_id, name, **fields)
 
 
 def test_cells_show_what_the_seed_asks() -> None:
@@ -71,7 +71,9 @@ def test_updates_touch_one_row_and_merge() -> None:
     model.dataChanged.connect(lambda top, bottom, *_: changed.append((top.row(), bottom.row())))
     assert model.update_progress(1, {"step": 500, "percent": 50.0})
     assert changed and {row for pair in changed for row in pair} == {1}
-    assert model.experiment_by_id(1)["progress"]["max_steps"] == 1000  # merged, not replaced
+    shown = model.experiment_by_id(1)
+    assert shown is not None and shown.progress.max_steps == 1000  # merged, not replaced
+    assert shown.progress.step == 500
     model.update_metrics(1, {"validation": 2.0})
     model.update_metrics(1, {"validation": 3.0})
     assert model.best_validation(1) == 2.0
@@ -96,8 +98,8 @@ def test_reloading_keeps_the_selection() -> None:
 
 
 def test_status_shows_stopping_until_the_run_has_ended() -> None:
-    assert display_status({"status": "stopped", "ended_at": None}) == "stopping"
-    assert display_status({"status": "stopped", "ended_at": "x"}) == "stopped"
+    assert display_status(_experiment(1, "a", "stopped", ended_at=None)) == "stopping"
+    assert display_status(_experiment(1, "a", "stopped", ended_at="x")) == "stopped"
     proxy = ExperimentsFilterProxy()
     model = ExperimentsModel()
     proxy.setSourceModel(model)
@@ -127,8 +129,8 @@ def test_formatting() -> None:
     assert formatting.speed(None) == "-"
     assert formatting.duration(3725) == "1:02:05"
     assert formatting.duration(90061) == "1d 1:01:01"
-    assert formatting.progress_speed({"speed": 2.0, "step_rate": 3.0}) == 3.0
-    assert formatting.progress_speed({"speed": 2.0}) == 2.0
+    assert formatting.progress_speed(RunProgress(speed=2.0, step_rate=3.0)) == 3.0
+    assert formatting.progress_speed(RunProgress(speed=2.0)) == 2.0
     assert formatting.command_line(["rave", "train", "--name", "a b"]) == "rave train --name 'a b'"
 
 
@@ -176,7 +178,7 @@ def test_only_changed_cells_are_written(qapp: Any) -> None:
     assert all(first == last for first, last in changed)  # cell by cell
     assert (Column.NAME, Column.NAME) not in changed
     assert model.index(0, Column.PROGRESS).data() == "300 / 1,000"
-    model.update_fields(1, status="failed")
+    model.update_status(1, RunStatus.FAILED)
     status = model.index(0, Column.STATUS)
     assert status.data() == "failed"
     assert status.data(STATUS_ROLE) == "failed"

@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from ravelab.gui.log_reader import LogReader
 from ravelab.gui.log_viewer import LIVE_CHUNK_LINES, STDERR_COLOUR, LogViewer
+from tests.gui.records import make_record
 
 pytestmark = pytest.mark.gui
 
@@ -40,7 +41,7 @@ def viewer(qtbot: QtBot) -> LogViewer:
 
 def _show(qtbot: QtBot, viewer: LogViewer, run_dir: Path, status: str = "running") -> None:
     with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
-        viewer.show_run({"name": "run", "run_dir": str(run_dir), "status": status})
+        viewer.show_run(make_record(name="run", run_dir=str(run_dir), status=status))
 
 
 def test_lines_are_bounded_by_the_block_count(

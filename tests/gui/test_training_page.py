@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from ravelab.core.training_manager import TrainingManager
+from ravelab.db import ExperimentRecord
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import PROGRESS_ROLE, Column, display_status
 from ravelab.gui.new_training_wizard import NewTrainingWizard
@@ -54,7 +55,7 @@ def make_page(qtbot: QtBot) -> Iterator[Callable[[TrainingManager], TrainingPage
         page.cleanup()
 
 
-def _row(page: TrainingPage, experiment_id: int) -> dict[str, Any]:
+def _row(page: TrainingPage, experiment_id: int) -> ExperimentRecord:
     experiment = page.model.experiment_by_id(experiment_id)
     assert experiment is not None
     return experiment
@@ -107,7 +108,7 @@ def test_a_run_started_from_the_wizard_shows_live_and_completes(
         assert page.stop_button.isEnabled()
     assert completed.args == [experiment_id, "completed"]
 
-    qtbot.waitUntil(lambda: _row(page, experiment_id).get("ended_at") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: _row(page, experiment_id).ended_at is not None, timeout=60_000)
     step, max_steps, percent, status = _progress_cell(page, experiment_id)
     assert (step, max_steps, percent, status) == (20, 20, 100, "completed")
     assert any(0 < s < 20 for s in seen_steps) or 20 in seen_steps
@@ -139,7 +140,7 @@ def test_progress_updates_only_the_changed_row(
     )
     with qtbot.waitSignal(page.app_signals.training_completed, timeout=60_000):
         second = manager.start_training(training_config(dataset_id, "second", max_steps=40))
-    qtbot.waitUntil(lambda: _row(page, second).get("ended_at") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: _row(page, second).ended_at is not None, timeout=60_000)
     assert changed_rows and changed_rows <= {page.model.row_of(second)}
     assert page.selected_id == first  # selection kept through inserts and updates
     assert page.table.verticalScrollBar().value() == scroll
@@ -169,7 +170,7 @@ def test_stop_asks_first_and_ends_the_run_as_stopped(
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
     assert not page.stop_selected()
-    assert _row(page, experiment_id)["status"] == "running"
+    assert _row(page, experiment_id).status == "running"
     assert "RAVE writes no checkpoint when it is stopped" in questions[0]
     assert "every 8 steps" in questions[0]
 
@@ -179,7 +180,7 @@ def test_stop_asks_first_and_ends_the_run_as_stopped(
         assert display_status(_row(page, experiment_id)) == "stopping"
         assert not page.stop_button.isEnabled()
     assert ended.args == [experiment_id, "stopped"]
-    qtbot.waitUntil(lambda: _row(page, experiment_id).get("ended_at") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: _row(page, experiment_id).ended_at is not None, timeout=60_000)
     assert display_status(_row(page, experiment_id)) == "stopped"
     assert manager.get_experiment(experiment_id)["status"] == "stopped"
 
@@ -231,7 +232,7 @@ def test_plots_receive_points_while_the_run_trains(
     assert page.model.index(page.model.row_of(experiment_id), Column.BEST_VALIDATION).data() != "-"
 
     manager.stop_training(experiment_id)
-    qtbot.waitUntil(lambda: _row(page, experiment_id).get("ended_at") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: _row(page, experiment_id).ended_at is not None, timeout=60_000)
     # Once the run has ended the plot catches up with every stored point, none twice.
     stored = {
         name: _stored_steps(manager, experiment_id, name)
@@ -320,7 +321,7 @@ def test_runs_reattached_at_start_show_live(
     with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000) as ended:
         second.stop_training(experiment_id)
     assert ended.args == [experiment_id, "stopped"]
-    qtbot.waitUntil(lambda: _row(page, experiment_id).get("ended_at") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: _row(page, experiment_id).ended_at is not None, timeout=60_000)
     assert display_status(_row(page, experiment_id)) == "stopped"
 
 
@@ -378,10 +379,10 @@ def test_stop_at_checkpoint_then_resume_with_new_max_steps(
 
     with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000) as ended:
         assert page.stop_selected_at_checkpoint()
-        assert _row(page, experiment_id)["status"] == "running"  # until the checkpoint
+        assert _row(page, experiment_id).status == "running"  # until the checkpoint
         assert not page.stop_checkpoint_button.isEnabled()
     assert ended.args == [experiment_id, "stopped"]
-    qtbot.waitUntil(lambda: _row(page, experiment_id).get("ended_at") is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: _row(page, experiment_id).ended_at is not None, timeout=60_000)
     stopped_at = manager.get_experiment(experiment_id)["progress"]["step"]
     assert 40 <= stopped_at < 300
     assert page.resume_button.isEnabled()

@@ -20,7 +20,9 @@ from ravelab.cli.formatting import (
     table,
 )
 from ravelab.core import run_queries
+from ravelab.core.display import STOPPING
 from ravelab.core.errors import ConfigError
+from ravelab.db import ExperimentRecord, Health, RunProgress, RunStatus
 
 # What only some of these commands need (following a run, reading its logs, finding a
 # dataset, importing a run) is imported in those commands: `list` and `show` start fast.
@@ -237,20 +239,20 @@ def cmd_train(ctx: Context) -> int:
         config = {key: value for key, value in given.items() if value is not None}
     config = _with_executor(config, args)
     experiment_id = manager.start_training(config)
-    experiment = manager.get_experiment(experiment_id)
-    assert experiment is not None
     if args.json:
-        print_json(experiment, ctx.out)
+        print_json(manager.get_experiment(experiment_id), ctx.out)
     else:
+        record = manager.get_record(experiment_id)
+        assert record is not None
         ctx.out.write(
-            f"started run {experiment_id} '{args.name}' in {experiment['run_dir']}\n"
-            f"command: {shlex.join(experiment['argv'])}\n"
+            f"started run {experiment_id} '{args.name}' in {record.run_dir}\n"
+            f"command: {shlex.join(record.argv)}\n"
         )
-        if experiment.get("job_id"):
+        if record.job_id:
             ctx.out.write(
-                f"SLURM job {experiment['job_id']} ({experiment['status']}"
-                + (f": {experiment['reason']}" if experiment.get("reason") else "")
-                + f"); its batch script is {experiment['run_dir']}/slurm-job.sh\n"
+                f"SLURM job {record.job_id} ({record.status}"
+                + (f": {record.reason}" if record.reason else "")
+                + f"); its batch script is {record.run_dir}/slurm-job.sh\n"
             )
         if not args.follow:
             ctx.out.write(
@@ -263,13 +265,13 @@ def cmd_train(ctx: Context) -> int:
     return ExitCode.OK
 
 
-def _status_text(exp: dict[str, Any]) -> str:
-    status = str(exp["status"])
-    launched = exp.get("pid") is not None or exp.get("job_id") is not None
-    if status == "stopped" and exp.get("ended_at") is None and launched:
-        status = "stopping"
-    health = exp.get("health") or "ok"
-    return status if health == "ok" else f"{status} ({health})"
+def _status_text(record: ExperimentRecord) -> str:
+    status = str(record.status)
+    launched = record.pid is not None or record.job_id is not None
+    if record.status == RunStatus.STOPPED and record.ended_at is None and launched:
+        status = STOPPING
+    health = record.health
+    return status if health == Health.OK else f"{status} ({health})"
 
 
 def cmd_import_run(ctx: Context) -> int:
@@ -281,45 +283,45 @@ def cmd_import_run(ctx: Context) -> int:
     experiment_id = import_run(
         ctx.db, args.path, name=args.name, dataset_id=dataset_id, project_id=args.project
     )
-    experiment = ctx.manager(follow=False).get_experiment(experiment_id)
-    assert experiment is not None
+    manager = ctx.manager(follow=False)
     if args.json:
-        print_json(experiment, ctx.out)
+        print_json(manager.get_experiment(experiment_id), ctx.out)
     else:
+        record = manager.get_record(experiment_id)
+        assert record is not None
         points = run_queries.count_points(ctx.db, experiment_id)
         ctx.out.write(
-            f"imported run {experiment_id} '{experiment['name']}' from {experiment['run_dir']}: "
-            f"{points} metric points, step {experiment['progress'].get('step', 0)}\n"
+            f"imported run {experiment_id} '{record.name}' from {record.run_dir}: "
+            f"{points} metric points, step {record.progress.step}\n"
         )
     return ExitCode.OK
 
 
 def cmd_list(ctx: Context) -> int:
     ctx.settle()  # re-attaching settles runs that ended meanwhile
-    records = run_queries.list_experiments(ctx.db, ctx.args.project)
-    experiments = [record.as_dict() for record in records]
+    experiments = run_queries.list_experiments(ctx.db, ctx.args.project)
     if ctx.args.json:
-        print_json(experiments, ctx.out)
+        print_json([record.as_dict() for record in experiments], ctx.out)
         return ExitCode.OK
     if not experiments:
         ctx.out.write("no experiments yet: start one with `ravelab train`\n")
         return ExitCode.OK
     rows = []
-    for exp in experiments:
-        progress = exp["progress"]
-        config = exp["config"]
+    for record in experiments:
+        progress = record.progress
+        config = record.config
         rows.append(
             (
-                exp["id"],
-                exp["name"],
-                exp.get("dataset") or "-",
+                record.id,
+                record.name,
+                record.dataset_name or "-",
                 "+".join([str(config.get("config", "?")), *config.get("modifiers", [])]),
-                _status_text(exp),
-                f"{progress.get('step', 0)}/{progress.get('max_steps') or '?'}",
-                speed(progress.get("speed")),
-                local_time(exp["started_at"]),
-                duration(run_duration(exp["started_at"], exp["completed_at"])),
-                (exp.get("reason") or "")[:60],
+                _status_text(record),
+                f"{progress.step}/{progress.max_steps or '?'}",
+                speed(progress.speed),
+                local_time(record.started_at),
+                duration(run_duration(record.started_at, record.completed_at)),
+                (record.reason or "")[:60],
             )
         )
     headers = (
@@ -339,39 +341,38 @@ def cmd_list(ctx: Context) -> int:
 
 
 def cmd_show(ctx: Context) -> int:
-    record = ctx.experiment(ctx.args.experiment)
+    asked = ctx.experiment(ctx.args.experiment)
     ctx.settle()
-    current = run_queries.get_experiment(ctx.db, record.id)
-    assert current is not None
-    exp = current.as_dict()
-    exp["metric_points"] = run_queries.count_points(ctx.db, record.id)
-    exp["metric_names"] = run_queries.metric_names(ctx.db, record.id)
+    record = run_queries.get_experiment(ctx.db, asked.id)  # re-attaching may have settled it
+    assert record is not None
+    points = run_queries.count_points(ctx.db, record.id)
+    names = run_queries.metric_names(ctx.db, record.id)
     if ctx.args.json:
-        print_json(exp, ctx.out)
+        print_json({**record.as_dict(), "metric_points": points, "metric_names": names}, ctx.out)
         return ExitCode.OK
-    progress = exp["progress"]
-    config = exp["config"]
+    progress = record.progress
+    config = record.config
+    epoch = "-" if progress.epoch is None else progress.epoch
     lines = [
-        f"experiment {exp['id']} '{exp['name']}'",
-        f"  status      {_status_text(exp)}" + (f" ({exp['reason']})" if exp["reason"] else ""),
-        f"  health      {exp.get('health', 'ok')}"
-        + (f": {exp['health_detail']}" if exp.get("health_detail") else ""),
-        f"  dataset     {exp.get('dataset') or '-'} ({config.get('dataset_path', '-')})",
+        f"experiment {record.id} '{record.name}'",
+        f"  status      {_status_text(record)}" + (f" ({record.reason})" if record.reason else ""),
+        f"  health      {record.health}"
+        + (f": {record.health_detail}" if record.health_detail else ""),
+        f"  dataset     {record.dataset_name or '-'} ({config.get('dataset_path', '-')})",
         f"  config      {'+'.join([str(config.get('config')), *config.get('modifiers', [])])}",
-        f"  progress    {progress_bar(int(progress.get('step') or 0), progress.get('max_steps'))}"
-        f" step {progress.get('step', 0)}/{progress.get('max_steps') or '?'}"
-        f", epoch {progress.get('epoch', '-')}",
+        f"  progress    {progress_bar(progress.step, progress.max_steps)}"
+        f" step {progress.step}/{progress.max_steps or '?'}, epoch {epoch}",
         f"  phase       {_phase_text(progress)}",
-        f"  speed       {speed(progress.get('speed'))}, ETA {duration(progress.get('eta_s'))}",
-        f"  started     {local_time(exp['started_at'])}, ran "
-        f"{duration(run_duration(exp['started_at'], exp['completed_at']))}",
-        f"  run folder  {exp['run_dir']}"
-        + ("" if not exp["run_dir"] or Path(exp["run_dir"]).is_dir() else " (missing)"),
-        f"  command     {shlex.join(exp['argv']) if exp['argv'] else '-'}",
-        f"  exit code   {exp['exit_code'] if exp['exit_code'] is not None else '-'}",
-        f"  metrics     {exp['metric_points']} points: {', '.join(exp['metric_names']) or '-'}",
+        f"  speed       {speed(progress.speed)}, ETA {duration(progress.eta_s)}",
+        f"  started     {local_time(record.started_at)}, ran "
+        f"{duration(run_duration(record.started_at, record.completed_at))}",
+        f"  run folder  {record.run_dir}"
+        + ("" if not record.run_dir or Path(record.run_dir).is_dir() else " (missing)"),
+        f"  command     {shlex.join(record.argv) if record.argv else '-'}",
+        f"  exit code   {record.exit_code if record.exit_code is not None else '-'}",
+        f"  metrics     {points} points: {', '.join(names) or '-'}",
     ]
-    latest = {k: v for k, v in exp["metrics"].items() if k not in ("step",)}
+    latest = {k: v for k, v in record.metrics.items() if k not in ("step",)}
     if latest:
         lines.append(
             "  latest      "
@@ -384,15 +385,19 @@ def cmd_show(ctx: Context) -> int:
     return ExitCode.OK
 
 
-def _phase_text(progress: dict[str, Any]) -> str:
-    phase = progress.get("phase")
+def _phase_text(progress: RunProgress) -> str:
+    phase = progress.phase
     if phase is None:
         return "-"
     name = "representation" if phase == 1 else "adversarial"
+
+    def shown(value: int | None) -> object:
+        return "-" if value is None else value
+
     return (
-        f"{phase} ({name}): step {progress.get('phase_step', '-')} of "
-        f"{progress.get('phase_total', '-')}; phase 1 lasts "
-        f"{progress.get('phase_1_duration', '-')} steps"
+        f"{phase} ({name}): step {shown(progress.phase_step)} of "
+        f"{shown(progress.phase_total)}; phase 1 lasts "
+        f"{shown(progress.phase_1_duration)} steps"
     )
 
 
@@ -429,7 +434,7 @@ def cmd_stop(ctx: Context) -> int:
     manager = ctx.manager(follow=False)
     record = ctx.experiment(str(record.id))  # re-read: creating the manager may settle it
     lost = None
-    if record.status == "running" and not ctx.args.at_checkpoint:
+    if record.status == RunStatus.RUNNING and not ctx.args.at_checkpoint:
         lost = manager.steps_since_checkpoint(record.id)
     if not manager.stop_training(record.id, at_checkpoint=ctx.args.at_checkpoint):
         record = ctx.experiment(str(record.id))  # re-read: it may have been settled just now

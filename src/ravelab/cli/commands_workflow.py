@@ -15,7 +15,7 @@ from ravelab.core import dataset_catalog, run_queries
 from ravelab.core.compare import diff_configs
 from ravelab.core.datasets import resolve_dataset
 from ravelab.core.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
-from ravelab.db import JobRecord
+from ravelab.db import JobRecord, RunStatus
 
 
 def add_dataset_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -155,9 +155,9 @@ def _wait_job(ctx: Context, job_id: int) -> JobRecord:
 
 
 def _job_exit(job: JobRecord) -> int:
-    if job.status == "completed":
+    if job.status == RunStatus.COMPLETED:
         return ExitCode.OK
-    return ExitCode.RUN_STOPPED if job.status == "stopped" else ExitCode.RUN_FAILED
+    return ExitCode.RUN_STOPPED if job.status == RunStatus.STOPPED else ExitCode.RUN_FAILED
 
 
 def cmd_dataset_create(ctx: Context) -> int:
@@ -203,7 +203,7 @@ def cmd_dataset_create(ctx: Context) -> int:
     assert dataset is not None
     if args.json:
         print_json({"job": job.as_dict(), "dataset": dataset.as_dict()}, ctx.out)
-    elif job.status == "completed":
+    elif job.status == RunStatus.COMPLETED:
         ctx.out.write(
             f"dataset {dataset_id} '{dataset.name}' ready: {dataset.channels} "
             f"channel(s), {dataset.sample_rate} Hz, {duration(dataset.n_seconds)}\n"
@@ -333,7 +333,7 @@ def cmd_export(ctx: Context) -> int:
         return ExitCode.OK
     job = _wait_job(ctx, job_id)
     models = [m for m in run_queries.list_models(ctx.db, record.id) if m.job_id == job_id]
-    if job.status == "completed" and models:
+    if job.status == RunStatus.COMPLETED and models:
         model = models[0]
         if ctx.args.json:
             print_json(model.as_dict(), ctx.out)

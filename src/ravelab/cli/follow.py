@@ -11,6 +11,7 @@ from ravelab.cli.formatting import duration, progress_bar, speed
 from ravelab.core import run_queries
 from ravelab.core.log_tail import LogTail
 from ravelab.core.text_stream import Line
+from ravelab.db import RunStatus
 
 _POLL_S = 0.2
 _DB_REFRESH_S = 1.0
@@ -74,10 +75,10 @@ def follow_run(ctx: Context, experiment_id: int) -> int:
                     break
                 p = record.progress
                 bar.show(
-                    f"{record.name}: {progress_bar(p.get('step'), p.get('max_steps'))}"
-                    f" step {p.get('step', 0)}/{p.get('max_steps') or '?'}"
-                    f"  {speed(p.get('speed'))}  ETA {duration(p.get('eta_s'))}"
-                    f"  epoch {p.get('epoch', '-')}"
+                    f"{record.name}: {progress_bar(p.step, p.max_steps)}"
+                    f" step {p.step}/{p.max_steps or '?'}"
+                    f"  {speed(p.speed)}  ETA {duration(p.eta_s)}"
+                    f"  epoch {'-' if p.epoch is None else p.epoch}"
                 )
             time.sleep(_POLL_S)
     except KeyboardInterrupt:
@@ -91,6 +92,6 @@ def follow_run(ctx: Context, experiment_id: int) -> int:
     bar.clear()
     ctx.err.write(f"run {record.id} '{record.name}' {record.status}")
     ctx.err.write(f": {record.reason}\n" if record.reason else "\n")
-    if record.status == "completed":
+    if record.status == RunStatus.COMPLETED:
         return ExitCode.OK
-    return ExitCode.RUN_STOPPED if record.status == "stopped" else ExitCode.RUN_FAILED
+    return ExitCode.RUN_STOPPED if record.status == RunStatus.STOPPED else ExitCode.RUN_FAILED

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from ravelab.core.display import duration, local_time, parse_time, speed
 
@@ -27,7 +27,7 @@ __all__ = [
 _CONTROL = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain aligned text table; control characters in cells are shown escaped."""
     cells = [[str(h) for h in headers]] + [
         ["" if c is None else str(c).translate(_CONTROL) for c in r] for r in rows
@@ -76,6 +76,6 @@ def _finite(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def print_json(data: Any, out: TextIO) -> None:
+def print_json(data: object, out: TextIO) -> None:
     """JSON for scripts (NaN kept as JSON's non-standard token, like Python's json)."""
     out.write(json.dumps(data, indent=2, default=str) + "\n")

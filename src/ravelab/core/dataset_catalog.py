@@ -10,7 +10,7 @@ removed, never a file.
 from __future__ import annotations
 
 from ravelab.core.errors import ConfigError
-from ravelab.db import Database, DatasetRecord
+from ravelab.db import Database, DatasetRecord, DatasetStatus
 from ravelab.db import datasets as dataset_rows
 from ravelab.db.datasets import experiments_using, find_dataset, get_dataset, size_on_disk
 
@@ -60,7 +60,7 @@ def check_removable(db: Database, record: DatasetRecord) -> None:
     users = dataset_rows.experiments_using(db, record.id)
     if users:
         raise DatasetInUseError(record, users)
-    if record.status == "preprocessing":
+    if record.status == DatasetStatus.PREPROCESSING:
         raise DatasetBusyError(record)
 
 

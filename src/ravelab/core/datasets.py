@@ -95,7 +95,7 @@ def read_metadata(metadata: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(value: Any) -> str:
+def _describe(value: object) -> str:
     """A value for a message, without walking a container (it may be huge)."""
     if isinstance(value, dict | list | tuple | set):
         return f"a {type(value).__name__}"
@@ -106,7 +106,7 @@ def _describe(value: Any) -> str:
     return shown(value, 60)
 
 
-def _field_error(metadata: Path, key: str, value: Any, expected: str) -> DatasetError:
+def _field_error(metadata: Path, key: str, value: object, expected: str) -> DatasetError:
     return DatasetError(
         f"{metadata}: {key} is {_describe(value)}, expected {expected}; metadata.yaml is "
         "written by `rave preprocess`: preprocess the audio again"
@@ -245,7 +245,7 @@ def resolve_dataset(db: Database, ref: str | int) -> DatasetRecord:
     return record
 
 
-def stored_number(value: Any, low: float, high: float) -> float | None:
+def stored_number(value: object, low: float, high: float) -> float | None:
     """A number read back from a dataset row, or None when it is not a finite number in
     ``[low, high]`` (a row stored by an older version may hold inf, or text): shown as
     unknown rather than breaking a listing."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+
+#: The status shown for a run asked to stop that has not ended yet (stored as ``stopped``,
+#: the original API's contract, with no ``ended_at``).
+STOPPING = "stopping"
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -36,7 +39,7 @@ def duration(seconds: float | None) -> str:
     return f"{days}d {text}" if days else text
 
 
-def speed(value: Any) -> str:
+def speed(value: object) -> str:
     """``2.4`` -> ``2.40 it/s``; rates below 1 as ``s/it``, like tqdm; ``-`` when unknown."""
     if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return "-"

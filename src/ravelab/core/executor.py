@@ -37,6 +37,7 @@ from ravelab.core.run_files import (
     SupervisorInfo,
     marker_value,
 )
+from ravelab.db.vocabulary import RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ExecutorState:
     alive: bool | None
     queued: bool = False
     detail: str | None = None
-    outcome: tuple[str, str] | None = None
+    outcome: tuple[RunStatus, str] | None = None
 
 
 class Executor(Protocol):

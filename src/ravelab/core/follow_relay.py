@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ravelab.core.run_outcome import Outcome
+from ravelab.db.vocabulary import Health, RunStatus
 
 if TYPE_CHECKING:
     from ravelab.core.training_process import TrainingProcess
@@ -28,7 +29,7 @@ def apply_relayed(process: TrainingProcess, message: Mapping[str, Any]) -> None:
         process.status_update.emit(str(status[0]), str(status[1]))
     health = message.get("health")
     if health:
-        process.health = str(health[0])
+        process.health = Health.parse(health[0])
         process.health_update.emit(process.health, str(health[1]))
     metrics = message.get("metrics")
     if metrics:
@@ -43,9 +44,11 @@ def apply_relayed(process: TrainingProcess, message: Mapping[str, Any]) -> None:
         process.progress_update.emit(dict(progress))
     finished = message.get("finished")
     if finished:
+        ok = bool(finished["ok"])
+        status = RunStatus.parse(finished.get("status"))
         outcome = Outcome(
-            str(finished.get("status") or ("completed" if finished["ok"] else "failed")),
+            status or (RunStatus.COMPLETED if ok else RunStatus.FAILED),
             finished.get("reason"),
             finished.get("exit_code"),
         )
-        process.finish_relayed(outcome, bool(finished["ok"]), str(finished.get("message") or ""))
+        process.finish_relayed(outcome, ok, str(finished.get("message") or ""))

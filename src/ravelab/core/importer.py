@@ -24,6 +24,7 @@ from ravelab.core.projects import require_project
 from ravelab.core.training_process import TrainingProcess
 from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
+from ravelab.db.vocabulary import RunStatus
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
 
@@ -100,7 +101,7 @@ def import_run(
             project_id=project_id,
             dataset_id=dataset_id,
             config=config,
-            status="completed",
+            status=RunStatus.COMPLETED,
         )
         rows.update_fields(
             db,

@@ -53,6 +53,7 @@ from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows
 from ravelab.db import jobs as job_rows
 from ravelab.db.experiments import utc_now
+from ravelab.db.vocabulary import DatasetStatus, RunStatus
 
 if TYPE_CHECKING:
     # The follower (psygnal, and the run follower's imports) waits until a job is followed.
@@ -181,7 +182,7 @@ class JobManager:
                 n_seconds=None,
                 lazy=lazy,
                 project_id=project_id,
-                status="preprocessing",
+                status=DatasetStatus.PREPROCESSING,
                 sources=[str(f) for f in folders],
                 num_signal=num_signal,
             )
@@ -374,7 +375,10 @@ class JobManager:
             failed = job_rows.fail_unlaunched_job(self.db, job.id, reason)
             if failed and job.kind == "preprocess" and job.dataset_id is not None:
                 dataset_rows.update_dataset(
-                    self.db, job.dataset_id, status="failed", reason=f"preprocess {reason}"
+                    self.db,
+                    job.dataset_id,
+                    status=DatasetStatus.FAILED,
+                    reason=f"preprocess {reason}",
                 )
 
     def get_job(self, job_id: int) -> JobRecord:
@@ -484,8 +488,10 @@ def _finish_preprocess(db: Database, job: JobRecord, outcome: Outcome) -> Outcom
     dataset = dataset_rows.get_dataset(db, job.dataset_id)
     if dataset is None:
         return outcome
-    if outcome.status != "completed":
-        dataset_rows.update_dataset(db, dataset.id, status="failed", reason=outcome.reason)
+    if outcome.status != RunStatus.COMPLETED:
+        dataset_rows.update_dataset(
+            db, dataset.id, status=DatasetStatus.FAILED, reason=outcome.reason
+        )
         return outcome
     try:
         info = read_dataset_folder(dataset.path)
@@ -494,12 +500,12 @@ def _finish_preprocess(db: Database, job: JobRecord, outcome: Outcome) -> Outcom
         reason = f"rave preprocess exited 0 but wrote no usable dataset: {error}"
         if warning:
             reason += f" (RAVE said: {warning})"
-        dataset_rows.update_dataset(db, dataset.id, status="failed", reason=reason)
-        return Outcome("failed", reason, outcome.exit_code)
+        dataset_rows.update_dataset(db, dataset.id, status=DatasetStatus.FAILED, reason=reason)
+        return Outcome(RunStatus.FAILED, reason, outcome.exit_code)
     dataset_rows.update_dataset(
         db,
         dataset.id,
-        status="ready",
+        status=DatasetStatus.READY,
         reason=None,
         channels=info.channels,
         sample_rate=info.sample_rate,
@@ -511,7 +517,7 @@ def _finish_preprocess(db: Database, job: JobRecord, outcome: Outcome) -> Outcom
 
 def _finish_export(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
     """RAVE's export exits 0 without writing when it finds no checkpoint: check the file."""
-    if outcome.status != "completed":
+    if outcome.status != RunStatus.COMPLETED:
         return outcome
     options: dict[str, Any] = job.options
     reported = job.progress.get("exported_path")
@@ -521,7 +527,7 @@ def _finish_export(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
         reason = "rave export exited 0 but wrote no model"
         if job.progress.get("last_error"):
             reason += f": {job.progress['last_error']}"
-        return Outcome("failed", reason, outcome.exit_code)
+        return Outcome(RunStatus.FAILED, reason, outcome.exit_code)
     job_rows.insert_model(
         db,
         experiment_id=job.experiment_id,

@@ -23,12 +23,13 @@ from ravelab.core.text_stream import LineSplitter
 from ravelab.core.training_process import STREAMS
 from ravelab.db import Database, JobRecord
 from ravelab.db import jobs as job_rows
+from ravelab.db.vocabulary import RunStatus
 
 logger = logging.getLogger(__name__)
 
 #: Parses one line of a job's output into progress updates.
 LineParser = Callable[[str, str], dict[str, Any]]
-#: Checks what a job left behind; may turn a "completed" into "failed".
+#: Checks what a job left behind; may turn a completed outcome into a failed one.
 Finisher = Callable[[Database, JobRecord, Outcome], Outcome]
 
 
@@ -138,7 +139,7 @@ class JobProcess(ProcessThread):
         outcome = decide_outcome(exit_record, self.parser, job.stop_requested_at is not None)
         fatal = self._fatal or job.progress.get("fatal")
         if fatal and job.stop_requested_at is None:
-            outcome = Outcome("failed", str(fatal), outcome.exit_code)
+            outcome = Outcome(RunStatus.FAILED, str(fatal), outcome.exit_code)
         outcome = self.finish(self.db, job, outcome)
         ended = job_rows.end_job(
             self.db, self.job_id, outcome.status, outcome.reason, outcome.exit_code

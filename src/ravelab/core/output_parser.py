@@ -20,9 +20,9 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from ravelab.core.trainer_numbers import MAX_STEP, digits_value, is_step
+from ravelab.db.progress import ProgressUpdate, RunProgress
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class ParsedLine:
     metrics: dict[str, float] = field(default_factory=dict)
     step: int | None = None  # the global step, when the line gave or implied one
     step_from_bar: bool = False  # True when the step was derived from the tqdm bar
-    progress: dict[str, Any] = field(default_factory=dict)
+    progress: ProgressUpdate = field(default_factory=lambda: ProgressUpdate())
     reason: str | None = None
 
 
@@ -198,17 +198,17 @@ class OutputParser:
                 shown,
             )
 
-    def restore(self, progress: dict[str, Any]) -> None:
+    def restore(self, progress: RunProgress) -> None:
         """Take back the state stored in an experiment's progress (a re-attached run)."""
         # Range-checked too: a database written before these checks may hold anything.
-        if is_step(progress.get("train_examples")):
-            self.train_examples = progress["train_examples"]
-        if is_step(progress.get("step")):
-            self.step = progress["step"]
-        if is_step(progress.get("epoch")):
-            self.epoch = progress["epoch"]
-        if isinstance(progress.get("last_error"), str):
-            self.reason = progress["last_error"]
+        if is_step(progress.train_examples):
+            self.train_examples = progress.train_examples
+        if is_step(progress.step):
+            self.step = progress.step
+        if is_step(progress.epoch):
+            self.epoch = progress.epoch
+        if progress.last_error is not None:
+            self.reason = progress.last_error
 
     @property
     def batches_per_epoch(self) -> int | None:
@@ -315,10 +315,7 @@ class OutputParser:
         if bar.rate_it_s is not None:
             self.speed = bar.rate_it_s
         result.progress.update(
-            epoch=epoch,
-            batch=bar.n,
-            batches=bar.total,
-            speed=self.speed,
+            {"epoch": epoch, "batch": bar.n, "batches": bar.total, "speed": self.speed}
         )
 
     # -- failures ------------------------------------------------------------------------------

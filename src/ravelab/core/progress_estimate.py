@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
 
 from ravelab.core.output_parser import OutputParser
+from ravelab.db.progress import ProgressUpdate
 
 #: The ETA uses the step rate over this window (tqdm's rate includes validation).
 RATE_WINDOW_S = 120.0
@@ -42,7 +42,7 @@ class ProgressEstimate:
                 return (s1 - s0) / (t1 - t0)
         return bar_speed
 
-    def progress(self, parser: OutputParser) -> dict[str, Any]:
+    def progress(self, parser: OutputParser) -> ProgressUpdate:
         """The run's progress record (step, percent, speeds, ETA, phase), as stored."""
         step = parser.step
         max_steps = parser.max_steps

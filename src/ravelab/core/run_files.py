@@ -171,7 +171,7 @@ def load_json(path: Path) -> dict[str, Any] | None:
 # -- field checks: each names the file and the field, and says what was expected ----------
 
 
-def _where(file: str, key: str, value: Any, present: bool = True) -> str:
+def _where(file: str, key: str, value: object, present: bool = True) -> str:
     if not present:
         return f"{file}: {key} is missing"
     shown = repr(value)

@@ -12,19 +12,20 @@ from dataclasses import dataclass
 
 from ravelab.core.output_parser import OutputParser
 from ravelab.core.run_files import ExitRecord
+from ravelab.db.vocabulary import RunStatus
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How a run ended, for users."""
 
-    status: str
+    status: RunStatus
     reason: str | None
     exit_code: int | None
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "completed"
+        return self.status == RunStatus.COMPLETED
 
     def __str__(self) -> str:
         return self.reason or self.status
@@ -36,10 +37,10 @@ def decide_outcome(
     """Turn how the trainer ended (and what it printed) into a status and a reason."""
     if exit_record is None:
         if stop_requested:
-            return Outcome("stopped", "stopped by the user", None)
+            return Outcome(RunStatus.STOPPED, "stopped by the user", None)
         detail = f"; last error: {parser.reason}" if parser.reason else ""
         return Outcome(
-            "failed",
+            RunStatus.FAILED,
             "process lost: the run ended without recording its exit (supervisor killed or "
             f"machine restarted){detail}",
             None,
@@ -47,16 +48,16 @@ def decide_outcome(
     code = exit_record.exit_code
     if stop_requested or exit_record.stop_requested:
         # RAVE exits 0 after SIGINT; a stop is never a completion.
-        return Outcome("stopped", "stopped by the user", code)
+        return Outcome(RunStatus.STOPPED, "stopped by the user", code)
     if exit_record.error:
-        return Outcome("failed", exit_record.error, code)
+        return Outcome(RunStatus.FAILED, exit_record.error, code)
     if code == 0:
         if parser.fatal_despite_success:
-            return Outcome("failed", parser.reason, code)
+            return Outcome(RunStatus.FAILED, parser.reason, code)
         if parser.interrupted:
-            return Outcome("stopped", "interrupted (KeyboardInterrupt)", code)
-        return Outcome("completed", None, code)
+            return Outcome(RunStatus.STOPPED, "interrupted (KeyboardInterrupt)", code)
+        return Outcome(RunStatus.COMPLETED, None, code)
     if exit_record.signal:
         reason = parser.reason or f"killed by {exit_record.signal}"
-        return Outcome("failed", reason, code)
-    return Outcome("failed", parser.reason or f"rave exited with code {code}", code)
+        return Outcome(RunStatus.FAILED, reason, code)
+    return Outcome(RunStatus.FAILED, parser.reason or f"rave exited with code {code}", code)

@@ -35,6 +35,7 @@ from ravelab.core.executor import (
     signallable_trainer,
 )
 from ravelab.core.run_files import EXIT_FILE, ExitRecord, grace_times
+from ravelab.core.stop_stages import StopStage
 
 _POLL_S = 0.1
 _CHECKPOINT_POLL_S = 0.5
@@ -77,19 +78,19 @@ def stop(run_dir: Path) -> int:
     """Escalate until nothing of the run lives; return how many signals were sent."""
     int_grace, term_grace = grace_times(run_dir)
     sent = 0
-    for signum, grace in (
-        (signal.SIGINT, int_grace),
-        (signal.SIGTERM, term_grace),
-        (signal.SIGKILL, 5.0),
+    for stage, grace in (
+        (StopStage.INTERRUPTED, int_grace),
+        (StopStage.TERMINATED, term_grace),
+        (StopStage.KILLED, 5.0),  # only waits to see the groups gone
     ):
         groups = _groups(run_dir)
         if not groups:
             return sent
         for pgid in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signum)
+                os.killpg(pgid, stage.signal)
                 sent += 1
-        _log(f"sent {signum.name} to process groups {sorted(groups)}")
+        _log(f"sent {stage.signal.name} to process groups {sorted(groups)}")
         deadline = time.monotonic() + grace
         _Hurry.requested = False
         while time.monotonic() < deadline and not _Hurry.requested and _groups(run_dir):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ravelab.core.errors import RavelabError
 from ravelab.core.executor import ExecutorState
 from ravelab.core.numbers import is_ascii_integer
+from ravelab.db.vocabulary import RunStatus
 
 #: ``squeue --Format`` fields (each ends with ``|``): id, state, exit status, end, reason.
 SQUEUE_FORMAT = "JobID:|,State:|,exit_code:|,EndTime:|,Reason:|"
@@ -202,7 +203,7 @@ def _exit_text(info: JobInfo) -> str:
     return ""
 
 
-def final_outcome(info: JobInfo, log_name: str | None = None) -> tuple[str, str]:
+def final_outcome(info: JobInfo, log_name: str | None = None) -> tuple[RunStatus, str]:
     """``(status, reason)`` for a job that ended without the supervisor's ``exit.json``.
 
     Args:
@@ -216,34 +217,37 @@ def final_outcome(info: JobInfo, log_name: str | None = None) -> tuple[str, str]
     detail = f", {exit_text}" if exit_text else ""
     state = info.state
     if state == "CANCELLED":
-        return "stopped", f"cancelled in SLURM ({job} CANCELLED{detail})"
+        return RunStatus.STOPPED, f"cancelled in SLURM ({job} CANCELLED{detail})"
     if state == "TIMEOUT":
         return (
-            "failed",
+            RunStatus.FAILED,
             f"{job} reached its time limit (TIMEOUT): raise the time limit (--time) and "
             "resume from the last checkpoint",
         )
     if state == "OUT_OF_MEMORY":
         return (
-            "failed",
+            RunStatus.FAILED,
             f"{job} ran out of memory (OUT_OF_MEMORY): ask for more (--mem) or lower the "
             "batch size",
         )
     if state == "NODE_FAIL":
-        return "failed", f"the node of {job} failed (NODE_FAIL): resume from the last checkpoint"
+        return (
+            RunStatus.FAILED,
+            f"the node of {job} failed (NODE_FAIL): resume from the last checkpoint",
+        )
     if state == "PREEMPTED":
-        return "failed", f"{job} was preempted by another job (PREEMPTED): resume it"
+        return RunStatus.FAILED, f"{job} was preempted by another job (PREEMPTED): resume it"
     if state == "BOOT_FAIL":
-        return "failed", f"the node of {job} failed to boot (BOOT_FAIL): submit it again"
+        return RunStatus.FAILED, f"the node of {job} failed to boot (BOOT_FAIL): submit it again"
     if state == "DEADLINE":
-        return "failed", f"{job} missed its deadline (DEADLINE)"
+        return RunStatus.FAILED, f"{job} missed its deadline (DEADLINE)"
     if state == "COMPLETED":
         return (
-            "failed",
+            RunStatus.FAILED,
             f"{job} COMPLETED but the supervisor recorded no exit (exit.json missing){see}",
         )
     reason = f" ({info.reason})" if info.reason and info.reason != "NonZeroExitCode" else ""
-    return "failed", f"{job} {state}{reason}{detail}{see}"
+    return RunStatus.FAILED, f"{job} {state}{reason}{detail}{see}"
 
 
 __all__ = [

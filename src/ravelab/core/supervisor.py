@@ -47,6 +47,7 @@ from ravelab.core.run_files import (
     marker_value,
     write_json_atomic,
 )
+from ravelab.core.stop_stages import StopStage
 
 _POLL_S = 0.1
 FAULT_ENV = "RAVELAB_FAULT_SUPERVISOR"
@@ -61,15 +62,16 @@ class Supervisor:
         self.stop_requested_at: float | None = None
         self.checkpoint_stop_after: float | None = None  # newest checkpoint time at request
         self._checkpoint_scan_at = 0.0
-        self._stage = 0  # 0 nothing sent, 1 SIGINT sent, 2 SIGTERM sent, 3 SIGKILL sent
+        self._stage = StopStage.NOT_STOPPING
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stop_requested_at is None:
             self.stop_requested_at = time.monotonic()
             self._log(f"stop requested ({signal.Signals(signum).name})")
-        elif self._stage in (1, 2):
+        elif self._stage.is_grace:
             # A stop asked again: skip the rest of the current grace time (stop harder).
-            grace = self.spec.int_grace_s if self._stage == 1 else self.spec.term_grace_s
+            interrupted = self._stage is StopStage.INTERRUPTED
+            grace = self.spec.int_grace_s if interrupted else self.spec.term_grace_s
             self.stop_requested_at -= grace
             self._log(f"stop requested again ({signal.Signals(signum).name}): escalating")
 
@@ -110,19 +112,21 @@ class Supervisor:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def _enter(self, pgid: int, stage: StopStage) -> None:
+        self._signal_group(pgid, stage.signal)
+        self._stage = stage
+
     def _escalate(self, pgid: int) -> None:
         if self.stop_requested_at is None:
             return
         waited = time.monotonic() - self.stop_requested_at
-        if self._stage == 0:
-            self._signal_group(pgid, signal.SIGINT)
-            self._stage = 1
-        elif self._stage == 1 and waited >= self.spec.int_grace_s:
-            self._signal_group(pgid, signal.SIGTERM)
-            self._stage = 2
-        elif self._stage == 2 and waited >= self.spec.int_grace_s + self.spec.term_grace_s:
-            self._signal_group(pgid, signal.SIGKILL)
-            self._stage = 3
+        int_grace, term_grace = self.spec.int_grace_s, self.spec.term_grace_s
+        if self._stage is StopStage.NOT_STOPPING:
+            self._enter(pgid, StopStage.INTERRUPTED)
+        elif self._stage is StopStage.INTERRUPTED and waited >= int_grace:
+            self._enter(pgid, StopStage.TERMINATED)
+        elif self._stage is StopStage.TERMINATED and waited >= int_grace + term_grace:
+            self._enter(pgid, StopStage.KILLED)
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -26,7 +26,7 @@ from ravelab.core.numbers import (
     whole_number,
 )
 from ravelab.core.projects import require_project
-from ravelab.db import Database
+from ravelab.db import Database, DatasetStatus
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows
 
@@ -191,7 +191,7 @@ def validate_training_config(config: Mapping[str, Any], db: Database) -> Trainin
         record = dataset_rows.find_dataset(db, path=str(Path(dataset_path).resolve()))
     if record is None and not dataset_path:
         raise ConfigError("no dataset given: set dataset_id (or dataset_path)")
-    if record is not None and record.status != "ready":
+    if record is not None and record.status != DatasetStatus.READY:
         detail = f": {record.reason}" if record.reason else ""
         raise ConfigError(
             f"dataset {record.name!r} is not ready to train on (status {record.status}{detail})"

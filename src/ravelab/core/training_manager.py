@@ -80,8 +80,9 @@ from ravelab.core.training_config import (
 )
 from ravelab.db import Database, DatabaseError, ExperimentRecord, artifacts
 from ravelab.db import experiments as rows
-from ravelab.db.experiments import FINAL_STATUSES, STATUSES, DuplicateNameError, utc_now
+from ravelab.db.experiments import DuplicateNameError, utc_now
 from ravelab.db.records import LaunchOwner
+from ravelab.db.vocabulary import RunStatus
 
 if TYPE_CHECKING:
     # The follower (and with it NumPy, protobuf and psygnal) is imported when a run is
@@ -276,6 +277,14 @@ class TrainingManager:
         """Experiment dicts, newest first, optionally of one project."""
         return [_as_dict(record) for record in rows.list_experiments(self.db, project_id)]
 
+    def get_record(self, experiment_id: int) -> ExperimentRecord | None:
+        """The experiment as a typed record, or None for an unknown id."""
+        return rows.get_experiment(self.db, experiment_id)
+
+    def list_records(self, project_id: int | None = None) -> list[ExperimentRecord]:
+        """Experiments as typed records, newest first, optionally of one project."""
+        return rows.list_experiments(self.db, project_id)
+
     def update_experiment_status(
         self, experiment_id: int, status: str, completed_at: str | None = None
     ) -> None:
@@ -285,13 +294,16 @@ class TrainingManager:
             ValueError: an unknown status.
             NotFoundError: an unknown experiment.
         """
-        if status not in STATUSES:
-            raise ConfigError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        try:
+            known = RunStatus(status)
+        except ValueError:
+            names = ", ".join(RunStatus)
+            raise ConfigError(f"unknown status {status!r}: use one of {names}") from None
         if rows.get_experiment(self.db, experiment_id) is None:
             raise NotFoundError(f"experiment {experiment_id} not found")
-        if completed_at is None and status in FINAL_STATUSES:
+        if completed_at is None and known.is_final:
             completed_at = utc_now()
-        rows.update_fields(self.db, experiment_id, status=status, completed_at=completed_at)
+        rows.update_fields(self.db, experiment_id, status=str(known), completed_at=completed_at)
 
     def update_training_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> None:
         """Merge the latest metric values into the experiment (the seed's metrics JSON).
@@ -302,7 +314,7 @@ class TrainingManager:
         record = rows.get_experiment(self.db, experiment_id)
         if record is None:
             raise NotFoundError(f"experiment {experiment_id} not found")
-        step_value = metrics.get("step", record.progress.get("step", 0))
+        step_value = metrics.get("step", record.progress.step)
         step = int(step_value) if isinstance(step_value, int | float) else 0
         wall = time.time()
         points = [
@@ -366,7 +378,7 @@ class TrainingManager:
         if record is None:
             return False
         self._refuse_another_hosts_run(record)
-        if record.status not in ("running", "queued"):
+        if not record.status.is_live:
             # Stopped already, or settled while its processes live on (an orphaned
             # trainer): a stop is accepted again while anything of the run lives, and
             # re-sends the stop (or escalates where the supervisor is gone).
@@ -381,7 +393,7 @@ class TrainingManager:
             # the row would call a completed or failed run stopped. Settle it instead.
             self._settle_now(experiment_id)
             return False
-        if at_checkpoint and record.status == "running" and record.run_dir is not None:
+        if at_checkpoint and record.status == RunStatus.RUNNING and record.run_dir is not None:
             # Recorded first: re-attaching passes the request on to a stopper if the
             # supervisor that holds it dies before the checkpoint.
             rows.update_fields(self.db, experiment_id, stop_at_checkpoint=1)
@@ -403,7 +415,7 @@ class TrainingManager:
         rows.update_fields(
             self.db,
             experiment_id,
-            status="stopped",
+            status=RunStatus.STOPPED,
             stop_requested_at=utc_now(),
             reason="stopped by the user",
         )
@@ -459,7 +471,7 @@ class TrainingManager:
         record = rows.get_experiment(self.db, experiment_id)
         if record is None:
             return None
-        step = int(record.progress.get("step") or 0)
+        step = record.progress.step
         steps = [
             c.step for c in artifacts.list_checkpoints(self.db, experiment_id) if c.step is not None
         ]
@@ -506,7 +518,7 @@ class TrainingManager:
         record = rows.get_experiment(self.db, experiment_id)
         if record is None:
             raise NotFoundError(f"experiment {experiment_id} not found")
-        if record.ended_at is None and record.status in ("running", "queued"):
+        if record.ended_at is None and record.status.is_live:
             raise ConfigError(f"experiment {experiment_id} is still {record.status}")
         if record.run_dir is None or not Path(record.run_dir).is_dir():
             raise NotFoundError(f"experiment {experiment_id} has no run folder to resume")
@@ -518,7 +530,7 @@ class TrainingManager:
         chosen = choose_checkpoint(run_dir, checkpoint or "latest")
         config = dict(record.config)
         if max_steps is not None:
-            current = int(record.progress.get("step") or 0)
+            current = record.progress.step
             if isinstance(max_steps, bool) or not current < max_steps <= 1_000_000_000:
                 raise ConfigError(f"max_steps {max_steps} must be above the current step {current}")
             config["max_steps"] = max_steps
@@ -539,7 +551,7 @@ class TrainingManager:
                 f"experiment {experiment_id} was resumed or changed by another command "
                 "meanwhile: see `ravelab list`"
             )
-        resumes = int(record.progress.get("resumes") or 0) + 1
+        resumes = record.progress.resumes + 1
         handle: RunHandle | None = None
         try:
             # The previous attempt's files are set aside, never deleted; only the command
@@ -747,7 +759,7 @@ class TrainingManager:
         if (
             record is None
             or not record.stop_at_checkpoint
-            or record.status != "running"
+            or record.status != RunStatus.RUNNING
             or record.ended_at is not None
             or record.executor != "local"
             or record.run_dir is None
@@ -759,10 +771,10 @@ class TrainingManager:
         ):
             return  # it holds the request (or another host's does)
         run_dir = Path(record.run_dir)
-        after = record.progress.get("stopping_at_checkpoint_after")
-        if isinstance(after, bool) or not isinstance(after, int | float) or not after >= 0:
+        after = record.progress.stopping_at_checkpoint_after
+        if after is None or after < 0:
             after = newest_checkpoint_time(run_dir)  # asked by a version that kept no baseline
-        if stop_run_processes(run_dir, at_checkpoint_after=float(after)):
+        if stop_run_processes(run_dir, at_checkpoint_after=after):
             logger.warning(
                 "run %s: its supervisor is gone: a stopper waits for its next checkpoint",
                 experiment_id,
@@ -807,9 +819,9 @@ class TrainingManager:
                 return
         launcher = f" (pid {owner.pid})" if owner is not None else ""
         if record.stop_requested_at is not None:
-            status, reason = "stopped", "stopped by the user before it started"
+            status, reason = RunStatus.STOPPED, "stopped by the user before it started"
         else:
-            status = "failed"
+            status = RunStatus.FAILED
             reason = (
                 f"never started: the command that launched it{launcher} ended before starting it"
             )
@@ -918,7 +930,7 @@ class TrainingManager:
     def _on_finished(self, experiment_id: int) -> None:
         self.unregister_process(experiment_id)
         record = rows.get_experiment(self.db, experiment_id)
-        self.run_finished.emit(experiment_id, record.status if record else "unknown")
+        self.run_finished.emit(experiment_id, str(record.status) if record else "unknown")
 
 
 def _set_aside(path: Path) -> None:

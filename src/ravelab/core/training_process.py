@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ from ravelab.core.run_outcome import decide_outcome as decide_outcome
 from ravelab.core.text_stream import LineSplitter
 from ravelab.db import Database, DatabaseError, artifacts
 from ravelab.db import experiments as rows
+from ravelab.db.progress import ProgressUpdate
+from ravelab.db.vocabulary import Health, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,21 +73,21 @@ MAX_RETRY_S = 30.0
 #: Failed polls in a row after which a run that has ended is settled all the same.
 SETTLE_AFTER_FAILURES = 3
 #: The health of a run one of whose files cannot be read.
-UNREADABLE = "unreadable"
+UNREADABLE = Health.UNREADABLE
 
 
 @dataclass
 class _PollBatch:
     points: list[tuple[str, int, float, float]] = field(default_factory=list)
     latest: dict[str, Any] = field(default_factory=dict)
-    progress: dict[str, Any] = field(default_factory=dict)
+    progress: ProgressUpdate = field(default_factory=lambda: ProgressUpdate())
     offsets: dict[str, int] = field(default_factory=dict)
     step_advanced: bool = False
     lines: int = 0
     events: EventsPoll = field(default_factory=EventsPoll)
     checkpoints: list[artifacts.CheckpointRecord] = field(default_factory=list)
     checkpoint_paths: list[str] | None = None
-    health: tuple[str, str | None] | None = None
+    health: tuple[Health, str | None] | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -182,7 +184,7 @@ class TrainingProcess(ProcessThread):
         self._settle_lock = threading.Lock()
         self._splitters: dict[str, LineSplitter] = {}
         self.stalled_after_s = stalled_after_s
-        self.health = "ok"
+        self.health = Health.OK
         self._estimate = ProgressEstimate(self.phase_1_duration)
         self._last_step_change = time.monotonic()
         self._checkpoints = CheckpointScan()
@@ -213,8 +215,7 @@ class TrainingProcess(ProcessThread):
                 self.parser.restore(record.progress)
                 self.current_metrics.update(record.metrics)
                 self.health = record.health
-                stored = record.progress.get("read_failures")
-                self._stored_failures = stored if type(stored) is int and stored > 0 else 0
+                self._stored_failures = record.progress.read_failures
             self._checkpoints.restore(artifacts.list_checkpoints(db, experiment_id))
         for stream in STREAMS:
             self._splitters[stream] = LineSplitter(offsets.get(stream, 0))
@@ -264,7 +265,7 @@ class TrainingProcess(ProcessThread):
         if parsed.reason:
             batch.progress["last_error"] = parsed.reason
 
-    def _schedule_points(self, previous: Any, step: int, batch: _PollBatch, wall: float) -> None:
+    def _schedule_points(self, previous: object, step: int, batch: _PollBatch, wall: float) -> None:
         """RAVE prints no learning rate: add its fixed schedule at its logging steps."""
         start = int(previous) if isinstance(previous, int | float) else 0
         # A jump far beyond any real one (a garbled bar) must not become billions of points.
@@ -426,12 +427,12 @@ class TrainingProcess(ProcessThread):
         if problems:
             detail = "; ".join(problems)[:500]
             # A NaN ("broken") says more about the run than a file it cannot read.
-            if detail != self._unreadable and batch.health is None and self.health != "broken":
+            if detail != self._unreadable and batch.health is None and self.health != Health.BROKEN:
                 batch.health = (UNREADABLE, detail)
                 self._unreadable = detail
         elif self.health == UNREADABLE and batch.health is None:
             # Every file reads (this process may not be the one that flagged the run).
-            batch.health = ("ok", None)
+            batch.health = (Health.OK, None)
             self._unreadable = None
 
     def _track_queue(self, state: ExecutorState) -> None:
@@ -442,7 +443,7 @@ class TrainingProcess(ProcessThread):
         if current == self._queued:
             return
         self._queued = current
-        status = "queued" if state.queued else "running"
+        status = RunStatus.QUEUED if state.queued else RunStatus.RUNNING
         if state.queued:
             rows.mark_queued(self.db, self.experiment_id, state.detail)
         else:
@@ -497,10 +498,10 @@ class TrainingProcess(ProcessThread):
             self.parser.step = batch.events.max_step + 1
             self.current_metrics["step"] = batch.latest["step"] = self.parser.step
             batch.step_advanced = True
-        if batch.events.nonfinite and self.health != "broken":
+        if batch.events.nonfinite and self.health != Health.BROKEN:
             point = batch.events.nonfinite[0]
             detail = f"{point.value} in {point.tag} at step {point.step}"
-            batch.health = ("broken", detail)
+            batch.health = (Health.BROKEN, detail)
 
     def _scan_checkpoints(self, batch: _PollBatch, force: bool) -> None:
         if self.run_dir is None:
@@ -517,12 +518,16 @@ class TrainingProcess(ProcessThread):
         if batch.step_advanced:
             self._last_step_change = now
             self._estimate.record_step(now, self.parser.step)
-            if self.health == "stalled":
-                batch.health = ("ok", None)
-        elif alive and self.health == "ok" and now - self._last_step_change > self.stalled_after_s:
+            if self.health == Health.STALLED:
+                batch.health = (Health.OK, None)
+        elif (
+            alive
+            and self.health == Health.OK
+            and now - self._last_step_change > self.stalled_after_s
+        ):
             minutes = self.stalled_after_s / 60
             batch.health = (
-                "stalled",
+                Health.STALLED,
                 f"no step for {minutes:.0f} min at step {self.parser.step} while the "
                 "process is alive",
             )
@@ -554,8 +559,8 @@ class TrainingProcess(ProcessThread):
         batch: _PollBatch,
         drain: bool,
         wall: float,
-        emit_output: Any,
-        emit_line: Any,
+        emit_output: Callable[..., object] | None,
+        emit_line: Callable[..., object] | None,
     ) -> None:
         assert self.run_dir is not None
         splitter = self._splitters[stream]
@@ -639,8 +644,8 @@ class TrainingProcess(ProcessThread):
             if exit_record is None and state is not None and state.outcome is not None:
                 # The scheduler knows how a run that left no exit.json ended.
                 status, reason = state.outcome
-                if stop_requested and status == "failed":
-                    status, reason = "stopped", "stopped by the user"
+                if stop_requested and status == RunStatus.FAILED:
+                    status, reason = RunStatus.STOPPED, "stopped by the user"
                 outcome = Outcome(status, reason, None)
             ended = rows.end_experiment(
                 self.db, self.experiment_id, outcome.status, outcome.reason, outcome.exit_code

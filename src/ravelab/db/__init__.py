@@ -13,6 +13,7 @@ from ravelab.db.errors import (
     DiskFullError,
     StorageUnavailableError,
 )
+from ravelab.db.progress import ProgressUpdate, RunProgress
 from ravelab.db.records import (
     DatasetRecord,
     ExperimentRecord,
@@ -20,8 +21,11 @@ from ravelab.db.records import (
     ModelRecord,
     ProjectRecord,
 )
+from ravelab.db.vocabulary import FINAL, LIVE, DatasetStatus, Health, RunStatus
 
 __all__ = [
+    "FINAL",
+    "LIVE",
     "CannotOpenError",
     "ConstraintError",
     "Database",
@@ -32,10 +36,15 @@ __all__ = [
     "DatabaseReadOnlyError",
     "DatabaseTooNewError",
     "DatasetRecord",
+    "DatasetStatus",
     "DiskFullError",
     "ExperimentRecord",
+    "Health",
     "JobRecord",
     "ModelRecord",
+    "ProgressUpdate",
     "ProjectRecord",
+    "RunProgress",
+    "RunStatus",
     "StorageUnavailableError",
 ]

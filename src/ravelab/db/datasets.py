@@ -16,6 +16,7 @@ from typing import Any
 from ravelab.db.database import Database
 from ravelab.db.experiments import known_column, utc_now
 from ravelab.db.records import DatasetRecord
+from ravelab.db.vocabulary import DatasetStatus
 
 
 def insert_dataset(
@@ -28,7 +29,7 @@ def insert_dataset(
     n_seconds: float | None,
     lazy: bool = False,
     project_id: int = 1,
-    status: str = "ready",
+    status: DatasetStatus = DatasetStatus.READY,
     sources: list[str] | None = None,
     num_signal: int | None = None,
 ) -> int:

@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ravelab.db.database import Database
+from ravelab.db.progress import ProgressUpdate
 from ravelab.db.records import ExperimentRecord, LaunchOwner
+from ravelab.db.vocabulary import LIVE_SQL, Health, RunStatus
 
 if TYPE_CHECKING:
     # Imported where points are read or written: it brings NumPy, which listing and
     # showing runs never need.
     from ravelab.db import point_blocks
 
-STATUSES = ("queued", "running", "completed", "failed", "stopped")
-FINAL_STATUSES = ("completed", "failed", "stopped")
 
 _SELECT = (
     "SELECT e.*, d.name AS dataset_name FROM experiments e "
@@ -41,7 +41,7 @@ def insert_experiment(
     project_id: int,
     dataset_id: int | None,
     config: Mapping[str, Any],
-    status: str = "running",
+    status: RunStatus = RunStatus.RUNNING,
     owner: LaunchOwner | None = None,
 ) -> int:
     """Insert a new experiment row and return its id.
@@ -115,7 +115,7 @@ def unlaunched_experiments(db: Database) -> list[ExperimentRecord]:
     launcher died before it recorded the supervisor)."""
     rows = db.query(
         f"{_SELECT} WHERE e.pid IS NULL AND e.job_id IS NULL AND e.ended_at IS NULL "
-        "AND e.status IN ('running', 'queued') ORDER BY e.id"
+        f"AND e.status IN {LIVE_SQL} ORDER BY e.id"
     )
     return [ExperimentRecord.from_row(row) for row in rows]
 
@@ -131,7 +131,7 @@ def claim_process(db: Database, experiment_id: int, pid: int, start_time: float,
     return cursor.rowcount > 0
 
 
-def settle_unlaunched(db: Database, experiment_id: int, status: str, reason: str) -> bool:
+def settle_unlaunched(db: Database, experiment_id: int, status: RunStatus, reason: str) -> bool:
     """End an experiment that never got a process (only while it still has none)."""
     now = utc_now()
     cursor = db.execute(
@@ -152,13 +152,13 @@ def claim_for_resume(
     """Make the row a run being launched by ``owner``, only if it is still as ``record``
     shows it (ended or stopped, same process); False (nothing changed) otherwise."""
     cursor = db.execute(
-        "UPDATE experiments SET status = 'running', ended_at = NULL, exit_code = NULL, "
-        "reason = NULL, stop_requested_at = NULL, completed_at = NULL, "
-        "stop_at_checkpoint = 0, health = 'ok', health_detail = NULL, config = ?, "
+        f"UPDATE experiments SET status = '{RunStatus.RUNNING}', ended_at = NULL, "
+        "exit_code = NULL, reason = NULL, stop_requested_at = NULL, completed_at = NULL, "
+        f"stop_at_checkpoint = 0, health = '{Health.OK}', health_detail = NULL, config = ?, "
         "argv = ?, pid = NULL, pid_start_time = NULL, host = NULL, job_id = NULL, "
         "launcher_pid = ?, launcher_start_time = ?, launcher_host = ?, "
         "launch_lease_until = ? "
-        "WHERE id = ? AND status NOT IN ('running', 'queued') AND pid IS ? "
+        f"WHERE id = ? AND status NOT IN {LIVE_SQL} AND pid IS ? "
         "AND pid_start_time IS ? AND job_id IS ?",
         (
             json.dumps(dict(config)),
@@ -180,7 +180,7 @@ def stopped_unlaunched_ids(db: Database) -> list[int]:
     """Ids of rows stopped while being launched: no process recorded and no end."""
     rows = db.query(
         "SELECT id FROM experiments WHERE pid IS NULL AND job_id IS NULL "
-        "AND ended_at IS NULL AND status = 'stopped' ORDER BY id"
+        f"AND ended_at IS NULL AND status = '{RunStatus.STOPPED}' ORDER BY id"
     )
     return [int(row[0]) for row in rows]
 
@@ -196,8 +196,8 @@ def set_unended_reason(db: Database, experiment_id: int, reason: str) -> None:
 def mark_queued(db: Database, experiment_id: int, detail: str | None) -> None:
     """A run not ended and queued or running is ``queued`` with the queue's reason."""
     db.execute(
-        "UPDATE experiments SET status = 'queued', reason = ? WHERE id = ? "
-        "AND ended_at IS NULL AND status IN ('queued', 'running')",
+        f"UPDATE experiments SET status = '{RunStatus.QUEUED}', reason = ? WHERE id = ? "
+        f"AND ended_at IS NULL AND status IN {LIVE_SQL}",
         (detail, experiment_id),
     )
 
@@ -205,8 +205,8 @@ def mark_queued(db: Database, experiment_id: int, detail: str | None) -> None:
 def mark_left_queue(db: Database, experiment_id: int) -> None:
     """A queued run not ended is ``running``; the queue's reason goes with the queue."""
     db.execute(
-        "UPDATE experiments SET status = 'running', reason = NULL WHERE id = ? "
-        "AND ended_at IS NULL AND status = 'queued'",
+        f"UPDATE experiments SET status = '{RunStatus.RUNNING}', reason = NULL WHERE id = ? "
+        f"AND ended_at IS NULL AND status = '{RunStatus.QUEUED}'",
         (experiment_id,),
     )
 
@@ -339,7 +339,7 @@ def merge_metrics(db: Database, experiment_id: int, latest: Mapping[str, Any]) -
         _merge_json_column(db, experiment_id, "metrics", latest)
 
 
-def merge_progress(db: Database, experiment_id: int, progress: Mapping[str, Any]) -> None:
+def merge_progress(db: Database, experiment_id: int, progress: ProgressUpdate) -> None:
     """Merge keys into the ``experiments.progress`` JSON column."""
     if progress:
         _merge_json_column(db, experiment_id, "progress", progress)

@@ -9,6 +9,7 @@ from typing import Any
 from ravelab.db.database import Database
 from ravelab.db.experiments import known_column, utc_now
 from ravelab.db.records import JobRecord, ModelRecord
+from ravelab.db.vocabulary import RunStatus
 
 
 def insert_job(
@@ -22,7 +23,7 @@ def insert_job(
     """Insert a running job and return its id."""
     cursor = db.execute(
         "INSERT INTO jobs(kind, dataset_id, experiment_id, status, options, created_at) "
-        "VALUES (?, ?, ?, 'running', ?, ?)",
+        f"VALUES (?, ?, ?, '{RunStatus.RUNNING}', ?, ?)",
         (kind, dataset_id, experiment_id, json.dumps(dict(options or {})), utc_now()),
     )
     assert cursor.lastrowid is not None
@@ -59,8 +60,8 @@ def unlaunched_jobs(db: Database) -> list[JobRecord]:
     """Running jobs with no process recorded yet (being launched, or whose launcher died
     before it recorded the supervisor)."""
     rows = db.query(
-        "SELECT * FROM jobs WHERE pid IS NULL AND ended_at IS NULL AND status = 'running' "
-        "ORDER BY id"
+        "SELECT * FROM jobs WHERE pid IS NULL AND ended_at IS NULL "
+        f"AND status = '{RunStatus.RUNNING}' ORDER BY id"
     )
     return [JobRecord.from_row(row) for row in rows]
 
@@ -80,7 +81,7 @@ def fail_unlaunched_job(db: Database, job_id: int, reason: str) -> bool:
     """Fail a job that never got a process (only while it still has none and has not
     ended); False when it got one or ended meanwhile."""
     cursor = db.execute(
-        "UPDATE jobs SET status = 'failed', reason = ?, ended_at = ? "
+        f"UPDATE jobs SET status = '{RunStatus.FAILED}', reason = ?, ended_at = ? "
         "WHERE id = ? AND pid IS NULL AND ended_at IS NULL",
         (reason, utc_now(), job_id),
     )

@@ -7,6 +7,9 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ravelab.db.progress import RunProgress
+from ravelab.db.vocabulary import Health, RunStatus
+
 
 def _json(text: str | None, default: Any) -> Any:
     if not text:
@@ -80,7 +83,7 @@ class JobRecord:
     kind: str
     dataset_id: int | None
     experiment_id: int | None
-    status: str
+    status: RunStatus
     options: dict[str, Any]
     progress: dict[str, Any]
     run_dir: str | None
@@ -101,7 +104,7 @@ class JobRecord:
             kind=row["kind"],
             dataset_id=row["dataset_id"],
             experiment_id=row["experiment_id"],
-            status=row["status"],
+            status=RunStatus(row["status"]),
             options=_json(row["options"], {}),
             progress=_json(row["progress"], {}),
             run_dir=row["run_dir"],
@@ -117,7 +120,7 @@ class JobRecord:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "status": str(self.status)}
 
 
 @dataclass(frozen=True)
@@ -175,12 +178,12 @@ class ExperimentRecord:
     name: str
     dataset_id: int | None
     config: dict[str, Any]
-    status: str
+    status: RunStatus
     created_at: str
     started_at: str | None
     completed_at: str | None
     metrics: dict[str, Any]
-    progress: dict[str, Any]
+    progress: RunProgress
     run_dir: str | None
     argv: list[str]
     pid: int | None
@@ -192,7 +195,7 @@ class ExperimentRecord:
     stop_requested_at: str | None
     executor: str = "local"
     job_id: str | None = None
-    health: str = "ok"
+    health: Health = Health.OK
     health_detail: str | None = None
     stop_at_checkpoint: bool = False
     dataset_name: str | None = field(default=None)
@@ -206,12 +209,12 @@ class ExperimentRecord:
             name=row["name"],
             dataset_id=row["dataset_id"],
             config=_json(row["config"], {}),
-            status=row["status"],
+            status=RunStatus(row["status"]),
             created_at=row["created_at"],
             started_at=row["started_at"],
             completed_at=row["completed_at"],
             metrics=_json(row["metrics"], {}),
-            progress=_json(row["progress"], {}),
+            progress=RunProgress.from_json(_json(row["progress"], {})),
             run_dir=row["run_dir"],
             argv=_json(row["argv"], []),
             pid=row["pid"],
@@ -223,7 +226,7 @@ class ExperimentRecord:
             stop_requested_at=row["stop_requested_at"],
             executor=row["executor"],
             job_id=row["job_id"],
-            health=row["health"],
+            health=Health.parse(row["health"]),
             health_detail=row["health_detail"],
             stop_at_checkpoint=bool(row["stop_at_checkpoint"]),
             dataset_name=row["dataset_name"] if "dataset_name" in keys else None,
@@ -231,7 +234,13 @@ class ExperimentRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """The seed's experiment dict (config and metrics decoded) plus the extra columns,
-        and ``dataset``: its dataset's name."""
+        and ``dataset``: its dataset's name; plain strings and the progress JSON as
+        stored, as the original dict API gave."""
         data = asdict(self)
-        data["dataset"] = self.dataset_name
+        data.update(
+            status=str(self.status),
+            health=str(self.health),
+            progress=self.progress.as_dict(),
+            dataset=self.dataset_name,
+        )
         return data

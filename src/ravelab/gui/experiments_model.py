@@ -1,7 +1,7 @@
-"""The runs table's model: one row per experiment dict, updated row by row.
+"""The runs table's model: one row per experiment record, updated row by row.
 
-``ExperimentsModel`` holds the experiment dicts of ``TrainingManager.list_experiments``
-and merges updates into them (a run's progress, its latest metrics); what each cell
+``ExperimentsModel`` holds the records of ``TrainingManager.list_records`` and merges
+updates into them (a run's progress, its latest metrics); what each cell
 shows is computed then, once, and written into the cells of a ``QStandardItemModel``,
 so views read it in C++: painting the table never calls into Python, and so never waits
 for the interpreter lock that busy threads hold (a model answering in Python was entered
@@ -15,10 +15,10 @@ status and sorts on raw values.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from enum import IntEnum
-from typing import Any
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -37,6 +37,8 @@ from PySide6.QtGui import (
     QStandardItemModel,
 )
 
+from ravelab.core.display import STOPPING
+from ravelab.db import ExperimentRecord, Health, RunStatus
 from ravelab.gui import formatting
 from ravelab.gui.style import STATUS_COLOURS
 
@@ -92,17 +94,16 @@ VALIDATION_METRIC = "validation"
 _NUMERIC = {Column.SPEED, Column.ETA, Column.BEST_VALIDATION, Column.DURATION}
 
 
-def display_status(experiment: Mapping[str, Any]) -> str:
+def display_status(experiment: ExperimentRecord) -> str:
     """``stopping`` for a run asked to stop that has not ended yet, else the status."""
-    status = str(experiment.get("status") or "unknown")
-    if status == "stopped" and not experiment.get("ended_at"):
-        return "stopping"
-    return status
+    if experiment.status == RunStatus.STOPPED and not experiment.ended_at:
+        return STOPPING
+    return str(experiment.status)
 
 
-def is_live(experiment: Mapping[str, Any]) -> bool:
-    """True while the run's process may still be going (running or stopping)."""
-    return display_status(experiment) in ("running", "stopping", "queued")
+def is_live(experiment: ExperimentRecord) -> bool:
+    """True while the run's process may still be going (queued, running or stopping)."""
+    return experiment.status.is_live or display_status(experiment) == STOPPING
 
 
 def _dot(colour: str) -> QIcon:
@@ -115,6 +116,13 @@ def _dot(colour: str) -> QIcon:
     painter.drawEllipse(2, 2, 8, 8)
     painter.end()
     return QIcon(pixmap)
+
+
+class _Keep:
+    """The default of an argument left as it is (None is a value: no reason)."""
+
+
+_KEEP = _Keep()
 
 
 #: A cell's flags: selectable, not editable, no children.
@@ -133,13 +141,13 @@ class ExperimentsModel(QStandardItemModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(0, len(Column), parent)
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[ExperimentRecord] = []
         self._row_of: dict[int, int] = {}
         self._best: dict[int, float] = {}
         self._icons: dict[str, QIcon] = {}
         self._brushes: dict[str, QBrush] = {}
         #: What was written into each cell (row, column): the roles and their values.
-        self._written: list[list[dict[int, Any]]] = []
+        self._written: list[list[dict[int, object]]] = []
         for column in Column:
             header = QStandardItem(HEADERS[column])
             tip = HEADER_TIPS.get(column)
@@ -149,12 +157,12 @@ class ExperimentsModel(QStandardItemModel):
 
     # -- reading -------------------------------------------------------------------------------
 
-    def experiment(self, row: int) -> dict[str, Any]:
-        """The experiment dict shown in a row."""
+    def experiment(self, row: int) -> ExperimentRecord:
+        """The experiment shown in a row."""
         return self._rows[row]
 
-    def experiment_by_id(self, experiment_id: int) -> dict[str, Any] | None:
-        """An experiment dict by id, or None when it is not in the table."""
+    def experiment_by_id(self, experiment_id: int) -> ExperimentRecord | None:
+        """An experiment by id, or None when it is not in the table."""
         row = self._row_of.get(experiment_id)
         return None if row is None else self._rows[row]
 
@@ -164,7 +172,7 @@ class ExperimentsModel(QStandardItemModel):
 
     def experiment_ids(self) -> list[int]:
         """Ids of the experiments shown, in row order."""
-        return [int(row["id"]) for row in self._rows]
+        return [row.id for row in self._rows]
 
     def best_validation(self, experiment_id: int) -> float | None:
         """The lowest ``validation`` value seen for a run, or None."""
@@ -172,20 +180,19 @@ class ExperimentsModel(QStandardItemModel):
 
     # -- what a cell shows ---------------------------------------------------------------------
 
-    def _cell(self, experiment: Mapping[str, Any], column: Column) -> dict[int, Any]:
+    def _cell(self, experiment: ExperimentRecord, column: Column) -> dict[int, object]:
         """The roles of one cell and their values (a role left out has no value)."""
         status = display_status(experiment)
         display = self._display(experiment, column)
-        values: dict[int, Any] = {
+        values: dict[int, object] = {
             Qt.ItemDataRole.DisplayRole: display,
             SORT_ROLE: self._sort_key(experiment, column, display),
-            EXPERIMENT_ID_ROLE: int(experiment["id"]),
-            STATUS_ROLE: str(experiment.get("status") or ""),
+            EXPERIMENT_ID_ROLE: experiment.id,
+            STATUS_ROLE: str(experiment.status),
         }
         if column == Column.PROGRESS:
-            progress = experiment.get("progress") or {}
             values[PROGRESS_ROLE] = (
-                int(progress.get("step") or 0),
+                experiment.progress.step,
                 _max_steps(experiment),
                 _percent(experiment),
                 status,
@@ -200,71 +207,71 @@ class ExperimentsModel(QStandardItemModel):
             values[Qt.ItemDataRole.ToolTipRole] = tip
         return {int(role): value for role, value in values.items()}
 
-    def _display(self, experiment: Mapping[str, Any], column: Column) -> str:
-        progress = experiment.get("progress") or {}
+    def _display(self, experiment: ExperimentRecord, column: Column) -> str:
+        progress = experiment.progress
         live = is_live(experiment)
         if column == Column.NAME:
-            return str(experiment.get("name") or "")
+            return experiment.name
         if column == Column.DATASET:
-            return str(experiment.get("dataset") or "-")
+            return experiment.dataset_name or "-"
         if column == Column.CONFIG:
-            return formatting.config_text(experiment.get("config") or {})
+            return formatting.config_text(experiment.config)
         if column == Column.STATUS:
-            health = experiment.get("health")
+            health = experiment.health
             status = display_status(experiment)
-            return f"{status} ({health})" if health not in (None, "ok") and live else status
+            return f"{status} ({health})" if health != Health.OK and live else status
         if column == Column.PROGRESS:
-            step = int(progress.get("step") or 0)
+            step = progress.step
             total = _max_steps(experiment)
             return f"{step:,} / {total:,}" if total else f"{step:,}"
         if column == Column.SPEED:
             return formatting.speed(formatting.progress_speed(progress)) if live else "-"
         if column == Column.ETA:
-            return formatting.duration(progress.get("eta_s")) if live else "-"
+            return formatting.duration(progress.eta_s) if live else "-"
         if column == Column.BEST_VALIDATION:
-            return formatting.number(self._best.get(int(experiment["id"])))
+            return formatting.number(self._best.get(experiment.id))
         if column == Column.STARTED:
-            return formatting.local_time(experiment.get("started_at"))
+            return formatting.local_time(experiment.started_at)
         if column == Column.DURATION:
             return formatting.duration(formatting.run_seconds(experiment))
         return ""
 
-    def _sort_key(self, experiment: Mapping[str, Any], column: Column, display: str) -> Any:
-        progress = experiment.get("progress") or {}
+    def _sort_key(self, experiment: ExperimentRecord, column: Column, display: str) -> object:
+        progress = experiment.progress
         if column == Column.PROGRESS:
             return _percent(experiment)
         if column == Column.SPEED:
             return _float(formatting.progress_speed(progress))
         if column == Column.ETA:
-            return _float(progress.get("eta_s")) if is_live(experiment) else math.inf
+            return _float(progress.eta_s) if is_live(experiment) else math.inf
         if column == Column.BEST_VALIDATION:
-            best = self._best.get(int(experiment["id"]))
+            best = self._best.get(experiment.id)
             return math.inf if best is None else best
         if column == Column.STARTED:
-            return str(experiment.get("started_at") or "")
+            return experiment.started_at or ""
         if column == Column.DURATION:
             # Whole seconds, as shown: a live run's key then changes once a second.
             return float(round(formatting.run_seconds(experiment) or 0.0))
         return display.lower()
 
-    def _tooltip(self, experiment: Mapping[str, Any], column: Column) -> str | None:
+    def _tooltip(self, experiment: ExperimentRecord, column: Column) -> str | None:
         if column == Column.STATUS:
-            reason = experiment.get("reason") or experiment.get("health_detail")
+            reason = experiment.reason or experiment.health_detail
             return f"{display_status(experiment)}: {reason}" if reason else None
         if column == Column.NAME:
-            return str(experiment.get("run_dir") or "")
+            return experiment.run_dir or ""
         if column == Column.CONFIG:
-            config = experiment.get("config") or {}
+            config = experiment.config
             extra = [f"--augment {a}" for a in config.get("augment") or []]
             extra += [f"--override {o}" for o in config.get("overrides") or []]
             return " ".join([formatting.config_text(config), *extra])
         if column == Column.PROGRESS:
-            progress = experiment.get("progress") or {}
+            progress = experiment.progress
             parts = [formatting.percent_text(_percent(experiment))]
-            if progress.get("epoch") is not None:
-                parts.append(f"epoch {progress['epoch']}")
-            if progress.get("phase") is not None:
-                parts.append(f"phase {progress['phase']}")
+            if progress.epoch is not None:
+                parts.append(f"epoch {progress.epoch}")
+            if progress.phase is not None:
+                parts.append(f"phase {progress.phase}")
             return ", ".join(parts)
         return None
 
@@ -284,26 +291,26 @@ class ExperimentsModel(QStandardItemModel):
     # -- updating ------------------------------------------------------------------------------
 
     def set_experiments(
-        self, experiments: Iterable[Mapping[str, Any]], best: Mapping[int, float] | None = None
+        self, experiments: Iterable[ExperimentRecord], best: Mapping[int, float] | None = None
     ) -> None:
         """Show these experiments (in this order), merging into the rows already shown.
 
         Rows of experiments no longer listed are removed, new ones inserted, the others
         updated in place, so selections and the scroll position survive a reload.
         """
-        wanted = [dict(experiment) for experiment in experiments]
+        wanted = list(experiments)
         if best is not None:
             self._best.update(best)
-        wanted_ids = {int(experiment["id"]) for experiment in wanted}
+        wanted_ids = {experiment.id for experiment in wanted}
         for row in reversed(range(len(self._rows))):
-            if int(self._rows[row]["id"]) not in wanted_ids:
+            if self._rows[row].id not in wanted_ids:
                 self.removeRow(row)
                 removed = self._rows.pop(row)
                 del self._written[row]
-                self._best.pop(int(removed["id"]), None)
+                self._best.pop(removed.id, None)
         self._reindex()
         for experiment in wanted:
-            shown_row = self._row_of.get(int(experiment["id"]))
+            shown_row = self._row_of.get(experiment.id)
             if shown_row is None:
                 self._insert(len(self._rows), experiment)
             else:
@@ -316,48 +323,60 @@ class ExperimentsModel(QStandardItemModel):
                 self._changed(shown_row)
 
     def update_experiment(
-        self, experiment: Mapping[str, Any], best_validation: float | None = None
+        self, experiment: ExperimentRecord, best_validation: float | None = None
     ) -> None:
-        """Replace one experiment's dict (after it ended, say), or add it on top."""
-        experiment_id = int(experiment["id"])
+        """Replace one experiment's record (after it ended, say), or add it on top."""
+        experiment_id = experiment.id
         if best_validation is not None:
             self._best[experiment_id] = best_validation
         row = self._row_of.get(experiment_id)
         if row is None:
-            self._insert(0, dict(experiment))
+            self._insert(0, experiment)
         else:
-            self._rows[row] = _newest(self._rows[row], dict(experiment))
+            self._rows[row] = _newest(self._rows[row], experiment)
             self._changed(row)
 
-    def update_progress(self, experiment_id: int, progress: Mapping[str, Any]) -> bool:
+    def update_progress(self, experiment_id: int, progress: Mapping[str, object]) -> bool:
         """Merge a run's latest progress into its row; False when the run is not shown."""
         row = self._row_of.get(experiment_id)
         if row is None:
             return False
-        merged = dict(self._rows[row].get("progress") or {})
-        merged.update(progress)
-        self._rows[row]["progress"] = merged
+        shown = self._rows[row]
+        self._rows[row] = dataclasses.replace(shown, progress=shown.progress.merged(progress))
         self._changed(row, Column.PROGRESS, Column.ETA)
         self._changed(row, Column.DURATION, Column.DURATION)
         return True
 
-    def update_fields(self, experiment_id: int, **fields: Any) -> bool:
-        """Set top-level fields of a run's dict (status, reason, health, ...)."""
+    def update_status(
+        self, experiment_id: int, status: RunStatus, reason: str | _Keep | None = _KEEP
+    ) -> bool:
+        """Set a run's status (and its reason, when given); False when it is not shown."""
         row = self._row_of.get(experiment_id)
         if row is None:
             return False
-        self._rows[row].update(fields)
+        shown = self._rows[row]
+        kept = shown.reason if isinstance(reason, _Keep) else reason
+        self._rows[row] = dataclasses.replace(shown, status=status, reason=kept)
         self._changed(row)
         return True
 
-    def update_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> bool:
+    def update_health(self, experiment_id: int, health: Health, detail: str | None) -> bool:
+        """Set a run's health and its detail; False when the run is not shown."""
+        row = self._row_of.get(experiment_id)
+        if row is None:
+            return False
+        shown = self._rows[row]
+        self._rows[row] = dataclasses.replace(shown, health=health, health_detail=detail)
+        self._changed(row)
+        return True
+
+    def update_metrics(self, experiment_id: int, metrics: Mapping[str, object]) -> bool:
         """Merge a run's latest metric values into its row (and its best validation)."""
         row = self._row_of.get(experiment_id)
         if row is None:
             return False
-        merged = dict(self._rows[row].get("metrics") or {})
-        merged.update(metrics)
-        self._rows[row]["metrics"] = merged
+        shown = self._rows[row]
+        self._rows[row] = dataclasses.replace(shown, metrics={**shown.metrics, **metrics})
         value = metrics.get(VALIDATION_METRIC)
         if isinstance(value, int | float) and math.isfinite(value):
             best = self._best.get(experiment_id)
@@ -371,7 +390,7 @@ class ExperimentsModel(QStandardItemModel):
             if is_live(experiment):
                 self._changed(row, Column.ETA, Column.DURATION)
 
-    def _insert(self, row: int, experiment: dict[str, Any]) -> None:
+    def _insert(self, row: int, experiment: ExperimentRecord) -> None:
         """Show a new experiment at ``row``, its cells filled before views see them."""
         cells = [self._cell(experiment, column) for column in Column]
         items = []
@@ -381,18 +400,18 @@ class ExperimentsModel(QStandardItemModel):
             for role, value in values.items():
                 item.setData(value, role)
             items.append(item)
-        # The dicts first: the filter proxy reads the new row while it is inserted.
+        # The records first: the filter proxy reads the new row while it is inserted.
         appended = row == len(self._rows)
         self._rows.insert(row, experiment)
         self._written.insert(row, cells)
         if appended:  # a list loaded at start-up: no reindexing per row
-            self._row_of[int(experiment["id"])] = row
+            self._row_of[experiment.id] = row
         else:
             self._reindex()
         self.insertRow(row, items)
 
     def _changed(self, row: int, first: int = 0, last: int = len(Column) - 1) -> None:
-        """One row's dict changed: write the values that changed in columns ``first`` to
+        """One row's record changed: write the values that changed in columns ``first`` to
         ``last`` (one ``dataChanged`` per cell that changed, none when nothing did)."""
         experiment = self._rows[row]
         written = self._written[row]
@@ -406,48 +425,43 @@ class ExperimentsModel(QStandardItemModel):
                 self.setItemData(self.index(row, column), changes)
 
     def _reindex(self) -> None:
-        self._row_of = {int(experiment["id"]): row for row, experiment in enumerate(self._rows)}
+        self._row_of = {experiment.id: row for row, experiment in enumerate(self._rows)}
 
 
-def _newest(shown: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+def _newest(shown: ExperimentRecord, loaded: ExperimentRecord) -> ExperimentRecord:
     """``loaded`` (read from the DB in a worker), keeping the progress and metrics already
     shown when signals made them newer than what the worker read."""
-    shown_at = (shown.get("progress") or {}).get("updated_at") or 0
-    loaded_at = (loaded.get("progress") or {}).get("updated_at") or 0
-    newer = (
-        isinstance(shown_at, int | float)
-        and isinstance(loaded_at, int | float)
-        and shown_at > loaded_at
-    )
-    if newer:
-        loaded["progress"] = shown.get("progress") or {}
-        loaded["metrics"] = {**(loaded.get("metrics") or {}), **(shown.get("metrics") or {})}
+    shown_at = shown.progress.updated_at or 0.0
+    loaded_at = loaded.progress.updated_at or 0.0
+    if shown_at > loaded_at:
+        return dataclasses.replace(
+            loaded, progress=shown.progress, metrics={**loaded.metrics, **shown.metrics}
+        )
     return loaded
 
 
-def _max_steps(experiment: Mapping[str, Any]) -> int:
-    progress = experiment.get("progress") or {}
-    value = progress.get("max_steps") or (experiment.get("config") or {}).get("max_steps")
-    if isinstance(value, int | float) and math.isfinite(value) and 0 < value < 2**63:
-        return int(value)
-    return 0
+def _max_steps(experiment: ExperimentRecord) -> int:
+    value: object = experiment.progress.max_steps or experiment.config.get("max_steps")
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return 0  # the config is stored JSON: anything may be there
+    return int(value) if 0 < value < 2**63 else 0
 
 
-def _percent(experiment: Mapping[str, Any]) -> float:
-    progress = experiment.get("progress") or {}
-    percent = progress.get("percent")
-    if isinstance(percent, int | float) and math.isfinite(percent):
-        return float(max(0.0, min(100.0, percent)))
+def _percent(experiment: ExperimentRecord) -> float:
+    percent = experiment.progress.percent
+    if percent is not None:
+        return max(0.0, min(100.0, percent))
     total = _max_steps(experiment)
-    step = progress.get("step") or 0
+    step = experiment.progress.step
     return max(0.0, min(100.0, 100.0 * step / total)) if total else 0.0
 
 
-def _float(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else -1.0
+def _float(value: float | None) -> float:
+    return -1.0 if value is None else value
 
 
-STATUS_FILTERS = ("running", "completed", "failed", "stopped")
+#: The statuses the table can be filtered by (``running`` shows stopping runs too).
+STATUS_FILTERS = (RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED)
 
 
 class ExperimentsFilterProxy(QSortFilterProxyModel):
@@ -486,14 +500,14 @@ class ExperimentsFilterProxy(QSortFilterProxyModel):
         if self._status is not None:
             shown = display_status(experiment)
             wanted = self._status
-            if not (shown == wanted or (wanted == "running" and shown == "stopping")):
+            if not (shown == wanted or (wanted == RunStatus.RUNNING and shown == STOPPING)):
                 return False
         if self._text:
             haystack = " ".join(
                 [
-                    str(experiment.get("name") or ""),
-                    str(experiment.get("dataset") or ""),
-                    formatting.config_text(experiment.get("config") or {}),
+                    experiment.name,
+                    experiment.dataset_name or "",
+                    formatting.config_text(experiment.config),
                 ]
             ).lower()
             if self._text not in haystack:

@@ -10,27 +10,28 @@ from typing import Any
 
 # The times, durations and rates the CLI shows too.
 from ravelab.core.display import duration, local_time, parse_time, speed
+from ravelab.db import ExperimentRecord, RunProgress
 
 
-def run_seconds(experiment: Mapping[str, Any], now: datetime | None = None) -> float | None:
+def run_seconds(experiment: ExperimentRecord, now: datetime | None = None) -> float | None:
     """How long a run has been going (or went): start to end, or to ``now``."""
-    start = parse_time(experiment.get("started_at"))
+    start = parse_time(experiment.started_at)
     if start is None:
         return None
-    end = parse_time(experiment.get("ended_at") or experiment.get("completed_at"))
+    end = parse_time(experiment.ended_at or experiment.completed_at)
     if end is None:
         end = now or datetime.now(UTC)
     return max((end - start).total_seconds(), 0.0)
 
 
-def progress_speed(progress: Mapping[str, Any]) -> Any:
+def progress_speed(progress: RunProgress) -> float | None:
     """A run's steps per second: the measured ``step_rate`` the ETA uses, else the rate
     Lightning's progress bar printed (``speed``)."""
-    rate = progress.get("step_rate")
-    return rate if isinstance(rate, int | float) and rate > 0 else progress.get("speed")
+    rate = progress.step_rate
+    return rate if rate is not None and rate > 0 else progress.speed
 
 
-def number(value: Any, digits: int = 4) -> str:
+def number(value: object, digits: int = 4) -> str:
     """A metric value: ``0.01234`` -> ``0.01234``, ``1.2e-05``; ``-`` when missing."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "-"
@@ -39,7 +40,7 @@ def number(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def steps(value: Any) -> str:
+def steps(value: object) -> str:
     """``6000000`` -> ``6,000,000``."""
     if not isinstance(value, int | float) or not math.isfinite(value):
         return "-"
@@ -51,7 +52,7 @@ def percent_text(percent: float) -> str:
     return f"{percent:.1f}%" if 0 < percent < 10 else f"{percent:.0f}%"
 
 
-def seconds_of_audio(seconds: Any) -> str:
+def seconds_of_audio(seconds: object) -> str:
     """A dataset's length: ``56.5`` -> ``0:56``, ``3725`` -> ``1:02:05``."""
     if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
         return "-"  # a stored inf or NaN (an older version) shows as unknown
@@ -61,7 +62,7 @@ def seconds_of_audio(seconds: Any) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def sample_rate(value: Any) -> str:
+def sample_rate(value: object) -> str:
     """``44100`` -> ``44.1 kHz``."""
     if not isinstance(value, int | float) or value <= 0:
         return "-"
@@ -80,7 +81,7 @@ def command_line(argv: Sequence[str]) -> str:
     return shlex.join([str(part) for part in argv])
 
 
-def size(n_bytes: Any) -> str:
+def size(n_bytes: object) -> str:
     """A file size: "512 B", "3.4 MB", "1.2 GB"."""
     if not isinstance(n_bytes, int | float):
         return "-"

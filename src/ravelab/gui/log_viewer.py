@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -36,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ravelab.core.log_tail import LOG_FILES
+from ravelab.db import ExperimentRecord
 from ravelab.gui.experiments_model import is_live
 from ravelab.gui.log_reader import LogChunk, LogReader
 from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
@@ -147,9 +146,9 @@ class LogViewer(QWidget):
         """The folder of the run shown, or None."""
         return self._run_dir
 
-    def show_run(self, experiment: Mapping[str, Any] | None) -> None:
+    def show_run(self, experiment: ExperimentRecord | None) -> None:
         """Show a run's log (loaded in the background), or nothing for None."""
-        run_dir = experiment.get("run_dir") if experiment else None
+        run_dir = experiment.run_dir if experiment else None
         self._generation += 1
         self._pending = self._pending_final = False
         self._read_timer.stop()
@@ -165,7 +164,7 @@ class LogViewer(QWidget):
             self.title.setText("Log")
             self.text.setPlaceholderText("Select a run to see its log.")
             return
-        self.title.setText(f"Log of {experiment.get('name')}")
+        self.title.setText(f"Log of {experiment.name}")
         if self._run_dir is None:
             self._reader = None
             self.text.setPlaceholderText("This run has no run folder, so no log.")

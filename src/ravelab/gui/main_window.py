@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
 
     def _on_training_completed(self, experiment_id: int, status: str) -> None:
         experiment = self.training_page.model.experiment_by_id(experiment_id)
-        name = experiment.get("name") if experiment else experiment_id
+        name = experiment.name if experiment else experiment_id
         self.statusBar().showMessage(f"Run {name} ended: {status}.", 15_000)
 
     # -- rave ----------------------------------------------------------------------------------

@@ -25,13 +25,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -47,6 +50,7 @@ from PySide6.QtWidgets import (
 
 from ravelab.core import run_queries
 from ravelab.core.training_manager import TrainingManager
+from ravelab.db import Database
 from ravelab.gui.metric_series import SeriesCache
 from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
 from ravelab.gui.threaded_canvas import LockingToolbar, ThreadedCanvas
@@ -120,18 +124,18 @@ class _Detail:
     stale: bool = False  # new points arrived inside it: still shown, read again
     serial: int = 0  # which read this is (frames redraw when it changes)
 
-    def covers(self, view: tuple[float, float], names: Any) -> bool:
+    def covers(self, view: tuple[float, float], names: Iterable[str]) -> bool:
         return self.first <= view[0] and view[1] <= self.last and set(self.losses) == set(names)
 
 
-def _read_markers(db: Any, experiment_id: int) -> tuple[int | None, tuple[int, ...], bool]:
+def _read_markers(db: Database, experiment_id: int) -> tuple[int | None, tuple[int, ...], bool]:
     """A run's phase-1 length (from its progress), its checkpoints' steps, and whether it
     is still going."""
     record = run_queries.get_experiment(db, experiment_id)
-    phase = record.progress.get("phase_1_duration") if record is not None else None
+    phase = record.progress.phase_1_duration if record is not None else None
     live = record is not None and record.ended_at is None
     steps = {c.step for c in run_queries.list_checkpoints(db, experiment_id) if c.step is not None}
-    return (int(phase) if isinstance(phase, int | float) else None), tuple(sorted(steps)), live
+    return phase, tuple(sorted(steps)), live
 
 
 def _step_range(loaded: _Loaded) -> tuple[float, float] | None:
@@ -143,7 +147,7 @@ def _step_range(loaded: _Loaded) -> tuple[float, float] | None:
     return min(float(x[0]) for x in arrays), max(float(x[-1]) for x in arrays)
 
 
-def _animated(line: Any) -> Any:
+def _animated(line: Line2D) -> Line2D:
     """Mark a line as drawn over the saved background at every frame (blitting)."""
     line.set_animated(True)
     return line
@@ -156,7 +160,7 @@ STICKY_SLACK = 1.3
 HEADROOM = 0.25
 
 
-def _follow_limits(loss: Any, lr: Any, room: bool = True) -> None:
+def _follow_limits(loss: Axes, lr: Axes, room: bool = True) -> None:
     """Fit the limits of the two axes (which share x) to their data, keeping the current
     ones while they still fit (``room``: leave room for the points still to come)."""
     old = {axes: (axes.get_xlim(), axes.get_ylim()) for axes in (loss, lr)}
@@ -244,8 +248,8 @@ class MetricsPlot(QWidget):
         self._following = True
         self._frame_key: tuple[Any, ...] | None = None
         #: The phase-boundary lines (loss and lr axes) and the checkpoint markers drawn.
-        self.phase_lines: list[Any] = []
-        self.checkpoint_markers: Any = None
+        self.phase_lines: list[Line2D] = []
+        self.checkpoint_markers: Line2D | None = None
         self._markers_key: tuple[Any, ...] | None = None
         #: What the figure shows besides the lines (messages, step labels, line names) and
         #: a counter bumped when it changes: part of the canvas's background key.
@@ -315,7 +319,7 @@ class MetricsPlot(QWidget):
         """The loss metrics drawn now."""
         return list(self._shown.losses)
 
-    def line(self, name: str) -> Any:
+    def line(self, name: str) -> Line2D | None:
         """The Line2D of a metric (``lr`` for the learning rate), or None."""
         if name == figures.LR_METRIC:
             return self.axes.lr_line
@@ -528,8 +532,8 @@ class MetricsPlot(QWidget):
             ),
         )
 
-    def _animated_artists(self) -> list[Any]:
-        lines: list[Any] = list(self.axes.lines.values())
+    def _animated_artists(self) -> list[Artist]:
+        lines: list[Artist] = list(self.axes.lines.values())
         if self.axes.lr_line is not None:
             lines.append(self.axes.lr_line)
         return lines
@@ -609,7 +613,7 @@ class MetricsPlot(QWidget):
         key = (shown.version, width, view, axes.loss.get_yscale(), source)
         if key == self._frame_key:
             return
-        series: list[tuple[Any, tuple[FloatArray, FloatArray]]] = [
+        series: list[tuple[Line2D, tuple[FloatArray, FloatArray]]] = [
             (axes.lines[name], data) for name, data in losses.items() if name in axes.lines
         ]
         if axes.lr_line is not None and lr is not None:

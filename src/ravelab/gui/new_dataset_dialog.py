@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ravelab.core.errors import RavelabError
 from ravelab.core.preprocess import DEFAULT_NUM_SIGNAL, HealthReport
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import DatabaseError, JobRecord
+from ravelab.db import DatabaseError, JobRecord, RunStatus
 from ravelab.gui.job_watcher import JobWatcher, describe_progress
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
 from ravelab.gui.workers import TaskRunner
@@ -262,7 +262,7 @@ class NewDatasetDialog(QDialog):
 
     def _on_finished(self, job: JobRecord) -> None:
         self.progress.hide()
-        if job.status == "completed":
+        if job.status == RunStatus.COMPLETED:
             self.dataset_id = self._pending_dataset
             self.report_label.setStyleSheet("")
             self.report_label.setText(

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from ravelab.db import RunStatus
 from ravelab.gui.experiments_model import PROGRESS_ROLE
 from ravelab.gui.formatting import percent_text
 from ravelab.gui.style import STATUS_COLOURS
@@ -29,7 +30,7 @@ BAR_RANGE = 1000
 def status_palette(base: QPalette, status: str) -> QPalette:
     """``base`` with the bar's fill in the status's colour (running keeps the style's)."""
     palette = QPalette(base)
-    if status != "running":
+    if status != RunStatus.RUNNING:
         colour = QColor(STATUS_COLOURS.get(status, "#757575"))
         palette.setColor(QPalette.ColorRole.Highlight, colour)
     return palette

@@ -72,8 +72,8 @@ class RunBridge(QObject):
         self.interval_ms = interval_ms
         self._lock = threading.Lock()
         self._started: list[int] = []
-        self._progress: dict[int, dict[str, Any]] = {}
-        self._metrics: dict[int, dict[str, Any]] = {}
+        self._progress: dict[int, dict[str, object]] = {}
+        self._metrics: dict[int, dict[str, object]] = {}
         self._output: set[int] = set()
         self._status: dict[int, tuple[str, str]] = {}
         self._health: dict[int, tuple[str, str]] = {}
@@ -135,7 +135,7 @@ class RunBridge(QObject):
             self._finished[experiment_id] = status
         self._poke()
 
-    def _on_progress(self, experiment_id: int, progress: Mapping[str, Any]) -> None:
+    def _on_progress(self, experiment_id: int, progress: Mapping[str, object]) -> None:
         # Emitted once per poll that read anything: it also says "new output" (cheaper
         # than a callback per line from output_line, which a run may print 10,000 of a
         # second).
@@ -144,7 +144,7 @@ class RunBridge(QObject):
             self._output.add(experiment_id)
         self._poke()
 
-    def _on_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> None:
+    def _on_metrics(self, experiment_id: int, metrics: Mapping[str, object]) -> None:
         with self._lock:
             self._metrics.setdefault(experiment_id, {}).update(metrics)
         self._poke()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
@@ -20,25 +18,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.db import ExperimentRecord, Health, RunStatus
 from ravelab.gui import formatting
 from ravelab.gui.experiments_model import display_status, is_live
 from ravelab.gui.progress_delegate import BAR_RANGE, progress_label, status_palette
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE, STATUS_COLOURS
 
 
-def progress_details(experiment: Mapping[str, Any]) -> str:
+def progress_details(experiment: ExperimentRecord) -> str:
     """``epoch 12 · phase 1 of 2 · 2.40 it/s · ETA 1:02:03`` (what is known)."""
-    progress = experiment.get("progress") or {}
+    progress = experiment.progress
     parts = []
-    if progress.get("epoch") is not None:
-        parts.append(f"epoch {progress['epoch']}")
-    if progress.get("phase") is not None:
-        parts.append(f"phase {progress['phase']} of 2")
+    if progress.epoch is not None:
+        parts.append(f"epoch {progress.epoch}")
+    if progress.phase is not None:
+        parts.append(f"phase {progress.phase} of 2")
     if is_live(experiment):
         speed = formatting.speed(formatting.progress_speed(progress))
         if speed != "-":
             parts.append(speed)
-        eta = formatting.duration(progress.get("eta_s"))
+        eta = formatting.duration(progress.eta_s)
         if eta != "-":
             parts.append(f"ETA {eta}")
     took = formatting.duration(formatting.run_seconds(experiment))
@@ -51,7 +50,7 @@ class RunDetails(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._experiment: dict[str, Any] | None = None
+        self._experiment: ExperimentRecord | None = None
         self._bar_status: str | None = None
         self.name_label = QLabel()
         self.name_label.setStyleSheet("font-weight: 600; font-size: 11pt;")
@@ -117,46 +116,44 @@ class RunDetails(QWidget):
         self._details = details
 
     @property
-    def experiment(self) -> dict[str, Any] | None:
+    def experiment(self) -> ExperimentRecord | None:
         """The run shown, or None."""
         return self._experiment
 
-    def show_experiment(self, experiment: Mapping[str, Any] | None) -> None:
+    def show_experiment(self, experiment: ExperimentRecord | None) -> None:
         """Show a run (None: the empty state)."""
-        self._experiment = dict(experiment) if experiment is not None else None
+        self._experiment = experiment
         if experiment is None:
             self._stack.setCurrentWidget(self.empty)
             return
         self._stack.setCurrentWidget(self._details)
-        self.name_label.setText(str(experiment.get("name") or ""))
-        argv = experiment.get("argv") or []
+        self.name_label.setText(experiment.name)
+        argv = experiment.argv
         command = formatting.command_line(argv) if argv else "-"
         self.command.setText(command)
         self.command.setToolTip(command)
         self.command.setCursorPosition(0)
         self.copy_button.setEnabled(bool(argv))
-        run_dir = experiment.get("run_dir")
-        self.folder.setText(str(run_dir or "-"))
+        run_dir = experiment.run_dir
+        self.folder.setText(run_dir or "-")
         self.folder.setCursorPosition(0)
         self.open_button.setEnabled(bool(run_dir))
         self.update_experiment(experiment)
 
-    def update_experiment(self, experiment: Mapping[str, Any]) -> None:
+    def update_experiment(self, experiment: ExperimentRecord) -> None:
         """Refresh status, progress and reason (the run moved on)."""
-        self._experiment = dict(experiment)
+        self._experiment = experiment
         status = display_status(experiment)
-        health = experiment.get("health")
-        unwell = health not in (None, "ok") and is_live(experiment)
+        health = experiment.health
+        unwell = health != Health.OK and is_live(experiment)
         shown = f"{status} ({health})" if unwell else status
         colour = STATUS_COLOURS.get(status, "#424242")
         self.status_label.setText(f"<span style='color:{colour}'>● {shown}</span>")
-        progress = experiment.get("progress") or {}
-        step = int(progress.get("step") or 0)
-        max_steps = int(
-            progress.get("max_steps") or (experiment.get("config") or {}).get("max_steps") or 0
-        )
-        percent = progress.get("percent")
-        if not isinstance(percent, int | float):
+        progress = experiment.progress
+        step = progress.step
+        max_steps = int(progress.max_steps or experiment.config.get("max_steps") or 0)
+        percent = progress.percent
+        if percent is None:
             percent = 100.0 * step / max_steps if max_steps else 0.0
         # QProgressBar.setValue repaints at once, and with it whatever the bar overlaps (here
         # the runs table, whose delegates call into Python): 30 ms and more, several times a
@@ -172,22 +169,22 @@ class RunDetails(QWidget):
             self._bar_status = status
             self.progress.setPalette(status_palette(self.palette(), status))
         self.info_label.setText(progress_details(experiment))
-        phase_1 = progress.get("phase_1_duration")
+        phase_1 = progress.phase_1_duration
         self.info_label.setToolTip(
             f"RAVE's phase 1 (the autoencoder alone) lasts {phase_1:,} steps; phase 2 adds "
             "the adversarial training."
-            if isinstance(phase_1, int)
+            if phase_1 is not None
             else ""
         )
-        reason = experiment.get("reason") or experiment.get("health_detail")
-        self.reason.setText(str(reason) if reason else "")
-        self.reason.setStyleSheet(ERROR_STYLE if status == "failed" else "")
+        reason = experiment.reason or experiment.health_detail
+        self.reason.setText(reason or "")
+        self.reason.setStyleSheet(ERROR_STYLE if status == RunStatus.FAILED else "")
         self.reason_title.setVisible(bool(reason))
         self.reason.setVisible(bool(reason))
 
     def open_run_folder(self) -> bool:
         """Open the run folder in the desktop's file manager."""
-        run_dir = (self._experiment or {}).get("run_dir")
+        run_dir = self._experiment.run_dir if self._experiment is not None else None
         if not run_dir or not Path(run_dir).exists():
             return False
         return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(run_dir))))

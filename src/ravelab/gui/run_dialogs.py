@@ -32,7 +32,7 @@ from ravelab.core import run_queries
 from ravelab.core.compare import diff_configs
 from ravelab.core.errors import RavelabError
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import DatabaseError, JobRecord
+from ravelab.db import DatabaseError, ExperimentRecord, JobRecord, RunStatus
 from ravelab.gui import formatting
 from ravelab.gui.job_watcher import JobWatcher, describe_progress
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
@@ -62,15 +62,18 @@ class ExportDialog(QDialog):
     exported = Signal(int)
 
     def __init__(
-        self, manager: TrainingManager, experiment: dict[str, Any], parent: QWidget | None = None
+        self,
+        manager: TrainingManager,
+        experiment: ExperimentRecord,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.manager = manager
-        self.experiment_id = int(experiment["id"])
+        self.experiment_id = experiment.id
         self.job_id: int | None = None
         self.watcher: JobWatcher | None = None
         self.model_path: str | None = None
-        self.setWindowTitle(f"Export “{experiment.get('name')}”")
+        self.setWindowTitle(f"Export “{experiment.name}”")
         self.setMinimumWidth(520)
 
         self.checkpoint = QComboBox()
@@ -170,7 +173,7 @@ class ExportDialog(QDialog):
 
     def _on_finished(self, job: JobRecord) -> None:
         self.progress.hide()
-        if job.status == "completed":
+        if job.status == RunStatus.COMPLETED:
             models = [m for m in run_queries.list_models(self.manager.db) if m.job_id == job.id]
             self.model_path = models[0].path if models else job.options.get("expected_path")
             size = f" ({formatting.size(models[0].size_bytes)})" if models else ""
@@ -183,7 +186,7 @@ class ExportDialog(QDialog):
         else:
             self._show_error(
                 f"The export {job.status}: {job.reason or 'see the job log'}"
-                if job.status != "stopped"
+                if job.status != RunStatus.STOPPED
                 else "The export was stopped."
             )
             self.export_button.setEnabled(True)
@@ -208,13 +211,16 @@ class CompareDialog(QDialog):
     """The settings in which two runs differ (``diff_configs``)."""
 
     def __init__(
-        self, first: dict[str, Any], second: dict[str, Any], parent: QWidget | None = None
+        self,
+        first: ExperimentRecord,
+        second: ExperimentRecord,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare runs")
         self.setMinimumSize(560, 320)
-        self.differences = diff_configs(first.get("config") or {}, second.get("config") or {})
-        names = [str(first.get("name")), str(second.get("name"))]
+        self.differences = diff_configs(first.config, second.config)
+        names = [first.name, second.name]
         self.table = QTableWidget(len(self.differences), 3)
         self.table.setHorizontalHeaderLabels(["Setting", *names])
         self.table.verticalHeader().hide()
@@ -238,7 +244,7 @@ class CompareDialog(QDialog):
         layout.addWidget(buttons)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):

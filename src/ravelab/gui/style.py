@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ravelab.core.display import STOPPING
+from ravelab.db import RunStatus
+
 #: Secondary text (hints, counts, empty states): readable grey on the window colour.
 HINT_COLOUR = "#616161"
 HINT_STYLE = f"color: {HINT_COLOUR};"
@@ -12,11 +15,11 @@ ERROR_STYLE = f"color: {ERROR_COLOUR};"
 TITLE_STYLE = "font-weight: 600;"
 
 #: A run's status -> its colour (text, dots and progress bars).
-STATUS_COLOURS = {
-    "running": "#1565c0",
-    "stopping": "#e65100",
-    "queued": "#6a1b9a",
-    "completed": "#2e7d32",
-    "failed": "#c62828",
-    "stopped": "#757575",
+STATUS_COLOURS: dict[str, str] = {
+    RunStatus.RUNNING: "#1565c0",
+    STOPPING: "#e65100",
+    RunStatus.QUEUED: "#6a1b9a",
+    RunStatus.COMPLETED: "#2e7d32",
+    RunStatus.FAILED: "#c62828",
+    RunStatus.STOPPED: "#757575",
 }

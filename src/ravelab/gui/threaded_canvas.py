@@ -50,7 +50,18 @@ from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal
-from PySide6.QtGui import QIcon, QImage, QPainter, QPaintEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import (
+    QEnterEvent,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QShowEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QWidget
 
 # matplotlib's Qt backend binds to the Qt already imported, else to QT_API (house style 24).
@@ -288,19 +299,19 @@ class ThreadedCanvas(FigureCanvasQTAgg):
         with self.figure_lock:
             yield
 
-    def mousePressEvent(self, event: Any) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         with self.figure_lock:
             _untyped(super()).mousePressEvent(event)
 
-    def mouseDoubleClickEvent(self, event: Any) -> None:
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         with self.figure_lock:
             _untyped(super()).mouseDoubleClickEvent(event)
 
-    def mouseReleaseEvent(self, event: Any) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         with self.figure_lock:
             _untyped(super()).mouseReleaseEvent(event)
 
-    def mouseMoveEvent(self, event: Any) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if event.buttons() == Qt.MouseButton.NoButton:
             # Hovering only updates the toolbar's coordinates: skip it while rendering.
             if not self.figure_lock.acquire(blocking=False):
@@ -313,23 +324,23 @@ class ThreadedCanvas(FigureCanvasQTAgg):
         with self.figure_lock:
             _untyped(super()).mouseMoveEvent(event)
 
-    def wheelEvent(self, event: Any) -> None:
+    def wheelEvent(self, event: QWheelEvent) -> None:
         with self.figure_lock:
             _untyped(super()).wheelEvent(event)
 
-    def keyPressEvent(self, event: Any) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         with self.figure_lock:
             _untyped(super()).keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: Any) -> None:
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         with self.figure_lock:
             _untyped(super()).keyReleaseEvent(event)
 
-    def enterEvent(self, event: Any) -> None:
+    def enterEvent(self, event: QEnterEvent) -> None:
         with self.figure_lock:
             _untyped(super()).enterEvent(event)
 
-    def leaveEvent(self, event: Any) -> None:
+    def leaveEvent(self, event: QEvent) -> None:
         with self.figure_lock:
             _untyped(super()).leaveEvent(event)
 
@@ -417,7 +428,7 @@ class LockingToolbar(NavigationToolbar2QT):
 
     home_requested = Signal()
 
-    def __init__(self, canvas: ThreadedCanvas, parent: Any = None) -> None:
+    def __init__(self, canvas: ThreadedCanvas, parent: QWidget | None = None) -> None:
         self._threaded_canvas = canvas
         _untyped(super()).__init__(canvas, parent, coordinates=True)
 
@@ -432,19 +443,19 @@ class LockingToolbar(NavigationToolbar2QT):
             icon.addFile(str(large))
         return icon
 
-    def home(self, *args: Any) -> None:
+    def home(self, *args: object) -> None:
         with self._threaded_canvas.figure_lock:
             super().home(*args)
         self.home_requested.emit()
 
-    def back(self, *args: Any) -> None:
+    def back(self, *args: object) -> None:
         with self._threaded_canvas.figure_lock:
             super().back(*args)
 
-    def forward(self, *args: Any) -> None:
+    def forward(self, *args: object) -> None:
         with self._threaded_canvas.figure_lock:
             super().forward(*args)
 
-    def save_figure(self, *args: Any) -> Any:
+    def save_figure(self, *args: object) -> object:
         with self._threaded_canvas.figure_lock:
             return _untyped(super()).save_figure(*args)

@@ -39,9 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core.display import STOPPING
 from ravelab.core.errors import RavelabError
 from ravelab.core.training_manager import TrainingManager
-from ravelab.db import DatabaseError
+from ravelab.db import LIVE, DatabaseError, ExperimentRecord, Health, RunStatus
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import (
     EXPERIMENT_ID_ROLE,
@@ -78,7 +79,7 @@ COLUMN_WIDTHS = {
 
 
 #: Statuses a run can be resumed from.
-RESUMABLE = ("stopped", "failed")
+RESUMABLE = (RunStatus.STOPPED, RunStatus.FAILED)
 
 
 def _best_validations(manager: TrainingManager, ids: list[int]) -> dict[int, float]:
@@ -189,7 +190,7 @@ class TrainingPage(QWidget):
         self.status_combo = QComboBox()
         self.status_combo.addItem("All statuses", None)
         for status in STATUS_FILTERS:
-            self.status_combo.addItem(status.capitalize(), status)
+            self.status_combo.addItem(status.capitalize(), str(status))
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.stop_button)
@@ -287,9 +288,9 @@ class TrainingPage(QWidget):
         generation = self._reload_generation
         manager, project_id = self.manager, self.project_id
 
-        def work() -> tuple[list[dict[str, Any]], dict[int, float]]:
-            experiments = manager.list_experiments(project_id)
-            return experiments, _best_validations(manager, [int(e["id"]) for e in experiments])
+        def work() -> tuple[list[ExperimentRecord], dict[int, float]]:
+            experiments = manager.list_records(project_id)
+            return experiments, _best_validations(manager, [e.id for e in experiments])
 
         if wait:
             self._on_loaded(generation, work())
@@ -297,7 +298,7 @@ class TrainingPage(QWidget):
             self._runner.submit(work, lambda result: self._on_loaded(generation, result))
 
     def _on_loaded(
-        self, generation: int, result: tuple[list[dict[str, Any]], dict[int, float]]
+        self, generation: int, result: tuple[list[ExperimentRecord], dict[int, float]]
     ) -> None:
         if generation != self._reload_generation:
             return
@@ -313,14 +314,12 @@ class TrainingPage(QWidget):
         """Read one run again (after it started or ended) and update its row."""
         manager = self.manager
 
-        def work() -> tuple[dict[str, Any] | None, dict[int, float]]:
-            return manager.get_experiment(experiment_id), _best_validations(
-                manager, [experiment_id]
-            )
+        def work() -> tuple[ExperimentRecord | None, dict[int, float]]:
+            return manager.get_record(experiment_id), _best_validations(manager, [experiment_id])
 
-        def done(result: tuple[dict[str, Any] | None, dict[int, float]]) -> None:
+        def done(result: tuple[ExperimentRecord | None, dict[int, float]]) -> None:
             experiment, best = result
-            if experiment is None or experiment.get("project_id") != self.project_id:
+            if experiment is None or experiment.project_id != self.project_id:
                 return
             self.model.update_experiment(experiment, best.get(experiment_id))
             self._refresh_selected()
@@ -335,8 +334,8 @@ class TrainingPage(QWidget):
         """The selected run's id, or None."""
         return self._selected_id
 
-    def selected_experiment(self) -> dict[str, Any] | None:
-        """The selected run's dict (as the table shows it), or None."""
+    def selected_experiment(self) -> ExperimentRecord | None:
+        """The selected run (as the table shows it), or None."""
         if self._selected_id is None:
             return None
         return self.model.experiment_by_id(self._selected_id)
@@ -363,7 +362,7 @@ class TrainingPage(QWidget):
         rows = self.table.selectionModel().selectedRows()
         return [int(row.data(EXPERIMENT_ID_ROLE)) for row in sorted(rows, key=lambda r: r.row())]
 
-    def _on_selection_changed(self, *_args: Any) -> None:
+    def _on_selection_changed(self, *_args: object) -> None:
         rows = self.table.selectionModel().selectedRows()
         current = self.table.currentIndex()
         chosen = next((r for r in rows if current.isValid() and r.row() == current.row()), None)
@@ -377,9 +376,7 @@ class TrainingPage(QWidget):
         experiment = self.selected_experiment()
         self.details.show_experiment(experiment)
         self.log_viewer.show_run(experiment)
-        self.metrics_plot.show_experiment(
-            experiment_id, str(experiment.get("name")) if experiment else None
-        )
+        self.metrics_plot.show_experiment(experiment_id, experiment.name if experiment else None)
         self._update_buttons()
         self.selection_changed.emit(experiment_id)
 
@@ -395,18 +392,16 @@ class TrainingPage(QWidget):
     def _update_buttons(self) -> None:
         experiment = self.selected_experiment()
         status = display_status(experiment) if experiment else None
-        progress = (experiment or {}).get("progress") or {}
-        self.stop_button.setEnabled(status in ("running", "queued"))
-        self.stop_checkpoint_button.setEnabled(
-            status == "running" and not progress.get("stopping_at_checkpoint")
-        )
+        at_checkpoint = experiment is not None and experiment.progress.stopping_at_checkpoint
+        self.stop_button.setEnabled(status in LIVE)
+        self.stop_checkpoint_button.setEnabled(status == RunStatus.RUNNING and not at_checkpoint)
         self.resume_button.setEnabled(status in RESUMABLE)
         self.clone_action.setEnabled(
-            experiment is not None and not (experiment.get("config") or {}).get("imported_from")
+            experiment is not None and not experiment.config.get("imported_from")
         )
-        self.export_action.setEnabled(bool(experiment and experiment.get("run_dir")))
+        self.export_action.setEnabled(bool(experiment and experiment.run_dir))
         self.compare_action.setEnabled(len(self.table.selectionModel().selectedRows()) == 2)
-        self.open_action.setEnabled(bool(experiment and experiment.get("run_dir")))
+        self.open_action.setEnabled(bool(experiment and experiment.run_dir))
 
     def _show_context_menu(self, position: QPoint) -> None:
         menu = self.context_menu()
@@ -437,12 +432,12 @@ class TrainingPage(QWidget):
         if self.model.row_of(experiment_id) is None:
             self._refresh_one(experiment_id)
 
-    def _on_progress(self, experiment_id: int, progress: Mapping[str, Any]) -> None:
+    def _on_progress(self, experiment_id: int, progress: Mapping[str, object]) -> None:
         updated = self.model.update_progress(experiment_id, progress)
         if updated and experiment_id == self._selected_id:
             self._refresh_selected()
 
-    def _on_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> None:
+    def _on_metrics(self, experiment_id: int, metrics: Mapping[str, object]) -> None:
         self.model.update_metrics(experiment_id, metrics)
         self.metrics_plot.notify_metrics(experiment_id)
 
@@ -451,19 +446,22 @@ class TrainingPage(QWidget):
             self.log_viewer.notify_output()
 
     def _on_status(self, experiment_id: int, status: str, detail: str) -> None:
-        updated = self.model.update_fields(experiment_id, status=status, reason=detail or None)
-        if updated and experiment_id == self._selected_id:
-            self._refresh_selected()
-
-    def _on_health(self, experiment_id: int, health: str, detail: str) -> None:
-        updated = self.model.update_fields(
-            experiment_id, health=health, health_detail=detail or None
+        known = RunStatus.parse(status)
+        updated = known is not None and self.model.update_status(
+            experiment_id, known, reason=detail or None
         )
         if updated and experiment_id == self._selected_id:
             self._refresh_selected()
 
+    def _on_health(self, experiment_id: int, health: str, detail: str) -> None:
+        updated = self.model.update_health(experiment_id, Health.parse(health), detail or None)
+        if updated and experiment_id == self._selected_id:
+            self._refresh_selected()
+
     def _on_run_finished(self, experiment_id: int, status: str) -> None:
-        self.model.update_fields(experiment_id, status=status)
+        known = RunStatus.parse(status)
+        if known is not None:
+            self.model.update_status(experiment_id, known)
         if experiment_id == self._selected_id:
             self.log_viewer.notify_finished()
             self.metrics_plot.notify_metrics(experiment_id)
@@ -474,7 +472,7 @@ class TrainingPage(QWidget):
     def _on_clock(self) -> None:
         self.model.refresh_times()
         experiment = self.selected_experiment()
-        if experiment is not None and display_status(experiment) in ("running", "stopping"):
+        if experiment is not None and display_status(experiment) in (RunStatus.RUNNING, STOPPING):
             self.details.update_experiment(experiment)
 
     # -- actions -------------------------------------------------------------------------------
@@ -507,8 +505,8 @@ class TrainingPage(QWidget):
         except (RavelabError, DatabaseError, OSError) as error:
             QMessageBox.critical(self, "The training could not start", str(error))
             return None
-        experiment = self.manager.get_experiment(experiment_id)
-        if experiment is not None and experiment.get("project_id") == self.project_id:
+        experiment = self.manager.get_record(experiment_id)
+        if experiment is not None and experiment.project_id == self.project_id:
             self.model.update_experiment(experiment)
             self.select_experiment(experiment_id)
         self.app_signals.experiments_changed.emit()
@@ -517,12 +515,11 @@ class TrainingPage(QWidget):
     def stop_selected(self) -> bool:
         """Ask for confirmation, then stop the selected run; True when asked to stop."""
         experiment = self.selected_experiment()
-        if experiment is None or display_status(experiment) not in ("running", "queued"):
+        if experiment is None or display_status(experiment) not in LIVE:
             return False
-        config = experiment.get("config") or {}
-        val_every = config.get("val_every")
+        val_every = experiment.config.get("val_every")
         cadence = f" (every {val_every:,} steps)" if isinstance(val_every, int) else ""
-        experiment_id = int(experiment["id"])
+        experiment_id = experiment.id
         try:
             lost = self.manager.steps_since_checkpoint(experiment_id)
         except (RavelabError, DatabaseError, OSError):
@@ -539,7 +536,7 @@ class TrainingPage(QWidget):
         answer = QMessageBox.question(
             self,
             "Stop this run?",
-            f"Stop “{experiment.get('name')}”?\n\n"
+            f"Stop “{experiment.name}”?\n\n"
             "RAVE writes no checkpoint when it is stopped: what it trained since its last "
             f"checkpoint, saved at each validation{cadence}, is lost.{loss}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
@@ -552,7 +549,7 @@ class TrainingPage(QWidget):
         except (RavelabError, DatabaseError, OSError) as error:
             QMessageBox.critical(self, "The run could not be stopped", str(error))
             return False
-        updated = self.manager.get_experiment(experiment_id)
+        updated = self.manager.get_record(experiment_id)
         if updated is not None:
             self.model.update_experiment(updated)
         self._refresh_selected()
@@ -561,9 +558,9 @@ class TrainingPage(QWidget):
     def stop_selected_at_checkpoint(self) -> bool:
         """Ask the selected run to stop once its next checkpoint is written."""
         experiment = self.selected_experiment()
-        if experiment is None or display_status(experiment) != "running":
+        if experiment is None or display_status(experiment) != RunStatus.RUNNING:
             return False
-        experiment_id = int(experiment["id"])
+        experiment_id = experiment.id
         try:
             asked = self.manager.stop_training(experiment_id, at_checkpoint=True)
         except (RavelabError, DatabaseError, OSError) as error:
@@ -582,14 +579,13 @@ class TrainingPage(QWidget):
         experiment = self.selected_experiment()
         if experiment is None or display_status(experiment) not in RESUMABLE:
             return False
-        experiment_id = int(experiment["id"])
-        config = experiment.get("config") or {}
-        current = int(config.get("max_steps") or 1)
-        step = int((experiment.get("progress") or {}).get("step") or 0)
+        experiment_id = experiment.id
+        current = int(experiment.config.get("max_steps") or 1)
+        step = experiment.progress.step
         max_steps, ok = QInputDialog.getInt(
             self,
             "Resume the run",
-            f"Resume “{experiment.get('name')}” from its newest checkpoint (step {step:,})."
+            f"Resume “{experiment.name}” from its newest checkpoint (step {step:,})."
             "\n\nTrain until step:",
             max(current, step + 1),
             1,
@@ -616,12 +612,12 @@ class TrainingPage(QWidget):
         if experiment is None:
             return None
         try:
-            config = self.manager.clone_config(int(experiment["id"]))
+            config = self.manager.clone_config(experiment.id)
         except (RavelabError, DatabaseError) as error:
             QMessageBox.critical(self, "The run cannot be cloned", str(error))
             return None
         wizard = self.make_wizard()
-        wizard.setWindowTitle(f"New training like “{experiment.get('name')}”")
+        wizard.setWindowTitle(f"New training like “{experiment.name}”")
         wizard.prefill(config)
         return wizard
 
@@ -640,7 +636,7 @@ class TrainingPage(QWidget):
     def make_export_dialog(self) -> ExportDialog | None:
         """The export dialog for the selected run (not shown yet)."""
         experiment = self.selected_experiment()
-        if experiment is None or not experiment.get("run_dir"):
+        if experiment is None or not experiment.run_dir:
             return None
         dialog = ExportDialog(self.manager, experiment, self)
         dialog.exported.connect(self.model_exported)
@@ -671,7 +667,7 @@ class TrainingPage(QWidget):
             dialog.deleteLater()
 
     def _reread(self, experiment_id: int) -> None:
-        updated = self.manager.get_experiment(experiment_id)
+        updated = self.manager.get_record(experiment_id)
         if updated is not None:
             self.model.update_experiment(updated)
         self._refresh_selected()
@@ -679,7 +675,7 @@ class TrainingPage(QWidget):
     def open_run_folder(self) -> bool:
         """Open the selected run's folder in the file manager."""
         experiment = self.selected_experiment()
-        run_dir = experiment.get("run_dir") if experiment else None
+        run_dir = experiment.run_dir if experiment else None
         if not run_dir or not Path(run_dir).exists():
             return False
         return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(run_dir))))

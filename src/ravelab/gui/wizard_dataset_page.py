@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ravelab.core import dataset_catalog
-from ravelab.db import DatasetRecord
+from ravelab.db import DatasetRecord, DatasetStatus
 from ravelab.gui import formatting
 from ravelab.gui.dataset_actions import add_dataset
 from ravelab.gui.wizard_widgets import error_label, hint_label, item_at
@@ -78,7 +78,7 @@ class DatasetSelectionPage(QWizardPage):
         self._datasets = [
             record
             for record in dataset_catalog.list_datasets(self._wizard.db)
-            if record.status == "ready"
+            if record.status == DatasetStatus.READY
         ]
         self.tree.clear()
         for record in self._datasets:

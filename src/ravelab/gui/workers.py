@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
@@ -19,6 +19,9 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from ravelab.db.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
+
+#: What a task returns (whatever ``work`` returns is what ``on_done`` gets).
+T = TypeVar("T")
 
 
 class _Relay(QObject):
@@ -45,8 +48,8 @@ class TaskRunner(QObject):
 
     def submit(
         self,
-        work: Callable[[], Any],
-        on_done: Callable[[Any], None] | None = None,
+        work: Callable[[], T],
+        on_done: Callable[[T], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         """Run ``work()`` in the pool; then ``on_done(result)`` or ``on_error(error)``.
@@ -58,7 +61,7 @@ class TaskRunner(QObject):
         relay = _Relay()
         self._relays.add(relay)
 
-        def finish_ok(result: Any) -> None:
+        def finish_ok(result: T) -> None:
             self._relays.discard(relay)
             relay.deleteLater()
             if self.accepting and on_done is not None:

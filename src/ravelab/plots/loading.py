@@ -19,7 +19,7 @@ def load_run_series(db: Database, experiment_id: int, metric: str) -> RunSeries:
     if record is None:
         raise LookupError(f"experiment {experiment_id} not found")
     columns = rows.metric_columns(db, experiment_id, metric)
-    phase = record.progress.get("phase_1_duration")
+    phase = record.progress.phase_1_duration
     checkpoints = [
         c.step for c in artifacts.list_checkpoints(db, experiment_id) if c.step is not None
     ]
