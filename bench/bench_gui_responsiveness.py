@@ -3,7 +3,7 @@
 Not a test: a script that prints figures. It opens the app's ``TrainingPage`` (offscreen
 unless a display is set) over a real database in a temporary folder, starts a run through
 the ``rave`` test double printing the original API's ``step: i loss: x lr: y`` lines at 10,000
-lines a second (``FAKE_RAVE_SEED_LINES=200000``, ``FAKE_RAVE_SEED_RATE=10000``), selects
+lines a second (``FAKE_RAVE_STEP_LINES=200000``, ``FAKE_RAVE_STEP_RATE=10000``), selects
 it so that its log viewer and plots are live, and for ``--seconds`` (15) measures:
 
 * the gaps between the ticks of a 10 ms precise QTimer: the longest one is the longest
@@ -169,8 +169,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="ravelab-bench-gui-"))
     process = psutil.Process()
     try:
-        os.environ["FAKE_RAVE_SEED_LINES"] = str(args.lines)
-        os.environ["FAKE_RAVE_SEED_RATE"] = str(args.rate)
+        os.environ["FAKE_RAVE_STEP_LINES"] = str(args.lines)
+        os.environ["FAKE_RAVE_STEP_RATE"] = str(args.rate)
         rave = write_launcher(work / "bin")
         db = Database(work / "ravelab.db")
         dataset = register_dataset(db, _dataset(work), "flood")

@@ -3,7 +3,7 @@ plain Python read of the same file, measured in one run.
 
     python bench/bench_line_ingest.py [--lines N] [--reps R]
 
-Two logs are measured: the seed's form (``step: N loss: X lr: Y``, a point per metric and
+Two logs are measured: the original API's form (``step: N loss: X lr: Y``, a point per metric and
 line) and RAVE's real stdout (the genuine capture's tqdm bars, repeated).
 """
 
@@ -31,7 +31,7 @@ FIXTURE = (
 )
 
 
-def make_seed_log(path: Path, lines: int) -> None:
+def make_step_log(path: Path, lines: int) -> None:
     with open(path, "w") as handle:
         for i in range(1, lines + 1):
             handle.write(f"step: {i} loss: {1.0 / i:.6f} lr: 1e-4\n")
@@ -106,8 +106,8 @@ def main() -> None:
     args = options.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        logs = {"seed form": workdir / "seed.log", "RAVE tqdm": workdir / "rave.log"}
-        make_seed_log(logs["seed form"], args.lines)
+        logs = {"step-line form": workdir / "steps.log", "RAVE tqdm": workdir / "rave.log"}
+        make_step_log(logs["step-line form"], args.lines)
         make_rave_log(logs["RAVE tqdm"], args.lines)
         print(f"ravelab line ingestion, {args.reps} interleaved reps, median wall time\n")
         print(f"{'log':10} {'lines':>9} {'stage':30} {'seconds':>8} {'lines/s':>12} {'x plain':>8}")
@@ -132,8 +132,8 @@ def main() -> None:
                     f"{label:10} {total:>9,} {name:30} {median:8.3f} {total / median:12,.0f} "
                     f"{median / plain:8.1f}"
                 )
-        points = whole_path(logs["seed form"], workdir)
-        print(f"\nseed-form log stored {points:,} metric points")
+        points = whole_path(logs["step-line form"], workdir)
+        print(f"\nstep-line log stored {points:,} metric points")
 
 
 if __name__ == "__main__":

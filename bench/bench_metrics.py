@@ -1,4 +1,4 @@
-"""Benchmark (issue 4, targets 2 and 3): loading a metric series and drawing it.
+"""Benchmark: loading a metric series and drawing it.
 
 Not a test: it prints figures and asserts nothing about time.
 

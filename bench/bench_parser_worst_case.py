@@ -3,7 +3,7 @@
     python bench/bench_parser_worst_case.py [--size BYTES] [--before-size BYTES]
 
 Line parser: nanoseconds per byte of the path every stdout/stderr byte takes (split into
-lines, ANSI removed, parsed), on typical lines (the genuine RAVE 2.3.1 captures, the seed's
+lines, ANSI removed, parsed), on typical lines (the genuine RAVE 2.3.1 captures, the original API's
 ``step: N loss: X`` lines) and on adversarial lines of ``--size`` bytes (long digit runs, a
 digit run before a bar's ``%|``, many colons, tqdm-like junk, one huge line). The target is
 a ratio adversarial / typical of at most 3. The "before" column runs the same path with the
@@ -93,11 +93,11 @@ def ns_per_byte(run: Callable[[], None], size: int, budget_s: float = 0.5) -> fl
 
 
 def typical_inputs() -> dict[str, bytes]:
-    seed = "".join(f"step: {i} loss: {1.0 / i:.6f} lr: 1e-4\n" for i in range(1, 3000))
+    original = "".join(f"step: {i} loss: {1.0 / i:.6f} lr: 1e-4\n" for i in range(1, 3000))
     return {
         "RAVE stdout capture": (FIXTURES / "train.stdout.raw").read_bytes(),
         "RAVE stderr capture": (FIXTURES / "train.stderr.raw").read_bytes(),
-        "seed lines (step: N loss: X lr: Y)": seed.encode(),
+        "step lines (step: N loss: X lr: Y)": original.encode(),
     }
 
 

@@ -1,4 +1,4 @@
-"""Benchmark (issue 4, targets 1 and 4): TensorBoard scalars into SQLite, next to TensorBoard.
+"""Benchmark: TensorBoard scalars into SQLite, next to TensorBoard.
 
 Not a test: it prints figures and asserts nothing about time. It writes one event file of ``N``
 scalar points (default 1,000,000, in 4 tags, one ``Event`` with one ``simple_value`` per point,

@@ -143,11 +143,11 @@ def test_same_flags_same_folder_next_version_other_flags_other_folder(
     runs = tmp_path / "runs"
     args = capture_args(dataset, runs)
     for _ in range(2):
-        assert run_rave(rave, args, tmp_path, FAKE_RAVE_SEED_LINES="1").returncode == 0
+        assert run_rave(rave, args, tmp_path, FAKE_RAVE_STEP_LINES="1").returncode == 0
     run_dir = only_run_dir(runs)
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.gin", "version_0", "version_1"]
     other = with_flag(args, "override", "PHASE_1_DURATION=200")
-    assert run_rave(rave, other, tmp_path, FAKE_RAVE_SEED_LINES="1").returncode == 0
+    assert run_rave(rave, other, tmp_path, FAKE_RAVE_STEP_LINES="1").returncode == 0
     names = sorted(p.name for p in runs.iterdir())
     assert len(names) == 2
     assert all(re.fullmatch(r"capture_[0-9a-f]{10}", n) for n in names)
@@ -210,7 +210,7 @@ def test_resume_without_a_checkpoint_starts_afresh(
 ) -> None:
     runs = tmp_path / "runs"
     args = with_flag(capture_args(dataset, runs), "max_steps", "4")
-    assert run_rave(rave, args, tmp_path, FAKE_RAVE_SEED_LINES="1").returncode == 0
+    assert run_rave(rave, args, tmp_path, FAKE_RAVE_STEP_LINES="1").returncode == 0
     run_dir = only_run_dir(runs)
     result = run_rave(rave, [*args, "--ckpt", str(run_dir)], tmp_path)
     assert result.returncode == 0
@@ -270,7 +270,7 @@ def test_bad_config_names_the_real_config(rave: Path, dataset: Path, tmp_path: P
         b"OSError: Unable to open file: my_custom.gin."
     )
     (tmp_path / "my_custom.gin").write_text("# a gin file found through gin's '' prefix\n")
-    assert run_rave(rave, args, tmp_path, FAKE_RAVE_SEED_LINES="1").returncode == 0
+    assert run_rave(rave, args, tmp_path, FAKE_RAVE_STEP_LINES="1").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -360,9 +360,9 @@ def test_crash_knob(rave: Path, dataset: Path, tmp_path: Path, kind: str, last_l
     assert (only_run_dir(runs) / "version_0").is_dir()
 
 
-def test_seed_lines_knob(rave: Path, dataset: Path, tmp_path: Path) -> None:
+def test_step_lines_knob(rave: Path, dataset: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    result = run_rave(rave, capture_args(dataset, runs), tmp_path, FAKE_RAVE_SEED_LINES="25")
+    result = run_rave(rave, capture_args(dataset, runs), tmp_path, FAKE_RAVE_STEP_LINES="25")
     assert result.returncode == 0
     lines = result.stdout.decode().splitlines()
     steps = [line for line in lines if line.startswith("step: ")]
@@ -536,7 +536,7 @@ def test_preprocess_replays_both_captures_for_their_input(
     assert (default / "data.mdb").stat().st_size == 8192
     # The train double accepts the dataset, and refuses the empty one as RAVE does.
     train = capture_args(prep, tmp_path / "runs")
-    assert run_rave(rave, train, tmp_path, FAKE_RAVE_SEED_LINES="1").returncode == 0
+    assert run_rave(rave, train, tmp_path, FAKE_RAVE_STEP_LINES="1").returncode == 0
     empty = run_rave(rave, with_flag(train, "db_path", str(default)), tmp_path)
     assert empty.stderr == fixture_bytes("train_empty_dataset.stderr.raw")
 
@@ -868,7 +868,7 @@ def test_export_config_search_failures(rave: Path, tmp_path: Path) -> None:
         b"TypeError: expected str, bytes or os.PathLike object, not NoneType"
     )
     # --run at the folder holding the runs: config.gin exists below, so RAVE asks gin for
-    # <runs>/config.gin, which does not exist (#273, #171).
+    # <runs>/config.gin, which does not exist.
     runs = tmp_path / "runs"
     placeholder_run(runs)
     result = run_rave(rave, ["export", "--run", str(runs)], tmp_path)
@@ -898,7 +898,7 @@ def test_stereo_run_exports_only_with_n_channels_in_config(
     (ckpt,) = (run / "version_0" / "checkpoints").glob("epoch_8.ckpt")
     assert ckpt.read_text().endswith("channels=2\n")
 
-    result = run_rave(rave, ["export", "--run", str(run)], tmp_path)  # #275
+    result = run_rave(rave, ["export", "--run", str(run)], tmp_path)  # RAVE never writes n_channels
     assert result.returncode == 1
     mismatch = result.stderr.split(b"RuntimeError: Error(s) in loading state_dict for RAVE:\n")
     assert len(mismatch) == 2
@@ -912,7 +912,7 @@ def test_stereo_run_exports_only_with_n_channels_in_config(
     assert not list(run.rglob("*.ts"))
 
     with open(run / "config.gin", "a") as config:
-        config.write("model.RAVE.n_channels = 2\n")  # the workaround given in #275
+        config.write("model.RAVE.n_channels = 2\n")  # the workaround RAVE users apply
     result = run_rave(rave, ["export", "--run", str(run)], tmp_path)
     assert result.returncode == 0
     assert b"this model seems compatible" not in result.stderr

@@ -1,4 +1,4 @@
-"""The seed's regexes, Lightning's tqdm bar and RAVE's failure lines."""
+"""The original API's regexes, Lightning's tqdm bar and RAVE's failure lines."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ def _replay(name: str, parser: OutputParser, stream: str) -> list[int]:
     return steps
 
 
-# -- the seed's cases --------------------------------------------------------------------------
+# -- the original API's cases ------------------------------------------------------------------
 
 
-def test_seed_line_sets_step_loss_and_lr() -> None:
+def test_original_line_sets_step_loss_and_lr() -> None:
     process = TrainingProcess({"max_steps": 10000})
     progress, message = process.parse_progress("step: 1000 loss: 0.5432 lr: 0.0001")
     assert progress == 10
@@ -66,7 +66,7 @@ def test_line_without_step() -> None:
     assert process.parse_progress("Loading checkpoint...") == (None, "Loading checkpoint...")
 
 
-def test_metric_patterns_are_the_seeds() -> None:
+def test_metric_patterns_are_the_original_apis() -> None:
     process = TrainingProcess({"max_steps": 100})
     assert set(process.metric_patterns) == {"loss", "step", "lr", "val_loss", "epoch"}
 

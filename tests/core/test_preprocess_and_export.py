@@ -175,7 +175,7 @@ def test_stereo_config_gets_n_channels_once(tmp_path: Path) -> None:
     assert "RAVE.n_channels = 2" in (run / "config.gin").read_text()
     assert (run / "config.gin.orig").read_text() == "SAMPLING_RATE = 44100\n"
     assert not fix_stereo_config(checkpoint, 2)  # already there
-    (run / "config.gin").write_text("model.RAVE.n_channels = 2\n")  # the form of RAVE #275
+    (run / "config.gin").write_text("model.RAVE.n_channels = 2\n")  # as users add it
     assert not fix_stereo_config(checkpoint, 2)
 
 

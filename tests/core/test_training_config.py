@@ -1,4 +1,4 @@
-"""Validating the seed's config dict and building RAVE's argv."""
+"""Validating the original API's config dict and building RAVE's argv."""
 
 from __future__ import annotations
 

@@ -219,7 +219,7 @@ def test_a_run_whose_processes_vanished_is_failed_as_lost(
 def test_reading_the_logs_again_adds_nothing(
     make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "500")
+    monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "500")
     manager = make_manager()
     experiment_id = manager.start_training(_config(dataset_id, max_steps=500))
     assert manager.wait(experiment_id, timeout=60)["status"] == "completed"
@@ -294,7 +294,9 @@ def test_a_duplicate_name_is_refused(
     assert len(manager.list_experiments()) == 1
 
 
-def test_the_seeds_bookkeeping_methods(make_manager: Any, db: Database, dataset_id: int) -> None:
+def test_the_original_apis_bookkeeping_methods(
+    make_manager: Any, db: Database, dataset_id: int
+) -> None:
     manager = make_manager()
     experiment_id = rows.insert_experiment(
         db, name="manual", project_id=1, dataset_id=dataset_id, config={"max_steps": 10}

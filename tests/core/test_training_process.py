@@ -53,8 +53,8 @@ def test_a_follower_thread_outlives_database_errors_and_loses_or_doubles_nothing
     from tests.faults.run_helpers import assert_points_exact
     from tests.helpers import run_config
 
-    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "400")
-    monkeypatch.setenv("FAKE_RAVE_SEED_RATE", "400")
+    monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "400")
+    monkeypatch.setenv("FAKE_RAVE_STEP_RATE", "400")
     real_store = TrainingProcess._store
     calls = {"stores": 0, "failed": 0}
 

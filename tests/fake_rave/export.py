@@ -7,7 +7,7 @@ file: a small ZIP whose ``fake_torchscript/version`` holds ``3`` and whose
 with the real command (acids-rave 2.3.1, torch 2.9.1, gin-config 0.5.0, absl-py 2.5.1):
 
 * the config comes from rave.core.search_for_config: ``config.gin`` *anywhere below* --run
-  (then ``<run>/config.gin`` is returned even if the file is deeper: #273/#171), else next
+  (then ``<run>/config.gin`` is returned even if the file is deeper), else next
   to its parent or grandparent. None -> ``Config file not found in <run>`` on stdout and a
   ``TypeError`` from ``gin.parse_config_file(None)``; a returned path that does not exist ->
   gin's ``I… system_path_file_exists`` / ``E… Path not found`` lines and ``OSError: Unable
@@ -18,7 +18,7 @@ with the real command (acids-rave 2.3.1, torch 2.9.1, gin-config 0.5.0, absl-py 
   flag --run=None: Flag --run must have a value other than None.``, exit **1** (the
   ``logging.error("No checkpoint found"); exit()`` branch after it is never reached);
 * a checkpoint trained with other channels than config.gin's ``RAVE.n_channels`` (default 1:
-  RAVE never writes it, #275) -> ``RuntimeError: Error(s) in loading state_dict for RAVE:``
+  RAVE never writes it) -> ``RuntimeError: Error(s) in loading state_dict for RAVE:``
   and 12 size-mismatch lines (v2_small shapes); the double reads ``channels=N`` from the
   placeholder checkpoints of its ``rave train`` (1 when absent);
 * ``--sr`` not a multiple of the model's rate -> ``AssertionError: Incompatible target

@@ -19,9 +19,9 @@ Environment knobs:
 * ``FAKE_RAVE_CRASH_AT`` (capture seconds) with ``FAKE_RAVE_CRASH=oom|error`` (default
   error): at that point a traceback on stderr ending in ``torch.OutOfMemoryError: CUDA out of
   memory. …`` or ``RuntimeError: fake failure``, exit 1.
-* ``FAKE_RAVE_SEED_LINES=N``: instead of the capture, N lines ``step: i loss: x lr: y`` (every
+* ``FAKE_RAVE_STEP_LINES=N``: instead of the capture, N lines ``step: i loss: x lr: y`` (every
   10th followed by ``Validation val_loss: v``) on stdout, as fast as possible or at
-  ``FAKE_RAVE_SEED_RATE`` lines per second; the run folder is still created; exit 0.
+  ``FAKE_RAVE_STEP_RATE`` lines per second; the run folder is still created; exit 0.
 * ``FAKE_RAVE_ASSUME_FFMPEG=1`` (preprocess): act as if ffmpeg and ffprobe were on PATH.
   Otherwise ``shutil.which`` looks for them on the double's own PATH, as RAVE's subprocesses
   would.
@@ -34,7 +34,7 @@ Environment knobs:
   (default 600) with a note on stderr and exit 124.
 
 Placeholder checkpoints record ``channels=N`` (train's ``--channels``), which the fake
-export compares with config.gin's ``RAVE.n_channels`` (#275).
+export compares with config.gin's ``RAVE.n_channels`` (RAVE 2.3.1 never writes it).
 
 Deliberate differences from real RAVE: ``--workers`` defaults to 0 (RAVE: 8); ``--batch``,
 ``--val_every``, ``--n_signal``, ``--gpu`` and the other training knobs are parsed and
@@ -64,7 +64,7 @@ from tests.fake_rave.absl_flags import (
     parse_flags,
 )
 from tests.fake_rave.captures import emit, rave_traceback, replay_plain
-from tests.fake_rave.replay import NOPROGRESS, RESUME, TRAIN, Replayer, RunPlan, run_seed_lines
+from tests.fake_rave.replay import NOPROGRESS, RESUME, TRAIN, Replayer, RunPlan, run_step_lines
 
 AVAILABLE_SCRIPTS = (
     "preprocess",
@@ -279,10 +279,10 @@ def _good_run(flags: dict[str, Any], name: str, configs: list[str], config: Path
             plan.no_checkpoint_found = True  # printed (stdout), then a fresh start
         else:
             spec, plan.resume_from, plan.inherited_last = RESUME, run, _inherited_last(run)
-    seed_lines = os.environ.get("FAKE_RAVE_SEED_LINES")
-    if seed_lines:
-        rate = float(os.environ.get("FAKE_RAVE_SEED_RATE") or 0) or None
-        return run_seed_lines(plan, int(seed_lines), rate)
+    step_lines = os.environ.get("FAKE_RAVE_STEP_LINES")
+    if step_lines:
+        rate = float(os.environ.get("FAKE_RAVE_STEP_RATE") or 0) or None
+        return run_step_lines(plan, int(step_lines), rate)
     crash_at = os.environ.get("FAKE_RAVE_CRASH_AT")
     crash = os.environ.get("FAKE_RAVE_CRASH", "error")
     return Replayer(spec, plan).run(float(crash_at) if crash_at else None, crash)

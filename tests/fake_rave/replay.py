@@ -406,8 +406,8 @@ def crash_traceback(kind: str) -> bytes:
     return rave_traceback(frames, "RuntimeError: fake failure")
 
 
-def run_seed_lines(plan: RunPlan, count: int, rate: float | None) -> int:
-    """FAKE_RAVE_SEED_LINES: the seed's ``step: i loss: x lr: y`` lines instead of RAVE's."""
+def run_step_lines(plan: RunPlan, count: int, rate: float | None) -> int:
+    """FAKE_RAVE_STEP_LINES: the original API's ``step: i loss: x lr: y`` lines, not RAVE's."""
     replayer = Replayer(NOPROGRESS, plan)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     (plan.run_dir / "config.gin").write_bytes(plan.config_text)

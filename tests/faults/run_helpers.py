@@ -15,16 +15,16 @@ from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import wait_until
 
-#: The double's seed lines (`step: i loss: x lr: y`): deterministic, so a run's points
+#: The double's step lines (`step: i loss: x lr: y`): deterministic, so a run's points
 #: can be checked against what it printed and against an undisturbed run.
-_SEED_LINE = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
+_STEP_LINE = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
 
 
 def cli_env(rave: Path, **extra: str) -> dict[str, str]:
-    """The environment of a `ravelab` subprocess: the rave double, quick seed lines."""
+    """The environment of a `ravelab` subprocess: the rave double, quick step lines."""
     env = dict(os.environ)
     env["RAVELAB_RAVE"] = str(rave)
-    env.setdefault("FAKE_RAVE_SEED_LINES", "40")
+    env.setdefault("FAKE_RAVE_STEP_LINES", "40")
     env.update(extra)
     return env
 
@@ -93,11 +93,11 @@ def wait_reached(gate: Path, proc: subprocess.Popen[Any] | None = None) -> None:
 def printed_points(run_dir: Path) -> list[tuple[int, float]]:
     """The (step, loss) pairs the double printed on stdout, in order."""
     data = (run_dir / "stdout.log").read_bytes() if (run_dir / "stdout.log").exists() else b""
-    return [(int(step), float(loss)) for step, loss in _SEED_LINE.findall(data)]
+    return [(int(step), float(loss)) for step, loss in _STEP_LINE.findall(data)]
 
 
 def undisturbed_points(count: int) -> list[tuple[int, float]]:
-    """What an undisturbed seed-line run of ``count`` lines prints (the double's replay)."""
+    """What an undisturbed step-line run of ``count`` lines prints (the double's replay)."""
     return [(i, float(f"{0.1 + 2.0 / (1.0 + 0.05 * i):.4f}")) for i in range(1, count + 1)]
 
 

@@ -44,7 +44,7 @@ from tests.helpers import run_config, wait_until
 pytestmark = pytest.mark.faults
 
 #: A run long enough to be stopped mid-way (it is always stopped, never waited out).
-_LONG = {"FAKE_RAVE_SEED_LINES": "100000", "FAKE_RAVE_SEED_RATE": "100"}
+_LONG = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "100"}
 
 
 def _supervisors(run_dir: Path) -> list[int]:
@@ -60,7 +60,7 @@ def _supervisors(run_dir: Path) -> list[int]:
 
 
 def _checkpoint(run_dir: Path) -> Path:
-    """A checkpoint where RAVE writes them (the double writes none in seed-line mode)."""
+    """A checkpoint where RAVE writes them (the double writes none in step-line mode)."""
     folder = next(run_dir.glob("*_*/version_0"))
     path = folder / "checkpoints" / "last.ckpt"
     path.parent.mkdir(exist_ok=True)

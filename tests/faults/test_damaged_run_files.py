@@ -102,7 +102,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, rave_double: Path) -> Pat
     """The folder of a real run of the double that completed (its files all sound)."""
     base = tmp_path_factory.mktemp("template")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FAKE_RAVE_SEED_LINES", "40")
+        patch.setenv("FAKE_RAVE_STEP_LINES", "40")
         database = Database(base / "template.db")
         from ravelab.core.datasets import register_dataset
         from tests.conftest import FIXTURES

@@ -139,7 +139,7 @@ def test_hostile_lines_in_stdout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "60")
+    monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "60")
     (damaged, damaged_dir), (undisturbed, _) = _finished_pair(make_manager, dataset_id, db)
     log = damaged_dir / STDOUT_LOG
     lines = log.read_bytes().splitlines(keepends=True)

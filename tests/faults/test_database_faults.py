@@ -45,10 +45,10 @@ from tests.helpers import run_config, wait_until
 
 pytestmark = pytest.mark.faults
 
-#: The double's seed line, as tests/faults/run_helpers reads it.
-_SEED = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
-#: Seed lines of a run that is always stopped or paused, never waited out.
-_LONG = {"FAKE_RAVE_SEED_LINES": "100000", "FAKE_RAVE_SEED_RATE": "200"}
+#: The double's step line, as tests/faults/run_helpers reads it.
+_STEP = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
+#: Step lines of a run that is always stopped or paused, never waited out.
+_LONG = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "200"}
 
 
 @pytest.fixture
@@ -238,7 +238,7 @@ def test_a_full_disk_while_a_run_is_followed_loses_and_doubles_nothing(
 def test_a_damaged_page_gives_every_command_one_line_naming_db_check(
     tmp_path: Path, rave_double: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "200")
+    monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "200")
     db_path = tmp_path / "ravelab.db"
     runs = tmp_path / "runs"
     with Database(db_path) as db:
@@ -340,11 +340,11 @@ def test_a_backup_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(
 
 
 def _stored_matches_offset(db: Database, experiment_id: int, run_dir: Path) -> int:
-    """The stored loss points are exactly the seed lines before the stored stdout offset
+    """The stored loss points are exactly the step lines before the stored stdout offset
     (points and offsets were committed together); return that offset."""
     offset = rows.get_offsets(db, experiment_id).get("stdout", 0)
     head = (run_dir / "stdout.log").read_bytes()[:offset]
-    expected = [(int(step), float(loss)) for step, loss in _SEED.findall(head)]
+    expected = [(int(step), float(loss)) for step, loss in _STEP.findall(head)]
     assert rows.metric_history(db, experiment_id, "loss") == expected
     return offset
 

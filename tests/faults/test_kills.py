@@ -32,7 +32,7 @@ from tests.helpers import run_config, wait_until
 pytestmark = pytest.mark.faults
 
 #: A run long enough to be killed mid-way (it is always stopped, never waited out).
-_LONG = {"FAKE_RAVE_SEED_LINES": "100000", "FAKE_RAVE_SEED_RATE": "100"}
+_LONG = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "100"}
 
 
 def _long_run(monkeypatch: pytest.MonkeyPatch, gate: Path | None, point: str = "") -> None:

@@ -51,7 +51,7 @@ def _settle_all(db: Database, rave: Path, runs: Path) -> TrainingManager:
 def test_twenty_parallel_trains_are_each_accounted_for_once(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
-    env = cli_env(rave_double, FAKE_RAVE_SEED_LINES="40")
+    env = cli_env(rave_double, FAKE_RAVE_STEP_LINES="40")
     names = [f"par-{i}" for i in range(20)]
     trains = [
         subprocess.Popen(

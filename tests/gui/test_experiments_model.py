@@ -46,7 +46,7 @@ def _experiment(
     return make_record(experiment_id, name, **fields)
 
 
-def test_cells_show_what_the_seed_asks() -> None:
+def test_cells_show_what_the_original_api_asks() -> None:
     model = ExperimentsModel()
     model.set_experiments([_experiment(1, "drums")], best={1: 0.123456})
 

@@ -37,7 +37,7 @@ def _to_page(qtbot: QtBot, wizard: NewTrainingWizard, page: Any) -> None:
         wizard.next()
 
 
-def test_the_four_pages_of_the_seed(wizard: NewTrainingWizard) -> None:
+def test_the_four_pages_of_the_original_api(wizard: NewTrainingWizard) -> None:
     assert [wizard.page(i).title() for i in wizard.pageIds()] == [
         "Dataset",
         "RAVE configuration",

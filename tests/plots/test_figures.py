@@ -85,7 +85,7 @@ def test_a_log_axis_spans_at_least_a_decade() -> None:
     assert low <= 1e-5 and high >= 1e-3
 
 
-def test_default_metrics_are_raves_then_the_seeds() -> None:
+def test_default_metrics_are_raves_then_the_original_apis() -> None:
     available = ["lr", "val_loss", "validation", "loss", "fullband_spectral_distance", "beta"]
     assert figures.default_loss_metrics(available) == [
         "fullband_spectral_distance",

@@ -326,7 +326,7 @@ def cmd_export(ctx: Context) -> int:
     if job.options.get("stereo_config_fixed"):
         ctx.out.write(
             "added RAVE.n_channels to config.gin so the stereo model exports "
-            "(RAVE #275; the original is config.gin.orig)\n"
+            "(RAVE 2.3.1 leaves it out; the original is config.gin.orig)\n"
         )
     ctx.out.flush()
     if ctx.args.no_wait:

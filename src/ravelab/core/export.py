@@ -6,7 +6,7 @@ TorchScript file ``<name>[_streaming].ts`` next to the checkpoint unless ``--out
 ``--name`` say otherwise; it logs ``all good ! model exported to <path>``. With no
 checkpoint under ``--run`` it prints ``No checkpoint found`` and fails (exit 1, checked on
 the real program; RAVE.md expected 0), so the result is checked either way. RAVE 2.3.1
-never writes ``RAVE.n_channels`` into ``config.gin`` (#275), so a stereo run exports as
+never writes ``RAVE.n_channels`` into ``config.gin``, so a stereo run exports as
 mono and fails unless it is added.
 """
 
@@ -65,7 +65,7 @@ def run_folder_of(checkpoint: Path) -> Path:
 
 
 def fix_stereo_config(checkpoint: Path, channels: int) -> bool:
-    """Add ``RAVE.n_channels = N`` to the run's config.gin when RAVE left it out (#275).
+    """Add ``RAVE.n_channels = N`` to the run's config.gin when RAVE left it out.
 
     The original is kept as ``config.gin.orig``. Returns True when the file was changed.
     """
@@ -81,7 +81,7 @@ def fix_stereo_config(checkpoint: Path, channels: int) -> bool:
     if not backup.exists():
         backup.write_text(text, encoding="utf-8")
     config.write_text(
-        text.rstrip("\n") + "\n\n# Added by ravelab: RAVE 2.3.1 omits it (RAVE #275)\n"
+        text.rstrip("\n") + "\n\n# Added by ravelab: RAVE 2.3.1 omits it\n"
         f"RAVE.n_channels = {channels}\n",
         encoding="utf-8",
     )

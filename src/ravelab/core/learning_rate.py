@@ -29,5 +29,5 @@ def describe_schedule(phase_1_duration: int) -> str:
 
 
 def is_default_learning_rate(value: float | None) -> bool:
-    """True for ``None`` or RAVE's own starting rate (what the seed wizard shows)."""
+    """True for ``None`` or RAVE's own starting rate (what the original API's wizard shows)."""
     return value is None or abs(value - GENERATOR_START_LR) <= 1e-12

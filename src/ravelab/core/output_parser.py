@@ -1,9 +1,9 @@
-"""Reading a trainer's output lines: the seed's regexes, Lightning's tqdm bar, failures.
+"""Reading a trainer's output lines: the original API's regexes, Lightning's tqdm bar, failures.
 
 Real RAVE prints no loss (its losses are TensorBoard scalars); its stdout carries a
 Lightning 1.9 tqdm bar from which epoch, batch, speed and the global step follow, and
 its stderr carries tracebacks and absl ``FATAL`` lines that explain a failure. Other
-trainers and wrappers print the seed's ``step: N loss: X lr: Y`` form, which is parsed
+trainers and wrappers print the original API's ``step: N loss: X lr: Y`` form, which is parsed
 on every line too.
 
 A line is untrusted input. Parsing costs time linear in the line's length (no regex here
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 #: is far shorter; the rest of a longer line is left to the log.
 MAX_PARSED_CHARS = 4096
 
-#: The seed's patterns, applied case-insensitively to every line. The look-behinds keep
+#: The original API's patterns, applied case-insensitively to every line. The look-behinds keep
 #: ``val_loss`` from also setting ``loss`` and ``max_steps=`` from setting ``step``.
 METRIC_PATTERNS: dict[str, re.Pattern[str]] = {
     "loss": re.compile(r"(?<![\w])loss[:\s]+([0-9.]+)", re.IGNORECASE),
@@ -40,7 +40,7 @@ METRIC_PATTERNS: dict[str, re.Pattern[str]] = {
     "epoch": re.compile(r"(?<![\w])epoch[:\s]+(\d+)", re.IGNORECASE),
 }
 
-#: A word each seed pattern needs, tested with ``in`` before the regex runs.
+#: A word each original pattern needs, tested with ``in`` before the regex runs.
 _KEYWORDS = {"loss": "loss", "step": "step", "lr": "lr", "val_loss": "loss", "epoch": "epoch"}
 
 _TQDM_TAIL = re.compile(
@@ -229,15 +229,15 @@ class OutputParser:
         if len(text) > MAX_PARSED_CHARS:
             text = text[:MAX_PARSED_CHARS]
         result = ParsedLine()
-        self._parse_seed(text, result)
+        self._parse_original_form(text, result)
         if stream == "stdout" or "|" in text:
             self._parse_rave_stdout(text, result)
         self._parse_failure(text, result)
         return result
 
-    # -- the seed's form -----------------------------------------------------------------------
+    # -- the original API's form ---------------------------------------------------------------
 
-    def _parse_seed(self, text: str, result: ParsedLine) -> None:
+    def _parse_original_form(self, text: str, result: ParsedLine) -> None:
         if "|" in text and "%" in text and "it" in text:
             # A tqdm bar: its "Epoch 12:" is handled by the bar parser, with the step.
             return
@@ -325,7 +325,7 @@ class OutputParser:
         if not stripped:
             return
         if "resource_reader.py" in text and "Path not found" in text:
-            return  # gin probing its search path: harmless (RAVE #289, #303, #330)
+            return  # gin probing its search path: harmless (RAVE prints it for every run)
         reason: str | None = None
         if text.startswith("Traceback (most recent call last)"):
             self._traceback = True

@@ -347,7 +347,7 @@ def build_preprocess_argv(
 
 #: Lines after which RAVE 2.3.1's preprocess hangs forever instead of exiting (checked on
 #: the real program): its multiprocessing pool never calls back on an empty map, and a
-#: worker's exception is printed as a tuple on stdout (#318, #160, #357).
+#: worker's exception is printed as a tuple on stdout.
 _HANG_LINES = (
     ("No valid file found", "RAVE found no audio file to preprocess"),
     ("(FileNotFoundError(2,", "ffmpeg or ffprobe is missing where RAVE runs; " + FFMPEG_HINT),

@@ -1,4 +1,4 @@
-"""``ProcessThread``: the seed's base for threads that watch a process."""
+"""``ProcessThread``: the original API's base for threads that watch a process."""
 
 from __future__ import annotations
 

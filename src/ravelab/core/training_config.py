@@ -1,4 +1,4 @@
-"""The seed's training config dict: validation, and the ``rave train`` command it makes.
+"""The original API's training config dict: validation, and the ``rave train`` command it makes.
 
 ``validate_training_config`` checks everything before anything is created, so bad input
 never leaves a row, a folder or a process behind. ``build_train_argv`` writes the
@@ -112,7 +112,7 @@ class TrainingSpec:
         return rave_configs.phase_1_duration(self.config, self.modifiers, self.overrides)
 
     def as_config(self) -> dict[str, Any]:
-        """The config dict as stored with the experiment (the seed's shape)."""
+        """The config dict as stored with the experiment (the original API's shape)."""
         return asdict(self)
 
 
@@ -155,7 +155,7 @@ def _check_config_name(name: str, allowed: Mapping[str, Any], what: str) -> str:
 
 
 def validate_training_config(config: Mapping[str, Any], db: Database) -> TrainingSpec:
-    """Check a seed config dict against RAVE 2.3.1 and the database.
+    """Check a config dict against RAVE 2.3.1 and the database.
 
     Raises:
         ConfigError: naming the bad value and what to do instead.
@@ -343,8 +343,8 @@ def build_train_argv(
 ) -> list[str]:
     """The ``rave train`` argv for a spec (an argv list: never a shell string).
 
-    ``--channels`` is always passed (RAVE 2.3.1 builds a 0-channel model without it, #350)
-    and ``--gpu`` too (without it GPUtil may pick no device, #169).
+    ``--channels`` is always passed (RAVE 2.3.1 builds a 0-channel model without it)
+    and ``--gpu`` too (without it GPUtil may pick no device).
     """
     argv = [rave, "train", "--config", spec.config]
     for modifier in spec.modifiers:

@@ -1,4 +1,4 @@
-"""``TrainingManager``: the seed's entry point for starting, following and stopping runs.
+"""``TrainingManager``: the original API's entry point for starting, following and stopping runs.
 
 Creating one re-attaches to every run the database shows as unfinished: live ones are
 followed (a thread each), dead ones are settled from their ``exit.json`` or marked
@@ -201,7 +201,7 @@ class TrainingManager:
                 return Path(shared)
         return self.runs_dir
 
-    # -- the seed's API ------------------------------------------------------------------------
+    # -- the original API -----------------------------------------------------------------------
 
     def start_training(self, config: Mapping[str, Any]) -> int:
         """Validate ``config``, start ``rave train`` detached, and return the experiment id.
@@ -306,7 +306,7 @@ class TrainingManager:
         rows.update_fields(self.db, experiment_id, status=str(known), completed_at=completed_at)
 
     def update_training_metrics(self, experiment_id: int, metrics: Mapping[str, Any]) -> None:
-        """Merge the latest metric values into the experiment (the seed's metrics JSON).
+        """Merge the latest metric values into the experiment (the original API's metrics JSON).
 
         Numeric values are also stored as points at ``metrics['step']`` (or the current
         step), so the history of what a caller reports is kept too.
@@ -649,7 +649,7 @@ class TrainingManager:
         return config
 
     def register_process(self, experiment_id: int, process: TrainingProcess) -> None:
-        """Track a process as the follower of an experiment (the seed's bookkeeping)."""
+        """Track a process as the follower of an experiment (the original API's bookkeeping)."""
         self.active_processes[experiment_id] = process
         process.finished.connect(lambda ok, message: self._on_finished(experiment_id))
 
@@ -657,7 +657,7 @@ class TrainingManager:
         """Stop tracking an experiment's process."""
         self.active_processes.pop(experiment_id, None)
 
-    # -- beyond the seed -----------------------------------------------------------------------
+    # -- beyond the original API -------------------------------------------------------------
 
     def wait(self, experiment_id: int, timeout: float | None = None) -> dict[str, Any]:
         """Follow an experiment until it has ended (or ``timeout``); return its dict.

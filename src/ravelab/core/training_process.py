@@ -1,10 +1,10 @@
 """``TrainingProcess``: follows one run's files and turns them into signals and rows.
 
-The seed's class, a ``ProcessThread``. The run itself lives in a detached supervisor
+The original API's class, a ``ProcessThread``. The run itself lives in a detached supervisor
 (see ``ravelab.core.supervisor``); this thread tails its ``stdout.log`` and
 ``stderr.log`` from the offsets stored in the database, parses every line, writes
 metric points, offsets, latest metrics and progress in one transaction per poll, emits
-the seed's signals, and settles the run's final status once it has ended. Re-reading is
+the original API's signals, and settles the run's final status once it has ended. Re-reading is
 idempotent, so a crash of the app at any moment loses nothing and duplicates nothing.
 
 A run's files are untrusted input. A file that cannot be read (``stdout.log`` replaced by
@@ -103,10 +103,10 @@ class _PollBatch:
 
 
 class TrainingProcess(ProcessThread):
-    """Follows one training run (the seed's ``TrainingProcess``).
+    """Follows one training run (the original API's ``TrainingProcess``).
 
     Args:
-        config: the run's config dict (the seed's; ``max_steps`` and ``batch_size`` are
+        config: the run's config dict (the original API's; ``max_steps`` and ``batch_size`` are
             used for progress).
         db: the database to write to; None for parsing only.
         experiment_id: the experiment this run belongs to.
@@ -122,7 +122,7 @@ class TrainingProcess(ProcessThread):
             ``output_line`` are relayed only if connected when the thread starts.
 
     Signals:
-        output(str): every output line (ANSI removed), the seed's signal.
+        output(str): every output line (ANSI removed), the original API's signal.
         output_line(str, str, bool): stream name, line, and whether it is a tqdm redraw.
         metrics_update(dict): latest values of the metrics that changed.
         step_update(int, int): the current step and max steps.
@@ -230,7 +230,7 @@ class TrainingProcess(ProcessThread):
         """The run's max steps, as configured."""
         return self.parser.max_steps
 
-    # -- the seed's parsing API ----------------------------------------------------------------
+    # -- the original API's parsing -----------------------------------------------------------
 
     def parse_progress(self, line: str) -> tuple[int | None, str]:
         """Parse one line: ``(percent of max_steps, line)`` when it carries a step.

@@ -334,7 +334,7 @@ def _merge_json_column(
 
 
 def merge_metrics(db: Database, experiment_id: int, latest: Mapping[str, Any]) -> None:
-    """Merge latest values into the seed's ``experiments.metrics`` JSON column."""
+    """Merge latest values into the original API's ``experiments.metrics`` JSON column."""
     if latest:
         _merge_json_column(db, experiment_id, "metrics", latest)
 

@@ -2,7 +2,7 @@
 
 A row per point made storing the bottleneck of ingestion: binding five parameters and
 inserting one B-tree row per point costs 3-5 us in Python's ``sqlite3``, more than reading
-and decoding the point from its event file (issue 4 wants a million points ingested ten
+and decoding the point from its event file (the goal: a million points ingested ten
 times faster than TensorBoard's ``EventAccumulator`` loads them). A row of
 ``metric_blocks`` holds up to :data:`BLOCK_POINTS` points of one metric as three packed
 arrays, little-endian:

@@ -1,4 +1,4 @@
-"""Projects: groups of datasets and experiments (the seed's ``project_id``)."""
+"""Projects: groups of datasets and experiments (the original API's ``project_id``)."""
 
 from __future__ import annotations
 

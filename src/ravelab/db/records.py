@@ -171,7 +171,7 @@ class LaunchOwner:
 
 @dataclass(frozen=True)
 class ExperimentRecord:
-    """One training run (the seed's experiments table)."""
+    """One training run (the original API's experiments table)."""
 
     id: int
     project_id: int
@@ -233,8 +233,8 @@ class ExperimentRecord:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The seed's experiment dict (config and metrics decoded) plus the extra columns,
-        and ``dataset``: its dataset's name; plain strings and the progress JSON as
+        """The original API's experiment dict (config and metrics decoded) plus the extra
+        columns, and ``dataset``: its dataset's name; plain strings and the progress JSON as
         stored, as the original dict API gave."""
         data = asdict(self)
         data.update(

@@ -1,4 +1,4 @@
-"""``NewTrainingWizard``: the seed's four-page wizard that makes a training config dict.
+"""``NewTrainingWizard``: the original API's four-page wizard that makes a training config dict.
 
 Pages (a module each, beside this one: ``wizard_dataset_page``, ``wizard_config_page``,
 ``wizard_params_page``, ``wizard_confirm_page``; their names are importable from here too):
@@ -43,7 +43,7 @@ from ravelab.gui.workers import TaskRunner
 
 
 class NewTrainingWizard(QWizard):
-    """The seed's wizard: four pages that make the config dict of a new run.
+    """The original API's wizard: four pages that make the config dict of a new run.
 
     Args:
         manager: where runs start (its database, rave and runs folder are used).
@@ -90,7 +90,7 @@ class NewTrainingWizard(QWizard):
         return self.params_page.overrides() if hasattr(self, "params_page") else []
 
     def get_config(self) -> dict[str, Any]:
-        """The config dict for ``TrainingManager.start_training`` (the seed's contract)."""
+        """The config dict for ``TrainingManager.start_training`` (the original API's contract)."""
         dataset = self.dataset_page.selected_dataset()
         params = self.params_page
         config: dict[str, Any] = {

@@ -64,7 +64,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-# matplotlib's Qt backend binds to the Qt already imported, else to QT_API (house style 24).
+# matplotlib's Qt backend binds to the Qt already imported, else to QT_API.
 os.environ.setdefault("QT_API", "pyside6")
 
 from matplotlib.backends.backend_qt import NavigationToolbar2QT

@@ -1,4 +1,4 @@
-"""``TrainingPage``: the seed's page: the runs table, their progress, start and stop, the
+"""``TrainingPage``: the original API's page: the runs table, their progress, start and stop, the
 selected run's details, log and metrics.
 
 Actions on the selected run (buttons above the table and the table's context menu):

@@ -26,7 +26,7 @@ from matplotlib.ticker import EngFormatter
 
 from ravelab.plots.decimate import FloatArray, minmax_decimate
 
-#: RAVE's losses worth watching (TensorBoard scalars), then the seed's regex metrics.
+#: RAVE's losses worth watching (TensorBoard scalars), then the original API's regex metrics.
 LOSS_METRICS = (
     "fullband_spectral_distance",
     "multiband_spectral_distance",
@@ -76,7 +76,7 @@ def metric_colour(name: str) -> str:
 
 
 def default_loss_metrics(available: Iterable[str]) -> list[str]:
-    """The losses shown before the user picks: RAVE's, then the seed's, when present."""
+    """The losses shown before the user picks: RAVE's, then the original API's, when present."""
     names = set(available)
     return [name for name in LOSS_METRICS if name in names]
 
