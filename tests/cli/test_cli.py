@@ -343,7 +343,7 @@ def test_gui_without_qt_says_which_extra_to_install() -> None:
 def test_dataset_create_export_models_and_jobs(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.core.test_preprocess_and_export import write_wav
+    from tests.core.test_preprocess import write_wav
 
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
