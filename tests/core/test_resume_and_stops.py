@@ -121,6 +121,7 @@ def test_resume_refuses_a_running_run(
         manager.resume_training(experiment_id)
 
 
+@pytest.mark.slow
 def test_stop_at_next_checkpoint_waits_for_the_checkpoint(
     manager: TrainingManager, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

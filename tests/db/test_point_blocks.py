@@ -99,6 +99,7 @@ def test_stored_points_win_and_a_second_read_adds_nothing(db: Database) -> None:
     assert all(history[s] == (1.0 if s % 2 == 0 and s < 100 else 9.0) for s in range(101))
 
 
+@pytest.mark.slow
 def test_random_batches_match_a_row_per_point_table(db: Database) -> None:
     """Any order of batches gives what INSERT OR IGNORE under (name, step) gives."""
     experiment = _experiment(db)

@@ -167,6 +167,7 @@ def test_a_stop_while_the_run_is_launched_stops_it(
     assert_points_exact(db, record.id)
 
 
+@pytest.mark.slow
 def test_a_process_of_the_run_that_outlives_its_exit_json_can_still_be_stopped(
     make_manager: Any,
     db: Database,
@@ -252,6 +253,7 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
         assert record.run_dir is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("killed", ["before-the-request", "after-the-request"])
 def test_a_stop_at_the_next_checkpoint_survives_its_supervisor(
     make_manager: Any,
@@ -339,6 +341,7 @@ def test_a_run_whose_folder_is_moved_away_says_so_and_still_stops(
     )
 
 
+@pytest.mark.slow
 def test_a_resume_killed_before_it_starts_anything_is_never_started(
     make_manager: Any,
     db: Database,

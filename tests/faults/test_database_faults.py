@@ -235,6 +235,7 @@ def test_a_full_disk_while_a_run_is_followed_loses_and_doubles_nothing(
         db.close()
 
 
+@pytest.mark.slow
 def test_a_damaged_page_gives_every_command_one_line_naming_db_check(
     tmp_path: Path, rave_double: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

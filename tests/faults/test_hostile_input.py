@@ -74,6 +74,7 @@ def _dataset(folder: Path, metadata: str) -> Path:
 GOOD_METADATA = "channels: 1\nlazy: false\nn_seconds: 56.47\nsr: 44100\n"
 
 
+@pytest.mark.slow
 def test_unicode_digits_are_never_ids(env: dict[str, str], dataset_dir: Path) -> None:
     assert ravelab(env, "dataset", "add", str(dataset_dir), "--name", "synth").returncode == 0
     for args in (("show", "²"), ("stop", "²"), ("export", "³"), ("metrics", "٣"), ("logs", "１")):
@@ -93,6 +94,7 @@ def test_unicode_digits_are_never_ids(env: dict[str, str], dataset_dir: Path) ->
     assert _json(env, "list") == []
 
 
+@pytest.mark.slow
 def test_bad_metadata_is_refused_and_every_other_dataset_keeps_working(
     env: dict[str, str], tmp_path: Path, dataset_dir: Path
 ) -> None:
@@ -268,6 +270,7 @@ def test_output_to_a_closed_pipe_ends_quietly(
     assert errors.read_text() == ""
 
 
+@pytest.mark.slow
 def test_parallel_adds_of_one_folder_register_it_once(
     env: dict[str, str], dataset_dir: Path
 ) -> None:
@@ -295,6 +298,7 @@ def test_parallel_adds_of_one_folder_register_it_once(
             assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_parallel_imports_of_one_run_folder_import_it_once(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -322,6 +326,7 @@ def test_parallel_imports_of_one_run_folder_import_it_once(
             assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_an_unknown_project_is_named_before_anything_is_created(
     env: dict[str, str], tmp_path: Path, dataset_dir: Path
 ) -> None:
@@ -363,6 +368,7 @@ HOSTILE_TRAIN_FLAGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(HOSTILE_TRAIN_FLAGS))
 def test_train_refuses_hostile_values_and_creates_nothing(
     env: dict[str, str], tmp_path: Path, dataset_dir: Path, kind: str
@@ -378,6 +384,7 @@ def test_train_refuses_hostile_values_and_creates_nothing(
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+@pytest.mark.slow
 def test_hostile_paths_and_names_at_dataset_add(
     env: dict[str, str], tmp_path: Path, dataset_dir: Path
 ) -> None:
@@ -451,6 +458,7 @@ def test_other_config_values_are_refused_by_name(
     assert message in str(raised.value)
 
 
+@pytest.mark.slow
 def test_checkpoints_and_outputs_are_checked_before_anything_runs(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -478,6 +486,7 @@ def test_checkpoints_and_outputs_are_checked_before_anything_runs(
         choose_checkpoint(run, str(notes))
 
 
+@pytest.mark.slow
 def test_settings_refuse_values_that_would_poison_later_commands(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -534,6 +543,7 @@ def test_preprocess_progress_lines_never_raise(line: str) -> None:
     assert progress.get("chunks", 0) < 10**15
 
 
+@pytest.mark.slow
 def test_delete_preprocessed_removes_only_what_rave_wrote(
     fake_ffmpeg_env: dict[str, str], tmp_path: Path
 ) -> None:

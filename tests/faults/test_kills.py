@@ -90,6 +90,7 @@ def test_a_killed_supervisor_leaves_a_run_that_stays_running_and_stops(
     assert_points_exact(db, experiment_id)
 
 
+@pytest.mark.slow
 def test_a_stop_asked_twice_escalates_where_the_supervisor_is_gone(
     make_manager: Any,
     db: Database,

@@ -48,6 +48,7 @@ def _settle_all(db: Database, rave: Path, runs: Path) -> TrainingManager:
     return manager
 
 
+@pytest.mark.slow
 def test_twenty_parallel_trains_are_each_accounted_for_once(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
@@ -95,6 +96,7 @@ def test_twenty_parallel_trains_are_each_accounted_for_once(
     assert len(run_dirs) == 20  # one folder each, none shared
 
 
+@pytest.mark.slow
 def test_the_same_name_launched_at_once_is_refused_cleanly(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
@@ -125,6 +127,7 @@ def test_the_same_name_launched_at_once_is_refused_cleanly(
     assert_points_exact(db, only["id"])
 
 
+@pytest.mark.slow
 def test_a_launch_in_progress_is_left_alone_and_a_killed_one_never_started(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
@@ -145,6 +148,7 @@ def test_a_launch_in_progress_is_left_alone_and_a_killed_one_never_started(
     assert after["ended_at"] is not None
 
 
+@pytest.mark.slow
 def test_a_run_whose_launcher_died_after_starting_it_is_adopted(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:

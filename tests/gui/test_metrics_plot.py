@@ -49,6 +49,7 @@ def _settle(qtbot: QtBot, plot: MetricsPlot) -> None:
     qtbot.waitUntil(lambda: plot.canvas.settled, timeout=60_000)
 
 
+@pytest.mark.slow
 def test_history_is_drawn_and_grows(
     qtbot: QtBot, plot: MetricsPlot, db: Database, experiment_id: int
 ) -> None:

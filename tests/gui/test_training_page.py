@@ -202,6 +202,7 @@ def _plot_shows_all_points(page: TrainingPage, stored: dict[str, list[float]]) -
     return canvas.settled and all(_drawn_steps(page, n) == steps for n, steps in stored.items())
 
 
+@pytest.mark.slow
 def test_plots_receive_points_while_the_run_trains(
     qtbot: QtBot,
     manager: TrainingManager,
@@ -341,6 +342,7 @@ def _resumable_config(dataset_id: int, name: str, **extra: Any) -> dict[str, Any
     )
 
 
+@pytest.mark.slow
 def test_stop_at_checkpoint_then_resume_with_new_max_steps(
     qtbot: QtBot,
     manager: TrainingManager,
@@ -521,6 +523,7 @@ def test_export_errors_are_shown_in_the_dialog(
     assert dialog.export_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_compare_lists_the_settings_two_runs_differ_in(
     qtbot: QtBot,
     manager: TrainingManager,
