@@ -38,7 +38,9 @@ from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import run_config, wait_until
 
-pytestmark = pytest.mark.slurm
+# One worker runs them all, one after another: they share the one-node cluster (a test
+# fills the node on purpose), so in parallel they would queue behind each other.
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 REQUIRE_ENV = "RAVELAB_REQUIRE_SLURM"
 

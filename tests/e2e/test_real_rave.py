@@ -28,7 +28,8 @@ from ravelab.db import experiments as rows
 from ravelab.db import jobs as job_rows
 from tests.helpers import wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+# One worker: real trainings take every core they are given.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800), pytest.mark.xdist_group("e2e")]
 
 
 @pytest.fixture(scope="module")
