@@ -1,4 +1,4 @@
-"""TensorBoard-style smoothing and the overlaid metric figure behind `ravelab plot`."""
+"""The overlaid metric figure behind `ravelab plot`."""
 
 from __future__ import annotations
 
@@ -7,30 +7,6 @@ import pytest
 from matplotlib.figure import Figure
 
 from ravelab.plots.comparison import RunSeries, render_metric_comparison
-from ravelab.plots.smoothing import smooth
-
-
-def _reference(values: list[float], weight: float) -> list[float]:
-    """TensorBoard's loop: start at 0, debias by 1 - weight**n."""
-    last, out = 0.0, []
-    for n, value in enumerate(values, 1):
-        last = last * weight + (1 - weight) * value
-        out.append(last / (1 - weight**n))
-    return out
-
-
-@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.9, 0.99, 0.999])
-def test_smoothing_matches_tensorboards_loop(weight: float) -> None:
-    values = np.random.default_rng(1).normal(size=3000).cumsum()
-    assert smooth(values, weight) == pytest.approx(_reference(list(values), weight), rel=1e-9)
-
-
-def test_smoothing_keeps_non_finite_values_and_refuses_bad_weights() -> None:
-    values = np.array([1.0, np.nan, 3.0])
-    smoothed = smooth(values, 0.5)
-    assert np.isnan(smoothed[1])
-    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
-        smooth(values, 1.0)
 
 
 def _run(label: str, n: int = 10_000, phase: int | None = 5000) -> RunSeries:
