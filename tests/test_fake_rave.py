@@ -360,6 +360,14 @@ def test_crash_knob(rave: Path, dataset: Path, tmp_path: Path, kind: str, last_l
     assert (only_run_dir(runs) / "version_0").is_dir()
 
 
+def test_an_unknown_knob_is_refused(rave: Path, dataset: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    result = run_rave(rave, capture_args(dataset, runs), tmp_path, FAKE_RAVE_STEPS="25")
+    assert result.returncode == 2
+    assert b"unknown knob(s) FAKE_RAVE_STEPS" in result.stderr
+    assert not runs.exists()
+
+
 def test_step_lines_knob(rave: Path, dataset: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     result = run_rave(rave, capture_args(dataset, runs), tmp_path, FAKE_RAVE_STEP_LINES="25")

@@ -288,7 +288,30 @@ def _good_run(flags: dict[str, Any], name: str, configs: list[str], config: Path
     return Replayer(spec, plan).run(float(crash_at) if crash_at else None, crash)
 
 
+#: The knobs above; any other FAKE_RAVE_* variable is a typo or a renamed knob, refused so
+#: that a test never silently runs with the capture it meant to replace.
+KNOBS = frozenset(
+    {
+        "FAKE_RAVE_ASSUME_FFMPEG",
+        "FAKE_RAVE_AUDIO_SECONDS",
+        "FAKE_RAVE_CRASH",
+        "FAKE_RAVE_CRASH_AT",
+        "FAKE_RAVE_HANG_LIMIT",
+        "FAKE_RAVE_PREPROCESS_SECONDS_PER_CHUNK",
+        "FAKE_RAVE_READY_FILE",
+        "FAKE_RAVE_STEP_LINES",
+        "FAKE_RAVE_STEP_RATE",
+        "FAKE_RAVE_TIME_SCALE",
+    }
+)
+
+
 def main(argv: list[str]) -> int:
+    unknown = sorted(name for name in os.environ if name.startswith("FAKE_RAVE_"))
+    unknown = [name for name in unknown if name not in KNOBS]
+    if unknown:
+        emit("stderr", f"fake rave: unknown knob(s) {', '.join(unknown)}\n".encode())
+        return 2
     if not argv or argv[0] not in AVAILABLE_SCRIPTS:
         return replay_plain("cli_noargs")
     command, rest = argv[0], argv[1:]

@@ -534,7 +534,7 @@ def test_a_run_of_another_machine_is_not_marked_stopped_from_here(
 def test_a_stop_after_the_trainer_ended_does_not_call_its_run_stopped(
     make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_SEED_LINES", "40")
+    monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "40")
     manager = make_manager(follow=False)
     experiment_id = manager.start_training(run_config(dataset_id, name="finished"))
     run_dir = Path(experiment(db, experiment_id).run_dir)
