@@ -3,11 +3,12 @@
 The map is the first fenced block after the heading "Layers and packages". Its format (also
 described above the block): a line whose first word ends in ``/`` opens a package, nested
 by indentation; a line whose first word ends in ``.py`` names a module of the package it is
-indented under, and more may follow it separated by commas (``datasets.py, projects.py``).
-A name may hold slashes (``runs/manager.py``): it is a path relative to the enclosing
-package, so a top-level line can name ``core/runs/manager.py`` directly. A package heading
-stands for its ``__init__.py``. A line indented deeper than the module line above it
-continues that module's description; every other line is ignored.
+indented under, and more may follow it separated by commas (``datasets.py, projects.py``; a
+list ending in a comma goes on at the next line, at the same indentation). A name may hold
+slashes (``runs/manager.py``): it is a path relative to the enclosing package, so a
+top-level line can name ``core/runs/manager.py`` directly. A package heading stands for its
+``__init__.py``. A line indented deeper than the module line above it continues that
+module's description; every other line is ignored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ MAP = ROOT / "docs" / "ARCHITECTURE.md"
 PACKAGE = ROOT / "src" / "ravelab"
 
 _NAME = r"[\w.]+(?:/[\w.]+)*(?:\.py|/)"
-_ENTRY = re.compile(rf"^(?P<indent> *)(?P<first>{_NAME})(?P<more>(?:, *{_NAME})*)(?=\s|:|$)")
+_ENTRY = re.compile(rf"^(?P<indent> *)(?P<first>{_NAME})(?P<more>(?:, *{_NAME})*),?(?=\s|:|$)")
 
 
 def map_block(text: str) -> list[str]:
@@ -92,7 +93,7 @@ def test_the_map_names_only_modules_that_exist() -> None:
     [
         # a package heading, then file names (one or several a line) and a description
         (
-            "src/ravelab/\n  db/   data\n    a.py   what a does\n    b.py, c.py\n"
+            "src/ravelab/\n  db/   data\n    a.py   what a does\n    b.py,\n    c.py\n"
             "                  continued.py is a description, not a module\n",
             {"src/ravelab/__init__.py", "src/ravelab/db/__init__.py"}
             | {f"src/ravelab/db/{n}.py" for n in "abc"},
