@@ -931,3 +931,12 @@ def test_stereo_run_exports_only_with_n_channels_in_config(
     )
     (exported,) = run.rglob("*.ts")
     assert read_ts(exported)["n_channels"] == 2
+
+
+def test_the_earlier_name_of_the_step_lines_knob_still_works(
+    rave: Path, dataset: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    result = run_rave(rave, capture_args(dataset, runs), tmp_path, FAKE_RAVE_SEED_LINES="3")
+    assert result.returncode == 0
+    assert result.stdout.count(b"step: ") == 3
