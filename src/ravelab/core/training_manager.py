@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -680,6 +681,12 @@ class TrainingManager:
             if process.is_alive():
                 if not process.wait(timeout):
                     raise TimeoutError(f"experiment {experiment_id} is still running")
+                # The end is recorded; the thread then tells its listeners (``finished``,
+                # ``run_finished``) and ends: wait for that too, so that the caller finds
+                # the signals delivered and the run no longer among the active ones.
+                if process is not threading.current_thread():
+                    left = 30.0 if deadline is None else deadline - time.monotonic()
+                    process.join(max(left, 1.0))
             else:
                 while not process.is_done:
                     if not process.poll():
