@@ -60,7 +60,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from tests.fake_rave import FIXTURES, write_launcher  # noqa: E402
 
 from ravelab.core.datasets import register_dataset  # noqa: E402
-from ravelab.core.training_manager import TrainingManager  # noqa: E402
+from ravelab.core.runs.training_manager import TrainingManager  # noqa: E402
 from ravelab.db import Database  # noqa: E402
 from ravelab.gui import interpreter, metric_series  # noqa: E402
 from ravelab.gui.app_signals import AppSignals  # noqa: E402

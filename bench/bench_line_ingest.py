@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ravelab.core.output_parser import OutputParser
-from ravelab.core.run_files import STDOUT_LOG, ExitRecord
-from ravelab.core.text_stream import LineSplitter
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.rave.output_parser import OutputParser
+from ravelab.core.runs.run_files import STDOUT_LOG, ExitRecord
+from ravelab.core.runs.text_stream import LineSplitter
+from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 

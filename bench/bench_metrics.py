@@ -68,10 +68,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 try:
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, point_blocks
 from ravelab.db import experiments as rows
 from ravelab.plots import figures

@@ -32,10 +32,11 @@ from pathlib import Path
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 
-from ravelab.core import output_parser, tfrecord
-from ravelab.core.output_parser import OutputParser
-from ravelab.core.tensorboard_events import EventFileFollower
-from ravelab.core.text_stream import MAX_LINE_BYTES, LineSplitter
+from ravelab.core.rave import output_parser
+from ravelab.core.rave.output_parser import OutputParser
+from ravelab.core.runs.text_stream import MAX_LINE_BYTES, LineSplitter
+from ravelab.core.tensorboard import tfrecord
+from ravelab.core.tensorboard.events import EventFileFollower
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rave-2.3.1"
 _OLD_HEAD = re.compile(r"(?P<desc>.*?):?\s*(?P<pct>\d+)$")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from ravelab.core.datasets import register_dataset
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 
 FIRST_STEP = b"Epoch 0:"

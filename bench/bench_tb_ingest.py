@@ -64,14 +64,14 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 try:
-    from ravelab.core.run_events import RunEventsFollower
-    from ravelab.core.tfrecord import masked_crc32c, read_payloads
+    from ravelab.core.tensorboard.run_events import RunEventsFollower
+    from ravelab.core.tensorboard.tfrecord import masked_crc32c, read_payloads
     from ravelab.db import Database
     from ravelab.db import experiments as rows
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from ravelab.core.run_events import RunEventsFollower
-    from ravelab.core.tfrecord import masked_crc32c, read_payloads
+    from ravelab.core.tensorboard.run_events import RunEventsFollower
+    from ravelab.core.tensorboard.tfrecord import masked_crc32c, read_payloads
     from ravelab.db import Database
     from ravelab.db import experiments as rows
 

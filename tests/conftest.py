@@ -97,7 +97,7 @@ def dataset_id(db: Any, dataset_dir: Path) -> int:
 def make_manager(db: Any, rave_double: Path, runs_dir: Path) -> Iterator[Callable[..., Any]]:
     """TrainingManagers over the test DB and the `rave` double; every run they follow is
     stopped (and waited for) afterwards, so no process outlives the test."""
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
 
     managers: list[TrainingManager] = []
 

@@ -21,9 +21,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Database": "ravelab.db",
-    "TrainingManager": "ravelab.core.training_manager",
-    "TrainingProcess": "ravelab.core.training_process",
-    "ProcessThread": "ravelab.core.process_thread",
+    "TrainingManager": "ravelab.core.runs.training_manager",
+    "TrainingProcess": "ravelab.core.runs.training_process",
+    "ProcessThread": "ravelab.core.runs.process_thread",
     "RavelabError": "ravelab.core.errors",
     "ConfigError": "ravelab.core.errors",
     "register_dataset": "ravelab.core.datasets",
@@ -37,9 +37,9 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from ravelab.core.datasets import register_dataset
     from ravelab.core.errors import ConfigError, RavelabError
-    from ravelab.core.process_thread import ProcessThread
-    from ravelab.core.training_manager import TrainingManager
-    from ravelab.core.training_process import TrainingProcess
+    from ravelab.core.runs.process_thread import ProcessThread
+    from ravelab.core.runs.training_manager import TrainingManager
+    from ravelab.core.runs.training_process import TrainingProcess
     from ravelab.db import Database
     from ravelab.db.progress import RunProgress
     from ravelab.db.records import ExperimentRecord

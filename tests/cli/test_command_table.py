@@ -123,7 +123,7 @@ def test_short_commands_import_no_heavy_library_and_no_other_command(
     if argv[0] == "dataset":
         own.add("ravelab.cli.commands_workflow")  # defines `dataset create` and `remove`
     assert commands & modules <= own
-    assert "ravelab.core.training_manager" not in modules  # nothing to re-attach
+    assert "ravelab.core.runs.training_manager" not in modules  # nothing to re-attach
 
 
 def test_list_still_settles_a_run_that_needs_it(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_list_still_settles_a_run_that_needs_it(tmp_path: Path) -> None:
     assert done["code"] == ExitCode.OK
     (listed,) = json.loads(done["out"])
     assert listed["status"] == "failed" and "never started" in listed["reason"]
-    assert "ravelab.core.training_manager" in done["modules"]
+    assert "ravelab.core.runs.training_manager" in done["modules"]
     assert not [
         name for name in ("numpy", "google.protobuf", "matplotlib") if name in done["modules"]
     ]
@@ -157,7 +157,7 @@ def test_a_manager_over_finished_runs_imports_no_follower(tmp_path: Path) -> Non
     assert not [
         name for name in ("numpy", "google.protobuf", "matplotlib", "psygnal") if name in modules
     ]
-    assert "ravelab.core.training_process" not in modules
+    assert "ravelab.core.runs.training_process" not in modules
 
 
 class _Emitter:

@@ -10,9 +10,9 @@ from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
-from ravelab.core import event_columns
-from ravelab.core.tensorboard_events import EventFileFollower
-from ravelab.core.tfrecord import read_payloads
+from ravelab.core.tensorboard import event_columns
+from ravelab.core.tensorboard.events import EventFileFollower
+from ravelab.core.tensorboard.tfrecord import read_payloads
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
 EVENT_FILES = sorted(FIXTURES.glob("events.out.tfevents.*"))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
 
-from ravelab.core import event_proto
+from ravelab.core.tensorboard import event_proto
 
 _Field = descriptor_pb2.FieldDescriptorProto
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from ravelab.core.errors import ConfigError, NotFoundError
-from ravelab.core.export import (
+from ravelab.core.jobs.export import (
     build_export_argv,
     choose_checkpoint,
     expected_model_path,
     fix_stereo_config,
     parse_export_line,
 )
-from ravelab.core.text_stream import LineSplitter
+from ravelab.core.runs.text_stream import LineSplitter
 from tests.conftest import FIXTURES
 
 

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorboard.compat.proto.event_pb2 import Event
 
-from ravelab.core import event_columns
-from ravelab.core.output_parser import OutputParser
-from ravelab.core.tensorboard_events import EventFileFollower
-from ravelab.core.text_stream import LineSplitter, strip_ansi
-from ravelab.core.tfrecord import masked_crc32c, read_payloads
-from ravelab.core.trainer_numbers import MAX_STEP, MAX_WALL_TIME
+from ravelab.core.rave.output_parser import OutputParser
+from ravelab.core.rave.trainer_numbers import MAX_STEP, MAX_WALL_TIME
+from ravelab.core.runs.text_stream import LineSplitter, strip_ansi
+from ravelab.core.tensorboard import event_columns
+from ravelab.core.tensorboard.events import EventFileFollower
+from ravelab.core.tensorboard.tfrecord import masked_crc32c, read_payloads
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
 FUZZ = settings(

@@ -13,9 +13,9 @@ import pytest
 
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError, DatasetError, NotFoundError
-from ravelab.core.job_manager import _finish_export
-from ravelab.core.training_manager import TrainingManager
-from ravelab.core.training_process import Outcome
+from ravelab.core.jobs.job_manager import _finish_export
+from ravelab.core.runs.training_manager import TrainingManager
+from ravelab.core.runs.training_process import Outcome
 from ravelab.db import Database, JobRecord
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import jobs as job_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ravelab.core.learning_rate import generator_lr, is_default_learning_rate
+from ravelab.core.rave.learning_rate import generator_lr, is_default_learning_rate
 
 
 def test_generator_lr_decays_linearly_then_stays() -> None:

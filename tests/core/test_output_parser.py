@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ravelab.core.output_parser import OutputParser, parse_tqdm
-from ravelab.core.text_stream import LineSplitter
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.rave.output_parser import OutputParser, parse_tqdm
+from ravelab.core.runs.text_stream import LineSplitter
+from ravelab.core.runs.training_process import TrainingProcess
 from tests.conftest import FIXTURES
 
 

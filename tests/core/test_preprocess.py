@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ravelab.core.preprocess import (
+from ravelab.core.jobs.preprocess import (
     build_preprocess_argv,
     check_audio_inputs,
     parse_preprocess_line,
 )
-from ravelab.core.text_stream import LineSplitter
+from ravelab.core.runs.text_stream import LineSplitter
 from tests.conftest import FIXTURES
 
 

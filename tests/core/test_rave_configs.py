@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ravelab.core.rave_configs import phase_1_duration
+from ravelab.core.rave.configs import phase_1_duration
 
 
 @pytest.mark.parametrize(

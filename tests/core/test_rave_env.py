@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ravelab.core.rave_env import (
+from ravelab.core.rave.environment import (
     RaveInstallError,
     envs_dir,
     find_compatible_python,
@@ -15,7 +15,7 @@ from ravelab.core.rave_env import (
     pip_requirements,
     verify,
 )
-from ravelab.core.rave_locator import RAVE_SETTING
+from ravelab.core.rave.locator import RAVE_SETTING
 from ravelab.db import Database
 
 
@@ -67,7 +67,7 @@ def test_a_failed_install_leaves_the_previous_one_in_use(db: Database) -> None:
 def test_an_install_never_reuses_or_deletes_a_folder_it_did_not_create(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ravelab.core.rave_env as rave_env
+    import ravelab.core.rave.environment as rave_env
 
     monkeypatch.setattr(rave_env.time, "strftime", lambda _format: "20260101-000000")
     made: list[Path] = []
@@ -91,7 +91,7 @@ def test_an_install_never_reuses_or_deletes_a_folder_it_did_not_create(
 def test_a_new_install_names_older_ones_instead_of_deleting_them(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ravelab.core.rave_env as rave_env
+    import ravelab.core.rave.environment as rave_env
 
     version = f"py{sys.version_info[0]}{sys.version_info[1]}"
     older = envs_dir() / f"{version}-torch2.9.1-20250101-000000"

@@ -15,14 +15,14 @@ from typing import Any
 import psutil
 import pytest
 
-from ravelab.core.follow_child import Relay
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.runs.follow_child import Relay
+from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import run_config as _config
 from tests.helpers import wait_until
 
-CHILD_MODULE = "ravelab.core.follow_child"
+CHILD_MODULE = "ravelab.core.runs.follow_child"
 
 
 def _follower_children() -> list[psutil.Process]:
@@ -124,7 +124,7 @@ def test_shutdown_stops_the_child_and_leaves_the_run_going(
 def test_an_in_memory_database_is_followed_in_process(
     rave_double: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
 
     memory = Database(":memory:")
     try:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ravelab.core.compare import diff_configs
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError, NotFoundError
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.compare import diff_configs
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import wait_until

@@ -16,8 +16,8 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from ravelab.core.errors import ConfigError, NotFoundError
-from ravelab.core.importer import import_run
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.jobs.importer import import_run
+from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
 from tests.conftest import FIXTURES

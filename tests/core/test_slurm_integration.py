@@ -23,17 +23,17 @@ import pytest
 
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import LaunchError
-from ravelab.core.run_files import (
+from ravelab.core.runs.run_files import (
     EXIT_FILE,
     STDERR_LOG,
     SUPERVISOR_FILE,
     DamagedFileError,
     load_json,
 )
-from ravelab.core.slurm_executor import SlurmExecutor, check_cluster
-from ravelab.core.slurm_settings import SlurmSettings
-from ravelab.core.slurm_states import JobInfo
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
+from ravelab.core.slurm.executor import SlurmExecutor, check_cluster
+from ravelab.core.slurm.settings import SlurmSettings
+from ravelab.core.slurm.states import JobInfo
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import run_config, wait_until

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ravelab.core.errors import ConfigError
-from ravelab.core.slurm_script import (
+from ravelab.core.slurm.script import (
     SCRIPT_NAME,
     job_name_for,
     output_name,
@@ -21,7 +21,7 @@ from ravelab.core.slurm_script import (
     work_dir_for,
     write_batch_script,
 )
-from ravelab.core.slurm_settings import KEYS, SlurmSettings
+from ravelab.core.slurm.settings import KEYS, SlurmSettings
 from ravelab.db import Database
 
 AWKWARD = 'it\'s a "run" $HOME `id` #1 & ; *'
@@ -82,7 +82,7 @@ def test_bash_runs_the_supervisor_with_exact_arguments(
     subprocess.run(["bash", str(script)], check=True, cwd=tmp_path)
     cwd, argv = json.loads(record.read_text())
     assert cwd == str(awkward_run_dir)
-    assert argv == ["-m", "ravelab.core.supervisor", str(awkward_run_dir)]
+    assert argv == ["-m", "ravelab.core.runs.supervisor", str(awkward_run_dir)]
 
 
 def test_the_script_is_kept_in_the_run_folder(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_the_script_is_kept_in_the_run_folder(tmp_path: Path) -> None:
     text = path.read_text()
     assert "#SBATCH --job-name=ravelab-0001-run\n" in text
     assert f"#SBATCH --chdir={run_dir}\n" in text
-    assert f"exec {sys.executable} -m ravelab.core.supervisor {run_dir}\n" in text
+    assert f"exec {sys.executable} -m ravelab.core.runs.supervisor {run_dir}\n" in text
     assert "#SBATCH --partition" not in text  # nothing set: the cluster's defaults
     assert not list(run_dir.glob(".*"))  # no temporary file left
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from ravelab.core.errors import LaunchError
-from ravelab.core.executor import ExecutorState, RunHandle
-from ravelab.core.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec
-from ravelab.core.slurm_executor import CommandResult, SlurmError, SlurmExecutor, run_command
-from ravelab.core.slurm_settings import SlurmSettings
-from ravelab.core.slurm_states import (
+from ravelab.core.runs.executor import ExecutorState, RunHandle
+from ravelab.core.runs.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec
+from ravelab.core.slurm.executor import CommandResult, SlurmError, SlurmExecutor, run_command
+from ravelab.core.slurm.settings import SlurmSettings
+from ravelab.core.slurm.states import (
     JobInfo,
     SlurmOutputError,
     final_outcome,

@@ -1,4 +1,4 @@
-"""Tests of ravelab.core.tensorboard_events against RAVE 2.3.1's genuine event files."""
+"""Tests of ravelab.core.tensorboard.events against RAVE 2.3.1's genuine event files."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from tensorboard.compat.proto.tensor_shape_pb2 import (
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
 
-from ravelab.core.run_events import EventsPoll, RunEventsFollower
-from ravelab.core.tensorboard_events import (
+from ravelab.core.tensorboard.events import (
     AudioClip,
     EventBatch,
     EventFileFollower,
@@ -33,7 +32,8 @@ from ravelab.core.tensorboard_events import (
     merge_by_step,
     read_event_file,
 )
-from ravelab.core.tfrecord import HEADER_SIZE, masked_crc32c, read_records
+from ravelab.core.tensorboard.run_events import EventsPoll, RunEventsFollower
+from ravelab.core.tensorboard.tfrecord import HEADER_SIZE, masked_crc32c, read_records
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
 V0_NAME = "events.out.tfevents.1795672257.vm.29866.0"

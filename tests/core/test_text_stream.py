@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ravelab.core.text_stream import Line, LineSplitter, collapse_transient, strip_ansi
+from ravelab.core.runs.text_stream import Line, LineSplitter, collapse_transient, strip_ansi
 from tests.conftest import FIXTURES
 
 

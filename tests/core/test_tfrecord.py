@@ -1,4 +1,5 @@
-"""Tests of ravelab.core.tfrecord: TFRecord framing read incrementally, with damage handling.
+"""Tests of ravelab.core.tensorboard.tfrecord: TFRecord framing read incrementally, with
+damage handling.
 
 The reader has a fast loop for the common case and a general step for everything else; a
 plain reference reader and randomly damaged files check that both agree on every outcome."""
@@ -17,7 +18,7 @@ from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import (
     masked_crc32c as reference_masked_crc32c,
 )
 
-from ravelab.core.tfrecord import (
+from ravelab.core.tensorboard.tfrecord import (
     HEADER_SIZE,
     MAX_RECORD_LENGTH,
     TRAILER_SIZE,
@@ -145,7 +146,7 @@ def test_bad_data_crc_is_skipped_with_warning(caplog: pytest.LogCaptureFixture) 
     damaged = bytearray(records[1])
     damaged[HEADER_SIZE] ^= 0xFF  # flip a data byte; the header stays valid
     data = records[0] + bytes(damaged) + records[2]
-    with caplog.at_level(logging.WARNING, logger="ravelab.core.tfrecord"):
+    with caplog.at_level(logging.WARNING, logger="ravelab.core.tensorboard.tfrecord"):
         result = read_all(io.BytesIO(data))
     assert [r.data for r in result.records] == [b"one", b"three"]
     assert result.records[1].offset == len(records[0]) + len(records[1])
@@ -163,7 +164,7 @@ def test_bad_length_crc_resynchronises(caplog: pytest.LogCaptureFixture) -> None
     damaged = bytearray(records[2])
     damaged[0] ^= 0x01  # the length no longer matches its CRC
     data = b"".join(records[:2]) + bytes(damaged) + b"".join(records[3:])
-    with caplog.at_level(logging.WARNING, logger="ravelab.core.tfrecord"):
+    with caplog.at_level(logging.WARNING, logger="ravelab.core.tensorboard.tfrecord"):
         result = read_all(io.BytesIO(data))
     assert [r.data for r in result.records] == contents[:2] + contents[3:]
     assert result.skipped == 1
@@ -180,7 +181,7 @@ def test_garbage_between_records_is_scanned_over(caplog: pytest.LogCaptureFixtur
     data = (
         frame(contents[0]) + frame(contents[1]) + garbage + frame(contents[2]) + frame(contents[3])
     )
-    with caplog.at_level(logging.WARNING, logger="ravelab.core.tfrecord"):
+    with caplog.at_level(logging.WARNING, logger="ravelab.core.tensorboard.tfrecord"):
         result = read_all(io.BytesIO(data), chunk_size=512)
     assert [r.data for r in result.records] == contents
     assert result.skipped == 1
@@ -193,7 +194,7 @@ def test_garbage_at_end_never_loops_and_warns_once_across_calls(
     good = frame(b"good")
     garbage = random.Random(11).randbytes(5000)
     f = io.BytesIO(good + garbage)
-    with caplog.at_level(logging.WARNING, logger="ravelab.core.tfrecord"):
+    with caplog.at_level(logging.WARNING, logger="ravelab.core.tensorboard.tfrecord"):
         first = read_records(f, 0)
         assert [r.data for r in first.records] == [b"good"]
         assert first.resyncing
@@ -405,7 +406,7 @@ def test_a_cached_length_with_a_bad_header_crc_still_resynchronises(
     damaged = bytearray(records[5])
     damaged[8] ^= 0x01  # the length is intact and known; its CRC is not
     data = b"".join(records[:5]) + bytes(damaged) + b"".join(records[6:])
-    with caplog.at_level(logging.WARNING, logger="ravelab.core.tfrecord"):
+    with caplog.at_level(logging.WARNING, logger="ravelab.core.tensorboard.tfrecord"):
         result = read_all(io.BytesIO(data))
     assert [r.data for r in result.records] == [
         bytes([i]) * 20 for i in (0, 1, 2, 3, 4, 6, 7, 8, 9)

@@ -9,7 +9,7 @@ import pytest
 
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError
-from ravelab.core.training_config import build_train_argv, validate_training_config
+from ravelab.core.rave.training_config import build_train_argv, validate_training_config
 from ravelab.db import Database
 
 

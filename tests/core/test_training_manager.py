@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from ravelab.core.errors import ConfigError, RaveNotFoundError
-from ravelab.core.executor import trainer_identity
-from ravelab.core.run_files import EXIT_FILE
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.runs.executor import trainer_identity
+from ravelab.core.runs.run_files import EXIT_FILE
+from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import run_config as _config
@@ -402,7 +402,7 @@ def test_a_launching_run_waits_for_its_owner(
 ) -> None:
     import time
 
-    from ravelab.core.process_identity import HOST, identify
+    from ravelab.core.runs.process_identity import HOST, identify
     from ravelab.db.experiments import DuplicateNameError
     from ravelab.db.records import LaunchOwner
 
@@ -443,7 +443,7 @@ def test_a_launching_run_waits_for_its_owner(
 def test_one_runs_trouble_never_stops_the_others_reattaching(
     make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
 
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
     first = make_manager(follow=False)

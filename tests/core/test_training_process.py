@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ravelab.core.executor import ExecutorState
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.runs.executor import ExecutorState
+from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.db import experiments as rows
 
 

@@ -14,18 +14,18 @@ import pytest
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 
-from ravelab.core import tensorboard_events
-from ravelab.core.checkpoint_scan import checkpoint_step
-from ravelab.core.checkpoints import find_checkpoints
-from ravelab.core.gin_config import read_gin
-from ravelab.core.log_tail import LogTail
-from ravelab.core.output_parser import OutputParser
-from ravelab.core.regular_files import NotRegularFileError, open_regular
-from ravelab.core.tensorboard_events import EventFileFollower
-from ravelab.core.text_stream import LineSplitter
-from ravelab.core.tfrecord import masked_crc32c
-from ravelab.core.trainer_numbers import MAX_STEP, digits_value
-from ravelab.core.training_process import UNREADABLE, TrainingProcess
+from ravelab.core.rave.checkpoint_scan import checkpoint_step
+from ravelab.core.rave.checkpoints import find_checkpoints
+from ravelab.core.rave.gin_config import read_gin
+from ravelab.core.rave.output_parser import OutputParser
+from ravelab.core.rave.trainer_numbers import MAX_STEP, digits_value
+from ravelab.core.runs.log_tail import LogTail
+from ravelab.core.runs.regular_files import NotRegularFileError, open_regular
+from ravelab.core.runs.text_stream import LineSplitter
+from ravelab.core.runs.training_process import UNREADABLE, TrainingProcess
+from ravelab.core.tensorboard import events as tensorboard_events
+from ravelab.core.tensorboard.events import EventFileFollower
+from ravelab.core.tensorboard.tfrecord import masked_crc32c
 from ravelab.db import Database, point_blocks
 from ravelab.db import experiments as rows
 

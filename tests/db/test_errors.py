@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ravelab.core.process_thread import ProcessThread
+from ravelab.core.runs.process_thread import ProcessThread
 from ravelab.db import (
     CannotOpenError,
     ConstraintError,

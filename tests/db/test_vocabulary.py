@@ -7,7 +7,7 @@ import math
 import signal
 
 import ravelab
-from ravelab.core.stop_stages import StopStage
+from ravelab.core.runs.stop_stages import StopStage
 from ravelab.db import FINAL, LIVE, Database, Health, RunProgress, RunStatus
 from ravelab.db import experiments as rows
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ravelab.cli.main import main
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as rows

@@ -17,9 +17,9 @@ import psutil
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.core.executor import STOPPER_ENV, run_processes, trainer_identity
-from ravelab.core.process_identity import ProcessIdentity, is_alive, processes_with_env
-from ravelab.core.run_files import (
+from ravelab.core.runs.executor import STOPPER_ENV, run_processes, trainer_identity
+from ravelab.core.runs.process_identity import ProcessIdentity, is_alive, processes_with_env
+from ravelab.core.runs.run_files import (
     RUN_MARKER_ENV,
     SUPERVISOR_FILE,
     LaunchSpec,
@@ -52,7 +52,7 @@ def _supervisors(run_dir: Path) -> list[int]:
     found = []
     for process in run_processes(run_dir):
         try:
-            if "ravelab.core.supervisor" in process.cmdline():
+            if "ravelab.core.runs.supervisor" in process.cmdline():
                 found.append(process.pid)
         except psutil.Error:
             continue

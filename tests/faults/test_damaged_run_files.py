@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ravelab.core.run_files import (
+from ravelab.core.runs.run_files import (
     EXIT_FILE,
     LAUNCH_FILE,
     SUPERVISOR_FILE,
@@ -21,7 +21,7 @@ from ravelab.core.run_files import (
     LaunchSpec,
     SupervisorInfo,
 )
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.faults.run_helpers import (
@@ -224,7 +224,7 @@ def test_a_damaged_launch_json_ends_the_supervisor_with_the_reason(
     with pytest.raises(ValueError, match=word):
         LaunchSpec.read(run_dir)
     done = subprocess.run(
-        [sys.executable, "-m", "ravelab.core.supervisor", str(run_dir)],
+        [sys.executable, "-m", "ravelab.core.runs.supervisor", str(run_dir)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -23,12 +23,12 @@ import pytest
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 
-from ravelab.core import importer
-from ravelab.core.run_files import EXIT_FILE, STDOUT_LOG
-from ravelab.core.tensorboard_events import find_event_files
-from ravelab.core.tfrecord import masked_crc32c, read_records
-from ravelab.core.trainer_numbers import MAX_STEP
-from ravelab.core.training_process import UNREADABLE, TrainingProcess
+from ravelab.core.jobs import importer
+from ravelab.core.rave.trainer_numbers import MAX_STEP
+from ravelab.core.runs.run_files import EXIT_FILE, STDOUT_LOG
+from ravelab.core.runs.training_process import UNREADABLE, TrainingProcess
+from ravelab.core.tensorboard.events import find_event_files
+from ravelab.core.tensorboard.tfrecord import masked_crc32c, read_records
 from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
 from tests.helpers import run_config, wait_until

@@ -24,8 +24,8 @@ import pytest
 
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.core.datasets import register_dataset
-from ravelab.core.follow_child import DATABASE_EXIT_CODE
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.follow_child import DATABASE_EXIT_CODE
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, DiskFullError
 from ravelab.db import experiments as rows
 from ravelab.db.database import FAULT_KILL_ENV
@@ -99,7 +99,7 @@ def _follower(db_path: Path, experiment_id: int) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "ravelab.core.follow_child",
+            "ravelab.core.runs.follow_child",
             "--db",
             str(db_path),
             "--experiment",

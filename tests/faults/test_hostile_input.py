@@ -21,7 +21,7 @@ import pytest
 
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.core.errors import ConfigError
-from ravelab.core.training_config import validate_training_config
+from ravelab.core.rave.training_config import validate_training_config
 from ravelab.db import Database
 
 pytestmark = pytest.mark.faults
@@ -480,7 +480,7 @@ def test_checkpoints_and_outputs_are_checked_before_anything_runs(
     assert _json(env, "jobs") == []
     assert notes.read_text() == "not a checkpoint"
     # resume chooses its checkpoint the same way (imported runs cannot be resumed).
-    from ravelab.core.export import choose_checkpoint
+    from ravelab.core.jobs.export import choose_checkpoint
 
     with pytest.raises(ConfigError, match=r"is not a \.ckpt file"):
         choose_checkpoint(run, str(notes))
@@ -506,7 +506,7 @@ def test_settings_refuse_values_that_would_poison_later_commands(
 
 
 def test_extensions_and_input_paths_are_checked(tmp_path: Path) -> None:
-    from ravelab.core.preprocess import check_audio_inputs
+    from ravelab.core.jobs.preprocess import check_audio_inputs
 
     (tmp_path / "audio").mkdir()
     (tmp_path / "audio" / "README").write_text("no suffix: not audio")
@@ -535,7 +535,7 @@ def test_extensions_and_input_paths_are_checked(tmp_path: Path) -> None:
     ids=["bad-rate", "zero-rate", "huge-count", "arabic-digit", "long-length"],
 )
 def test_preprocess_progress_lines_never_raise(line: str) -> None:
-    from ravelab.core.preprocess import parse_preprocess_line
+    from ravelab.core.jobs.preprocess import parse_preprocess_line
 
     progress = parse_preprocess_line(line, "stdout")
     assert set(progress) <= {"chunks", "audio_seconds", "chunks_per_s"}

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from ravelab.core.executor import run_processes, trainer_identity
-from ravelab.core.process_identity import ProcessIdentity, is_alive
-from ravelab.core.run_files import LAUNCH_FILE, SUPERVISOR_FILE, LaunchSpec
+from ravelab.core.runs.executor import run_processes, trainer_identity
+from ravelab.core.runs.process_identity import ProcessIdentity, is_alive
+from ravelab.core.runs.run_files import LAUNCH_FILE, SUPERVISOR_FILE, LaunchSpec
 from ravelab.db import Database
 from tests.faults.run_helpers import (
     assert_points_exact,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.faults.run_helpers import (

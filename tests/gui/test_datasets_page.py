@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage

@@ -13,8 +13,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from ravelab.core.rave_locator import RAVE_SETTING
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.rave.locator import RAVE_SETTING
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.gui.main_window import MainWindow
 from tests.gui.conftest import training_config
@@ -181,7 +181,7 @@ def test_rave_not_found_offers_to_install_it(
     tmp_path: Path,
 ) -> None:
     import ravelab.gui.rave_install as rave_install
-    from ravelab.core.rave_env import RaveEnvironment
+    from ravelab.core.rave.environment import RaveEnvironment
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     window = make_window(make_manager(rave=None))

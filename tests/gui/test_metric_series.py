@@ -92,7 +92,7 @@ def test_a_range_is_read_at_full_resolution() -> None:
 def test_a_core_with_columns_is_read_as_arrays(tmp_path: object) -> None:
     from pathlib import Path
 
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
     from ravelab.db import Database
     from ravelab.db import experiments as rows
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.models_page import HEADERS, ModelsPage
 from ravelab.gui.training_page import TrainingPage

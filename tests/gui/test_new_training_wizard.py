@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWizard
 from pytestqt.qtbot import QtBot
 
-from ravelab.core.training_config import KNOWN_KEYS, RAVE_DEFAULTS, validate_training_config
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.rave.training_config import KNOWN_KEYS, RAVE_DEFAULTS, validate_training_config
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from ravelab.gui.new_training_wizard import NewTrainingWizard
@@ -254,7 +254,7 @@ def test_slurm_settings_prefill_the_fields_and_reach_the_config(
     dataset_id: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ravelab.core.slurm_settings import SlurmSettings
+    from ravelab.core.slurm.settings import SlurmSettings
 
     SlurmSettings(partition="gpu", time="12:00:00", gres="gpu:1", account="lab").save(db)
     wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")

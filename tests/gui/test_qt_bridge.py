@@ -9,7 +9,7 @@ import pytest
 from psygnal import Signal
 from pytestqt.qtbot import QtBot
 
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.gui.qt_bridge import RunBridge
 
 pytestmark = pytest.mark.gui

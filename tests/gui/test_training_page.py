@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import ExperimentRecord
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import PROGRESS_ROLE, Column, display_status

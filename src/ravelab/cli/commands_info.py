@@ -15,18 +15,18 @@ from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import print_json, table
 from ravelab.core import projects as projects_core
-from ravelab.core import rave_configs
 from ravelab.core.errors import ConfigError, RaveNotFoundError
 from ravelab.core.gpus import list_gpus
-from ravelab.core.learning_rate import describe_schedule
 from ravelab.core.names import shown
-from ravelab.core.rave_env import (
+from ravelab.core.rave import configs as rave_configs
+from ravelab.core.rave.environment import (
     DEFAULT_TORCH,
     RAVE_VERSION,
     current_environment,
     install_rave,
 )
-from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
+from ravelab.core.rave.learning_rate import describe_schedule
+from ravelab.core.rave.locator import RAVE_SETTING, find_rave, rave_version
 
 #: Settings a user may store, and the key each has in the database.
 SETTINGS = {

@@ -15,8 +15,8 @@ from typing import TextIO
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.core import run_queries
 from ravelab.core.errors import ConfigError
+from ravelab.core.runs import run_queries
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.core import run_queries
 from ravelab.core.errors import ConfigError
+from ravelab.core.runs import run_queries
 
 DEFAULT_METRICS = ("fullband_spectral_distance", "validation", "loss")
 

@@ -19,9 +19,9 @@ from ravelab.cli.formatting import (
     speed,
     table,
 )
-from ravelab.core import run_queries
 from ravelab.core.display import STOPPING
 from ravelab.core.errors import ConfigError
+from ravelab.core.runs import run_queries
 from ravelab.db import ExperimentRecord, Health, RunProgress, RunStatus
 
 # What only some of these commands need (following a run, reading its logs, finding a
@@ -276,7 +276,7 @@ def _status_text(record: ExperimentRecord) -> str:
 
 def cmd_import_run(ctx: Context) -> int:
     from ravelab.core.datasets import resolve_dataset
-    from ravelab.core.importer import import_run
+    from ravelab.core.jobs.importer import import_run
 
     args = ctx.args
     dataset_id = resolve_dataset(ctx.db, args.dataset).id if args.dataset else None
@@ -403,8 +403,8 @@ def _phase_text(progress: RunProgress) -> str:
 
 def cmd_logs(ctx: Context) -> int:
     from ravelab.cli.follow import follow_run
-    from ravelab.core.log_tail import LogTail
-    from ravelab.core.text_stream import collapse_transient
+    from ravelab.core.runs.log_tail import LogTail
+    from ravelab.core.runs.text_stream import collapse_transient
 
     record = ctx.experiment(ctx.args.experiment)
     if record.run_dir is None:

@@ -11,8 +11,8 @@ from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import print_json, table
 from ravelab.core.errors import ConfigError
-from ravelab.core.slurm_executor import ClusterCheck, check_cluster
-from ravelab.core.slurm_settings import FIELDS, KEYS, SlurmSettings
+from ravelab.core.slurm.executor import ClusterCheck, check_cluster
+from ravelab.core.slurm.settings import FIELDS, KEYS, SlurmSettings
 
 #: ``slurm set`` flags: (flag, field, help).
 SET_FLAGS = (

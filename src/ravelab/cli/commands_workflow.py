@@ -11,10 +11,11 @@ from pathlib import Path
 from ravelab.cli.context import Context, finite_argument, whole_argument
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
-from ravelab.core import dataset_catalog, run_queries
-from ravelab.core.compare import diff_configs
+from ravelab.core import dataset_catalog
 from ravelab.core.datasets import resolve_dataset
-from ravelab.core.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
+from ravelab.core.jobs.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
+from ravelab.core.runs import run_queries
+from ravelab.core.runs.compare import diff_configs
 from ravelab.db import JobRecord, RunStatus
 
 

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ravelab.core import run_queries
 from ravelab.core.errors import NotFoundError
 from ravelab.core.names import shown
 from ravelab.core.numbers import parse_id, parse_int
 from ravelab.core.paths import default_db_path
+from ravelab.core.runs import run_queries
 from ravelab.db import Database, ExperimentRecord
 
 if TYPE_CHECKING:
-    from ravelab.core.training_manager import TrainingManager
+    from ravelab.core.runs.training_manager import TrainingManager
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Context:
 
     def manager(self, follow: bool = False) -> TrainingManager:
         """A manager over the database; one-shot commands do not start follower threads."""
-        from ravelab.core.training_manager import TrainingManager  # only where it is used
+        from ravelab.core.runs.training_manager import TrainingManager  # only where it is used
 
         return TrainingManager(self.db, rave=self.args.rave, follow=follow)
 

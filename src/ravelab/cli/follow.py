@@ -8,9 +8,9 @@ from pathlib import Path
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, progress_bar, speed
-from ravelab.core import run_queries
-from ravelab.core.log_tail import LogTail
-from ravelab.core.text_stream import Line
+from ravelab.core.runs import run_queries
+from ravelab.core.runs.log_tail import LogTail
+from ravelab.core.runs.text_stream import Line
 from ravelab.db import RunStatus
 
 _POLL_S = 0.2

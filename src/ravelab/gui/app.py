@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ravelab import __version__
 from ravelab.core.paths import default_db_path
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, DatabaseError
 from ravelab.gui.interpreter import freeze_startup_heap, tune_interpreter
 from ravelab.gui.main_window import MainWindow

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ravelab.core import dataset_catalog
 from ravelab.core.dataset_catalog import DatasetInUseError
 from ravelab.core.errors import ConfigError
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, DatabaseError, DatasetRecord
 from ravelab.gui import formatting
 from ravelab.gui.app_signals import AppSignals

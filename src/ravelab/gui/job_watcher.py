@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ravelab.core.job_manager import JobManager
+from ravelab.core.jobs.job_manager import JobManager
 from ravelab.db import JobRecord
 from ravelab.gui.workers import TaskRunner
 

@@ -17,9 +17,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ravelab.core.log_tail import LOG_FILES
-from ravelab.core.run_files import EXIT_FILE
-from ravelab.core.text_stream import Line, LineSplitter
+from ravelab.core.runs.log_tail import LOG_FILES
+from ravelab.core.runs.run_files import EXIT_FILE
+from ravelab.core.runs.text_stream import Line, LineSplitter
 
 #: Bytes read per file per call.
 READ_BYTES = 1024 * 1024

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.core.log_tail import LOG_FILES
+from ravelab.core.runs.log_tail import LOG_FILES
 from ravelab.db import ExperimentRecord
 from ravelab.gui.experiments_model import is_live
 from ravelab.gui.log_reader import LogChunk, LogReader

@@ -48,8 +48,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.core import run_queries
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs import run_queries
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.gui.metric_series import SeriesCache
 from ravelab.gui.style import HINT_STYLE, TITLE_STYLE

@@ -1,6 +1,6 @@
 """``ModelsPage``: the exported TorchScript models (``rave export`` jobs' results).
 
-The list (``ravelab.core.run_queries.list_models`` with each model's run name) is read in
+The list (``ravelab.core.runs.run_queries.list_models`` with each model's run name) is read in
 a worker when the page is created and whenever an export ends (``AppSignals.models_changed``).
 """
 
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.core import run_queries
+from ravelab.core.runs import run_queries
 from ravelab.db import Database, ModelRecord
 from ravelab.gui import formatting
 from ravelab.gui.app_signals import AppSignals

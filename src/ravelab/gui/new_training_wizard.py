@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
-from ravelab.core.learning_rate import GENERATOR_START_LR
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.rave.learning_rate import GENERATOR_START_LR
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.gui.wizard_config_page import ConfigSelectionPage
 from ravelab.gui.wizard_confirm_page import OUT_PATH_PLACEHOLDER, ConfirmationPage
 from ravelab.gui.wizard_dataset_page import DatasetSelectionPage

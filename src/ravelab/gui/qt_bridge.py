@@ -22,8 +22,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from ravelab.core.training_manager import TrainingManager
-from ravelab.core.training_process import TrainingProcess
+from ravelab.core.runs.training_manager import TrainingManager
+from ravelab.core.runs.training_process import TrainingProcess
 
 #: Default time between two deliveries (at most 10 a second).
 DEFAULT_INTERVAL_MS = 100

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ravelab.core.errors import RavelabError
-from ravelab.core.rave_locator import RAVE_SETTING, find_rave, rave_version
+from ravelab.core.rave.locator import RAVE_SETTING, find_rave, rave_version
 from ravelab.db import Database
 
 

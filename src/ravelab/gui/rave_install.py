@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from ravelab.core.errors import RavelabError
-from ravelab.core.rave_env import DEFAULT_TORCH, RAVE_VERSION, install_rave
+from ravelab.core.rave.environment import DEFAULT_TORCH, RAVE_VERSION, install_rave
 from ravelab.db import Database
 
 

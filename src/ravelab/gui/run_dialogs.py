@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.core import run_queries
-from ravelab.core.compare import diff_configs
 from ravelab.core.errors import RavelabError
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs import run_queries
+from ravelab.core.runs.compare import diff_configs
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import DatabaseError, ExperimentRecord, JobRecord, RunStatus
 from ravelab.gui import formatting
 from ravelab.gui.job_watcher import JobWatcher, describe_progress

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from ravelab.core.display import STOPPING
 from ravelab.core.errors import RavelabError
-from ravelab.core.training_manager import TrainingManager
+from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import LIVE, DatabaseError, ExperimentRecord, Health, RunStatus
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import (

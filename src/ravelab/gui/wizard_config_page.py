@@ -1,5 +1,5 @@
 """The wizard's second page, ``ConfigSelectionPage``: RAVE's base configs, modifiers and
-augmentations, with what RAVE refuses refused here (``ravelab.core.rave_configs``)."""
+augmentations, with what RAVE refuses refused here (``ravelab.core.rave.configs``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from ravelab.core import rave_configs
+from ravelab.core.rave import configs as rave_configs
 from ravelab.gui.wizard_widgets import error_label, hint_label, item_at
 
 if TYPE_CHECKING:

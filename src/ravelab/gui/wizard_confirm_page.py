@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from ravelab.core.errors import RavelabError
-from ravelab.core.rave_locator import find_rave
-from ravelab.core.training_config import (
+from ravelab.core.rave.locator import find_rave
+from ravelab.core.rave.training_config import (
     build_train_argv,
     validate_training_config,
 )

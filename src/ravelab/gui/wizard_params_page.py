@@ -21,16 +21,16 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from ravelab.core import run_queries
 from ravelab.core.errors import RavelabError
 from ravelab.core.gpus import GpuInfo, list_gpus
-from ravelab.core.learning_rate import GENERATOR_START_LR, describe_schedule
 from ravelab.core.names import check_name
 from ravelab.core.numbers import is_ascii_integer
-from ravelab.core.slurm_settings import SlurmSettings
-from ravelab.core.training_config import (
+from ravelab.core.rave.learning_rate import GENERATOR_START_LR, describe_schedule
+from ravelab.core.rave.training_config import (
     RAVE_DEFAULTS,
 )
+from ravelab.core.runs import run_queries
+from ravelab.core.slurm.settings import SlurmSettings
 from ravelab.db import DatabaseError
 from ravelab.gui.wizard_widgets import error_label, hint_label
 

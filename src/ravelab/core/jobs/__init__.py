@@ -1,0 +1,1 @@
+"""Managed jobs around training: preprocess, export, and importing plain RAVE runs."""

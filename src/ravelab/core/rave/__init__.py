@@ -1,0 +1,1 @@
+"""What ravelab knows of RAVE: configs, argv, gin, checkpoints, its output."""

@@ -1,0 +1,1 @@
+"""Runs: starting, supervising, following and settling them, locally."""

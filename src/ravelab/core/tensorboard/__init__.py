@@ -1,0 +1,1 @@
+"""TensorBoard event files: TFRecord framing, event decoding, a run's files."""
