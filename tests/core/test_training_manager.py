@@ -355,6 +355,7 @@ class _FailingExecutor:
         from ravelab.core.errors import LaunchError
 
         spec.write(run_dir)
+        (run_dir / "slurm-job.sh").write_text("#!/bin/sh\n")  # as a SLURM launch does
         if self.foreign:
             (run_dir / "notes.txt").write_text("not ravelab's")
         raise LaunchError("no supervisor today")

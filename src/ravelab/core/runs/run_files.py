@@ -7,6 +7,7 @@ A run folder holds, next to what RAVE writes (``<name>_<hash>/version_N/...``):
 * ``stdout.log`` / ``stderr.log``: the trainer's two streams, byte for byte.
 * ``exit.json``: written once, atomically, when the trainer has ended.
 * ``supervisor.log``: the supervisor's own messages (normally empty).
+* ``slurm-job.sh``: a SLURM run's batch script.
 
 Everything read back is untrusted: a file may be missing, a folder, too large, not JSON,
 or JSON with a wrong type or range in any field. The readers never raise on such a file:
@@ -37,6 +38,7 @@ EXIT_FILE = "exit.json"
 STDOUT_LOG = "stdout.log"
 STDERR_LOG = "stderr.log"
 SUPERVISOR_LOG = "supervisor.log"
+SLURM_SCRIPT = "slurm-job.sh"
 
 #: The environment variable every process of a run carries (the supervisor, the trainer
 #: and its children): the absolute run folder. It finds a run's processes when no file
@@ -92,7 +94,7 @@ def create_run_dir(runs_dir: Path, base: str) -> Path:
 def remove_created_run_dir(run_dir: Path) -> None:
     """Undo a failed launch: remove the files the launch wrote into the folder it created,
     then the folder if it is empty. Anything else found there stays."""
-    for name in (LAUNCH_FILE, SUPERVISOR_LOG):
+    for name in (LAUNCH_FILE, SUPERVISOR_LOG, SLURM_SCRIPT):
         with contextlib.suppress(OSError):
             (run_dir / name).unlink(missing_ok=True)
     try:

@@ -18,9 +18,10 @@ import shlex
 from pathlib import Path
 
 from ravelab.core.errors import ConfigError
+from ravelab.core.runs.run_files import SLURM_SCRIPT
 from ravelab.core.slurm.settings import SlurmSettings
 
-SCRIPT_NAME = "slurm-job.sh"
+SCRIPT_NAME = SLURM_SCRIPT
 #: The job's own output (sbatch's ``%j`` is the job id), in the run folder.
 OUTPUT_PATTERN = "slurm-%j.out"
 JOB_NAME_PREFIX = "ravelab-"
