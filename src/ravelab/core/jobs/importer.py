@@ -113,7 +113,9 @@ def import_run(
         process = TrainingProcess(config, db=db, experiment_id=experiment_id, run_dir=folder)
         process.ingest()
         _estimate_checkpoint_steps(db, experiment_id)
-        times, _steps = _logged_times(db, experiment_id)
+        # Not "lr": ravelab computes RAVE's schedule and stamps it with the time of reading
+        # (the import's), which would stretch the run to now.
+        times, _steps = _logged_times(db, experiment_id, skip=("lr",))
         if times:
             # Wall times were range-checked when read: each is a date.
             rows.update_fields(
