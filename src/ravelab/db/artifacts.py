@@ -53,6 +53,29 @@ def list_audio_clips(db: Database, experiment_id: int) -> list[AudioClipRecord]:
     return [AudioClipRecord(*row) for row in rows]
 
 
+def insert_validations(
+    db: Database, experiment_id: int, validations: Iterable[tuple[int, int, float]]
+) -> None:
+    """Record validations as (version, step, wall time); one already recorded is kept."""
+    rows = [(experiment_id, version, step, wall) for version, step, wall in validations]
+    if rows:
+        db.executemany(
+            "INSERT OR IGNORE INTO run_validations(experiment_id, version, step, wall_time) "
+            "VALUES (?, ?, ?, ?)",
+            rows,
+        )
+
+
+def list_validations(db: Database, experiment_id: int) -> list[tuple[int, int, float]]:
+    """Every recorded validation as (version, step, wall time), by version then step."""
+    rows = db.query(
+        "SELECT version, step, wall_time FROM run_validations WHERE experiment_id = ? "
+        "ORDER BY version, step",
+        (experiment_id,),
+    )
+    return [(int(v), int(s), float(w)) for v, s, w in rows]
+
+
 def set_texts(db: Database, experiment_id: int, texts: dict[str, str]) -> None:
     """Store text summaries (the latest one of each tag wins)."""
     rows = [(experiment_id, tag, text) for tag, text in texts.items()]

@@ -172,3 +172,20 @@ def list_models(db: Database, experiment_id: int | None = None) -> list[ModelRec
             "SELECT * FROM models WHERE experiment_id = ? ORDER BY id DESC", (experiment_id,)
         )
     return [ModelRecord.from_row(row) for row in rows]
+
+
+def set_model_check(
+    db: Database, model_id: int, check_result: str, torch_version: str | None
+) -> None:
+    """Store the check of an exported model (JSON text) and the torch that made it."""
+    db.execute(
+        "UPDATE models SET check_result = ?, checked_at = ?, "
+        "torch_version = COALESCE(?, torch_version) WHERE id = ?",
+        (check_result, utc_now(), torch_version, model_id),
+    )
+
+
+def get_model(db: Database, model_id: int) -> ModelRecord | None:
+    """One exported model, or None."""
+    rows = db.query("SELECT * FROM models WHERE id = ?", (model_id,))
+    return ModelRecord.from_row(rows[0]) if rows else None

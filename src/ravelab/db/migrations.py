@@ -247,10 +247,30 @@ def _v5_launch_owner(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE {table} ADD COLUMN launch_lease_until REAL")
 
 
+def _v6_listening(conn: sqlite3.Connection) -> None:
+    """What listening needs: the steps of each event file's validations (RAVE numbers its
+    ``audio_val`` clips by validation count, so clip *k* of a version is heard at the step of
+    that version's *k*-th validation), and the check of an exported model."""
+    conn.execute(
+        """
+        CREATE TABLE run_validations (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            version        INTEGER NOT NULL,
+            step           INTEGER NOT NULL,
+            wall_time      REAL NOT NULL,
+            PRIMARY KEY (experiment_id, version, step)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("ALTER TABLE models ADD COLUMN check_result TEXT")
+    conn.execute("ALTER TABLE models ADD COLUMN checked_at TEXT")
+    conn.execute("ALTER TABLE models ADD COLUMN torch_version TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_run_artifacts,
     _v3_jobs_and_models,
     _v4_metric_blocks,
     _v5_launch_owner,
+    _v6_listening,
 ]

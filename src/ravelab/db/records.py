@@ -137,6 +137,11 @@ class ModelRecord:
     checkpoint: str | None
     step: int | None
     created_at: str
+    #: The export check (``ravelab.core.rave.model_check``) as JSON text; None: not checked.
+    check_result: str | None = None
+    checked_at: str | None = None
+    #: ``torch.__version__`` of the environment that exported the model, when known.
+    torch_version: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ModelRecord:
@@ -151,6 +156,9 @@ class ModelRecord:
             checkpoint=row["checkpoint"],
             step=row["step"],
             created_at=row["created_at"],
+            check_result=row["check_result"],
+            checked_at=row["checked_at"],
+            torch_version=row["torch_version"],
         )
 
     def as_dict(self) -> dict[str, Any]:
