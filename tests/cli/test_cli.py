@@ -223,7 +223,7 @@ def test_python_dash_m_is_the_same_command() -> None:
 
 
 def test_import_run_then_show(cli: Any, tmp_path: Path) -> None:
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     _make_run_layout(tmp_path / "outside")
     code, out, err = cli("import-run", str(tmp_path / "outside"))
@@ -343,7 +343,7 @@ def test_gui_without_qt_says_which_extra_to_install() -> None:
 def test_dataset_create_export_models_and_jobs(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.core.test_preprocess import write_wav
+    from tests.core.jobs.test_preprocess import write_wav
 
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -396,7 +396,7 @@ def test_dataset_create_export_models_and_jobs(
 
 
 def test_plot_renders_an_image_of_two_runs(cli: Any, tmp_path: Path) -> None:
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     _make_run_layout(tmp_path / "a")
     _make_run_layout(tmp_path / "b")
@@ -417,7 +417,7 @@ def test_metrics_prints_the_points_of_an_imported_run(cli: Any, tmp_path: Path) 
     import csv
     import io
 
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     _make_run_layout(tmp_path / "a")
     cli("import-run", str(tmp_path / "a"), "--name", "first")

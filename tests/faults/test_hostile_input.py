@@ -249,7 +249,7 @@ def test_dataset_create_output_on_a_file_is_refused_before_anything_runs(
 def test_output_to_a_closed_pipe_ends_quietly(
     env: dict[str, str], tmp_path: Path, merged: bool
 ) -> None:
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     run = _make_run_layout(tmp_path / "outside")
     assert ravelab(env, "import-run", str(run)).returncode == ExitCode.OK
@@ -302,7 +302,7 @@ def test_parallel_adds_of_one_folder_register_it_once(
 def test_parallel_imports_of_one_run_folder_import_it_once(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     run = _make_run_layout(tmp_path / "outside")
     assert ravelab(env, "list").returncode == ExitCode.OK  # the database exists
@@ -330,7 +330,7 @@ def test_parallel_imports_of_one_run_folder_import_it_once(
 def test_an_unknown_project_is_named_before_anything_is_created(
     env: dict[str, str], tmp_path: Path, dataset_dir: Path
 ) -> None:
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     ravelab(env, "dataset", "add", str(dataset_dir), "--name", "synth")
     hint = "project 99 not found: `ravelab projects` lists the projects"
@@ -462,7 +462,7 @@ def test_other_config_values_are_refused_by_name(
 def test_checkpoints_and_outputs_are_checked_before_anything_runs(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     run = _make_run_layout(tmp_path / "outside")
     assert ravelab(env, "import-run", str(run)).returncode == ExitCode.OK

@@ -208,7 +208,7 @@ def test_a_job_whose_launcher_was_killed_is_left_alone_then_never_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ravelab.db import jobs as job_rows
-    from tests.core.test_job_manager import _train_with_checkpoints
+    from tests.core.jobs.test_job_manager import _train_with_checkpoints
 
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
     experiment_id = _train_with_checkpoints(make_manager(), dataset_id)

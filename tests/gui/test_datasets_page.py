@@ -12,7 +12,7 @@ from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
-from tests.core.test_preprocess import fake_ffmpeg
+from tests.core.jobs.test_preprocess import fake_ffmpeg
 from tests.gui.conftest import save_screenshot, training_config
 
 __all__ = ["fake_ffmpeg"]
@@ -126,7 +126,7 @@ def test_new_dataset_from_audio_checks_then_preprocesses(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.core.test_preprocess import write_wav
+    from tests.core.jobs.test_preprocess import write_wav
 
     audio = tmp_path / "audio"
     for index in range(20):

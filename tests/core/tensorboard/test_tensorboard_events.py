@@ -35,7 +35,7 @@ from ravelab.core.tensorboard.events import (
 from ravelab.core.tensorboard.run_events import EventsPoll, RunEventsFollower
 from ravelab.core.tensorboard.tfrecord import HEADER_SIZE, masked_crc32c, read_records
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rave-2.3.1"
 V0_NAME = "events.out.tfevents.1795672257.vm.29866.0"
 V1_NAME = "events.out.tfevents.1795672861.vm.14705.0"
 VERSION_0 = FIXTURES / V0_NAME

@@ -1,5 +1,5 @@
 """SLURM states -> ravelab states, and SlurmExecutor over canned command output (no SLURM
-needed; tests/core/test_slurm_integration.py runs the real thing)."""
+needed; tests/core/slurm/test_slurm_integration.py runs the real thing)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from ravelab.core.tensorboard import event_columns
 from ravelab.core.tensorboard.events import EventFileFollower
 from ravelab.core.tensorboard.tfrecord import read_payloads
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rave-2.3.1"
 EVENT_FILES = sorted(FIXTURES.glob("events.out.tfevents.*"))
 
 

@@ -20,7 +20,7 @@ from ravelab.db import Database, JobRecord
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import jobs as job_rows
 from ravelab.db.vocabulary import RunStatus
-from tests.core.test_preprocess import fake_ffmpeg, write_wav
+from tests.core.jobs.test_preprocess import fake_ffmpeg, write_wav
 
 __all__ = ["fake_ffmpeg"]
 

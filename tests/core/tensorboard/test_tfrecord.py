@@ -30,7 +30,7 @@ from ravelab.core.tensorboard.tfrecord import (
     read_records,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rave-2.3.1"
 VERSION_0 = FIXTURES / "events.out.tfevents.1795672257.vm.29866.0"
 VERSION_1 = FIXTURES / "events.out.tfevents.1795672861.vm.14705.0"
 

@@ -14,7 +14,7 @@ def test_an_imported_run_spans_its_logged_times_not_the_time_of_import(
 ) -> None:
     from datetime import datetime
 
-    from tests.core.test_run_events import _make_run_layout
+    from tests.core.tensorboard.test_run_events import _make_run_layout
 
     run = _make_run_layout(tmp_path / "outside")
     experiment_id = import_run(db, run, name="spanned")

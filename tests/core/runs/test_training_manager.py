@@ -477,7 +477,7 @@ def test_a_job_folder_that_exists_already_is_never_touched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ravelab.db import jobs as job_rows
-    from tests.core.test_job_manager import _train_with_checkpoints
+    from tests.core.jobs.test_job_manager import _train_with_checkpoints
 
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
     manager = make_manager()
