@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ravelab.cli.context import Context
+from ravelab.cli.context import Context, count_argument
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import (
     duration,
@@ -147,6 +147,13 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     imported.add_argument("--name", help="the experiment's name (default: the run's)")
     imported.add_argument("--dataset", help="the dataset it was trained on (id or name)")
     imported.add_argument("--project", type=int, default=1, help="project id (default: 1)")
+    imported.add_argument(
+        "--n-signal",
+        type=count_argument,
+        metavar="N",
+        help="the --n_signal it was trained with (RAVE does not store it; it splits the "
+        "validation clips into their pairs)",
+    )
     imported.add_argument("--json", action="store_true", help="print the experiment as JSON")
     imported.set_defaults(handler=cmd_import_run)
 
@@ -281,7 +288,12 @@ def cmd_import_run(ctx: Context) -> int:
     args = ctx.args
     dataset_id = resolve_dataset(ctx.db, args.dataset).id if args.dataset else None
     experiment_id = import_run(
-        ctx.db, args.path, name=args.name, dataset_id=dataset_id, project_id=args.project
+        ctx.db,
+        args.path,
+        name=args.name,
+        dataset_id=dataset_id,
+        project_id=args.project,
+        n_signal=args.n_signal,
     )
     manager = ctx.manager(follow=False)
     if args.json:

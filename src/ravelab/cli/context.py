@@ -82,6 +82,14 @@ def whole_argument(text: str) -> int:
         ) from None
 
 
+def count_argument(text: str) -> int:
+    """argparse ``type=`` for steps, indexes and sizes: a whole number, 0 or more."""
+    number = whole_argument(text)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is negative: give 0 or more")
+    return number
+
+
 def finite_argument(text: str) -> float:
     """argparse ``type=`` for real numbers: finite (``float()`` alone takes nan and inf)."""
     try:

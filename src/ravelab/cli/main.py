@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("commands_workflow", "show which settings differ between two runs"),
     "plot": ("commands_plot", "render a metric of one or more runs to an image file"),
     "metrics": ("commands_metrics", "print a run's metric points as CSV or JSON"),
+    "audio": ("commands_audio", "list or export a run's validation clips"),
     "configs": ("commands_info", "RAVE's base configs and modifiers"),
     "doctor": ("commands_info", "check rave, ffmpeg, GPUs and the database"),
     "rave": ("commands_info", "install RAVE in an environment of its own"),

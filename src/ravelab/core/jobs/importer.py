@@ -21,6 +21,7 @@ from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.names import check_name
 from ravelab.core.projects import require_project
 from ravelab.core.rave.gin_config import read_gin
+from ravelab.core.rave.training_config import N_SIGNAL_RANGE
 from ravelab.core.runs.training_process import TrainingProcess
 from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
@@ -64,8 +65,12 @@ def import_run(
     name: str | None = None,
     dataset_id: int | None = None,
     project_id: int = 1,
+    n_signal: int | None = None,
 ) -> int:
     """Create an experiment from an existing RAVE run folder; return its id.
+
+    ``n_signal`` is the ``--n_signal`` the run was trained with, when the user knows it:
+    RAVE keeps it nowhere in the run folder, and it is what splits the validation clips.
 
     Raises:
         NotFoundError, ConfigError: with what to do.
@@ -87,6 +92,11 @@ def import_run(
         "channels": gin.n_channels,
         "imported_from": str(folder),
     }
+    if n_signal is not None:
+        low, high = N_SIGNAL_RANGE
+        if not low <= n_signal <= high:
+            raise ConfigError(f"--n-signal {n_signal} is out of range: RAVE takes {low} to {high}")
+        config["n_signal"] = n_signal
     # All or nothing: the row, its points, clips, texts and checkpoints are one
     # transaction, so a failure (a full disk, an unreadable file) leaves no half-imported run.
     with db.atomic():

@@ -50,6 +50,8 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "channels": (1, 64),
 }
 
+#: The ``--n_signal`` values ravelab accepts.
+N_SIGNAL_RANGE = _LIMITS["n_signal"]
 #: A gin binding longer than this is not one a person wrote.
 MAX_OVERRIDE_LENGTH = 1000
 #: GPU indices beyond this are typing errors, not GPUs.

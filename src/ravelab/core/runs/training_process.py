@@ -473,6 +473,7 @@ class TrainingProcess(ProcessThread):
             batch.events.points.extend(events.points)
             batch.events.nonfinite.extend(events.nonfinite)
             batch.events.clips.extend(events.clips)
+            batch.events.validations.extend(events.validations)
             batch.events.texts.update(events.texts)
             batch.events.offsets.update(events.offsets)
             batch.events.problems.extend(events.problems)
@@ -607,6 +608,7 @@ class TrainingProcess(ProcessThread):
             rows.merge_metrics(self.db, self.experiment_id, batch.latest)
             rows.merge_progress(self.db, self.experiment_id, batch.progress)
             artifacts.insert_audio_clips(self.db, self.experiment_id, events.clips)
+            artifacts.insert_validations(self.db, self.experiment_id, events.validations)
             artifacts.set_texts(self.db, self.experiment_id, events.texts)
             artifacts.upsert_checkpoints(self.db, self.experiment_id, batch.checkpoints)
             if batch.checkpoint_paths is not None:

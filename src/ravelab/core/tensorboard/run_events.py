@@ -43,6 +43,8 @@ SOURCE_PREFIX = "tb:"
 AUDIO_DIR = "audio"
 #: Tags RAVE logs at validation only; the others are training scalars.
 VALIDATION_TAGS = re.compile(r"^(validation|fidelity_.*)$")
+#: The scalar RAVE logs once per validation, right after that validation's audio clip.
+VALIDATION_TAG = "validation"
 _RESCAN_S = 1.0
 _TAG = itemgetter(0)
 _STEP = itemgetter(1)
@@ -59,6 +61,9 @@ class EventsPoll:
     texts: dict[str, str] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
     train_steps: set[int] = field(default_factory=set)
+    #: Every ``validation`` point read, finite or not, as (version, step, wall time): clip
+    #: *k* of a version belongs to that version's *k*-th validation.
+    validations: list[tuple[int, int, float]] = field(default_factory=list)
     max_step: int | None = None
     more_pending: bool = False
     #: Event files that could not be read, as one-line reasons naming the file.
@@ -133,6 +138,11 @@ class RunEventsFollower:
             result.offsets[key] = follower.offset
             if batch.points:
                 self._add_points(result, batch.points)
+                result.validations.extend(
+                    (version, step, wall)
+                    for tag, step, _value, wall in batch.points
+                    if tag == VALIDATION_TAG
+                )
             for clip in batch.audio:
                 saved = self._save_clip(
                     clip.tag, version, clip.step, clip.encoded, clip.content_type
