@@ -138,6 +138,28 @@ def test_real_rave_from_audio_to_exported_model(
         assert steps == sorted(set(steps)), name  # no point twice across the resume
     assert rows.metric_history(db, experiment_id, "lr")
 
+    # Validation clips: one per validation of each version, at that validation's step.
+    code = main(["audio", "list", "e2e", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    clips = json.loads(out)
+    validation_steps = {step for step, _ in rows.metric_history(db, experiment_id, "validation")}
+    assert len(clips) >= 2 and {c["version"] for c in clips} == {0, 1}, clips
+    for clip in clips:
+        assert clip["step"] in validation_steps, (clip, sorted(validation_steps))
+        assert Path(clip["path"]).is_file() and clip["sample_rate"] == 44100
+        assert (clip["segment"], clip["layout_source"]) == (65536, "run") and clip["pairs"] >= 1
+    assert [c["step"] for c in clips] == sorted(c["step"] for c in clips)
+    heard = env["tmp"] / "heard"
+    code = main(["audio", "export", "e2e", "--step", str(clips[-1]["step"]), "-o", str(heard)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    written = [Path(line) for line in out.splitlines()]
+    assert len(written) == 2 * clips[-1]["pairs"]
+    for path in written:
+        with wave.open(str(path), "rb") as handle:
+            assert handle.getnframes() == 65536 and handle.getframerate() == 44100
+
     # Export a streaming model and load it in RAVE's own environment.
     code = main(["export", "e2e", "--checkpoint", "latest", "--streaming", "--json"])
     out, err = capsys.readouterr()
