@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "checkpoints": ("commands_workflow", "list a run's checkpoints"),
     "export": ("commands_workflow", "export a .ts model for nn~ (runs `rave export`)"),
     "models": ("commands_workflow", "list exported models and their origin"),
+    "render": ("commands_render", "encode and decode an audio file with a run's checkpoint"),
     "jobs": ("commands_workflow", "list preprocess and export jobs"),
     "stop-job": ("commands_workflow", "stop a preprocess or export job"),
     "diff": ("commands_workflow", "show which settings differ between two runs"),

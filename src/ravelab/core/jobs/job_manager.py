@@ -9,6 +9,7 @@ launcher may still be starting it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -17,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ravelab.core.datasets import read_dataset_folder
-from ravelab.core.errors import ConfigError, DatasetError, LaunchError, NotFoundError
+from ravelab.core.errors import (
+    ConfigError,
+    DatasetError,
+    LaunchError,
+    NotFoundError,
+    RavelabError,
+)
 from ravelab.core.jobs.export import (
     build_export_argv,
     choose_checkpoint,
@@ -78,6 +85,8 @@ class JobManager:
         runs_dir: a callable giving the folder for run folders (jobs go in ``jobs/``,
             new datasets next to it in ``datasets/``).
         follow: follow jobs in threads (the app) or only when asked (the CLI).
+        check_models: run the export check (``core.rave.model_check``) on each exported
+            model, in RAVE's environment, once its job has ended.
     """
 
     def __init__(
@@ -89,8 +98,10 @@ class JobManager:
         runs_dir: Callable[[], Path],
         follow: bool = True,
         poll_interval: float = 0.2,
+        check_models: bool = True,
     ) -> None:
         self.db = db
+        self.check_models = check_models
         self.executor = executor
         self.rave = rave
         self._runs_dir = runs_dir
@@ -316,6 +327,10 @@ class JobManager:
             poll_interval=self.poll_interval,
         )
         process.finished.connect(lambda ok, message: self.active_jobs.pop(job_id, None))
+        if job.kind == "export" and self.check_models:
+            process.finished.connect(
+                lambda ok, message: check_exported(self.db, job_id) if ok else None
+            )
         return process
 
     def reattach(self) -> None:
@@ -540,3 +555,27 @@ def _finish_export(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
         step=options.get("step"),
     )
     return outcome
+
+
+def check_exported(db: Database, job_id: int) -> None:
+    """The export check of the model a finished export job recorded, with the Python of
+    the ``rave`` that exported it. Whatever happens is recorded with the model (or
+    logged): the export itself stays as it ended."""
+    from ravelab.core.rave.env_scripts import rave_python
+    from ravelab.core.rave.model_check import run_and_record
+
+    try:
+        job = job_rows.get_job(db, job_id)
+        if job is None or not job.argv:
+            return
+        for model in job_rows.list_models(db, job.experiment_id):
+            if model.job_id != job_id or model.check_result is not None:
+                continue
+            try:
+                python = rave_python(str(job.argv[0]))
+            except RavelabError as error:
+                job_rows.set_model_check(db, model.id, json.dumps({"error": str(error)}), None)
+                continue
+            run_and_record(db, model, python)
+    except Exception:  # never let the check disturb the job's end
+        logger.exception("the export check of job %s failed", job_id)
