@@ -139,11 +139,11 @@ def _wait_job(ctx: Context, job_id: int) -> JobRecord:
         progress = job.progress
         if job.kind == "preprocess":
             text = (
-                f"preprocessing: {progress.get('chunks', 0)} chunks, "
-                f"{duration(progress.get('audio_seconds'))} of audio"
+                f"preprocessing: {progress.chunks if progress.chunks is not None else 0} chunks, "
+                f"{duration(progress.audio_seconds)} of audio"
             )
         else:
-            text = f"exporting: {progress.get('stage', 'starting')}"
+            text = f"exporting: {progress.stage if progress.stage is not None else 'starting'}"
         if text != shown and ctx.err.isatty():
             ctx.err.write("\r\x1b[2K" + text)
             ctx.err.flush()

@@ -13,6 +13,7 @@ from ravelab.db.errors import (
     DiskFullError,
     StorageUnavailableError,
 )
+from ravelab.db.job_progress import JobProgress, JobProgressUpdate
 from ravelab.db.progress import ProgressUpdate, RunProgress
 from ravelab.db.records import (
     DatasetRecord,
@@ -40,6 +41,8 @@ __all__ = [
     "DiskFullError",
     "ExperimentRecord",
     "Health",
+    "JobProgress",
+    "JobProgressUpdate",
     "JobRecord",
     "ModelRecord",
     "ProgressUpdate",

@@ -12,13 +12,11 @@ of range reads as unknown (None, or the field's default).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypedDict
 
-#: The largest count kept: exact in a float64 (the JSON column, plots), as for steps.
-_MAX_COUNT = 2**53 - 1
+from ravelab.db.json_values import read_count, read_number, read_text
 
 
 class ProgressUpdate(TypedDict, total=False):
@@ -49,24 +47,7 @@ class ProgressUpdate(TypedDict, total=False):
     resumed_from: str
 
 
-def _count(value: object) -> int | None:
-    # bool is an int to Python, never a count here
-    if type(value) is int and 0 <= value <= _MAX_COUNT:
-        return value
-    return None
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-_READERS = {int: _count, float: _number, str: _text}
+_READERS = {int: read_count, float: read_number, str: read_text}
 
 
 @dataclass(frozen=True)

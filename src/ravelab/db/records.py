@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ravelab.db.job_progress import JobProgress
 from ravelab.db.progress import RunProgress
 from ravelab.db.vocabulary import Health, RunStatus
 
@@ -85,7 +86,7 @@ class JobRecord:
     experiment_id: int | None
     status: RunStatus
     options: dict[str, Any]
-    progress: dict[str, Any]
+    progress: JobProgress
     run_dir: str | None
     argv: list[str]
     pid: int | None
@@ -106,7 +107,7 @@ class JobRecord:
             experiment_id=row["experiment_id"],
             status=RunStatus(row["status"]),
             options=_json(row["options"], {}),
-            progress=_json(row["progress"], {}),
+            progress=JobProgress.from_json(_json(row["progress"], {})),
             run_dir=row["run_dir"],
             argv=_json(row["argv"], []),
             pid=row["pid"],
@@ -120,7 +121,9 @@ class JobRecord:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": str(self.status)}
+        """The row as JSON-ready values: the status a plain string, the progress JSON as
+        stored (``ravelab jobs --json``)."""
+        return {**asdict(self), "status": str(self.status), "progress": self.progress.as_dict()}
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,12 @@ def describe_progress(job: JobRecord) -> str:
     progress = job.progress
     if job.ended_at is not None:
         return job.status + (f": {job.reason}" if job.reason else "")
-    percent = progress.get("percent")
-    if isinstance(percent, int | float):
-        return f"{percent:.0f}%"
-    chunks = progress.get("chunks")
-    if isinstance(chunks, int):
-        return f"{chunks:,} chunks written"
-    stage = progress.get("stage")
-    if stage:
-        return str(_STAGE_TEXT.get(str(stage), stage))
+    if progress.percent is not None:
+        return f"{progress.percent:.0f}%"
+    if progress.chunks is not None:
+        return f"{progress.chunks:,} chunks written"
+    if progress.stage:
+        return _STAGE_TEXT.get(progress.stage, progress.stage)
     return job.status
 
 

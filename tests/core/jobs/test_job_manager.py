@@ -16,7 +16,7 @@ from ravelab.core.errors import ConfigError, DatasetError, NotFoundError
 from ravelab.core.jobs.job_manager import _finish_export
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.core.runs.training_process import Outcome
-from ravelab.db import Database, JobRecord
+from ravelab.db import Database, JobProgress, JobRecord
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import jobs as job_rows
 from ravelab.db.vocabulary import RunStatus
@@ -52,7 +52,7 @@ def test_dataset_create_runs_preprocess_and_registers_the_result(
     assert dataset_rows.get_dataset(db, dataset_id).status == "preprocessing"  # type: ignore[union-attr]
     job = manager.jobs.wait(job_id, timeout=60)
     assert job.status == "completed", job.reason
-    assert job.progress["chunks"] == 20
+    assert job.progress.chunks == 20
     dataset = dataset_rows.get_dataset(db, dataset_id)
     assert dataset is not None and dataset.status == "ready"
     assert dataset.n_seconds and dataset.n_seconds > 0
@@ -225,7 +225,7 @@ def test_an_export_that_wrote_nothing_is_failed(db: Database, tmp_path: Path) ->
         experiment_id=None,
         status="running",
         options={"expected_path": str(tmp_path / "missing.ts")},
-        progress={"last_error": "No checkpoint found"},
+        progress=JobProgress(last_error="No checkpoint found"),
         run_dir=None,
         argv=[],
         pid=None,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.rave.checkpoints import CheckpointFile, find_checkpoints
+from ravelab.db.job_progress import JobProgressUpdate
 
 _EXPORTED = re.compile(r"model exported to (?P<path>.+\.ts)\s*$")
 _STAGES = (
@@ -131,7 +131,7 @@ def build_export_argv(
     return argv + extra
 
 
-def parse_export_line(text: str, stream: str) -> dict[str, Any]:
+def parse_export_line(text: str, stream: str) -> JobProgressUpdate:
     """The export's stage, and the path it reports having written."""
     exported = _EXPORTED.search(text)
     if exported:

@@ -511,7 +511,7 @@ def _finish_preprocess(db: Database, job: JobRecord, outcome: Outcome) -> Outcom
     try:
         info = read_dataset_folder(dataset.path)
     except DatasetError as error:
-        warning = job.progress.get("warning")
+        warning = job.progress.warning
         reason = f"rave preprocess exited 0 but wrote no usable dataset: {error}"
         if warning:
             reason += f" (RAVE said: {warning})"
@@ -535,13 +535,13 @@ def _finish_export(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
     if outcome.status != RunStatus.COMPLETED:
         return outcome
     options: dict[str, Any] = job.options
-    reported = job.progress.get("exported_path")
+    reported = job.progress.exported_path
     candidates = [Path(p) for p in (reported, options.get("expected_path")) if p]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         reason = "rave export exited 0 but wrote no model"
-        if job.progress.get("last_error"):
-            reason += f": {job.progress['last_error']}"
+        if job.progress.last_error:
+            reason += f": {job.progress.last_error}"
         return Outcome(RunStatus.FAILED, reason, outcome.exit_code)
     job_rows.insert_model(
         db,

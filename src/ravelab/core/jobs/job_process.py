@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from psygnal import Signal
 
@@ -23,12 +22,13 @@ from ravelab.core.runs.text_stream import LineSplitter
 from ravelab.core.runs.training_process import STREAMS
 from ravelab.db import Database, JobRecord
 from ravelab.db import jobs as job_rows
+from ravelab.db.job_progress import JobProgressUpdate
 from ravelab.db.vocabulary import RunStatus
 
 logger = logging.getLogger(__name__)
 
 #: Parses one line of a job's output into progress updates.
-LineParser = Callable[[str, str], dict[str, Any]]
+LineParser = Callable[[str, str], JobProgressUpdate]
 #: Checks what a job left behind; may turn a completed outcome into a failed one.
 Finisher = Callable[[Database, JobRecord, Outcome], Outcome]
 
@@ -76,10 +76,10 @@ class JobProcess(ProcessThread):
         """Read from the offsets the database holds (at creation, and after a poll whose
         transaction a database error rolled back)."""
         job = job_rows.get_job(self.db, self.job_id)
-        offsets = dict(job.progress.get("offsets", {})) if job else {}
-        if job is not None and isinstance(job.progress.get("last_error"), str):
-            self.parser.reason = job.progress["last_error"]
-        self._splitters = {s: LineSplitter(int(offsets.get(s, 0))) for s in STREAMS}
+        offsets = job.progress.offsets if job else {}
+        if job is not None and job.progress.last_error is not None:
+            self.parser.reason = job.progress.last_error
+        self._splitters = {s: LineSplitter(offsets.get(s, 0)) for s in STREAMS}
 
     def poll(self) -> bool:
         """Read new output, store progress, settle when ended; True when lines were read."""
@@ -95,7 +95,7 @@ class JobProcess(ProcessThread):
         ):
             exit_record = ExitRecord.read(self.run_dir)
             ended = True
-        progress: dict[str, Any] = {}
+        progress: JobProgressUpdate = {}
         offsets: dict[str, int] = {}
         count = 0
         for stream, filename in STREAMS.items():
@@ -115,16 +115,17 @@ class JobProcess(ProcessThread):
                     progress["last_error"] = parsed.reason
                 offsets[stream] = line.end_offset
             count += len(lines)
-        if progress.get("fatal") and self._fatal is None:
-            self._fatal = str(progress["fatal"])
+        fatal = progress.get("fatal")
+        if fatal and self._fatal is None:
+            self._fatal = fatal
             if not ended and self.executor is not None and self.handle is not None:
                 logger.warning("job %s will not finish by itself: %s", self.job_id, self._fatal)
                 self.executor.request_stop(self.run_dir, self.handle)
         if count:
             job = job_rows.get_job(self.db, self.job_id)
-            current = dict(job.progress) if job else {}
+            current = job.progress.as_dict() if job else {}
             current.update(progress)
-            current["offsets"] = {**current.get("offsets", {}), **offsets}
+            current["offsets"] = {**(job.progress.offsets if job else {}), **offsets}
             job_rows.update_job(self.db, self.job_id, progress=current)
             self.progress_update.emit(current)
         if ended:
@@ -137,7 +138,7 @@ class JobProcess(ProcessThread):
             self._done.set()
             return
         outcome = decide_outcome(exit_record, self.parser, job.stop_requested_at is not None)
-        fatal = self._fatal or job.progress.get("fatal")
+        fatal = self._fatal or job.progress.fatal
         if fatal and job.stop_requested_at is None:
             outcome = Outcome(RunStatus.FAILED, str(fatal), outcome.exit_code)
         outcome = self.finish(self.db, job, outcome)

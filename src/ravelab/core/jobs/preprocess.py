@@ -24,6 +24,7 @@ from typing import Any
 
 from ravelab.core.errors import ConfigError
 from ravelab.core.names import shown
+from ravelab.db.job_progress import JobProgressUpdate
 
 AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")
 DEFAULT_NUM_SIGNAL = 131_072
@@ -356,7 +357,7 @@ _HANG_LINES = (
 )
 
 
-def parse_preprocess_line(text: str, stream: str) -> dict[str, Any]:
+def parse_preprocess_line(text: str, stream: str) -> JobProgressUpdate:
     """Progress from preprocess's tqdm without a total: chunks written, audio so far.
 
     A line after which RAVE would hang gives ``fatal``: the job is then stopped.
@@ -375,7 +376,7 @@ def parse_preprocess_line(text: str, stream: str) -> dict[str, Any]:
         except ValueError:
             break
     rate = match.group("rate")
-    progress: dict[str, Any] = {"chunks": int(match.group("chunks")), "audio_seconds": seconds}
+    progress: JobProgressUpdate = {"chunks": int(match.group("chunks")), "audio_seconds": seconds}
     try:
         value = float(rate) if rate and "?" not in rate else 0.0
     except ValueError:  # e.g. "1.2.3"
