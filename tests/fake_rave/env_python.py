@@ -15,12 +15,13 @@ a console script's does). Run as ``python SCRIPT ARGS``:
   ``torch.jit.load`` would.
 * anything else (``rave`` itself, ``-c CODE``): runs with the real interpreter.
 
-It never imports torch. Knobs (environment):
+It never imports torch. Knobs (environment; not ``FAKE_RAVE_*``, which the ``rave`` double
+refuses when it does not know them):
 
-* ``FAKE_RAVE_ENV_FAIL=environment|model|crash``: the script reports RAVE's environment
+* ``FAKE_ENV_FAIL=environment|model|crash``: the script reports RAVE's environment
   lacking torch, a checkpoint that does not fit, or dies with a traceback (exit 1).
-* ``FAKE_RAVE_ENV_TORCH``: the torch version reported (default ``2.9.1+cu128``).
-* ``FAKE_RAVE_ENV_PROBLEM``: a problem the check reports (the model then fails).
+* ``FAKE_ENV_TORCH``: the torch version reported (default ``2.9.1+cu128``).
+* ``FAKE_ENV_PROBLEM``: a problem the check reports (the model then fails).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main(argv: list[str]) -> int:
 
 
 def _fail_knob() -> int | None:
-    fail = os.environ.get("FAKE_RAVE_ENV_FAIL")
+    fail = os.environ.get("FAKE_ENV_FAIL")
     if fail == "environment":
         emit(
             event="error",
@@ -165,7 +166,7 @@ def fake_render(argv: list[str]) -> int:
     failed = _fail_knob()
     if failed is not None:
         return failed
-    if os.environ.get("FAKE_RAVE_ENV_FAIL") == "model":
+    if os.environ.get("FAKE_ENV_FAIL") == "model":
         emit(
             event="error",
             kind="model",
@@ -240,7 +241,7 @@ def fake_check(argv: list[str]) -> int:
     failed = _fail_knob()
     if failed is not None:
         return failed
-    torch = os.environ.get("FAKE_RAVE_ENV_TORCH", TORCH)
+    torch = os.environ.get("FAKE_ENV_TORCH", TORCH)
     emit(event="progress", stage="loading", fraction=0.0)
     result: dict[str, Any] = {
         "event": "result",
@@ -292,7 +293,7 @@ def fake_check(argv: list[str]) -> int:
             "not a streaming export: in nn~ it is called block by block and clicks; "
             "export with --streaming for live use"
         )
-    problem = os.environ.get("FAKE_RAVE_ENV_PROBLEM")
+    problem = os.environ.get("FAKE_ENV_PROBLEM")
     if problem:
         result["problems"].append(problem)
     result["ok"] = not result["problems"]

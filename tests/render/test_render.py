@@ -180,7 +180,7 @@ def test_a_failing_render_says_why_and_writes_nothing(
     fail: str,
     words: str,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_ENV_FAIL", fail)
+    monkeypatch.setenv("FAKE_ENV_FAIL", fail)
     run = make_run(db, tmp_path)
     source = write_wav(tmp_path / "in.wav", 0.2)
     with pytest.raises(RenderFailed, match=words):
@@ -239,7 +239,7 @@ def test_cli_render_failure_exit_code(
 
     with Db(tmp_path / "cli.db") as db:
         make_run(db, tmp_path)
-    monkeypatch.setenv("FAKE_RAVE_ENV_FAIL", "model")
+    monkeypatch.setenv("FAKE_ENV_FAIL", "model")
     source = write_wav(tmp_path / "in.wav", 0.2)
     code, out, err = cli("render", "drums", str(source), "-o", str(tmp_path / "out.wav"))
     assert code == ExitCode.RUN_FAILED and out == ""

@@ -1,5 +1,5 @@
-"""``ravelab dataset create|remove``, ``resume``, ``checkpoints``, ``export``, ``models``,
-``jobs``, ``diff``: the workflow from raw audio to an exported model."""
+"""``ravelab dataset create|remove``, ``resume``, ``checkpoints``, ``export``, ``models``
+(and ``models check``), ``jobs``, ``diff``: the workflow from raw audio to an exported model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ravelab.cli.context import Context, finite_argument, whole_argument
 from ravelab.cli.exit_codes import ExitCode
@@ -17,6 +18,9 @@ from ravelab.core.jobs.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
 from ravelab.core.runs import run_queries
 from ravelab.core.runs.compare import diff_configs
 from ravelab.db import JobRecord, RunStatus
+
+if TYPE_CHECKING:
+    from ravelab.core.rave.model_check import CheckSummary
 
 
 def add_dataset_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -111,9 +115,28 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     export.add_argument("--json", action="store_true", help="print the model as JSON")
     export.set_defaults(handler=cmd_export)
 
-    models = subparsers.add_parser("models", help="list exported models and their origin")
+    models = subparsers.add_parser(
+        "models",
+        help="list exported models and their origin",
+        description="With the export check of each model (will it load and play in nn~?) "
+        "and a warning when the torch that exported it is newer than the libtorch inside "
+        "the targeted nn~ release.",
+    )
     models.add_argument("--json", action="store_true", help="print JSON")
+    models.add_argument(
+        "--nn-tilde",
+        metavar="VERSION",
+        help="the nn~ release you play models in (default: the newest ravelab knows)",
+    )
     models.set_defaults(handler=cmd_models)
+    models_sub = models.add_subparsers(dest="models_command", metavar="check")
+    check = models_sub.add_parser(
+        "check", help="run the export check again (also on models exported before it existed)"
+    )
+    check.add_argument("model", type=whole_argument, metavar="MODEL_ID")
+    check.add_argument("--json", action="store_true", help="print the check as JSON")
+    check.add_argument("--nn-tilde", metavar="VERSION", help=argparse.SUPPRESS)
+    check.set_defaults(handler=cmd_models_check)
 
     jobs = subparsers.add_parser("jobs", help="list preprocess and export jobs")
     jobs.add_argument("--json", action="store_true", help="print JSON")
@@ -339,26 +362,48 @@ def cmd_export(ctx: Context) -> int:
         if ctx.args.json:
             print_json(model.as_dict(), ctx.out)
         else:
+            from ravelab.core.rave.model_check import summarize
+
             ctx.out.write(
                 f"model {model.id}: {model.path} ({model.size_bytes / 1e6:.1f} MB, "
                 f"{'streaming' if model.streaming else 'not streaming'})\n"
             )
+            if model.check_result is not None:
+                _write_check(ctx, model.id, summarize(model))
     else:
         ctx.err.write(f"export {job.status}: {job.reason}\n")
     return _job_exit(job)
 
 
 def cmd_models(ctx: Context) -> int:
+    from ravelab.core.rave.model_check import NEWEST_NN_TILDE, libtorch_of, summarize
+
+    nn_tilde = ctx.args.nn_tilde or NEWEST_NN_TILDE
+    libtorch_of(nn_tilde)  # an unknown release is refused before anything is printed
     models = run_queries.list_models(ctx.db)
     if ctx.args.json:
-        print_json([m.as_dict() for m in models], ctx.out)
+        listed = []
+        for model in models:
+            summary = summarize(model, nn_tilde)
+            listed.append(
+                {
+                    **model.as_dict(),
+                    "check": summary.state,
+                    "problems": summary.problems,
+                    "warnings": summary.warnings,
+                }
+            )
+        print_json(listed, ctx.out)
         return ExitCode.OK
     if not models:
         ctx.out.write("no exported models yet: `ravelab export ID` makes one\n")
         return ExitCode.OK
     rows = []
+    notes = []
     for model in models:
         experiment = ctx.experiment(str(model.experiment_id)) if model.experiment_id else None
+        summary = summarize(model, nn_tilde)
+        check = summary.state + (" (warning)" if summary.warnings and summary.state == "ok" else "")
         rows.append(
             (
                 model.id,
@@ -367,13 +412,84 @@ def cmd_models(ctx: Context) -> int:
                 model.fidelity or "-",
                 model.step if model.step is not None else "-",
                 f"{model.size_bytes / 1e6:.1f} MB",
+                model.torch_version or "-",
+                check,
                 model.path,
             )
         )
+        notes += [f"model {model.id}: problem: {p}" for p in summary.problems]
+        notes += [f"model {model.id}: warning: {w}" for w in summary.warnings]
     ctx.out.write(
-        table(("ID", "RUN", "STREAMING", "FIDELITY", "STEP", "SIZE", "PATH"), rows) + "\n"
+        table(
+            ("ID", "RUN", "STREAMING", "FIDELITY", "STEP", "SIZE", "TORCH", "CHECK", "PATH"),
+            rows,
+        )
+        + "\n"
     )
+    for note in notes:
+        ctx.out.write(note + "\n")
+    if any(r[7] == "not checked" for r in rows):
+        ctx.out.write("`ravelab models check ID` checks a model (nn~ target: " + nn_tilde + ")\n")
     return ExitCode.OK
+
+
+def cmd_models_check(ctx: Context) -> int:
+    from ravelab.core.rave.model_check import NEWEST_NN_TILDE, check_model, summarize
+
+    nn_tilde = ctx.args.nn_tilde or NEWEST_NN_TILDE
+    tty = ctx.err.isatty()
+    if tty:
+        ctx.err.write(f"checking model {ctx.args.model} in RAVE's environment...")
+        ctx.err.flush()
+    model = check_model(ctx.db, ctx.args.model, rave=ctx.args.rave)
+    if tty:
+        ctx.err.write("\r\x1b[2K")
+    summary = summarize(model, nn_tilde)
+    if ctx.args.json:
+        print_json(
+            {
+                "model": model.id,
+                "check": summary.state,
+                "problems": summary.problems,
+                "warnings": summary.warnings,
+                "result": summary.result,
+            },
+            ctx.out,
+        )
+    else:
+        _write_check(ctx, model.id, summary)
+    return ExitCode.OK if summary.state == "ok" else ExitCode.RUN_FAILED
+
+
+def _write_check(ctx: Context, model_id: int, summary: CheckSummary) -> None:
+    result = summary.result
+    attributes = result.get("attributes") or {}
+    stream = result.get("stream") or {}
+    line = f"model {model_id} check: {summary.state}"
+    if result.get("torch_version"):
+        line += f", torch {result['torch_version']}"
+    if attributes:
+        line += (
+            f", {attributes.get('sr')} Hz, {attributes.get('n_channels')} ch in, "
+            f"{attributes.get('target_channels')} ch out, latent "
+            f"{attributes.get('latent_size')}/{attributes.get('full_latent_size')}"
+        )
+    if "streaming" in result:
+        line += ", streaming" if result["streaming"] else ", not streaming"
+    ctx.out.write(line + "\n")
+    if result.get("params"):
+        methods = ", ".join(f"{name} {values}" for name, values in result["params"].items())
+        ctx.out.write(f"methods: {methods}\n")
+    if stream:
+        ctx.out.write(
+            f"stream: {stream.get('blocks')} blocks of {stream.get('block')} through forward, "
+            f"{stream.get('ms_per_block')} ms a block ({stream.get('realtime_factor')}x realtime)"
+            "\n"
+        )
+    for problem in summary.problems:
+        ctx.out.write(f"problem: {problem}\n")
+    for warning in summary.warnings:
+        ctx.out.write(f"warning: {warning}\n")
 
 
 def cmd_jobs(ctx: Context) -> int:

@@ -86,7 +86,7 @@ class JobManager:
             new datasets next to it in ``datasets/``).
         follow: follow jobs in threads (the app) or only when asked (the CLI).
         check_models: run the export check (``core.rave.model_check``) on each exported
-            model, in RAVE's environment, once its job has ended.
+            model, in RAVE's environment, before its job ends.
     """
 
     def __init__(
@@ -316,6 +316,8 @@ class JobManager:
         assert job is not None
         parse: LineParser = parse_preprocess_line if job.kind == "preprocess" else parse_export_line
         finish: Finisher = _finish_preprocess if job.kind == "preprocess" else _finish_export
+        if job.kind == "export" and self.check_models:
+            finish = _finish_export_and_check
         process = JobProcess(
             self.db,
             job_id,
@@ -327,10 +329,6 @@ class JobManager:
             poll_interval=self.poll_interval,
         )
         process.finished.connect(lambda ok, message: self.active_jobs.pop(job_id, None))
-        if job.kind == "export" and self.check_models:
-            process.finished.connect(
-                lambda ok, message: check_exported(self.db, job_id) if ok else None
-            )
         return process
 
     def reattach(self) -> None:
@@ -554,6 +552,17 @@ def _finish_export(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
         checkpoint=options.get("checkpoint"),
         step=options.get("step"),
     )
+    return outcome
+
+
+def _finish_export_and_check(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
+    """The export's own finish, then the check of the model it wrote: the job ends once
+    its model is checked (a re-attached job whose model is checked already is not
+    checked again)."""
+    outcome = _finish_export(db, job, outcome)
+    if outcome.status == RunStatus.COMPLETED:
+        job_rows.update_job(db, job.id, progress={**job.progress, "stage": "checking"})
+        check_exported(db, job.id)
     return outcome
 
 
