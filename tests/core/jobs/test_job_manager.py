@@ -7,19 +7,15 @@ import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError, DatasetError, NotFoundError
-from ravelab.core.jobs.job_manager import _finish_export
 from ravelab.core.runs.training_manager import TrainingManager
-from ravelab.core.runs.training_process import Outcome
-from ravelab.db import Database, JobProgress, JobRecord
+from ravelab.db import Database
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import jobs as job_rows
-from ravelab.db.vocabulary import RunStatus
 from tests.core.jobs.test_preprocess import fake_ffmpeg, write_wav
 
 __all__ = ["fake_ffmpeg"]
@@ -215,31 +211,6 @@ def test_export_without_a_checkpoint_says_so_and_starts_nothing(
     with pytest.raises(NotFoundError, match="no best checkpoint"):
         manager.jobs.export_model(experiment)
     assert job_rows.list_jobs(db) == []
-
-
-def test_an_export_that_wrote_nothing_is_failed(db: Database, tmp_path: Path) -> None:
-    job: Any = JobRecord(
-        id=1,
-        kind="export",
-        dataset_id=None,
-        experiment_id=None,
-        status="running",
-        options={"expected_path": str(tmp_path / "missing.ts")},
-        progress=JobProgress(last_error="No checkpoint found"),
-        run_dir=None,
-        argv=[],
-        pid=None,
-        pid_start_time=None,
-        host=None,
-        exit_code=None,
-        reason=None,
-        created_at="",
-        ended_at=None,
-        stop_requested_at=None,
-    )
-    outcome = _finish_export(db, job, Outcome(RunStatus.COMPLETED, None, 0))
-    assert outcome.status == "failed"
-    assert outcome.reason == "rave export exited 0 but wrote no model: No checkpoint found"
 
 
 _HANGING_RAVE = """#!{python}

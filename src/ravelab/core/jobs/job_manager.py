@@ -2,35 +2,32 @@
 
 Same supervision as a training run (detached supervisor, logs in a job folder,
 ``exit.json``, re-attach on start), with a DB row in ``jobs``, a health check before
-preprocessing and a check of what each job left behind after it. A job being launched
-has an owner, as a run has (``launch_owner``): re-attaching never fails a job whose
-launcher may still be starting it.
+preprocessing and a check of what each job left behind after it (``job_results``). A job
+being launched has an owner, as a run has (``launch_owner``): re-attaching never fails a
+job whose launcher may still be starting it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ravelab.core.datasets import read_dataset_folder
-from ravelab.core.errors import (
-    ConfigError,
-    DatasetError,
-    LaunchError,
-    NotFoundError,
-    RavelabError,
-)
+from ravelab.core.errors import ConfigError, DatasetError, LaunchError, NotFoundError
 from ravelab.core.jobs.export import (
     build_export_argv,
     choose_checkpoint,
     expected_model_path,
     fix_stereo_config,
     parse_export_line,
+)
+from ravelab.core.jobs.job_results import (
+    finish_export,
+    finish_export_and_check,
+    finish_preprocess,
 )
 from ravelab.core.jobs.preprocess import (
     AUDIO_EXTENSIONS,
@@ -54,13 +51,12 @@ from ravelab.core.runs.run_files import (
     fault_point,
     remove_created_run_dir,
 )
-from ravelab.core.runs.run_outcome import Outcome
 from ravelab.db import Database, DatabaseError, JobRecord, artifacts
 from ravelab.db import datasets as dataset_rows
 from ravelab.db import experiments as experiment_rows
 from ravelab.db import jobs as job_rows
 from ravelab.db.experiments import utc_now
-from ravelab.db.vocabulary import DatasetStatus, RunStatus
+from ravelab.db.vocabulary import DatasetStatus
 
 if TYPE_CHECKING:
     # The follower (psygnal, and the run follower's imports) waits until a job is followed.
@@ -71,7 +67,7 @@ logger = logging.getLogger(__name__)
 #: How many suffixed default names (``-2``, ``-3``...) an export may try.
 _MAX_MODEL_NAMES = 1000
 
-#: The test-only pause point of a launch (see ``training_manager``): ``after-insert``.
+#: The test-only pause point of a launch (see ``manager_launch``): ``after-insert``.
 _FAULT_ENV = "RAVELAB_FAULT_LAUNCH"
 
 
@@ -315,9 +311,9 @@ class JobManager:
         job = job_rows.get_job(self.db, job_id)
         assert job is not None
         parse: LineParser = parse_preprocess_line if job.kind == "preprocess" else parse_export_line
-        finish: Finisher = _finish_preprocess if job.kind == "preprocess" else _finish_export
+        finish: Finisher = finish_preprocess if job.kind == "preprocess" else finish_export
         if job.kind == "export" and self.check_models:
-            finish = _finish_export_and_check
+            finish = finish_export_and_check
         process = JobProcess(
             self.db,
             job_id,
@@ -492,99 +488,3 @@ def _free_model_path(db: Database, checkpoint: Path, streaming: bool) -> tuple[P
         f"{default.parent} holds {_MAX_MODEL_NAMES} exported models of {name!r} already: "
         "give --output"
     )
-
-
-def _finish_preprocess(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
-    """RAVE's preprocess exits 0 even when it wrote nothing: check metadata.yaml."""
-    if job.dataset_id is None:
-        return outcome
-    dataset = dataset_rows.get_dataset(db, job.dataset_id)
-    if dataset is None:
-        return outcome
-    if outcome.status != RunStatus.COMPLETED:
-        dataset_rows.update_dataset(
-            db, dataset.id, status=DatasetStatus.FAILED, reason=outcome.reason
-        )
-        return outcome
-    try:
-        info = read_dataset_folder(dataset.path)
-    except DatasetError as error:
-        warning = job.progress.warning
-        reason = f"rave preprocess exited 0 but wrote no usable dataset: {error}"
-        if warning:
-            reason += f" (RAVE said: {warning})"
-        dataset_rows.update_dataset(db, dataset.id, status=DatasetStatus.FAILED, reason=reason)
-        return Outcome(RunStatus.FAILED, reason, outcome.exit_code)
-    dataset_rows.update_dataset(
-        db,
-        dataset.id,
-        status=DatasetStatus.READY,
-        reason=None,
-        channels=info.channels,
-        sample_rate=info.sample_rate,
-        n_seconds=info.n_seconds,
-        lazy=int(info.lazy),
-    )
-    return outcome
-
-
-def _finish_export(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
-    """RAVE's export exits 0 without writing when it finds no checkpoint: check the file."""
-    if outcome.status != RunStatus.COMPLETED:
-        return outcome
-    options: dict[str, Any] = job.options
-    reported = job.progress.exported_path
-    candidates = [Path(p) for p in (reported, options.get("expected_path")) if p]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        reason = "rave export exited 0 but wrote no model"
-        if job.progress.last_error:
-            reason += f": {job.progress.last_error}"
-        return Outcome(RunStatus.FAILED, reason, outcome.exit_code)
-    job_rows.insert_model(
-        db,
-        experiment_id=job.experiment_id,
-        job_id=job.id,
-        path=str(path.resolve()),
-        size_bytes=path.stat().st_size,
-        streaming=bool(options.get("streaming")),
-        fidelity=options.get("fidelity"),
-        checkpoint=options.get("checkpoint"),
-        step=options.get("step"),
-    )
-    return outcome
-
-
-def _finish_export_and_check(db: Database, job: JobRecord, outcome: Outcome) -> Outcome:
-    """The export's own finish, then the check of the model it wrote: the job ends once
-    its model is checked (a re-attached job whose model is checked already is not
-    checked again)."""
-    outcome = _finish_export(db, job, outcome)
-    if outcome.status == RunStatus.COMPLETED:
-        job_rows.update_job(db, job.id, progress={**job.progress, "stage": "checking"})
-        check_exported(db, job.id)
-    return outcome
-
-
-def check_exported(db: Database, job_id: int) -> None:
-    """The export check of the model a finished export job recorded, with the Python of
-    the ``rave`` that exported it. Whatever happens is recorded with the model (or
-    logged): the export itself stays as it ended."""
-    from ravelab.core.rave.env_scripts import rave_python
-    from ravelab.core.rave.model_check import run_and_record
-
-    try:
-        job = job_rows.get_job(db, job_id)
-        if job is None or not job.argv:
-            return
-        for model in job_rows.list_models(db, job.experiment_id):
-            if model.job_id != job_id or model.check_result is not None:
-                continue
-            try:
-                python = rave_python(str(job.argv[0]))
-            except RavelabError as error:
-                job_rows.set_model_check(db, model.id, json.dumps({"error": str(error)}), None)
-                continue
-            run_and_record(db, model, python)
-    except Exception:  # never let the check disturb the job's end
-        logger.exception("the export check of job %s failed", job_id)
