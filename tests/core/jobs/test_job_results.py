@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from ravelab.core.jobs.job_results import check_exported, finish_export, finish_preprocess
+from ravelab.core.jobs.job_results import (
+    check_exported,
+    finish_export,
+    finish_export_and_check,
+    finish_preprocess,
+)
 from ravelab.core.runs.run_outcome import Outcome
 from ravelab.db import Database, JobRecord
 from ravelab.db import datasets as dataset_rows
@@ -190,3 +195,27 @@ def test_a_check_that_breaks_is_logged_and_never_raised(
     with caplog.at_level(logging.ERROR, logger="ravelab.core.jobs.job_manager"):
         check_exported(db, job.id)
     assert f"the export check of job {job.id} failed" in caplog.text
+
+
+def test_an_export_and_its_check_end_together(db: Database, tmp_path: Path) -> None:
+    model = tmp_path / "demo.ts"
+    model.write_bytes(b"x" * 10)
+    job = _job(
+        db,
+        "export",
+        argv=[str(tmp_path / "gone" / "rave"), "export"],
+        progress={"stage": "done", "exported_path": str(model), "offsets": {"stdout": 9}},
+    )
+    assert finish_export_and_check(db, job, COMPLETED) == COMPLETED
+    stored = job_rows.get_job(db, job.id)
+    assert stored is not None
+    assert stored.progress.as_dict() == {
+        "stage": "checking",
+        "exported_path": str(model),
+        "offsets": {"stdout": 9},
+    }
+    (recorded,) = job_rows.list_models(db)
+    assert recorded.check_result is not None and "error" in json.loads(recorded.check_result)
+    nothing = _job(db, "export", options={"expected_path": str(tmp_path / "none.ts")})
+    assert finish_export_and_check(db, nothing, COMPLETED).status == "failed"
+    assert len(job_rows.list_models(db)) == 1
