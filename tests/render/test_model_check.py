@@ -34,7 +34,9 @@ def test_nn_tilde_releases_and_their_libtorch() -> None:
     assert libtorch_of("1.5") == libtorch_of("1.4.4") == libtorch_of("1.5.6")
     assert libtorch_of("1.6") == libtorch_of("1.6.0") == {"macOS": "2.5.1", "Windows": "2.5.1"}
     for unknown in ("1.4.3", "1.6.1", "2.0", "latest", ""):
-        with pytest.raises(ConfigError, match=r"not a release ravelab knows: 1\.4\.4-1\.5\.6, 1\.6\.0"):
+        with pytest.raises(
+            ConfigError, match=r"not a release ravelab knows: 1\.4\.4-1\.5\.6, 1\.6\.0"
+        ):
             libtorch_of(unknown)
 
 
