@@ -73,30 +73,6 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
         rows.insert_experiment(db, name="x", project_id=999, dataset_id=None, config={})
 
 
-def test_points_are_unique_per_experiment_name_and_step(db: Database) -> None:
-    exp = rows.insert_experiment(db, name="x", project_id=1, dataset_id=None, config={})
-    rows.insert_points(db, exp, [("loss", 1, 0.5, 1.0), ("loss", 2, 0.4, 2.0)])
-    rows.insert_points(db, exp, [("loss", 1, 9.9, 3.0), ("loss", 3, 0.3, 3.0)])
-    assert rows.metric_history(db, exp, "loss") == [(1, 0.5), (2, 0.4), (3, 0.3)]
-
-
-def test_metrics_json_keeps_nan(db: Database) -> None:
-    exp = rows.insert_experiment(db, name="x", project_id=1, dataset_id=None, config={})
-    rows.merge_metrics(db, exp, {"loss": float("nan"), "step": 3})
-    rows.merge_metrics(db, exp, {"lr": 1e-4})
-    record = rows.get_experiment(db, exp)
-    assert record is not None
-    assert record.metrics["step"] == 3 and record.metrics["lr"] == 1e-4
-    assert record.metrics["loss"] != record.metrics["loss"]  # NaN survives the round trip
-
-
-def test_offsets_never_move_backwards(db: Database) -> None:
-    exp = rows.insert_experiment(db, name="x", project_id=1, dataset_id=None, config={})
-    rows.set_offsets(db, exp, {"stdout": 100})
-    rows.set_offsets(db, exp, {"stdout": 50, "stderr": 7})
-    assert rows.get_offsets(db, exp) == {"stdout": 100, "stderr": 7}
-
-
 _WRITER = """
 import sys
 from ravelab.db import Database
@@ -126,9 +102,3 @@ def test_two_processes_write_at_once(db: Database) -> None:
     record = rows.get_experiment(db, exp)
     assert record is not None
     assert record.metrics == {"writer_0": 49, "writer_100000": 49}
-
-
-def test_history_after_a_step(db: Database) -> None:
-    exp = rows.insert_experiment(db, name="x", project_id=1, dataset_id=None, config={})
-    rows.insert_points(db, exp, [("loss", s, s / 10, 0.0) for s in range(5)])
-    assert rows.metric_history(db, exp, "loss", after_step=2) == [(3, 0.3), (4, 0.4)]
