@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 
 import ravelab
-from ravelab.core.runs.stop_stages import StopStage
 from ravelab.db import FINAL, LIVE, Database, Health, RunProgress, RunStatus
 from ravelab.db import experiments as rows
 
@@ -67,10 +65,3 @@ def test_a_record_keeps_the_original_dict_api(db: Database, dataset_id: int) -> 
     data = record.as_dict()
     assert type(data["status"]) is str and type(data["health"]) is str
     assert data["progress"] == {"step": 3, "eta_s": None, "epoch": "two"}
-
-
-def test_stop_stages_escalate_in_order() -> None:
-    stages = [StopStage.INTERRUPTED, StopStage.TERMINATED, StopStage.KILLED]
-    assert [stage.signal for stage in stages] == [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-    assert StopStage.NOT_STOPPING < StopStage.INTERRUPTED < StopStage.KILLED
-    assert [stage.is_grace for stage in StopStage] == [False, True, True, False]
