@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import pytest
 
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.main import COMMANDS, asked_command, build_parser, main
-from ravelab.core.lazy_signal import LazySignal
 from ravelab.db import Database
 from ravelab.db import experiments as experiment_rows
 
@@ -158,39 +156,3 @@ def test_a_manager_over_finished_runs_imports_no_follower(tmp_path: Path) -> Non
         name for name in ("numpy", "google.protobuf", "matplotlib", "psygnal") if name in modules
     ]
     assert "ravelab.core.runs.training_process" not in modules
-
-
-class _Emitter:
-    fired = LazySignal(int, str)
-
-
-def test_a_lazy_signal_is_psygnal_s_signal_once_touched() -> None:
-    from psygnal import Signal, SignalInstance
-
-    first, second = _Emitter(), _Emitter()
-    got: list[tuple[int, str]] = []
-    first.fired.connect(lambda n, s: got.append((n, s)))
-    first.fired.emit(1, "a")
-    second.fired.emit(2, "b")  # another instance: its own connections
-    assert got == [(1, "a")]
-    assert isinstance(first.fired, SignalInstance) and first.fired is first.fired
-    assert isinstance(_Emitter.__dict__["fired"], Signal)
-
-
-def test_a_lazy_signal_touched_by_threads_at_once_is_one_signal() -> None:
-    class Racer:
-        fired = LazySignal(int)
-
-    seen: list[object] = []
-    start = threading.Barrier(8)
-
-    def touch() -> None:
-        start.wait()
-        seen.append(Racer.fired)
-
-    threads = [threading.Thread(target=touch) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len({id(signal) for signal in seen}) == 1
