@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -53,6 +54,7 @@ from ravelab.gui.experiments_model import (
     ExperimentsModel,
     display_status,
 )
+from ravelab.gui.listen_panel import ListenPanel
 from ravelab.gui.log_viewer import LogViewer
 from ravelab.gui.metrics_plot import MetricsPlot
 from ravelab.gui.new_training_wizard import NewTrainingWizard
@@ -247,9 +249,18 @@ class TrainingPage(QWidget):
         self.bottom_splitter.addWidget(self.metrics_plot)
         self.bottom_splitter.setStretchFactor(0, 1)
         self.bottom_splitter.setStretchFactor(1, 1)
+        # The selected run: its details, log and plots, or its validation clips to hear.
+        self.listen_panel = ListenPanel(manager)
+        self.details_tabs = QTabWidget()
+        self.details_tabs.setDocumentMode(True)
+        self.details_tabs.addTab(self.bottom_splitter, "Details")
+        self.details_tabs.addTab(self.listen_panel, "Listen")
+        self.details_tabs.setTabToolTip(
+            1, "Hear the validation clips by step; compare the selected runs"
+        )
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.bottom_splitter)
+        self.splitter.addWidget(self.details_tabs)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
@@ -369,6 +380,9 @@ class TrainingPage(QWidget):
         if chosen is None and rows:
             chosen = rows[0]
         experiment_id = int(chosen.data(EXPERIMENT_ID_ROLE)) if chosen is not None else None
+        primary = self.model.experiment_by_id(experiment_id) if experiment_id is not None else None
+        others = [self.model.experiment_by_id(int(r.data(EXPERIMENT_ID_ROLE))) for r in rows]
+        self.listen_panel.show_runs(primary, [o for o in others if o is not None])
         if experiment_id == self._selected_id:
             self._update_buttons()
             return
@@ -387,6 +401,7 @@ class TrainingPage(QWidget):
             return
         if experiment is not None:
             self.details.update_experiment(experiment)
+            self.listen_panel.update_experiment(experiment)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -688,6 +703,7 @@ class TrainingPage(QWidget):
         self._runner.shutdown()
         self.log_viewer.cleanup()
         self.metrics_plot.cleanup()
+        self.listen_panel.cleanup()
         if self._owns_bridge:
             self.bridge.cleanup()
 

@@ -1,0 +1,833 @@
+"""``ListenPanel``: hear a run's validation clips by training step, input against output.
+
+A step slider runs over the selected run's clips (one notch per validation; marks for the
+checkpoints and the start of phase 2), a chooser picks one of the clip's (input,
+reconstruction) pairs, and the pair is shown as waveform and spectrogram, the input above
+its reconstruction, with a playhead. "Play input" and "Play reconstruction" start either;
+A/B (the ``B`` key) switches between them at the same position while playing. Space plays
+and pauses, Left/Right move one validation.
+
+With several runs selected in the table, the panel compares: the same pair at the same
+step (or the nearest one, said so) for every selected run, one row each, all playable on
+the same position; ``1``-``9`` switch between the rows' reconstructions.
+
+Files are read and spectrograms computed in a worker (latest request wins while the
+slider is dragged); the GUI thread only paints and hands arrays to the player. A live
+run's list is read again, at most every few seconds, as its details refresh, so new clips
+appear as RAVE writes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ravelab.core.errors import RavelabError
+from ravelab.core.listening import views
+from ravelab.core.listening.clips import ClipEntry, nearest_clip
+from ravelab.core.listening.timeline import PairReader, Timeline, load_timeline
+from ravelab.core.listening.wav_files import Samples
+from ravelab.core.runs.training_manager import TrainingManager
+from ravelab.db import ExperimentRecord
+from ravelab.gui.audio_player import AudioPlayer
+from ravelab.gui.audio_views import SignalView
+from ravelab.gui.experiments_model import is_live
+from ravelab.gui.step_slider import CHECKPOINT_COLOUR, PHASE_2_COLOUR, StepSlider
+from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
+from ravelab.gui.workers import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+#: A live run's clips are listed again at most this often (seconds).
+LIVE_RELIST_S = 3.0
+INPUT, RECONSTRUCTION = "input", "reconstruction"
+
+
+def source_key(experiment_id: int, half: str) -> str:
+    """The player's key for one half of one run's pair."""
+    return f"{experiment_id}:{half}"
+
+
+def clock(frames: int, rate: int) -> str:
+    seconds = frames / max(rate, 1)
+    return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
+
+
+@dataclass(frozen=True)
+class LoadedPair:
+    """One run's pair, read and ready to show."""
+
+    experiment_id: int
+    clip: ClipEntry
+    pair: int
+    input: Samples
+    reconstruction: Samples
+    input_view: views.Spectrogram | None
+    reconstruction_view: views.Spectrogram
+
+
+class _Latest:
+    """Runs one task at a time on a runner; while one runs, only the newest request waits
+    (a dragged slider asks for many clips, only the last matters)."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.busy = False
+        self._pending: tuple[Callable[[], Any], Callable[[Any], None]] | None = None
+
+    def submit(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        if self.busy:
+            self._pending = (work, done)
+        else:
+            self._start(work, done)
+
+    def _start(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        self.busy = True
+
+        def finish(result: Any) -> None:
+            self.busy = False
+            if self._pending is None:
+                done(result)  # a result already superseded is not shown
+            self._next()
+
+        def fail(error: BaseException) -> None:
+            self.busy = False
+            logger.warning("listening: %s", error)
+            self._next()
+
+        self.runner.submit(work, finish, fail)
+
+    def _next(self) -> None:
+        if self._pending is not None:
+            work, done = self._pending
+            self._pending = None
+            self._start(work, done)
+
+
+class CompareRow(QFrame):
+    """One run in the comparison: its name, the step heard, play buttons, the output."""
+
+    def __init__(self, record: ExperimentRecord, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.experiment_id = record.id
+        self.name = record.name
+        self.header = QLabel(record.name)
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.play_input = QPushButton("Play input")
+        self.play_reconstruction = QPushButton("Play reconstruction")
+        for button in (self.play_input, self.play_reconstruction):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setEnabled(False)
+        self.view = SignalView("reconstruction")
+        self.view.title.hide()
+        self.view.setMinimumHeight(84)
+        self.loaded: LoadedPair | None = None
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.header, 1)
+        top.addWidget(self.play_input)
+        top.addWidget(self.play_reconstruction)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 6)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+
+    def show_pair(self, loaded: LoadedPair | None, wanted_step: int, note: str = "") -> None:
+        self.loaded = loaded
+        if loaded is None:
+            self.header.setText(f"<b>{self.name}</b> · <i>{note or 'no clips'}</i>")
+            self.view.set_signal(None, None)
+        else:
+            step = loaded.clip.step
+            where = (
+                f"step {step:,}"
+                if step == wanted_step
+                else f"<span style='color:#ef6c00'>nearest: step {step:,}</span>"
+            )
+            extra = f" · <i>{note}</i>" if note else ""
+            self.header.setText(f"<b>{self.name}</b> · {where}{extra}")
+            self.view.set_signal(loaded.reconstruction, loaded.reconstruction_view)
+        playable = loaded is not None and not note
+        self.play_input.setEnabled(playable)
+        self.play_reconstruction.setEnabled(playable)
+
+
+class ListenPanel(QWidget):
+    """The selected run's validation clips, to hear and compare.
+
+    Args:
+        manager: the training manager (the database is read through the core).
+        player: the audio player (one is made, with ``$RAVELAB_AUDIO_BACKEND``, if not given).
+        parent: the parent widget.
+
+    Signals:
+        timeline_loaded(): the run's clips were listed and the slider shows them.
+        pair_loaded(): the chosen pair is in the player and on screen.
+        compare_loaded(): every compared run's row shows its pair.
+    """
+
+    timeline_loaded = Signal()
+    pair_loaded = Signal()
+    compare_loaded = Signal()
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        player: AudioPlayer | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.player = player if player is not None else AudioPlayer(parent=self)
+        self._runner = TaskRunner(self)
+        self._timeline_task = _Latest(self._runner)
+        self._pair_task = _Latest(self._runner)
+        self._compare_task = _Latest(self._runner)
+        self._reader = PairReader()  # used by the worker only
+        self._record: ExperimentRecord | None = None
+        self._others: list[ExperimentRecord] = []
+        self.timeline: Timeline | None = None
+        self.loaded: LoadedPair | None = None
+        self._compare_rows: list[CompareRow] = []
+        self._timelines: dict[int, Timeline] = {}  # compared runs' (ended ones are kept)
+        self._wanted_key: str | None = None
+        self._dirty = False
+        self._listed_at = 0.0
+        self._listed_live = False
+        self._clip_pairs = 0
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        # -- step and pair --
+        self.slider = StepSlider()
+        self.slider.valueChanged.connect(self._on_slider)
+        self.previous_button = QToolButton()
+        self.previous_button.setText("◀")
+        self.previous_button.setToolTip("The previous validation (Left)")
+        self.previous_button.clicked.connect(lambda: self.move_step(-1))
+        self.next_button = QToolButton()
+        self.next_button.setText("▶")
+        self.next_button.setToolTip("The next validation (Right)")
+        self.next_button.clicked.connect(lambda: self.move_step(1))
+        self.step_label = QLabel()
+        self.step_label.setMinimumWidth(230)
+        legend = QLabel(
+            f"<span style='color:{PHASE_2_COLOUR.name()}'>▌</span> phase 2  "
+            f"<span style='color:{CHECKPOINT_COLOUR.name()}'>▌</span> checkpoints"
+        )
+        legend.setStyleSheet(HINT_STYLE)
+        self.pair_combo = QComboBox()
+        self.pair_combo.setToolTip("Which validation example of the clip (RAVE keeps up to 8)")
+        self.pair_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.pair_combo.currentIndexChanged.connect(self._on_pair)
+        self.play_input_button = QPushButton("Play input")
+        self.play_input_button.setToolTip("Play what RAVE was given (Space: play/pause)")
+        self.play_input_button.clicked.connect(lambda: self.play_half(INPUT))
+        self.play_reconstruction_button = QPushButton("Play reconstruction")
+        self.play_reconstruction_button.setToolTip("Play what the model made of it")
+        self.play_reconstruction_button.clicked.connect(lambda: self.play_half(RECONSTRUCTION))
+        self.ab_button = QPushButton("A/B")
+        self.ab_button.setCheckable(True)
+        self.ab_button.setToolTip(
+            "Switch between the input (A) and the reconstruction (B) at the same position (B)"
+        )
+        self.ab_button.clicked.connect(lambda _checked: self.toggle_ab())
+        for button in (
+            self.play_input_button,
+            self.play_reconstruction_button,
+            self.ab_button,
+            self.previous_button,
+            self.next_button,
+        ):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.pair_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.time_label = QLabel("0:00.00 / 0:00.00")
+        self.output_label = QLabel()
+        self.output_label.setStyleSheet(ERROR_STYLE)
+        self.output_label.setWordWrap(True)
+        self.output_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.output_label.hide()
+        self.note_label = QLabel()
+        self.note_label.setStyleSheet(HINT_STYLE)
+        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        step_row = QHBoxLayout()
+        step_row.addWidget(QLabel("Step"))
+        step_row.addWidget(self.previous_button)
+        step_row.addWidget(self.slider, 1)
+        step_row.addWidget(self.next_button)
+        step_row.addWidget(self.step_label)
+        step_row.addWidget(legend)
+        play_row = QHBoxLayout()
+        play_row.addWidget(QLabel("Pair"))
+        play_row.addWidget(self.pair_combo)
+        play_row.addSpacing(12)
+        play_row.addWidget(self.play_input_button)
+        play_row.addWidget(self.play_reconstruction_button)
+        play_row.addWidget(self.ab_button)
+        play_row.addSpacing(12)
+        play_row.addWidget(self.time_label)
+        play_row.addSpacing(12)
+        play_row.addWidget(self.output_label, 1)
+        play_row.addWidget(self.note_label, 1)
+
+        # -- what is shown: one pair, or a comparison --
+        self.input_view = SignalView("Input")
+        self.reconstruction_view = SignalView("Reconstruction")
+        for view in (self.input_view, self.reconstruction_view):
+            view.seek_requested.connect(self._seek)
+        pair_page = QWidget()
+        pair_layout = QVBoxLayout(pair_page)
+        pair_layout.setContentsMargins(0, 0, 0, 0)
+        pair_layout.setSpacing(6)
+        pair_layout.addWidget(self.input_view, 1)
+        pair_layout.addWidget(self.reconstruction_view, 1)
+        self.compare_list = QWidget()
+        self._compare_layout = QVBoxLayout(self.compare_list)
+        self._compare_layout.setContentsMargins(0, 0, 0, 0)
+        self._compare_layout.addStretch(1)
+        self.compare_area = QScrollArea()
+        self.compare_area.setWidgetResizable(True)
+        self.compare_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.compare_area.setWidget(self.compare_list)
+        self.views = QStackedWidget()
+        self.views.addWidget(pair_page)
+        self.views.addWidget(self.compare_area)
+        self._pair_page = pair_page
+
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.addLayout(step_row)
+        content_layout.addLayout(play_row)
+        content_layout.addWidget(self.views, 1)
+        self.empty = QLabel("Select a run to hear its validation clips.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet(HINT_STYLE)
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self.empty)
+        self._stack.addWidget(content)
+        self._content = content
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self._stack)
+
+        # -- keys (on the panel and its children) --
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        keys: list[tuple[Any, Callable[[], object]]] = [
+            (Qt.Key.Key_Space, self.toggle_play),
+            (Qt.Key.Key_Left, lambda: self.move_step(-1)),
+            (Qt.Key.Key_Right, lambda: self.move_step(1)),
+            (Qt.Key.Key_B, self.toggle_ab),
+        ]
+        keys += [
+            (getattr(Qt.Key, f"Key_{n}"), partial(self.choose_row, n - 1)) for n in range(1, 10)
+        ]
+        self._shortcuts = []
+        for key, slot in keys:
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(context)
+            shortcut.activated.connect(slot)
+            self._shortcuts.append(shortcut)
+
+        self.player.state_changed.connect(self._on_player_state)
+        self.player.position_changed.connect(self._on_position)
+        self.player.output_failed.connect(self._on_output_failed)
+        if self.player.output_error:
+            self._on_output_failed(self.player.output_error)
+        self._update_controls()
+
+    # -- what to show ------------------------------------------------------------------------
+
+    @property
+    def record(self) -> ExperimentRecord | None:
+        return self._record
+
+    @property
+    def compared_ids(self) -> list[int]:
+        """The runs compared with the selected one (empty: no comparison)."""
+        return [r.id for r in self._others]
+
+    def show_runs(
+        self, record: ExperimentRecord | None, others: list[ExperimentRecord] | None = None
+    ) -> None:
+        """Show ``record``'s clips, compared with ``others`` when given."""
+        others = [o for o in others or [] if record is None or o.id != record.id]
+        same_run = (record.id if record else None) == (self._record.id if self._record else None)
+        same_others = [o.id for o in others] == self.compared_ids
+        self._record = record
+        self._others = others
+        if same_run and same_others:
+            return
+        if not same_run:
+            self.player.pause()
+            self.player.clear()
+            self.timeline = None
+            self.loaded = None
+        self._rebuild_compare_rows()
+        if record is None:
+            self._show_empty("Select a run to hear its validation clips.")
+            return
+        if same_run and self.timeline is not None:
+            self._after_timeline()
+            if self.loaded is not None:
+                self._on_pair_loaded(self.loaded)  # the player's sources: this run's only
+            return
+        self._show_empty("Reading the run's validation clips…")
+        self._dirty = True
+        if self.isVisible():
+            self._load_timeline()
+
+    def update_experiment(self, record: ExperimentRecord) -> None:
+        """The run moved on (the page's refresh): list its clips again now and then."""
+        if self._record is None or record.id != self._record.id:
+            return
+        self._record = record
+        live = is_live(record)
+        ended_since = self._listed_live and not live
+        due = time.monotonic() - self._listed_at >= LIVE_RELIST_S
+        if (ended_since or (live and due)) and not self._timeline_task.busy:
+            if self.isVisible():
+                self._load_timeline()
+            else:
+                self._dirty = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._dirty and self._record is not None:
+            self._load_timeline()
+
+    def _show_empty(self, text: str) -> None:
+        self.empty.setText(text)
+        self._stack.setCurrentWidget(self.empty)
+        self._update_controls()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load_timeline(self) -> None:
+        record = self._record
+        if record is None:
+            return
+        self._dirty = False
+        self._listed_at = time.monotonic()
+        self._listed_live = is_live(record)
+        db = self.manager.db
+        self._timeline_task.submit(
+            lambda: load_timeline(db, record), lambda timeline: self._on_timeline(timeline)
+        )
+
+    def _on_timeline(self, timeline: Timeline) -> None:
+        if self._record is None or timeline.experiment_id != self._record.id:
+            return
+        before = self.timeline
+        self.timeline = timeline
+        kept = self.current_clip() if before is not None else None
+        steps = timeline.steps
+        self.slider.blockSignals(True)
+        self.slider.set_marks(steps, timeline.phase_2_step, timeline.checkpoint_steps)
+        if kept is not None and kept.step in steps:
+            index = next(
+                i
+                for i, c in enumerate(timeline.clips)
+                if c.step == kept.step and c.version == kept.version
+            )
+            follow = before is not None and self.slider.value() == len(before.clips) - 1
+            # At the newest clip of a live run: stay at the newest as new ones arrive.
+            self.slider.setValue(len(steps) - 1 if follow else index)
+        else:
+            self.slider.setValue(max(len(steps) - 1, 0))
+        self.slider.blockSignals(False)
+        self._after_timeline()
+        self.timeline_loaded.emit()
+
+    def _after_timeline(self) -> None:
+        timeline = self.timeline
+        record = self._record
+        if timeline is None or record is None:
+            return
+        if not timeline.clips:
+            self._show_empty(self._no_clips_text(record, timeline))
+            return
+        self._stack.setCurrentWidget(self._content)
+        self.views.setCurrentWidget(self.compare_area if self._others else self._pair_page)
+        problems = timeline.problems
+        self.note_label.setText(f"{len(problems)} clip(s) could not be read" if problems else "")
+        self.note_label.setToolTip("\n".join(problems))
+        clip = self.current_clip()
+        if self.loaded is None or clip is None or self.loaded.clip != clip:
+            self._update_step_label()
+            self._load_pair()
+        elif self._others:
+            self._load_compare()
+        self._update_controls()
+
+    def _no_clips_text(self, record: ExperimentRecord, timeline: Timeline) -> str:
+        imported = record.config.get("imported_from")
+        if timeline.problems:
+            why = "\n".join(timeline.problems[:3])
+            return f"None of this run's validation clips can be played:\n{why}"
+        if imported:
+            return (
+                "This imported run has no validation clips: its TensorBoard files hold no "
+                "audio_val clip (RAVE writes one at each validation)."
+            )
+        if is_live(record):
+            every = record.config.get("val_every")
+            cadence = f" (every {every:,} steps)" if isinstance(every, int) else ""
+            return (
+                "No validation clip yet: RAVE writes one at each validation"
+                f"{cadence}. It appears here as soon as it is recorded."
+            )
+        return "This run has no validation clips: it ended before its first validation."
+
+    def current_clip(self) -> ClipEntry | None:
+        timeline = self.timeline
+        if timeline is None or not timeline.clips:
+            return None
+        return timeline.clips[min(max(self.slider.value(), 0), len(timeline.clips) - 1)]
+
+    @property
+    def pair(self) -> int:
+        return max(self.pair_combo.currentIndex(), 0)
+
+    def _load_pair(self) -> None:
+        clip = self.current_clip()
+        record = self._record
+        if clip is None or record is None:
+            return
+        pair = min(self.pair, max(clip.pairs - 1, 0))
+        reader = self._reader
+        experiment_id = record.id
+
+        def work() -> LoadedPair | str:
+            if clip.pairs == 0:
+                return (
+                    f"the clip at step {clip.step} fits no --n_signal and cannot be split "
+                    "into pairs"
+                )
+            try:
+                heard, made = reader.read(clip, pair)
+            except (RavelabError, OSError) as error:
+                return str(error)
+            return LoadedPair(
+                experiment_id,
+                clip,
+                pair,
+                heard,
+                made,
+                views.spectrogram(heard, clip.sample_rate),
+                views.spectrogram(made, clip.sample_rate),
+            )
+
+        self._pair_task.submit(work, self._on_pair_loaded)
+
+    def _on_pair_loaded(self, loaded: LoadedPair | str) -> None:
+        if isinstance(loaded, str):
+            self.loaded = None
+            self.player.clear()
+            self.input_view.set_signal(None, None)
+            self.reconstruction_view.set_signal(None, None)
+            self.note_label.setText(loaded)
+            self._update_controls()
+            self.pair_loaded.emit()
+            return
+        if self._record is None or loaded.experiment_id != self._record.id:
+            return
+        self.loaded = loaded
+        current = self.player.current
+        self._wanted_key = current
+        half = current.split(":", 1)[1] if current else INPUT
+        # The same half of the new pair, at the same position: stepping while listening
+        # hears the same moment a few thousand steps later.
+        self.player.set_sources(
+            {
+                source_key(loaded.experiment_id, INPUT): loaded.input,
+                source_key(loaded.experiment_id, RECONSTRUCTION): loaded.reconstruction,
+            },
+            loaded.clip.sample_rate,
+            current=source_key(loaded.experiment_id, half),
+            keep_position=True,
+        )
+        self._sync_pairs(loaded.clip)
+        self.input_view.set_signal(loaded.input, loaded.input_view)
+        self.reconstruction_view.set_signal(loaded.reconstruction, loaded.reconstruction_view)
+        self.input_view.set_title(f"Input · {views.level_db(loaded.input):.0f} dBFS")
+        self.reconstruction_view.set_title(
+            f"Reconstruction · {views.level_db(loaded.reconstruction):.0f} dBFS"
+        )
+        self._update_step_label()
+        self._update_controls()
+        self._on_position(self.player.position)
+        self.pair_loaded.emit()
+        if self._others:
+            self._load_compare()
+
+    def _sync_pairs(self, clip: ClipEntry) -> None:
+        if self._clip_pairs == clip.pairs:
+            return
+        self._clip_pairs = clip.pairs
+        chosen = self.pair
+        self.pair_combo.blockSignals(True)
+        self.pair_combo.clear()
+        for pair in range(clip.pairs):
+            self.pair_combo.addItem(f"{pair + 1} of {clip.pairs}")
+        self.pair_combo.setCurrentIndex(min(chosen, clip.pairs - 1))
+        self.pair_combo.blockSignals(False)
+
+    # -- comparing -----------------------------------------------------------------------------
+
+    def _rebuild_compare_rows(self) -> None:
+        for row in self._compare_rows:
+            self._compare_layout.removeWidget(row)
+            row.deleteLater()
+        self._compare_rows = []
+        if not self._others or self._record is None:
+            return
+        for index, record in enumerate([self._record, *self._others]):
+            row = CompareRow(record)
+            row.setToolTip(f"Key {index + 1}: hear this run's reconstruction" if index < 9 else "")
+            row.play_input.clicked.connect(lambda _c=False, i=record.id: self._play_row(i, INPUT))
+            row.play_reconstruction.clicked.connect(
+                lambda _c=False, i=record.id: self._play_row(i, RECONSTRUCTION)
+            )
+            row.view.seek_requested.connect(self._seek)
+            self._compare_layout.insertWidget(self._compare_layout.count() - 1, row)
+            self._compare_rows.append(row)
+
+    def _load_compare(self) -> None:
+        loaded = self.loaded
+        others = list(self._others)
+        if loaded is None or not others:
+            return
+        step = loaded.clip.step if loaded.clip.step is not None else 0
+        pair = loaded.pair
+        db = self.manager.db
+        reader = self._reader
+        cached = {r.id: t for r in others if (t := self._timelines.get(r.id)) and not is_live(r)}
+
+        def work() -> tuple[int, dict[int, tuple[LoadedPair | None, str, Timeline]]]:
+            out: dict[int, tuple[LoadedPair | None, str, Timeline]] = {}
+            for record in others:
+                timeline = cached.get(record.id)
+                if timeline is None:
+                    timeline = load_timeline(db, record)
+                clip = nearest_clip(timeline.clips, step)
+                if clip is None:
+                    out[record.id] = (None, "no validation clips", timeline)
+                    continue
+                if clip.pairs <= pair:
+                    out[record.id] = (None, f"its clips have {clip.pairs} pair(s)", timeline)
+                    continue
+                try:
+                    heard, made = reader.read(clip, pair)
+                except (RavelabError, OSError) as error:
+                    out[record.id] = (None, str(error), timeline)
+                    continue
+                view = views.spectrogram(made, clip.sample_rate)
+                out[record.id] = (
+                    LoadedPair(record.id, clip, pair, heard, made, None, view),
+                    "",
+                    timeline,
+                )
+            return step, out
+
+        self._compare_task.submit(work, self._on_compare_loaded)
+
+    def _on_compare_loaded(
+        self, result: tuple[int, dict[int, tuple[LoadedPair | None, str, Timeline]]]
+    ) -> None:
+        step, out = result
+        loaded = self.loaded
+        if loaded is None or loaded.clip.step != step or not self._compare_rows:
+            return
+        sources: dict[str, Samples] = {
+            source_key(loaded.experiment_id, INPUT): loaded.input,
+            source_key(loaded.experiment_id, RECONSTRUCTION): loaded.reconstruction,
+        }
+        rate = loaded.clip.sample_rate
+        for row in self._compare_rows:
+            if row.experiment_id == loaded.experiment_id:
+                row.show_pair(loaded, step)
+                continue
+            other, note, timeline = out.get(row.experiment_id, (None, "not read", None))
+            if timeline is not None:
+                self._timelines[row.experiment_id] = timeline
+            if other is not None and other.clip.sample_rate != rate:
+                note = f"at {other.clip.sample_rate:,} Hz: select it alone to hear it"
+            row.show_pair(other, step, note)
+            if other is not None and not note:
+                sources[source_key(other.experiment_id, INPUT)] = other.input
+                sources[source_key(other.experiment_id, RECONSTRUCTION)] = other.reconstruction
+        wanted = self._wanted_key if self._wanted_key in sources else self.player.current
+        self.player.set_sources(sources, rate, current=wanted, keep_position=True)
+        self._update_controls()
+        self._on_position(self.player.position)
+        self.compare_loaded.emit()
+
+    def compare_row(self, experiment_id: int) -> CompareRow | None:
+        return next((r for r in self._compare_rows if r.experiment_id == experiment_id), None)
+
+    def _play_row(self, experiment_id: int, half: str) -> None:
+        key = source_key(experiment_id, half)
+        if self.player.current == key and self.player.playing:
+            self.player.pause()
+        else:
+            self.player.play(key)
+
+    def choose_row(self, index: int) -> None:
+        """Hear row ``index``'s reconstruction (same half as now) at the same position."""
+        if not 0 <= index < len(self._compare_rows):
+            return
+        current = self.player.current
+        half = current.split(":", 1)[1] if current else RECONSTRUCTION
+        self.player.select(source_key(self._compare_rows[index].experiment_id, half))
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def play_half(self, half: str) -> None:
+        """Play the input or the reconstruction (pause it when it is what plays)."""
+        if self.loaded is None:
+            return
+        self._play_row(self.loaded.experiment_id, half)
+
+    def toggle_play(self) -> None:
+        """Space: play or pause whatever is chosen."""
+        if self.loaded is not None:
+            self.player.toggle()
+
+    def toggle_ab(self) -> None:
+        """Switch between the input and the reconstruction at the same position."""
+        current = self.player.current
+        if current is None:
+            return
+        run, half = current.split(":", 1)
+        self.player.select(f"{run}:{RECONSTRUCTION if half == INPUT else INPUT}")
+
+    def move_step(self, delta: int) -> None:
+        """Left/Right: the previous or next validation."""
+        if self.timeline is None or not self.timeline.clips:
+            return
+        self.slider.setValue(min(max(self.slider.value() + delta, 0), self.slider.maximum()))
+
+    def _seek(self, fraction: float) -> None:
+        self.setFocus()
+        self.player.seek(round(fraction * self.player.duration))
+
+    def _on_slider(self, _value: int) -> None:
+        self._update_step_label()
+        self._load_pair()
+
+    def _on_pair(self, _index: int) -> None:
+        self._load_pair()
+
+    # -- showing the player's state ------------------------------------------------------------
+
+    def _update_step_label(self) -> None:
+        clip = self.current_clip()
+        timeline = self.timeline
+        if clip is None or timeline is None:
+            self.step_label.setText("")
+            return
+        index = self.slider.value()
+        phase = ""
+        if timeline.phase_2_step is not None and clip.step is not None:
+            phase = " · phase 2" if clip.step >= timeline.phase_2_step else " · phase 1"
+        self.step_label.setText(
+            f"<b>step {clip.step:,}</b> · clip {index + 1} of {len(timeline.clips)}{phase}"
+        )
+        self.step_label.setToolTip(
+            f"{clip.path}\nversion_{clip.version}, validation {clip.validation}"
+        )
+
+    def _on_player_state(self) -> None:
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        current = self.player.current
+        playing = self.player.playing
+        loaded = self.loaded
+        has_pair = loaded is not None
+        for button, half, label in (
+            (self.play_input_button, INPUT, "Play input"),
+            (self.play_reconstruction_button, RECONSTRUCTION, "Play reconstruction"),
+        ):
+            key = source_key(loaded.experiment_id, half) if loaded else None
+            button.setEnabled(has_pair)
+            button.setText("Pause" if playing and current == key else label)
+        self.ab_button.setEnabled(has_pair)
+        half = current.split(":", 1)[1] if current else INPUT
+        self.ab_button.blockSignals(True)
+        self.ab_button.setChecked(half == RECONSTRUCTION)
+        self.ab_button.blockSignals(False)
+        self.ab_button.setText(f"A/B: {'reconstruction' if half == RECONSTRUCTION else 'input'}")
+        timeline = self.timeline
+        clips = len(timeline.clips) if timeline is not None else 0
+        self.slider.setEnabled(clips > 1)
+        self.previous_button.setEnabled(clips > 1 and self.slider.value() > 0)
+        self.next_button.setEnabled(clips > 1 and self.slider.value() < clips - 1)
+        self.pair_combo.setEnabled(has_pair and self._clip_pairs > 1)
+        if loaded is not None:
+            self.input_view.set_active(current == source_key(loaded.experiment_id, INPUT))
+            self.reconstruction_view.set_active(
+                current == source_key(loaded.experiment_id, RECONSTRUCTION)
+            )
+        for row in self._compare_rows:
+            row.view.set_active(current is not None and current.startswith(f"{row.experiment_id}:"))
+            for button, half_name, label in (
+                (row.play_input, INPUT, "Play input"),
+                (row.play_reconstruction, RECONSTRUCTION, "Play reconstruction"),
+            ):
+                key = source_key(row.experiment_id, half_name)
+                button.setText("Pause" if playing and current == key else label)
+
+    def _on_position(self, position: int) -> None:
+        duration = self.player.duration
+        rate = self.player.sample_rate
+        self.time_label.setText(f"{clock(position, rate)} / {clock(duration, rate)}")
+        fraction = position / duration if duration else None
+        if self.loaded is None:
+            fraction = None
+        for view in (self.input_view, self.reconstruction_view):
+            view.set_playhead(fraction)
+        for row in self._compare_rows:
+            row.view.set_playhead(fraction if row.loaded is not None else None)
+
+    def _on_output_failed(self, reason: str) -> None:
+        self.output_label.setText(f"no sound output: {reason}")
+        self.output_label.setToolTip(
+            "Set RAVELAB_AUDIO_BACKEND (auto, pulseaudio, alsa, jack, ...) and restart to try "
+            "another sound system. Everything else here still works."
+        )
+        self.output_label.show()
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Stop playing and loading (the panel is going away)."""
+        self._runner.shutdown()
+        self.player.close()
+
+
+__all__ = ["CompareRow", "ListenPanel", "LoadedPair", "source_key"]
