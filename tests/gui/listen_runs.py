@@ -50,7 +50,7 @@ def reconstruction(heard: np.ndarray, quality: float, seed: int) -> np.ndarray:
     smeared = np.convolve(heard, np.ones(width, dtype=np.float32) / width, mode="same")
     noise = generator.standard_normal(len(heard)).astype(np.float32)
     return np.clip(
-        (0.3 + 0.7 * quality) * smeared + (0.25 * (1 - quality) + 0.005) * noise, -1, 1
+        (0.3 + 0.7 * quality) * smeared + (0.08 * (1 - quality) + 0.003) * noise, -1, 1
     ).astype(np.float32)
 
 

@@ -164,7 +164,9 @@ class AudioPlayer(QObject):
         self._playing = False
         self._rate = 44_100
         self._ended = False
-        # Without a device the position follows a clock from the last play or seek.
+        # Once no device can be opened the position follows a clock from the last play or
+        # seek instead of the frames a device pulled.
+        self._clocked = False
         self._clock_start: float | None = None
         self._clock_origin = 0
         self._has_device = False
@@ -172,6 +174,7 @@ class AudioPlayer(QObject):
         self.output_backend: str | None = None
         if self.backend == "off":
             self.output_error = f"sound is off ({BACKEND_ENV}=off)"
+            self._clocked = True
         self._commands: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -333,8 +336,9 @@ class AudioPlayer(QObject):
 
     # -- the device's side ---------------------------------------------------------------------
 
-    def _frames(self) -> Generator[Any, int, None]:
-        """What the device pulls: ``wanted`` frames of the current source, or silence."""
+    def frames(self) -> Generator[Any, int, None]:
+        """What the device pulls (started, then sent how many frames it wants): that many
+        16-bit stereo frames of the current source from the position, or silence."""
         wanted = yield b""
         while True:
             with self._lock:
@@ -357,7 +361,7 @@ class AudioPlayer(QObject):
 
     def _follow_clock(self) -> None:
         """Without a device, move the position with the wall clock (lock held)."""
-        if self._has_device or not self._playing or self._clock_start is None:
+        if not self._clocked or not self._playing or self._clock_start is None:
             return
         source = self._sources.get(self._current or "")
         limit = 0 if source is None else len(source)
@@ -383,7 +387,7 @@ class AudioPlayer(QObject):
 
     def _device_loop(self) -> None:
         device = _Device(self.backend)
-        generator = self._frames()
+        generator = self.frames()
         next(generator)
         try:
             while True:
@@ -395,7 +399,7 @@ class AudioPlayer(QObject):
                         if device.running and device.rate != rate:
                             device.close()
                         if not device.running:
-                            generator = self._frames()
+                            generator = self.frames()
                             next(generator)
                         backend = device.open(rate, generator)
                         if not self._has_device:
@@ -409,6 +413,7 @@ class AudioPlayer(QObject):
                     logger.warning("no sound output: %s", reason)
                     with self._lock:
                         self._has_device = False
+                        self._clocked = True
                         self._restart_clock()
                     self.output_error = reason
                     device.close()

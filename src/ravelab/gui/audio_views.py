@@ -226,6 +226,7 @@ class SignalView(QWidget):
         self.waveform.seek_requested.connect(self.seek_requested)
         self.spectrogram.seek_requested.connect(self.seek_requested)
         self._title_text = title
+        self._playing = False
         self.set_active(False)
 
     def set_signal(
@@ -236,14 +237,15 @@ class SignalView(QWidget):
 
     def set_title(self, text: str) -> None:
         self._title_text = text
-        self.set_active(self.waveform.active)
+        self.set_active(self.waveform.active, self._playing)
 
-    def set_active(self, active: bool) -> None:
-        """Mark this signal as the one heard (bold, in the accent colour)."""
+    def set_active(self, active: bool, playing: bool = False) -> None:
+        """Mark this signal as the one heard (bold, in the accent colour; ▶ while playing)."""
         self.waveform.set_active(active)
+        self._playing = active and playing
         colour = WAVE_ACTIVE.name() if active else "#455a64"
         weight = 600 if active else 400
-        marker = "▶ " if active else ""
+        marker = "▶ " if self._playing else ""
         self.title.setText(
             f"<span style='color:{colour}; font-weight:{weight}'>{marker}{self._title_text}</span>"
         )

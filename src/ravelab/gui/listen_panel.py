@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -215,6 +215,8 @@ class ListenPanel(QWidget):
         self._dirty = False
         self._listed_at = 0.0
         self._listed_live = False
+        #: A live run's clips are listed again at most this often (seconds).
+        self.relist_interval_s = LIVE_RELIST_S
         self._clip_pairs = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -293,8 +295,8 @@ class ListenPanel(QWidget):
         play_row.addWidget(self.note_label, 1)
 
         # -- what is shown: one pair, or a comparison --
-        self.input_view = SignalView("Input")
-        self.reconstruction_view = SignalView("Reconstruction")
+        self.input_view = SignalView("A · Input")
+        self.reconstruction_view = SignalView("B · Reconstruction")
         for view in (self.input_view, self.reconstruction_view):
             view.seek_requested.connect(self._seek)
         pair_page = QWidget()
@@ -306,6 +308,14 @@ class ListenPanel(QWidget):
         self.compare_list = QWidget()
         self._compare_layout = QVBoxLayout(self.compare_list)
         self._compare_layout.setContentsMargins(0, 0, 0, 0)
+        compare_hint = QLabel(
+            "The selected runs' reconstructions of the chosen pair, at the step above or "
+            "the nearest one a run has. Keys 1-9 switch runs at the same moment; B switches "
+            "to the input."
+        )
+        compare_hint.setWordWrap(True)
+        compare_hint.setStyleSheet(HINT_STYLE)
+        self._compare_layout.addWidget(compare_hint)
         self._compare_layout.addStretch(1)
         self.compare_area = QScrollArea()
         self.compare_area.setWidgetResizable(True)
@@ -407,7 +417,7 @@ class ListenPanel(QWidget):
         self._record = record
         live = is_live(record)
         ended_since = self._listed_live and not live
-        due = time.monotonic() - self._listed_at >= LIVE_RELIST_S
+        due = time.monotonic() - self._listed_at >= self.relist_interval_s
         if (ended_since or (live and due)) and not self._timeline_task.busy:
             if self.isVisible():
                 self._load_timeline()
@@ -573,9 +583,9 @@ class ListenPanel(QWidget):
         self._sync_pairs(loaded.clip)
         self.input_view.set_signal(loaded.input, loaded.input_view)
         self.reconstruction_view.set_signal(loaded.reconstruction, loaded.reconstruction_view)
-        self.input_view.set_title(f"Input · {views.level_db(loaded.input):.0f} dBFS")
+        self.input_view.set_title(f"A · Input · {views.level_db(loaded.input):.0f} dB RMS")
         self.reconstruction_view.set_title(
-            f"Reconstruction · {views.level_db(loaded.reconstruction):.0f} dBFS"
+            f"B · Reconstruction · {views.level_db(loaded.reconstruction):.0f} dB RMS"
         )
         self._update_step_label()
         self._update_controls()
@@ -789,12 +799,14 @@ class ListenPanel(QWidget):
         self.next_button.setEnabled(clips > 1 and self.slider.value() < clips - 1)
         self.pair_combo.setEnabled(has_pair and self._clip_pairs > 1)
         if loaded is not None:
-            self.input_view.set_active(current == source_key(loaded.experiment_id, INPUT))
+            self.input_view.set_active(current == source_key(loaded.experiment_id, INPUT), playing)
             self.reconstruction_view.set_active(
-                current == source_key(loaded.experiment_id, RECONSTRUCTION)
+                current == source_key(loaded.experiment_id, RECONSTRUCTION), playing
             )
         for row in self._compare_rows:
-            row.view.set_active(current is not None and current.startswith(f"{row.experiment_id}:"))
+            row.view.set_active(
+                current is not None and current.startswith(f"{row.experiment_id}:"), playing
+            )
             for button, half_name, label in (
                 (row.play_input, INPUT, "Play input"),
                 (row.play_reconstruction, RECONSTRUCTION, "Play reconstruction"),

@@ -114,8 +114,15 @@ def spectrogram(
     edges = np.sqrt(wanted[:-1] * wanted[1:])
     upper = np.concatenate([[nyquist], edges])
     lower = np.concatenate([edges, [bottom]])
-    first = np.clip(np.floor(lower / bin_hz).astype(int), 0, spectrum.shape[0] - 1)
-    last = np.clip(np.ceil(upper / bin_hz).astype(int), first + 1, spectrum.shape[0])
+    # A row takes the bins whose centres fall in its band; a band narrower than a bin (low
+    # rows) takes the bin nearest its centre.
+    bins = spectrum.shape[0]
+    first = np.ceil(lower / bin_hz).astype(int)
+    last = np.floor(upper / bin_hz).astype(int) + 1
+    narrow = last <= first
+    first[narrow] = np.round(wanted[narrow] / bin_hz).astype(int)
+    first = np.clip(first, 0, bins - 1)
+    last = np.clip(np.where(narrow, first + 1, last), first + 1, bins)
     picked = np.empty((rows, frames), dtype=np.float32)
     for row in range(rows):
         picked[row] = spectrum[first[row] : last[row]].max(axis=0)
