@@ -67,13 +67,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from PySide6.QtWidgets import QApplication
+    from tests.gui.listen_runs import make_listen_run
 
     from ravelab.core.listening import views
     from ravelab.core.listening.clips import list_clips, read_pair
     from ravelab.db import Database
     from ravelab.db import experiments as rows
     from ravelab.gui.listen_panel import ListenPanel
-    from tests.gui.listen_runs import make_listen_run
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="ravelab-bench-listen-") as folder:

@@ -340,9 +340,14 @@ class ListenPanel(QWidget):
         self._stack.addWidget(self.empty)
         self._stack.addWidget(content)
         self._content = content
+        # In a scroll area: the panel never makes the window taller than the other tab does.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self._stack)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self._stack)
+        layout.addWidget(scroll)
 
         # -- keys (on the panel and its children) --
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
