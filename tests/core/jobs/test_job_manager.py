@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,7 +228,6 @@ time.sleep(600)  # what RAVE 2.3.1's preprocess does next: wait forever
 def test_a_preprocess_that_would_hang_is_stopped_and_failed(
     db: Database, tmp_path: Path, audio: Path
 ) -> None:
-    import sys
 
     rave = tmp_path / "hanging-rave"
     rave.write_text(_HANGING_RAVE.format(python=sys.executable))
@@ -241,3 +242,25 @@ def test_a_preprocess_that_would_hang_is_stopped_and_failed(
     assert job.reason is not None and job.reason.startswith("RAVE found no audio file")
     dataset = dataset_rows.get_dataset(db, dataset_id)
     assert dataset is not None and dataset.status == "failed"
+
+
+def test_a_job_folder_that_exists_already_is_never_touched(
+    make_manager: Any,
+    db: Database,
+    dataset_id: int,
+    runs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    manager = make_manager()
+    experiment_id = _train_with_checkpoints(manager, dataset_id)
+    foreign = runs_dir / "jobs" / "0001-export-export-me"  # another database's job 1
+    foreign.mkdir(parents=True)
+    (foreign / "stdout.log").write_text("another database's export\n")
+    job_id = manager.jobs.export_model(experiment_id)
+    job = manager.jobs.wait(job_id, timeout=60)
+    assert job.status == "completed", job.reason
+    assert job.run_dir == str(runs_dir / "jobs" / "0001-export-export-me-2")
+    assert (foreign / "stdout.log").read_text() == "another database's export\n"
+    assert [p.name for p in foreign.iterdir()] == ["stdout.log"]
+    assert job_rows.get_job(db, job_id) is not None
