@@ -124,3 +124,18 @@ def test_export_never_replaces_a_file_and_names_missing_pairs(db: Database, tmp_
     assert sorted(p.name for p in out.iterdir()) == ["capture-step39-pair0-reconstruction.wav"]
     with pytest.raises(NotFoundError, match="has no pair 3: it has pairs 0 to 0"):
         export_pairs(clip, out, "capture", [3])
+
+
+def test_the_manager_lists_clips_as_dicts(db: Database, tmp_path: Path) -> None:
+    from ravelab import TrainingManager
+
+    record = _imported(db, tmp_path)
+    manager = TrainingManager(db, follow=False)
+    try:
+        clips = manager.list_audio_clips(record.id)
+        assert [c["step"] for c in clips] == STEPS
+        assert manager.list_audio_clips(record.id, n_signal=65536)[0]["layout_source"] == "run"
+        with pytest.raises(NotFoundError):
+            manager.list_audio_clips(record.id + 1)
+    finally:
+        manager.shutdown()

@@ -137,6 +137,19 @@ class RecordsMixin(ManagerBase):
             )
         return result
 
+    def list_audio_clips(
+        self, experiment_id: int, n_signal: int | None = None
+    ) -> list[dict[str, Any]]:
+        """An experiment's validation clips by training step: step, version, path,
+        sample_rate, seconds, pairs... (see ``ravelab.core.listening.clips.ClipEntry``).
+        Clips whose file is gone or damaged are left out (``list_clips`` names them)."""
+        from ravelab.core.listening.clips import list_clips  # NumPy: only when asked
+
+        record = rows.get_experiment(self.db, experiment_id)
+        if record is None:
+            raise NotFoundError(f"experiment {experiment_id} not found")
+        return [clip.as_dict() for clip in list_clips(self.db, record, n_signal).clips]
+
     def clone_config(self, experiment_id: int, **changes: Any) -> dict[str, Any]:
         """A config dict with an experiment's settings, for a new run (the wizard's
         "Clone"): ``changes`` replace keys; the name must be given anew."""
