@@ -20,7 +20,6 @@ from ravelab.core.rave.gin_config import read_gin
 from ravelab.core.rave.output_parser import OutputParser
 from ravelab.core.rave.trainer_numbers import MAX_STEP, digits_value
 from ravelab.core.runs.log_tail import LogTail
-from ravelab.core.runs.regular_files import NotRegularFileError, open_regular
 from ravelab.core.runs.text_stream import LineSplitter
 from ravelab.core.runs.training_process import UNREADABLE, TrainingProcess
 from ravelab.core.tensorboard import events as tensorboard_events
@@ -108,19 +107,6 @@ def test_checkpoint_names_with_absurd_numbers(tmp_path: Path) -> None:
     per_epoch = process.parser.batches_per_epoch
     assert per_epoch  # so the epoch number is read (and found too large)
     assert checkpoint_step(found[0], found, per_epoch, 40) == 40  # not (10**200 + 1) x 4
-
-
-def test_open_regular_refuses_folders_and_fifos_without_blocking(tmp_path: Path) -> None:
-    (tmp_path / "folder").mkdir()
-    os.mkfifo(tmp_path / "fifo")
-    for name, kind in (("folder", "folder"), ("fifo", "FIFO")):
-        with pytest.raises(NotRegularFileError, match=kind):
-            open_regular(tmp_path / name)
-    with pytest.raises(FileNotFoundError):
-        open_regular(tmp_path / "missing")
-    (tmp_path / "file").write_bytes(b"ok")
-    with open_regular(tmp_path / "file") as handle:
-        assert handle.read() == b"ok"
 
 
 def test_a_log_viewer_skips_a_log_replaced_by_a_folder(tmp_path: Path) -> None:
