@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -52,6 +53,7 @@ from ravelab.db import ExperimentRecord
 from ravelab.gui.audio_player import AudioPlayer
 from ravelab.gui.audio_views import SignalView
 from ravelab.gui.experiments_model import is_live
+from ravelab.gui.listen_render import RenderBar, RenderOutcome, RenderView
 from ravelab.gui.step_slider import CHECKPOINT_COLOUR, PHASE_2_COLOUR, StepSlider
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
 from ravelab.gui.workers import TaskRunner
@@ -61,9 +63,12 @@ logger = logging.getLogger(__name__)
 #: A live run's clips are listed again at most this often (seconds).
 LIVE_RELIST_S = 3.0
 INPUT, RECONSTRUCTION = "input", "reconstruction"
+#: The player's keys of a render are ``render:input`` (the original) and
+#: ``render:reconstruction`` (the render), so A/B works on them as on a pair.
+RENDER = "render"
 
 
-def source_key(experiment_id: int, half: str) -> str:
+def source_key(experiment_id: int | str, half: str) -> str:
     """The player's key for one half of one run's pair."""
     return f"{experiment_id}:{half}"
 
@@ -190,6 +195,7 @@ class ListenPanel(QWidget):
     timeline_loaded = Signal()
     pair_loaded = Signal()
     compare_loaded = Signal()
+    render_shown = Signal()
 
     def __init__(
         self,
@@ -336,10 +342,22 @@ class ListenPanel(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.empty.setStyleSheet(HINT_STYLE)
+        self.render_view = RenderView()
+        self.render_view.back_requested.connect(self.show_clips)
+        self.render_view.play_original.clicked.connect(lambda: self._play_row(RENDER, INPUT))
+        self.render_view.play_render.clicked.connect(lambda: self._play_row(RENDER, RECONSTRUCTION))
+        self.render_view.ab_button.clicked.connect(self.toggle_ab)
+        for view in (self.render_view.original_view, self.render_view.render_view):
+            view.seek_requested.connect(self._seek)
         self._stack = QStackedWidget()
         self._stack.addWidget(self.empty)
         self._stack.addWidget(content)
+        self._stack.addWidget(self.render_view)
         self._content = content
+        self.render_bar = RenderBar(manager)
+        self.render_bar.rendered.connect(self._on_rendered)
+        self.render_bar.hide()
+        self.setAcceptDrops(True)
         # In a scroll area: the panel never makes the window taller than the other tab does.
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -347,7 +365,8 @@ class ListenPanel(QWidget):
         scroll.setWidget(self._stack)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(scroll)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.render_bar)
 
         # -- keys (on the panel and its children) --
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -402,6 +421,9 @@ class ListenPanel(QWidget):
             self.timeline = None
             self.loaded = None
         self._rebuild_compare_rows()
+        if not same_run:
+            self.render_bar.set_run(record, [])
+            self.render_bar.setVisible(record is not None and record.run_dir is not None)
         if record is None:
             self._show_empty("Select a run to hear its validation clips.")
             return
@@ -434,8 +456,14 @@ class ListenPanel(QWidget):
         if self._dirty and self._record is not None:
             self._load_timeline()
 
+    @property
+    def showing_render(self) -> bool:
+        return self._stack.currentWidget() is self.render_view
+
     def _show_empty(self, text: str) -> None:
         self.empty.setText(text)
+        if self.showing_render and self._record is not None:
+            return  # the render stays on screen until "Back to the clips"
         self._stack.setCurrentWidget(self.empty)
         self._update_controls()
 
@@ -482,10 +510,12 @@ class ListenPanel(QWidget):
         record = self._record
         if timeline is None or record is None:
             return
+        self.render_bar.set_run(record, timeline.checkpoint_steps)
         if not timeline.clips:
             self._show_empty(self._no_clips_text(record, timeline))
             return
-        self._stack.setCurrentWidget(self._content)
+        if not self.showing_render:
+            self._stack.setCurrentWidget(self._content)
         self.views.setCurrentWidget(self.compare_area if self._others else self._pair_page)
         problems = timeline.problems
         self.note_label.setText(f"{len(problems)} clip(s) could not be read" if problems else "")
@@ -571,6 +601,8 @@ class ListenPanel(QWidget):
         if self._record is None or loaded.experiment_id != self._record.id:
             return
         self.loaded = loaded
+        if self.showing_render:
+            return  # the player keeps the render's sources until "Back to the clips"
         current = self.player.current
         self._wanted_key = current
         half = current.split(":", 1)[1] if current else INPUT
@@ -704,7 +736,7 @@ class ListenPanel(QWidget):
     def compare_row(self, experiment_id: int) -> CompareRow | None:
         return next((r for r in self._compare_rows if r.experiment_id == experiment_id), None)
 
-    def _play_row(self, experiment_id: int, half: str) -> None:
+    def _play_row(self, experiment_id: int | str, half: str) -> None:
         key = source_key(experiment_id, half)
         if self.player.current == key and self.player.playing:
             self.player.pause()
@@ -723,13 +755,14 @@ class ListenPanel(QWidget):
 
     def play_half(self, half: str) -> None:
         """Play the input or the reconstruction (pause it when it is what plays)."""
-        if self.loaded is None:
-            return
-        self._play_row(self.loaded.experiment_id, half)
+        if self.showing_render:
+            self._play_row(RENDER, half)
+        elif self.loaded is not None:
+            self._play_row(self.loaded.experiment_id, half)
 
     def toggle_play(self) -> None:
         """Space: play or pause whatever is chosen."""
-        if self.loaded is not None:
+        if self.loaded is not None or self.showing_render:
             self.player.toggle()
 
     def toggle_ab(self) -> None:
@@ -780,6 +813,8 @@ class ListenPanel(QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
+        if self.showing_render:
+            self._update_render_controls()
         current = self.player.current
         playing = self.player.playing
         loaded = self.loaded
@@ -819,6 +854,19 @@ class ListenPanel(QWidget):
                 key = source_key(row.experiment_id, half_name)
                 button.setText("Pause" if playing and current == key else label)
 
+    def _update_render_controls(self) -> None:
+        current, playing = self.player.current, self.player.playing
+        view = self.render_view
+        for button, half, label in (
+            (view.play_original, INPUT, "Play original"),
+            (view.play_render, RECONSTRUCTION, "Play render"),
+        ):
+            button.setText("Pause" if playing and current == source_key(RENDER, half) else label)
+        on_render = current == source_key(RENDER, RECONSTRUCTION)
+        view.ab_button.setText(f"A/B: {'render' if on_render else 'original'}")
+        view.original_view.set_active(current == source_key(RENDER, INPUT), playing)
+        view.render_view.set_active(on_render, playing)
+
     def _on_position(self, position: int) -> None:
         duration = self.player.duration
         rate = self.player.sample_rate
@@ -830,6 +878,9 @@ class ListenPanel(QWidget):
             view.set_playhead(fraction)
         for row in self._compare_rows:
             row.view.set_playhead(fraction if row.loaded is not None else None)
+        if self.showing_render:
+            for view in (self.render_view.original_view, self.render_view.render_view):
+                view.set_playhead(position / duration if duration else None)
 
     def _on_output_failed(self, reason: str) -> None:
         self.output_label.setText(f"no sound output: {reason}")
@@ -841,8 +892,62 @@ class ListenPanel(QWidget):
 
     # -- lifetime ------------------------------------------------------------------------------
 
+    # -- rendering -----------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_wav(event) is not None and self.render_bar.isVisible():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = self._dropped_wav(event)
+        if path is not None and self.render_bar.isVisible():
+            self.render_bar.set_source(path)
+            event.acceptProposedAction()
+
+    @staticmethod
+    def _dropped_wav(event: QDragEnterEvent | QDropEvent) -> Path | None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and url.toLocalFile().lower().endswith((".wav", ".wave")):
+                return Path(url.toLocalFile())
+        return None
+
+    def _on_rendered(self, outcome: RenderOutcome) -> None:
+        if self._record is None:
+            return
+        pair = outcome.pair
+        self.player.pause()
+        self.player.set_sources(
+            {
+                source_key(RENDER, INPUT): pair.original,
+                source_key(RENDER, RECONSTRUCTION): pair.render,
+            },
+            pair.sample_rate,
+            current=source_key(RENDER, INPUT),
+        )
+        self.render_view.show_outcome(outcome)
+        self._stack.setCurrentWidget(self.render_view)
+        self._update_controls()
+        self.render_shown.emit()
+
+    def show_clips(self) -> None:
+        """Leave the render: the clips (or why there are none) again."""
+        if not self.showing_render:
+            return
+        self.player.pause()
+        self.player.clear()
+        self._stack.setCurrentWidget(self._content)
+        if self.timeline is None or not self.timeline.clips:
+            if self._record is not None and self.timeline is not None:
+                self._show_empty(self._no_clips_text(self._record, self.timeline))
+            else:
+                self._show_empty("Select a run to hear its validation clips.")
+        elif self.loaded is not None:
+            self._on_pair_loaded(self.loaded)
+        self._update_controls()
+
     def cleanup(self) -> None:
         """Stop playing and loading (the panel is going away)."""
+        self.render_bar.cleanup()
         self._runner.shutdown()
         self.player.close()
 
