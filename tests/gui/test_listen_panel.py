@@ -25,7 +25,7 @@ from ravelab.gui.listen_panel import ListenPanel, source_key
 from ravelab.gui.training_page import TrainingPage
 from tests.core.listening.test_clips import STEPS
 from tests.core.tensorboard.test_run_events import _make_run_layout
-from tests.gui.conftest import save_screenshot
+from tests.gui.conftest import save_screenshot, training_config
 from tests.gui.listen_runs import add_clips, make_listen_run, tune
 
 pytestmark = pytest.mark.gui
@@ -293,3 +293,38 @@ def test_the_training_page_s_listen_tab(
         panel.pair_combo.setCurrentIndex(0)
     assert other.loaded is not None and other.loaded.clip.step == 318  # nearest to 9,999
     save_screenshot(page, "listen-compare.png")
+
+
+@pytest.mark.slow
+def test_clips_appear_while_a_run_trains(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    page: TrainingPage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The double replays the capture over about a minute; the test waits for what the
+    # panel shows, then stops the run.
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.2")
+    panel = page.listen_panel
+    panel.relist_interval_s = 0.0
+    page.details_tabs.setCurrentWidget(panel)
+    experiment_id = page.start_training(training_config(dataset_id, "heard", max_steps=300))
+    assert experiment_id is not None
+    qtbot.waitUntil(lambda: len(panel.slider.steps) >= 1, timeout=60_000)
+    first = panel.slider.steps
+    assert first[0] == 39 and not panel.empty.isVisible()
+    qtbot.waitUntil(lambda: len(panel.slider.steps) > len(first), timeout=60_000)
+    record = manager.get_record(experiment_id)
+    assert record is not None and record.ended_at is None  # all of it while the run trained
+    qtbot.waitUntil(
+        lambda: panel.loaded is not None and panel.loaded.clip.step == panel.slider.steps[-1],
+        timeout=60_000,
+    )
+    manager.stop_training(experiment_id)
+    qtbot.waitUntil(lambda: _row_ended(page, experiment_id), timeout=60_000)
+
+
+def _row_ended(page: TrainingPage, experiment_id: int) -> bool:
+    experiment = page.model.experiment_by_id(experiment_id)
+    return experiment is not None and experiment.ended_at is not None
