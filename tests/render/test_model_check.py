@@ -214,3 +214,23 @@ def test_cli_models_and_models_check(
     assert "problems" in out and "model 1: problem: forward returned NaN or inf" in out
     code, _, err = cli("models", "check", "7")
     assert code == ExitCode.NOT_FOUND and "model 7 not found" in err
+
+
+def test_cli_export_prints_the_check(
+    db: Database,
+    db_path: Path,
+    tmp_path: Path,
+    rave_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    make_run(db, tmp_path)
+    monkeypatch.setenv("RAVELAB_DB", str(db_path))
+    monkeypatch.setenv("RAVELAB_RAVE", str(rave_env))
+    code = main(["export", "drums", "--no-streaming"])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    assert "model 1 check: ok, torch 2.9.1+cu128, 44100 Hz, 1 ch in, 1 ch out" in out
+    assert "not streaming\n" in out
+    assert "warning: not a streaming export: in nn~ it is called block by block" in out
+    assert "warning: exported with torch 2.9.1+cu128, newer than the libtorch" in out
