@@ -35,7 +35,7 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))  # tests.gui.listen_runs: the synthetic run
+sys.path.insert(0, str(ROOT))  # tests.core.listening.synthetic_runs
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RAVELAB_AUDIO_BACKEND", "null")
 
@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from PySide6.QtWidgets import QApplication
-    from tests.gui.listen_runs import make_listen_run
+    from tests.core.listening.synthetic_runs import make_listen_run
 
     from ravelab.core.listening import views
     from ravelab.core.listening.clips import list_clips, read_pair

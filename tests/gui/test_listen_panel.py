@@ -23,10 +23,10 @@ from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.audio_player import BACKEND_ENV
 from ravelab.gui.listen_panel import ListenPanel, source_key
 from ravelab.gui.training_page import TrainingPage
+from tests.core.listening.synthetic_runs import add_clips, make_listen_run, tune
 from tests.core.listening.test_clips import STEPS
 from tests.core.tensorboard.test_run_events import _make_run_layout
 from tests.gui.conftest import save_screenshot, training_config
-from tests.gui.listen_runs import add_clips, make_listen_run, tune
 
 pytestmark = pytest.mark.gui
 

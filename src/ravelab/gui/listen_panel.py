@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,16 +49,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.core.errors import RavelabError
 from ravelab.core.listening import views
-from ravelab.core.listening.clips import ClipEntry, nearest_clip
-from ravelab.core.listening.timeline import PairReader, Timeline, load_timeline
+from ravelab.core.listening.clips import ClipEntry
+from ravelab.core.listening.pairs import (
+    LoadedPair,
+    NearestPair,
+    PairReader,
+    load_nearest,
+    load_pair,
+)
+from ravelab.core.listening.timeline import Timeline, load_timeline
 from ravelab.core.listening.wav_files import Samples
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import ExperimentRecord
 from ravelab.gui.audio_player import AudioPlayer
 from ravelab.gui.audio_views import SignalView
 from ravelab.gui.experiments_model import is_live
+from ravelab.gui.listen_compare import CompareList, CompareRow
 from ravelab.gui.listen_render import RenderBar, RenderOutcome, RenderView
 from ravelab.gui.step_slider import CHECKPOINT_COLOUR, PHASE_2_COLOUR, StepSlider
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
@@ -83,19 +89,6 @@ def source_key(experiment_id: int | str, half: str) -> str:
 def clock(frames: int, rate: int) -> str:
     seconds = frames / max(rate, 1)
     return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
-
-
-@dataclass(frozen=True)
-class LoadedPair:
-    """One run's pair, read and ready to show."""
-
-    experiment_id: int
-    clip: ClipEntry
-    pair: int
-    input: Samples
-    reconstruction: Samples
-    input_view: views.Spectrogram | None
-    reconstruction_view: views.Spectrogram
 
 
 class _Latest:
@@ -136,55 +129,6 @@ class _Latest:
             self._start(work, done)
 
 
-class CompareRow(QFrame):
-    """One run in the comparison: its name, the step heard, play buttons, the output."""
-
-    def __init__(self, record: ExperimentRecord, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.experiment_id = record.id
-        self.name = record.name
-        self.header = QLabel(record.name)
-        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.play_input = QPushButton("Play input")
-        self.play_reconstruction = QPushButton("Play reconstruction")
-        for button in (self.play_input, self.play_reconstruction):
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setEnabled(False)
-        self.view = SignalView("reconstruction")
-        self.view.title.hide()
-        self.view.setMinimumHeight(84)
-        self.loaded: LoadedPair | None = None
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.header, 1)
-        top.addWidget(self.play_input)
-        top.addWidget(self.play_reconstruction)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 6)
-        layout.setSpacing(2)
-        layout.addLayout(top)
-        layout.addWidget(self.view, 1)
-
-    def show_pair(self, loaded: LoadedPair | None, wanted_step: int, note: str = "") -> None:
-        self.loaded = loaded
-        if loaded is None:
-            self.header.setText(f"<b>{self.name}</b> · <i>{note or 'no clips'}</i>")
-            self.view.set_signal(None, None)
-        else:
-            step = loaded.clip.step
-            where = (
-                f"step {step:,}"
-                if step == wanted_step
-                else f"<span style='color:#ef6c00'>nearest: step {step:,}</span>"
-            )
-            extra = f" · <i>{note}</i>" if note else ""
-            self.header.setText(f"<b>{self.name}</b> · {where}{extra}")
-            self.view.set_signal(loaded.reconstruction, loaded.reconstruction_view)
-        playable = loaded is not None and not note
-        self.play_input.setEnabled(playable)
-        self.play_reconstruction.setEnabled(playable)
-
-
 class ListenPanel(QWidget):
     """The selected run's validation clips, to hear and compare.
 
@@ -222,7 +166,6 @@ class ListenPanel(QWidget):
         self._others: list[ExperimentRecord] = []
         self.timeline: Timeline | None = None
         self.loaded: LoadedPair | None = None
-        self._compare_rows: list[CompareRow] = []
         self._timelines: dict[int, Timeline] = {}  # compared runs' (ended ones are kept)
         self._wanted_key: str | None = None
         self._dirty = False
@@ -318,22 +261,7 @@ class ListenPanel(QWidget):
         pair_layout.setSpacing(6)
         pair_layout.addWidget(self.input_view, 1)
         pair_layout.addWidget(self.reconstruction_view, 1)
-        self.compare_list = QWidget()
-        self._compare_layout = QVBoxLayout(self.compare_list)
-        self._compare_layout.setContentsMargins(0, 0, 0, 0)
-        compare_hint = QLabel(
-            "The selected runs' reconstructions of the chosen pair, at the step above or "
-            "the nearest one a run has. Keys 1-9 switch runs at the same moment; B switches "
-            "to the input."
-        )
-        compare_hint.setWordWrap(True)
-        compare_hint.setStyleSheet(HINT_STYLE)
-        self._compare_layout.addWidget(compare_hint)
-        self._compare_layout.addStretch(1)
-        self.compare_area = QScrollArea()
-        self.compare_area.setWidgetResizable(True)
-        self.compare_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.compare_area.setWidget(self.compare_list)
+        self.compare_area = CompareList()
         self.views = QStackedWidget()
         self.views.addWidget(pair_page)
         self.views.addWidget(self.compare_area)
@@ -427,7 +355,9 @@ class ListenPanel(QWidget):
             self.player.clear()
             self.timeline = None
             self.loaded = None
-        self._rebuild_compare_rows()
+        self.compare_area.set_runs(
+            [record, *others] if record and others else [], self._play_row, self._seek
+        )
         if not same_run:
             self.render_bar.set_run(record, [])
             self.render_bar.setVisible(record is not None and record.run_dir is not None)
@@ -579,24 +509,7 @@ class ListenPanel(QWidget):
         experiment_id = record.id
 
         def work() -> LoadedPair | str:
-            if clip.pairs == 0:
-                return (
-                    f"the clip at step {clip.step} fits no --n_signal and cannot be split "
-                    "into pairs"
-                )
-            try:
-                heard, made = reader.read(clip, pair)
-            except (RavelabError, OSError) as error:
-                return str(error)
-            return LoadedPair(
-                experiment_id,
-                clip,
-                pair,
-                heard,
-                made,
-                views.spectrogram(heard, clip.sample_rate),
-                views.spectrogram(made, clip.sample_rate),
-            )
+            return load_pair(reader, experiment_id, clip, pair)
 
         self._pair_task.submit(work, self._on_pair_loaded)
 
@@ -657,24 +570,6 @@ class ListenPanel(QWidget):
 
     # -- comparing -----------------------------------------------------------------------------
 
-    def _rebuild_compare_rows(self) -> None:
-        for row in self._compare_rows:
-            self._compare_layout.removeWidget(row)
-            row.deleteLater()
-        self._compare_rows = []
-        if not self._others or self._record is None:
-            return
-        for index, record in enumerate([self._record, *self._others]):
-            row = CompareRow(record)
-            row.setToolTip(f"Key {index + 1}: hear this run's reconstruction" if index < 9 else "")
-            row.play_input.clicked.connect(lambda _c=False, i=record.id: self._play_row(i, INPUT))
-            row.play_reconstruction.clicked.connect(
-                lambda _c=False, i=record.id: self._play_row(i, RECONSTRUCTION)
-            )
-            row.view.seek_requested.connect(self._seek)
-            self._compare_layout.insertWidget(self._compare_layout.count() - 1, row)
-            self._compare_rows.append(row)
-
     def _load_compare(self) -> None:
         loaded = self.loaded
         others = list(self._others)
@@ -686,53 +581,31 @@ class ListenPanel(QWidget):
         reader = self._reader
         cached = {r.id: t for r in others if (t := self._timelines.get(r.id)) and not is_live(r)}
 
-        def work() -> tuple[int, dict[int, tuple[LoadedPair | None, str, Timeline]]]:
-            out: dict[int, tuple[LoadedPair | None, str, Timeline]] = {}
-            for record in others:
-                timeline = cached.get(record.id)
-                if timeline is None:
-                    timeline = load_timeline(db, record)
-                clip = nearest_clip(timeline.clips, step)
-                if clip is None:
-                    out[record.id] = (None, "no validation clips", timeline)
-                    continue
-                if clip.pairs <= pair:
-                    out[record.id] = (None, f"its clips have {clip.pairs} pair(s)", timeline)
-                    continue
-                try:
-                    heard, made = reader.read(clip, pair)
-                except (RavelabError, OSError) as error:
-                    out[record.id] = (None, str(error), timeline)
-                    continue
-                view = views.spectrogram(made, clip.sample_rate)
-                out[record.id] = (
-                    LoadedPair(record.id, clip, pair, heard, made, None, view),
-                    "",
-                    timeline,
-                )
-            return step, out
+        def work() -> tuple[int, dict[int, NearestPair]]:
+            return step, load_nearest(db, others, step, pair, reader, cached)
 
         self._compare_task.submit(work, self._on_compare_loaded)
 
-    def _on_compare_loaded(
-        self, result: tuple[int, dict[int, tuple[LoadedPair | None, str, Timeline]]]
-    ) -> None:
+    def _on_compare_loaded(self, result: tuple[int, dict[int, NearestPair]]) -> None:
         step, out = result
         loaded = self.loaded
-        if loaded is None or loaded.clip.step != step or not self._compare_rows:
+        if loaded is None or loaded.clip.step != step or not self.compare_area.rows:
             return
         sources: dict[str, Samples] = {
             source_key(loaded.experiment_id, INPUT): loaded.input,
             source_key(loaded.experiment_id, RECONSTRUCTION): loaded.reconstruction,
         }
         rate = loaded.clip.sample_rate
-        for row in self._compare_rows:
+        for row in self.compare_area.rows:
             if row.experiment_id == loaded.experiment_id:
                 row.show_pair(loaded, step)
                 continue
-            other, note, timeline = out.get(row.experiment_id, (None, "not read", None))
-            if timeline is not None:
-                self._timelines[row.experiment_id] = timeline
+            found = out.get(row.experiment_id)
+            if found is None:
+                row.show_pair(None, step, "not read")
+                continue
+            other, note = found.loaded, found.note
+            self._timelines[row.experiment_id] = found.timeline
             if other is not None and other.clip.sample_rate != rate:
                 note = f"at {other.clip.sample_rate:,} Hz: select it alone to hear it"
             row.show_pair(other, step, note)
@@ -746,7 +619,7 @@ class ListenPanel(QWidget):
         self.compare_loaded.emit()
 
     def compare_row(self, experiment_id: int) -> CompareRow | None:
-        return next((r for r in self._compare_rows if r.experiment_id == experiment_id), None)
+        return self.compare_area.row(experiment_id)
 
     def _play_row(self, experiment_id: int | str, half: str) -> None:
         key = source_key(experiment_id, half)
@@ -757,11 +630,12 @@ class ListenPanel(QWidget):
 
     def choose_row(self, index: int) -> None:
         """Hear row ``index``'s reconstruction (same half as now) at the same position."""
-        if not 0 <= index < len(self._compare_rows):
+        rows = self.compare_area.rows
+        if not 0 <= index < len(rows):
             return
         current = self.player.current
         half = current.split(":", 1)[1] if current else RECONSTRUCTION
-        self.player.select(source_key(self._compare_rows[index].experiment_id, half))
+        self.player.select(source_key(rows[index].experiment_id, half))
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -855,7 +729,7 @@ class ListenPanel(QWidget):
             self.reconstruction_view.set_active(
                 current == source_key(loaded.experiment_id, RECONSTRUCTION), playing
             )
-        for row in self._compare_rows:
+        for row in self.compare_area.rows:
             row.view.set_active(
                 current is not None and current.startswith(f"{row.experiment_id}:"), playing
             )
@@ -888,7 +762,7 @@ class ListenPanel(QWidget):
             fraction = None
         for view in (self.input_view, self.reconstruction_view):
             view.set_playhead(fraction)
-        for row in self._compare_rows:
+        for row in self.compare_area.rows:
             row.view.set_playhead(fraction if row.loaded is not None else None)
         if self.showing_render:
             for view in (self.render_view.original_view, self.render_view.render_view):
@@ -964,4 +838,4 @@ class ListenPanel(QWidget):
         self.player.close()
 
 
-__all__ = ["CompareRow", "ListenPanel", "LoadedPair", "source_key"]
+__all__ = ["ListenPanel", "source_key"]

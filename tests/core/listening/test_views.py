@@ -13,7 +13,8 @@ from ravelab.core.errors import NotFoundError
 from ravelab.core.jobs.importer import import_run
 from ravelab.core.listening import views
 from ravelab.core.listening.clips import list_clips, read_pair
-from ravelab.core.listening.timeline import PairReader, load_timeline, phase_2_step
+from ravelab.core.listening.pairs import PairReader
+from ravelab.core.listening.timeline import load_timeline, phase_2_step
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.core.listening.test_clips import STEPS

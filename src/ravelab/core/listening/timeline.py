@@ -8,13 +8,9 @@ reads all of it in one call, off the GUI thread, through the core.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ravelab.core.errors import NotFoundError
 from ravelab.core.listening.clips import ClipEntry, list_clips
-from ravelab.core.listening.wav_files import Samples, read_wav
 from ravelab.core.rave.configs import phase_1_duration
 from ravelab.db import Database, artifacts
 from ravelab.db.records import ExperimentRecord
@@ -85,39 +81,3 @@ def load_timeline(db: Database, record: ExperimentRecord) -> Timeline:
         phase_2_step=phase_2_step(record),
         checkpoint_steps=checkpoint_steps(db, record.id),
     )
-
-
-class PairReader:
-    """Reads clips' pairs, keeping the last few clips' samples: choosing another pair of
-    the same clip, or going back to a clip just heard, reads no file.
-
-    Not thread-safe: one reader per thread (the app's is used by one worker).
-
-    Args:
-        keep: clips kept (a default clip is 8 MB as float32).
-    """
-
-    def __init__(self, keep: int = 4) -> None:
-        self.keep = max(int(keep), 1)
-        self._clips: OrderedDict[tuple[str, float], Samples] = OrderedDict()
-
-    def read(self, clip: ClipEntry, pair: int) -> tuple[Samples, Samples]:
-        """The input and reconstruction of ``pair``, float32 (frames, channels).
-
-        Raises:
-            ConfigError: the file cannot be read any more.
-            NotFoundError: no such pair.
-        """
-        key = (clip.path, clip.wall_time)
-        samples = self._clips.get(key)
-        if samples is None:
-            samples, _info = read_wav(Path(clip.path))
-            self._clips[key] = samples
-            while len(self._clips) > self.keep:
-                self._clips.popitem(last=False)
-        else:
-            self._clips.move_to_end(key)
-        try:
-            return clip.layout.split(samples, pair)
-        except IndexError as error:
-            raise NotFoundError(f"the clip at step {clip.step} has {error}") from None
