@@ -79,6 +79,8 @@ def test_the_capture_s_clips_on_the_slider_and_their_samples(
     # The newest clip first, its only pair (--n_signal 65536, one validation example).
     assert panel.loaded is not None and panel.loaded.clip.step == 318
     assert panel.pair_combo.count() == 1 and not panel.pair_combo.isEnabled()
+    # Imported without --n-signal: the split was worked out, and the panel says so.
+    assert "pairs of 65,536 samples, worked out" in panel.note_label.text()
     clips = {c.step: c for c in list_clips(db, record).clips}
     with qtbot.waitSignal(panel.pair_loaded, timeout=20_000):
         panel.slider.setValue(2)

@@ -459,9 +459,7 @@ class ListenPanel(QWidget):
         if not self.showing_render:
             self._stack.setCurrentWidget(self._content)
         self.views.setCurrentWidget(self.compare_area if self._others else self._pair_page)
-        problems = timeline.problems
-        self.note_label.setText(f"{len(problems)} clip(s) could not be read" if problems else "")
-        self.note_label.setToolTip("\n".join(problems))
+        self._set_note()
         clip = self.current_clip()
         if self.loaded is None or clip is None or self.loaded.clip != clip:
             self._update_step_label()
@@ -519,7 +517,7 @@ class ListenPanel(QWidget):
             self.player.clear()
             self.input_view.set_signal(None, None)
             self.reconstruction_view.set_signal(None, None)
-            self.note_label.setText(loaded)
+            self._set_note(loaded)
             self._update_controls()
             self.pair_loaded.emit()
             return
@@ -543,6 +541,7 @@ class ListenPanel(QWidget):
             keep_position=True,
         )
         self._sync_pairs(loaded.clip)
+        self._set_note()
         self.input_view.set_signal(loaded.input, loaded.input_view)
         self.reconstruction_view.set_signal(loaded.reconstruction, loaded.reconstruction_view)
         self.input_view.set_title(f"A · Input · {views.level_db(loaded.input):.0f} dB RMS")
@@ -555,6 +554,25 @@ class ListenPanel(QWidget):
         self.pair_loaded.emit()
         if self._others:
             self._load_compare()
+
+    def _set_note(self, error: str | None = None) -> None:
+        """The line beside the buttons: why the pair cannot be heard, clips that could not
+        be read, or a split into pairs that was worked out rather than known."""
+        problems = self.timeline.problems if self.timeline is not None else []
+        parts = [error] if error else []
+        if problems:
+            parts.append(f"{len(problems)} clip(s) could not be read")
+        clip = self.loaded.clip if self.loaded is not None and not error else None
+        if clip is not None and clip.layout_source == "assumed":
+            parts.append(f"pairs of {clip.segment:,} samples, worked out from the clip's length")
+        self.note_label.setText(" · ".join(parts))
+        tips = list(problems)
+        if clip is not None and clip.layout_source == "assumed":
+            tips.append(
+                "RAVE does not store --n_signal in the run folder: give it with "
+                "`ravelab import-run --n-signal N` if the pairs sound cut in the wrong places"
+            )
+        self.note_label.setToolTip("\n".join(tips))
 
     def _sync_pairs(self, clip: ClipEntry) -> None:
         if self._clip_pairs == clip.pairs:
