@@ -142,7 +142,7 @@ def test_a_b_keeps_the_position_and_keys_work(
     with qtbot.waitSignal(panel.pair_loaded, timeout=20_000):
         qtbot.keyClick(panel, Qt.Key.Key_Right)
     assert panel.loaded.clip.step == 2999
-    panel.input_view.seek_requested.emit(0.5)  # a click in the middle of a view
+    panel.input_view.waveform.seek_requested.emit(0.5)  # a click in the middle of a view
     assert player.position == player.duration // 2
     panel.play_half("reconstruction")
     assert player.playing and player.current == source_key(run.id, "reconstruction")
@@ -294,6 +294,13 @@ def test_the_training_page_s_listen_tab(
     with qtbot.waitSignal(panel.compare_loaded, timeout=20_000):
         panel.pair_combo.setCurrentIndex(0)
     assert other.loaded is not None and other.loaded.clip.step == 318  # nearest to 9,999
+    # One position in samples; each row's playhead where that sample is in its own clip.
+    panel.player.seek(30_000)
+    own = panel.compare_row(synthetic)
+    assert own is not None and own.view.waveform.playhead == pytest.approx(30_000 / 131_072)
+    assert other.view.waveform.playhead == pytest.approx(30_000 / 65_536)
+    other.view.waveform.seek_requested.emit(0.5)  # a click in the capture's row
+    assert panel.player.position == 32_768
     save_screenshot(page, "listen-compare.png")
 
 

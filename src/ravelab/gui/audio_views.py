@@ -4,7 +4,8 @@ The numbers come from ``ravelab.core.listening.views`` (peaks per pixel column, 
 log-frequency spectrogram as 8-bit levels); here they only become pixels: a filled outline
 for the waveform, an indexed image (one colour table lookup per pixel, in C++) scaled once
 per size for the spectrogram. Moving the playhead repaints a cached picture and one line.
-A click or a drag on either view asks to seek there (``seek_requested``, a fraction).
+A click or a drag on either view asks to seek there (``seek_requested``: a fraction of the
+view's width, which ``SignalView`` turns into a sample of its signal).
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class WaveformView(_SeekArea):
 
     def sizeHint(self) -> QSize:
         return QSize(400, 56)
+
+    @property
+    def frames(self) -> int:
+        """Samples in the signal shown."""
+        return int(self._samples.size)
 
     def set_samples(self, samples: npt.NDArray[np.float32] | None) -> None:
         self._samples = np.zeros(0, dtype=np.float32) if samples is None else views.mono(samples)
@@ -206,10 +212,10 @@ class SignalView(QWidget):
     """One signal: a title, its waveform above its spectrogram, one playhead for both.
 
     Signals:
-        seek_requested(float): a click at this fraction of the length.
+        seek_requested(int): a click or drag at this sample of the signal.
     """
 
-    seek_requested = Signal(float)
+    seek_requested = Signal(int)
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -223,11 +229,14 @@ class SignalView(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.waveform, 2)
         layout.addWidget(self.spectrogram, 3)
-        self.waveform.seek_requested.connect(self.seek_requested)
-        self.spectrogram.seek_requested.connect(self.seek_requested)
+        self.waveform.seek_requested.connect(self._seek)
+        self.spectrogram.seek_requested.connect(self._seek)
         self._title_text = title
         self._playing = False
         self.set_active(False)
+
+    def _seek(self, fraction: float) -> None:
+        self.seek_requested.emit(round(fraction * self.waveform.frames))
 
     def set_signal(
         self, samples: npt.NDArray[np.float32] | None, spectrogram: views.Spectrogram | None

@@ -108,7 +108,7 @@ class CompareList(QScrollArea):
         self,
         records: list[ExperimentRecord],
         play: Callable[[int, str], None],
-        seek: Callable[[float], None],
+        seek: Callable[[int], None],
     ) -> None:
         """One row per run (none: an empty list); ``play(run id, half)`` and ``seek``
         are called by the rows' buttons and views."""

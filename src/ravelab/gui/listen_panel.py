@@ -683,9 +683,9 @@ class ListenPanel(QWidget):
             return
         self.slider.setValue(min(max(self.slider.value() + delta, 0), self.slider.maximum()))
 
-    def _seek(self, fraction: float) -> None:
+    def _seek(self, frame: int) -> None:
         self.setFocus()
-        self.player.seek(round(fraction * self.player.duration))
+        self.player.seek(frame)
 
     def _on_slider(self, _value: int) -> None:
         self._update_step_label()
@@ -775,16 +775,23 @@ class ListenPanel(QWidget):
         duration = self.player.duration
         rate = self.player.sample_rate
         self.time_label.setText(f"{clock(position, rate)} / {clock(duration, rate)}")
-        fraction = position / duration if duration else None
-        if self.loaded is None:
-            fraction = None
+
+        def at(frames: int) -> float | None:
+            # Every source shares the position in frames; each view is as long as its own
+            # signal (runs' clips and a render may differ in length).
+            return min(position / frames, 1.0) if frames else None
+
+        loaded = self.loaded
+        fraction = at(len(loaded.input)) if loaded is not None else None
         for view in (self.input_view, self.reconstruction_view):
             view.set_playhead(fraction)
         for row in self.compare_area.rows:
-            row.view.set_playhead(fraction if row.loaded is not None else None)
-        if self.showing_render:
-            for view in (self.render_view.original_view, self.render_view.render_view):
-                view.set_playhead(position / duration if duration else None)
+            shown = row.loaded
+            row.view.set_playhead(at(len(shown.reconstruction)) if shown is not None else None)
+        pair = self.render_view.pair
+        if self.showing_render and pair is not None:
+            self.render_view.original_view.set_playhead(at(len(pair.original)))
+            self.render_view.render_view.set_playhead(at(len(pair.render)))
 
     def _on_output_failed(self, reason: str) -> None:
         self.output_label.setText(f"no sound output: {reason}")
