@@ -86,8 +86,18 @@ def test_a_stopped_render_ends_at_the_first_message(
     assert not any(p.suffix == ".wav" for p in renders.iterdir())
 
 
-def test_nothing_renders_without_audio(db: Database, tmp_path: Path, rave_env: Path) -> None:
+def test_nothing_renders_without_audio_or_too_long(
+    db: Database, tmp_path: Path, rave_env: Path
+) -> None:
     run = make_run(db, tmp_path)
     (tmp_path / "song.mp3").write_bytes(b"ID3 not a wav")
     with pytest.raises(ConfigError, match=r"song\.mp3"):
         render_for_listening(db, run, tmp_path / "song.mp3", rave=str(rave_env))
+    # A header that claims 10 minutes (the samples are never read).
+    long = write_float_wav(tmp_path / "long.wav", 1000, rate=1000, channels=1)
+    data = long.read_bytes()
+    at = data.index(b"data") + 4
+    long.write_bytes(data[:at] + (600_000 * 4).to_bytes(4, "little") + data[at + 4 :])
+    with pytest.raises(ConfigError, match="lasts 10.0 minutes"):
+        render_for_listening(db, run, long, rave=str(rave_env))
+    assert not (Path(str(run.run_dir)) / RENDERS_FOLDER).exists()

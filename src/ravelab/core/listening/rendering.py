@@ -30,6 +30,9 @@ from ravelab.db import Database, ExperimentRecord
 
 #: Where renders made from the app go, inside the run folder.
 RENDERS_FOLDER = "renders"
+#: The longest file rendered to be heard in the app (both signals are held in memory, as
+#: float samples and as the player's 16-bit frames); ``ravelab render`` takes any length.
+MAX_LISTEN_SECONDS = 300.0
 _FLOAT_TAGS = (3, 0xFFFE)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -158,10 +161,17 @@ def render_for_listening(
         RavelabError: refused before RAVE started (in words), RAVE not found, the render
             failed (``RenderFailed``) or was cancelled (``RenderCancelled``).
     """
-    from ravelab.core.rave.render import plan_render, run_render
+    from ravelab.core.rave.render import plan_render, read_wav_info, run_render
 
     if record.run_dir is None:
         raise ConfigError(f"run {record.id} '{record.name}' has no run folder: nothing renders")
+    header = read_wav_info(source)  # refuses a missing, empty or non-WAV file in words
+    if header.seconds > MAX_LISTEN_SECONDS:
+        raise ConfigError(
+            f"{source.name} lasts {header.seconds / 60:.1f} minutes: the app renders up to "
+            f"{MAX_LISTEN_SECONDS / 60:.0f} minutes to compare by ear; cut it, or render it "
+            "whole with `ravelab render`"
+        )
     original, original_rate = read_audio(source)
     if len(original) == 0:
         raise ConfigError(f"{str(source)!r} holds no audio (0 frames)")
