@@ -98,6 +98,6 @@ def test_nothing_renders_without_audio_or_too_long(
     data = long.read_bytes()
     at = data.index(b"data") + 4
     long.write_bytes(data[:at] + (600_000 * 4).to_bytes(4, "little") + data[at + 4 :])
-    with pytest.raises(ConfigError, match="lasts 10.0 minutes"):
+    with pytest.raises(ConfigError, match=r"lasts 10\.0 minutes"):
         render_for_listening(db, run, long, rave=str(rave_env))
     assert not (Path(str(run.run_dir)) / RENDERS_FOLDER).exists()
