@@ -18,9 +18,9 @@ from ravelab.db import experiments as rows
 from ravelab.gui.audio_player import BACKEND_ENV
 from ravelab.gui.listen_panel import ListenPanel, source_key
 from tests.core.listening.synthetic_runs import make_listen_run
+from tests.core.rave.conftest import make_run, write_wav
 from tests.fake_rave.env_python import write_rave_env
 from tests.gui.conftest import save_screenshot
-from tests.render.conftest import make_run, write_wav
 
 pytestmark = pytest.mark.gui
 

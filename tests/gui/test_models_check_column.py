@@ -16,9 +16,9 @@ from ravelab.db import jobs as job_rows
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.models_page import CHECK_COLUMN, HEADERS, WARNING_COLOUR, ModelsPage
 from ravelab.gui.style import ERROR_COLOUR
+from tests.core.rave.conftest import make_run
 from tests.fake_rave.env_python import write_rave_env
 from tests.gui.conftest import save_screenshot
-from tests.render.conftest import make_run
 
 pytestmark = pytest.mark.gui
 

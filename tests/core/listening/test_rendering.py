@@ -19,8 +19,8 @@ from ravelab.core.listening.rendering import (
     resample_linear,
 )
 from ravelab.db import Database
+from tests.core.rave.conftest import make_run, write_float_wav, write_wav
 from tests.fake_rave.env_python import write_rave_env
-from tests.render.conftest import make_run, write_float_wav, write_wav
 
 
 @pytest.fixture(scope="module")

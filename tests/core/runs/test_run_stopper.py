@@ -38,9 +38,15 @@ while True:
 
 
 def _orphan(tmp_path: Path, ends_on: str) -> tuple[Path, subprocess.Popen[bytes], Path]:
-    """A run folder and a trainer of it left without its supervisor (its own group)."""
+    """A run folder and a trainer of it left without its supervisor (its own group).
+
+    A trainer that ends on SIGINT gets a long grace: with none, SIGTERM may arrive while
+    it is already exiting, when Python has put the default handlers back (it then dies of
+    SIGTERM, -15, on a loaded machine). A deaf one gets none, so SIGKILL follows at once.
+    """
     run_dir = create_run_dir(tmp_path / "runs", "orphan")
-    LaunchSpec(argv=["rave"], cwd=str(run_dir), int_grace_s=0, term_grace_s=0).write(run_dir)
+    grace = 120.0 if ends_on == "SIGINT" else 0.0
+    LaunchSpec(argv=["rave"], cwd=str(run_dir), int_grace_s=grace, term_grace_s=0).write(run_dir)
     script = tmp_path / "trainer.py"
     script.write_text(textwrap.dedent(_TRAINER))
     out = tmp_path / "trainer.out"

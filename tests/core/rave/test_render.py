@@ -21,7 +21,7 @@ from ravelab.core.rave.render import (
     render_argv,
 )
 from ravelab.db import Database
-from tests.render.conftest import make_run, read_wav, write_float_wav, write_wav
+from tests.core.rave.conftest import make_run, read_wav, write_float_wav, write_wav
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from ravelab.core.rave.model_check import check_model, libtorch_of, summarize, t
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import jobs as job_rows
-from tests.render.conftest import make_run
+from tests.core.rave.conftest import make_run
 
 
 @pytest.fixture
