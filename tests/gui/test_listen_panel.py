@@ -337,3 +337,27 @@ def test_clips_appear_while_a_run_trains(
 def _row_ended(page: TrainingPage, experiment_id: int) -> bool:
     experiment = page.model.experiment_by_id(experiment_id)
     return experiment is not None and experiment.ended_at is not None
+
+
+def test_without_sound_output_the_panel_says_why_and_still_works(
+    qtbot: QtBot,
+    db: Database,
+    tmp_path: Path,
+    make_panel: Callable[[], ListenPanel],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(BACKEND_ENV, "wasapi")  # a Windows sound system: none here
+    panel = make_panel()
+    run = _record(db, make_listen_run(db, tmp_path, clips=2, segment=65_536))
+    _open(qtbot, panel, run)
+    with qtbot.waitSignal(panel.player.output_failed, timeout=10_000):
+        panel.play_half("reconstruction")
+    assert panel.output_label.text().startswith("no sound output: cannot init context")
+    assert not panel.output_label.isHidden()
+    # The playhead still moves, and the rest still works.
+    qtbot.waitUntil(
+        lambda: (panel.reconstruction_view.waveform.playhead or 0.0) > 0, timeout=10_000
+    )
+    with qtbot.waitSignal(panel.pair_loaded, timeout=20_000):
+        panel.move_step(-1)
+    assert panel.loaded is not None and panel.loaded.clip.step == 999
