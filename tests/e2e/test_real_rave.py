@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ravelab.cli.main import main
+from ravelab.core.listening.wav_files import read_wav
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import datasets as dataset_rows
@@ -181,4 +183,32 @@ def test_real_rave_from_audio_to_exported_model(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+    # The export was checked in RAVE's environment and the check recorded with the model.
+    code = main(["models", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    (listed,) = [m for m in json.loads(out) if m["path"] == model["path"]]
+    assert listed["check"] == "ok", listed
+    check = json.loads(listed["check_result"])
+    assert {"encode", "decode", "forward"} <= set(check["method_names"]), check
+    assert listed["torch_version"]
+
+    # The user's own audio through the best checkpoint, offline and as nn~ plays it.
+    source = audio / "tone_03.wav"
+    with wave.open(str(source), "rb") as handle:
+        source_frames = handle.getnframes()
+    for mode in ([], ["--streaming"]):
+        rendered = env["tmp"] / f"render{''.join(mode)}.wav"
+        argv = ["render", "e2e", str(source), "-o", str(rendered), "--checkpoint", "best"]
+        code = main([*argv, *mode, "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        result = json.loads(out)
+        assert result["sample_rate"] == 44100 and result["channels"] == 1, result
+        samples, info = read_wav(rendered)
+        heard, _ = read_wav(source)
+        assert info.sample_rate == 44100 and info.frames == source_frames, (mode, info)
+        assert float(np.abs(samples).max()) > 0, f"silent render {mode}"
+        assert not np.array_equal(samples, heard), f"render {mode} is the input"
     print(f"e2e took {time.monotonic() - started:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import wave
 from pathlib import Path
 
@@ -69,9 +70,9 @@ def test_a_truncated_file_keeps_its_whole_frames(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        (b"", "not a PCM WAV"),
-        (b"RIFF\x00\x00\x00\x00WAVEjunk", "not a PCM WAV"),
-        (b"ID3\x04" + b"\x00" * 200, "not a PCM WAV"),
+        (b"", "not a PCM or float WAV"),
+        (b"RIFF\x00\x00\x00\x00WAVEjunk", "not a PCM or float WAV"),
+        (b"ID3\x04" + b"\x00" * 200, "not a PCM or float WAV"),
     ],
 )
 def test_what_is_not_a_wav_gets_a_message_naming_it(
@@ -131,3 +132,42 @@ def test_without_hard_links_an_existing_file_is_still_kept(
 def test_an_unwritable_folder_gets_a_message(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot write"):
         write_wav(tmp_path / "absent" / "x.wav", np.zeros(4, dtype=np.float32), 8000)
+
+
+def _float_wav(path: Path, values: np.ndarray, rate: int = 8000, extensible: bool = False) -> Path:
+    """An IEEE float WAV (which Python's ``wave`` does not write), by hand."""
+    data = np.asarray(values, dtype="<f4")
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    align = 4 * channels
+    if extensible:
+        fmt = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * align, align, 32, 22, 32, 0)
+        fmt += struct.pack("<H", 3) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    else:
+        fmt = struct.pack("<HHIIHH", 3, channels, rate, rate * align, align, 32)
+    body = data.tobytes()
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"LIST" + struct.pack("<I", 3) + b"abc\x00"  # an odd-sized chunk before data
+    chunks += b"data" + struct.pack("<I", len(body)) + body
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+    return path
+
+
+@pytest.mark.parametrize("extensible", [False, True])
+def test_float_wavs_are_read_with_their_values(tmp_path: Path, extensible: bool) -> None:
+    values = np.array([[0.25, -0.5], [1.5, np.nan], [np.inf, 0.0]], dtype=np.float32)
+    path = _float_wav(tmp_path / "f.wav", values, extensible=extensible)
+    info = read_info(path)
+    assert (info.sample_rate, info.channels, info.frames, info.sample_format) == (
+        8000, 2, 3, "float32"
+    )  # fmt: skip
+    samples, _ = read_wav(path)
+    # Values beyond full scale are kept; NaN becomes silence and infinities full scale.
+    assert samples.tolist() == [[0.25, -0.5], [1.5, 0.0], [1.0, 0.0]]
+
+
+def test_a_truncated_float_wav_keeps_its_whole_frames(tmp_path: Path) -> None:
+    path = _float_wav(tmp_path / "f.wav", np.zeros((10, 2), dtype=np.float32))
+    with path.open("r+b") as handle:
+        handle.truncate(os.path.getsize(path) - 5)
+    samples, info = read_wav(path)
+    assert samples.shape == (9, 2) and info.frames == 9  # 75 bytes: 9 frames of 8

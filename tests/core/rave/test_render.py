@@ -99,7 +99,7 @@ def test_streaming_stereo_and_a_step(db: Database, tmp_path: Path, rave_env: Pat
     [
         ("missing input", NotFoundError, "does not exist"),
         ("mp3 input", ConfigError, "render reads WAV only"),
-        ("not a wav", ConfigError, "is not a WAV file"),
+        ("not a wav", ConfigError, "is not a PCM or float WAV file"),
         ("empty wav", ConfigError, "holds no audio"),
         ("output exists", ConfigError, "give --force"),
         ("output not wav", ConfigError, "must be a .wav"),

@@ -13,9 +13,7 @@ the same size cap; anything else is a ``ConfigError`` naming the file.
 
 from __future__ import annotations
 
-import os
 import re
-import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ravelab.core.errors import ConfigError, RavelabError
-from ravelab.core.listening.wav_files import MAX_WAV_BYTES, Samples, read_wav
+from ravelab.core.listening.wav_files import Samples, read_wav
 from ravelab.db import Database, ExperimentRecord
 
 #: Where renders made from the app go, inside the run folder.
@@ -69,57 +67,8 @@ def read_audio(path: Path) -> tuple[Samples, int]:
     Raises:
         ConfigError: not a WAV this can read, too large, or damaged, naming the file.
     """
-    try:
-        samples, info = read_wav(path)
-        return samples, info.sample_rate
-    except ConfigError as error:
-        found = _read_float_wav(path)
-        if found is None:
-            raise error from None
-        return found
-
-
-def _read_float_wav(path: Path) -> tuple[Samples, int] | None:
-    """An IEEE float WAV (which Python's ``wave`` refuses), or None when it is not one."""
-    try:
-        size = os.stat(path).st_size
-        if size > MAX_WAV_BYTES:
-            return None  # read_wav's own error already says it is too large
-        with open(path, "rb") as handle:
-            header = handle.read(12)
-            if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
-                return None
-            fmt: tuple[int, ...] | None = None
-            for _ in range(64):  # a few chunks before the data; never loop on a broken file
-                chunk = handle.read(8)
-                if len(chunk) < 8:
-                    return None
-                name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-                if name == b"fmt " and length >= 16:
-                    fmt = struct.unpack("<HHIIHH", handle.read(16))
-                    handle.seek(length - 16 + (length & 1), 1)
-                elif name == b"data" and fmt is not None:
-                    return _float_data(path, fmt, handle.read(min(length, size)))
-                else:
-                    handle.seek(length + (length & 1), 1)
-    except OSError as error:
-        raise ConfigError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
-    return None
-
-
-def _float_data(path: Path, fmt: tuple[int, ...], raw: bytes) -> tuple[Samples, int] | None:
-    tag, channels, rate, _rate_bytes, _align, bits = fmt
-    if tag not in _FLOAT_TAGS or bits not in (32, 64):
-        return None
-    if not 1 <= channels <= 64 or not 1000 <= rate <= 768_000:
-        raise ConfigError(
-            f"{str(path)!r} says it has {channels} channels at {rate} Hz: not audio this reads"
-        )
-    width = bits // 8 * channels
-    usable = len(raw) - len(raw) % width
-    values = np.frombuffer(raw[:usable], dtype="<f4" if bits == 32 else "<f8")
-    samples = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
-    return samples.reshape(-1, channels), int(rate)
+    samples, info = read_wav(path)
+    return samples, info.sample_rate
 
 
 def resample_linear(samples: Samples, rate: int, target: int) -> Samples:

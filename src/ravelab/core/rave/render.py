@@ -14,8 +14,6 @@ training step: the recorded checkpoint whose step is nearest (the earlier on a t
 
 from __future__ import annotations
 
-import struct
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 from ravelab.core.errors import ConfigError, NotFoundError, RavelabError
 from ravelab.core.jobs.export import choose_checkpoint
+from ravelab.core.listening.wav_files import WavInfo, read_info
 from ravelab.core.numbers import parse_int
 from ravelab.core.rave.env_scripts import RENDER_SCRIPT, rave_python, run_script
 from ravelab.core.rave.gin_config import read_gin
@@ -34,25 +33,10 @@ DEFAULT_BLOCK = 4096
 #: The largest streaming block accepted (2**20 samples, about 24 s at 44.1 kHz).
 MAX_BLOCK = 1 << 20
 #: Formats RIFF/WAVE files may declare that the render can read.
-_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 
 
 class RenderFailed(RavelabError):
     """The render started but gave no audio (the message says why)."""
-
-
-@dataclass(frozen=True)
-class WavInfo:
-    """What a WAV file's header says."""
-
-    channels: int
-    sample_rate: int
-    frames: int
-    sample_format: str  # "pcm16", "pcm24", "float32", ...
-
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.sample_rate
 
 
 @dataclass(frozen=True)
@@ -100,10 +84,10 @@ class RenderResult:
 
 
 def read_wav_info(path: Path) -> WavInfo:
-    """The header of a WAV file (PCM through ``wave``; IEEE float read from its chunks).
+    """The header of the input WAV file (PCM or IEEE float), checked.
 
     Raises:
-        ConfigError: not a readable WAV file, in words.
+        NotFoundError, ConfigError: not a readable WAV file with audio in it, in words.
     """
     if not path.is_file():
         raise NotFoundError(f"input {str(path)!r} does not exist or is not a file")
@@ -112,50 +96,10 @@ def read_wav_info(path: Path) -> WavInfo:
             f"input {str(path)!r} is not a .wav file: render reads WAV only "
             "(convert it first, e.g. `ffmpeg -i in.mp3 in.wav`)"
         )
-    try:
-        with wave.open(str(path), "rb") as handle:
-            info = WavInfo(
-                handle.getnchannels(),
-                handle.getframerate(),
-                handle.getnframes(),
-                f"pcm{handle.getsampwidth() * 8}",
-            )
-    except wave.Error as error:
-        info = _float_wav_info(path, str(error))
-    except (OSError, EOFError) as error:
-        raise ConfigError(f"input {str(path)!r} cannot be read as WAV: {error}") from None
-    if info.channels < 1 or info.sample_rate < 1:
-        raise ConfigError(
-            f"input {str(path)!r} declares {info.channels} channels at {info.sample_rate} Hz"
-        )
+    info = read_info(path)
     if info.frames == 0:
         raise ConfigError(f"input {str(path)!r} holds no audio (0 frames)")
     return info
-
-
-def _float_wav_info(path: Path, why: str) -> WavInfo:
-    """A 32/64-bit float WAV, which ``wave`` refuses: its fmt and data chunk sizes."""
-    with open(path, "rb") as handle:
-        header = handle.read(12)
-        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
-            raise ConfigError(f"input {str(path)!r} is not a WAV file ({why})")
-        fmt: tuple[int, ...] | None = None
-        for _ in range(64):  # a few chunks before data; never loop on a broken file
-            chunk = handle.read(8)
-            if len(chunk) < 8:
-                break
-            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if name == b"fmt " and size >= 16:
-                fmt = struct.unpack("<HHIIHH", handle.read(16))
-                handle.seek(size - 16 + (size & 1), 1)
-            elif name == b"data" and fmt is not None:
-                tag, channels, rate, _, align, bits = fmt
-                if tag in (_FLOAT, _EXTENSIBLE) and bits in (32, 64) and align > 0:
-                    return WavInfo(channels, rate, size // align, f"float{bits}")
-                break
-            else:
-                handle.seek(size + (size & 1), 1)
-    raise ConfigError(f"input {str(path)!r} cannot be read as WAV: {why}")
 
 
 def checkpoint_for(
