@@ -56,14 +56,27 @@ def read_wav(path: Path) -> tuple[Any, int]:
 
 
 def make_run(
-    db: Database, root: Path, name: str = "drums", channels: int = 1, steps: tuple[int, ...] = ()
+    db: Database,
+    root: Path,
+    name: str = "drums",
+    channels: int = 1,
+    steps: tuple[int, ...] = (),
+    launched: bool = False,
 ) -> ExperimentRecord:
     """A finished experiment whose run folder holds RAVE's config.gin, best.ckpt and one
-    epoch-epoch=N.ckpt per step in ``steps`` (recorded with their steps)."""
-    run_dir = root / f"{name}_0123456789"
-    folder = run_dir / "version_0" / "checkpoints"
+    epoch-epoch=N.ckpt per step in ``steps`` (recorded with their steps).
+
+    ``launched``: laid out as a run ravelab launched, whose run folder is RAVE's
+    ``--out_path`` with RAVE's ``<name>_<hash>`` folder inside; otherwise as an imported
+    run, whose run folder is the ``<name>_<hash>`` folder itself."""
+    rave_dir = root / f"{name}_0123456789"
+    run_dir = rave_dir
+    if launched:
+        run_dir = root / f"0001-{name}"
+        rave_dir = run_dir / f"{name}_0123456789"
+    folder = rave_dir / "version_0" / "checkpoints"
     folder.mkdir(parents=True)
-    (run_dir / "config.gin").write_bytes((FIXTURES / "config.gin").read_bytes())
+    (rave_dir / "config.gin").write_bytes((FIXTURES / "config.gin").read_bytes())
     records = []
     for index, step in enumerate(steps):
         path = folder / f"epoch-epoch={index:04d}.ckpt"

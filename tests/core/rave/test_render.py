@@ -75,6 +75,18 @@ def test_a_render_through_the_double(db: Database, tmp_path: Path, rave_env: Pat
     assert messages[-1]["event"] == "result"
 
 
+def test_a_run_ravelab_launched_finds_rave_s_config_inside_its_folder(
+    db: Database, tmp_path: Path, rave_env: Path
+) -> None:
+    run = make_run(db, tmp_path, steps=(40,), launched=True)
+    source = write_wav(tmp_path / "in.wav", 0.5)
+    for checkpoint in ("best", "40"):
+        plan = plan_render(db, run, source, tmp_path / "out.wav", checkpoint=checkpoint)
+        assert plan.config == tmp_path / "0001-drums" / "drums_0123456789" / "config.gin"
+    render(db, run, source, tmp_path / "out.wav", rave=str(rave_env))
+    assert read_wav(tmp_path / "out.wav")[1] == 44100
+
+
 def test_streaming_stereo_and_a_step(db: Database, tmp_path: Path, rave_env: Path) -> None:
     run = make_run(db, tmp_path, channels=2, steps=(40, 80, 120))
     source = write_wav(tmp_path / "in.wav", 0.5, channels=1)

@@ -102,6 +102,16 @@ def read_wav_info(path: Path) -> WavInfo:
     return info
 
 
+def config_of(checkpoint: Path, run_dir: Path) -> Path | None:
+    """The ``config.gin`` a checkpoint was trained with, looked for as RAVE does: next to
+    it, then up to two folders up (``<name>_<hash>/version_N/checkpoints/``); then in the
+    run folder ravelab made (RAVE's ``--out_path``) and the one run folder inside it."""
+    folders = [checkpoint.parent, checkpoint.parent.parent, checkpoint.parent.parent.parent]
+    folders.append(run_dir)
+    folders += sorted(p.parent for p in run_dir.glob("*/config.gin"))[:1]
+    return next((f / "config.gin" for f in folders if (f / "config.gin").is_file()), None)
+
+
 def checkpoint_for(
     db: Database, experiment: ExperimentRecord, which: str
 ) -> tuple[Path, int | None]:
@@ -175,13 +185,13 @@ def plan_render(
             f"run {experiment.id} '{experiment.name}' has no run folder (it never started): "
             "nothing to render with"
         )
-    config = Path(experiment.run_dir) / "config.gin"
-    if not config.is_file():
-        raise NotFoundError(
-            f"run {experiment.id} '{experiment.name}' has no config.gin in "
-            f"{experiment.run_dir}: RAVE writes it when training starts"
-        )
     chosen, step = checkpoint_for(db, experiment, checkpoint)
+    config = config_of(chosen, Path(experiment.run_dir))
+    if config is None:
+        raise NotFoundError(
+            f"run {experiment.id} '{experiment.name}' has no config.gin next to "
+            f"{chosen.name} or in {experiment.run_dir}: RAVE writes it when training starts"
+        )
     gin = read_gin(config)
     channels = int(experiment.config.get("channels") or gin.n_channels or 1)
     notes = []
