@@ -38,13 +38,19 @@ _FREQUENCY_TICKS = (100.0, 1000.0, 10_000.0)
 
 
 class _SeekArea(QWidget):
-    """A view that reports clicks and drags as a fraction of its width."""
+    """A view that reports clicks and drags as a fraction of its width.
+
+    What it shows is drawn by ``_draw`` into a cached picture (redrawn after a resize or
+    once ``_picture`` is set back to None); a paint copies that picture and adds the
+    playhead.
+    """
 
     seek_requested = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.playhead: float | None = None
+        self._picture: QPixmap | None = None
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -64,6 +70,22 @@ class _SeekArea(QWidget):
         width = max(self.width(), 1)
         self.seek_requested.emit(min(max(event.position().x() / width, 0.0), 1.0))
 
+    def _draw(self) -> QPixmap:
+        """The view at its current size, without the playhead (each view draws its own)."""
+        raise NotImplementedError
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._picture = None
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._picture is None or self._picture.size() != self.size():
+            self._picture = self._draw()
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._picture)
+        self._paint_playhead(painter)
+        painter.end()
+
     def _paint_playhead(self, painter: QPainter) -> None:
         if self.playhead is None:
             return
@@ -78,7 +100,6 @@ class WaveformView(_SeekArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._samples: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        self._picture: QPixmap | None = None
         self.active = True
         self.setMinimumHeight(36)
 
@@ -100,10 +121,6 @@ class WaveformView(_SeekArea):
             self.active = active
             self._picture = None
             self.update()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        self._picture = None
-        super().resizeEvent(event)
 
     def _draw(self) -> QPixmap:
         width, height = max(self.width(), 1), max(self.height(), 1)
@@ -130,14 +147,6 @@ class WaveformView(_SeekArea):
         painter.end()
         return picture
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        if self._picture is None or self._picture.size() != self.size():
-            self._picture = self._draw()
-        painter = QPainter(self)
-        painter.drawPixmap(0, 0, self._picture)
-        self._paint_playhead(painter)
-        painter.end()
-
 
 class SpectrogramView(_SeekArea):
     """A log-frequency spectrogram (dB on a fixed scale), with frequency marks."""
@@ -146,7 +155,6 @@ class SpectrogramView(_SeekArea):
         super().__init__(parent)
         self._image: QImage | None = None
         self._spectrogram: views.Spectrogram | None = None
-        self._picture: QPixmap | None = None
         self.setMinimumHeight(48)
 
     def sizeHint(self) -> QSize:
@@ -167,10 +175,6 @@ class SpectrogramView(_SeekArea):
             self._image = image.copy()  # owns its pixels (the array may go away)
         self._picture = None
         self.update()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        self._picture = None
-        super().resizeEvent(event)
 
     def _draw(self) -> QPixmap:
         width, height = max(self.width(), 1), max(self.height(), 1)
@@ -198,14 +202,6 @@ class SpectrogramView(_SeekArea):
             painter.drawText(QPointF(4, y - 3), label)
         painter.end()
         return picture
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        if self._picture is None or self._picture.size() != self.size():
-            self._picture = self._draw()
-        painter = QPainter(self)
-        painter.drawPixmap(0, 0, self._picture)
-        self._paint_playhead(painter)
-        painter.end()
 
 
 class SignalView(QWidget):
