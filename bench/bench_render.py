@@ -15,30 +15,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.e2e.random_run
 
-from ravelab.core.rave.env_scripts import rave_python
-from ravelab.core.rave.render import render
-from ravelab.db import Database, RunStatus
-from ravelab.db import experiments as experiment_rows
+from tests.e2e.random_run import completed_experiment, make_random_run, write_tone  # noqa: E402
 
-MAKE_RUN = Path(__file__).resolve().parent / "make_fake_rave_run.py"
-
-
-def write_input(path: Path, seconds: float, rate: int = 44100) -> None:
-    t = np.arange(int(seconds * rate)) / rate
-    signal = 0.4 * np.sin(2 * np.pi * 220 * t) * np.exp(-2.0 * (t % 0.5))
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes((signal * 32767).astype("<i2").tobytes())
+from ravelab.core.rave.render import render  # noqa: E402
+from ravelab.db import Database  # noqa: E402
 
 
 def main() -> None:
@@ -51,25 +40,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         run_dir = root / f"random_{args.config}"
-        subprocess.run(
-            [*rave_python(args.rave), str(MAKE_RUN), str(run_dir), "--config", args.config],
-            check=True,
-            capture_output=True,
-        )
+        make_random_run(args.rave, run_dir, args.config)
         source = root / "in.wav"
-        write_input(source, args.seconds)
+        write_tone(source, args.seconds)
         with Database(root / "bench.db") as db:
-            experiment_id = experiment_rows.insert_experiment(
-                db,
-                name="random",
-                project_id=1,
-                dataset_id=None,
-                config={"channels": 1},
-                status=RunStatus.COMPLETED,
-            )
-            experiment_rows.update_fields(db, experiment_id, run_dir=str(run_dir))
-            experiment = experiment_rows.get_experiment(db, experiment_id)
-            assert experiment is not None
+            experiment = completed_experiment(db, run_dir)
             print(f"{args.config}, random weights, {args.seconds:g} s of 44.1 kHz mono input")
             for streaming in (False, True):
                 factors, walls = [], []

@@ -10,26 +10,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from ravelab.core.rave.env_scripts import rave_python
 from ravelab.core.rave.model_check import summarize
 from ravelab.core.rave.render import render
 from ravelab.core.runs.training_manager import TrainingManager
-from ravelab.db import Database, ExperimentRecord, RunStatus
-from ravelab.db import experiments as experiment_rows
+from ravelab.db import Database
 from ravelab.db import jobs as job_rows
+from tests.e2e.random_run import completed_experiment, make_random_run, write_tone
 from tests.fake_rave.env_python import read_wav
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800), pytest.mark.xdist_group("e2e")]
-
-MAKE_RUN = Path(__file__).resolve().parents[2] / "bench" / "make_fake_rave_run.py"
 
 
 @pytest.fixture(scope="module")
@@ -44,51 +39,17 @@ def real_rave() -> str:
 def fake_run(real_rave: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A v2_small run folder with random weights (config.gin, version_0/.../best.ckpt)."""
     folder = tmp_path_factory.mktemp("real-render") / "random_0123456789"
-    done = subprocess.run(
-        [*rave_python(real_rave), str(MAKE_RUN), str(folder), "--config", "v2_small"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    make_random_run(real_rave, folder, "v2_small", timeout=600)
     return folder
-
-
-def _experiment(db: Database, run_dir: Path) -> ExperimentRecord:
-    experiment_id = experiment_rows.insert_experiment(
-        db,
-        name="random",
-        project_id=1,
-        dataset_id=None,
-        config={"channels": 1},
-        status=RunStatus.COMPLETED,
-    )
-    experiment_rows.update_fields(db, experiment_id, run_dir=str(run_dir))
-    record = experiment_rows.get_experiment(db, experiment_id)
-    assert record is not None
-    return record
-
-
-def _tone(path: Path, seconds: float, rate: int, channels: int) -> Any:
-    t = np.arange(int(seconds * rate)) / rate
-    signal = 0.4 * np.sin(2 * np.pi * 330 * t) * np.exp(-1.5 * (t % 0.5))
-    pcm = (np.repeat(signal[:, None], channels, axis=1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(channels)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(pcm.tobytes())
-    return signal
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["offline", "streaming"])
 def test_a_real_render(
     db: Database, tmp_path: Path, fake_run: Path, real_rave: str, streaming: bool
 ) -> None:
-    run = _experiment(db, fake_run)
+    run = completed_experiment(db, fake_run)
     source = tmp_path / "in.wav"
-    signal = _tone(source, 2.0, 44100, 1)
+    signal = write_tone(source, 2.0, 44100, 1, hz=330.0, decay=1.5)
     messages: list[dict[str, Any]] = []
     result = render(
         db,
@@ -114,9 +75,9 @@ def test_a_real_render(
 def test_a_real_render_resamples_and_mixes_down(
     db: Database, tmp_path: Path, fake_run: Path, real_rave: str
 ) -> None:
-    run = _experiment(db, fake_run)
+    run = completed_experiment(db, fake_run)
     source = tmp_path / "in.wav"
-    _tone(source, 1.0, 48000, 2)
+    write_tone(source, 1.0, 48000, 2, hz=330.0, decay=1.5)
     result = render(db, run, source, tmp_path / "out.wav", rave=real_rave)
     assert result.notes == [
         "mixed 2 channels down to mono (the model is mono)",
@@ -130,7 +91,7 @@ def test_a_real_render_resamples_and_mixes_down(
 def test_a_real_export_is_checked(
     db: Database, tmp_path: Path, fake_run: Path, real_rave: str, streaming: bool
 ) -> None:
-    run = _experiment(db, fake_run)
+    run = completed_experiment(db, fake_run)
     manager = TrainingManager(db, rave=real_rave, runs_dir=tmp_path / "runs")
     try:
         job_id = manager.jobs.export_model(
