@@ -105,23 +105,31 @@ def test_a_failing_check_never_fails_the_export(
         assert "lacks torch" in summary.problems[0]
 
 
-def test_a_model_from_before_the_check_is_checked_on_demand(
-    db: Database, tmp_path: Path, rave_env: Path
-) -> None:
+def _recorded_model(
+    db: Database, tmp_path: Path, path: Path, content: bytes, fidelity: float | None
+) -> int:
+    """The row of a streaming model of a new run (no job, never checked); its file holds
+    ``content``."""
     run = make_run(db, tmp_path)
-    path = tmp_path / "old.ts"
-    path.write_bytes(b"not a zip")
-    model_id = job_rows.insert_model(
+    path.write_bytes(content)
+    return job_rows.insert_model(
         db,
         experiment_id=run.id,
         job_id=None,
         path=str(path),
-        size_bytes=9,
+        size_bytes=len(content),
         streaming=True,
-        fidelity=0.95,
+        fidelity=fidelity,
         checkpoint=None,
         step=None,
     )
+
+
+def test_a_model_from_before_the_check_is_checked_on_demand(
+    db: Database, tmp_path: Path, rave_env: Path
+) -> None:
+    path = tmp_path / "old.ts"
+    model_id = _recorded_model(db, tmp_path, path, b"not a zip", fidelity=0.95)
     assert summarize(job_rows.get_model(db, model_id)).state == "not checked"  # type: ignore[arg-type]
     model = check_model(db, model_id, rave=str(rave_env))
     summary = summarize(model)
@@ -138,20 +146,7 @@ def test_a_model_from_before_the_check_is_checked_on_demand(
 def test_a_recheck_keeps_the_torch_that_exported(
     db: Database, tmp_path: Path, rave_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = make_run(db, tmp_path)
-    path = tmp_path / "m.ts"
-    path.write_bytes(b"x")
-    model_id = job_rows.insert_model(
-        db,
-        experiment_id=run.id,
-        job_id=None,
-        path=str(path),
-        size_bytes=1,
-        streaming=True,
-        fidelity=None,
-        checkpoint=None,
-        step=None,
-    )
+    model_id = _recorded_model(db, tmp_path, tmp_path / "m.ts", b"x", fidelity=None)
     job_rows.set_model_check(db, model_id, json.dumps({"ok": True}), "2.0.0")
     monkeypatch.setenv("FAKE_ENV_TORCH", "2.5.1")
     assert check_model(db, model_id, rave=str(rave_env)).torch_version == "2.0.0"
