@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from ravelab.core.tensorboard.tfrecord import masked_crc32c
 
 T = TypeVar("T")
 
@@ -42,3 +45,15 @@ def run_config(dataset: int, name: str = "run", **extra: Any) -> dict[str, Any]:
     }
     config.update(extra)
     return config
+
+
+def tfrecord_frame(data: bytes) -> bytes:
+    """``data`` framed as one TFRecord, as TensorBoard writes it: length, its masked
+    CRC-32C, the data, the data's masked CRC-32C (all little-endian)."""
+    length = struct.pack("<Q", len(data))
+    return (
+        length
+        + struct.pack("<I", masked_crc32c(length))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
+    )

@@ -13,7 +13,6 @@ import io
 import itertools
 import math
 import re
-import struct
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,8 @@ from ravelab.core.rave.trainer_numbers import MAX_STEP, MAX_WALL_TIME
 from ravelab.core.runs.text_stream import LineSplitter, strip_ansi
 from ravelab.core.tensorboard import event_columns
 from ravelab.core.tensorboard.events import EventFileFollower
-from ravelab.core.tensorboard.tfrecord import masked_crc32c, read_payloads
+from ravelab.core.tensorboard.tfrecord import read_payloads
+from tests.helpers import tfrecord_frame as _frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rave-2.3.1"
 FUZZ = settings(
@@ -161,16 +161,6 @@ def test_the_splitter_takes_any_bytes_in_any_chunks(
 
 
 # -- event files ------------------------------------------------------------------------------
-
-
-def _frame(payload: bytes) -> bytes:
-    length = struct.pack("<Q", len(payload))
-    return (
-        length
-        + struct.pack("<I", masked_crc32c(length))
-        + payload
-        + struct.pack("<I", masked_crc32c(payload))
-    )
 
 
 def _genuine_payloads() -> list[bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import struct
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,9 @@ from ravelab.core.runs.text_stream import LineSplitter
 from ravelab.core.runs.training_process import UNREADABLE, TrainingProcess
 from ravelab.core.tensorboard import events as tensorboard_events
 from ravelab.core.tensorboard.events import EventFileFollower
-from ravelab.core.tensorboard.tfrecord import masked_crc32c
 from ravelab.db import Database, point_blocks
 from ravelab.db import experiments as rows
+from tests.helpers import tfrecord_frame as _frame
 
 
 def test_digits_value_refuses_what_is_not_a_small_ascii_number() -> None:
@@ -139,16 +138,6 @@ def test_a_fifo_for_stdout_flags_the_run_and_the_rest_is_read(tmp_path: Path, db
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.health == "ok"
     assert rows.metric_history(db, experiment_id, "loss") == [(5, 0.5)]
-
-
-def _frame(payload: bytes) -> bytes:
-    length = struct.pack("<Q", len(payload))
-    return (
-        length
-        + struct.pack("<I", masked_crc32c(length))
-        + payload
-        + struct.pack("<I", masked_crc32c(payload))
-    )
 
 
 def test_event_clips_and_texts_with_absurd_sizes(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -28,10 +27,11 @@ from ravelab.core.rave.trainer_numbers import MAX_STEP
 from ravelab.core.runs.run_files import EXIT_FILE, STDOUT_LOG
 from ravelab.core.runs.training_process import UNREADABLE, TrainingProcess
 from ravelab.core.tensorboard.events import find_event_files
-from ravelab.core.tensorboard.tfrecord import masked_crc32c, read_records
+from ravelab.core.tensorboard.tfrecord import read_records
 from ravelab.db import Database, artifacts
 from ravelab.db import experiments as rows
 from tests.helpers import run_config, wait_until
+from tests.helpers import tfrecord_frame as _frame
 
 pytestmark = pytest.mark.faults
 
@@ -74,16 +74,6 @@ def _settled(db: Database, experiment_id: int) -> Any:
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.ended_at is not None, "the run was not settled"
     return record
-
-
-def _frame(payload: bytes) -> bytes:
-    length = struct.pack("<Q", len(payload))
-    return (
-        length
-        + struct.pack("<I", masked_crc32c(length))
-        + payload
-        + struct.pack("<I", masked_crc32c(payload))
-    )
 
 
 def _scalar(tag: str, step: int, wall: float, value: float = 1.0) -> bytes:

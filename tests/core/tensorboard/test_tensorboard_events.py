@@ -33,7 +33,8 @@ from ravelab.core.tensorboard.events import (
     read_event_file,
 )
 from ravelab.core.tensorboard.run_events import EventsPoll, RunEventsFollower
-from ravelab.core.tensorboard.tfrecord import HEADER_SIZE, masked_crc32c, read_records
+from ravelab.core.tensorboard.tfrecord import HEADER_SIZE, read_records
+from tests.helpers import tfrecord_frame as frame
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rave-2.3.1"
 V0_NAME = "events.out.tfevents.1795672257.vm.29866.0"
@@ -48,17 +49,6 @@ def expected() -> dict[str, Any]:
     """What TensorBoard's EventAccumulator read from the two files, keyed by file name."""
     raw = json.loads((FIXTURES / "tensorboard_capture_run.json").read_text(encoding="utf-8"))
     return {Path(key).name: value for key, value in raw.items()}
-
-
-def frame(data: bytes) -> bytes:
-    """Return ``data`` framed as one TFRecord."""
-    header = struct.pack("<Q", len(data))
-    return (
-        header
-        + struct.pack("<I", masked_crc32c(header))
-        + data
-        + struct.pack("<I", masked_crc32c(data))
-    )
 
 
 def event_bytes(step: int, *values: Any, wall_time: float = 1000.0) -> bytes:

@@ -29,21 +29,11 @@ from ravelab.core.tensorboard.tfrecord import (
     read_payloads,
     read_records,
 )
+from tests.helpers import tfrecord_frame as frame
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rave-2.3.1"
 VERSION_0 = FIXTURES / "events.out.tfevents.1795672257.vm.29866.0"
 VERSION_1 = FIXTURES / "events.out.tfevents.1795672861.vm.14705.0"
-
-
-def frame(data: bytes) -> bytes:
-    """Return ``data`` framed as one TFRecord."""
-    header = struct.pack("<Q", len(data))
-    return (
-        header
-        + struct.pack("<I", masked_crc32c(header))
-        + data
-        + struct.pack("<I", masked_crc32c(data))
-    )
 
 
 def read_all(f: BinaryIO, chunk_size: int = 1 << 20) -> ReadResult:
