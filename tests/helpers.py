@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
+
 from ravelab.core.tensorboard.tfrecord import masked_crc32c
 
 T = TypeVar("T")
@@ -57,3 +59,12 @@ def tfrecord_frame(data: bytes) -> bytes:
         + data
         + struct.pack("<I", masked_crc32c(data))
     )
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``ravelab ARGS`` in this process: (exit code, stdout, stderr)."""
+    from ravelab.cli.main import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ravelab.cli.main import main
+from tests.helpers import run_cli
 
 
 @pytest.fixture
@@ -22,9 +23,4 @@ def cli(
     monkeypatch.setenv("RAVELAB_RAVE", str(rave_double))
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
 
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, capsys)

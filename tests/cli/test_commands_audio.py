@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.cli.main import main
 from tests.core.tensorboard.test_run_events import _make_run_layout
+from tests.helpers import run_cli
 
 
 @pytest.fixture
@@ -18,12 +19,7 @@ def run(
 ) -> object:
     monkeypatch.setenv("RAVELAB_DB", str(tmp_path / "cli.db"))
 
-    def call(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
+    return functools.partial(run_cli, capsys)
 
 
 def _import(run: object, tmp_path: Path, *extra: str) -> None:

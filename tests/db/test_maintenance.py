@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.cli.main import main
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from ravelab.db.maintenance import database_info
+from tests.helpers import run_cli as _cli
 
 
 def _filled(path: Path, runs: int = 3, points: int = 200) -> Path:
@@ -26,12 +26,6 @@ def _filled(path: Path, runs: int = 3, points: int = 200) -> Path:
                 db, experiment, [("loss", s, 1.0 / (s + 1), float(s)) for s in range(points)]
             )
     return path
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_info_describes_the_file(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

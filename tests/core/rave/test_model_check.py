@@ -3,6 +3,7 @@ the RAVE-environment double) and recorded with the model, `ravelab models [check
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import jobs as job_rows
 from tests.core.rave.conftest import make_run
+from tests.helpers import run_cli
 
 
 @pytest.fixture
@@ -165,10 +167,7 @@ def test_cli_models_and_models_check(
     monkeypatch.setenv("RAVELAB_DB", str(db_path))
     monkeypatch.setenv("RAVELAB_RAVE", str(rave_env))
 
-    def cli(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+    cli = functools.partial(run_cli, capsys)
 
     code, out, err = cli("models")
     assert code == ExitCode.OK, err

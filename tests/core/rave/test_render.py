@@ -3,6 +3,7 @@ render script (through the RAVE-environment double), the CLI's output."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.cli.main import main
 from ravelab.core.errors import ConfigError, NotFoundError, RaveNotFoundError
 from ravelab.core.rave.env_scripts import RENDER_SCRIPT, rave_python
 from ravelab.core.rave.render import (
@@ -22,6 +22,7 @@ from ravelab.core.rave.render import (
 )
 from ravelab.db import Database
 from tests.core.rave.conftest import make_run, read_wav, write_float_wav, write_wav
+from tests.helpers import run_cli
 
 
 @pytest.fixture
@@ -34,12 +35,7 @@ def cli(
     monkeypatch.setenv("RAVELAB_DB", str(tmp_path / "cli.db"))
     monkeypatch.setenv("RAVELAB_RAVE", str(rave_env))
 
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, capsys)
 
 
 def test_the_python_of_rave_is_its_shebang_or_next_to_it(rave_env: Path, tmp_path: Path) -> None:
