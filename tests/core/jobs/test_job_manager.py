@@ -41,6 +41,19 @@ def audio(tmp_path: Path) -> Path:
 
 
 @pytest.mark.usefixtures("fake_ffmpeg")
+def _ten_steps(name: str, dataset_id: int) -> dict[str, Any]:
+    """A 10-step run on the CPU, with the trainer's own validation and save intervals."""
+    return {
+        "name": name,
+        "dataset_id": dataset_id,
+        "config": "v2_small",
+        "max_steps": 10,
+        "batch_size": 4,
+        "gpu": -1,
+        "workers": 0,
+    }
+
+
 def test_dataset_create_runs_preprocess_and_registers_the_result(
     manager: TrainingManager, audio: Path, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
@@ -57,17 +70,7 @@ def test_dataset_create_runs_preprocess_and_registers_the_result(
     assert dataset.sources == [str(audio.resolve())]
     assert "--nolazy" in job.argv and "--num_signal" in job.argv
     # The new dataset trains right away.
-    experiment = manager.start_training(
-        {
-            "name": "on-clips",
-            "dataset_id": dataset_id,
-            "config": "v2_small",
-            "max_steps": 10,
-            "batch_size": 4,
-            "gpu": -1,
-            "workers": 0,
-        }
-    )
+    experiment = manager.start_training(_ten_steps("on-clips", dataset_id))
     assert manager.wait(experiment, timeout=60)["status"] == "completed"
 
 
@@ -198,17 +201,7 @@ def test_export_without_a_checkpoint_says_so_and_starts_nothing(
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
     dataset_id = register_dataset(db, dataset_dir, "synth").id
-    experiment = manager.start_training(
-        {
-            "name": "short",
-            "dataset_id": dataset_id,
-            "config": "v2_small",
-            "max_steps": 10,
-            "batch_size": 4,
-            "gpu": -1,
-            "workers": 0,
-        }
-    )
+    experiment = manager.start_training(_ten_steps("short", dataset_id))
     manager.wait(experiment, timeout=60)
     with pytest.raises(NotFoundError, match="no best checkpoint"):
         manager.jobs.export_model(experiment)
