@@ -68,3 +68,15 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def assert_reattached_run_completes(manager: Any, experiment_id: int, timeout: float) -> None:
+    """``manager`` (made after the app that started the run went away) follows the
+    60-step run to its end, with its one lr point (step 49) recorded once: none lost
+    while nobody followed, none twice."""
+    assert experiment_id in manager.active_processes  # re-attached and followed
+    experiment = manager.wait(experiment_id, timeout=timeout)
+    assert experiment["status"] == "completed"
+    assert experiment["progress"]["step"] == 60
+    lr = manager.get_metric_history(experiment_id, "lr")
+    assert [step for step, _ in lr] == [49]  # no point twice, none lost

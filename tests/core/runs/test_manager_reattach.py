@@ -19,8 +19,8 @@ from ravelab.core.runs.run_files import EXIT_FILE
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.core.runs.test_manager_stop import _group_gone
+from tests.helpers import assert_reattached_run_completes, wait_until
 from tests.helpers import run_config as _config
-from tests.helpers import wait_until
 
 _APP = """
 import sys, time
@@ -61,13 +61,7 @@ def test_killing_the_app_keeps_the_run_and_a_new_manager_reattaches(
     app.stdout.close()
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.status == "running" and record.ended_at is None
-    manager = make_manager()
-    assert experiment_id in manager.active_processes  # re-attached and followed
-    experiment = manager.wait(experiment_id, timeout=90)
-    assert experiment["status"] == "completed"
-    assert experiment["progress"]["step"] == 60
-    lr = manager.get_metric_history(experiment_id, "lr")
-    assert [step for step, _ in lr] == [49]  # no point twice, none lost
+    assert_reattached_run_completes(make_manager(), experiment_id, timeout=90)
 
 
 def test_a_run_that_ended_while_the_app_was_closed_is_settled_on_start(

@@ -36,7 +36,7 @@ from ravelab.core.slurm.settings import SlurmSettings
 from ravelab.core.slurm.states import JobInfo
 from ravelab.db import Database
 from ravelab.db import experiments as rows
-from tests.helpers import run_config, wait_until
+from tests.helpers import assert_reattached_run_completes, run_config, wait_until
 
 # One worker runs them all, one after another: they share the one-node cluster (a test
 # fills the node on purpose), so in parallel they would queue behind each other.
@@ -344,12 +344,7 @@ def test_a_new_manager_reattaches_to_a_running_job(
     assert record is not None and record.ended_at is None and record.job_id
 
     second = make_manager(fresh_executor=True)  # as after a restart: nothing in memory
-    assert experiment_id in second.active_processes
-    experiment = second.wait(experiment_id, timeout=60)
-    assert experiment["status"] == "completed"
-    assert experiment["progress"]["step"] == 60
-    lr = second.get_metric_history(experiment_id, "lr")
-    assert [step for step, _ in lr] == [49]  # no point twice, none lost
+    assert_reattached_run_completes(second, experiment_id, timeout=60)
 
 
 def test_stop_at_the_next_checkpoint_then_resume_as_a_new_job(
