@@ -22,9 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))  # tests.e2e.random_run
+sys.path.insert(0, str(ROOT))  # tests.e2e.random_run, tests.helpers
 
-from tests.e2e.random_run import completed_experiment, make_random_run, write_tone  # noqa: E402
+from tests.e2e.random_run import completed_experiment, make_random_run  # noqa: E402
+from tests.helpers import write_tone  # noqa: E402
 
 from ravelab.core.rave.render import render  # noqa: E402
 from ravelab.db import Database  # noqa: E402

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import struct
 import time
+import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from ravelab.core.tensorboard.tfrecord import masked_crc32c
@@ -80,3 +84,26 @@ def assert_reattached_run_completes(manager: Any, experiment_id: int, timeout: f
     assert experiment["progress"]["step"] == 60
     lr = manager.get_metric_history(experiment_id, "lr")
     assert [step for step, _ in lr] == [49]  # no point twice, none lost
+
+
+def write_tone(
+    path: Path,
+    seconds: float,
+    rate: int = 44100,
+    channels: int = 1,
+    hz: float = 220.0,
+    decay: float = 2.0,
+    amplitude: float = 0.4,
+) -> npt.NDArray[np.float64]:
+    """A 16-bit PCM WAV: a sine at ``hz`` that decays (``decay`` per second; 0: a steady
+    tone) and restarts every half second, the same on every channel. Returns the mono
+    signal."""
+    t = np.arange(int(seconds * rate)) / rate
+    signal = amplitude * np.sin(2 * np.pi * hz * t) * np.exp(-decay * (t % 0.5))
+    pcm = (np.repeat(signal[:, None], channels, axis=1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(pcm.tobytes())
+    return signal

@@ -1,5 +1,5 @@
-"""A RAVE run with random weights, registered as a finished experiment, and a test tone:
-what both the real-render e2e tests and bench/bench_render.py start from.
+"""A RAVE run with random weights, registered as a finished experiment: what both the
+real-render e2e tests and bench/bench_render.py start from (with tests.helpers.write_tone).
 
 ``make_random_run`` runs bench/make_fake_rave_run.py in RAVE's own environment (it needs
 the ``rave`` of a real one); nothing is trained, so the sound is meaningless but shapes,
@@ -9,11 +9,7 @@ lengths and speed are those of a trained model of the same config.
 from __future__ import annotations
 
 import subprocess
-import wave
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from ravelab.core.rave.env_scripts import rave_python
 from ravelab.db import Database, ExperimentRecord, RunStatus
@@ -55,24 +51,3 @@ def completed_experiment(db: Database, run_dir: Path) -> ExperimentRecord:
     record = experiment_rows.get_experiment(db, experiment_id)
     assert record is not None
     return record
-
-
-def write_tone(
-    path: Path,
-    seconds: float,
-    rate: int = 44100,
-    channels: int = 1,
-    hz: float = 220.0,
-    decay: float = 2.0,
-) -> npt.NDArray[np.float64]:
-    """A 16-bit PCM WAV: a sine at ``hz`` that decays (``decay`` per second) and restarts
-    every half second, the same on every channel. Returns the mono signal."""
-    t = np.arange(int(seconds * rate)) / rate
-    signal = 0.4 * np.sin(2 * np.pi * hz * t) * np.exp(-decay * (t % 0.5))
-    pcm = (np.repeat(signal[:, None], channels, axis=1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(channels)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(pcm.tobytes())
-    return signal

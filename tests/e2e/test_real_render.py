@@ -21,8 +21,9 @@ from ravelab.core.rave.render import render
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import jobs as job_rows
-from tests.e2e.random_run import completed_experiment, make_random_run, write_tone
+from tests.e2e.random_run import completed_experiment, make_random_run
 from tests.fake_rave.env_python import read_wav
+from tests.helpers import write_tone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800), pytest.mark.xdist_group("e2e")]
 

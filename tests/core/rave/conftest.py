@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import struct
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ravelab.db import Database, ExperimentRecord, RunStatus, artifacts
 from ravelab.db import experiments as experiment_rows
 from tests.conftest import FIXTURES
 from tests.fake_rave.env_python import write_rave_env
+from tests.helpers import write_tone
 
 
 @pytest.fixture(scope="session")
@@ -26,15 +26,7 @@ def rave_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def write_wav(path: Path, seconds: float, rate: int = 44100, channels: int = 1) -> Path:
     """A 16-bit PCM WAV: a 220 Hz sine at -10 dB on every channel."""
-    frames = int(seconds * rate)
-    t = np.arange(frames) / rate
-    signal = 0.3 * np.sin(2 * np.pi * 220 * t)
-    pcm = (np.repeat(signal[:, None], channels, axis=1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(channels)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(pcm.tobytes())
+    write_tone(path, seconds, rate, channels, hz=220.0, decay=0.0, amplitude=0.3)
     return path
 
 
