@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError
 from ravelab.core.rave.training_config import build_train_argv, validate_training_config
 from ravelab.db import Database
-
-
-@pytest.fixture
-def dataset_id(db: Database, dataset_dir: Path) -> int:
-    return register_dataset(db, dataset_dir, "synth").id
 
 
 def _config(dataset: int, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.runs.compare import diff_configs
 from ravelab.core.runs.training_manager import TrainingManager
@@ -29,11 +28,6 @@ def manager(db: Database, rave_double: Path, tmp_path: Path) -> Iterator[Trainin
     for experiment_id in list(manager.active_processes):
         manager.wait(experiment_id, timeout=60)
     manager.shutdown()
-
-
-@pytest.fixture
-def dataset_id(db: Database, dataset_dir: Path) -> int:
-    return register_dataset(db, dataset_dir, "synth").id
 
 
 def _config(dataset: int, **extra: Any) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from ravelab.core.datasets import register_dataset
 from ravelab.core.errors import LaunchError
 from ravelab.core.runs.run_files import (
     EXIT_FILE,
@@ -88,11 +87,6 @@ def cluster() -> Cluster:
             pytest.fail(f"{REQUIRE_ENV}=1 but {message}")
         pytest.skip(message)
     return found
-
-
-@pytest.fixture
-def dataset_id(db: Database, dataset_dir: Path) -> int:
-    return register_dataset(db, dataset_dir, "synth").id
 
 
 @pytest.fixture
