@@ -13,6 +13,9 @@ import pytest
 
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.main import build_parser
+from tests.core.jobs.test_preprocess import fake_ffmpeg, write_wav
+
+__all__ = ["fake_ffmpeg"]  # the fixture, for the dataset test
 
 TRAIN = (
     "train",
@@ -251,17 +254,8 @@ def test_checkpoints_resume_and_at_checkpoint_flags(
     assert code == ExitCode.NOT_FOUND
 
 
-def test_dataset_create_export_models_and_jobs(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.core.jobs.test_preprocess import write_wav
-
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    for tool in ("ffmpeg", "ffprobe"):
-        (fake_bin / tool).write_text("#!/bin/sh\nexit 0\n")
-        (fake_bin / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+@pytest.mark.usefixtures("fake_ffmpeg")
+def test_dataset_create_export_models_and_jobs(cli: Any, tmp_path: Path) -> None:
     for index in range(20):
         write_wav(tmp_path / "audio" / f"c{index}.wav", 5.0)
     code, out, err = cli("dataset", "create", str(tmp_path / "audio"), "--name", "raw", "--check")
