@@ -111,9 +111,9 @@ def test_a_refused_render_says_why_and_the_clips_stay(
         panel.render_bar.start_render()
     assert "song.wav" in failed.args[0] and failed.args[0] in panel.render_bar.status.text()
     assert not panel.showing_render and panel.loaded is not None
-    # A real file, but this synthetic run has no config.gin: said before RAVE starts.
+    # A real file, but this synthetic run has no checkpoint yet: said before RAVE starts.
     source = write_wav(tmp_path / "ok.wav", 0.2)
     _drop(panel, source)
     with qtbot.waitSignal(panel.render_bar.failed, timeout=60_000) as failed:
         panel.render_bar.start_render()
-    assert "no config.gin" in failed.args[0]
+    assert "no best checkpoint" in failed.args[0] and "train it further" in failed.args[0]
