@@ -11,7 +11,16 @@ import pytest
 from ravelab.cli.exit_codes import ExitCode
 
 
-def test_configs_and_doctor(cli: Any, rave_double: Path) -> None:
+@pytest.fixture
+def no_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH without SLURM's commands: where SLURM is installed but its controller is down,
+    `scontrol ping` alone waits about 9 s, and these tests are not about SLURM."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_configs_and_doctor(cli: Any, rave_double: Path, no_cluster: None) -> None:
     code, out, _ = cli("configs", "--json")
     data = json.loads(out)
     assert "v2_small" in [c["name"] for c in data["base configs"]]
@@ -25,7 +34,7 @@ def test_configs_and_doctor(cli: Any, rave_double: Path) -> None:
 
 
 def test_settings_store_the_rave_executable(
-    cli: Any, rave_double: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any, rave_double: Path, monkeypatch: pytest.MonkeyPatch, no_cluster: None
 ) -> None:
     monkeypatch.delenv("RAVELAB_RAVE")
     code, out, _ = cli("settings", "set", "rave", str(rave_double))
