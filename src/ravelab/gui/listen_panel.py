@@ -36,15 +36,10 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QFrame,
-    QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
-    QSizePolicy,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -65,10 +60,11 @@ from ravelab.db import ExperimentRecord
 from ravelab.gui.audio_player import AudioPlayer
 from ravelab.gui.audio_views import SignalView
 from ravelab.gui.experiments_model import is_live
+from ravelab.gui.latest_task import LatestTask
 from ravelab.gui.listen_compare import CompareList, CompareRow
+from ravelab.gui.listen_controls import ListenControls
 from ravelab.gui.listen_render import RenderBar, RenderOutcome, RenderView
-from ravelab.gui.step_slider import CHECKPOINT_COLOUR, PHASE_2_COLOUR, StepSlider
-from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
+from ravelab.gui.style import HINT_STYLE
 from ravelab.gui.workers import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -89,44 +85,6 @@ def source_key(experiment_id: int | str, half: str) -> str:
 def clock(frames: int, rate: int) -> str:
     seconds = frames / max(rate, 1)
     return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
-
-
-class _Latest:
-    """Runs one task at a time on a runner; while one runs, only the newest request waits
-    (a dragged slider asks for many clips, only the last matters)."""
-
-    def __init__(self, runner: TaskRunner) -> None:
-        self.runner = runner
-        self.busy = False
-        self._pending: tuple[Callable[[], Any], Callable[[Any], None]] | None = None
-
-    def submit(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        if self.busy:
-            self._pending = (work, done)
-        else:
-            self._start(work, done)
-
-    def _start(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        self.busy = True
-
-        def finish(result: Any) -> None:
-            self.busy = False
-            if self._pending is None:
-                done(result)  # a result already superseded is not shown
-            self._next()
-
-        def fail(error: BaseException) -> None:
-            self.busy = False
-            logger.warning("listening: %s", error)
-            self._next()
-
-        self.runner.submit(work, finish, fail)
-
-    def _next(self) -> None:
-        if self._pending is not None:
-            work, done = self._pending
-            self._pending = None
-            self._start(work, done)
 
 
 class ListenPanel(QWidget):
@@ -158,9 +116,9 @@ class ListenPanel(QWidget):
         self.manager = manager
         self.player = player if player is not None else AudioPlayer(parent=self)
         self._runner = TaskRunner(self)
-        self._timeline_task = _Latest(self._runner)
-        self._pair_task = _Latest(self._runner)
-        self._compare_task = _Latest(self._runner)
+        self._timeline_task = LatestTask(self._runner)
+        self._pair_task = LatestTask(self._runner)
+        self._compare_task = LatestTask(self._runner)
         self._reader = PairReader()  # used by the worker only
         self._record: ExperimentRecord | None = None
         self._others: list[ExperimentRecord] = []
@@ -176,79 +134,27 @@ class ListenPanel(QWidget):
         self._clip_pairs = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
-        # -- step and pair --
-        self.slider = StepSlider()
+        # -- step and pair: their widgets, under the names the panel has always had --
+        controls = ListenControls()
+        self.controls = controls
+        self.slider = controls.slider
+        self.previous_button = controls.previous_button
+        self.next_button = controls.next_button
+        self.step_label = controls.step_label
+        self.pair_combo = controls.pair_combo
+        self.play_input_button = controls.play_input_button
+        self.play_reconstruction_button = controls.play_reconstruction_button
+        self.ab_button = controls.ab_button
+        self.time_label = controls.time_label
+        self.output_label = controls.output_label
+        self.note_label = controls.note_label
         self.slider.valueChanged.connect(self._on_slider)
-        self.previous_button = QToolButton()
-        self.previous_button.setText("◀")
-        self.previous_button.setToolTip("The previous validation (Left)")
         self.previous_button.clicked.connect(lambda: self.move_step(-1))
-        self.next_button = QToolButton()
-        self.next_button.setText("▶")
-        self.next_button.setToolTip("The next validation (Right)")
         self.next_button.clicked.connect(lambda: self.move_step(1))
-        self.step_label = QLabel()
-        self.step_label.setMinimumWidth(230)
-        legend = QLabel(
-            f"<span style='color:{PHASE_2_COLOUR.name()}'>▌</span> phase 2  "
-            f"<span style='color:{CHECKPOINT_COLOUR.name()}'>▌</span> checkpoints"
-        )
-        legend.setStyleSheet(HINT_STYLE)
-        self.pair_combo = QComboBox()
-        self.pair_combo.setToolTip("Which validation example of the clip (RAVE keeps up to 8)")
-        self.pair_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.pair_combo.currentIndexChanged.connect(self._on_pair)
-        self.play_input_button = QPushButton("Play input")
-        self.play_input_button.setToolTip("Play what RAVE was given (Space: play/pause)")
         self.play_input_button.clicked.connect(lambda: self.play_half(INPUT))
-        self.play_reconstruction_button = QPushButton("Play reconstruction")
-        self.play_reconstruction_button.setToolTip("Play what the model made of it")
         self.play_reconstruction_button.clicked.connect(lambda: self.play_half(RECONSTRUCTION))
-        self.ab_button = QPushButton("A/B")
-        self.ab_button.setCheckable(True)
-        self.ab_button.setToolTip(
-            "Switch between the input (A) and the reconstruction (B) at the same position (B)"
-        )
         self.ab_button.clicked.connect(lambda _checked: self.toggle_ab())
-        for button in (
-            self.play_input_button,
-            self.play_reconstruction_button,
-            self.ab_button,
-            self.previous_button,
-            self.next_button,
-        ):
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.pair_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.time_label = QLabel("0:00.00 / 0:00.00")
-        self.output_label = QLabel()
-        self.output_label.setStyleSheet(ERROR_STYLE)
-        self.output_label.setWordWrap(True)
-        self.output_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.output_label.hide()
-        self.note_label = QLabel()
-        self.note_label.setStyleSheet(HINT_STYLE)
-        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-        step_row = QHBoxLayout()
-        step_row.addWidget(QLabel("Step"))
-        step_row.addWidget(self.previous_button)
-        step_row.addWidget(self.slider, 1)
-        step_row.addWidget(self.next_button)
-        step_row.addWidget(self.step_label)
-        step_row.addWidget(legend)
-        play_row = QHBoxLayout()
-        play_row.addWidget(QLabel("Pair"))
-        play_row.addWidget(self.pair_combo)
-        play_row.addSpacing(12)
-        play_row.addWidget(self.play_input_button)
-        play_row.addWidget(self.play_reconstruction_button)
-        play_row.addWidget(self.ab_button)
-        play_row.addSpacing(12)
-        play_row.addWidget(self.time_label)
-        play_row.addSpacing(12)
-        play_row.addWidget(self.output_label, 1)
-        play_row.addWidget(self.note_label, 1)
 
         # -- what is shown: one pair, or a comparison --
         self.input_view = SignalView("A · Input")
@@ -270,8 +176,7 @@ class ListenPanel(QWidget):
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(0, 0, 0, 0)
-        content_layout.addLayout(step_row)
-        content_layout.addLayout(play_row)
+        content_layout.addWidget(controls)
         content_layout.addWidget(self.views, 1)
         self.empty = QLabel("Select a run to hear its validation clips.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
