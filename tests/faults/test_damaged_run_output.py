@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +37,31 @@ from tests.helpers import tfrecord_frame as _frame
 pytestmark = pytest.mark.faults
 
 
-def _finished_pair(
-    make_manager: Any, dataset_id: int, db: Database, **config: Any
-) -> tuple[tuple[int, Path], tuple[int, Path]]:
-    """Two runs of the same replay that have ended, neither read yet: (damaged, undisturbed)."""
-    manager = make_manager(follow=False)
-    runs = []
-    for name in ("damaged", "undisturbed"):
-        experiment_id = manager.start_training(run_config(dataset_id, name=name, **config))
-        record = rows.get_experiment(db, experiment_id)
-        assert record is not None and record.run_dir is not None
-        runs.append((experiment_id, Path(record.run_dir)))
-    for _experiment_id, run_dir in runs:
-        wait_until(lambda d=run_dir: (d / EXIT_FILE).exists(), 60, "the run's exit record")
-    return runs[0], runs[1]
+#: ``finished_pair(**config)``: (damaged, undisturbed), each as (experiment id, run folder).
+FinishedPair = Callable[..., tuple[tuple[int, Path], tuple[int, Path]]]
+
+
+@pytest.fixture
+def finished_pair(
+    make_manager: Any, dataset_id: int, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> FinishedPair:
+    """Start two runs of the same replay (at full speed) and wait until both have ended,
+    neither read yet: ``finished_pair(**config)`` gives (damaged, undisturbed)."""
+
+    def start(**config: Any) -> tuple[tuple[int, Path], tuple[int, Path]]:
+        monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
+        manager = make_manager(follow=False)
+        runs = []
+        for name in ("damaged", "undisturbed"):
+            experiment_id = manager.start_training(run_config(dataset_id, name=name, **config))
+            record = rows.get_experiment(db, experiment_id)
+            assert record is not None and record.run_dir is not None
+            runs.append((experiment_id, Path(record.run_dir)))
+        for _experiment_id, run_dir in runs:
+            wait_until(lambda d=run_dir: (d / EXIT_FILE).exists(), 60, "the run's exit record")
+        return runs[0], runs[1]
+
+    return start
 
 
 def _ravelab_list(db_path: Path) -> subprocess.CompletedProcess[str]:
@@ -96,16 +108,11 @@ def _check_list_and_undisturbed(
 
 
 def test_stdout_log_replaced_by_a_folder(
-    make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     db_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    (damaged, damaged_dir), (undisturbed, _) = _finished_pair(
-        make_manager, dataset_id, db, max_steps=120
-    )
+    (damaged, damaged_dir), (undisturbed, _) = finished_pair(max_steps=120)
     (damaged_dir / STDOUT_LOG).rename(damaged_dir / "stdout.log.moved")
     (damaged_dir / STDOUT_LOG).mkdir()
 
@@ -122,15 +129,13 @@ def test_stdout_log_replaced_by_a_folder(
 
 
 def test_hostile_lines_in_stdout(
-    make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     db_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
     monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "60")
-    (damaged, damaged_dir), (undisturbed, _) = _finished_pair(make_manager, dataset_id, db)
+    (damaged, damaged_dir), (undisturbed, _) = finished_pair()
     log = damaged_dir / STDOUT_LOG
     lines = log.read_bytes().splitlines(keepends=True)
     hostile = [
@@ -153,16 +158,11 @@ def test_hostile_lines_in_stdout(
 
 
 def test_event_file_with_absurd_numbers_garbage_and_a_torn_record(
-    make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     db_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    (damaged, damaged_dir), (undisturbed, _) = _finished_pair(
-        make_manager, dataset_id, db, max_steps=120
-    )
+    (damaged, damaged_dir), (undisturbed, _) = finished_pair(max_steps=120)
     (events,) = find_event_files(damaged_dir)
     audio = Summary.Audio(
         sample_rate=float("nan"), num_channels=2**40, length_frames=-5, encoded_audio_string=b"RIFF"
@@ -195,16 +195,11 @@ def test_event_file_with_absurd_numbers_garbage_and_a_torn_record(
 
 
 def test_truncated_event_file(
-    make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     db_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    (damaged, damaged_dir), (undisturbed, _) = _finished_pair(
-        make_manager, dataset_id, db, max_steps=120
-    )
+    (damaged, damaged_dir), (undisturbed, _) = finished_pair(max_steps=120)
     (events,) = find_event_files(damaged_dir)
     data = events.read_bytes()
     cut = len(data) * 2 // 3 + 5  # inside a record, most likely
@@ -235,14 +230,11 @@ def test_truncated_event_file(
 
 def test_a_failing_poll_flags_the_run_backs_off_and_loses_nothing(
     make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    (damaged, damaged_dir), (undisturbed, _) = _finished_pair(
-        make_manager, dataset_id, db, max_steps=120
-    )
+    (damaged, damaged_dir), (undisturbed, _) = finished_pair(max_steps=120)
     reference = make_manager(follow=False, reattach=False)  # the damaged run is left unread
     assert reference.wait(undisturbed, timeout=60)["status"] == "completed"
     record = rows.get_experiment(db, damaged)
@@ -277,13 +269,11 @@ def test_a_failing_poll_flags_the_run_backs_off_and_loses_nothing(
 
 
 def test_an_import_is_all_or_nothing(
-    make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    (_damaged, damaged_dir), _ = _finished_pair(make_manager, dataset_id, db, max_steps=60)
+    (_damaged, damaged_dir), _ = finished_pair(max_steps=60)
     (folder,) = [p.parent for p in damaged_dir.glob("*/config.gin")]
     (events,) = find_event_files(damaged_dir)
     with open(events, "ab") as handle:
@@ -309,13 +299,11 @@ def test_an_import_is_all_or_nothing(
 
 
 def test_one_shot_commands_settle_an_ended_run_whose_reading_keeps_failing(
-    make_manager: Any,
-    dataset_id: int,
+    finished_pair: FinishedPair,
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0")
-    (damaged, damaged_dir), _ = _finished_pair(make_manager, dataset_id, db, max_steps=60)
+    (damaged, damaged_dir), _ = finished_pair(max_steps=60)
 
     def always_failing(*args: Any) -> None:
         raise ValueError("a value the store always refuses")
