@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -123,23 +124,31 @@ def template(tmp_path_factory: pytest.TempPathFactory, rave_double: Path) -> Pat
     return run_dir
 
 
-def _unended_copy(db: Database, dataset_id: int, template: Path, runs: Path, name: str) -> int:
-    """A row for a copy of the template run, as if its end had not been seen yet."""
-    experiment_id = rows.insert_experiment(
-        db, name=name, project_id=1, dataset_id=dataset_id, config=run_config(dataset_id)
-    )
-    run_dir = runs / f"{experiment_id:04d}-{name}"
-    shutil.copytree(template, run_dir)
-    info = json.loads((template / SUPERVISOR_FILE).read_text())
-    rows.update_fields(
-        db,
-        experiment_id,
-        run_dir=str(run_dir),
-        pid=info["supervisor_pid"],
-        pid_start_time=info["supervisor_start_time"],  # long gone: a dead identity
-        host=info["host"],
-    )
-    return experiment_id
+@pytest.fixture
+def unended_copy(
+    db: Database, dataset_id: int, template: Path, tmp_path: Path
+) -> Callable[[str], int]:
+    """``unended_copy(name)``: a row for a copy of the template run in ``tmp_path/runs``,
+    as if its end had not been seen yet."""
+
+    def copy(name: str) -> int:
+        experiment_id = rows.insert_experiment(
+            db, name=name, project_id=1, dataset_id=dataset_id, config=run_config(dataset_id)
+        )
+        run_dir = tmp_path / "runs" / f"{experiment_id:04d}-{name}"
+        shutil.copytree(template, run_dir)
+        info = json.loads((template / SUPERVISOR_FILE).read_text())
+        rows.update_fields(
+            db,
+            experiment_id,
+            run_dir=str(run_dir),
+            pid=info["supervisor_pid"],
+            pid_start_time=info["supervisor_start_time"],  # long gone: a dead identity
+            host=info["host"],
+        )
+        return experiment_id
+
+    return copy
 
 
 def _list_all(db_path: Path, rave: Path) -> None:
@@ -152,16 +161,12 @@ def _list_all(db_path: Path, rave: Path) -> None:
 def test_a_damaged_exit_json_fails_its_run_with_the_reason_and_nothing_else(
     db: Database,
     db_path: Path,
-    dataset_id: int,
-    template: Path,
-    tmp_path: Path,
+    unended_copy: Callable[[str], int],
     rave_double: Path,
     content: str,
     word: str,
 ) -> None:
-    runs = tmp_path / "runs"
-    damaged = _unended_copy(db, dataset_id, template, runs, "damaged")
-    sound = _unended_copy(db, dataset_id, template, runs, "sound")
+    damaged, sound = unended_copy("damaged"), unended_copy("sound")
     _damage(Path(experiment(db, damaged).run_dir) / EXIT_FILE, content)
     record = ExitRecord.read(Path(experiment(db, damaged).run_dir))
     assert record is not None and record.damaged and word in str(record.error)
@@ -179,23 +184,20 @@ def test_a_damaged_exit_json_fails_its_run_with_the_reason_and_nothing_else(
 def test_a_damaged_supervisor_json_is_named_and_harms_no_other_run(
     db: Database,
     db_path: Path,
-    dataset_id: int,
-    template: Path,
+    unended_copy: Callable[[str], int],
     tmp_path: Path,
     rave_double: Path,
     content: str,
     word: str,
 ) -> None:
-    runs = tmp_path / "runs"
-    damaged = _unended_copy(db, dataset_id, template, runs, "damaged")
-    sound = _unended_copy(db, dataset_id, template, runs, "sound")
+    damaged, sound = unended_copy("damaged"), unended_copy("sound")
     run_dir = Path(experiment(db, damaged).run_dir)
     _damage(run_dir / SUPERVISOR_FILE, content)
     info = SupervisorInfo.read(run_dir)
     assert info is not None and info.problem is not None and word in info.problem
     assert "supervisor.json" in info.problem
     (run_dir / EXIT_FILE).unlink()  # and it ended without recording its exit
-    manager = TrainingManager(db, rave=str(rave_double), runs_dir=runs, follow=False)
+    manager = TrainingManager(db, rave=str(rave_double), runs_dir=tmp_path / "runs", follow=False)
     bad = experiment(db, damaged)
     assert bad.status == "failed" and bad.reason.startswith("process lost")
     assert (experiment(db, sound).status, experiment(db, sound).reason) == ("completed", None)
@@ -209,15 +211,12 @@ def test_a_damaged_supervisor_json_is_named_and_harms_no_other_run(
 def test_a_damaged_launch_json_ends_the_supervisor_with_the_reason(
     db: Database,
     db_path: Path,
-    dataset_id: int,
-    template: Path,
-    tmp_path: Path,
+    unended_copy: Callable[[str], int],
     rave_double: Path,
     content: str,
     word: str,
 ) -> None:
-    runs = tmp_path / "runs"
-    damaged = _unended_copy(db, dataset_id, template, runs, "damaged")
+    damaged = unended_copy("damaged")
     run_dir = Path(experiment(db, damaged).run_dir)
     (run_dir / EXIT_FILE).unlink()
     _damage(run_dir / LAUNCH_FILE, content)
