@@ -1,23 +1,38 @@
 """Helpers of the run-lifecycle fault tests: the `ravelab` CLI as real processes, the
-test-only pause points, and the check that a run's points are exactly what its trainer
-printed (none lost, none doubled)."""
+test-only pause points, long runs of the double started and waited on, and the check that
+a run's points are exactly what its trainer printed (none lost, none doubled)."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ravelab.core.runs.executor import trainer_identity
+from ravelab.core.runs.process_identity import ProcessIdentity, is_alive
 from ravelab.db import Database
 from ravelab.db import experiments as rows
-from tests.helpers import wait_until
+from tests.helpers import run_config, wait_until
 
 #: The double's step lines (`step: i loss: x lr: y`): deterministic, so a run's points
 #: can be checked against what it printed and against an undisturbed run.
 _STEP_LINE = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
+
+
+#: A run long enough to be stopped or killed mid-way (it is always stopped, never waited out).
+LONG_RUN = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "100"}
+
+
+def long_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the runs this test starts in-process long ones (:data:`LONG_RUN`)."""
+    for name, value in LONG_RUN.items():
+        monkeypatch.setenv(name, value)
 
 
 def cli_env(rave: Path, **extra: str) -> dict[str, str]:
@@ -117,3 +132,36 @@ def experiment(db: Database, experiment_id: int) -> Any:
     record = rows.get_experiment(db, experiment_id)
     assert record is not None
     return record
+
+
+def start_run(
+    make_manager: Any, db: Database, dataset_id: int, name: str, **config: Any
+) -> tuple[Any, int, Path]:
+    """Start a run of the double from a new manager that follows nothing (the test
+    drives it): (manager, experiment id, run folder)."""
+    manager = make_manager(follow=False)
+    experiment_id = manager.start_training(run_config(dataset_id, name=name, **config))
+    return manager, experiment_id, Path(experiment(db, experiment_id).run_dir)
+
+
+def wait_some_points(run_dir: Path) -> None:
+    """Wait until the run's trainer has printed a few step lines."""
+    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+
+
+def wait_training(run_dir: Path) -> tuple[ProcessIdentity, int]:
+    """Wait until the run's supervisor has recorded its trainer (supervisor.json) and the
+    trainer has printed a few steps; the trainer's identity and process group."""
+    trainer = wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
+    wait_some_points(run_dir)
+    return trainer
+
+
+def kill_supervisor(db: Database, experiment_id: int) -> Path:
+    """SIGKILL the run's recorded supervisor and wait until it is gone; the run folder."""
+    record = experiment(db, experiment_id)
+    assert record.pid is not None and record.pid_start_time is not None
+    supervisor = ProcessIdentity(record.pid, record.pid_start_time)
+    os.kill(record.pid, signal.SIGKILL)
+    wait_until(lambda: is_alive(supervisor) is False, timeout=30, what="supervisor gone")
+    return Path(record.run_dir)

@@ -29,22 +29,24 @@ from ravelab.core.runs.run_files import (
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.faults.run_helpers import (
+    LONG_RUN,
     assert_points_exact,
     cli_env,
     experiment,
     gate_env,
+    kill_supervisor,
+    long_runs,
     no_traceback,
-    printed_points,
     ravelab,
+    start_run,
     train_args,
     wait_reached,
+    wait_some_points,
+    wait_training,
 )
-from tests.helpers import run_config, wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.faults
-
-#: A run long enough to be stopped mid-way (it is always stopped, never waited out).
-_LONG = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "100"}
 
 
 def _supervisors(run_dir: Path) -> list[int]:
@@ -69,10 +71,8 @@ def _checkpoint(run_dir: Path) -> Path:
 
 
 def _stopped_run(make_manager: Any, db: Database, dataset_id: int, name: str) -> tuple[int, Path]:
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name=name))
-    run_dir = Path(experiment(db, experiment_id).run_dir)
-    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    manager, experiment_id, run_dir = start_run(make_manager, db, dataset_id, name)
+    wait_some_points(run_dir)
     assert manager.stop_training(experiment_id)
     final = manager.wait(experiment_id, timeout=60)
     assert final["status"] == "stopped"
@@ -89,8 +89,7 @@ def test_two_resumes_at_once_start_one_run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
+    long_runs(monkeypatch)
     experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "twice")
     before = rows.metric_history(db, experiment_id, "loss")
     _checkpoint(run_dir)
@@ -137,7 +136,7 @@ def test_a_stop_while_the_run_is_launched_stops_it(
     rave_double: Path,
     tmp_path: Path,
 ) -> None:
-    env = cli_env(rave_double, **_LONG)
+    env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
     train = subprocess.Popen(
         train_args(db_path, "stopped-early"),
@@ -176,8 +175,7 @@ def test_a_process_of_the_run_that_outlives_its_exit_json_can_still_be_stopped(
     rave_double: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
+    long_runs(monkeypatch)
     experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "stray")
     points = assert_points_exact(db, experiment_id)
     # A process of the run that left its trainer's group (its own session) and so
@@ -220,7 +218,7 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
     tmp_path: Path,
     point: str,
 ) -> None:
-    env = cli_env(rave_double, **_LONG)
+    env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
     train = subprocess.Popen(
         train_args(db_path, "orphan-stop"),
@@ -233,7 +231,7 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
     assert record is not None
     if point == "after-launch":
         run_dir = Path(str(record.run_dir))
-        wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+        wait_some_points(run_dir)
     stop = ravelab(db_path, env, "stop", str(record.id), "--no-wait")
     no_traceback(stop.stdout, stop.stderr)
     assert stop.returncode == 0, stop.stderr
@@ -264,28 +262,17 @@ def test_a_stop_at_the_next_checkpoint_survives_its_supervisor(
     monkeypatch: pytest.MonkeyPatch,
     killed: str,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="at-checkpoint"))
-    record = experiment(db, experiment_id)
-    run_dir = Path(record.run_dir)
-    trainer = wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
-    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
-    supervisor = ProcessIdentity(record.pid, record.pid_start_time)
+    long_runs(monkeypatch)
+    _, experiment_id, run_dir = start_run(make_manager, db, dataset_id, "at-checkpoint")
+    trainer = wait_training(run_dir)
     env = cli_env(rave_double)
-
-    def kill_supervisor() -> None:
-        os.kill(supervisor.pid, 9)
-        wait_until(lambda: is_alive(supervisor) is False, what="the supervisor is gone")
-
     if killed == "before-the-request":
-        kill_supervisor()
+        kill_supervisor(db, experiment_id)
     asked = ravelab(db_path, env, "stop", str(experiment_id), "--at-checkpoint")
     no_traceback(asked.stdout, asked.stderr)
     assert asked.returncode == 0 and "at its next checkpoint" in asked.stdout, asked
     if killed == "after-the-request":
-        kill_supervisor()
+        kill_supervisor(db, experiment_id)
         listing = ravelab(db_path, env, "list")  # re-attaching hands the request on
         no_traceback(listing.stdout, listing.stderr)
     wait_until(lambda: processes_with_env(STOPPER_ENV, marker_value(run_dir)), what="a stopper")
@@ -315,13 +302,9 @@ def test_a_run_whose_folder_is_moved_away_says_so_and_still_stops(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="moved"))
-    run_dir = Path(experiment(db, experiment_id).run_dir)
-    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
-    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    long_runs(monkeypatch)
+    _, experiment_id, run_dir = start_run(make_manager, db, dataset_id, "moved")
+    wait_training(run_dir)
     run_dir.rename(tmp_path / "elsewhere")
     env = cli_env(rave_double)
     logs = ravelab(db_path, env, "logs", str(experiment_id))
@@ -351,8 +334,7 @@ def test_a_resume_killed_before_it_starts_anything_is_never_started(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
+    long_runs(monkeypatch)
     experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "cut-short")
     points = rows.metric_history(db, experiment_id, "loss")
     _checkpoint(run_dir)
@@ -396,8 +378,7 @@ def test_exports_of_two_checkpoints_never_share_one_model_file(
     rave_double: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
+    long_runs(monkeypatch)
     experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "exported")
     latest = _checkpoint(run_dir)
     best = latest.with_name("best.ckpt")
@@ -448,17 +429,10 @@ def test_a_supervisor_json_naming_another_process_never_gets_it_signalled(
     rave_double: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="swapped"))
-    record = experiment(db, experiment_id)
-    run_dir = Path(record.run_dir)
-    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
-    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
-    os.kill(record.pid, 9)
-    supervisor = ProcessIdentity(record.pid, record.pid_start_time)
-    wait_until(lambda: is_alive(supervisor) is False, what="the supervisor is gone")
+    long_runs(monkeypatch)
+    _, experiment_id, run_dir = start_run(make_manager, db, dataset_id, "swapped")
+    wait_training(run_dir)
+    kill_supervisor(db, experiment_id)
     # An unrelated process (its own session), named as the trainer with its true identity.
     bystander = subprocess.Popen(
         [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"], start_new_session=True
@@ -495,8 +469,7 @@ def test_a_run_of_another_machine_is_not_marked_stopped_from_here(
     rave_double: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in _LONG.items():
-        monkeypatch.setenv(key, value)
+    long_runs(monkeypatch)
     experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "elsewhere")
     # As a database on a shared drive shows a run that another machine is training.
     (run_dir / "exit.json").rename(run_dir / "exit.0.json")
@@ -535,9 +508,7 @@ def test_a_stop_after_the_trainer_ended_does_not_call_its_run_stopped(
     make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_STEP_LINES", "40")
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="finished"))
-    run_dir = Path(experiment(db, experiment_id).run_dir)
+    manager, experiment_id, run_dir = start_run(make_manager, db, dataset_id, "finished")
     # It completes while nobody has read it yet (the app's poll has not come round).
     wait_until(lambda: (run_dir / "exit.json").exists(), timeout=60, what="exit.json")
     assert experiment(db, experiment_id).status == "running"
@@ -561,7 +532,7 @@ def test_a_run_adopted_without_its_supervisor_stops_with_its_workers(
     tmp_path: Path,
     stop: str,
 ) -> None:
-    env = cli_env(rave_double, **_LONG)
+    env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
     # Two dataloader workers that ignore SIGINT (the double's), in the trainer's group.
     train = subprocess.Popen(
@@ -574,8 +545,7 @@ def test_a_run_adopted_without_its_supervisor_stops_with_its_workers(
     record = rows.find_experiment_by_name(db, "adopted")
     assert record is not None and record.run_dir is not None
     run_dir = Path(record.run_dir)
-    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
-    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    wait_training(run_dir)
     # A short SIGINT grace: the workers ignore SIGINT, only the SIGTERM after it ends them.
     spec = LaunchSpec.read(run_dir)
     LaunchSpec(spec.argv, spec.cwd, int_grace_s=1.0, term_grace_s=5.0).write(run_dir)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ravelab.core.runs.executor import run_processes, trainer_identity
-from ravelab.core.runs.process_identity import ProcessIdentity, is_alive
+from ravelab.core.runs.process_identity import is_alive
 from ravelab.core.runs.run_files import LAUNCH_FILE, SUPERVISOR_FILE, LaunchSpec
 from ravelab.db import Database
 from tests.faults.run_helpers import (
@@ -22,59 +23,57 @@ from tests.faults.run_helpers import (
     cli_env,
     experiment,
     gate_env,
+    kill_supervisor,
+    long_runs,
     no_traceback,
-    printed_points,
     ravelab,
+    start_run,
     wait_reached,
+    wait_some_points,
+    wait_training,
 )
 from tests.helpers import run_config, wait_until
 
 pytestmark = pytest.mark.faults
 
-#: A run long enough to be killed mid-way (it is always stopped, never waited out).
-_LONG = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "100"}
+#: ``paused_run(name, point, **config)``: (manager, experiment id, gate) of a long run
+#: whose supervisor waits at the fault point ``point`` until ``gate`` exists.
+PausedRun = Callable[..., tuple[Any, int, Path]]
 
 
-def _long_run(monkeypatch: pytest.MonkeyPatch, gate: Path | None, point: str = "") -> None:
-    for name, value in _LONG.items():
-        monkeypatch.setenv(name, value)
-    if gate is not None:
-        for name, value in gate_env(gate, "RAVELAB_FAULT_SUPERVISOR", point).items():
-            monkeypatch.setenv(name, value)
+@pytest.fixture
+def paused_run(
+    make_manager: Any, dataset_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> PausedRun:
+    """Start a long run whose supervisor pauses at a test-only fault point, and wait
+    until it got there: the kill then lands exactly there."""
 
+    def start(name: str, point: str, **config: Any) -> tuple[Any, int, Path]:
+        gate = tmp_path / "gate"
+        long_runs(monkeypatch)
+        for variable, value in gate_env(gate, "RAVELAB_FAULT_SUPERVISOR", point).items():
+            monkeypatch.setenv(variable, value)
+        manager = make_manager(follow=False)
+        experiment_id = manager.start_training(run_config(dataset_id, name=name, **config))
+        wait_reached(gate)
+        return manager, experiment_id, gate
 
-def _kill_supervisor(db: Database, experiment_id: int) -> Path:
-    record = experiment(db, experiment_id)
-    assert record.pid is not None and record.pid_start_time is not None
-    supervisor = ProcessIdentity(record.pid, record.pid_start_time)
-    os.kill(record.pid, signal.SIGKILL)
-    wait_until(lambda: is_alive(supervisor) is False, timeout=30, what="supervisor gone")
-    return Path(record.run_dir)
-
-
-def _some_points(run_dir: Path) -> None:
-    wait_until(lambda: len(printed_points(run_dir)) >= 3, timeout=60, what="a few steps")
+    return start
 
 
 @pytest.mark.parametrize("point", ["before-supervisor-json", "after-supervisor-json"])
 def test_a_killed_supervisor_leaves_a_run_that_stays_running_and_stops(
     make_manager: Any,
+    paused_run: PausedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     point: str,
 ) -> None:
-    gate = tmp_path / "gate"
-    _long_run(monkeypatch, gate, point)
-    first = make_manager(follow=False)
-    experiment_id = first.start_training(run_config(dataset_id, name="orphaned"))
-    wait_reached(gate)
-    run_dir = _kill_supervisor(db, experiment_id)
+    _, experiment_id, _ = paused_run("orphaned", point)
+    run_dir = kill_supervisor(db, experiment_id)
     assert (run_dir / SUPERVISOR_FILE).exists() == (point == "after-supervisor-json")
-    _some_points(run_dir)
+    wait_some_points(run_dir)
     # Every command re-attaches: the trainer lives on, so the run is still running.
     second = make_manager(follow=False)
     record = experiment(db, experiment_id)
@@ -92,21 +91,14 @@ def test_a_killed_supervisor_leaves_a_run_that_stays_running_and_stops(
 
 @pytest.mark.slow
 def test_a_stop_asked_twice_escalates_where_the_supervisor_is_gone(
-    make_manager: Any,
+    paused_run: PausedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    gate = tmp_path / "gate"
-    _long_run(monkeypatch, gate, "after-supervisor-json")
-    manager = make_manager(follow=False)
     # Two dataloader workers that ignore SIGINT: only SIGTERM ends them.
-    experiment_id = manager.start_training(run_config(dataset_id, name="stubborn", workers=2))
-    wait_reached(gate)
-    run_dir = _kill_supervisor(db, experiment_id)
+    manager, experiment_id, _ = paused_run("stubborn", "after-supervisor-json", workers=2)
+    run_dir = kill_supervisor(db, experiment_id)
     trainer = trainer_identity(run_dir)
     assert trainer is not None
     # A long SIGINT grace: only a second stop can end the workers soon.
@@ -132,27 +124,20 @@ def test_a_stop_asked_twice_escalates_where_the_supervisor_is_gone(
 
 @pytest.mark.parametrize("damage", ["[1, 2", '{"argv": "rave"}', "folder"])
 def test_a_damaged_launch_json_never_keeps_a_run_from_stopping(
-    make_manager: Any,
+    paused_run: PausedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     damage: str,
 ) -> None:
-    gate = tmp_path / "gate"
-    _long_run(monkeypatch, gate, "after-supervisor-json")
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="damaged"))
-    wait_reached(gate)
-    run_dir = _kill_supervisor(db, experiment_id)
+    manager, experiment_id, _ = paused_run("damaged", "after-supervisor-json")
+    run_dir = kill_supervisor(db, experiment_id)
     (run_dir / LAUNCH_FILE).unlink()
     if damage == "folder":
         (run_dir / LAUNCH_FILE).mkdir()
     else:
         (run_dir / LAUNCH_FILE).write_text(damage)
-    _some_points(run_dir)
+    wait_some_points(run_dir)
     done = ravelab(db_path, cli_env(rave_double), "stop", str(experiment_id))
     no_traceback(done.stdout, done.stderr)
     assert done.returncode == 0, done.stderr
@@ -165,12 +150,9 @@ def test_a_damaged_launch_json_never_keeps_a_run_from_stopping(
 def test_a_killed_trainer_fails_with_its_signal_and_keeps_its_points(
     make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _long_run(monkeypatch, None)
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="killed"))
-    run_dir = Path(experiment(db, experiment_id).run_dir)
-    trainer = wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
-    _some_points(run_dir)
+    long_runs(monkeypatch)
+    manager, experiment_id, run_dir = start_run(make_manager, db, dataset_id, "killed")
+    trainer = wait_training(run_dir)
     os.killpg(trainer[1], signal.SIGKILL)
     final = manager.wait(experiment_id, timeout=60)
     assert final["status"] == "failed"
@@ -182,12 +164,9 @@ def test_a_killed_trainer_fails_with_its_signal_and_keeps_its_points(
 def test_a_damaged_exit_json_while_the_run_lives_does_not_end_it(
     make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _long_run(monkeypatch, None)
-    first = make_manager(follow=False)
-    experiment_id = first.start_training(run_config(dataset_id, name="poisoned"))
-    run_dir = Path(experiment(db, experiment_id).run_dir)
-    wait_until(lambda: trainer_identity(run_dir), what="supervisor.json")
-    _some_points(run_dir)
+    long_runs(monkeypatch)
+    _, experiment_id, run_dir = start_run(make_manager, db, dataset_id, "poisoned")
+    wait_training(run_dir)
     (run_dir / "exit.json").write_text('{"exit_code": "x"}')
     second = make_manager(follow=False)
     record = experiment(db, experiment_id)
@@ -201,29 +180,22 @@ def test_a_damaged_exit_json_while_the_run_lives_does_not_end_it(
 
 @pytest.mark.parametrize("supervisor", ["alive", "killed"])
 def test_a_live_run_with_a_damaged_supervisor_json_is_flagged_and_stops(
-    make_manager: Any,
+    paused_run: PausedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     supervisor: str,
 ) -> None:
-    gate = tmp_path / "gate"
-    _long_run(monkeypatch, gate, "after-supervisor-json")
-    manager = make_manager(follow=False)
-    experiment_id = manager.start_training(run_config(dataset_id, name="flagged"))
-    wait_reached(gate)
+    manager, experiment_id, gate = paused_run("flagged", "after-supervisor-json")
     run_dir = Path(experiment(db, experiment_id).run_dir)
     data = json.loads((run_dir / SUPERVISOR_FILE).read_text())
     data["trainer_pid"] = None
     (run_dir / SUPERVISOR_FILE).write_text(json.dumps(data))
     if supervisor == "killed":
-        _kill_supervisor(db, experiment_id)
+        kill_supervisor(db, experiment_id)
     else:
         gate.touch()  # the supervisor goes on supervising
-    _some_points(run_dir)
+    wait_some_points(run_dir)
     env = cli_env(rave_double)
     listing = ravelab(db_path, env, "list")
     no_traceback(listing.stdout, listing.stderr)
