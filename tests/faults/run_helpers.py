@@ -44,14 +44,15 @@ def cli_env(rave: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def cli_args(db_path: Path, *args: str) -> list[str]:
+    """`python -m ravelab --db DB ARGS...`."""
+    return [sys.executable, "-m", "ravelab", "--db", str(db_path), *args]
+
+
 def train_args(db_path: Path, name: str, *more: str) -> list[str]:
     """`python -m ravelab --db DB train ...` for a small CPU run of the double."""
-    return [
-        sys.executable,
-        "-m",
-        "ravelab",
-        "--db",
-        str(db_path),
+    return cli_args(
+        db_path,
         "train",
         "--dataset",
         "synth",
@@ -68,13 +69,13 @@ def train_args(db_path: Path, name: str, *more: str) -> list[str]:
         "--workers",
         "0",
         *more,
-    ]
+    )
 
 
 def ravelab(db_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run one `ravelab` command to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "ravelab", "--db", str(db_path), *args],
+        cli_args(db_path, *args),
         env=env,
         capture_output=True,
         text=True,
@@ -91,6 +92,24 @@ def no_traceback(*texts: str) -> None:
 def gate_env(gate: Path, variable: str, point: str) -> dict[str, str]:
     """The environment that pauses a process at a test-only fault point until ``gate``."""
     return {variable: point, f"{variable}_GATE": str(gate)}
+
+
+def start_paused(
+    args: list[str], env: dict[str, str], gate: Path, point: str, *, output: bool = False
+) -> subprocess.Popen[str]:
+    """Start a command that pauses at the launch fault point ``point`` until ``gate``
+    exists, and wait until it got there. Its output is piped (text) for the test to read
+    when ``output``, else dropped."""
+    stream = subprocess.PIPE if output else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        args,
+        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", point)},
+        stdout=stream,
+        stderr=stream,
+        text=True,
+    )
+    wait_reached(gate, proc)
+    return proc
 
 
 def wait_reached(gate: Path, proc: subprocess.Popen[Any] | None = None) -> None:

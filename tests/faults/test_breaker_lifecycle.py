@@ -31,16 +31,16 @@ from ravelab.db import experiments as rows
 from tests.faults.run_helpers import (
     LONG_RUN,
     assert_points_exact,
+    cli_args,
     cli_env,
     experiment,
-    gate_env,
     kill_supervisor,
     long_runs,
     no_traceback,
     ravelab,
+    start_paused,
     start_run,
     train_args,
-    wait_reached,
     wait_some_points,
     wait_training,
 )
@@ -96,14 +96,9 @@ def test_two_resumes_at_once_start_one_run(
     env = cli_env(rave_double)
     gate = tmp_path / "gate"
     # The first resume passes every check, then waits; the second resumes meanwhile.
-    first = subprocess.Popen(
-        [sys.executable, "-m", "ravelab", "--db", str(db_path), "resume", str(experiment_id)],
-        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "resume-checked")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    first = start_paused(
+        cli_args(db_path, "resume", str(experiment_id)), env, gate, "resume-checked", output=True
     )
-    wait_reached(gate, first)
     second = ravelab(db_path, env, "resume", str(experiment_id))
     no_traceback(second.stdout, second.stderr)
     assert second.returncode == 0, second.stderr
@@ -138,14 +133,9 @@ def test_a_stop_while_the_run_is_launched_stops_it(
 ) -> None:
     env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
-    train = subprocess.Popen(
-        train_args(db_path, "stopped-early"),
-        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-insert")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    train = start_paused(
+        train_args(db_path, "stopped-early"), env, gate, "after-insert", output=True
     )
-    wait_reached(gate, train)
     stop = ravelab(db_path, env, "stop", "stopped-early", "--no-wait")
     no_traceback(stop.stdout, stop.stderr)
     assert stop.returncode == 0, stop.stderr
@@ -220,13 +210,7 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
 ) -> None:
     env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
-    train = subprocess.Popen(
-        train_args(db_path, "orphan-stop"),
-        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", point)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_reached(gate, train)
+    train = start_paused(train_args(db_path, "orphan-stop"), env, gate, point)
     record = rows.find_experiment_by_name(db, "orphan-stop")
     assert record is not None
     if point == "after-launch":
@@ -340,13 +324,9 @@ def test_a_resume_killed_before_it_starts_anything_is_never_started(
     _checkpoint(run_dir)
     env = cli_env(rave_double)
     gate = tmp_path / "gate"
-    resume = subprocess.Popen(
-        [sys.executable, "-m", "ravelab", "--db", str(db_path), "resume", str(experiment_id)],
-        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "resume-claimed")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    resume = start_paused(
+        cli_args(db_path, "resume", str(experiment_id)), env, gate, "resume-claimed"
     )
-    wait_reached(gate, resume)
     # Meanwhile the row belongs to a living launcher: a `list` leaves it alone.
     listing = ravelab(db_path, env, "list")
     no_traceback(listing.stdout, listing.stderr)
@@ -393,7 +373,7 @@ def test_exports_of_two_checkpoints_never_share_one_model_file(
     # The latest checkpoint, twice at once: each export gets a file of its own.
     both = [
         subprocess.Popen(
-            [*_cli(db_path), "export", str(experiment_id), "--checkpoint", "latest"],
+            cli_args(db_path, "export", str(experiment_id), "--checkpoint", "latest"),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -410,10 +390,6 @@ def test_exports_of_two_checkpoints_never_share_one_model_file(
     assert Path(model["path"]).read_bytes() == kept  # the first model is untouched
     assert [m["checkpoint"] for m in models].count(str(best)) == 1
     assert [m["checkpoint"] for m in models].count(str(latest)) == 2
-
-
-def _cli(db_path: Path) -> list[str]:
-    return [sys.executable, "-m", "ravelab", "--db", str(db_path)]
 
 
 def rows_models(db: Database) -> list[dict[str, Any]]:
@@ -535,13 +511,9 @@ def test_a_run_adopted_without_its_supervisor_stops_with_its_workers(
     env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
     # Two dataloader workers that ignore SIGINT (the double's), in the trainer's group.
-    train = subprocess.Popen(
-        [*train_args(db_path, "adopted")[:-2], "--workers", "2"],
-        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-launch")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    train = start_paused(
+        [*train_args(db_path, "adopted")[:-2], "--workers", "2"], env, gate, "after-launch"
     )
-    wait_reached(gate, train)
     record = rows.find_experiment_by_name(db, "adopted")
     assert record is not None and record.run_dir is not None
     run_dir = Path(record.run_dir)

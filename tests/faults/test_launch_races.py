@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,12 @@ from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.faults.run_helpers import (
     assert_points_exact,
+    cli_args,
     cli_env,
     gate_env,
     no_traceback,
     ravelab,
+    start_paused,
     train_args,
     wait_reached,
 )
@@ -67,7 +68,7 @@ def test_twenty_parallel_trains_are_each_accounted_for_once(
     # `list` re-attaches while the runs are being launched (the race that lost runs).
     lists = [
         subprocess.Popen(
-            [sys.executable, "-m", "ravelab", "--db", str(db_path), "list"],
+            cli_args(db_path, "list"),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -132,11 +133,9 @@ def test_a_launch_in_progress_is_left_alone_and_a_killed_one_never_started(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
     gate = tmp_path / "launch-gate"
-    env = cli_env(rave_double, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-insert"))
-    cli = subprocess.Popen(
-        train_args(db_path, "paused"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    cli = start_paused(
+        train_args(db_path, "paused"), cli_env(rave_double), gate, "after-insert", output=True
     )
-    wait_reached(gate, cli)
     # Another command re-attaches while the row has no process yet: it must wait.
     mid = _listing(db_path, cli_env(rave_double))["paused"]
     assert (mid["status"], mid["ended_at"], mid["reason"]) == ("running", None, None)
@@ -155,13 +154,9 @@ def test_a_run_whose_launcher_died_after_starting_it_is_adopted(
     launch_gate, supervisor_gate = tmp_path / "launch-gate", tmp_path / "supervisor-gate"
     env = cli_env(
         rave_double,
-        **gate_env(launch_gate, "RAVELAB_FAULT_LAUNCH", "after-launch"),
         **gate_env(supervisor_gate, "RAVELAB_FAULT_SUPERVISOR", "after-supervisor-json"),
     )
-    cli = subprocess.Popen(
-        train_args(db_path, "orphan"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    wait_reached(launch_gate, cli)
+    cli = start_paused(train_args(db_path, "orphan"), env, launch_gate, "after-launch", output=True)
     wait_reached(supervisor_gate)  # the supervisor lives; the launcher has not recorded it
     mid = _listing(db_path, cli_env(rave_double))["orphan"]
     assert (mid["status"], mid["ended_at"], mid["pid"]) == ("running", None, None)
@@ -184,11 +179,9 @@ def test_a_run_that_ended_before_its_dead_launcher_recorded_it_is_settled_truly(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
     gate = tmp_path / "launch-gate"
-    env = cli_env(rave_double, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-launch"))
-    cli = subprocess.Popen(
-        train_args(db_path, "unseen"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    cli = start_paused(
+        train_args(db_path, "unseen"), cli_env(rave_double), gate, "after-launch", output=True
     )
-    wait_reached(gate, cli)
     run_dir = Path(_listing(db_path, cli_env(rave_double))["unseen"]["run_dir"])
     wait_until(lambda: (run_dir / "exit.json").exists(), timeout=60, what="the run ends")
     cli.send_signal(signal.SIGKILL)  # the launcher never recorded the supervisor
@@ -213,14 +206,13 @@ def test_a_job_whose_launcher_was_killed_is_left_alone_then_never_started(
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
     experiment_id = _train_with_checkpoints(make_manager(), dataset_id)
     gate = tmp_path / "launch-gate"
-    env = cli_env(rave_double, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-insert"))
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "ravelab", "--db", str(db_path), "export", str(experiment_id)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    cli = start_paused(
+        cli_args(db_path, "export", str(experiment_id)),
+        cli_env(rave_double),
+        gate,
+        "after-insert",
+        output=True,
     )
-    wait_reached(gate, cli)
     listing = ravelab(db_path, cli_env(rave_double), "jobs", "--json")
     no_traceback(listing.stdout, listing.stderr)
     (job,) = job_rows.list_jobs(db)
