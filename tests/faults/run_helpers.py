@@ -84,6 +84,14 @@ def ravelab(db_path: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     )
 
 
+def ravelab_ok(db_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one `ravelab` command that must succeed: exit code 0, no traceback."""
+    done = ravelab(db_path, env, *args)
+    no_traceback(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def no_traceback(*texts: str) -> None:
     for text in texts:
         assert "Traceback" not in text, text

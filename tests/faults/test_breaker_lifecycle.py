@@ -38,6 +38,7 @@ from tests.faults.run_helpers import (
     long_runs,
     no_traceback,
     ravelab,
+    ravelab_ok,
     start_paused,
     start_run,
     train_args,
@@ -99,9 +100,7 @@ def test_two_resumes_at_once_start_one_run(
     first = start_paused(
         cli_args(db_path, "resume", str(experiment_id)), env, gate, "resume-checked", output=True
     )
-    second = ravelab(db_path, env, "resume", str(experiment_id))
-    no_traceback(second.stdout, second.stderr)
-    assert second.returncode == 0, second.stderr
+    ravelab_ok(db_path, env, "resume", str(experiment_id))
     wait_until(lambda: _supervisors(run_dir), timeout=60, what="the resumed supervisor")
     gate.touch()
     out, err = first.communicate(timeout=120)
@@ -114,9 +113,7 @@ def test_two_resumes_at_once_start_one_run(
     info = wait_until(lambda: SupervisorInfo.read(run_dir), what="supervisor.json")
     assert info.supervisor_pid == record.pid
     assert (record.status, record.ended_at) == ("running", None)
-    done = ravelab(db_path, env, "stop", str(experiment_id))
-    no_traceback(done.stdout, done.stderr)
-    assert done.returncode == 0, done.stderr
+    ravelab_ok(db_path, env, "stop", str(experiment_id))
     record = experiment(db, experiment_id)
     assert (record.status, record.reason) == ("stopped", "stopped by the user")
     assert record.ended_at is not None and not run_processes(run_dir)
@@ -136,9 +133,7 @@ def test_a_stop_while_the_run_is_launched_stops_it(
     train = start_paused(
         train_args(db_path, "stopped-early"), env, gate, "after-insert", output=True
     )
-    stop = ravelab(db_path, env, "stop", "stopped-early", "--no-wait")
-    no_traceback(stop.stdout, stop.stderr)
-    assert stop.returncode == 0, stop.stderr
+    ravelab_ok(db_path, env, "stop", "stopped-early", "--no-wait")
     gate.touch()
     out, err = train.communicate(timeout=120)
     no_traceback(out, err)
@@ -182,9 +177,7 @@ def test_a_process_of_the_run_that_outlives_its_exit_json_can_still_be_stopped(
         resume = ravelab(db_path, env, "resume", str(experiment_id))
         no_traceback(resume.stdout, resume.stderr)
         assert resume.returncode != 0 and "still shutting down" in resume.stderr, resume
-        done = ravelab(db_path, env, "stop", str(experiment_id))
-        no_traceback(done.stdout, done.stderr)
-        assert done.returncode == 0, done.stderr
+        ravelab_ok(db_path, env, "stop", str(experiment_id))
         assert stray.wait(timeout=60) is not None
     finally:
         if stray.poll() is None:
@@ -216,9 +209,7 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
     if point == "after-launch":
         run_dir = Path(str(record.run_dir))
         wait_some_points(run_dir)
-    stop = ravelab(db_path, env, "stop", str(record.id), "--no-wait")
-    no_traceback(stop.stdout, stop.stderr)
-    assert stop.returncode == 0, stop.stderr
+    ravelab_ok(db_path, env, "stop", str(record.id), "--no-wait")
     train.kill()
     train.wait()
     if point == "after-launch":
@@ -298,9 +289,7 @@ def test_a_run_whose_folder_is_moved_away_says_so_and_still_stops(
     show = ravelab(db_path, env, "show", str(experiment_id))
     assert show.returncode == 0 and f"{run_dir} (missing)" in show.stdout, show
     # The run's processes still carry the folder's old path: they are found and stopped.
-    done = ravelab(db_path, env, "stop", str(experiment_id))
-    no_traceback(done.stdout, done.stderr)
-    assert done.returncode == 0, done.stderr
+    ravelab_ok(db_path, env, "stop", str(experiment_id))
     assert not run_processes(run_dir)
     assert (experiment(db, experiment_id).status, experiment(db, experiment_id).reason) == (
         "stopped",
@@ -342,9 +331,7 @@ def test_a_resume_killed_before_it_starts_anything_is_never_started(
     assert not run_processes(run_dir)
     assert rows.metric_history(db, experiment_id, "loss") == points  # none lost, none doubled
     # It can be resumed again, from the same checkpoint.
-    again = ravelab(db_path, env, "resume", str(experiment_id))
-    no_traceback(again.stdout, again.stderr)
-    assert again.returncode == 0, again.stderr
+    ravelab_ok(db_path, env, "resume", str(experiment_id))
     done = ravelab(db_path, env, "stop", str(experiment_id))
     assert done.returncode == 0, done.stderr
     assert experiment(db, experiment_id).status == "stopped"
@@ -365,9 +352,7 @@ def test_exports_of_two_checkpoints_never_share_one_model_file(
     best.write_bytes(b"best")
     os.utime(best, (latest.stat().st_mtime - 60, latest.stat().st_mtime - 60))
     env = cli_env(rave_double)
-    first = ravelab(db_path, env, "export", str(experiment_id), "--checkpoint", "best")
-    no_traceback(first.stdout, first.stderr)
-    assert first.returncode == 0, first.stderr
+    ravelab_ok(db_path, env, "export", str(experiment_id), "--checkpoint", "best")
     (model,) = rows_models(db)
     kept = Path(model["path"]).read_bytes()
     # The latest checkpoint, twice at once: each export gets a file of its own.
@@ -422,9 +407,7 @@ def test_a_supervisor_json_naming_another_process_never_gets_it_signalled(
         )
         (run_dir / SUPERVISOR_FILE).write_text(json.dumps(data))
         env = cli_env(rave_double)
-        done = ravelab(db_path, env, "stop", str(experiment_id))
-        no_traceback(done.stdout, done.stderr)
-        assert done.returncode == 0, done.stderr
+        ravelab_ok(db_path, env, "stop", str(experiment_id))
         # The run's own processes (found by their marker) are stopped; the bystander lives.
         assert not run_processes(run_dir)
         assert bystander.poll() is None
@@ -533,9 +516,7 @@ def test_a_run_adopted_without_its_supervisor_stops_with_its_workers(
     assert adopted.pid is not None and adopted.pid not in _supervisors(run_dir)
     assert (adopted.status, adopted.ended_at) == ("running", None)
     if stop == "at-checkpoint":
-        asked = ravelab(db_path, env, "stop", str(record.id), "--at-checkpoint")
-        no_traceback(asked.stdout, asked.stderr)
-        assert asked.returncode == 0, asked.stderr
+        ravelab_ok(db_path, env, "stop", str(record.id), "--at-checkpoint")
         # Not killed on the spot: a stopper waits for the checkpoint.
         wait_until(lambda: processes_with_env(STOPPER_ENV, marker_value(run_dir)), what="stopper")
         assert is_alive(ProcessIdentity(adopted.pid, adopted.pid_start_time)) is True

@@ -30,7 +30,7 @@ from tests.faults.run_helpers import (
     cli_env,
     experiment,
     no_traceback,
-    ravelab,
+    ravelab_ok,
 )
 from tests.helpers import run_config
 
@@ -151,12 +151,6 @@ def unended_copy(
     return copy
 
 
-def _list_all(db_path: Path, rave: Path) -> None:
-    done = ravelab(db_path, cli_env(rave), "list")
-    no_traceback(done.stdout, done.stderr)
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.mark.parametrize(("content", "word"), EXIT_DAMAGE)
 def test_a_damaged_exit_json_fails_its_run_with_the_reason_and_nothing_else(
     db: Database,
@@ -170,7 +164,7 @@ def test_a_damaged_exit_json_fails_its_run_with_the_reason_and_nothing_else(
     _damage(Path(experiment(db, damaged).run_dir) / EXIT_FILE, content)
     record = ExitRecord.read(Path(experiment(db, damaged).run_dir))
     assert record is not None and record.damaged and word in str(record.error)
-    _list_all(db_path, rave_double)
+    ravelab_ok(db_path, cli_env(rave_double), "list")
     bad = experiment(db, damaged)
     assert bad.status == "failed" and bad.ended_at is not None
     assert bad.reason.startswith("damaged run file: exit.json") and word in bad.reason
@@ -202,7 +196,7 @@ def test_a_damaged_supervisor_json_is_named_and_harms_no_other_run(
     assert bad.status == "failed" and bad.reason.startswith("process lost")
     assert (experiment(db, sound).status, experiment(db, sound).reason) == ("completed", None)
     assert not manager.stop_training(damaged)  # nothing of it lives: nothing to stop
-    _list_all(db_path, rave_double)
+    ravelab_ok(db_path, cli_env(rave_double), "list")
     for experiment_id in (damaged, sound):
         assert len(assert_points_exact(db, experiment_id)) == 40
 
@@ -234,6 +228,6 @@ def test_a_damaged_launch_json_ends_the_supervisor_with_the_reason(
     record = ExitRecord.read(run_dir)
     assert record is not None and record.exit_code == 127
     assert record.error is not None and record.error.startswith("damaged run file: launch.json")
-    _list_all(db_path, rave_double)
+    ravelab_ok(db_path, cli_env(rave_double), "list")
     bad = experiment(db, damaged)
     assert bad.status == "failed" and word in bad.reason and "launch.json" in bad.reason

@@ -27,6 +27,7 @@ from tests.faults.run_helpers import (
     long_runs,
     no_traceback,
     ravelab,
+    ravelab_ok,
     start_run,
     wait_reached,
     wait_some_points,
@@ -80,9 +81,7 @@ def test_a_killed_supervisor_leaves_a_run_that_stays_running_and_stops(
     assert (record.status, record.ended_at) == ("running", None), record.reason
     assert run_processes(run_dir)
     # `stop --no-wait` returns at once; the stop it started must still finish the run.
-    done = ravelab(db_path, cli_env(rave_double), "stop", str(experiment_id), "--no-wait")
-    no_traceback(done.stdout, done.stderr)
-    assert done.returncode == 0, done.stderr
+    ravelab_ok(db_path, cli_env(rave_double), "stop", str(experiment_id), "--no-wait")
     final = second.wait(experiment_id, timeout=60)
     assert (final["status"], final["reason"]) == ("stopped", "stopped by the user")
     wait_until(lambda: not run_processes(run_dir), timeout=30, what="the run's processes end")
@@ -138,9 +137,7 @@ def test_a_damaged_launch_json_never_keeps_a_run_from_stopping(
     else:
         (run_dir / LAUNCH_FILE).write_text(damage)
     wait_some_points(run_dir)
-    done = ravelab(db_path, cli_env(rave_double), "stop", str(experiment_id))
-    no_traceback(done.stdout, done.stderr)
-    assert done.returncode == 0, done.stderr
+    ravelab_ok(db_path, cli_env(rave_double), "stop", str(experiment_id))
     final = manager.wait(experiment_id, timeout=60)
     assert final["status"] == "stopped"
     assert not run_processes(run_dir)
@@ -204,9 +201,7 @@ def test_a_live_run_with_a_damaged_supervisor_json_is_flagged_and_stops(
     assert record.reason == (
         "damaged run file: supervisor.json: trainer_pid is None, expected a positive integer (pid)"
     )
-    done = ravelab(db_path, env, "stop", str(experiment_id))
-    no_traceback(done.stdout, done.stderr)
-    assert done.returncode == 0, done.stderr
+    ravelab_ok(db_path, env, "stop", str(experiment_id))
     final = manager.wait(experiment_id, timeout=60)
     assert (final["status"], final["reason"]) == ("stopped", "stopped by the user")
     assert not run_processes(run_dir)

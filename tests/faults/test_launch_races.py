@@ -24,6 +24,7 @@ from tests.faults.run_helpers import (
     gate_env,
     no_traceback,
     ravelab,
+    ravelab_ok,
     start_paused,
     train_args,
     wait_reached,
@@ -36,9 +37,7 @@ _STARTED = re.compile(r"started run (\d+) '([^']+)'")
 
 
 def _listing(db_path: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    done = ravelab(db_path, env, "list", "--json")
-    assert done.returncode == 0, done.stderr
-    no_traceback(done.stdout, done.stderr)
+    done = ravelab_ok(db_path, env, "list", "--json")
     return {exp["name"]: exp for exp in json.loads(done.stdout)}
 
 
