@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import psutil
 
@@ -164,6 +164,24 @@ def pick_supervisor(found: list[psutil.Process]) -> ProcessIdentity | None:
     return ProcessIdentity(pid, start_time, HOST)
 
 
+def _popen_detached(
+    argv: list[str], run_dir: Path, env: dict[str, str], log: BinaryIO
+) -> subprocess.Popen[bytes]:
+    """Start a process of the run (its supervisor, a stopper) in the run folder, writing
+    to ``log``, in a session of its own: it is not killed with the app, its terminal or
+    the command that started it. Raises OSError when it cannot be started."""
+    return subprocess.Popen(
+        argv,
+        cwd=run_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
 class LocalExecutor:
     """Runs the supervisor as a detached process (its own session) on this machine."""
 
@@ -180,15 +198,11 @@ class LocalExecutor:
         env.pop(STOPPER_ENV, None)
         with open(run_dir / SUPERVISOR_LOG, "ab") as log:
             try:
-                proc = subprocess.Popen(
+                proc = _popen_detached(
                     [sys.executable, "-m", SUPERVISOR_MODULE, marker_value(run_dir)],
-                    cwd=run_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # not killed with the app or its terminal
-                    close_fds=True,
+                    run_dir,
+                    env,
+                    log,
                 )
             except OSError as error:
                 raise LaunchError(f"could not start the run supervisor: {error}") from error
@@ -292,20 +306,16 @@ def stop_run_processes(run_dir: Path, *, at_checkpoint_after: float | None = Non
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     with open(run_dir / SUPERVISOR_LOG, "ab") as log:
         try:
-            proc = subprocess.Popen(
+            proc = _popen_detached(
                 [sys.executable, "-m", "ravelab.core.runs.run_stopper", marker_value(run_dir)]
                 + (
                     []
                     if at_checkpoint_after is None
                     else ["--at-checkpoint", repr(at_checkpoint_after)]
                 ),
-                cwd=run_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # survives the command that asked for the stop
-                close_fds=True,
+                run_dir,
+                env,
+                log,
             )
         except OSError as error:
             logger.warning("could not start the stopper of %s: %s", run_dir, error)
