@@ -244,26 +244,28 @@ class LocalExecutor:
 
     def request_checkpoint_stop(self, run_dir: Path, handle: RunHandle) -> bool:
         # SIGUSR1 tells the supervisor to watch for the next checkpoint, then stop.
-        supervisor = handle.supervisor
-        if supervisor is not None and is_live_supervisor(supervisor):
-            try:
-                os.kill(supervisor.pid, signal.SIGUSR1)
-                return True
-            except ProcessLookupError:
-                pass
+        if _signal_live_supervisor(handle.supervisor, signal.SIGUSR1):
+            return True
         # The supervisor is gone but the trainer may live on: a stopper watches instead.
         return stop_run_processes(run_dir, at_checkpoint_after=newest_checkpoint_time(run_dir))
 
     def request_stop(self, run_dir: Path, handle: RunHandle) -> bool:
-        supervisor = handle.supervisor
-        if supervisor is not None and is_live_supervisor(supervisor):
-            try:
-                os.kill(supervisor.pid, signal.SIGTERM)
-                return True
-            except ProcessLookupError:
-                pass
+        if _signal_live_supervisor(handle.supervisor, signal.SIGTERM):
+            return True
         # The supervisor is gone but the trainer may live on: stop its group directly.
         return stop_run_processes(run_dir)
+
+
+def _signal_live_supervisor(supervisor: ProcessIdentity | None, signum: int) -> bool:
+    """Send ``signum`` to the run's supervisor if it is still the live supervisor; False
+    when there is none to signal (gone, or never recorded)."""
+    if supervisor is None or not is_live_supervisor(supervisor):
+        return False
+    try:
+        os.kill(supervisor.pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def newest_checkpoint_time(run_dir: Path) -> float:
