@@ -102,19 +102,20 @@ def gate_env(gate: Path, variable: str, point: str) -> dict[str, str]:
     return {variable: point, f"{variable}_GATE": str(gate)}
 
 
+def start_command(args: list[str], env: dict[str, str], *, output: bool) -> subprocess.Popen[str]:
+    """Start a command without waiting for it. Its output is piped (text) for the test
+    to read when ``output``, else dropped."""
+    stream = subprocess.PIPE if output else subprocess.DEVNULL
+    return subprocess.Popen(args, env=env, stdout=stream, stderr=stream, text=True)
+
+
 def start_paused(
-    args: list[str], env: dict[str, str], gate: Path, point: str, *, output: bool = False
+    args: list[str], env: dict[str, str], gate: Path, point: str, *, output: bool
 ) -> subprocess.Popen[str]:
     """Start a command that pauses at the launch fault point ``point`` until ``gate``
-    exists, and wait until it got there. Its output is piped (text) for the test to read
-    when ``output``, else dropped."""
-    stream = subprocess.PIPE if output else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        args,
-        env={**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", point)},
-        stdout=stream,
-        stderr=stream,
-        text=True,
+    exists, and wait until it got there (``output`` as for :func:`start_command`)."""
+    proc = start_command(
+        args, {**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", point)}, output=output
     )
     wait_reached(gate, proc)
     return proc

@@ -39,6 +39,7 @@ from tests.faults.run_helpers import (
     no_traceback,
     ravelab,
     ravelab_ok,
+    start_command,
     start_paused,
     start_run,
     train_args,
@@ -203,7 +204,7 @@ def test_a_run_stopped_while_launched_by_a_command_then_killed_is_settled(
 ) -> None:
     env = cli_env(rave_double, **LONG_RUN)
     gate = tmp_path / "gate"
-    train = start_paused(train_args(db_path, "orphan-stop"), env, gate, point)
+    train = start_paused(train_args(db_path, "orphan-stop"), env, gate, point, output=False)
     record = rows.find_experiment_by_name(db, "orphan-stop")
     assert record is not None
     if point == "after-launch":
@@ -314,7 +315,7 @@ def test_a_resume_killed_before_it_starts_anything_is_never_started(
     env = cli_env(rave_double)
     gate = tmp_path / "gate"
     resume = start_paused(
-        cli_args(db_path, "resume", str(experiment_id)), env, gate, "resume-claimed"
+        cli_args(db_path, "resume", str(experiment_id)), env, gate, "resume-claimed", output=False
     )
     # Meanwhile the row belongs to a living launcher: a `list` leaves it alone.
     listing = ravelab(db_path, env, "list")
@@ -357,12 +358,10 @@ def test_exports_of_two_checkpoints_never_share_one_model_file(
     kept = Path(model["path"]).read_bytes()
     # The latest checkpoint, twice at once: each export gets a file of its own.
     both = [
-        subprocess.Popen(
+        start_command(
             cli_args(db_path, "export", str(experiment_id), "--checkpoint", "latest"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            env,
+            output=True,
         )
         for _ in range(2)
     ]
@@ -495,7 +494,11 @@ def test_a_run_adopted_without_its_supervisor_stops_with_its_workers(
     gate = tmp_path / "gate"
     # Two dataloader workers that ignore SIGINT (the double's), in the trainer's group.
     train = start_paused(
-        [*train_args(db_path, "adopted")[:-2], "--workers", "2"], env, gate, "after-launch"
+        [*train_args(db_path, "adopted")[:-2], "--workers", "2"],
+        env,
+        gate,
+        "after-launch",
+        output=False,
     )
     record = rows.find_experiment_by_name(db, "adopted")
     assert record is not None and record.run_dir is not None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.faults.run_helpers import (
     no_traceback,
     ravelab,
     ravelab_ok,
+    start_command,
     start_paused,
     train_args,
     wait_reached,
@@ -54,27 +54,9 @@ def test_twenty_parallel_trains_are_each_accounted_for_once(
 ) -> None:
     env = cli_env(rave_double, FAKE_RAVE_STEP_LINES="40")
     names = [f"par-{i}" for i in range(20)]
-    trains = [
-        subprocess.Popen(
-            train_args(db_path, name),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in names
-    ]
+    trains = [start_command(train_args(db_path, name), env, output=True) for name in names]
     # `list` re-attaches while the runs are being launched (the race that lost runs).
-    lists = [
-        subprocess.Popen(
-            cli_args(db_path, "list"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
+    lists = [start_command(cli_args(db_path, "list"), env, output=True) for _ in range(4)]
     started: dict[str, int] = {}
     for proc in trains + lists:
         out, err = proc.communicate(timeout=180)
@@ -101,16 +83,7 @@ def test_the_same_name_launched_at_once_is_refused_cleanly(
     db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
 ) -> None:
     env = cli_env(rave_double)
-    procs = [
-        subprocess.Popen(
-            train_args(db_path, "same"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(6)
-    ]
+    procs = [start_command(train_args(db_path, "same"), env, output=True) for _ in range(6)]
     results = [(proc, *proc.communicate(timeout=120)) for proc in procs]
     winners = [proc for proc, _, _ in results if proc.returncode == 0]
     assert len(winners) == 1
