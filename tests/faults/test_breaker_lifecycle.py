@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,27 +73,38 @@ def _checkpoint(run_dir: Path) -> Path:
     return path
 
 
-def _stopped_run(make_manager: Any, db: Database, dataset_id: int, name: str) -> tuple[int, Path]:
-    manager, experiment_id, run_dir = start_run(make_manager, db, dataset_id, name)
-    wait_some_points(run_dir)
-    assert manager.stop_training(experiment_id)
-    final = manager.wait(experiment_id, timeout=60)
-    assert final["status"] == "stopped"
-    wait_until(lambda: not run_processes(run_dir), timeout=30, what="the run's processes end")
-    return experiment_id, run_dir
+#: ``stopped_run(name)``: (experiment id, run folder) of a long run stopped by the user.
+StoppedRun = Callable[[str], tuple[int, Path]]
+
+
+@pytest.fixture
+def stopped_run(
+    make_manager: Any, db: Database, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> StoppedRun:
+    """Start a long run (as are all the runs the test starts after it), stop it after a
+    few steps, and wait until its processes have ended."""
+
+    def stop(name: str) -> tuple[int, Path]:
+        long_runs(monkeypatch)
+        manager, experiment_id, run_dir = start_run(make_manager, db, dataset_id, name)
+        wait_some_points(run_dir)
+        assert manager.stop_training(experiment_id)
+        final = manager.wait(experiment_id, timeout=60)
+        assert final["status"] == "stopped"
+        wait_until(lambda: not run_processes(run_dir), timeout=30, what="the run's processes end")
+        return experiment_id, run_dir
+
+    return stop
 
 
 def test_two_resumes_at_once_start_one_run(
-    make_manager: Any,
+    stopped_run: StoppedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    long_runs(monkeypatch)
-    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "twice")
+    experiment_id, run_dir = stopped_run("twice")
     before = rows.metric_history(db, experiment_id, "loss")
     _checkpoint(run_dir)
     env = cli_env(rave_double)
@@ -154,15 +166,12 @@ def test_a_stop_while_the_run_is_launched_stops_it(
 
 @pytest.mark.slow
 def test_a_process_of_the_run_that_outlives_its_exit_json_can_still_be_stopped(
-    make_manager: Any,
+    stopped_run: StoppedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    long_runs(monkeypatch)
-    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "stray")
+    experiment_id, run_dir = stopped_run("stray")
     points = assert_points_exact(db, experiment_id)
     # A process of the run that left its trainer's group (its own session) and so
     # outlived the supervisor's clean-up, as a second trainer in the folder would.
@@ -300,16 +309,13 @@ def test_a_run_whose_folder_is_moved_away_says_so_and_still_stops(
 
 @pytest.mark.slow
 def test_a_resume_killed_before_it_starts_anything_is_never_started(
-    make_manager: Any,
+    stopped_run: StoppedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    long_runs(monkeypatch)
-    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "cut-short")
+    experiment_id, run_dir = stopped_run("cut-short")
     points = rows.metric_history(db, experiment_id, "loss")
     _checkpoint(run_dir)
     env = cli_env(rave_double)
@@ -339,15 +345,12 @@ def test_a_resume_killed_before_it_starts_anything_is_never_started(
 
 
 def test_exports_of_two_checkpoints_never_share_one_model_file(
-    make_manager: Any,
+    stopped_run: StoppedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    long_runs(monkeypatch)
-    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "exported")
+    experiment_id, run_dir = stopped_run("exported")
     latest = _checkpoint(run_dir)
     best = latest.with_name("best.ckpt")
     best.write_bytes(b"best")
@@ -420,15 +423,12 @@ def test_a_supervisor_json_naming_another_process_never_gets_it_signalled(
 
 
 def test_a_run_of_another_machine_is_not_marked_stopped_from_here(
-    make_manager: Any,
+    stopped_run: StoppedRun,
     db: Database,
     db_path: Path,
-    dataset_id: int,
     rave_double: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    long_runs(monkeypatch)
-    experiment_id, run_dir = _stopped_run(make_manager, db, dataset_id, "elsewhere")
+    experiment_id, run_dir = stopped_run("elsewhere")
     # As a database on a shared drive shows a run that another machine is training.
     (run_dir / "exit.json").rename(run_dir / "exit.0.json")
     db.execute(
