@@ -133,10 +133,15 @@ def wait_reached(gate: Path, proc: subprocess.Popen[Any] | None = None) -> None:
     wait_until(reached, timeout=60, what=f"{gate} reached")
 
 
+def step_points(data: bytes) -> list[tuple[int, float]]:
+    """The (step, loss) pairs of the double's step lines in ``data``, in order."""
+    return [(int(step), float(loss)) for step, loss in _STEP_LINE.findall(data)]
+
+
 def printed_points(run_dir: Path) -> list[tuple[int, float]]:
     """The (step, loss) pairs the double printed on stdout, in order."""
     data = (run_dir / "stdout.log").read_bytes() if (run_dir / "stdout.log").exists() else b""
-    return [(int(step), float(loss)) for step, loss in _STEP_LINE.findall(data)]
+    return step_points(data)
 
 
 def undisturbed_points(count: int) -> list[tuple[int, float]]:

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import json
 import os
-import re
 import shutil
 import signal
 import sqlite3
@@ -38,6 +37,7 @@ from tests.faults.run_helpers import (
     no_traceback,
     printed_points,
     ravelab,
+    step_points,
     train_args,
     undisturbed_points,
 )
@@ -45,8 +45,6 @@ from tests.helpers import run_config, wait_until
 
 pytestmark = pytest.mark.faults
 
-#: The double's step line, as tests/faults/run_helpers reads it.
-_STEP = re.compile(rb"^step: (\d+) loss: ([0-9.]+) lr: ", re.MULTILINE)
 #: Step lines of a run that is always stopped or paused, never waited out.
 _LONG = {"FAKE_RAVE_STEP_LINES": "100000", "FAKE_RAVE_STEP_RATE": "200"}
 
@@ -345,8 +343,7 @@ def _stored_matches_offset(db: Database, experiment_id: int, run_dir: Path) -> i
     (points and offsets were committed together); return that offset."""
     offset = rows.get_offsets(db, experiment_id).get("stdout", 0)
     head = (run_dir / "stdout.log").read_bytes()[:offset]
-    expected = [(int(step), float(loss)) for step, loss in _STEP.findall(head)]
-    assert rows.metric_history(db, experiment_id, "loss") == expected
+    assert rows.metric_history(db, experiment_id, "loss") == step_points(head)
     return offset
 
 
