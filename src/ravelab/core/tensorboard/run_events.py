@@ -138,10 +138,12 @@ class RunEventsFollower:
             result.offsets[key] = follower.offset
             if batch.points:
                 self._add_points(result, batch.points)
+                # A C-level pass picks the validation points out; the tuple loop then runs
+                # over those few only.
+                is_validation = map(VALIDATION_TAG.__eq__, map(_TAG, batch.points))
                 result.validations.extend(
                     (version, step, wall)
-                    for tag, step, _value, wall in batch.points
-                    if tag == VALIDATION_TAG
+                    for _tag, step, _value, wall in compress(batch.points, is_validation)
                 )
             for clip in batch.audio:
                 saved = self._save_clip(
