@@ -62,7 +62,13 @@ class _FloatLayout:
     data_size: int
 
 
-def _open(path: Path) -> wave.Wave_read | _FloatOrError:
+def _open(path: Path) -> wave.Wave_read | _FloatLayout:
+    """A PCM reader from ``wave``, or where a float WAV (which ``wave`` refuses) keeps its
+    samples.
+
+    Raises:
+        ConfigError: unreadable, too large, or neither.
+    """
     try:
         size = os.stat(path).st_size
     except OSError as error:
@@ -75,26 +81,16 @@ def _open(path: Path) -> wave.Wave_read | _FloatOrError:
     try:
         return wave.open(str(path), "rb")
     except (wave.Error, EOFError, ValueError) as error:
-        return _FloatOrError(path, str(error) or "the file ends early")
+        why = str(error) or "the file ends early"
     except OSError as error:
         raise ConfigError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
-
-
-class _FloatOrError:
-    """What ``wave`` refused: a float WAV (read from its chunks) or not a WAV at all."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        self.path = path
-        self.why = why
-
-    def layout(self) -> _FloatLayout:
-        found = _float_layout(self.path)
-        if found is None:
-            raise ConfigError(
-                f"{str(self.path)!r} is not a PCM or float WAV file ({self.why}): convert "
-                "it, for example with `ffmpeg -i INPUT -c:a pcm_s16le OUTPUT.wav`"
-            )
-        return found
+    found = _float_layout(path)
+    if found is None:
+        raise ConfigError(
+            f"{str(path)!r} is not a PCM or float WAV file ({why}): convert it, for "
+            "example with `ffmpeg -i INPUT -c:a pcm_s16le OUTPUT.wav`"
+        )
+    return found
 
 
 def _float_layout(path: Path) -> _FloatLayout | None:
@@ -160,8 +156,8 @@ def read_info(path: Path) -> WavInfo:
         ConfigError: not a readable PCM WAV, or out of range.
     """
     opened = _open(path)
-    if isinstance(opened, _FloatOrError):
-        return _checked_info(path, opened.layout().info)
+    if isinstance(opened, _FloatLayout):
+        return _checked_info(path, opened.info)
     with opened as handle:
         return _checked(path, handle)
 
@@ -173,8 +169,8 @@ def read_wav(path: Path) -> tuple[Samples, WavInfo]:
         ConfigError: not a readable PCM WAV, or out of range.
     """
     opened = _open(path)
-    if isinstance(opened, _FloatOrError):
-        return _read_float(path, opened.layout())
+    if isinstance(opened, _FloatLayout):
+        return _read_float(path, opened)
     with opened as handle:
         info = _checked(path, handle)
         try:
