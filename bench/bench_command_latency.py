@@ -8,6 +8,8 @@ the median wall time is printed with its ratio to ``python -c pass``. ``--before
 runs the same commands from another source tree (for example a ``git worktree`` of an
 earlier commit, its ``src`` folder), interleaved, so both are measured side by side.
 The import times of the heavy libraries are printed too (``python -X importtime``).
+A second table gives the CPU time (user + system) each command's process used: on a busy
+machine the wall times wander with the load, the CPU times much less.
 
 The commands run as from an installed package: with compiled bytecode cached (written to
 the source tree's ``__pycache__`` folders even where ``PYTHONDONTWRITEBYTECODE`` is set),
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,8 +49,15 @@ def child_env(src: Path, db: Path) -> dict[str, str]:
     return env
 
 
-def run_once(args: list[str], src: Path, db: Path) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(args: list[str], src: Path, db: Path) -> tuple[float, float]:
+    """The wall time and the CPU time of one run of a command."""
     env = child_env(src, db)
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, *args],
@@ -56,7 +66,7 @@ def run_once(args: list[str], src: Path, db: Path) -> float:
         stderr=subprocess.DEVNULL,
         check=False,
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
 def heavy_imports(src: Path, db: Path, args: list[str]) -> dict[str, float]:
@@ -79,6 +89,25 @@ def heavy_imports(src: Path, db: Path, args: list[str]) -> dict[str, float]:
     return found
 
 
+def print_table(
+    what: str, table: dict[tuple[str, str], list[float]], trees: list[str], reps: int
+) -> None:
+    """Medians (ms) per command and tree, with their ratio to a bare interpreter."""
+    base = statistics.median(table[("now", "python -c pass")])
+    print(
+        f"{what} time, median of {reps}, ms "
+        f"(ratio to a bare `python -c pass`, {base * 1000:.0f} ms)"
+    )
+    header = "".join(f"{tree:>18}" for tree in trees)
+    print(f"{'command':<24}{header}")
+    for name in COMMANDS:
+        cells = ""
+        for tree in trees:
+            median = statistics.median(table[(tree, name)])
+            cells += f"{median * 1000:>10.0f} ({median / base:4.1f}x)"
+        print(f"{name:<24}{cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7)
@@ -88,6 +117,7 @@ def main() -> None:
     if args.before is not None:
         trees = {"before": args.before.resolve(), "now": SRC}
     times: dict[tuple[str, str], list[float]] = {}
+    cpu_times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for tree, src in trees.items():
             # An empty database, created (and migrated) once before timing; each command
@@ -99,17 +129,11 @@ def main() -> None:
             for name, command in COMMANDS.items():
                 for tree, src in trees.items():
                     db = Path(folder) / f"{tree}.db"
-                    times.setdefault((tree, name), []).append(run_once(command, src, db))
-        base = statistics.median(times[("now", "python -c pass")])
-        print(f"median of {args.reps}, ms (ratio to a bare `python -c pass`, {base * 1000:.0f} ms)")
-        header = "".join(f"{tree:>18}" for tree in trees)
-        print(f"{'command':<24}{header}")
-        for name in COMMANDS:
-            cells = ""
-            for tree in trees:
-                median = statistics.median(times[(tree, name)])
-                cells += f"{median * 1000:>10.0f} ({median / base:4.1f}x)"
-            print(f"{name:<24}{cells}")
+                    wall, cpu = run_once(command, src, db)
+                    times.setdefault((tree, name), []).append(wall)
+                    cpu_times.setdefault((tree, name), []).append(cpu)
+        for what, table in (("wall", times), ("CPU", cpu_times)):
+            print_table(what, table, list(trees), args.reps)
         for tree, src in trees.items():
             db = Path(folder) / f"{tree}.db"
             loaded = heavy_imports(src, db, COMMANDS["ravelab list"][0:])

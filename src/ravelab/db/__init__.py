@@ -1,28 +1,66 @@
-"""The data layer: one SQLite file (``Database``) and the repositories over its tables."""
+"""The data layer: one SQLite file (``Database``) and the repositories over its tables.
 
-from ravelab.db.database import Database
-from ravelab.db.errors import (
-    CannotOpenError,
-    ConstraintError,
-    DatabaseBusyError,
-    DatabaseDamagedError,
-    DatabaseError,
-    DatabaseIOError,
-    DatabaseReadOnlyError,
-    DatabaseTooNewError,
-    DiskFullError,
-    StorageUnavailableError,
-)
-from ravelab.db.job_progress import JobProgress, JobProgressUpdate
-from ravelab.db.progress import ProgressUpdate, RunProgress
-from ravelab.db.records import (
-    DatasetRecord,
-    ExperimentRecord,
-    JobRecord,
-    ModelRecord,
-    ProjectRecord,
-)
-from ravelab.db.vocabulary import FINAL, LIVE, DatasetStatus, Health, RunStatus
+Names are loaded on first use (as in ``ravelab`` itself), so that a command that only
+reads runs does not build every record type first.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Database": "ravelab.db.database",
+    "CannotOpenError": "ravelab.db.errors",
+    "ConstraintError": "ravelab.db.errors",
+    "DatabaseBusyError": "ravelab.db.errors",
+    "DatabaseDamagedError": "ravelab.db.errors",
+    "DatabaseError": "ravelab.db.errors",
+    "DatabaseIOError": "ravelab.db.errors",
+    "DatabaseReadOnlyError": "ravelab.db.errors",
+    "DatabaseTooNewError": "ravelab.db.errors",
+    "DiskFullError": "ravelab.db.errors",
+    "StorageUnavailableError": "ravelab.db.errors",
+    "JobProgress": "ravelab.db.job_progress",
+    "JobProgressUpdate": "ravelab.db.job_progress",
+    "ProgressUpdate": "ravelab.db.progress",
+    "RunProgress": "ravelab.db.progress",
+    "DatasetRecord": "ravelab.db.records",
+    "ExperimentRecord": "ravelab.db.records",
+    "JobRecord": "ravelab.db.records",
+    "ModelRecord": "ravelab.db.records",
+    "ProjectRecord": "ravelab.db.records",
+    "FINAL": "ravelab.db.vocabulary",
+    "LIVE": "ravelab.db.vocabulary",
+    "DatasetStatus": "ravelab.db.vocabulary",
+    "Health": "ravelab.db.vocabulary",
+    "RunStatus": "ravelab.db.vocabulary",
+}
+
+if TYPE_CHECKING:
+    from ravelab.db.database import Database
+    from ravelab.db.errors import (
+        CannotOpenError,
+        ConstraintError,
+        DatabaseBusyError,
+        DatabaseDamagedError,
+        DatabaseError,
+        DatabaseIOError,
+        DatabaseReadOnlyError,
+        DatabaseTooNewError,
+        DiskFullError,
+        StorageUnavailableError,
+    )
+    from ravelab.db.job_progress import JobProgress, JobProgressUpdate
+    from ravelab.db.progress import ProgressUpdate, RunProgress
+    from ravelab.db.records import (
+        DatasetRecord,
+        ExperimentRecord,
+        JobRecord,
+        ModelRecord,
+        ProjectRecord,
+    )
+    from ravelab.db.vocabulary import FINAL, LIVE, DatasetStatus, Health, RunStatus
 
 __all__ = [
     "FINAL",
@@ -51,3 +89,12 @@ __all__ = [
     "RunStatus",
     "StorageUnavailableError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ravelab.db' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ravelab.db.job_progress import JobProgress
 from ravelab.db.progress import RunProgress
 from ravelab.db.vocabulary import Health, RunStatus
+
+if TYPE_CHECKING:
+    from ravelab.db.job_progress import JobProgress
 
 
 def _json(text: str | None, default: Any) -> Any:
@@ -19,6 +21,13 @@ def _json(text: str | None, default: Any) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return default
+
+
+def _job_progress(data: Any) -> JobProgress:
+    # Imported here: commands that read runs only never build a job's progress.
+    from ravelab.db.job_progress import JobProgress
+
+    return JobProgress.from_json(data)
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ class JobRecord:
             experiment_id=row["experiment_id"],
             status=RunStatus(row["status"]),
             options=_json(row["options"], {}),
-            progress=JobProgress.from_json(_json(row["progress"], {})),
+            progress=_job_progress(_json(row["progress"], {})),
             run_dir=row["run_dir"],
             argv=_json(row["argv"], []),
             pid=row["pid"],

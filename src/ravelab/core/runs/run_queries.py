@@ -2,8 +2,8 @@
 exported models and managed jobs. The CLI and the app read through here, never through
 the repositories (``ravelab.db``), so the data layer's shape stays the core's business.
 
-``Columns`` (NumPy arrays) is imported on first use: ``ravelab list`` reads through here
-and needs no NumPy.
+``Columns`` (NumPy arrays) and the checkpoint reads are imported on first use: ``ravelab
+list`` reads through here and needs neither NumPy nor the artifact tables.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ravelab.db import experiments, jobs
-from ravelab.db.artifacts import CheckpointRecord, list_checkpoints
 from ravelab.db.database import Database
 from ravelab.db.experiments import (
     count_points,
@@ -24,6 +23,7 @@ from ravelab.db.experiments import (
 from ravelab.db.jobs import get_job, list_jobs, list_models
 
 if TYPE_CHECKING:
+    from ravelab.db.artifacts import CheckpointRecord, list_checkpoints
     from ravelab.db.point_blocks import Columns
 
 __all__ = [
@@ -54,4 +54,8 @@ def __getattr__(name: str) -> Any:
         from ravelab.db.point_blocks import Columns
 
         return Columns
+    if name in ("CheckpointRecord", "list_checkpoints"):
+        from ravelab.db import artifacts
+
+        return getattr(artifacts, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
