@@ -75,8 +75,10 @@ def dataset_dir(tmp_path: Path) -> Path:
     """A preprocessed dataset folder as `rave preprocess` leaves it (20 examples)."""
     folder = tmp_path / "datasets" / "synth"
     folder.mkdir(parents=True)
+    from tests.helpers import write_lmdb
+
     shutil.copy(FIXTURES / "dataset-prep" / "metadata.yaml", folder / "metadata.yaml")
-    (folder / "data.mdb").write_bytes(b"\0" * 4096)
+    write_lmdb(folder, 20)
     return folder
 
 

@@ -107,3 +107,15 @@ def write_tone(
         handle.setframerate(rate)
         handle.writeframes(pcm.tobytes())
     return signal
+
+
+def write_lmdb(folder: Path, count: int, value_size: int = 256) -> None:
+    """An LMDB database in ``folder`` with ``count`` records keyed as ``rave preprocess``
+    keys them (``00000000``...), without its lock file (as the genuine capture has it)."""
+    import lmdb
+
+    size = max(1 << 20, 2 * count * (value_size + 64))
+    with lmdb.open(str(folder), map_size=size) as env, env.begin(write=True) as txn:
+        for index in range(count):
+            txn.put(f"{index:08d}".encode(), bytes(value_size))
+    (folder / "lock.mdb").unlink(missing_ok=True)

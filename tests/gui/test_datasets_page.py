@@ -48,7 +48,9 @@ def test_datasets_are_listed_with_their_facts_and_runs(
     with qtbot.waitSignal(page.datasets_loaded, timeout=30_000):
         page.app_signals.experiments_changed.emit()
     item = page.tree.topLevelItem(0)
-    assert [item.text(c) for c in range(6)] == ["synth", "1", "44.1 kHz", "0:56", "1", "ready"]
+    assert [item.text(c) for c in range(5)] == ["synth", "1", "44.1 kHz", "0:56", "20"]
+    assert item.text(5).endswith(" KB") and item.toolTip(4) == "20 chunks in data.mdb"
+    assert [item.text(c) for c in (6, 7)] == ["1", "ready"]
     assert page.count_label.text() == "1 dataset"
 
 

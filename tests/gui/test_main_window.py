@@ -211,3 +211,34 @@ def test_rave_not_found_offers_to_install_it(
         lambda: window.rave_status is not None and window.rave_status.found, timeout=30_000
     )
     assert not window.install_button.isVisibleTo(window)
+
+
+def test_train_on_this_opens_the_wizard_on_the_dataset(
+    qtbot: QtBot,
+    db: Database,
+    manager: TrainingManager,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+    make_window: Callable[..., MainWindow],
+) -> None:
+    from PySide6.QtWidgets import QDialog
+
+    from ravelab.gui.new_training_wizard import NewTrainingWizard
+
+    window = make_window(manager)
+    page = window.datasets_page
+    qtbot.waitUntil(lambda: page.loaded, timeout=30_000)
+    assert not page.train_button.isEnabled()  # nothing selected yet
+    page.tree.topLevelItem(0).setSelected(True)
+    assert page.train_button.isEnabled()
+    chosen: list[int | None] = []
+
+    def fake_exec(wizard: NewTrainingWizard) -> int:
+        selected = wizard.dataset_page.selected_dataset()
+        chosen.append(selected.id if selected else None)
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(NewTrainingWizard, "exec", fake_exec)
+    page.train_button.click()
+    assert chosen == [dataset_id]
+    assert window.tabs.currentWidget() is window.training_page

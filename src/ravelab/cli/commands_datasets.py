@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from ravelab.cli import commands_workflow
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
-from ravelab.core import dataset_catalog
-from ravelab.core.datasets import (
-    CHANNELS_RANGE,
-    N_SECONDS_MAX,
-    SAMPLE_RATE_RANGE,
-    register_dataset,
-    stored_number,
-)
-from ravelab.db import DatasetRecord
+from ravelab.core import dataset_catalog, dataset_facts
+from ravelab.core.datasets import register_dataset
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,14 +44,15 @@ def cmd_dataset_add(ctx: Context) -> int:
 
 def cmd_dataset_list(ctx: Context) -> int:
     ctx.settle()  # settles preprocess jobs that ended meanwhile
-    records = [_displayable(record) for record in dataset_catalog.list_datasets(ctx.db)]
+    records = [
+        dataset_facts.displayable(record) for record in dataset_catalog.list_datasets(ctx.db)
+    ]
     if ctx.args.json:
         data = []
         for record in records:
             item = record.as_dict()
             item["experiments"] = dataset_catalog.experiments_using(ctx.db, record.id)
-            item["size_bytes"] = _size(record.path)
-            item["chunks"] = _chunks(record)
+            item.update(dataset_facts.facts(record).as_dict())
             data.append(item)
         print_json(data, ctx.out)
         return ExitCode.OK
@@ -68,8 +61,9 @@ def cmd_dataset_list(ctx: Context) -> int:
         return ExitCode.OK
     rows = []
     for r in records:
-        chunks = _chunks(r)
-        size = _size(r.path)
+        facts = dataset_facts.facts(r)
+        chunks = facts.examples
+        size = facts.size_bytes
         rows.append(
             (
                 r.id,
@@ -78,7 +72,7 @@ def cmd_dataset_list(ctx: Context) -> int:
                 r.channels if r.channels is not None else "-",
                 r.sample_rate if r.sample_rate is not None else "-",
                 duration(r.n_seconds),
-                chunks if chunks is not None else "-",
+                "-" if chunks is None else f"{chunks}" if facts.examples_exact else f"~{chunks}",
                 f"{size / 1e6:.1f} MB" if size is not None else "-",
                 ",".join(map(str, dataset_catalog.experiments_using(ctx.db, r.id))) or "-",
                 r.path,
@@ -87,36 +81,3 @@ def cmd_dataset_list(ctx: Context) -> int:
     headers = ("ID", "NAME", "STATUS", "CH", "RATE", "DURATION", "CHUNKS", "SIZE", "RUNS", "PATH")
     ctx.out.write(table(headers, rows) + "\n")
     return ExitCode.OK
-
-
-def _displayable(record: DatasetRecord) -> DatasetRecord:
-    """A row with every number that is not finite and in range shown as unknown: a row
-    stored by an older version may hold ``n_seconds`` inf, or text, and one bad row must
-    not break the listing of the others."""
-    channels = stored_number(record.channels, *CHANNELS_RANGE)
-    sample_rate = stored_number(record.sample_rate, *SAMPLE_RATE_RANGE)
-    n_seconds = stored_number(record.n_seconds, 0, N_SECONDS_MAX)
-    num_signal = stored_number(record.num_signal, 1, 2**31)
-    return dataclasses.replace(
-        record,
-        channels=None if channels is None else int(channels),
-        sample_rate=None if sample_rate is None else int(sample_rate),
-        n_seconds=n_seconds,
-        num_signal=None if num_signal is None else int(num_signal),
-    )
-
-
-def _size(path: str) -> int | None:
-    """Bytes on disk, or None when the folder cannot be walked (permissions, a bad path)."""
-    try:
-        return dataset_catalog.size_on_disk(path)
-    except (OSError, ValueError):
-        return None
-
-
-def _chunks(record: DatasetRecord) -> int | None:
-    """Chunks in a dataset: RAVE's n_seconds counts one chunk short (RAVE.md §5)."""
-    if not record.n_seconds or not record.sample_rate:
-        return None
-    num_signal = record.num_signal or 131_072
-    return round(record.n_seconds * record.sample_rate / (2 * num_signal)) + 1

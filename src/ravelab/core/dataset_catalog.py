@@ -12,7 +12,7 @@ from __future__ import annotations
 from ravelab.core.errors import ConfigError
 from ravelab.db import Database, DatasetRecord, DatasetStatus
 from ravelab.db import datasets as dataset_rows
-from ravelab.db.datasets import experiments_using, find_dataset, get_dataset, size_on_disk
+from ravelab.db.datasets import experiments_using, find_dataset, get_dataset
 
 __all__ = [
     "DatasetBusyError",
@@ -23,7 +23,6 @@ __all__ = [
     "get_dataset",
     "list_datasets",
     "remove_dataset",
-    "size_on_disk",
 ]
 
 

@@ -134,16 +134,6 @@ def update_dataset(db: Database, dataset_id: int, **fields: Any) -> None:
         db.execute(f"UPDATE datasets SET {', '.join(names)} WHERE id = ?", [*values, dataset_id])
 
 
-def size_on_disk(path: str) -> int:
-    """Bytes of the files in a dataset folder (0 when it is gone)."""
-    from pathlib import Path
-
-    folder = Path(path)
-    if not folder.is_dir():
-        return 0
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-
-
 def delete_dataset(db: Database, dataset_id: int) -> None:
     """Remove a dataset row (never its files)."""
     db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))

@@ -1,7 +1,9 @@
 """``DatasetsPage``: the registered datasets, and registering another.
 
-The list (with how many runs use each dataset) is read in a worker when the page is
-created and whenever datasets or runs change.
+The list (with how many runs use each dataset, its examples and its size on disk, which
+read the folder) is read in a worker when the page is created and whenever datasets or
+runs change. "Train on this..." asks the main window for the new-training wizard with
+the dataset chosen.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ravelab.core import dataset_catalog
+from ravelab.core import dataset_catalog, dataset_facts
 from ravelab.core.dataset_catalog import DatasetInUseError
+from ravelab.core.dataset_facts import DatasetFacts
 from ravelab.core.errors import ConfigError
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, DatabaseError, DatasetRecord
@@ -37,11 +40,26 @@ from ravelab.gui.new_dataset_dialog import NewDatasetDialog
 from ravelab.gui.style import HINT_STYLE
 from ravelab.gui.workers import TaskRunner
 
-HEADERS = ["Name", "Channels", "Sample rate", "Duration", "Runs", "Status", "Folder", "Added"]
+HEADERS = [
+    "Name",
+    "Channels",
+    "Sample rate",
+    "Duration",
+    "Chunks",
+    "Size",
+    "Runs",
+    "Status",
+    "Folder",
+    "Added",
+]
+NUMBER_COLUMNS = (1, 2, 3, 4, 5, 6)
+FOLDER_COLUMN = 8
+STATUS_COLUMN = 7
 
 
 class DatasetsPage(QWidget):
-    """Registered datasets: channels, sample rate, duration and the runs using each.
+    """Registered datasets: channels, sample rate, duration, chunks, size on disk and the
+    runs using each.
 
     Args:
         db: the database.
@@ -51,9 +69,11 @@ class DatasetsPage(QWidget):
 
     Signals:
         datasets_loaded(): the list was read and shown.
+        train_requested(int): "Train on this..." was clicked for this dataset id.
     """
 
     datasets_loaded = Signal()
+    train_requested = Signal(int)
 
     def __init__(
         self,
@@ -88,9 +108,13 @@ class DatasetsPage(QWidget):
             "Forget the selected dataset (its files stay where they are); refused while runs use it"
         )
         self.remove_button.clicked.connect(self.remove_selected)
+        self.train_button = QPushButton("Train on this...")
+        self.train_button.setToolTip("Start a new training on the selected dataset (the wizard)")
+        self.train_button.clicked.connect(self.train_on_selected)
         self.count_label = QLabel()
         self.count_label.setStyleSheet(HINT_STYLE)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.open_button)
@@ -108,13 +132,13 @@ class DatasetsPage(QWidget):
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.tree.itemDoubleClicked.connect(lambda *_: self.open_folder())
         header = self.tree.header()
-        for column in (1, 2, 3, 4):  # numbers: right-aligned, headers too
+        for column in NUMBER_COLUMNS:  # numbers: right-aligned, headers too
             self.tree.headerItem().setTextAlignment(
                 column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
             )
         for column in range(len(HEADERS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(FOLDER_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
 
         self.empty = QLabel(
@@ -143,28 +167,34 @@ class DatasetsPage(QWidget):
         generation = self._generation
         db = self.db
 
-        def work() -> list[tuple[DatasetRecord, int]]:
-            return [
-                (record, len(dataset_catalog.experiments_using(db, record.id)))
-                for record in dataset_catalog.list_datasets(db)
-            ]
+        def work() -> list[tuple[DatasetRecord, int, DatasetFacts]]:
+            rows = []
+            for stored in dataset_catalog.list_datasets(db):
+                record = dataset_facts.displayable(stored)
+                runs = len(dataset_catalog.experiments_using(db, record.id))
+                rows.append((record, runs, dataset_facts.facts(record)))
+            return rows
 
         self._runner.submit(work, lambda rows: self._on_loaded(generation, rows))
 
-    def _on_loaded(self, generation: int, rows: list[tuple[DatasetRecord, int]]) -> None:
+    def _on_loaded(
+        self, generation: int, rows: list[tuple[DatasetRecord, int, DatasetFacts]]
+    ) -> None:
         if generation != self._generation:
             return
         selected = self.selected_dataset()
         self.tree.setSortingEnabled(False)
         self.tree.clear()
-        self._records = [record for record, _ in rows]
-        for record, runs in rows:
+        self._records = [record for record, _, _ in rows]
+        for record, runs, facts in rows:
             item = _Item(
                 [
                     record.name,
                     str(record.channels) if record.channels else "-",
                     formatting.sample_rate(record.sample_rate),
                     formatting.seconds_of_audio(record.n_seconds),
+                    _examples(facts),
+                    formatting.size(facts.size_bytes),
                     str(runs),
                     record.status,
                     record.path,
@@ -178,17 +208,20 @@ class DatasetsPage(QWidget):
                     record.channels or 0,
                     record.sample_rate or 0,
                     record.n_seconds or 0.0,
+                    facts.examples if facts.examples is not None else -1,
+                    facts.size_bytes if facts.size_bytes is not None else -1,
                     runs,
                     record.status,
                     record.path,
                     record.created_at,
                 ]
             )
-            for column in (1, 2, 3, 4):
+            for column in NUMBER_COLUMNS:
                 item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
-            item.setToolTip(6, record.path)
+            item.setToolTip(4, _examples_tip(record, facts))
+            item.setToolTip(FOLDER_COLUMN, record.path)
             if record.reason:
-                item.setToolTip(5, record.reason)
+                item.setToolTip(STATUS_COLUMN, record.reason)
             self.tree.addTopLevelItem(item)
             if selected is not None and record.id == selected.id:
                 item.setSelected(True)
@@ -299,13 +332,39 @@ class DatasetsPage(QWidget):
             "cannot be removed while they exist.",
         )
 
+    def train_on_selected(self) -> bool:
+        """Ask for a new training on the selected dataset (if it is ready)."""
+        record = self.selected_dataset()
+        if record is None or record.status != "ready":
+            return False
+        self.train_requested.emit(record.id)
+        return True
+
     def _update_buttons(self) -> None:
-        self.open_button.setEnabled(self.selected_dataset() is not None)
-        self.remove_button.setEnabled(self.selected_dataset() is not None)
+        selected = self.selected_dataset()
+        self.open_button.setEnabled(selected is not None)
+        self.remove_button.setEnabled(selected is not None)
+        self.train_button.setEnabled(selected is not None and selected.status == "ready")
+        self.train_button.setVisible(self.manager is not None)
 
     def cleanup(self) -> None:
         """Stop the worker (the page is going away)."""
         self._runner.shutdown()
+
+
+def _examples(facts: DatasetFacts) -> str:
+    if facts.examples is None:
+        return "-"
+    return f"{facts.examples:,}" if facts.examples_exact else f"~{facts.examples:,}"
+
+
+def _examples_tip(record: DatasetRecord, facts: DatasetFacts) -> str:
+    unit = "audio files (a lazy dataset)" if record.lazy else "chunks"
+    if facts.examples is None:
+        return f"The number of {unit} cannot be read from data.mdb"
+    if not facts.examples_exact:
+        return f"{facts.examples:,} {unit}, estimated from the duration (data.mdb unreadable)"
+    return f"{facts.examples:,} {unit} in data.mdb"
 
 
 def _item(tree: QTreeWidget, index: int) -> QTreeWidgetItem:

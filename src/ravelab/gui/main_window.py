@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.datasets_page, "Datasets")
         self.tabs.addTab(self.models_page, "Models")
         self.setCentralWidget(self.tabs)
+        self.datasets_page.train_requested.connect(self.train_on_dataset)
 
         self.db_label = QLabel(f"Database: {self.db.path}")
         self.db_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -136,6 +137,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Run {name} ended: {status}.", 15_000)
 
     # -- rave ----------------------------------------------------------------------------------
+
+    def train_on_dataset(self, dataset_id: int) -> int | None:
+        """Show the Training page and its wizard with ``dataset_id`` chosen; the new run's
+        id, or None."""
+        self.tabs.setCurrentWidget(self.training_page)
+        return self.training_page.new_training(dataset_id)
 
     def check_rave(self) -> None:
         """Find ``rave`` and its version in a worker; show the result in the status bar."""

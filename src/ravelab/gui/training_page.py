@@ -492,16 +492,19 @@ class TrainingPage(QWidget):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def make_wizard(self) -> NewTrainingWizard:
-        """The wizard for a new run of the current project."""
+    def make_wizard(self, dataset_id: int | None = None) -> NewTrainingWizard:
+        """The wizard for a new run of the current project (on ``dataset_id`` if given)."""
         wizard = NewTrainingWizard(self.manager, self.project_id, self.project_name, self)
         wizard.dataset_added.connect(lambda _id: self.app_signals.datasets_changed.emit())
         wizard.rave_changed.connect(self.app_signals.rave_changed)
+        if dataset_id is not None:
+            wizard.dataset_page.select_dataset(dataset_id)
         return wizard
 
-    def new_training(self) -> int | None:
-        """Open the wizard, then start the run it describes; its id, or None."""
-        wizard = self.make_wizard()
+    def new_training(self, dataset_id: int | None = None) -> int | None:
+        """Open the wizard (on ``dataset_id`` if given), then start the run it describes;
+        its id, or None."""
+        wizard = self.make_wizard(dataset_id)
         try:
             if wizard.exec() != QDialog.DialogCode.Accepted:
                 return None
