@@ -858,7 +858,7 @@ def test_export_without_a_checkpoint_fails_on_absl_validator(rave: Path, tmp_pat
     for ckpt in run.rglob("*.ckpt"):
         ckpt.unlink()
     result = run_rave(rave, ["export", "--run", str(run)], tmp_path)
-    assert result.returncode == 1  # RAVE.md §6 said exit 0: real 2.3.1 raises first
+    assert result.returncode == 1  # the code reads as exit 0: real 2.3.1 raises first
     assert result.stdout == b"No checkpoint found\n"
     assert last_line(result.stderr) == (
         b"absl.flags._exceptions.IllegalFlagValueError: flag --run=None: "

@@ -85,7 +85,8 @@ def test_real_rave_from_audio_to_exported_model(
     audio = env["tmp"] / "audio"
     _write_wavs(audio)
 
-    # Dataset from raw audio through the CLI (5 s clips: --num-signal 65536, RAVE.md §0b).
+    # Dataset from raw audio through the CLI (5 s clips: with --num-signal 65536 each gives one
+    # chunk; with the default 131072 they would give none).
     code = main(["dataset", "create", str(audio), "--name", "tones", "--num-signal", "65536"])
     out, err = capsys.readouterr()
     assert code == 0, out + err

@@ -1,13 +1,13 @@
 """``rave export``: choosing the checkpoint, RAVE's stereo bug, the command, its progress.
 
-Facts (shared/rave/RAVE.md §1.4, §1.6, §6): export builds the model from the run's
+Facts (from RAVE 2.3.1's code and the real program): export builds the model from the run's
 ``config.gin`` (next to the checkpoint or up to two levels above) and writes one
 TorchScript file ``<name>[_streaming].ts`` next to the checkpoint unless ``--output`` and
 ``--name`` say otherwise; it logs ``all good ! model exported to <path>``. With no
 checkpoint under ``--run`` it prints ``No checkpoint found`` and fails (exit 1, checked on
-the real program; RAVE.md expected 0), so the result is checked either way. RAVE 2.3.1
-never writes ``RAVE.n_channels`` into ``config.gin``, so a stereo run exports as
-mono and fails unless it is added.
+the real program, though reading the code suggests 0), so the result is checked either
+way. RAVE 2.3.1 never writes ``RAVE.n_channels`` into ``config.gin``, so a stereo run
+exports as mono and fails unless it is added.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Datasets from raw audio: the health check before ``rave preprocess``, its command, its
 progress, and the check after it (RAVE's preprocess exits 0 even when it wrote nothing).
 
-Facts (shared/rave/RAVE.md §1.3, §5, checked against the real program): ffmpeg and
+Facts (from RAVE 2.3.1's code, checked against the real program; docs/REAL_RAVE.md): ffmpeg and
 ffprobe must be on PATH; files are found recursively by extension; only whole chunks of
 2 x ``--num_signal`` samples are kept, so shorter files are silently dropped; ``--lazy``
 asks ``y/n`` on stdin; ``metadata.yaml`` records channels, sr, n_seconds and lazy. With no
@@ -33,7 +33,8 @@ NUM_SIGNAL_RANGE = (2048, 4_194_304)
 SAMPLE_RATE_RANGE = (8000, 384_000)
 #: RAVE keeps 2 % of the chunks for validation (``split_dataset(dataset, 98)``).
 VALIDATION_PERCENT = 2
-#: v2/v2_small's latent PCA at validation needs this many latent frames (RAVE.md §0b).
+#: v2/v2_small's latent PCA at validation needs this many latent frames (with fewer, the
+#: first validation fails: a scikit-learn PCA of 128 components needs 128 samples).
 MIN_VALIDATION_LATENT_FRAMES = 128
 #: v2's compression ratio (one latent frame per 2048 samples).
 COMPRESSION_RATIO = 2048

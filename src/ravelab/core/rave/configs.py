@@ -1,6 +1,6 @@
 """What RAVE 2.3.1 ships: base configs, modifiers and augmentations, with their facts.
 
-Facts from RAVE's README and its ``rave/configs/*.gin`` (see shared/rave/RAVE.md §2):
+Facts from RAVE's README and its ``rave/configs/*.gin``:
 one-line descriptions, the GPU memory RAVE's README gives, and the length of phase 1
 (``PHASE_1_DURATION``) each config implies.
 """

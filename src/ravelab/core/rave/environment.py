@@ -2,7 +2,7 @@
 
 ``acids-rave`` 2.3.1 pins ``pytorch-lightning==1.9.0`` and ``scipy==1.10.0`` (so Python
 3.10 or 3.11 and numpy < 2), and on Python 3.11 a plain install pulls ``nn-tilde`` 1.6.0,
-which pins torch 2.5 and leaves a torchaudio that cannot load (shared/rave/install.md).
+which pins torch 2.5 and leaves a torchaudio that cannot load (found installing it here).
 The recipe that works: torch and torchaudio of the same version, ``acids-rave==2.3.1``,
 ``nn-tilde==1.5.6``, in one pip command.
 

@@ -2,7 +2,7 @@
 
 ``validate_training_config`` checks everything before anything is created, so bad input
 never leaves a row, a folder or a process behind. ``build_train_argv`` writes the
-command exactly as RAVE 2.3.1 needs it (shared/rave/RAVE.md §1.2, §1.6, §10).
+command exactly as RAVE 2.3.1 needs it (its flags and pitfalls: docs/REAL_RAVE.md).
 """
 
 from __future__ import annotations
