@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from ravelab.cli.main import main
+from ravelab.core import dataset_facts
 from ravelab.core.listening.wav_files import read_wav
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
@@ -93,6 +94,9 @@ def test_real_rave_from_audio_to_exported_model(
     dataset = dataset_rows.find_dataset(db, name="tones")
     assert dataset is not None and dataset.status == "ready"
     assert dataset.n_seconds and dataset.n_seconds > 0
+    # The chunk count is read from the LMDB file RAVE wrote, and agrees with n_seconds.
+    facts = dataset_facts.facts(dataset)
+    assert facts.examples_exact and facts.examples == dataset_facts.estimated_examples(dataset)
 
     # Train v2_small through the Python API.
     manager = TrainingManager(db, runs_dir=env["tmp"] / "runs", poll_interval=0.2)
