@@ -1,6 +1,7 @@
 """The desktop app's entry point: ``python -m ravelab.gui`` (and ``ravelab gui``).
 
-Creates the QApplication, opens the database, creates the ``TrainingManager`` (which
+Creates the QApplication (light or dark as the system is, before any widget module is
+imported: see :mod:`ravelab.gui.style`), opens the database, creates the ``TrainingManager`` (which
 re-attaches to runs still going) and shows the ``MainWindow``. On exit it stops
 following runs (``manager.shutdown()``); the runs themselves keep training.
 """
@@ -13,6 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -22,7 +24,9 @@ from ravelab.core.paths import default_db_path
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, DatabaseError
 from ravelab.gui.interpreter import freeze_startup_heap, tune_interpreter
-from ravelab.gui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from ravelab.gui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,12 @@ def start(argv: Sequence[str] | None = None) -> AppSession | int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName("ravelab")
+    from ravelab.gui import style
+
+    style.apply_scheme(app)
+    # Imported once the palette is set: the widgets' colours are chosen at import.
+    from ravelab.gui.main_window import MainWindow
+
     db_path = args.db or default_db_path()
     try:
         db = Database(db_path)

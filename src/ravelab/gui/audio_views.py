@@ -27,12 +27,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ravelab.core.listening import views
+from ravelab.gui.style import HINT_COLOUR, SCHEME
 
 #: Waveform colours: the current source stands out, the other is muted.
-WAVE_ACTIVE = QColor("#1565c0")
-WAVE_IDLE = QColor("#78909c")
-PLAYHEAD = QColor("#e53935")
-BACKGROUND = QColor("#fafafa")
+WAVE_ACTIVE = QColor(SCHEME.wave_active)
+WAVE_IDLE = QColor(SCHEME.wave_idle)
+PLAYHEAD = QColor(SCHEME.playhead)
+BACKGROUND = QColor(SCHEME.wave_background)
+GRID = QColor(SCHEME.wave_grid)
 _COLOURS = views.colour_table()
 _FREQUENCY_TICKS = (100.0, 1000.0, 10_000.0)
 
@@ -128,7 +130,7 @@ class WaveformView(_SeekArea):
         picture.fill(BACKGROUND)
         painter = QPainter(picture)
         middle = height / 2
-        painter.setPen(QPen(QColor("#cfd8dc"), 1))
+        painter.setPen(QPen(GRID, 1))
         painter.drawLine(0, round(middle), width, round(middle))
         if self._samples.size:
             low, high = views.peaks(self._samples, width)
@@ -248,7 +250,7 @@ class SignalView(QWidget):
         """Mark this signal as the one heard (bold, in the accent colour; ▶ while playing)."""
         self.waveform.set_active(active)
         self._playing = active and playing
-        colour = WAVE_ACTIVE.name() if active else "#455a64"
+        colour = WAVE_ACTIVE.name() if active else HINT_COLOUR
         weight = 600 if active else 400
         marker = "▶ " if self._playing else ""
         self.title.setText(

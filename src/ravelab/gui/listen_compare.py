@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 from ravelab.core.listening.pairs import LoadedPair
 from ravelab.db import ExperimentRecord
 from ravelab.gui.audio_views import SignalView
-from ravelab.gui.style import HINT_STYLE
+from ravelab.gui.style import HINT_STYLE, SCHEME
 
 #: The colour of a step that is the nearest one rather than the one asked for.
-NEAREST_COLOUR = "#ef6c00"
+NEAREST_COLOUR = SCHEME.accent
 
 
 class CompareRow(QFrame):

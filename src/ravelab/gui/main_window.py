@@ -28,6 +28,7 @@ from ravelab.gui.project_selector import ProjectSelector
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.rave_actions import RaveStatus, check_rave, choose_rave_executable
 from ravelab.gui.rave_install import RaveInstaller, ask_and_install
+from ravelab.gui.style import ERROR_STYLE
 from ravelab.gui.training_page import TrainingPage
 from ravelab.gui.workers import TaskRunner
 
@@ -160,7 +161,7 @@ class MainWindow(QMainWindow):
             self.install_button.hide()
         else:
             self.rave_label.setText("rave not found: runs cannot start")
-            self.rave_label.setStyleSheet("color: #c62828; font-weight: 600;")
+            self.rave_label.setStyleSheet(f"{ERROR_STYLE} font-weight: 600;")
             self.rave_label.setToolTip(status.problem or "")
             self.rave_button.setText("Set rave executable...")
             self.install_button.setVisible(self.installer is None or not self.installer.running)

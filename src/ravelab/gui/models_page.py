@@ -32,14 +32,13 @@ from ravelab.core.runs import run_queries
 from ravelab.db import Database, ModelRecord
 from ravelab.gui import formatting
 from ravelab.gui.app_signals import AppSignals
-from ravelab.gui.style import ERROR_COLOUR, ERROR_STYLE, HINT_STYLE
+from ravelab.gui.style import ERROR_COLOUR, ERROR_STYLE, HINT_STYLE, WARNING_COLOUR
 from ravelab.gui.workers import TaskRunner
 
 HEADERS = ["Run", "Streaming", "Fidelity", "Step", "Size", "Check", "Torch", "File", "Exported"]
 PATH_COLUMN = HEADERS.index("File")
 CHECK_COLUMN = HEADERS.index("Check")
 #: A check that passed with a warning (the torch version, a non-streaming export).
-WARNING_COLOUR = "#e65100"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from ravelab.core.jobs.preprocess import DEFAULT_NUM_SIGNAL, HealthReport
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import DatabaseError, JobRecord, RunStatus
 from ravelab.gui.job_watcher import JobWatcher, describe_progress
-from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
+from ravelab.gui.style import ERROR_COLOUR, ERROR_STYLE, HINT_STYLE
 from ravelab.gui.workers import TaskRunner
 
 SAMPLE_RATES = (44_100, 48_000, 22_050, 16_000, 96_000)
@@ -210,7 +210,9 @@ class NewDatasetDialog(QDialog):
         self._checked_key = key
         files = len(report.files)
         lines = [f"{files} audio file{'s' if files != 1 else ''}, {report.kept_chunks:,} chunks."]
-        lines += [f"<span style='color:#c62828'>✗ {_escape(p)}</span>" for p in report.problems]
+        lines += [
+            f"<span style='color:{ERROR_COLOUR}'>✗ {_escape(p)}</span>" for p in report.problems
+        ]
         lines += [f"⚠ {_escape(w)}" for w in report.warnings]
         if not report.problems:
             lines.append("Ready: click Create.")

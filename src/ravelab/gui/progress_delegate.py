@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from ravelab.db import RunStatus
 from ravelab.gui.experiments_model import PROGRESS_ROLE
 from ravelab.gui.formatting import percent_text
-from ravelab.gui.style import STATUS_COLOURS
+from ravelab.gui.style import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
 
 #: Resolution of the painted bar (QStyleOptionProgressBar takes whole numbers).
 BAR_RANGE = 1000
@@ -31,7 +31,7 @@ def status_palette(base: QPalette, status: str) -> QPalette:
     """``base`` with the bar's fill in the status's colour (running keeps the style's)."""
     palette = QPalette(base)
     if status != RunStatus.RUNNING:
-        colour = QColor(STATUS_COLOURS.get(status, "#757575"))
+        colour = QColor(STATUS_COLOURS.get(status, UNKNOWN_STATUS_COLOUR))
         palette.setColor(QPalette.ColorRole.Highlight, colour)
     return palette
 

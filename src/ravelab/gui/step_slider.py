@@ -13,8 +13,10 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSlider, QStyle, QStyleOptionSlider, QWidget
 
-CHECKPOINT_COLOUR = QColor("#2e7d32")
-PHASE_2_COLOUR = QColor("#ef6c00")
+from ravelab.gui.style import SCHEME
+
+CHECKPOINT_COLOUR = QColor(SCHEME.checkpoint_mark)
+PHASE_2_COLOUR = QColor(SCHEME.phase_mark)
 _MARK_ROOM = 10  # pixels under the groove for the marks
 
 

@@ -1,0 +1,89 @@
+"""The app's colours: legible in both schemes, and the scheme follows what is asked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from ravelab.gui import style
+
+pytestmark = pytest.mark.gui
+
+ROLES = (
+    QPalette.ColorRole.Window,
+    QPalette.ColorRole.Base,
+    QPalette.ColorRole.AlternateBase,
+)
+
+
+def _backgrounds(palette: QPalette) -> list[str]:
+    return [palette.color(role).name() for role in ROLES]
+
+
+def _text_colours(scheme: style.Scheme) -> dict[str, str]:
+    colours = {"hint": scheme.hint, "error": scheme.error, "warning": scheme.warning}
+    colours["accent"] = scheme.accent
+    colours.update({f"status {name}": colour for name, colour in scheme.status.items()})
+    return colours
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_every_text_colour_reaches_4_5_to_1_on_its_backgrounds(
+    qapp: QApplication, dark: bool
+) -> None:
+    scheme = style.DARK if dark else style.LIGHT
+    palette = style.dark_palette() if dark else qapp.style().standardPalette()
+    backgrounds = _backgrounds(palette)
+    backgrounds.append(scheme.wave_background)
+    for name, colour in _text_colours(scheme).items():
+        for background in backgrounds:
+            ratio = style.contrast(colour, background)
+            assert ratio >= 4.5, f"{name} {colour} on {background}: {ratio:.2f}"
+    text = palette.color(QPalette.ColorRole.Text).name()
+    assert all(style.contrast(text, b) >= 7 for b in backgrounds[:3])
+    assert style.contrast(scheme.wave_active, scheme.wave_background) >= 3  # a graphic
+
+
+def test_contrast_is_the_wcag_ratio() -> None:
+    assert style.contrast("#000000", "#ffffff") == pytest.approx(21)
+    assert style.contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+    assert style.contrast("#123456", "#123456") == pytest.approx(1)
+
+
+@pytest.mark.parametrize("asked", ["dark", "light"])
+def test_the_app_starts_in_the_scheme_asked_for(tmp_path: Path, asked: str) -> None:
+    """A fresh process (the scheme is chosen once, at import): the app's palette, the
+    widgets' colours and, where screenshots are asked for, what the window looks like."""
+    shots = os.environ.get("RAVELAB_SCREENSHOTS", "")
+    script = f"""
+import sys
+from ravelab.gui import app
+session = app.start(["--db", {str(tmp_path / "r.db")!r}, "--runs-dir", {str(tmp_path)!r}])
+from PySide6.QtGui import QPalette
+from ravelab.gui import style
+window = session.app.palette().color(QPalette.ColorRole.Window)
+print(style.SCHEME.dark, window.lightness() < 128)
+if {shots!r}:
+    session.window.resize(1024, 640)
+    session.app.processEvents()
+    session.window.grab().save({shots!r} + "/main_window_{asked}.png")
+session.close()
+"""
+    env = dict(os.environ, RAVELAB_COLOR_SCHEME=asked, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = "True True" if asked == "dark" else "False False"
+    assert done.stdout.strip().splitlines()[-1] == expected
