@@ -70,9 +70,10 @@ from ravelab.gui import style
 window = session.app.palette().color(QPalette.ColorRole.Window)
 print(style.SCHEME.dark, window.lightness() < 128)
 if {shots!r}:
-    session.window.resize(1024, 640)
-    session.app.processEvents()
-    session.window.grab().save({shots!r} + "/main_window_{asked}.png")
+    for width, height in ((1024, 640), (1920, 1080)):
+        session.window.resize(width, height)
+        session.app.processEvents()
+        session.window.grab().save(f"{shots}/main_window_{asked}_{{width}}.png")
 session.close()
 """
     env = dict(os.environ, RAVELAB_COLOR_SCHEME=asked, QT_QPA_PLATFORM="offscreen")
