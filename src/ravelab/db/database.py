@@ -362,6 +362,14 @@ class Database:
         with self._lock:
             yield self._conn
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this connection: it changes when another
+        connection (another process, another ``Database``) commits, never for this one's
+        own commits, and costs no read of the file. A cheap poll for "someone else wrote"."""
+        row = self.query_one("PRAGMA data_version")
+        assert row is not None
+        return int(row[0])
+
     # -- settings ----------------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:

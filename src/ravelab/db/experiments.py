@@ -20,8 +20,16 @@ if TYPE_CHECKING:
 
 
 _SELECT = (
-    "SELECT e.*, d.name AS dataset_name FROM experiments e "
-    "LEFT JOIN datasets d ON d.id = e.dataset_id"
+    "SELECT e.*, d.name AS dataset_name, "
+    # The attempts (``run_attempts``, one row per launch or resume): how many, the seconds
+    # the ended ones trained, and when the open one began (its time grows with the clock).
+    "(SELECT COUNT(*) FROM run_attempts a WHERE a.experiment_id = e.id) AS attempts, "
+    "(SELECT SUM(julianday(a.ended_at) - julianday(a.started_at)) * 86400.0 "
+    "FROM run_attempts a WHERE a.experiment_id = e.id AND a.ended_at IS NOT NULL) "
+    "AS attempts_seconds, "
+    "(SELECT a.started_at FROM run_attempts a WHERE a.experiment_id = e.id "
+    "AND a.ended_at IS NULL ORDER BY a.attempt DESC LIMIT 1) AS attempt_started_at "
+    "FROM experiments e LEFT JOIN datasets d ON d.id = e.dataset_id"
 )
 
 
@@ -275,7 +283,7 @@ EXPERIMENT_COLUMNS = frozenset(
         "completed_at", "metrics", "progress", "run_dir", "argv", "pid", "pid_start_time",
         "host", "exit_code", "reason", "ended_at", "stop_requested_at", "executor", "job_id",
         "health", "health_detail", "stop_at_checkpoint", "launcher_pid",
-        "launcher_start_time", "launcher_host", "launch_lease_until",
+        "launcher_start_time", "launcher_host", "launch_lease_until", "run_dir_created",
     }
 )  # fmt: skip
 
@@ -314,6 +322,93 @@ def known_column(name: str, columns: frozenset[str], table: str) -> str:
 def delete_experiment(db: Database, experiment_id: int) -> None:
     """Remove an experiment row and (by cascade) its points and offsets."""
     db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+
+
+def delete_ended_experiment(db: Database, experiment_id: int) -> bool:
+    """Remove an ended experiment's row and, by cascade, everything stored with it
+    (metric blocks, offsets, clips, texts, checkpoints, validations, attempts, its jobs;
+    its exported models stay, no longer linked to it); False when the row is gone or
+    not ended (nothing changed)."""
+    cursor = db.execute(
+        f"DELETE FROM experiments WHERE id = ? AND ended_at IS NOT NULL "
+        f"AND status NOT IN {LIVE_SQL}",
+        (experiment_id,),
+    )
+    return cursor.rowcount > 0
+
+
+def rename_experiment(db: Database, experiment_id: int, name: str) -> bool:
+    """Give an experiment another name (its run folder stays where it is); False when
+    the row is gone.
+
+    Raises:
+        DuplicateNameError: another run has that name (decided in the rename's own
+            transaction, as for an insert).
+    """
+    with db.atomic():
+        existing = db.query_one(
+            "SELECT e.id, p.name FROM experiments e LEFT JOIN projects p ON p.id = e.project_id "
+            "WHERE e.name = ? AND e.id != ?",
+            (name, experiment_id),
+        )
+        if existing is not None:
+            raise DuplicateNameError(
+                f"a run named {name!r} exists already (run {existing[0]}, project "
+                f"{existing[1]!r}): choose another name"
+            )
+        cursor = db.execute("UPDATE experiments SET name = ? WHERE id = ?", (name, experiment_id))
+    return cursor.rowcount > 0
+
+
+def set_notes(db: Database, experiment_id: int, notes: str) -> bool:
+    """Replace an experiment's notes; False when the row is gone."""
+    cursor = db.execute("UPDATE experiments SET notes = ? WHERE id = ?", (notes, experiment_id))
+    return cursor.rowcount > 0
+
+
+def set_tags(db: Database, experiment_id: int, tags: Sequence[str]) -> bool:
+    """Replace an experiment's tags (stored as a JSON list); False when the row is gone."""
+    cursor = db.execute(
+        "UPDATE experiments SET tags = ? WHERE id = ?", (json.dumps(list(tags)), experiment_id)
+    )
+    return cursor.rowcount > 0
+
+
+def set_archived(db: Database, experiment_id: int, archived: bool) -> bool:
+    """Archive (now) or unarchive an experiment; an archived run keeps the time it was
+    first archived. False when the row is gone."""
+    if archived:
+        cursor = db.execute(
+            "UPDATE experiments SET archived_at = COALESCE(archived_at, ?) WHERE id = ?",
+            (utc_now(), experiment_id),
+        )
+    else:
+        cursor = db.execute(
+            "UPDATE experiments SET archived_at = NULL WHERE id = ?", (experiment_id,)
+        )
+    return cursor.rowcount > 0
+
+
+def unended_jobs_of(db: Database, experiment_id: int) -> list[int]:
+    """Ids of an experiment's managed jobs (exports) whose end is not recorded."""
+    rows = db.query(
+        "SELECT id FROM jobs WHERE experiment_id = ? AND ended_at IS NULL ORDER BY id",
+        (experiment_id,),
+    )
+    return [int(row[0]) for row in rows]
+
+
+def recorded_paths(db: Database) -> list[tuple[str, int | None, str]]:
+    """Every path a row records: (``run``, id, run folder) for experiments, (``model``,
+    id, file) for exported models: what must survive deleting some other run's folder."""
+    found: list[tuple[str, int | None, str]] = [
+        ("run", int(row[0]), str(row[1]))
+        for row in db.query("SELECT id, run_dir FROM experiments WHERE run_dir IS NOT NULL")
+    ]
+    found += [
+        ("model", int(row[0]), str(row[1])) for row in db.query("SELECT id, path FROM models")
+    ]
+    return found
 
 
 def _merge_json_column(

@@ -5,6 +5,8 @@ Append new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -266,6 +268,98 @@ def _v6_listening(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE models ADD COLUMN torch_version TEXT")
 
 
+def _v7_run_lifetime(conn: sqlite3.Connection) -> None:
+    """A run's lifetime: notes, tags, archiving, whether ravelab created its run folder
+    (only such a folder may be deleted with the run), and its attempts.
+
+    ``run_attempts`` holds one row per attempt (the first launch, then each resume) with
+    its start and end, so a run's duration is the time it trained, not the gaps between
+    attempts. Triggers keep it, whoever writes ``experiments`` (any version of the code,
+    any process): a new row opens attempt 1; ``ended_at`` going from empty to set closes
+    the open attempt (a resume's claim undone before it launched anything gets back the
+    end of the attempt before: its open attempt is dropped instead); going from set to
+    empty (a resume's claim) opens the next attempt. Existing runs get one attempt
+    spanning their recorded start and end.
+    """
+    conn.execute("ALTER TABLE experiments ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE experiments ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("ALTER TABLE experiments ADD COLUMN archived_at TEXT")
+    conn.execute("ALTER TABLE experiments ADD COLUMN run_dir_created INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        """
+        CREATE TABLE run_attempts (
+            experiment_id  INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            attempt        INTEGER NOT NULL,
+            started_at     TEXT NOT NULL,
+            ended_at       TEXT,
+            PRIMARY KEY (experiment_id, attempt)
+        ) WITHOUT ROWID"""
+    )
+    now = "strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')"
+    conn.execute(
+        f"""
+        CREATE TRIGGER run_attempt_first AFTER INSERT ON experiments
+        BEGIN
+            INSERT INTO run_attempts(experiment_id, attempt, started_at, ended_at)
+            VALUES (new.id, 1, COALESCE(new.started_at, new.created_at, {now}), new.ended_at);
+        END"""
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER run_attempt_end AFTER UPDATE OF ended_at ON experiments
+        WHEN old.ended_at IS NULL AND new.ended_at IS NOT NULL
+        BEGIN
+            DELETE FROM run_attempts WHERE experiment_id = new.id AND ended_at IS NULL
+                AND EXISTS (SELECT 1 FROM run_attempts p WHERE p.experiment_id = new.id
+                            AND p.ended_at = new.ended_at);
+            UPDATE run_attempts SET ended_at = new.ended_at
+                WHERE experiment_id = new.id AND ended_at IS NULL;
+        END"""
+    )
+    conn.execute(
+        f"""
+        CREATE TRIGGER run_attempt_next AFTER UPDATE OF ended_at ON experiments
+        WHEN old.ended_at IS NOT NULL AND new.ended_at IS NULL
+        BEGIN
+            INSERT INTO run_attempts(experiment_id, attempt, started_at)
+            SELECT new.id, COALESCE(MAX(attempt), 0) + 1, {now}
+            FROM run_attempts WHERE experiment_id = new.id;
+        END"""
+    )
+    conn.execute(
+        "INSERT INTO run_attempts(experiment_id, attempt, started_at, ended_at) "
+        "SELECT id, 1, COALESCE(started_at, created_at), "
+        "CASE WHEN ended_at IS NULL THEN NULL ELSE COALESCE(completed_at, ended_at) END "
+        "FROM experiments"
+    )
+    # Run folders ravelab created before this version: named <id>-<name> (or suffixed
+    # -2, -3...) by the launch, never imported. An imported run's folder is the user's.
+    rows = conn.execute(
+        "SELECT id, name, run_dir, config FROM experiments WHERE run_dir IS NOT NULL"
+    ).fetchall()
+    for experiment_id, name, run_dir, config in rows:
+        if _launch_made(experiment_id, name, run_dir, config):
+            conn.execute(
+                "UPDATE experiments SET run_dir_created = 1 WHERE id = ?", (experiment_id,)
+            )
+
+
+def _launch_made(experiment_id: int, name: str, run_dir: str, config: str) -> bool:
+    """Whether ``run_dir`` is the folder a launch made for this run (by its name)."""
+    try:
+        imported = "imported_from" in json.loads(config or "{}")
+    except (json.JSONDecodeError, TypeError):
+        return False  # unknown: keep the folder
+    base = f"{experiment_id:04d}-{name}"
+    folder = os.path.basename(os.path.normpath(str(run_dir)))
+    suffix = folder[len(base) :]
+    return (
+        not imported
+        and folder.startswith(base)
+        and (not suffix or (suffix[:1] == "-" and suffix[1:].isascii() and suffix[1:].isdigit()))
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_run_artifacts,
@@ -273,4 +367,5 @@ MIGRATIONS: list[Migration] = [
     _v4_metric_blocks,
     _v5_launch_owner,
     _v6_listening,
+    _v7_run_lifetime,
 ]

@@ -76,7 +76,9 @@ class LaunchMixin(ManagerBase):
         try:
             run_dir = create_run_dir(runs_dir, f"{experiment_id:04d}-{spec.name}")
             argv = build_train_argv(rave, spec, out_path=run_dir)
-            rows.update_fields(self.db, experiment_id, run_dir=str(run_dir), argv=argv)
+            rows.update_fields(
+                self.db, experiment_id, run_dir=str(run_dir), argv=argv, run_dir_created=1
+            )
             handle = executor.launch(
                 run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
             )

@@ -1,0 +1,236 @@
+"""A run's lifetime (``core.runs.lifetime``): rename, notes, tags, archive, delete with or
+without files, the resume point, and the duration as the sum of the attempts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ravelab.core.errors import ConfigError, NotFoundError
+from ravelab.core.runs import lifetime
+from ravelab.db import Database, RunStatus
+from ravelab.db import experiments as rows
+from ravelab.db.migrations import MIGRATIONS
+from tests.helpers import run_config
+
+
+def _ended(db: Database, name: str = "a", run_dir: Path | None = None, created: bool = True) -> int:
+    experiment_id = rows.insert_experiment(
+        db, name=name, project_id=1, dataset_id=None, config={}, status=RunStatus.COMPLETED
+    )
+    rows.update_fields(
+        db,
+        experiment_id,
+        run_dir=str(run_dir) if run_dir else None,
+        run_dir_created=int(created),
+        ended_at=rows.utc_now(),
+    )
+    return experiment_id
+
+
+def _count(db: Database, table: str, experiment_id: int) -> int:
+    row = db.query_one(f"SELECT COUNT(*) FROM {table} WHERE experiment_id = ?", (experiment_id,))
+    assert row is not None
+    return int(row[0])
+
+
+def test_rename_follows_the_name_rules_and_keeps_names_unique(db: Database) -> None:
+    first, second = _ended(db, "first"), _ended(db, "second")
+    assert lifetime.rename_run(db, first, "better-name").name == "better-name"
+    with pytest.raises(ConfigError, match=r"'second' exists already \(run 2"):
+        lifetime.rename_run(db, first, "second")
+    with pytest.raises(ConfigError, match="not allowed"):
+        lifetime.rename_run(db, first, "bad name/x")
+    with pytest.raises(NotFoundError, match="experiment 99 not found"):
+        lifetime.rename_run(db, 99, "x")
+    assert rows.get_experiment(db, second).name == "second"  # type: ignore[union-attr]
+    assert lifetime.rename_run(db, first, "better-name").name == "better-name"  # itself: fine
+
+
+def test_notes_and_tags_are_checked_and_kept(db: Database) -> None:
+    run = _ended(db)
+    assert lifetime.set_run_notes(db, run, "  lr too high?\nsecond line ").notes == (
+        "lr too high?\nsecond line"
+    )
+    with pytest.raises(ConfigError, match="at most"):
+        lifetime.set_run_notes(db, run, "x" * (lifetime.MAX_NOTES + 1))
+    record = lifetime.change_run_tags(db, run, add=["baseline", "drums", "Baseline"])
+    assert record.tags == ("baseline", "drums")
+    record = lifetime.change_run_tags(db, run, add=["v2"], remove=["DRUMS"])
+    assert record.tags == ("baseline", "v2")
+    for bad, message in (
+        ("a,b", "comma"),
+        ("x" * 65, "64 at most"),
+        ("a\tb", "control"),
+        (" ", "empty"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            lifetime.change_run_tags(db, run, add=[bad])
+    assert rows.get_experiment(db, run).tags == ("baseline", "v2")  # type: ignore[union-attr]
+    assert lifetime.parse_tag_changes(["+a", "b", "-c"]) == (["a", "b"], ["c"])
+
+
+def test_filter_finds_words_in_name_tags_and_notes(db: Database) -> None:
+    run = _ended(db, "kick-drums")
+    lifetime.change_run_tags(db, run, add=["baseline"])
+    record = lifetime.set_run_notes(db, run, "Learning rate sweep")
+    assert lifetime.matches_filter(record, "KICK sweep")
+    assert lifetime.matches_filter(record, "tag:baseline")
+    assert not lifetime.matches_filter(record, "tag:base")  # a tag word needs the whole tag
+    assert not lifetime.matches_filter(record, "kick snare")
+
+
+def test_archive_and_unarchive(db: Database) -> None:
+    run = _ended(db)
+    record = lifetime.set_run_archived(db, run, True)
+    assert record.archived and record.archived_at is not None
+    assert not lifetime.set_run_archived(db, run, False).archived
+
+
+def test_delete_takes_everything_stored_with_the_run(db: Database, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "0001-a"
+    run_dir.mkdir(parents=True)
+    (run_dir / "stdout.log").write_text("kept\n")
+    run = _ended(db, run_dir=run_dir)
+    rows.insert_points(db, run, [("loss", 1, 1.0, 0.0), ("loss", 2, 0.5, 1.0)])
+    rows.set_offsets(db, run, {"stdout.log": 10})
+    db.execute("INSERT INTO run_validations VALUES (?, 0, 5, 1.0)", (run,))
+    db.execute("INSERT INTO run_texts VALUES (?, 'config', 'x')", (run,))
+    deleted = lifetime.delete_run(db, run)
+    assert deleted.record.id == run and deleted.folder is None
+    assert rows.get_experiment(db, run) is None
+    for table in (
+        "metric_blocks",
+        "source_offsets",
+        "run_validations",
+        "run_texts",
+        "run_attempts",
+    ):
+        assert _count(db, table, run) == 0, table
+    assert (run_dir / "stdout.log").read_text() == "kept\n"  # without --files: the folder stays
+
+
+def test_delete_with_files_removes_only_a_folder_ravelab_created(
+    db: Database, tmp_path: Path
+) -> None:
+    made = tmp_path / "runs" / "0001-a"
+    (made / "x_abc" / "version_0").mkdir(parents=True)
+    (made / "stdout.log").write_text("log\n")
+    run = _ended(db, "a", made)
+    users = tmp_path / "theirs"
+    users.mkdir()
+    imported = _ended(db, "imported", users, created=False)
+    with pytest.raises(ConfigError, match="not created by ravelab"):
+        lifetime.delete_run(db, imported, with_files=True)
+    assert rows.get_experiment(db, imported) is not None and users.is_dir()
+    deleted = lifetime.delete_run(db, run, with_files=True)
+    assert deleted.folder == made and deleted.folder_problem is None
+    assert not made.exists() and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_delete_with_files_refuses_a_folder_holding_another_runs_folder(
+    db: Database, tmp_path: Path
+) -> None:
+    made = tmp_path / "runs" / "0001-a"
+    inner = made / "a_abc"
+    inner.mkdir(parents=True)
+    run = _ended(db, "a", made)
+    _ended(db, "inner", inner, created=False)
+    with pytest.raises(ConfigError, match="holds what other rows record: run 2"):
+        lifetime.delete_run(db, run, with_files=True)
+    assert inner.is_dir() and rows.get_experiment(db, run) is not None
+
+
+def test_delete_refuses_a_live_run_and_one_still_shutting_down(db: Database) -> None:
+    live = rows.insert_experiment(db, name="live", project_id=1, dataset_id=None, config={})
+    with pytest.raises(ConfigError, match=r"has not ended \(running\): stop it first"):
+        lifetime.delete_run(db, live)
+    ended = _ended(db, "ended")
+    with pytest.raises(ConfigError, match="still shutting down"):
+        lifetime.delete_run(db, ended, still_lives=lambda record: True)
+    assert rows.get_experiment(db, live) and rows.get_experiment(db, ended)
+    with pytest.raises(NotFoundError):
+        lifetime.delete_run(db, 99)
+
+
+def test_duration_is_the_sum_of_the_attempts(db: Database) -> None:
+    run = _ended(db)
+    db.execute("DELETE FROM run_attempts WHERE experiment_id = ?", (run,))
+    db.execute(
+        "INSERT INTO run_attempts VALUES (?, 1, '2026-01-01T10:00:00+00:00', "
+        "'2026-01-01T11:00:00+00:00'), (?, 2, '2026-01-03T10:00:00+00:00', "
+        "'2026-01-03T10:30:00+00:00')",
+        (run, run),
+    )
+    record = rows.get_experiment(db, run)
+    assert record is not None and record.attempts == 2
+    assert lifetime.run_seconds(record) == pytest.approx(5400.0)
+
+
+def test_a_resumed_run_counts_its_attempts_not_the_gap(
+    make_manager: Any, dataset_id: int, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    manager = make_manager()
+    run = manager.start_training(run_config(dataset_id, max_steps=30))
+    assert manager.wait(run, timeout=60)["status"] == "completed"
+    record = rows.get_experiment(db, run)
+    assert record is not None and record.run_dir_created and record.attempts == 1
+    point = lifetime.resume_point(db, record)
+    assert point is not None and point.path.suffix == ".ckpt"
+    # The first attempt ended a day ago: the gap before the resume must not count.
+    db.execute(
+        "UPDATE run_attempts SET started_at = '2026-01-01T10:00:00+00:00', "
+        "ended_at = '2026-01-01T10:10:00+00:00' WHERE experiment_id = ?",
+        (run,),
+    )
+    manager.resume_training(run, max_steps=40)
+    assert manager.wait(run, timeout=60)["status"] == "completed"
+    record = rows.get_experiment(db, run)
+    assert record is not None and record.attempts == 2 and record.attempt_started_at is None
+    seconds = lifetime.run_seconds(record)
+    assert seconds is not None and 600 <= seconds < 600 + 120
+
+
+def test_a_version_6_database_gets_attempts_and_knows_its_folders(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version, migration in enumerate(MIGRATIONS[:6], start=1):
+        migration(conn)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(
+        "INSERT INTO experiments(id, name, config, status, created_at, started_at, "
+        "completed_at, ended_at, run_dir) VALUES "
+        "(3, 'made', '{}', 'completed', 't', '2026-01-01T10:00:00+00:00', "
+        "'2026-01-01T12:00:00+00:00', '2026-01-01T12:00:00+00:00', '/runs/0003-made-2'), "
+        "(4, 'imp', '{\"imported_from\": \"/x\"}', 'completed', 't', NULL, NULL, 'e', "
+        "'/x/0004-imp'), "
+        "(5, 'live', '{}', 'running', '2026-01-02T10:00:00+00:00', NULL, NULL, NULL, "
+        "'/runs/0005-other')"
+    )
+    conn.close()
+    with Database(path) as db:
+        assert db.schema_version == len(MIGRATIONS) == 7
+        made, imported, live = (rows.get_experiment(db, n) for n in (3, 4, 5))
+        assert made and imported and live
+        assert (made.run_dir_created, imported.run_dir_created, live.run_dir_created) == (
+            True,
+            False,
+            False,
+        )
+        assert made.attempts == 1 and lifetime.run_seconds(made) == pytest.approx(7200.0)
+        assert live.attempt_started_at == "2026-01-02T10:00:00+00:00"
+        assert made.tags == () and made.notes == "" and not made.archived
+
+
+def test_a_resume_claim_undone_leaves_no_attempt(db: Database) -> None:
+    run = _ended(db)
+    ended = rows.get_experiment(db, run).ended_at  # type: ignore[union-attr]
+    rows.update_fields(db, run, ended_at=None, status=RunStatus.RUNNING)  # a resume's claim
+    assert rows.get_experiment(db, run).attempts == 2  # type: ignore[union-attr]
+    rows.update_fields(db, run, ended_at=ended, status=RunStatus.COMPLETED)  # given back
+    record = rows.get_experiment(db, run)
+    assert record is not None and record.attempts == 1 and record.attempt_started_at is None
