@@ -15,13 +15,12 @@ from ravelab.cli.formatting import (
     local_time,
     print_json,
     progress_bar,
-    run_duration,
     speed,
     table,
 )
 from ravelab.core.display import STOPPING
 from ravelab.core.errors import ConfigError
-from ravelab.core.runs import run_queries
+from ravelab.core.runs import lifetime, run_queries
 from ravelab.db import ExperimentRecord, Health, RunProgress, RunStatus
 
 # What only some of these commands need (following a run, reading its logs, finding a
@@ -111,6 +110,18 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
     listing = subparsers.add_parser("list", help="list experiments with their real status")
     listing.add_argument("--project", type=int, help="only this project's experiments")
+    listing.add_argument(
+        "--filter",
+        metavar="TEXT",
+        help="only runs whose id, name, dataset, status, config, tags or notes hold every "
+        "word of TEXT (tag:x needs the tag x)",
+    )
+    listing.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="only runs tagged TAG; repeatable"
+    )
+    shown_runs = listing.add_mutually_exclusive_group()
+    shown_runs.add_argument("--archived", action="store_true", help="only archived runs")
+    shown_runs.add_argument("--all", action="store_true", help="archived runs too")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     listing.set_defaults(handler=cmd_list)
 
@@ -311,12 +322,17 @@ def cmd_import_run(ctx: Context) -> int:
 
 def cmd_list(ctx: Context) -> int:
     ctx.settle()  # re-attaching settles runs that ended meanwhile
-    experiments = run_queries.list_experiments(ctx.db, ctx.args.project)
+    experiments = _listed(run_queries.list_experiments(ctx.db, ctx.args.project), ctx.args)
     if ctx.args.json:
         print_json([record.as_dict() for record in experiments], ctx.out)
         return ExitCode.OK
     if not experiments:
-        ctx.out.write("no experiments yet: start one with `ravelab train`\n")
+        if ctx.args.filter or ctx.args.tag or ctx.args.archived:
+            ctx.out.write("no experiment matches\n")
+        elif run_queries.list_experiments(ctx.db, ctx.args.project):
+            ctx.out.write("every experiment is archived: `ravelab list --all` shows them\n")
+        else:
+            ctx.out.write("no experiments yet: start one with `ravelab train`\n")
         return ExitCode.OK
     rows = []
     for record in experiments:
@@ -332,7 +348,8 @@ def cmd_list(ctx: Context) -> int:
                 f"{progress.step}/{progress.max_steps or '?'}",
                 speed(progress.speed),
                 local_time(record.started_at),
-                duration(run_duration(record.started_at, record.completed_at)),
+                duration(lifetime.run_seconds(record)),
+                ", ".join(record.tags)[:30],
                 (record.reason or "")[:60],
             )
         )
@@ -346,10 +363,24 @@ def cmd_list(ctx: Context) -> int:
         "SPEED",
         "STARTED",
         "DURATION",
+        "TAGS",
         "REASON",
     )
     ctx.out.write(table(headers, rows) + "\n")
     return ExitCode.OK
+
+
+def _listed(records: list[ExperimentRecord], args: argparse.Namespace) -> list[ExperimentRecord]:
+    """The runs ``list`` shows: archived ones only with --archived or --all, then the
+    filter and the tags."""
+    if not args.all:
+        records = [record for record in records if record.archived == args.archived]
+    if args.filter:
+        records = [record for record in records if lifetime.matches_filter(record, args.filter)]
+    for tag in args.tag:
+        wanted = lifetime.check_tag(tag).casefold()
+        records = [r for r in records if wanted in {t.casefold() for t in r.tags}]
+    return records
 
 
 def cmd_show(ctx: Context) -> int:
@@ -376,14 +407,21 @@ def cmd_show(ctx: Context) -> int:
         f" step {progress.step}/{progress.max_steps or '?'}, epoch {epoch}",
         f"  phase       {_phase_text(progress)}",
         f"  speed       {speed(progress.speed)}, ETA {duration(progress.eta_s)}",
-        f"  started     {local_time(record.started_at)}, ran "
-        f"{duration(run_duration(record.started_at, record.completed_at))}",
+        f"  started     {local_time(record.started_at)}, trained "
+        f"{duration(lifetime.run_seconds(record))}"
+        + (f" in {record.attempts} attempts" if record.attempts > 1 else ""),
         f"  run folder  {record.run_dir}"
         + ("" if not record.run_dir or Path(record.run_dir).is_dir() else " (missing)"),
         f"  command     {shlex.join(record.argv) if record.argv else '-'}",
         f"  exit code   {record.exit_code if record.exit_code is not None else '-'}",
         f"  metrics     {points} points: {', '.join(names) or '-'}",
     ]
+    if record.tags:
+        lines.append(f"  tags        {', '.join(record.tags)}")
+    if record.archived:
+        lines.append(f"  archived    {local_time(record.archived_at)}")
+    if record.notes:
+        lines.append("  notes       " + record.notes.replace("\n", "\n              "))
     latest = {k: v for k, v in record.metrics.items() if k not in ("step",)}
     if latest:
         lines.append(
