@@ -284,6 +284,7 @@ EXPERIMENT_COLUMNS = frozenset(
         "host", "exit_code", "reason", "ended_at", "stop_requested_at", "executor", "job_id",
         "health", "health_detail", "stop_at_checkpoint", "launcher_pid",
         "launcher_start_time", "launcher_host", "launch_lease_until", "run_dir_created",
+        "notes", "tags", "archived_at",
     }
 )  # fmt: skip
 
@@ -525,3 +526,30 @@ def set_offsets(db: Database, experiment_id: int, offsets: Mapping[str, int]) ->
             "offset = max(offset, excluded.offset)",
             rows,
         )
+
+
+#: What ``change_marks`` reads per area: the columns whose change a list shows (never a
+#: run's progress or metrics: a live run changes those several times a second, and its
+#: follower tells the app itself).
+_MARK_QUERIES = {
+    "runs": "SELECT COUNT(*), group_concat(id || '|' || status || '|' || name || '|' || "
+    "project_id || '|' || COALESCE(ended_at, '') || '|' || COALESCE(pid, '') || '|' || "
+    "COALESCE(job_id, '') || '|' || health || '|' || stop_at_checkpoint || '|' || "
+    "COALESCE(archived_at, '') || '|' || tags || '|' || notes, ',') FROM experiments",
+    "datasets": "SELECT COUNT(*), group_concat(id || '|' || status || '|' || name || '|' || "
+    "COALESCE(n_seconds, ''), ',') FROM datasets",
+    "models": "SELECT COUNT(*), group_concat(id || '|' || COALESCE(checked_at, ''), ',') "
+    "FROM models",
+    "jobs": "SELECT COUNT(*), group_concat(id || '|' || status || '|' || "
+    "COALESCE(ended_at, ''), ',') FROM jobs",
+}
+
+
+def change_marks(db: Database) -> dict[str, int]:
+    """A fingerprint of each area (``runs``, ``datasets``, ``models``, ``jobs``): equal
+    fingerprints, same lists to show."""
+    marks: dict[str, int] = {}
+    for area, sql in _MARK_QUERIES.items():
+        row = db.query_tuples(sql)[0]
+        marks[area] = hash((row[0], row[1]))
+    return marks

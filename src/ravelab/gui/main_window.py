@@ -2,13 +2,17 @@
 
 The window owns the ``AppSignals`` and the ``RunBridge`` and hands them to its pages.
 Closing it never stops a run: runs are detached, and the next start re-attaches to them.
+
+Other processes (a CLI in a terminal, another app window) change the same database: a
+timer asks a ``DatabaseWatch`` (in a worker) about twice a second, and the pages whose
+lists changed read them again; runs started elsewhere are followed here too.
 """
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -20,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ravelab.core.runs.database_watch import DatabaseWatch
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
@@ -35,6 +40,10 @@ from ravelab.gui.workers import TaskRunner
 logger = logging.getLogger(__name__)
 
 GEOMETRY_KEY = "main_window/geometry"
+
+#: How often the database is asked whether another process changed it (milliseconds):
+#: a change made elsewhere shows within about a second.
+WATCH_INTERVAL_MS = 500
 
 
 class MainWindow(QMainWindow):
@@ -116,6 +125,13 @@ class MainWindow(QMainWindow):
         self.projects.projects_changed.connect(self.app_signals.projects_changed)
         self.app_signals.rave_changed.connect(self.check_rave)
         self.app_signals.training_completed.connect(self._on_training_completed)
+        self._watch = DatabaseWatch(self.db)
+        self._watch_problem = ""
+        self._watch_runner = TaskRunner(self)
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setInterval(WATCH_INTERVAL_MS)
+        self._watch_timer.timeout.connect(self.poll_database)
+        self._watch_timer.start()
         self.resize(1400, 900)
         self._restore_geometry()
         self.check_rave()
@@ -136,6 +152,41 @@ class MainWindow(QMainWindow):
         experiment = self.training_page.model.experiment_by_id(experiment_id)
         name = experiment.name if experiment else experiment_id
         self.statusBar().showMessage(f"Run {name} ended: {status}.", 15_000)
+
+    # -- changes made by other processes -------------------------------------------------------
+
+    def poll_database(self) -> None:
+        """Ask (in a worker) what other processes changed; one question at a time."""
+        if self._watch_runner.busy:
+            return
+        watch, manager = self._watch, self.manager
+
+        def work() -> tuple[set[str], list[int]]:
+            changed = watch.poll()
+            # A run started or resumed elsewhere is followed here too (its progress live).
+            taken = manager.follow_new_runs() if "runs" in changed else []
+            return changed, taken
+
+        self._watch_runner.submit(work, self._on_database_changed, self._on_watch_error)
+
+    def _on_database_changed(self, result: tuple[set[str], list[int]]) -> None:
+        changed, taken = result
+        if taken:
+            self.bridge.follow_active()
+        if "runs" in changed:
+            self.training_page.reload()
+            self.app_signals.experiments_changed.emit()
+        if changed & {"datasets", "jobs"}:
+            self.app_signals.datasets_changed.emit()
+        if changed & {"models", "jobs"}:
+            self.app_signals.models_changed.emit()
+
+    def _on_watch_error(self, error: BaseException) -> None:
+        # A busy or damaged file: said once in the log (not at every tick); the next tick
+        # asks again.
+        if str(error) != self._watch_problem:
+            self._watch_problem = str(error)
+            logger.warning("watching the database for other processes' changes: %s", error)
 
     # -- rave ----------------------------------------------------------------------------------
 
@@ -228,6 +279,8 @@ class MainWindow(QMainWindow):
         if self._cleaned_up:
             return
         self._cleaned_up = True
+        self._watch_timer.stop()
+        self._watch_runner.shutdown()
         self._runner.shutdown()
         self.training_page.cleanup()
         self.datasets_page.cleanup()

@@ -11,6 +11,7 @@ never started. Each run is re-attached on its own: a damaged run file flags that
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from ravelab.core.runs.executor import (
@@ -22,7 +23,7 @@ from ravelab.core.runs.executor import (
 )
 from ravelab.core.runs.launch_owner import launcher_gone
 from ravelab.core.runs.manager_base import ManagerBase, handle_of, logger
-from ravelab.core.runs.process_identity import is_alive
+from ravelab.core.runs.process_identity import HOST, is_alive
 from ravelab.core.runs.run_files import (
     DAMAGED_PREFIX,
     EXIT_FILE,
@@ -62,6 +63,28 @@ class ReattachMixin(ManagerBase):
             except Exception as error:
                 self.active_processes.pop(record.id, None)
                 self._flag(record.id, error)
+
+    def follow_new_runs(self) -> list[int]:
+        """Follow the unended runs that another process started or resumed (a CLI's
+        ``train`` or ``resume``, another app) and this manager does not follow yet; the
+        ids taken up. Runs this process launches are left to the launch that registers
+        them (so a run is never followed twice), and so are rows still being launched.
+        """
+        taken = []
+        for record in rows.unended_experiments(self.db):
+            if record.id in self.active_processes or record.run_dir is None:
+                continue
+            owner = rows.launch_owner(self.db, record.id)
+            if owner is not None and owner.pid == os.getpid() and owner.host == HOST:
+                continue
+            try:
+                self._follow_again(record)
+            except Exception as error:
+                self.active_processes.pop(record.id, None)
+                self._flag(record.id, error)
+                continue
+            taken.append(record.id)
+        return taken
 
     def _follow_again(self, record: ExperimentRecord) -> None:
         assert record.run_dir is not None
