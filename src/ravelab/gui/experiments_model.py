@@ -9,8 +9,9 @@ some 1,500 times to repaint five rows, each entry a possible wait of up to a swi
 interval). Only the values that changed are
 written, so ``dataChanged`` covers those cells of that row, and views keep their
 selection and scroll position. Reloading the list merges too: rows are inserted and
-removed one by one, never reset. ``ExperimentsFilterProxy`` filters by text and by
-status and sorts on raw values.
+removed one by one, never reset. ``ExperimentsFilterProxy`` filters by text (name,
+dataset, config, tags, notes), by status and archived or not, and sorts on raw values.
+A run's duration is the time it trained (its attempts summed, ``core.runs.lifetime``).
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from PySide6.QtGui import (
 )
 
 from ravelab.core.display import STOPPING
+from ravelab.core.runs.lifetime import matches_filter
 from ravelab.db import ExperimentRecord, Health, RunStatus
 from ravelab.gui import formatting
-from ravelab.gui.style import STATUS_COLOURS
+from ravelab.gui.style import HINT_COLOUR, STATUS_COLOURS
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -99,6 +101,29 @@ def display_status(experiment: ExperimentRecord) -> str:
     if experiment.status == RunStatus.STOPPED and not experiment.ended_at:
         return STOPPING
     return str(experiment.status)
+
+
+def status_text(experiment: ExperimentRecord) -> str:
+    """The status as the table and the details show it: ``running · stopping at
+    checkpoint`` while a stop at the next checkpoint is pending."""
+    status = display_status(experiment)
+    if status == RunStatus.RUNNING and experiment.progress.stopping_at_checkpoint:
+        return f"{status} · stopping at checkpoint"
+    return status
+
+
+def trained_seconds(experiment: ExperimentRecord) -> float | None:
+    """How long a run trained: its attempts summed (the gaps between a stop and a resume
+    do not count); from its start when no attempt is known (an imported run)."""
+    trained = experiment.trained_seconds()
+    return trained if trained is not None else formatting.run_seconds(experiment)
+
+
+def name_text(experiment: ExperimentRecord) -> str:
+    """The name, then the tags: ``drums-v2  [baseline, keep]``."""
+    if not experiment.tags:
+        return experiment.name
+    return f"{experiment.name}  [{', '.join(experiment.tags)}]"
 
 
 def is_live(experiment: ExperimentRecord) -> bool:
@@ -202,6 +227,8 @@ class ExperimentsModel(QStandardItemModel):
             values[Qt.ItemDataRole.DecorationRole] = self._icon(status)
         elif column in _NUMERIC:
             values[Qt.ItemDataRole.TextAlignmentRole] = _RIGHT
+        if column == Column.NAME and experiment.archived:
+            values[Qt.ItemDataRole.ForegroundRole] = self._brush("archived")
         tip = self._tooltip(experiment, column)
         if tip is not None:
             values[Qt.ItemDataRole.ToolTipRole] = tip
@@ -211,14 +238,14 @@ class ExperimentsModel(QStandardItemModel):
         progress = experiment.progress
         live = is_live(experiment)
         if column == Column.NAME:
-            return experiment.name
+            return name_text(experiment)
         if column == Column.DATASET:
             return experiment.dataset_name or "-"
         if column == Column.CONFIG:
             return formatting.config_text(experiment.config)
         if column == Column.STATUS:
             health = experiment.health
-            status = display_status(experiment)
+            status = status_text(experiment)
             return f"{status} ({health})" if health != Health.OK and live else status
         if column == Column.PROGRESS:
             step = progress.step
@@ -233,7 +260,7 @@ class ExperimentsModel(QStandardItemModel):
         if column == Column.STARTED:
             return formatting.local_time(experiment.started_at)
         if column == Column.DURATION:
-            return formatting.duration(formatting.run_seconds(experiment))
+            return formatting.duration(trained_seconds(experiment))
         return ""
 
     def _sort_key(self, experiment: ExperimentRecord, column: Column, display: str) -> object:
@@ -251,7 +278,9 @@ class ExperimentsModel(QStandardItemModel):
             return experiment.started_at or ""
         if column == Column.DURATION:
             # Whole seconds, as shown: a live run's key then changes once a second.
-            return float(round(formatting.run_seconds(experiment) or 0.0))
+            return float(round(trained_seconds(experiment) or 0.0))
+        if column == Column.NAME:
+            return experiment.name.lower()
         return display.lower()
 
     def _tooltip(self, experiment: ExperimentRecord, column: Column) -> str | None:
@@ -259,7 +288,15 @@ class ExperimentsModel(QStandardItemModel):
             reason = experiment.reason or experiment.health_detail
             return f"{display_status(experiment)}: {reason}" if reason else None
         if column == Column.NAME:
-            return experiment.run_dir or ""
+            lines = [experiment.run_dir or ""]
+            if experiment.archived:
+                lines.append(f"archived {formatting.local_time(experiment.archived_at)}")
+            if experiment.notes:
+                first = experiment.notes.splitlines()[0]
+                lines.append(first if len(first) <= 120 else first[:117] + "...")
+            return "\n".join(line for line in lines if line)
+        if column == Column.DURATION and experiment.attempts > 1:
+            return f"trained in {experiment.attempts} attempts (the time between them not counted)"
         if column == Column.CONFIG:
             config = experiment.config
             extra = [f"--augment {a}" for a in config.get("augment") or []]
@@ -285,7 +322,8 @@ class ExperimentsModel(QStandardItemModel):
         # One brush per status: the same object again compares equal, so is not rewritten.
         brush = self._brushes.get(status)
         if brush is None:
-            brush = self._brushes[status] = QBrush(QColor(STATUS_COLOURS.get(status, "#424242")))
+            colour = HINT_COLOUR if status == "archived" else STATUS_COLOURS.get(status, "#424242")
+            brush = self._brushes[status] = QBrush(QColor(colour))
         return brush
 
     # -- updating ------------------------------------------------------------------------------
@@ -343,7 +381,8 @@ class ExperimentsModel(QStandardItemModel):
             return False
         shown = self._rows[row]
         self._rows[row] = dataclasses.replace(shown, progress=shown.progress.merged(progress))
-        self._changed(row, Column.PROGRESS, Column.ETA)
+        # From the status (a pending stop at the next checkpoint shows there) to the ETA.
+        self._changed(row, Column.STATUS, Column.ETA)
         self._changed(row, Column.DURATION, Column.DURATION)
         return True
 
@@ -465,18 +504,25 @@ STATUS_FILTERS = (RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunS
 
 
 class ExperimentsFilterProxy(QSortFilterProxyModel):
-    """Filters rows by a text (name, dataset or config) and a status; sorts raw values."""
+    """Filters rows by a text (name, dataset, config, tags, notes), a status, and archived
+    or not (archived runs are hidden unless asked for); sorts raw values."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
         self._status: str | None = None
+        self._archived = False
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
     def set_text_filter(self, text: str) -> None:
-        """Show only rows whose name, dataset or config contains ``text`` (any case)."""
+        """Show only rows whose name, dataset, config, tags or notes contain ``text`` (any
+        case), or each of its words (``tag:x``: the tag x)."""
         self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
+
+    def set_show_archived(self, shown: bool) -> None:
+        """Show archived runs too (they are hidden by default)."""
+        self._refilter(lambda: setattr(self, "_archived", bool(shown)))
 
     def set_status_filter(self, status: str | None) -> None:
         """Show only rows with this stored status (``running`` includes stopping runs)."""
@@ -497,6 +543,8 @@ class ExperimentsFilterProxy(QSortFilterProxyModel):
         if not isinstance(model, ExperimentsModel):
             return True
         experiment = model.experiment(source_row)
+        if experiment.archived and not self._archived:
+            return False
         if self._status is not None:
             shown = display_status(experiment)
             wanted = self._status
@@ -508,8 +556,11 @@ class ExperimentsFilterProxy(QSortFilterProxyModel):
                     experiment.name,
                     experiment.dataset_name or "",
                     formatting.config_text(experiment.config),
+                    " ".join(experiment.tags),
+                    experiment.notes,
                 ]
             ).lower()
-            if self._text not in haystack:
+            # The whole text anywhere, or each of its words somewhere (as `list --filter`).
+            if self._text not in haystack and not matches_filter(experiment, self._text):
                 return False
         return True

@@ -1,4 +1,5 @@
-"""``RunDetails``: the selected run's progress bar, command, run folder and reason."""
+"""``RunDetails``: the selected run's progress bar, command, run folder and reason, its tags
+and notes; the time it trained (its attempts summed) and a pending stop at checkpoint."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from ravelab.db import ExperimentRecord, Health, RunStatus
 from ravelab.gui import formatting
-from ravelab.gui.experiments_model import display_status, is_live
+from ravelab.gui.experiments_model import display_status, is_live, status_text, trained_seconds
 from ravelab.gui.progress_delegate import BAR_RANGE, progress_label, status_palette
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE, STATUS_COLOURS
 
@@ -40,8 +41,11 @@ def progress_details(experiment: ExperimentRecord) -> str:
         eta = formatting.duration(progress.eta_s)
         if eta != "-":
             parts.append(f"ETA {eta}")
-    took = formatting.duration(formatting.run_seconds(experiment))
-    parts.append(f"running for {took}" if is_live(experiment) else f"took {took}")
+    took = formatting.duration(trained_seconds(experiment))
+    attempts = f" over {experiment.attempts} attempts" if experiment.attempts > 1 else ""
+    parts.append(
+        f"training for {took}{attempts}" if is_live(experiment) else f"trained {took}{attempts}"
+    )
     return " · ".join(parts)
 
 
@@ -84,6 +88,14 @@ class RunDetails(QWidget):
         self.reason = QLabel()
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tags_label = QLabel()
+        self.tags_label.setStyleSheet(HINT_STYLE)
+        self.notes_title = QLabel("Notes:")
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes.setMaximumHeight(self.notes.fontMetrics().lineSpacing() * 3 + 4)
+        self.notes.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
 
         details = QWidget()
         grid = QGridLayout(details)
@@ -93,6 +105,7 @@ class RunDetails(QWidget):
         header.setSpacing(10)
         header.addWidget(self.name_label)
         header.addWidget(self.status_label)
+        header.addWidget(self.tags_label)
         header.addStretch(1)
         grid.addLayout(header, 0, 0, 1, 3)
         grid.addWidget(self.progress, 1, 0, 1, 3)
@@ -105,6 +118,8 @@ class RunDetails(QWidget):
         grid.addWidget(self.open_button, 4, 2)
         grid.addWidget(self.reason_title, 5, 0, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.reason, 5, 1, 1, 2)
+        grid.addWidget(self.notes_title, 6, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.notes, 6, 1, 1, 2)
         grid.setColumnStretch(1, 1)
 
         self.empty = QLabel("Select a run to see its progress, command and log.")
@@ -146,7 +161,8 @@ class RunDetails(QWidget):
         status = display_status(experiment)
         health = experiment.health
         unwell = health != Health.OK and is_live(experiment)
-        shown = f"{status} ({health})" if unwell else status
+        shown = status_text(experiment)
+        shown = f"{shown} ({health})" if unwell else shown
         colour = STATUS_COLOURS.get(status, "#424242")
         self.status_label.setText(f"<span style='color:{colour}'>● {shown}</span>")
         progress = experiment.progress
@@ -181,6 +197,16 @@ class RunDetails(QWidget):
         self.reason.setStyleSheet(ERROR_STYLE if status == RunStatus.FAILED else "")
         self.reason_title.setVisible(bool(reason))
         self.reason.setVisible(bool(reason))
+        self.name_label.setText(experiment.name)
+        labels = [f"#{tag}" for tag in experiment.tags]
+        if experiment.archived:
+            labels.append("(archived)")
+        self.tags_label.setText("  ".join(labels))
+        first_lines = "\n".join(experiment.notes.splitlines()[:3])
+        self.notes.setText(first_lines)
+        self.notes.setToolTip(experiment.notes if experiment.notes != first_lines else "")
+        self.notes_title.setVisible(bool(experiment.notes))
+        self.notes.setVisible(bool(experiment.notes))
 
     def open_run_folder(self) -> bool:
         """Open the run folder in the desktop's file manager."""

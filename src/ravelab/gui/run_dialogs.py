@@ -1,5 +1,6 @@
 """Dialogs for actions on runs: ``ExportDialog`` (``rave export`` as a job, followed to its
-result) and ``CompareDialog`` (the settings two runs differ in)."""
+result), ``CompareDialog`` (the settings two runs differ in), and for a run's lifetime
+``NotesDialog`` and ``DeleteRunDialog`` (what goes; the folder only when ravelab made it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
 from ravelab.core.errors import RavelabError
 from ravelab.core.runs import run_queries
 from ravelab.core.runs.compare import diff_configs
+from ravelab.core.runs.lifetime import MAX_NOTES, folder_to_delete
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import DatabaseError, ExperimentRecord, JobRecord, RunStatus
 from ravelab.gui import formatting
@@ -252,4 +255,90 @@ def _text(value: object) -> str:
     return str(value)
 
 
-__all__ = ["CompareDialog", "ExportDialog"]
+class NotesDialog(QDialog):
+    """A run's notes: free text (``ravelab list --filter`` and the table's filter search it)."""
+
+    def __init__(self, experiment: ExperimentRecord, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Notes of {experiment.name}")
+        self.setMinimumSize(460, 280)
+        self.editor = QPlainTextEdit()
+        self.editor.setPlainText(experiment.notes)
+        self.editor.setPlaceholderText("What this run tries, what you heard, what to do next...")
+        self.count = QLabel()
+        self.count.setStyleSheet(HINT_STYLE)
+        self.editor.textChanged.connect(self._count)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.editor, 1)
+        layout.addWidget(self.count)
+        layout.addWidget(self.buttons)
+        self._count()
+
+    def _count(self) -> None:
+        length = len(self.text())
+        self.count.setText(f"{length:,} / {MAX_NOTES:,} characters")
+        self.count.setStyleSheet(ERROR_STYLE if length > MAX_NOTES else HINT_STYLE)
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(length <= MAX_NOTES)
+
+    def text(self) -> str:
+        """The notes as written."""
+        return self.editor.toPlainText()
+
+
+class DeleteRunDialog(QDialog):
+    """Confirms deleting a run: what goes with it, and its folder too when ravelab created
+    it (else the box is off, with why)."""
+
+    def __init__(
+        self, manager: TrainingManager, experiment: ExperimentRecord, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Delete the run")
+        points = run_queries.count_points(manager.db, experiment.id)
+        message = QLabel(
+            f"Delete “{experiment.name}” and everything ravelab stored about it "
+            f"({points:,} metric points, its clips, checkpoints, notes and tags)? "
+            "Exported models are kept. This cannot be undone."
+        )
+        message.setWordWrap(True)
+        self.files_box = QCheckBox("Also delete its run folder")
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setStyleSheet(HINT_STYLE)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        try:
+            folder = folder_to_delete(manager.db, experiment)
+        except RavelabError as error:
+            self.files_box.setEnabled(False)
+            self.folder_label.setText(str(error))
+        else:
+            self.files_box.setEnabled(folder is not None)
+            self.folder_label.setText(
+                str(folder) if folder is not None else "Its folder is gone already."
+            )
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.delete_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.delete_button.setText("Delete")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(message)
+        layout.addWidget(self.files_box)
+        layout.addWidget(self.folder_label)
+        layout.addWidget(buttons)
+
+    @property
+    def with_files(self) -> bool:
+        """Whether the run folder goes too."""
+        return self.files_box.isEnabled() and self.files_box.isChecked()
+
+
+__all__ = ["CompareDialog", "DeleteRunDialog", "ExportDialog", "NotesDialog"]

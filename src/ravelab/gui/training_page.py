@@ -2,9 +2,11 @@
 selected run's details, log and metrics.
 
 Actions on the selected run (buttons above the table and the table's context menu):
-Resume (a stopped or failed run, from its newest checkpoint), Stop (says how many steps
-are lost) and Stop at next checkpoint, Clone (the wizard pre-filled), Export... (a job,
-followed in ``ExportDialog``) and Compare (two rows selected: ``CompareDialog``).
+Resume (a stopped or failed run, or extend a completed one, from its newest checkpoint,
+named with its step), Stop (says how many steps are lost) and Stop at next checkpoint,
+Clone (the wizard pre-filled), Export... (a job, followed in ``ExportDialog``), Compare
+(two rows selected: ``CompareDialog``), and its lifetime (``core.runs.lifetime``):
+Rename, Notes, Tags, Archive (hidden unless "Archived" is ticked) and Delete.
 
 Live updates come from ``RunBridge`` (core signals, coalesced to at most 10 a second);
 each updates only its run's row. The list itself is read again from the database (in a
@@ -23,6 +25,7 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QHBoxLayout,
@@ -42,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from ravelab.core.display import STOPPING
 from ravelab.core.errors import RavelabError
+from ravelab.core.runs import lifetime
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import LIVE, DatabaseError, ExperimentRecord, Health, RunStatus
 from ravelab.gui.app_signals import AppSignals
@@ -61,7 +65,7 @@ from ravelab.gui.new_training_wizard import NewTrainingWizard
 from ravelab.gui.progress_delegate import ProgressDelegate
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.run_details import RunDetails
-from ravelab.gui.run_dialogs import CompareDialog, ExportDialog
+from ravelab.gui.run_dialogs import CompareDialog, DeleteRunDialog, ExportDialog, NotesDialog
 from ravelab.gui.workers import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -80,8 +84,8 @@ COLUMN_WIDTHS = {
 }
 
 
-#: Statuses a run can be resumed from.
-RESUMABLE = (RunStatus.STOPPED, RunStatus.FAILED)
+#: Statuses a run can be resumed from (a completed run is extended: more steps).
+RESUMABLE = (RunStatus.STOPPED, RunStatus.FAILED, RunStatus.COMPLETED)
 
 
 def _best_validations(manager: TrainingManager, ids: list[int]) -> dict[int, float]:
@@ -154,7 +158,8 @@ class TrainingPage(QWidget):
         self.stop_checkpoint_button.clicked.connect(self.stop_selected_at_checkpoint)
         self.resume_button = QPushButton("Resume...")
         self.resume_button.setToolTip(
-            "Continue the selected stopped or failed run from its newest checkpoint"
+            "Continue the selected stopped or failed run from its newest checkpoint, or "
+            "extend a completed one with more steps"
         )
         self.resume_button.clicked.connect(self.resume_selected)
         # The less frequent actions: a "Run" menu (and the table's context menu).
@@ -172,20 +177,41 @@ class TrainingPage(QWidget):
         self.open_action = QAction("Open run folder", self)
         self.open_action.setToolTip("Open the selected run's folder")
         self.open_action.triggered.connect(self.open_run_folder)
+        # A run's lifetime: the same calls as `ravelab rename | note | tag | archive | delete`.
+        self.rename_action = QAction("Rename...", self)
+        self.rename_action.setToolTip("Give the run another name (its folder stays)")
+        self.rename_action.triggered.connect(self.rename_selected)
+        self.notes_action = QAction("Notes...", self)
+        self.notes_action.setToolTip("Write what this run tries or how it sounds (searched)")
+        self.notes_action.triggered.connect(self.edit_notes_selected)
+        self.tags_action = QAction("Tags...", self)
+        self.tags_action.setToolTip("Short labels, separated by commas (searched, tag:x)")
+        self.tags_action.triggered.connect(self.edit_tags_selected)
+        self.archive_action = QAction("Archive", self)
+        self.archive_action.setToolTip("Hide the selected runs (tick “Archived” to see them)")
+        self.archive_action.triggered.connect(self.archive_selected)
+        self.delete_action = QAction("Delete...", self)
+        self.delete_action.setToolTip("Delete an ended run, and its folder if ravelab made it")
+        self.delete_action.triggered.connect(self.delete_selected)
         self.run_menu = QMenu(self)
         self.run_menu.setToolTipsVisible(True)
         for action in (self.clone_action, self.export_action, self.compare_action):
             self.run_menu.addAction(action)
         self.run_menu.addSeparator()
+        for action in self._lifetime_actions():
+            self.run_menu.addAction(action)
+        self.run_menu.addSeparator()
         self.run_menu.addAction(self.open_action)
         self.run_button = QToolButton()
         self.run_button.setText("Run")
-        self.run_button.setToolTip("Clone, export or compare the selected run(s)")
+        self.run_button.setToolTip(
+            "Clone, export, compare, rename, tag, archive or delete the selected run(s)"
+        )
         self.run_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.run_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.run_button.setMenu(self.run_menu)
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, dataset or config")
+        self.filter_edit.setPlaceholderText("Filter by name, dataset, config, tags or notes")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(100)
         self.filter_edit.setMaximumWidth(260)
@@ -200,8 +226,11 @@ class TrainingPage(QWidget):
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.run_button)
         buttons.addStretch(3)
+        self.archived_box = QCheckBox("Archived")
+        self.archived_box.setToolTip("Show archived runs too")
         buttons.addWidget(self.filter_edit, 1)  # grows to its maximum width when room
         buttons.addWidget(self.status_combo)
+        buttons.addWidget(self.archived_box)
 
         # -- table --
         self.model = ExperimentsModel(self)
@@ -234,6 +263,7 @@ class TrainingPage(QWidget):
         self.status_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_status_filter(self.status_combo.currentData())
         )
+        self.archived_box.toggled.connect(self.proxy.set_show_archived)
 
         # -- the selected run --
         self.details = RunDetails()
@@ -410,13 +440,37 @@ class TrainingPage(QWidget):
         at_checkpoint = experiment is not None and experiment.progress.stopping_at_checkpoint
         self.stop_button.setEnabled(status in LIVE)
         self.stop_checkpoint_button.setEnabled(status == RunStatus.RUNNING and not at_checkpoint)
-        self.resume_button.setEnabled(status in RESUMABLE)
+        imported = experiment is not None and bool(experiment.config.get("imported_from"))
+        self.resume_button.setEnabled(status in RESUMABLE and not imported)
+        self.resume_button.setText(
+            "Extend..." if status == RunStatus.COMPLETED and not imported else "Resume..."
+        )
         self.clone_action.setEnabled(
             experiment is not None and not experiment.config.get("imported_from")
         )
         self.export_action.setEnabled(bool(experiment and experiment.run_dir))
         self.compare_action.setEnabled(len(self.table.selectionModel().selectedRows()) == 2)
         self.open_action.setEnabled(bool(experiment and experiment.run_dir))
+        for action in (self.rename_action, self.notes_action, self.tags_action):
+            action.setEnabled(experiment is not None)
+        selected = self._selected_records()
+        self.archive_action.setEnabled(bool(selected))
+        every_archived = bool(selected) and all(record.archived for record in selected)
+        self.archive_action.setText("Unarchive" if every_archived else "Archive")
+        self.delete_action.setEnabled(experiment is not None and experiment.ended_at is not None)
+
+    def _lifetime_actions(self) -> tuple[QAction, ...]:
+        return (
+            self.rename_action,
+            self.notes_action,
+            self.tags_action,
+            self.archive_action,
+            self.delete_action,
+        )
+
+    def _selected_records(self) -> list[ExperimentRecord]:
+        found = (self.model.experiment_by_id(i) for i in self.selected_ids())
+        return [record for record in found if record is not None]
 
     def _show_context_menu(self, position: QPoint) -> None:
         menu = self.context_menu()
@@ -434,6 +488,9 @@ class TrainingPage(QWidget):
             action.triggered.connect(button.click)
         menu.addSeparator()
         for action in (self.clone_action, self.export_action, self.compare_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        for action in self._lifetime_actions():
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.open_action)
@@ -600,12 +657,24 @@ class TrainingPage(QWidget):
         experiment_id = experiment.id
         current = int(experiment.config.get("max_steps") or 1)
         step = experiment.progress.step
+        completed = experiment.status == RunStatus.COMPLETED
+        point = lifetime.resume_point(self.manager.db, experiment)
+        if point is None:
+            start = "its newest checkpoint (none is written yet)"
+        else:
+            at = f"step {point.step:,}" if point.step is not None else "an unknown step"
+            version = point.path.parent.parent.name
+            start = f"its newest checkpoint, {point.path.name} ({version}) at {at}"
+            if point.step is not None and point.step < step:
+                start += f"; the {step - point.step:,} steps after it are trained again"
+        # A completed run reached its steps: extending it offers half as many again.
+        offered = current + max(1, current // 2) if completed else max(current, step + 1)
         max_steps, ok = QInputDialog.getInt(
             self,
-            "Resume the run",
-            f"Resume “{experiment.name}” from its newest checkpoint (step {step:,})."
+            "Extend the run" if completed else "Resume the run",
+            f"{'Extend' if completed else 'Resume'} “{experiment.name}” from {start}."
             "\n\nTrain until step:",
-            max(current, step + 1),
+            offered,
             1,
             2_000_000_000,
             1000,
@@ -620,6 +689,150 @@ class TrainingPage(QWidget):
             QMessageBox.critical(self, "The run could not be resumed", str(error))
             return False
         self._reread(experiment_id)
+        self.app_signals.experiments_changed.emit()
+        return True
+
+    def _lifetime_done(self, experiment_id: int) -> None:
+        """A lifetime action changed a run: its row, and the pages that count runs."""
+        self._reread(experiment_id)
+        self.app_signals.experiments_changed.emit()
+
+    def _lifetime_failed(self, title: str, error: Exception) -> None:
+        QMessageBox.warning(self, title, str(error))
+
+    def rename_selected(self) -> bool:
+        """Ask for a new name (the rules of a new run's name); True when renamed."""
+        experiment = self.selected_experiment()
+        if experiment is None:
+            return False
+        name, ok = QInputDialog.getText(
+            self,
+            "Rename the run",
+            f"New name for “{experiment.name}” (its folder stays where it is):",
+            QLineEdit.EchoMode.Normal,
+            experiment.name,
+        )
+        if not ok or name.strip() == experiment.name:
+            return False
+        try:
+            lifetime.rename_run(self.manager.db, experiment.id, name.strip())
+        except (RavelabError, DatabaseError) as error:
+            self._lifetime_failed("The run was not renamed", error)
+            return False
+        self._lifetime_done(experiment.id)
+        return True
+
+    def make_notes_dialog(self) -> NotesDialog | None:
+        """The notes editor of the selected run (not shown yet)."""
+        experiment = self.selected_experiment()
+        return None if experiment is None else NotesDialog(experiment, self)
+
+    def edit_notes_selected(self, dialog: NotesDialog | None = None) -> bool:
+        """Edit the selected run's notes; True when they were saved."""
+        experiment = self.selected_experiment()
+        dialog = dialog or self.make_notes_dialog()
+        if experiment is None or dialog is None:
+            return False
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return False
+            lifetime.set_run_notes(self.manager.db, experiment.id, dialog.text())
+        except (RavelabError, DatabaseError) as error:
+            self._lifetime_failed("The notes were not saved", error)
+            return False
+        finally:
+            dialog.deleteLater()
+        self._lifetime_done(experiment.id)
+        return True
+
+    def edit_tags_selected(self) -> bool:
+        """Edit the selected run's tags as a comma-separated list; True when changed."""
+        experiment = self.selected_experiment()
+        if experiment is None:
+            return False
+        text, ok = QInputDialog.getText(
+            self,
+            "Tags",
+            f"Tags of “{experiment.name}”, separated by commas (up to {lifetime.MAX_TAG} "
+            "characters each; the filter finds them, tag:x only tag x):",
+            QLineEdit.EchoMode.Normal,
+            ", ".join(experiment.tags),
+        )
+        if not ok:
+            return False
+        wanted = [word.strip() for word in text.split(",") if word.strip()]
+        try:
+            checked = [lifetime.check_tag(tag) for tag in wanted]
+            kept = {tag.casefold() for tag in checked}
+            lifetime.change_run_tags(
+                self.manager.db,
+                experiment.id,
+                add=checked,
+                remove=[tag for tag in experiment.tags if tag.casefold() not in kept],
+            )
+        except (RavelabError, DatabaseError) as error:
+            self._lifetime_failed("The tags were not changed", error)
+            return False
+        self._lifetime_done(experiment.id)
+        return True
+
+    def archive_selected(self) -> bool:
+        """Archive the selected runs (or unarchive them, when all are archived)."""
+        records = self._selected_records()
+        if not records:
+            return False
+        archive = not all(record.archived for record in records)
+        try:
+            for record in records:
+                lifetime.set_run_archived(self.manager.db, record.id, archive)
+        except (RavelabError, DatabaseError) as error:
+            self._lifetime_failed("The runs were not all archived", error)
+        for record in records:
+            self._reread(record.id)
+        self.app_signals.experiments_changed.emit()
+        return True
+
+    def make_delete_dialog(self) -> DeleteRunDialog | None:
+        """The confirmation of deleting the selected run (not shown yet)."""
+        experiment = self.selected_experiment()
+        if experiment is None:
+            return None
+        return DeleteRunDialog(self.manager, experiment, self)
+
+    def delete_selected(self, dialog: DeleteRunDialog | None = None) -> bool:
+        """Confirm, then delete the selected (ended) run, with its folder when asked and
+        ravelab made it; True when deleted. A live run is refused, in words."""
+        experiment = self.selected_experiment()
+        if experiment is None:
+            return False
+        if experiment.ended_at is None:
+            QMessageBox.warning(
+                self, "The run was not deleted", "The run has not ended: stop it first."
+            )
+            return False
+        dialog = dialog or self.make_delete_dialog()
+        if dialog is None:
+            return False
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return False
+            manager = self.manager
+            deleted = lifetime.delete_run(
+                manager.db,
+                experiment.id,
+                with_files=dialog.with_files,
+                still_lives=lambda record: manager.processes_live(record.id),
+            )
+        except (RavelabError, DatabaseError, OSError) as error:
+            self._lifetime_failed("The run was not deleted", error)
+            return False
+        finally:
+            dialog.deleteLater()
+        if deleted.folder_problem:
+            QMessageBox.warning(
+                self, "The run folder was not removed entirely", deleted.folder_problem
+            )
+        self.reload()
         self.app_signals.experiments_changed.emit()
         return True
 
