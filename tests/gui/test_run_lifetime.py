@@ -102,8 +102,8 @@ def test_rename_tags_notes_and_archive(
     assert page.archive_selected()
     assert _visible_names(page) == []
     assert manager.get_record(run).archived  # type: ignore[union-attr]
-    page.archived_box.setChecked(True)
-    assert _visible_names(page) == ["drums-v2  [keep]"]
+    page.status_combo.setCurrentIndex(page.status_combo.findData("archived"))
+    assert _visible_names(page) == ["drums-v2  [keep]  (archived)"]
     assert page.select_experiment(run)
     assert page.archive_action.text() == "Unarchive"
     assert page.archive_selected()

@@ -120,10 +120,12 @@ def trained_seconds(experiment: ExperimentRecord) -> float | None:
 
 
 def name_text(experiment: ExperimentRecord) -> str:
-    """The name, then the tags: ``drums-v2  [baseline, keep]``."""
-    if not experiment.tags:
-        return experiment.name
-    return f"{experiment.name}  [{', '.join(experiment.tags)}]"
+    """The name, then the tags, then whether it is archived:
+    ``drums-v2  [baseline, keep]  (archived)``."""
+    text = experiment.name
+    if experiment.tags:
+        text += f"  [{', '.join(experiment.tags)}]"
+    return f"{text}  (archived)" if experiment.archived else text
 
 
 def is_live(experiment: ExperimentRecord) -> bool:
@@ -502,16 +504,19 @@ def _float(value: float | None) -> float:
 #: The statuses the table can be filtered by (``running`` shows stopping runs too).
 STATUS_FILTERS = (RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED)
 
+#: The status filter's last choice: the archived runs (whatever their status), which every
+#: other choice hides (as ``ravelab list --archived``).
+ARCHIVED_FILTER = "archived"
+
 
 class ExperimentsFilterProxy(QSortFilterProxyModel):
-    """Filters rows by a text (name, dataset, config, tags, notes), a status, and archived
-    or not (archived runs are hidden unless asked for); sorts raw values."""
+    """Filters rows by a text (name, dataset, config, tags, notes) and a status, or shows
+    the archived runs (hidden otherwise); sorts raw values."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
         self._status: str | None = None
-        self._archived = False
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
@@ -520,12 +525,9 @@ class ExperimentsFilterProxy(QSortFilterProxyModel):
         case), or each of its words (``tag:x``: the tag x)."""
         self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
 
-    def set_show_archived(self, shown: bool) -> None:
-        """Show archived runs too (they are hidden by default)."""
-        self._refilter(lambda: setattr(self, "_archived", bool(shown)))
-
     def set_status_filter(self, status: str | None) -> None:
-        """Show only rows with this stored status (``running`` includes stopping runs)."""
+        """Show only rows with this stored status (``running`` includes stopping runs);
+        ``ARCHIVED_FILTER``: only the archived runs, which are hidden otherwise."""
         self._refilter(lambda: setattr(self, "_status", status or None))
 
     def _refilter(self, change: Callable[[], None]) -> None:
@@ -543,9 +545,9 @@ class ExperimentsFilterProxy(QSortFilterProxyModel):
         if not isinstance(model, ExperimentsModel):
             return True
         experiment = model.experiment(source_row)
-        if experiment.archived and not self._archived:
+        if experiment.archived != (self._status == ARCHIVED_FILTER):
             return False
-        if self._status is not None:
+        if self._status is not None and self._status != ARCHIVED_FILTER:
             shown = display_status(experiment)
             wanted = self._status
             if not (shown == wanted or (wanted == RunStatus.RUNNING and shown == STOPPING)):

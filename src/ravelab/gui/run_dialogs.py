@@ -299,6 +299,7 @@ class DeleteRunDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Delete the run")
+        self.setMinimumWidth(480)
         points = run_queries.count_points(manager.db, experiment.id)
         message = QLabel(
             f"Delete “{experiment.name}” and everything ravelab stored about it "

@@ -6,7 +6,8 @@ Resume (a stopped or failed run, or extend a completed one, from its newest chec
 named with its step), Stop (says how many steps are lost) and Stop at next checkpoint,
 Clone (the wizard pre-filled), Export... (a job, followed in ``ExportDialog``), Compare
 (two rows selected: ``CompareDialog``), and its lifetime (``core.runs.lifetime``):
-Rename, Notes, Tags, Archive (hidden unless "Archived" is ticked) and Delete.
+Rename, Notes, Tags, Archive (then listed only under the status filter's "Archived") and
+Delete.
 
 Live updates come from ``RunBridge`` (core signals, coalesced to at most 10 a second);
 each updates only its run's row. The list itself is read again from the database (in a
@@ -25,7 +26,6 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QDialog,
     QHBoxLayout,
@@ -50,6 +50,7 @@ from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import LIVE, DatabaseError, ExperimentRecord, Health, RunStatus
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import (
+    ARCHIVED_FILTER,
     EXPERIMENT_ID_ROLE,
     STATUS_FILTERS,
     VALIDATION_METRIC,
@@ -188,7 +189,9 @@ class TrainingPage(QWidget):
         self.tags_action.setToolTip("Short labels, separated by commas (searched, tag:x)")
         self.tags_action.triggered.connect(self.edit_tags_selected)
         self.archive_action = QAction("Archive", self)
-        self.archive_action.setToolTip("Hide the selected runs (tick “Archived” to see them)")
+        self.archive_action.setToolTip(
+            "Hide the selected runs (the status filter's “Archived” lists them)"
+        )
         self.archive_action.triggered.connect(self.archive_selected)
         self.delete_action = QAction("Delete...", self)
         self.delete_action.setToolTip("Delete an ended run, and its folder if ravelab made it")
@@ -211,7 +214,10 @@ class TrainingPage(QWidget):
         self.run_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.run_button.setMenu(self.run_menu)
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, dataset, config, tags or notes")
+        self.filter_edit.setPlaceholderText("Filter: name, dataset, tag, notes...")
+        self.filter_edit.setToolTip(
+            "Runs whose name, dataset, config, tags or notes hold every word; tag:x: tag x"
+        )
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(100)
         self.filter_edit.setMaximumWidth(260)
@@ -219,6 +225,12 @@ class TrainingPage(QWidget):
         self.status_combo.addItem("All statuses", None)
         for status in STATUS_FILTERS:
             self.status_combo.addItem(status.capitalize(), str(status))
+        self.status_combo.addItem("Archived", ARCHIVED_FILTER)
+        self.status_combo.setItemData(
+            self.status_combo.count() - 1,
+            "The archived runs (hidden from the other choices)",
+            Qt.ItemDataRole.ToolTipRole,
+        )
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.stop_button)
@@ -226,11 +238,8 @@ class TrainingPage(QWidget):
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.run_button)
         buttons.addStretch(3)
-        self.archived_box = QCheckBox("Archived")
-        self.archived_box.setToolTip("Show archived runs too")
         buttons.addWidget(self.filter_edit, 1)  # grows to its maximum width when room
         buttons.addWidget(self.status_combo)
-        buttons.addWidget(self.archived_box)
 
         # -- table --
         self.model = ExperimentsModel(self)
@@ -263,7 +272,6 @@ class TrainingPage(QWidget):
         self.status_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_status_filter(self.status_combo.currentData())
         )
-        self.archived_box.toggled.connect(self.proxy.set_show_archived)
 
         # -- the selected run --
         self.details = RunDetails()
