@@ -263,8 +263,8 @@ def main() -> int:
             for name, seconds in _cpu_times(process).items()
         }
 
-        experiment = page.model.experiment_by_id(experiment_id) or {}
-        step = int((experiment.get("progress") or {}).get("step") or 0)
+        experiment = page.model.experiment_by_id(experiment_id)
+        step = experiment.progress.step if experiment is not None else 0
         loss_line = page.metrics_plot.line("loss")
         shown_points = 0 if loss_line is None else len(loss_line.get_xdata())
         stored = len(manager.get_metric_history(experiment_id, "loss"))
