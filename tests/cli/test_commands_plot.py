@@ -24,3 +24,16 @@ def test_plot_renders_an_image_of_two_runs(cli: Any, tmp_path: Path) -> None:
     assert code == ExitCode.INVALID and "no 'nope' points" in err
     code, _, err = cli("plot", "first", "-o", str(tmp_path / "x.txt"))
     assert code == ExitCode.INVALID and "use a .png" in err
+
+
+def test_plot_smooths_with_tensorboards_weight(cli: Any, tmp_path: Path) -> None:
+    from tests.core.tensorboard.test_run_events import _make_run_layout
+
+    _make_run_layout(tmp_path / "a")
+    cli("import-run", str(tmp_path / "a"), "--name", "first")
+    output = tmp_path / "smooth.svg"
+    code, _, err = cli("plot", "first", "-o", str(output), "--smooth", "0.6")
+    assert code == ExitCode.OK, err
+    assert "(smoothing 0.6)" in output.read_text()  # the title says how it was smoothed
+    code, _, err = cli("plot", "first", "-o", str(output), "--smooth", "1")
+    assert code == ExitCode.INVALID and "--smooth 1.0 must be at least 0 and below 1" in err

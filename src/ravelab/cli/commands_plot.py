@@ -27,10 +27,14 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     plot.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
     plot.add_argument(
+        "--smooth",
         "--smoothing",
+        dest="smoothing",
         type=float,
         default=0.0,
-        help="exponential smoothing weight in [0, 1), like TensorBoard's",
+        metavar="W",
+        help="TensorBoard's debiased exponential smoothing, weight W in [0, 1) (the app's "
+        "default is 0.6); the raw curve stays faint behind",
     )
     plot.add_argument("--log", action="store_true", help="logarithmic y axis")
     plot.add_argument(
@@ -56,7 +60,7 @@ def cmd_plot(ctx: Context) -> int:
     if not (100 <= width <= 10_000 and 100 <= height <= 10_000):
         raise ConfigError(f"--size {args.size!r} is out of range: 100 to 10000 pixels a side")
     if not 0.0 <= args.smoothing < 1.0:
-        raise ConfigError(f"--smoothing {args.smoothing} must be at least 0 and below 1")
+        raise ConfigError(f"--smooth {args.smoothing} must be at least 0 and below 1")
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
         raise ConfigError(f"--output {args.output!r}: use a .png, .svg, .pdf or .jpg name")
