@@ -1,4 +1,6 @@
-"""MetricsPlot reads histories from the DB, draws them decimated, and follows new points."""
+"""MetricsPlot reads histories from the DB, draws them decimated, and follows new points.
+
+(Panels, overlaid runs, smoothing, marks and hovering: test_metrics_plot_cockpit.py.)"""
 
 from __future__ import annotations
 
@@ -60,11 +62,11 @@ def test_history_is_drawn_and_grows(
     qtbot.waitUntil(lambda: _points(plot, "validation") == 10, timeout=30_000)
     qtbot.waitUntil(lambda: _points(plot, "lr") == 20, timeout=30_000)
     assert plot.shown_metrics == ["validation"]  # RAVE's default; beta is not drawn
-    assert plot.line("validation").axes is plot.axes.loss
-    assert plot.line("lr").axes is plot.axes.lr
+    assert plot.line("validation").axes is plot.panels.panels["reconstruction"]
+    assert plot.line("lr").axes is plot.panels.panels["lr"]
     assert [a.text() for a in plot.metrics_menu.actions() if a.isCheckable()] == [
+        "validation",  # the menu in panel order: known groups first
         "beta",
-        "validation",
     ]
 
     _insert(db, experiment_id, "validation", range(1099, 2000, 100), lambda s: 10 / (s + 1))
@@ -91,9 +93,12 @@ def test_a_long_history_is_decimated_to_the_width(
     plot.show_experiment(experiment_id, "big")
     qtbot.waitUntil(lambda: _points(plot, "loss") > 0, timeout=60_000)
     line = plot.line("loss")
-    width = plot.axes.loss.get_window_extent().width
+    width = plot.panels.top.get_window_extent().width
     assert _points(plot, "loss") <= 2 * width + 2
     assert max(line.get_ydata()) == 50.0  # the spike survives
+    smoothed = plot.smoothed_line("loss")
+    assert smoothed is not None and smoothed.get_visible()  # smoothing is on by default
+    assert len(smoothed.get_xdata()) <= 2 * width + 2
     assert plot.status.text() == "50,000 points"
 
 
@@ -108,9 +113,9 @@ def test_memory_is_bounded_and_a_zoom_reads_its_range_at_full_resolution(
     )
     plot.show_experiment(experiment_id, "long")
     qtbot.waitUntil(lambda: _points(plot, "loss") > 0, timeout=60_000)
-    cache = plot._cache
-    assert cache is not None and cache.count("loss") == 100_000
-    kept = plot._shown.losses["loss"][0].size
+    cache = plot._caches[experiment_id]
+    assert cache.count("loss") == 100_000
+    kept = plot._shown.series[(experiment_id, "loss")][0].size
     assert kept <= 2 * cache.buckets + 2 < 100_000  # a summary, not every point
 
     plot.show_range(60_000, 60_100)  # far finer than the summary's ranges
@@ -148,14 +153,15 @@ def test_new_points_inside_the_limits_only_redraw_the_lines(
 
     _insert(db, experiment_id, "loss", range(1060, 3000), lambda s: 1.5)  # far past the limits
     plot.notify_metrics(experiment_id)
-    qtbot.waitUntil(lambda: plot.axes.loss.get_xlim()[1] >= 2999, timeout=30_000)
+    qtbot.waitUntil(lambda: plot.panels.top.get_xlim()[1] >= 2999, timeout=30_000)
     _settle(qtbot, plot)
     assert plot.canvas.full_frames > full  # new limits: a whole new picture
-    assert plot.axes.loss.get_xlim()[0] <= 0
+    assert plot.panels.top.get_xlim()[0] <= 0
 
 
 def test_sticky_limits() -> None:
-    from ravelab.gui.metrics_plot import HEADROOM, _sticky
+    from ravelab.gui.plot_panels import HEADROOM
+    from ravelab.gui.plot_panels import sticky as _sticky
 
     # (current limits, fitted limits, data range)
     assert _sticky((0, 110), (-5, 105), (0, 100), grow=True) == (0, 110)  # still fits: kept
@@ -169,7 +175,7 @@ def test_sticky_limits() -> None:
 
 
 def test_an_unselected_plot_says_so(plot: MetricsPlot) -> None:
-    texts = [t.get_text() for t in plot.axes.loss.texts]
+    texts = [t.get_text() for t in plot.panels.top.texts]
     assert texts == ["Select a run to see its metrics."]
     assert not plot.metrics_button.isEnabled()
 
@@ -181,18 +187,21 @@ def test_phase_boundary_and_checkpoints_are_marked(
     from ravelab.db.artifacts import CheckpointRecord
 
     _insert(db, experiment_id, "validation", range(0, 1000, 10), lambda s: 10 / (s + 1))
+    _insert(db, experiment_id, "lr", range(0, 1000, 10), lambda s: 1e-3)
     rows.merge_progress(db, experiment_id, {"phase_1_duration": 500})
     artifacts.upsert_checkpoints(
         db, experiment_id, [CheckpointRecord(f"/x/epoch_{s}.ckpt", s, 1, float(s)) for s in (300,)]
     )
     plot.show_experiment(experiment_id, "marked")
     qtbot.waitUntil(lambda: len(plot.phase_lines) == 2, timeout=30_000)
+    panels = plot.panels.panels
     assert list(plot.phase_lines[0].get_xdata()) == [500, 500]
-    assert plot.phase_lines[1].axes is plot.axes.lr
-    qtbot.waitUntil(lambda: plot.checkpoint_markers is not None, timeout=30_000)
-    assert list(plot.checkpoint_markers.get_xdata()) == [300]
-    _settle(qtbot, plot)  # the whole change is applied (the legend comes after the markers)
-    assert [t.get_text() for t in plot.axes.loss.get_legend().get_texts()] == ["validation"]
+    assert {line.axes for line in plot.phase_lines} == {panels["reconstruction"], panels["lr"]}
+    qtbot.waitUntil(lambda: "periodic" in plot.checkpoint_marks, timeout=30_000)
+    assert list(plot.checkpoint_marks["periodic"].get_xdata()) == [300]
+    _settle(qtbot, plot)  # the whole change is applied (the legend comes after the marks)
+    legend = panels["reconstruction"].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["validation"]
     save_screenshot(plot.canvas, "metrics_markers.png")
 
     # A new checkpoint is drawn on the next reload; a phase beyond the data is not.
@@ -203,8 +212,8 @@ def test_phase_boundary_and_checkpoints_are_marked(
     plot.notify_metrics(experiment_id)
     qtbot.waitUntil(
         lambda: (
-            plot.checkpoint_markers is not None
-            and list(plot.checkpoint_markers.get_xdata()) == [300, 900]
+            "periodic" in plot.checkpoint_marks
+            and list(plot.checkpoint_marks["periodic"].get_xdata()) == [300, 900]
         ),
         timeout=30_000,
     )

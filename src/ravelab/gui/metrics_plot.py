@@ -1,23 +1,27 @@
-"""``MetricsPlot``: the original API's metrics widget: losses and the learning rate of one run.
+"""``MetricsPlot``: a training cockpit: the metrics of one run, or of several overlaid.
+
+One panel per metric group (``ravelab.core.metric_groups``: reconstruction,
+adversarial, latent, other, and a learning-rate panel that can be hidden), each with its
+own y axis; runs selected together are overlaid, each run in its colour in every panel
+(``ravelab.plots.series_colours``). A smoothing slider applies TensorBoard's debiased EMA
+(``ravelab.plots.smoothing``, weight 0.6 by default) with the raw curve faint behind.
+Marks: RAVE's phase boundary, checkpoints (best or periodic, with their step and file
+under the mouse) and where a run was resumed. Hovering shows the step and every shown
+series' value there (``plot_hover``). The figure's panels, lines and marks are
+``plot_panels.PanelFigure``.
 
 History comes from the database (``TrainingManager.get_metric_history``), so the plot is
-complete after a restart; while the run trains, each ``notify_metrics`` reads it again in
-a worker thread (``metric_series.SeriesCache``: only the new points where the core
-allows it), throttled to how long a read takes, at most 10 a second and at least one a
-second while points keep coming (``reload_pause``), so the plot lags the run by at most
-a second or two (with the canvas's own pause) however slow the machine. Each history is
-held as a bounded min-max summary (``ravelab.plots.summary``), so memory stays flat
-however long the run; when the user zooms in further than the summary resolves, the
-visible range is read again at full resolution (``SeriesCache.detail``). The figure code
-is ``ravelab.plots.figures``; the series are thinned with
-``ravelab.plots.decimate.minmax_decimate`` to the axes' width in pixels (to the visible
-range once the user zooms), so a million points draw like two thousand. Changing and
-rendering the figure happen in ``ThreadedCanvas``'s worker: the GUI thread only paints
-finished frames.
-
-Both plots mark RAVE's phase boundary (a dashed line at the run's ``phase_1_duration``
-when the data reach it) and the loss plot marks each checkpoint (small triangles at the
-bottom, from ``run_queries.list_checkpoints``); both are read with every reload.
+complete after a restart; while a run trains, each ``notify_metrics`` reads it again in
+a worker thread (``metric_series.SeriesCache``, one per run: only the new points where
+the core allows it), throttled to how long a read takes, at most 10 a second and at
+least one a second while points keep coming (``reload_pause``). Each history is held as
+a bounded min-max summary (``ravelab.plots.summary``), so memory stays flat however long
+the runs; when the user zooms in further than the summaries resolve, the visible range
+is read again at full resolution (``SeriesCache.detail``). Series are thinned with
+``ravelab.plots.decimate.minmax_decimate`` to the axes' width in pixels, so a million
+points draw like two thousand. Changing and rendering the figure happen in
+``ThreadedCanvas``'s worker: the GUI thread only paints finished frames (measured
+against pyqtgraph in docs/PLOTS.md).
 """
 
 from __future__ import annotations
@@ -27,40 +31,57 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
-import numpy as np
 from matplotlib.artist import Artist
-from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QSizePolicy,
+    QSlider,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
+from ravelab.core.metric_groups import GROUPS, NOT_PLOTTED, default_metrics, group_of
 from ravelab.core.runs import run_queries
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
+from ravelab.gui import plot_hover
 from ravelab.gui.metric_series import SeriesCache
+from ravelab.gui.plot_hover import Geometry, PanelGeometry, ShownSeries
+from ravelab.gui.plot_panels import (
+    HEADROOM,
+    Checkpoint,
+    PanelFigure,
+    RunMarks,
+    follow_limits,
+    sticky,
+)
 from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
 from ravelab.gui.threaded_canvas import LockingToolbar, ThreadedCanvas
 from ravelab.gui.workers import TaskRunner
 from ravelab.plots import figures
 from ravelab.plots.decimate import FloatArray, minmax_decimate, visible_slice
+from ravelab.plots.series_colours import LineStyle, run_colour, series_styles
+from ravelab.plots.smoothing import smooth_columns
 
 logger = logging.getLogger(__name__)
 
-#: Shortest time between two reads of a run's history.
+Key = tuple[int, str]  # (run id, metric name)
+LR = figures.LR_METRIC
+
+#: Shortest time between two reads of the runs' histories.
 MIN_RELOAD_S = 0.1
 #: A read may take at most this share of the time (a big history is read less often): it
 #: shares the interpreter lock with the GUI thread...
@@ -68,6 +89,12 @@ RELOAD_DUTY = 0.1
 #: ...but the wait after a read never exceeds this: a slow first read (a long history, a
 #: loaded machine) must not hold the next one back for many seconds.
 MAX_RELOAD_PAUSE_S = 1.0
+#: How near (in pixels) a series' point must be to the mouse's step to be read out.
+HOVER_REACH_PX = 8
+#: TensorBoard's default smoothing weight.
+DEFAULT_SMOOTHING = 0.6
+#: The slider's steps: weights 0 to 0.99.
+SMOOTHING_STEPS = 100
 
 
 def reload_pause(seconds: float) -> float:
@@ -82,146 +109,116 @@ DETAIL_RANGES_PER_PIXEL = 2
 #: new read).
 DETAIL_MARGIN = 0.25
 
-_EMPTY: FloatArray = np.empty(0, dtype=np.float64)
+__all__ = ["HEADROOM", "MetricsPlot", "reload_pause", "sticky"]
+
+
+@dataclass
+class _Run:
+    """What a worker read for one run."""
+
+    series: dict[str, tuple[FloatArray, FloatArray]]
+    points: int
+    marks: RunMarks
+    checkpoints: tuple[Checkpoint, ...]
+    step_width: float
+    live: bool
 
 
 @dataclass
 class _Loaded:
-    """What a worker read for one run."""
+    """What a worker read for the runs shown."""
 
-    experiment_id: int
+    runs: tuple[int, ...]
     available: list[str]
-    losses: dict[str, tuple[FloatArray, FloatArray]]
-    lr: tuple[FloatArray, FloatArray] | None
+    read: dict[int, _Run]
     seconds: float
-    points: int = 0
-    phase_1_duration: int | None = None
-    checkpoint_steps: tuple[int, ...] = ()
-    step_width: float = 1.0
-    live: bool = False
+
+    @property
+    def points(self) -> int:
+        return sum(run.points for run in self.read.values())
 
 
 @dataclass
 class _Shown:
     """The figure's data, as summaries (touched under the canvas's figure lock)."""
 
-    losses: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
-    lr: tuple[FloatArray, FloatArray] | None = None
+    series: dict[Key, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
     version: int = 0
-    step_width: float = 1.0  # steps per summary range
-    live: bool = False  # the run still adds points: leave room for them
+    step_width: float = 1.0  # steps per summary range (the widest)
+    live: bool = False  # a run still adds points: leave room for them
 
 
 @dataclass(frozen=True)
 class _Detail:
     """A range of the shown series at full resolution, for a zoomed view."""
 
-    experiment_id: int
+    runs: tuple[int, ...]
     first: float
     last: float
-    losses: dict[str, tuple[FloatArray, FloatArray]]
-    lr: tuple[FloatArray, FloatArray] | None
+    series: dict[Key, tuple[FloatArray, FloatArray]]
     stale: bool = False  # new points arrived inside it: still shown, read again
     serial: int = 0  # which read this is (frames redraw when it changes)
 
-    def covers(self, view: tuple[float, float], names: Iterable[str]) -> bool:
-        return self.first <= view[0] and view[1] <= self.last and set(self.losses) == set(names)
+    def covers(self, view: tuple[float, float], keys: Iterable[Key]) -> bool:
+        return self.first <= view[0] and view[1] <= self.last and set(self.series) == set(keys)
 
 
-def _read_markers(db: Database, experiment_id: int) -> tuple[int | None, tuple[int, ...], bool]:
-    """A run's phase-1 length (from its progress), its checkpoints' steps, and whether it
-    is still going."""
+def _read_run(db: Database, experiment_id: int) -> tuple[RunMarks, tuple[Checkpoint, ...], bool]:
+    """A run's marks (phase-2 start, checkpoints, resume), its checkpoints, and whether
+    it is still going."""
     record = run_queries.get_experiment(db, experiment_id)
-    phase = record.progress.phase_1_duration if record is not None else None
-    live = record is not None and record.ended_at is None
-    steps = {c.step for c in run_queries.list_checkpoints(db, experiment_id) if c.step is not None}
-    return phase, tuple(sorted(steps)), live
+    checkpoints = tuple(
+        sorted(
+            {
+                Checkpoint(c.step, c.path, PurePath(c.path).name.startswith("best"))
+                for c in run_queries.list_checkpoints(db, experiment_id)
+                if c.step is not None
+            },
+            key=lambda c: (c.step, c.path),
+        )
+    )
+    if record is None:
+        return RunMarks(checkpoints=checkpoints), checkpoints, False
+    progress = record.progress
+    # Where the last resume started: the step of the checkpoint it started from.
+    resumed_at = next((c.step for c in checkpoints if c.path == progress.resumed_from), None)
+    marks = RunMarks(progress.phase_1_duration, checkpoints, resumed_at)
+    return marks, checkpoints, record.ended_at is None
 
 
-def _step_range(loaded: _Loaded) -> tuple[float, float] | None:
-    arrays = [x for x, _ in loaded.losses.values() if x.size]
-    if loaded.lr is not None and loaded.lr[0].size:
-        arrays.append(loaded.lr[0])
+def _within(marks: RunMarks, steps: tuple[float, float] | None) -> RunMarks:
+    """The marks that fall within the run's data (none without data)."""
+    if steps is None:
+        return RunMarks()
+    low, high = steps
+
+    def inside(step: int | None) -> int | None:
+        return step if step is not None and low <= step <= high else None
+
+    return RunMarks(
+        inside(marks.phase_2_at),
+        tuple(c for c in marks.checkpoints if low <= c.step <= high),
+        inside(marks.resumed_at),
+    )
+
+
+def _step_range(series: Iterable[tuple[FloatArray, FloatArray]]) -> tuple[float, float] | None:
+    arrays = [x for x, _ in series if x.size]
     if not arrays:
         return None
     return min(float(x[0]) for x in arrays), max(float(x[-1]) for x in arrays)
 
 
-def _animated(line: Line2D) -> Line2D:
-    """Mark a line as drawn over the saved background at every frame (blitting)."""
-    line.set_animated(True)
-    return line
-
-
-#: While following a run, limits move only when the data leave them or fill less than
-#: 1 / STICKY_SLACK of them; then they are fitted again with HEADROOM to spare on the side
-#: the steps grow towards. Unchanged limits let most frames reuse the saved background.
-STICKY_SLACK = 1.3
-HEADROOM = 0.25
-
-
-def _follow_limits(loss: Axes, lr: Axes, room: bool = True) -> None:
-    """Fit the limits of the two axes (which share x) to their data, keeping the current
-    ones while they still fit (``room``: leave room for the points still to come)."""
-    old = {axes: (axes.get_xlim(), axes.get_ylim()) for axes in (loss, lr)}
-    for axes in (loss, lr):
-        figures.autoscale(axes)  # relim + autoscale_view: dataLim is current now
-    steps = [v for axes in (loss, lr) for v in axes.dataLim.intervalx if np.isfinite(v)]
-    if steps:
-        # auto=None: setting limits must not switch autoscaling off for the next fit.
-        x_data = (min(steps), max(steps))
-        x_fit = loss.get_xlim()
-        loss.set_xlim(*_sticky(old[loss][0], x_fit, x_data, grow=True, room=room), auto=None)
-    for axes in (loss, lr):
-        y_data = tuple(axes.dataLim.intervaly)
-        log = axes.get_yscale() == "log"
-        y_fit = axes.get_ylim()
-        axes.set_ylim(*_sticky(old[axes][1], y_fit, y_data, log=log, room=room), auto=None)
-
-
-def _sticky(
-    old: tuple[float, float],
-    fit: tuple[float, float],
-    data: tuple[float, float],
-    grow: bool = False,
-    log: bool = False,
-    room: bool = True,
-) -> tuple[float, float]:
-    """``old`` while it contains ``data`` without being much wider than ``fit`` (the fitted
-    limits), else ``fit`` (with room to grow, towards larger values when ``grow``)."""
-    values = (*old, *fit, *data)
-    if not all(np.isfinite(v) for v in values) or (log and min(values) <= 0):
-        return fit
-    scale: Any = np.log10 if log else float
-    o0, o1, f0, f1, d0, d1 = (float(scale(v)) for v in values)
-    span = f1 - f0
-    if span <= 0:
-        return fit
-    # Without room (a run that has ended) the limits are the fit: headroom left from while
-    # it was live goes at the next frame.
-    slack = STICKY_SLACK if room else 1 + 1e-9
-    if o0 <= d0 and d1 <= o1 and o1 - o0 <= slack * span:
-        chosen = (o0, o1)
-    elif not room:
-        return fit
-    elif grow:
-        chosen = (f0, f1 + HEADROOM * span)
-    else:
-        chosen = (f0 - HEADROOM / 2 * span, f1 + HEADROOM / 2 * span)
-    if log:
-        return float(10 ** chosen[0]), float(10 ** chosen[1])
-    return chosen
-
-
 class MetricsPlot(QWidget):
-    """Loss and learning-rate plots of one run, with a navigation toolbar.
+    """Metrics of one or several runs in panels, with a navigation toolbar.
 
     Args:
         manager: reads metric histories (and the metric names of a run from its DB).
         parent: the parent widget.
 
     Signals:
-        data_loaded(int): a run's history was read and handed to the figure (its id).
+        data_loaded(int): the runs' histories were read and handed to the figure (the
+            first run's id).
     """
 
     data_loaded = Signal(int)
@@ -231,15 +228,18 @@ class MetricsPlot(QWidget):
         super().__init__(parent)
         self.manager = manager
         self._runner = TaskRunner(self)
-        self._experiment_id: int | None = None
+        self._runs: tuple[int, ...] = ()
+        self._titles: dict[int, str] = {}
+        self._title: str | None = None  # the figure's (the runs' names)
         self._generation = 0
         self._in_flight = False
         self._pending = False
         self._next_load_at = 0.0
         self._chosen: list[str] | None = None  # the user's pick; None: the defaults
-        self._cache: SeriesCache | None = None  # the shown run's; grown by the worker
+        self._caches: dict[int, SeriesCache] = {}  # grown by the worker
         self._available: list[str] = []
         self._shown = _Shown()
+        self._loaded: _Loaded | None = None  # the last read (to apply again on a toggle)
         self._detail: _Detail | None = None  # replaced whole by the GUI thread
         self._detail_in_flight = False
         self._detail_pending: tuple[float, float] | None = None
@@ -247,14 +247,17 @@ class MetricsPlot(QWidget):
         self._detail_wanted.connect(self._load_detail, Qt.ConnectionType.QueuedConnection)
         self._following = True
         self._frame_key: tuple[Any, ...] | None = None
-        #: The phase-boundary lines (loss and lr axes) and the checkpoint markers drawn.
-        self.phase_lines: list[Line2D] = []
-        self.checkpoint_markers: Line2D | None = None
-        self._markers_key: tuple[Any, ...] | None = None
-        #: What the figure shows besides the lines (messages, step labels, line names) and
-        #: a counter bumped when it changes: part of the canvas's background key.
+        self._smoothing = DEFAULT_SMOOTHING
+        self._show_lr = True
+        self._log = False
+        #: What the figure shows besides the lines (messages, legends, marks) and a
+        #: counter bumped when it changes: part of the canvas's background key.
         self._decor: tuple[Any, ...] | None = None
         self._decor_version = 0
+        #: Left by the worker after each frame for hovering (GUI thread reads them).
+        self._geometry = Geometry()
+        self._drawn: dict[Key, ShownSeries] = {}
+        self._checkpoints: tuple[tuple[int, str, bool], ...] = ()
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.timeout.connect(self._load)
@@ -262,32 +265,52 @@ class MetricsPlot(QWidget):
         # No layout engine on the figure: the canvas runs one when needed (see
         # ThreadedCanvas.request_layout), not at every frame.
         self.figure = Figure(figsize=(5, 4), dpi=100)
-        self.axes = figures.setup_training_figure(self.figure)
-        figures.show_message(self.axes.loss, "Select a run to see its metrics.")
-        figures.show_message(self.axes.lr, None)
-        figures.show_steps(self.axes, False)
+        self.panels = PanelFigure(self.figure)
+        self.panels.show_message("Select a run to see its metrics.")
         self.canvas = ThreadedCanvas(self.figure)
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.setMinimumSize(240, 200)
+        self.canvas.setMouseTracking(True)
         self.canvas.before_render = self._prepare_frame
         self.canvas.background_key = self._background_key
         self.canvas.animated_artists = self._animated_artists
+        self.canvas.installEventFilter(self)
         self.toolbar = LockingToolbar(self.canvas, self)
         self.toolbar.home_requested.connect(self._on_toolbar_home)
         self.canvas.mpl_connect("button_release_event", self._on_canvas_release)
 
         self.metrics_button = QToolButton()
         self.metrics_button.setText("Metrics")
-        self.metrics_button.setToolTip("Choose the metrics on the loss plot")
+        self.metrics_button.setToolTip("Choose the metrics to plot")
         self.metrics_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.metrics_menu = QMenu(self.metrics_button)
         self.metrics_button.setMenu(self.metrics_menu)
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider.setRange(0, SMOOTHING_STEPS - 1)
+        self.smoothing_slider.setValue(round(DEFAULT_SMOOTHING * SMOOTHING_STEPS))
+        self.smoothing_slider.setMaximumWidth(120)
+        self.smoothing_slider.setToolTip(
+            "Smoothing: TensorBoard's exponential moving average (0: off); the raw curve "
+            "stays faint behind"
+        )
+        self.smoothing_slider.valueChanged.connect(self._on_smoothing)
+        self.smoothing_label = QLabel()
+        self.smoothing_label.setStyleSheet(HINT_STYLE)
+        self.lr_toggle = QCheckBox("LR")
+        self.lr_toggle.setChecked(True)
+        self.lr_toggle.setToolTip("Show the learning-rate panel")
+        self.lr_toggle.toggled.connect(self._on_lr_toggled)
         self.log_scale = QCheckBox("Log scale")
-        self.log_scale.setToolTip("Show the losses on a logarithmic scale")
+        self.log_scale.setToolTip("Show the reconstruction losses on a logarithmic scale")
         self.log_scale.toggled.connect(self._on_log_scale)
         self.status = QLabel()
         self.status.setStyleSheet(HINT_STYLE)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        #: The step and the values under the mouse.
+        self.readout = QLabel()
+        self.readout.setStyleSheet(HINT_STYLE)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -295,7 +318,11 @@ class MetricsPlot(QWidget):
         title.setStyleSheet(TITLE_STYLE)
         controls.addWidget(title)
         controls.addWidget(self.status, 1)
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.smoothing_slider)
+        controls.addWidget(self.smoothing_label)
         controls.addWidget(self.metrics_button)
+        controls.addWidget(self.lr_toggle)
         controls.addWidget(self.log_scale)
 
         layout = QVBoxLayout(self)
@@ -303,7 +330,9 @@ class MetricsPlot(QWidget):
         layout.setSpacing(2)
         layout.addLayout(controls)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.readout)
         layout.addWidget(self.canvas, 1)
+        self._show_smoothing_label()
         self._rebuild_menu()
         self.canvas.request_frame()
 
@@ -311,59 +340,107 @@ class MetricsPlot(QWidget):
 
     @property
     def experiment_id(self) -> int | None:
-        """The run shown, or None."""
-        return self._experiment_id
+        """The first run shown, or None."""
+        return self._runs[0] if self._runs else None
+
+    @property
+    def experiment_ids(self) -> list[int]:
+        """Every run shown, in selection order."""
+        return list(self._runs)
 
     @property
     def shown_metrics(self) -> list[str]:
-        """The loss metrics drawn now."""
-        return list(self._shown.losses)
+        """The metrics drawn now for the first run (the learning rate aside)."""
+        first = self.experiment_id
+        return [name for run, name in self._shown.series if run == first and name != LR]
 
-    def line(self, name: str) -> Line2D | None:
-        """The Line2D of a metric (``lr`` for the learning rate), or None."""
-        if name == figures.LR_METRIC:
-            return self.axes.lr_line
-        return self.axes.lines.get(name)
+    @property
+    def smoothing(self) -> float:
+        """The smoothing weight in [0, 1)."""
+        return self._smoothing
+
+    @property
+    def phase_lines(self) -> list[Line2D]:
+        """The phase-boundary lines drawn (one per panel and run)."""
+        return self.panels.phase_lines
+
+    @property
+    def resume_lines(self) -> list[Line2D]:
+        """The lines where runs were resumed (one per panel and run)."""
+        return self.panels.resume_lines
+
+    @property
+    def checkpoint_marks(self) -> dict[str, Line2D]:
+        """The checkpoint marks drawn: ``best`` and ``periodic``, where there are any."""
+        return self.panels.checkpoint_marks
+
+    def line(self, name: str, run: int | None = None) -> Line2D | None:
+        """The raw line of a metric (``lr`` for the learning rate) of ``run`` (default:
+        the first run shown), or None."""
+        run = self.experiment_id if run is None else run
+        return None if run is None else self.panels.lines.get((run, name))
+
+    def smoothed_line(self, name: str, run: int | None = None) -> Line2D | None:
+        """The smoothed line of a metric of ``run`` (default: the first), or None."""
+        run = self.experiment_id if run is None else run
+        return None if run is None else self.panels.smooth_lines.get((run, name))
 
     def show_experiment(self, experiment_id: int | None, title: str | None = None) -> None:
-        """Show a run's metrics (read in the background), or nothing for None."""
-        if experiment_id == self._experiment_id:
+        """Show one run's metrics (read in the background), or nothing for None."""
+        self.show_runs([] if experiment_id is None else [(experiment_id, title or "")])
+
+    def show_runs(self, runs: Sequence[tuple[int, str]]) -> None:
+        """Show these runs overlaid, ``(id, title)`` each, the first one's colour first;
+        an empty list shows nothing."""
+        ids = tuple(dict.fromkeys(run for run, _ in runs))
+        self._titles = {run: title or f"#{run}" for run, title in runs}
+        if ids == self._runs:
             return
         self._generation += 1
-        self._experiment_id = experiment_id
+        self._runs = ids
+        self._caches = {run: cache for run, cache in self._caches.items() if run in ids}
         self._available = []
         self._pending = False
         self._next_load_at = 0.0
         self._reload_timer.stop()
         self._following = True
-        self.toolbar.update()  # forget the previous run's zoom history
-        message = "Loading..." if experiment_id is not None else "Select a run to see its metrics."
-        self.canvas.submit(lambda: self._clear(title, message))
+        self._loaded = None
+        self.toolbar.update()  # forget the previous runs' zoom history
+        message = "Loading..." if ids else "Select a run to see its metrics."
+        names = [self._titles[run] for run in ids]
+        title = ", ".join(names) if len(names) <= 3 else f"{len(names)} runs"
+        self._title = title or None
+        self.canvas.submit(lambda: self._clear(message))
         self.status.setText("")
+        self.readout.setText("")
         self._rebuild_menu()
-        if experiment_id is not None:
+        if ids:
             self._load()
 
     def show_range(self, first: float | None, last: float | None = None) -> None:
         """Show steps ``first`` to ``last`` (read at full resolution if the summaries are
-        too coarse for them), or follow the whole run again with ``None``."""
+        too coarse for them), or follow the whole runs again with ``None``."""
         if first is None or last is None:
             self._on_toolbar_home()
             return
         self._following = False
 
         def change() -> None:
-            self.axes.loss.set_xlim(first, last)
+            self.panels.top.set_xlim(first, last)
 
         self.canvas.submit(change)
 
+    def set_smoothing(self, weight: float) -> None:
+        """Smooth with ``weight`` in [0, 1) (0: off); moves the slider."""
+        self.smoothing_slider.setValue(round(min(max(weight, 0.0), 0.99) * SMOOTHING_STEPS))
+
     def notify_metrics(self, experiment_id: int) -> None:
-        """A run has new metric points: re-read them if it is the one shown."""
-        if experiment_id == self._experiment_id:
+        """A run has new metric points: re-read them if it is one shown."""
+        if experiment_id in self._runs:
             self._load()
 
     def choose_metrics(self, names: Sequence[str] | None) -> None:
-        """Draw these loss metrics (None: the defaults) and re-read."""
+        """Draw these metrics (None: the defaults) and re-read."""
         self._chosen = list(names) if names is not None else None
         self._next_load_at = 0.0
         self._load()
@@ -371,8 +448,8 @@ class MetricsPlot(QWidget):
     # -- reading (worker) ----------------------------------------------------------------------
 
     def _load(self) -> None:
-        experiment_id = self._experiment_id
-        if experiment_id is None:
+        runs = self._runs
+        if not runs:
             return
         if self._in_flight:
             self._pending = True
@@ -386,39 +463,40 @@ class MetricsPlot(QWidget):
         generation = self._generation
         chosen = None if self._chosen is None else list(self._chosen)
         db = self.manager.db
-        cache = self._cache
-        if cache is None or cache.experiment_id != experiment_id:
-            cache = self._cache = SeriesCache(
-                self.manager.get_metric_history,
-                experiment_id,
-                get_columns=self.manager.get_metric_columns,
+        caches = {
+            run: self._caches.get(run)
+            or SeriesCache(
+                self.manager.get_metric_history, run, get_columns=self.manager.get_metric_columns
             )
+            for run in runs
+        }
+        self._caches = caches
 
         def work() -> _Loaded:
             started = time.monotonic()
-            available = run_queries.metric_names(db, experiment_id)
-            losses_available = [name for name in available if name not in figures.NOT_LOSSES]
-            if chosen is None:
-                names = figures.default_loss_metrics(available)
-            else:
-                names = [name for name in chosen if name in losses_available]
-            with_lr = [*names, figures.LR_METRIC] if figures.LR_METRIC in available else names
-            series = cache.refresh(with_lr)
-            lr = series.pop(figures.LR_METRIC, None)
-            points = sum(cache.count(name) for name in with_lr)
-            phase, checkpoints, live = _read_markers(db, experiment_id)
-            return _Loaded(
-                experiment_id,
-                losses_available,
-                series,
-                lr,
-                time.monotonic() - started,
-                points,
-                phase,
-                checkpoints,
-                cache.step_width(with_lr),
-                live,
-            )
+            read: dict[int, _Run] = {}
+            everything: set[str] = set()
+            for run, cache in caches.items():
+                available = [n for n in run_queries.metric_names(db, run) if n not in NOT_PLOTTED]
+                everything.update(available)
+                if chosen is None:
+                    names = default_metrics(available)
+                else:
+                    names = [n for n in chosen if n in available]
+                if LR in available and LR not in names:
+                    names.append(LR)
+                series = cache.refresh(names)
+                marks, checkpoints, live = _read_run(db, run)
+                read[run] = _Run(
+                    series,
+                    sum(cache.count(name) for name in names),
+                    marks,
+                    checkpoints,
+                    cache.step_width(names),
+                    live,
+                )
+            menu = sorted(everything - {LR}, key=_menu_order)
+            return _Loaded(runs, menu, read, time.monotonic() - started)
 
         self._runner.submit(
             work,
@@ -430,16 +508,21 @@ class MetricsPlot(QWidget):
         self._in_flight = False
         if generation == self._generation:
             self._next_load_at = time.monotonic() + reload_pause(loaded.seconds)
-            detail, steps = self._detail, _step_range(loaded)
+            detail = self._detail
+            steps = _step_range(s for run in loaded.read.values() for s in run.series.values())
             if detail is not None and steps is not None and steps[1] <= detail.last:
                 # New points inside the zoomed range: keep showing it, read it again.
                 self._detail = dataclasses.replace(detail, stale=True)
             if loaded.available != self._available:
                 self._available = loaded.available
                 self._rebuild_menu()
+            self._loaded = loaded
+            self._checkpoints = tuple(
+                (c.step, c.path, c.best) for run in loaded.read.values() for c in run.checkpoints
+            )
             self.canvas.submit(lambda: self._apply(loaded))
             self.status.setText(self._status_text(loaded))
-            self.data_loaded.emit(loaded.experiment_id)
+            self.data_loaded.emit(loaded.runs[0])
         self._after_load()
 
     def _on_load_failed(self, generation: int, error: BaseException) -> None:
@@ -458,174 +541,175 @@ class MetricsPlot(QWidget):
     def _status_text(loaded: _Loaded) -> str:
         if not loaded.points:
             return "no points yet"
-        return f"{loaded.points:,} points"
+        runs = f" in {len(loaded.runs)} runs" if len(loaded.runs) > 1 else ""
+        return f"{loaded.points:,} points{runs}"
 
     # -- changing the figure (canvas worker, figure lock held) ---------------------------------
 
-    def _clear(self, title: str | None, message: str) -> None:
-        axes = self.axes
-        for line in list(axes.lines.values()):
-            line.remove()
-        axes.lines.clear()
-        if axes.lr_line is not None:
-            axes.lr_line.remove()
-            axes.lr_line = None
+    def _clear(self, message: str) -> None:
+        panels = self.panels
+        panels.layout(())
+        panels.sync_lines({}, {}, {}, self._smoothing)
+        panels.draw_marks({}, {})
+        panels.update_legends()
         self._shown = _Shown(version=self._shown.version + 1)
         self._detail = None
         self._decor = None
         self._decor_version += 1
-        self._draw_markers(None, ())
-        figures.set_title(self.figure, title)
-        figures.show_message(axes.loss, message)
-        figures.show_message(axes.lr, None)
-        figures.show_steps(axes, False)
-        figures.update_legend(axes.loss)
+        self._drawn = {}
+        figures.set_title(self.figure, self._title)
+        panels.show_message(message)
         self._frame_key = None
         self.canvas.request_layout()
 
     def _apply(self, loaded: _Loaded) -> None:
-        if loaded.experiment_id != self._experiment_id:
+        if loaded.runs != self._runs:
             return
-        axes = self.axes
-        names_changed = set(loaded.losses) != set(axes.lines)
-        for name in [name for name in axes.lines if name not in loaded.losses]:
-            axes.lines.pop(name).remove()
-        for name in loaded.losses:
-            if name not in axes.lines:
-                axes.lines[name] = _animated(figures.draw_series(axes.loss, name, _EMPTY, _EMPTY))
-        if loaded.lr is not None and axes.lr_line is None:
-            axes.lr_line = _animated(
-                figures.draw_series(axes.lr, figures.LR_METRIC, _EMPTY, _EMPTY)
+        series = {
+            (run, name): data
+            for run in loaded.runs
+            if run in loaded.read
+            for name, data in loaded.read[run].series.items()
+            if self._show_lr or name != LR
+        }
+        wanted = {key: _panel_of(key[1]) for key in series}
+        order = [g.key for g in GROUPS if g.key in set(wanted.values())]
+        laid_out = self.panels.layout(order, self._log)
+        if laid_out:
+            figures.set_title(self.figure, self._title)  # a new layout clears the figure
+            self._frame_key = None
+        styles: dict[Key, tuple[str, LineStyle]] = {}
+        for panel in order:
+            metrics = list(dict.fromkeys(name for (_, name), p in wanted.items() if p == panel))
+            styles.update(series_styles(loaded.runs, metrics))
+        several = len(loaded.runs) > 1
+        labels = {
+            key: (
+                f"{self._titles.get(key[0], key[0])}: {figures.metric_label(key[1])}"
+                if several
+                else figures.metric_label(key[1])
             )
-        self._shown = _Shown(
-            dict(loaded.losses), loaded.lr, self._shown.version + 1, loaded.step_width, loaded.live
-        )
-        has_losses = any(x.size for x, _ in loaded.losses.values())
-        has_lr = loaded.lr is not None and loaded.lr[0].size > 0
-        if has_losses:
-            loss_message = None
-        elif loaded.losses or not loaded.available:
-            loss_message = "No loss points yet"
+            for key in wanted
+        }
+        lines_changed = self.panels.sync_lines(wanted, styles, labels, self._smoothing)
+        width = max((run.step_width for run in loaded.read.values()), default=1.0)
+        live = any(run.live for run in loaded.read.values())
+        self._shown = _Shown(series, self._shown.version + 1, width, live)
+        has_points = any(x.size for x, _ in series.values())
+        if has_points:
+            message = None
+        elif series or not loaded.available:
+            message = "No points yet"
         else:
-            loss_message = "Choose metrics to plot (Metrics menu)"
-        lr_message = None if has_lr else "No learning-rate points yet"
-        decor = (loss_message, lr_message, has_losses or has_lr, tuple(axes.lines))
-        if decor != self._decor:
+            message = "Choose metrics to plot (Metrics menu)"
+        colours = {run: run_colour(i) for i, run in enumerate(loaded.runs)} if several else {}
+        marks = {
+            run: _within(read.marks, _step_range(read.series.values()))
+            for run, read in loaded.read.items()
+        }
+        marks_changed = self.panels.draw_marks(marks, colours)
+        decor = (message, tuple(wanted), tuple(labels.values()), self.panels.version)
+        if decor != self._decor or marks_changed:
             self._decor = decor
             self._decor_version += 1
-            figures.show_message(axes.loss, loss_message)
-            figures.show_message(axes.lr, lr_message)
-            figures.show_steps(axes, has_losses or has_lr)
-        self._draw_markers(loaded.phase_1_duration, loaded.checkpoint_steps, _step_range(loaded))
-        if names_changed:
-            figures.update_legend(axes.loss)
+            self.panels.show_message(message)
+        if lines_changed or laid_out:
+            runs = {run: (self._titles.get(run, f"#{run}"), colours[run]) for run in colours}
+            self.panels.update_legends(runs)
             self.canvas.request_layout()
 
     def _background_key(self) -> tuple[Any, ...]:
-        """Everything the picture depends on but the lines' data (canvas worker)."""
+        """Everything the picture depends on but the lines' data (canvas worker); also
+        leaves the panels' geometry for hovering (the layout is current here)."""
+        panels = self.panels.panels
+        self._geometry = self._capture_geometry()
         return (
             self._decor_version,
-            self._markers_key,
+            self.panels.version,
             tuple(
                 (ax.get_xlim(), ax.get_ylim(), ax.get_yscale(), ax.get_position().bounds)
-                for ax in (self.axes.loss, self.axes.lr)
+                for ax in panels.values()
             ),
         )
 
+    def _capture_geometry(self) -> Geometry:
+        ratio = self.canvas.device_pixel_ratio or 1.0
+        height = self.figure.bbox.height
+        found = []
+        for key, axes in self.panels.panels.items():
+            box = axes.get_window_extent()
+            found.append(
+                PanelGeometry(
+                    key,
+                    box.x0 / ratio,
+                    (height - box.y1) / ratio,
+                    box.x1 / ratio,
+                    (height - box.y0) / ratio,
+                    tuple(float(v) for v in axes.get_xlim()),  # type: ignore[arg-type]
+                    tuple(float(v) for v in axes.get_ylim()),  # type: ignore[arg-type]
+                    axes.get_yscale() == "log",
+                )
+            )
+        return Geometry(tuple(found))
+
     def _animated_artists(self) -> list[Artist]:
-        lines: list[Artist] = list(self.axes.lines.values())
-        if self.axes.lr_line is not None:
-            lines.append(self.axes.lr_line)
+        lines: list[Artist] = []
+        for key, line in self.panels.lines.items():
+            lines.append(line)
+            smooth_line = self.panels.smooth_lines[key]
+            if smooth_line.get_visible():
+                lines.append(smooth_line)
         return lines
 
-    def _draw_markers(
-        self,
-        phase: int | None,
-        checkpoints: tuple[int, ...],
-        steps: tuple[float, float] | None = None,
-    ) -> None:
-        """Draw the phase boundary and checkpoint markers within ``steps`` (redrawn only
-        when they change)."""
-        if steps is None:
-            phase, checkpoints = None, ()
-        else:
-            low, high = steps
-            phase = phase if phase is not None and low <= phase <= high else None
-            checkpoints = tuple(s for s in checkpoints if low <= s <= high)
-        key = (phase, checkpoints)
-        if key == self._markers_key:
-            return
-        self._markers_key = key
-        for line in self.phase_lines:
-            line.remove()
-        self.phase_lines = []
-        if self.checkpoint_markers is not None:
-            self.checkpoint_markers.remove()
-            self.checkpoint_markers = None
-        axes = self.axes
-        if phase is not None:
-            self.phase_lines = [
-                ax.axvline(phase, color="0.35", linestyle="--", linewidth=0.9, alpha=0.8)
-                for ax in (axes.loss, axes.lr)
-            ]
-            self.phase_lines[0].set_label("_phase 2 starts")
-        if checkpoints:
-            (self.checkpoint_markers,) = axes.loss.plot(
-                list(checkpoints),
-                [0.03] * len(checkpoints),
-                linestyle="none",
-                marker="^",
-                markersize=6,
-                color="0.35",
-                clip_on=False,
-                transform=axes.loss.get_xaxis_transform(),
-                label="_checkpoints",
-                zorder=3,
-            )
-
     def _prepare_frame(self) -> None:
-        """Decimate the series for the view about to be rendered (before every frame)."""
-        axes = self.axes
-        width = figures.axes_width_px(axes.loss)
+        """Smooth and decimate the series for the view about to be rendered (before
+        every frame)."""
+        panels = self.panels
+        top = panels.top
+        width = figures.axes_width_px(top)
         view: tuple[float, float] | None = None
         if not self._following:
-            left, right = axes.loss.get_xlim()
+            left, right = top.get_xlim()
             view = (float(left), float(right))
         shown = self._shown
-        losses, lr = shown.losses, shown.lr
+        series = shown.series
         detail = self._detail
         source = -1  # the summaries; else the serial number of the detail drawn
-        if (
-            view is not None
-            and detail is not None
-            and detail.experiment_id == self._experiment_id
-            and detail.covers(view, losses)
-        ):
-            losses, lr = detail.losses, detail.lr if lr is not None else None
-            source = detail.serial
-            if detail.stale:
+        if view is not None and detail is not None and detail.runs == self._runs:
+            if detail.covers(view, series):
+                series = detail.series
+                source = detail.serial
+                if detail.stale:
+                    self._detail_wanted.emit(view[0], view[1])
+            elif (view[1] - view[0]) / shown.step_width < DETAIL_RANGES_PER_PIXEL * width:
                 self._detail_wanted.emit(view[0], view[1])
         elif view is not None and (view[1] - view[0]) / shown.step_width < (
             DETAIL_RANGES_PER_PIXEL * width
         ):
             # Zoomed in further than the summaries resolve: read the view again.
             self._detail_wanted.emit(view[0], view[1])
-        key = (shown.version, width, view, axes.loss.get_yscale(), source)
+        scales = tuple(ax.get_yscale() for ax in panels.panels.values())
+        key = (shown.version, width, view, scales, source, self._smoothing, panels.version)
         if key == self._frame_key:
             return
-        series: list[tuple[Line2D, tuple[FloatArray, FloatArray]]] = [
-            (axes.lines[name], data) for name, data in losses.items() if name in axes.lines
-        ]
-        if axes.lr_line is not None and lr is not None:
-            series.append((axes.lr_line, lr))
-        for line, (x, y) in series:
+        drawn: dict[Key, ShownSeries] = {}
+        for series_key, (x, y) in series.items():
+            line = panels.lines.get(series_key)
+            if line is None:
+                continue
             if view is not None and x.size:
                 part = visible_slice(x, view[0], view[1])
                 x, y = x[part], y[part]
-            dx, dy = minmax_decimate(x, y, width)
-            figures.update_series(line, dx, dy)
+            figures.update_series(line, *minmax_decimate(x, y, width))
+            smoothed: tuple[FloatArray, FloatArray] | None = None
+            if self._smoothing > 0:
+                smoothed = smooth_columns(x, y, width, self._smoothing)
+                figures.update_series(panels.smooth_lines[series_key], *smoothed)
+            label = panels.labels.get(series_key, series_key[1])
+            drawn[series_key] = ShownSeries(_panel_of(series_key[1]), label, x, y, smoothed)
+        self._drawn = drawn
         if self._following:
-            _follow_limits(axes.loss, axes.lr, room=self._shown.live)
+            follow_limits(list(panels.panels.values()), room=shown.live)
         self._frame_key = key
 
     # -- zoomed views (GUI thread, read in the worker) -----------------------------------------
@@ -633,33 +717,29 @@ class MetricsPlot(QWidget):
     def _load_detail(self, low: float, high: float) -> None:
         """Read the series around ``[low, high]`` at full resolution (a zoomed view)."""
         detail = self._detail
-        names = list(self._shown.losses)
-        if detail is not None and not detail.stale and detail.covers((low, high), names):
+        keys = list(self._shown.series)
+        if detail is not None and not detail.stale and detail.covers((low, high), keys):
             return
         if self._detail_in_flight:
             self._detail_pending = (low, high)
             return
-        experiment_id, cache = self._experiment_id, self._cache
-        if experiment_id is None or cache is None or not cache.ranged:
+        runs, caches = self._runs, dict(self._caches)
+        if not runs or not keys or not all(c.ranged for c in caches.values()):
             return
         self._detail_in_flight = True
         margin = (high - low) * DETAIL_MARGIN
         first, last = low - margin, high + margin
-        with_lr = self._shown.lr is not None
         generation = self._generation
-
         self._detail_serial += 1
         serial = self._detail_serial
 
         def work() -> _Detail:
-            return _Detail(
-                experiment_id,
-                first,
-                last,
-                {name: cache.detail(name, first, last) for name in names},
-                cache.detail(figures.LR_METRIC, first, last) if with_lr else None,
-                serial=serial,
-            )
+            found = {
+                (run, name): caches[run].detail(name, first, last)
+                for run, name in keys
+                if run in caches
+            }
+            return _Detail(runs, first, last, found, serial=serial)
 
         def done(found: _Detail) -> None:
             self._detail_in_flight = False
@@ -680,6 +760,60 @@ class MetricsPlot(QWidget):
         if pending is not None:
             self._load_detail(*pending)
 
+    # -- hovering (GUI thread: never waits for the figure) -------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.canvas:
+            if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+                self.hover(event.position().toPoint())
+            elif event.type() == QEvent.Type.Leave:
+                self.readout.setText("")
+                QToolTip.hideText()
+        return False
+
+    def hover(self, position: QPoint) -> str:
+        """Show the step and the values under ``position`` (canvas pixels): the hovered
+        panel's in the readout line, every shown series' in a tooltip (with the
+        checkpoint's step and file over a checkpoint's mark); returns the readout."""
+        x, y = float(position.x()), float(position.y())
+        geometry = self._geometry
+        panel = geometry.panel_at(x, y)
+        if panel is None:
+            self.readout.setText("")
+            QToolTip.hideText()
+            return ""
+        step = panel.step_at(x)
+        # A series counts as shown at the step when it has a point within a few pixels.
+        reach = HOVER_REACH_PX * (panel.xlim[1] - panel.xlim[0]) / max(panel.right - panel.left, 1)
+        order = [p.key for p in geometry.panels]
+        values = plot_hover.values_at(step, self._drawn, order, reach)
+        text = " · ".join(
+            [plot_hover.step_text(step)]
+            + [f"{label} {value}" for key, label, value in values if key == panel.key]
+        )
+        self.readout.setText(text)
+        lines = [plot_hover.step_text(step)]
+        checkpoint = plot_hover.checkpoint_near(geometry, x, y, self._checkpoints)
+        if checkpoint is not None:
+            at, path, best = checkpoint
+            kind = "best checkpoint" if best else "checkpoint"
+            lines = [f"{kind} at step {at:,}", path]
+        else:
+            lines += [f"{label}: {value}" for _, label, value in values]
+        QToolTip.showText(self.canvas.mapToGlobal(position), "\n".join(lines), self.canvas)
+        return text
+
+    def position_of(self, step: float, panel: str = "", value: float | None = None) -> QPoint:
+        """Where ``step`` (and ``value``, else the panel's middle) falls on the canvas,
+        in the last frame (the top panel by default)."""
+        geometry = self._geometry
+        found = geometry.panel(panel) if panel else None
+        found = found or (geometry.panels[0] if geometry.panels else None)
+        if found is None:
+            return QPoint(0, 0)
+        y = (found.top + found.bottom) / 2 if value is None else found.y_of(value)
+        return QPoint(round(found.x_of(step)), round(y))
+
     # -- user actions (GUI thread) -------------------------------------------------------------
 
     def _on_canvas_release(self, event: MouseEvent) -> None:
@@ -694,11 +828,31 @@ class MetricsPlot(QWidget):
         self._frame_key = None
         self.canvas.request_frame()
 
-    def _on_log_scale(self, checked: bool) -> None:
-        scale = "log" if checked else "linear"
+    def _on_smoothing(self, value: int) -> None:
+        weight = value / SMOOTHING_STEPS
+        self._smoothing = weight
+        self._show_smoothing_label()
 
         def change() -> None:
-            self.axes.loss.set_yscale(scale)
+            self.panels.set_smoothing(weight)
+            self._frame_key = None
+
+        self.canvas.submit(change)
+
+    def _show_smoothing_label(self) -> None:
+        self.smoothing_label.setText(f"{self._smoothing:.2f}" if self._smoothing else "off")
+
+    def _on_lr_toggled(self, checked: bool) -> None:
+        self._show_lr = checked
+        loaded = self._loaded
+        if loaded is not None:
+            self.canvas.submit(lambda: self._apply(loaded))
+
+    def _on_log_scale(self, checked: bool) -> None:
+        self._log = checked
+
+        def change() -> None:
+            self.panels.set_log_scale(checked)
             self._frame_key = None
             self._decor_version += 1
             self.canvas.request_layout()
@@ -707,15 +861,17 @@ class MetricsPlot(QWidget):
 
     def _rebuild_menu(self) -> None:
         self.metrics_menu.clear()
-        shown = (
-            set(figures.default_loss_metrics(self._available))
-            if self._chosen is None
-            else set(self._chosen)
-        )
+        shown = set(default_metrics(self._available)) if self._chosen is None else set(self._chosen)
         if not self._available:
             placeholder = self.metrics_menu.addAction("No metrics recorded yet")
             placeholder.setEnabled(False)
+        group = None
         for name in self._available:
+            found = group_of(name)
+            if found is not None and found.key != group:
+                if group is not None:
+                    self.metrics_menu.addSeparator()
+                group = found.key
             action = QAction(figures.metric_label(name), self.metrics_menu)
             action.setCheckable(True)
             action.setChecked(name in shown)
@@ -726,7 +882,7 @@ class MetricsPlot(QWidget):
             self.metrics_menu.addSeparator()
             reset = self.metrics_menu.addAction("Default metrics")
             reset.triggered.connect(lambda: self._reset_choice())
-        self.metrics_button.setEnabled(self._experiment_id is not None)
+        self.metrics_button.setEnabled(bool(self._runs))
 
     def _reset_choice(self) -> None:
         self.choose_metrics(None)
@@ -746,3 +902,13 @@ class MetricsPlot(QWidget):
         self._reload_timer.stop()
         self.canvas.cleanup()
         self._runner.shutdown()
+
+
+def _panel_of(name: str) -> str:
+    group = group_of(name)
+    return "other" if group is None else group.key
+
+
+def _menu_order(name: str) -> tuple[int, str]:
+    keys = [g.key for g in GROUPS]
+    return keys.index(_panel_of(name)), name

@@ -421,6 +421,8 @@ class TrainingPage(QWidget):
         primary = self.model.experiment_by_id(experiment_id) if experiment_id is not None else None
         others = [self.model.experiment_by_id(int(r.data(EXPERIMENT_ID_ROLE))) for r in rows]
         self.listen_panel.show_runs(primary, [o for o in others if o is not None])
+        plotted = [r for r in (primary, *others) if r is not None]  # overlaid, primary first
+        self.metrics_plot.show_runs([(r.id, r.name) for r in plotted])
         if experiment_id == self._selected_id:
             self._update_buttons()
             return
@@ -428,7 +430,6 @@ class TrainingPage(QWidget):
         experiment = self.selected_experiment()
         self.details.show_experiment(experiment)
         self.log_viewer.show_run(experiment)
-        self.metrics_plot.show_experiment(experiment_id, experiment.name if experiment else None)
         self._update_buttons()
         self.selection_changed.emit(experiment_id)
 

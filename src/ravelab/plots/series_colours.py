@@ -11,6 +11,9 @@ Plain data (``#rrggbb`` strings), no matplotlib: the app and the CLI share it.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+Run = TypeVar("Run", bound=Hashable)
 
 #: Tableau's ten colours (matplotlib's default cycle), as hex strings.
 PALETTE = (
@@ -25,11 +28,13 @@ PALETTE = (
     "#bcbd22",
     "#17becf",
 )
-#: Line styles of a run's metrics in a panel when runs are overlaid (matplotlib's names).
-LINE_STYLES = ("-", "--", ":", "-.")
+LineStyle = str | tuple[int, tuple[int, ...]]
+#: Line styles of a run's metrics in a panel when runs are overlaid (matplotlib's names,
+#: then dash patterns: on and off lengths in points): six that tell apart at a glance.
+LINE_STYLES: tuple[LineStyle, ...] = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 3)))
 #: How far each further metric of a run moves from the run's colour: towards white
 #: (positive) or black (negative), as a share of the way.
-_SHADES = (0.0, -0.35, 0.4, -0.6, 0.65, -0.8, 0.8)
+_SHADES = (0.0, -0.3, 0.35, -0.5, 0.5, -0.15, 0.2)
 
 
 def run_colour(index: int) -> str:
@@ -47,18 +52,19 @@ def shade(colour: str, amount: float) -> str:
 
 
 def series_styles(
-    runs: Sequence[Hashable], metrics: Sequence[str]
-) -> dict[tuple[Hashable, str], tuple[str, str]]:
+    runs: Sequence[Run], metrics: Sequence[str]
+) -> dict[tuple[Run, str], tuple[str, LineStyle]]:
     """``(run, metric) -> (colour, line style)`` for the series of one panel.
 
     Args:
         runs: the runs shown, in selection order (a run's place picks its colour).
         metrics: the panel's metrics, in their shown order.
     """
-    styles: dict[tuple[Hashable, str], tuple[str, str]] = {}
+    styles: dict[tuple[Run, str], tuple[str, LineStyle]] = {}
     used: set[str] = set()
     for r, run in enumerate(runs):
         for m, metric in enumerate(metrics):
+            style: LineStyle
             if len(runs) == 1:
                 colour = run_colour(m)
                 style = "-"
@@ -76,4 +82,4 @@ def series_styles(
     return styles
 
 
-__all__ = ["LINE_STYLES", "PALETTE", "run_colour", "series_styles", "shade"]
+__all__ = ["LINE_STYLES", "PALETTE", "LineStyle", "run_colour", "series_styles", "shade"]

@@ -42,3 +42,30 @@ def smooth(values: FloatArray, weight: float) -> FloatArray:
     count = np.arange(1, x.size + 1, dtype=np.float64)
     debiased = out / (1.0 - weight**count)
     return np.where(finite, debiased, y)
+
+
+def smooth_columns(
+    steps: FloatArray, values: FloatArray, columns: int, weight: float
+) -> tuple[FloatArray, FloatArray]:
+    """The smoothed curve of a series drawn ``columns`` pixels wide: ``smooth`` over the
+    mean point of each pixel column (as TensorBoard smooths the points it sampled), or
+    over every point when there are no more points than columns.
+
+    A live plot holds a run as min-max summaries (``ravelab.plots.summary``): smoothing
+    those alternating extremes point by point would draw the noise band again; the mean
+    per column is the series' level there, which the average then follows.
+    """
+    x = np.asarray(steps, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.all():
+        x, y = x[finite], y[finite]
+    if x.size <= max(columns, 1):
+        return x, smooth(y, weight)
+    span = float(x[-1] - x[0]) or 1.0
+    index = np.minimum(((x - x[0]) / span * columns).astype(np.int64), columns - 1)
+    counts = np.bincount(index, minlength=columns)
+    filled = counts > 0
+    mean_x = np.bincount(index, weights=x, minlength=columns)[filled] / counts[filled]
+    mean_y = np.bincount(index, weights=y, minlength=columns)[filled] / counts[filled]
+    return mean_x, smooth(mean_y, weight)
