@@ -309,7 +309,7 @@ def follow_limits(panels: Sequence[Axes], room: bool) -> None:
         return
     old = {axes: (axes.get_xlim(), axes.get_ylim()) for axes in panels}
     for axes in panels:
-        figures.autoscale(axes)  # relim + autoscale_view: dataLim is current now
+        _autoscale(axes)  # dataLim is current after it
     steps = [v for axes in panels for v in axes.dataLim.intervalx if np.isfinite(v)]
     first = panels[0]
     if steps:
@@ -322,6 +322,25 @@ def follow_limits(panels: Sequence[Axes], room: bool) -> None:
         log = axes.get_yscale() == "log"
         y_fit = axes.get_ylim()
         axes.set_ylim(*sticky(old[axes][1], y_fit, y_data, log=log, room=room), auto=None)
+
+
+def _autoscale(axes: Axes) -> None:
+    """``figures.autoscale``, but a flat series (a constant learning rate, smoothed to
+    within rounding of itself) gets limits around its value: matplotlib's own would be
+    equal, a singular transform."""
+    axes.relim(visible_only=True)
+    low, high = axes.dataLim.intervaly
+    flat = np.isfinite(low) and np.isfinite(high) and abs(high - low) <= 1e-9 * abs(high)
+    if not flat or high == 0:
+        figures.autoscale(axes)
+        return
+    axes.autoscale_view(scaley=False)
+    value = float(high)
+    if axes.get_yscale() == "log" and value > 0:
+        floor = 10 ** np.floor(np.log10(value))
+        axes.set_ylim(floor / 1.25, floor * 10 * 1.25, auto=None)
+    else:
+        axes.set_ylim(value - abs(value) * 0.05, value + abs(value) * 0.05, auto=None)
 
 
 #: While following a run, limits move only when the data leave them or fill less than
