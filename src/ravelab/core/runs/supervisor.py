@@ -10,6 +10,11 @@ the current grace time), kills what is left of the group
 
 It imports only the standard library, psutil and the run-file helpers, so it starts fast.
 
+It also tails both files into ``merged.log`` (``merged_log.MergedLogWriter``): one stream
+in arrival order, timestamped, a record opening and one closing each attempt, progress
+bars kept as their last state. The trainer never depends on it: if writing it fails, the
+supervisor says so once on its stderr and goes on without it.
+
 The trainer's environment carries ``RAVELAB_RUN_DIR`` (the run folder), inherited by its
 children, so the run's processes can be found even if this supervisor is killed before it
 writes ``supervisor.json``. A damaged ``launch.json`` ends the supervisor with an
@@ -33,6 +38,7 @@ from pathlib import Path
 from types import FrameType
 
 from ravelab.core.rave.checkpoints import find_checkpoints
+from ravelab.core.runs.merged_log import MergedLogWriter, attempt_fields
 from ravelab.core.runs.process_identity import HOST, group_members, identify
 from ravelab.core.runs.run_files import (
     DAMAGED_PREFIX,
@@ -63,6 +69,7 @@ class Supervisor:
         self.checkpoint_stop_after: float | None = None  # newest checkpoint time at request
         self._checkpoint_scan_at = 0.0
         self._stage = StopStage.NOT_STOPPING
+        self._merged: MergedLogWriter | None = None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stop_requested_at is None:
@@ -105,6 +112,25 @@ class Supervisor:
         with contextlib.suppress(OSError, RuntimeError, ValueError):
             print(f"{stamp} supervisor[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
+    def _merge(self, step: str, fields: dict[str, object] | None = None) -> None:
+        """One step of ``merged.log`` (open, poll, end); a failure only ends the merging."""
+        try:
+            if step == "open":
+                self._merged = MergedLogWriter(self.run_dir)
+                self._merged.start_attempt(attempt_fields(self.run_dir, self.spec))
+            elif self._merged is not None and step == "poll":
+                self._merged.poll()
+            elif self._merged is not None and step == "end":
+                self._merged.end_attempt(fields or {})
+        except Exception as error:  # the merged log is a view: never worth the run
+            self._merged = None
+            self._log(f"merged.log is not written any more: {error}")
+            return
+        if self._merged is not None and self._merged.error is not None:
+            self._log(f"merged.log is not written any more: {self._merged.error}")
+            self._merged.close()
+            self._merged = None
+
     def _signal_group(self, pgid: int, signum: signal.Signals) -> None:
         try:
             os.killpg(pgid, signum)
@@ -140,6 +166,7 @@ class Supervisor:
             open(self.run_dir / STDOUT_LOG, "ab") as out,
             open(self.run_dir / STDERR_LOG, "ab") as err,
         ):
+            self._merge("open")  # before the trainer writes a byte of this attempt
             try:
                 proc = subprocess.Popen(
                     self.spec.argv,
@@ -156,6 +183,8 @@ class Supervisor:
             except OSError as error:
                 message = f"could not start {self.spec.argv[0]!r}: {error.strerror or error}"
                 err.write(f"ravelab: {message}\n".encode())
+                err.flush()
+                self._merge("end", {"exit_code": 127, "error": message})
                 ExitRecord(127, None, False, time.time(), message).write(self.run_dir)
                 return 127
             if self.spec.stdin_text is not None and proc.stdin is not None:
@@ -184,6 +213,7 @@ class Supervisor:
                     returncode = proc.wait(timeout=_POLL_S)
                     break
                 except subprocess.TimeoutExpired:
+                    self._merge("poll")
                     self._watch_checkpoint()
                     self._escalate(proc.pid)
         # Dataloader workers or ffmpeg children may outlive the trainer: end the group.
@@ -193,6 +223,7 @@ class Supervisor:
             self._signal_group(proc.pid, signal.SIGKILL)
             time.sleep(0.05)
         sig_name = signal.Signals(-returncode).name if returncode < 0 else None
+        self._merge("end", {"exit_code": returncode, "signal": sig_name})
         ExitRecord(
             exit_code=returncode,
             signal=sig_name,
