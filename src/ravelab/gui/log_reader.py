@@ -9,15 +9,26 @@ byte, which for a log of days of tqdm redraws means hundreds of megabytes). Line
 ``LogChunk`` s a viewer applies in one go: tqdm's redraws collapsed to their latest state,
 as ``core.text_stream.collapse_transient`` does for a whole log but across reads, and at
 most ``max_lines`` lines. Qt-free: a worker calls ``read``, the GUI applies the chunk.
+
+A run with a ``merged.log`` (written by its supervisor: both streams in arrival order,
+an attempt record per start or resume) is read from it instead, and each line is tagged by
+``core.runs.log_lines`` (styles ``plain``, ``progress``, ``error``, ``noise:<source>``,
+``attempt`` for a new attempt's separator, ``note``); its bars being drawn come last in a
+chunk and are dropped by the next one (``drop_last``). Runs made before it fall back to
+the two files (styles ``stdout`` and ``stderr``), and switch to it when a resume starts
+writing one.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ravelab.core.runs.log_lines import LineClassifier
 from ravelab.core.runs.log_tail import LOG_FILES
+from ravelab.core.runs.merged_log import MergedLogReader, Record
 from ravelab.core.runs.run_files import EXIT_FILE
 from ravelab.core.runs.text_stream import Line, LineSplitter
 
@@ -39,8 +50,11 @@ class LogChunk:
     """New log lines for a viewer.
 
     Attributes:
-        lines: ``(stream, text)`` pairs to show, oldest first.
+        lines: ``(style, text)`` pairs to show, oldest first (the style is the stream, or
+            for a merged log the line's kind).
         replace_last: the first line replaces the viewer's last line (a tqdm redraw).
+        drop_last: lines to remove from the viewer's end first (bars drawn before).
+        new_attempt: a new attempt starts in this chunk (the viewer follows it).
         reset: the viewer should clear itself first (the first chunk of a run).
         skipped: lines written since the previous chunk but left out of this one (the run
             prints faster than anyone reads; the log file has them all).
@@ -51,6 +65,8 @@ class LogChunk:
 
     lines: list[tuple[str, str]] = field(default_factory=list)
     replace_last: bool = False
+    drop_last: int = 0
+    new_attempt: bool = False
     reset: bool = False
     skipped: int = 0
     skipped_bytes: int = 0
@@ -134,6 +150,15 @@ class LogReader:
         # The viewer's last line: its stream and whether it is a redraw still in progress.
         self._last_stream: str | None = None
         self._last_transient = False
+        # The merged log, once the run has one; the bars it showed last (dropped next).
+        self._merged: MergedLogReader | None = None
+        self._bars_shown = 0
+        self._classifier = LineClassifier()
+
+    @property
+    def merged(self) -> bool:
+        """True once the log is read from ``merged.log``."""
+        return self._merged is not None
 
     def read(self, final: bool = False) -> LogChunk:
         """What was written since the last call.
@@ -143,6 +168,13 @@ class LogReader:
         """
         chunk = LogChunk(reset=self._first)
         first, self._first = self._first, False
+        if self._merged is None and (first or self._ended):
+            # A run made before merged.log has none, until a resume starts one.
+            candidate = MergedLogReader(self.run_dir, INITIAL_BYTES if first else None)
+            if candidate.exists():
+                self._merged = candidate
+        if self._merged is not None:
+            return self._read_merged(self._merged, chunk, final)
         if self._ended:
             chunk.ended = True
             return chunk
@@ -215,3 +247,83 @@ class LogReader:
             self._last_stream = stream
             self._last_transient = line.transient
         return appended
+
+    # -- merged.log --------------------------------------------------------------------------
+
+    def _read_merged(self, merged: MergedLogReader, chunk: LogChunk, final: bool) -> LogChunk:
+        final = final or (self.run_dir / EXIT_FILE).exists()
+        limit = self.max_lines if chunk.reset or final else self.max_chunk_lines
+        if not chunk.reset:
+            jumped = merged.skip_ahead(SKIP_ABOVE_BYTES, SKIP_KEEP_BYTES)
+            if jumped:
+                chunk.skipped_bytes += jumped
+                self._classifier.reset()  # a traceback's start may lie in what was jumped
+        shown: deque[tuple[str, str]] = deque()
+        appended = 0
+        bars: list[Record] = []
+        for _ in range(READ_CALLS):
+            found = merged.read(READ_BYTES, final=final)
+            for record in found.records:
+                item = self._style(record, chunk)
+                if item is None:
+                    continue
+                shown.append(item)
+                appended += 1
+                if len(shown) > limit:
+                    shown.popleft()
+            bars = found.bars
+            if not found.more:
+                break
+        else:
+            chunk.more = True
+        for record in bars:
+            shown.append(("progress", record.text))
+        chunk.drop_last = self._bars_shown
+        self._bars_shown = len(bars)
+        if not chunk.reset and appended > len(shown) - len(bars):
+            chunk.skipped = appended - (len(shown) - len(bars))
+        chunk.ended = final and not chunk.more
+        chunk.lines = list(shown)
+        return chunk
+
+    def _style(self, record: Record, chunk: LogChunk) -> tuple[str, str] | None:
+        """A record as the viewer shows it: its style and text (None: nothing to show)."""
+        if record.stream == "run":
+            event = record.event()
+            attempt = event.get("attempt")
+            number = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 0
+            if "exit_code" in event:
+                return ("note", _ended_text(number, event))
+            self._classifier.reset()
+            chunk.new_attempt = True
+            return ("attempt", attempt_separator(number, event, record.wall_time))
+        tag = self._classifier.classify(record.stream, record.text)
+        style = f"noise:{tag.source}" if tag.source else tag.kind.value
+        return (style, record.text)
+
+
+def attempt_separator(number: int, event: dict[str, object], wall: float | None) -> str:
+    """``— attempt 2, resumed from step 900, 2026-12-03 12:48 —``."""
+    parts = [f"attempt {number}" if number else "a new attempt"]
+    step = event.get("step")
+    resumed = event.get("resumed_from")
+    if isinstance(step, int) and not isinstance(step, bool):
+        parts.append(f"resumed from step {step:,}")
+    elif isinstance(resumed, str) and resumed:
+        parts.append(f"resumed from {Path(resumed).name}")
+    if wall is not None:
+        parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(wall)))
+    return "— " + ", ".join(parts) + " —"
+
+
+def _ended_text(number: int, event: dict[str, object]) -> str:
+    """``attempt 1 ended (exit code 1)``, from an attempt's closing record."""
+    who = f"attempt {number}" if number else "the attempt"
+    signal_name = event.get("signal")
+    if isinstance(signal_name, str) and signal_name:
+        how = f"stopped by {signal_name}"
+    else:
+        how = f"exit code {event.get('exit_code')}"
+    error = event.get("error")
+    detail = f": {error}" if isinstance(error, str) and error else ""
+    return f"{who} ended ({how}){detail}"

@@ -24,9 +24,11 @@ from ravelab.core.rave.training_config import TrainingSpec, build_train_argv
 from ravelab.core.runs.executor import RunHandle
 from ravelab.core.runs.launch_owner import this_launcher
 from ravelab.core.runs.manager_base import FAULT_ENV, ManagerBase
+from ravelab.core.runs.merged_log import RESUME_STEP_ENV
 from ravelab.core.runs.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec, fault_point
 from ravelab.db import ExperimentRecord
 from ravelab.db import experiments as rows
+from ravelab.db.artifacts import list_checkpoints
 from ravelab.db.records import LaunchOwner
 
 
@@ -94,7 +96,9 @@ class ResumeMixin(ManagerBase):
             _set_aside(run_dir / SUPERVISOR_FILE)
             fault_point(FAULT_ENV, "resume-claimed")
             handle = executor.launch(
-                run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options
+                run_dir,
+                LaunchSpec(argv=argv, cwd=str(run_dir), env=_resume_env(self, record, chosen.path)),
+                spec.executor_options,
             )
             self._record_handle(experiment_id, handle)
         except BaseException as error:
@@ -154,6 +158,13 @@ class ResumeMixin(ManagerBase):
             host=record.host,
             job_id=record.job_id,
         )
+
+
+def _resume_env(manager: ManagerBase, record: ExperimentRecord, ckpt: Path) -> dict[str, str]:
+    """The step the checkpoint holds, for merged.log's attempt separator (when known)."""
+    steps = [c.step for c in list_checkpoints(manager.db, record.id) if c.path == str(ckpt)]
+    step = steps[0] if steps else None
+    return {RESUME_STEP_ENV: str(step)} if isinstance(step, int) and step >= 0 else {}
 
 
 def _set_aside(path: Path) -> None:

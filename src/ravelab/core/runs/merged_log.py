@@ -184,6 +184,7 @@ class MergedLogWriter:
         self._bars_written = False
         self._bars_dirty = False
         self._rewritten_at = 0.0
+        self._attempt: Any = None
         self._tails: dict[str, _StreamTail] = {}
         for stream, name in (("stdout", STDOUT_LOG), ("stderr", STDERR_LOG)):
             path = run_dir / name
@@ -215,6 +216,7 @@ class MergedLogWriter:
 
     def start_attempt(self, fields: dict[str, Any]) -> None:
         """Write the record that opens an attempt (number, checkpoint, step...)."""
+        self._attempt = fields.get("attempt")
         self._write([format_record(self.clock(), RUN_TAG, json.dumps(fields, sort_keys=True))])
 
     def end_attempt(self, fields: dict[str, Any]) -> None:
@@ -228,7 +230,8 @@ class MergedLogWriter:
         ]
         for tail in self._tails.values():
             tail.bar = None
-        records.append(format_record(now, RUN_TAG, json.dumps(fields, sort_keys=True)))
+        closing = {"attempt": self._attempt, **fields} if self._attempt is not None else fields
+        records.append(format_record(now, RUN_TAG, json.dumps(closing, sort_keys=True)))
         self._write(records)
         self.close()
 

@@ -1,0 +1,160 @@
+"""merged.log: the supervisor's one stream in arrival order (real runs of the fake ``rave``),
+bars kept as their last state, a record per attempt; the reader's increments."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ravelab.core.runs.merged_log import (
+    BAR_REWRITE_S,
+    MERGED_LOG,
+    MergedLogReader,
+    MergedLogWriter,
+    parse_record,
+)
+from ravelab.core.runs.run_files import STDERR_LOG, STDOUT_LOG
+from tests.helpers import run_config
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_795_672_257.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _append(run_dir: Path, name: str, data: bytes) -> None:
+    with open(run_dir / name, "ab") as handle:
+        handle.write(data)
+
+
+def _records(run_dir: Path) -> list[tuple[str, str]]:
+    lines = (run_dir / MERGED_LOG).read_text(encoding="utf-8").splitlines()
+    return [(r.stream + ("~" if r.bar else ""), r.text) for r in map(parse_record, lines)]
+
+
+def test_lines_in_arrival_order_and_bars_as_their_last_state(tmp_path: Path) -> None:
+    _append(tmp_path, STDOUT_LOG, b"an earlier attempt's line\n")  # not this attempt's
+    clock = _Clock()
+    writer = MergedLogWriter(tmp_path, clock=clock)
+    writer.start_attempt({"attempt": 1})
+    _append(tmp_path, STDERR_LOG, b"E1126 05:50:56.752771 1 resource_reader.py:55] Path not\n")
+    writer.poll()
+    # tqdm draws "\r" + state: a state is whole once the next redraw begins.
+    _append(tmp_path, STDOUT_LOG, b"train set: 19 examples\n\rEpoch 0:  25%|##  | 1/4\rEp")
+    writer.poll()
+    assert _records(tmp_path)[-1] == ("stdout~", "Epoch 0:  25%|##  | 1/4")
+    size = (tmp_path / MERGED_LOG).stat().st_size
+    for step in range(2, 4):  # redraws rewrite the tail: the file does not grow
+        clock.now += BAR_REWRITE_S
+        _append(tmp_path, STDOUT_LOG, f"och 0:  {step * 25}%|##  | {step}/4\rEp".encode())
+        writer.poll()
+        assert (tmp_path / MERGED_LOG).stat().st_size == size
+    _append(tmp_path, STDERR_LOG, b"Traceback (most recent call last):\n")
+    writer.poll()
+    _append(tmp_path, STDOUT_LOG, b"och 0: 100%|####| 4/4\nhalf a li")
+    writer.end_attempt({"attempt": 1, "exit_code": 1})
+    assert _records(tmp_path) == [
+        ("run", '{"attempt": 1}'),
+        ("stderr", "E1126 05:50:56.752771 1 resource_reader.py:55] Path not"),
+        ("stdout", "train set: 19 examples"),
+        ("stderr", "Traceback (most recent call last):"),
+        ("stdout", "Epoch 0: 100%|####| 4/4"),
+        ("stdout", "half a li"),
+        ("run", '{"attempt": 1, "exit_code": 1}'),
+    ]
+
+
+def test_a_new_attempt_appends_and_ends_a_torn_record(tmp_path: Path) -> None:
+    (tmp_path / MERGED_LOG).write_bytes(b"2026-12-03T12:48:21.123Z out~ Epoch 3: 10%|\n2026-12")
+    writer = MergedLogWriter(tmp_path)
+    writer.start_attempt({"attempt": 2})
+    writer.end_attempt({"attempt": 2, "exit_code": 0})
+    records = MergedLogReader(tmp_path).read(final=True)
+    assert [(r.stream, r.text) for r in records.records] == [
+        ("stdout", "Epoch 3: 10%|"),  # a bar left by a killed supervisor: its last state
+        ("stdout", "2026-12"),  # what is not a record is shown, not lost
+        ("run", '{"attempt": 2}'),
+        ("run", '{"attempt": 2, "exit_code": 0}'),
+    ]
+    assert records.bars == []
+
+
+def test_the_reader_holds_the_bar_being_drawn_back(tmp_path: Path) -> None:
+    clock = _Clock()
+    writer = MergedLogWriter(tmp_path, clock=clock)
+    reader = MergedLogReader(tmp_path)
+    _append(tmp_path, STDOUT_LOG, b"one\nEpoch 0:  25%|\r\r")
+    writer.poll()
+    found = reader.read()
+    assert [r.text for r in found.records] == ["one"]
+    assert [(r.text, r.bar) for r in found.bars] == [("Epoch 0:  25%|", True)]
+    clock.now += BAR_REWRITE_S
+    _append(tmp_path, STDOUT_LOG, b"Epoch 0:  50%|\r\r")
+    writer.poll()
+    found = reader.read()
+    assert found.records == [] and [r.text for r in found.bars] == ["Epoch 0:  50%|"]
+    _append(tmp_path, STDOUT_LOG, b"Epoch 0: 100%|\ntwo\n")
+    writer.poll()
+    found = reader.read()
+    assert [r.text for r in found.records] == ["Epoch 0: 100%|", "two"] and found.bars == []
+
+
+def test_the_reader_starts_near_the_end_on_a_whole_record(tmp_path: Path) -> None:
+    writer = MergedLogWriter(tmp_path)
+    _append(tmp_path, STDOUT_LOG, b"".join(b"line %d\n" % i for i in range(1000)))
+    writer.poll()
+    size = (tmp_path / MERGED_LOG).stat().st_size
+    texts = [r.text for r in MergedLogReader(tmp_path, start_back_bytes=size // 2).read().records]
+    assert texts[-1] == "line 999" and 400 < len(texts) < 600
+    assert texts == [f"line {i}" for i in range(1000 - len(texts), 1000)]
+
+
+def test_a_failing_disk_stops_the_merging_not_the_caller(tmp_path: Path) -> None:
+    (tmp_path / MERGED_LOG).mkdir()  # a folder in its place
+    writer = MergedLogWriter(tmp_path)
+    writer.start_attempt({"attempt": 1})
+    writer.poll()
+    writer.end_attempt({})
+    assert writer.error is not None and MERGED_LOG in writer.error
+
+
+def test_a_real_run_resumed_after_a_crash(
+    make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    monkeypatch.setenv("FAKE_RAVE_CRASH_AT", "200")
+    monkeypatch.setenv("FAKE_RAVE_CRASH", "oom")
+    manager = make_manager()
+    experiment_id = manager.start_training(run_config(dataset_id, max_steps=300))
+    first = manager.wait(experiment_id, timeout=120)
+    assert first["status"] == "failed"
+    run_dir = Path(first["run_dir"])
+    monkeypatch.delenv("FAKE_RAVE_CRASH_AT")
+    manager.resume_training(experiment_id)
+    assert manager.wait(experiment_id, timeout=120)["status"] == "completed"
+
+    records = MergedLogReader(run_dir).read(max_bytes=1 << 30, final=True)
+    assert records.bars == []
+    events = [json.loads(r.text) for r in records.records if r.stream == "run"]
+    assert [e.get("attempt") for e in events] == [1, 1, 2, 2]
+    assert "exit_code" in events[1] and events[1]["exit_code"] != 0
+    assert events[2]["resumed_from"].endswith(".ckpt") and events[2]["step"] > 0
+    texts = [(r.stream, r.text) for r in records.records]
+    # Every line of the two files is there, once (bars as their last state).
+    for name, stream in ((STDOUT_LOG, "stdout"), (STDERR_LOG, "stderr")):
+        for line in (run_dir / name).read_bytes().decode().split("\n"):
+            if "\r" not in line and "\x1b" not in line and line.strip():
+                assert (stream, line.rstrip()) in texts, line
+    oom = texts.index(("stderr", next(t for s, t in texts if "CUDA out of memory" in t)))
+    assert texts.index(("stdout", "train set: 19 examples")) < oom
+    assert any("Epoch" in t and "%|" in t for _, t in texts)
+    merged_size = (run_dir / MERGED_LOG).stat().st_size
+    stdout_size = os.path.getsize(run_dir / STDOUT_LOG)
+    assert merged_size < stdout_size + os.path.getsize(run_dir / STDERR_LOG)
