@@ -144,6 +144,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         default="both",
         help="which of rave's streams to print (default: both)",
     )
+    logs.add_argument(
+        "--merged",
+        action="store_true",
+        help="both streams in arrival order, each line with its time and stream, and a "
+        "line per attempt (runs started before merged.log existed: the two files)",
+    )
     logs.set_defaults(handler=cmd_logs)
 
     imported = subparsers.add_parser(
@@ -469,6 +475,8 @@ def cmd_logs(ctx: Context) -> int:
         return ExitCode.NOT_FOUND
     if ctx.args.follow and record.ended_at is None:
         return follow_run(ctx, record.id)
+    if ctx.args.merged and _print_merged(ctx, Path(record.run_dir)):
+        return ExitCode.OK
     streams = ("stdout", "stderr") if ctx.args.stream == "both" else (ctx.args.stream,)
     for stream in streams:
         tail = LogTail(Path(record.run_dir), (stream,))
@@ -477,6 +485,37 @@ def cmd_logs(ctx: Context) -> int:
         for text in collapse_transient(lines):
             target.write(text + "\n")
     return ExitCode.OK
+
+
+def _print_merged(ctx: Context, run_dir: Path) -> bool:
+    """Print ``merged.log`` (``--stream`` still picks streams); False when the run has none."""
+    from ravelab.core.runs.merged_log import MergedLogReader
+
+    reader = MergedLogReader(run_dir)
+    if not reader.exists():
+        ctx.err.write("this run has no merged.log (it started before ravelab wrote one): ")
+        ctx.err.write("its two files follow\n")
+        return False
+    wanted = {"stdout", "stderr"} if ctx.args.stream == "both" else {ctx.args.stream}
+    tags = {"stdout": "out", "stderr": "err"}
+    while True:
+        found = reader.read(final=True)
+        for item in found.records + found.bars:
+            when = item.time  # UTC
+            if item.stream == "run":
+                event = item.event()
+                what = (
+                    f"attempt {event.get('attempt', '?')} ended (exit code "
+                    f"{event.get('exit_code')})"
+                    if "exit_code" in event
+                    else f"attempt {event.get('attempt', '?')} started"
+                    + (f" from {event['resumed_from']}" if event.get("resumed_from") else "")
+                )
+                ctx.out.write(f"{when} --- {what} ---\n")
+            elif item.stream in wanted:
+                ctx.out.write(f"{when} {tags[item.stream]} {item.text}\n")
+        if not found.more:
+            return True
 
 
 def cmd_stop(ctx: Context) -> int:

@@ -97,8 +97,8 @@ class LineClassifier:
             del self._block[stream]
         if bar or _PROGRESS.search(text):
             return PROGRESS
-        if text.startswith(_TRACEBACK):
-            self._block[stream] = "traceback"
+        if text.startswith(_TRACEBACK) or text.startswith(_CHAINED):
+            self._block[stream] = "traceback"  # (a chained exception's traceback follows)
             return ERROR
         absl = _ABSL.match(text)
         if absl is not None:
