@@ -56,6 +56,7 @@ from PySide6.QtWidgets import (
 
 from ravelab.core.runs.log_lines import noise_summary
 from ravelab.core.runs.log_tail import LOG_FILES
+from ravelab.core.runs.merged_log import MERGED_LOG
 from ravelab.db import ExperimentRecord
 from ravelab.gui.experiments_model import is_live
 from ravelab.gui.log_reader import LogChunk, LogReader
@@ -134,7 +135,7 @@ class LogViewer(QWidget):
         )
         self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         menu = QMenu(self.open_button)
-        for stream, filename in LOG_FILES.items():
+        for stream, filename in {**LOG_FILES, "merged": MERGED_LOG}.items():
             action = menu.addAction(f"Open {filename}")
             action.triggered.connect(lambda _=False, s=stream: self.open_log(s))
         self.open_button.setMenu(menu)
@@ -175,6 +176,7 @@ class LogViewer(QWidget):
         self.find_edit.returnPressed.connect(self.find_next)
         self.find_count = QLabel()
         self.find_count.setStyleSheet(HINT_STYLE)
+        self.find_count.setMinimumWidth(self.fontMetrics().horizontalAdvance("999,999 matches"))
         find_previous = QToolButton()
         find_previous.setText("Previous")
         find_previous.setToolTip("Previous match (Shift+Enter)")
@@ -448,15 +450,21 @@ class LogViewer(QWidget):
     def _append_noise(self, cursor: QTextCursor, source: str, texts: list[str]) -> None:
         """Fold noise lines under the open group's summary (a new one when none is open)."""
         document = self.text.document()
+        if self._tail_summary is not None and self._tail_summary.block().userState() != (
+            SUMMARY_STATE
+        ):
+            self._tail_summary = None  # its summary scrolled out (the block count is bounded)
         if self._tail_summary is None:
             if not self._empty:
                 cursor.insertBlock(QTextBlockFormat(), self._formats["summary"])
             cursor.insertText("", self._formats["summary"])
-            cursor.block().setUserState(SUMMARY_STATE)
-            self._tail_summary = QTextCursor(cursor.block())
+            summary = cursor.block()
+            summary.setUserState(SUMMARY_STATE)
             self._tail_sources = Counter()
             self._empty = False
-        summary = self._tail_summary.block()
+        else:
+            summary = self._tail_summary.block()
+        summary_number = summary.blockNumber()
         expanded = self._expanded(summary)
         cursor.insertBlock(QTextBlockFormat(), self._formats["noise"])
         first = cursor.blockNumber()
@@ -467,7 +475,11 @@ class LogViewer(QWidget):
             _set_visible(block, expanded)
             block = block.next()
         self._tail_sources[source] += len(texts)
+        summary = document.findBlockByNumber(summary_number)
         self._set_summary(summary, expanded, noise_summary(dict(self._tail_sources)))
+        # Made once lines follow the summary: a cursor on the last block would move into
+        # the next block inserted there. It follows the summary as the top is trimmed.
+        self._tail_summary = QTextCursor(summary)
 
     def _set_summary(self, summary: QTextBlock, expanded: bool, text: str) -> None:
         arrow = "▾" if expanded else "▸"
@@ -704,7 +716,8 @@ class LogViewer(QWidget):
         """Open a log file of the shown run in the desktop's viewer."""
         if self._run_dir is None:
             return False
-        path = self._run_dir / LOG_FILES.get(stream, LOG_FILES["stdout"])
+        name = MERGED_LOG if stream == "merged" else LOG_FILES.get(stream, LOG_FILES["stdout"])
+        path = self._run_dir / name
         target = path if path.exists() else self._run_dir
         return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))))
 

@@ -18,7 +18,7 @@ from ravelab.core.runs.merged_log import (
     parse_record,
 )
 from ravelab.core.runs.run_files import STDERR_LOG, STDOUT_LOG
-from tests.helpers import run_config
+from tests.helpers import run_config, wait_until
 
 
 class _Clock:
@@ -64,6 +64,7 @@ def test_lines_in_arrival_order_and_bars_as_their_last_state(tmp_path: Path) -> 
         ("run", '{"attempt": 1}'),
         ("stderr", "E1126 05:50:56.752771 1 resource_reader.py:55] Path not"),
         ("stdout", "train set: 19 examples"),
+        ("stdout", "Epoch 0:  75%|##  | 3/4"),  # the bar as it stood when stderr printed
         ("stderr", "Traceback (most recent call last):"),
         ("stdout", "Epoch 0: 100%|####| 4/4"),
         ("stdout", "half a li"),
@@ -137,6 +138,7 @@ def test_a_real_run_resumed_after_a_crash(
     assert first["status"] == "failed"
     run_dir = Path(first["run_dir"])
     monkeypatch.delenv("FAKE_RAVE_CRASH_AT")
+    wait_until(lambda: not manager.processes_live(experiment_id), timeout=60, what="the end")
     manager.resume_training(experiment_id)
     assert manager.wait(experiment_id, timeout=120)["status"] == "completed"
 

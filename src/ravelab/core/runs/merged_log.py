@@ -17,8 +17,10 @@ records (an attempt starting, an attempt ending; JSON). A progress bar (tqdm red
 line with ``\\r``) is kept as its last state only: while it is being redrawn it is the
 file's last record, tagged ``out~`` (or ``err~``), and the writer rewrites that tail in
 place (truncate, write) at most every :data:`BAR_REWRITE_S`, so the file grows by lines,
-never by bar refreshes. A ``~`` record followed by any other record is a bar's final state
-(the supervisor died while it was drawn); readers treat it as a plain line.
+never by bar refreshes. A line of the other stream ends a bar where it stands (as on a
+terminal, the bar goes on below the line). A ``~`` record followed by any other record
+is a bar's final state (the supervisor died while it was drawn); readers treat it as a
+plain line.
 
 :class:`MergedLogReader` reads the file incrementally (CLI ``logs``, the app's log view).
 Runs made before ``merged.log`` existed have none: readers fall back to the two files.
@@ -262,6 +264,7 @@ class MergedLogWriter:
     def _take(self, stream: str, tail: _StreamTail, lines: list[Line], out: list[bytes]) -> None:
         tag = STREAM_TAGS[stream]
         now = self.clock()
+        prefix = f"{format_time(now)} {tag} "  # one time per poll: a flood costs no more
         for line in lines:
             text = line.text.rstrip()
             if line.transient:
@@ -270,11 +273,21 @@ class MergedLogWriter:
                     self._bars_dirty = True
                 continue
             if text.strip():
+                self._end_other_bars(stream, out)
                 # A bar ended by "\n" (or written over by a line): the line is its last state.
-                out.append(format_record(now, tag, text))
+                out.append(f"{prefix}{text}\n".encode("utf-8", errors="replace"))
             elif tail.bar is not None:
                 out.append(format_record(tail.bar_at, tag, tail.bar))  # a blank line ends it
             if tail.bar is not None:
+                tail.bar = None
+                self._bars_dirty = True
+
+    def _end_other_bars(self, stream: str, out: list[bytes]) -> None:
+        """A line of one stream ends the other stream's bar there (its state then), as on
+        a terminal: a warning printed under a bar, the bar going on below it."""
+        for other, tail in self._tails.items():
+            if other != stream and tail.bar is not None:
+                out.append(format_record(tail.bar_at, STREAM_TAGS[other], tail.bar))
                 tail.bar = None
                 self._bars_dirty = True
 
