@@ -3,6 +3,7 @@ against a real database and runs of the ``rave`` double."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,13 @@ from ravelab.db import Database, RunStatus
 from ravelab.db import experiments as rows
 
 
-def _completed_run(cli: Any, dataset_dir: Path, name: str = "run") -> int:
+def _completed_run(cli: Any, dataset_dir: Path, name: str = "run", *flags: str) -> int:
     code, out, _ = cli("dataset", "list", "--json")
     if not json.loads(out):
         code, _, err = cli("dataset", "add", str(dataset_dir), "--name", "ds")
         assert code == 0, err
     code, out, err = cli(
-        "train", "--dataset", "ds", "--name", name, "--max-steps", "30", "--follow"
+        "train", "--dataset", "ds", "--name", name, "--max-steps", "30", "--follow", *flags
     )
     assert code == 0, err
     code, out, _ = cli("show", name, "--json")
@@ -115,3 +116,19 @@ def test_unknown_runs_are_one_line_errors(cli: Any, command: str) -> None:
     args = {"rename": ["nope", "x"], "note": ["nope", "x"]}.get(command, ["nope"])
     code, _, err = cli(command, *args, *(["--yes"] if command == "delete" else []))
     assert code == ExitCode.NOT_FOUND and err.count("\n") == 1 and "'nope' not found" in err
+
+
+def test_a_completed_run_is_extended_and_says_its_checkpoint_step(
+    cli: Any, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _completed_run(cli, dataset_dir, "short", "--max-steps", "60", "--val-every", "20")
+    code, out, err = cli("resume", str(run), "--max-steps", "80", "--follow")
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith(f"resumed run {run} 'short' from ") and ".ckpt (step " in first
+    code, out, _ = cli("show", "short")
+    assert "in 2 attempts" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("from stdin\n"))
+    assert cli("note", "short", "-")[0] == 0
+    assert cli("note", "short")[1] == "from stdin\n"
+    assert cli("note", "short", "--clear")[1].endswith("notes cleared\n")

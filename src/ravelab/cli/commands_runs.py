@@ -294,6 +294,8 @@ def _status_text(record: ExperimentRecord) -> str:
     launched = record.pid is not None or record.job_id is not None
     if record.status == RunStatus.STOPPED and record.ended_at is None and launched:
         status = STOPPING
+    elif record.status == RunStatus.RUNNING and record.progress.stopping_at_checkpoint:
+        status = "running, stopping at checkpoint"
     health = record.health
     return status if health == Health.OK else f"{status} ({health})"
 

@@ -80,7 +80,7 @@ def add_dataset_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume = subparsers.add_parser(
         "resume",
-        help="continue a stopped or failed run from a checkpoint",
+        help="continue a stopped or failed run, or extend a completed one, from a checkpoint",
     )
     resume.add_argument("experiment", metavar="ID", help="experiment id or name")
     resume.add_argument("--checkpoint", help="a .ckpt path (default: the newest checkpoint)")
@@ -288,9 +288,13 @@ def cmd_resume(ctx: Context) -> int:
     manager.resume_training(record.id, checkpoint=ctx.args.checkpoint, max_steps=ctx.args.max_steps)
     experiment = manager.get_experiment(record.id)
     assert experiment is not None
+    resumed_from = experiment["progress"].get("resumed_from")
+    steps = {c["path"]: c["step"] for c in manager.list_checkpoints(record.id)}
+    step = steps.get(resumed_from)
     ctx.out.write(
-        f"resumed run {record.id} '{record.name}' from "
-        f"{experiment['progress'].get('resumed_from')}\n"
+        f"resumed run {record.id} '{record.name}' from {resumed_from}"
+        + (f" (step {step})" if isinstance(step, int) else "")
+        + "\n"
     )
     ctx.out.flush()
     if ctx.args.follow:

@@ -33,7 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "archive": ("commands_lifetime", "hide a run from `list` and the app (it is kept)"),
     "unarchive": ("commands_lifetime", "show an archived run again"),
     "delete": ("commands_lifetime", "delete an ended run, with --files its folder too"),
-    "resume": ("commands_workflow", "continue a stopped or failed run from a checkpoint"),
+    "resume": (
+        "commands_workflow",
+        "continue a stopped or failed run, or extend a completed one, from a checkpoint",
+    ),
     "checkpoints": ("commands_workflow", "list a run's checkpoints"),
     "export": ("commands_workflow", "export a .ts model for nn~ (runs `rave export`)"),
     "models": ("commands_workflow", "list exported models and their origin"),
