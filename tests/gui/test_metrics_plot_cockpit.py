@@ -158,6 +158,16 @@ def test_runs_are_overlaid_in_their_colours_and_followed(
     plot.resize(1000, 900)
     save_screenshot(plot, "metrics_overlay.png")
 
+    # A run renamed while shown: the figure's title and the run legend follow.
+    plot.show_runs([(first, "first"), (second, "renamed")])
+    qtbot.waitUntil(lambda: "renamed" in _run_legend_texts(plot), timeout=60_000)
+    assert plot.figure.get_suptitle() == "first, renamed"
+
+
+def _run_legend_texts(plot: MetricsPlot) -> list[str]:
+    legend = plot.panels._run_legend
+    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
+
 
 def test_marks_and_hover(qtbot: QtBot, plot: MetricsPlot, db: Database, dataset_id: int) -> None:
     run = _run(db, dataset_id, "marked")

@@ -393,9 +393,15 @@ class MetricsPlot(QWidget):
         """Show these runs overlaid, ``(id, title)`` each, the first one's colour first;
         an empty list shows nothing."""
         ids = tuple(dict.fromkeys(run for run, _ in runs))
-        self._titles = {run: title or f"#{run}" for run, title in runs}
+        titles = {run: title or f"#{run}" for run, title in runs}
+        names = [titles[run] for run in ids]
+        title = ", ".join(names) if len(names) <= 3 else f"{len(names)} runs"
         if ids == self._runs:
+            if titles != self._titles:  # a run was renamed: its title and legends
+                self._titles, self._title = titles, title or None
+                self.canvas.submit(self._retitle)
             return
+        self._titles = titles
         self._generation += 1
         self._runs = ids
         self._caches = {run: cache for run, cache in self._caches.items() if run in ids}
@@ -407,8 +413,6 @@ class MetricsPlot(QWidget):
         self._loaded = None
         self.toolbar.update()  # forget the previous runs' zoom history
         message = "Loading..." if ids else "Select a run to see its metrics."
-        names = [self._titles[run] for run in ids]
-        title = ", ".join(names) if len(names) <= 3 else f"{len(names)} runs"
         self._title = title or None
         self.canvas.submit(lambda: self._clear(message))
         self.status.setText("")
@@ -561,6 +565,12 @@ class MetricsPlot(QWidget):
         panels.show_message(message)
         self._frame_key = None
         self.canvas.request_layout()
+
+    def _retitle(self) -> None:
+        figures.set_title(self.figure, self._title)
+        self._decor_version += 1
+        if self._loaded is not None:
+            self._apply(self._loaded)
 
     def _apply(self, loaded: _Loaded) -> None:
         if loaded.runs != self._runs:

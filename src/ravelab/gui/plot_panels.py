@@ -171,6 +171,8 @@ class PanelFigure:
             for made in (line, smooth):
                 made.set_color(colour)
                 made.set_linestyle(cast(Any, style))  # one of series_colours.LINE_STYLES
+            if self.labels.get(key) != labels[key]:
+                changed = True  # a renamed run: its legend entries change
             self.labels[key] = labels[key]
             line.set_label(f"_{labels[key]}")  # legends are made by update_legends
             smooth.set_label(f"_{labels[key]} (smoothed)")
