@@ -20,8 +20,9 @@ series is loaded, in interleaved repetitions, by:
     table, untimed); target: (x)/(m) >= 20.
 
 Target 3, decimate and draw. A series of 1,000,000 points (a noisy decay) in the app's
-training figure (``ravelab.plots.figures``: loss axes over learning-rate axes) on a matplotlib
-Agg canvas of 800x450 px, the loss axes limits fixed to the data's range. Measured, interleaved:
+training figure (``ravelab.gui.plot_panels``: a reconstruction panel over a learning-rate
+panel) on a matplotlib Agg canvas of 800x450 px, the loss axes limits fixed to the data's
+range. Measured, interleaved:
 
 (e) ``canvas.draw()`` with the loss line empty: the empty axes (the floor);
 (d) ``ravelab.plots.decimate.minmax_decimate`` to the loss axes' width in pixels,
@@ -74,6 +75,7 @@ except ImportError:  # run from a checkout without installing the package
     from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, point_blocks
 from ravelab.db import experiments as rows
+from ravelab.gui.plot_panels import PanelFigure
 from ravelab.plots import figures
 from ravelab.plots.decimate import FloatArray, minmax_decimate
 from ravelab.plots.series import history_arrays
@@ -183,12 +185,15 @@ class DrawBench:
         empty = np.empty(0, dtype=np.float64)
         self.empty = empty
         if training:
-            self.axes = figures.setup_training_figure(self.figure, title="bench").loss
+            panels = PanelFigure(self.figure)
+            panels.layout(("reconstruction", "lr"))
+            figures.set_title(self.figure, "bench")
+            self.axes = panels.top
         else:
             self.axes = self.figure.add_subplot()
             self.axes.set_xlabel("step")
             self.axes.set_ylabel("loss")
-        self.line = figures.draw_series(self.axes, SERIES, empty, empty)
+        (self.line,) = self.axes.plot(empty, empty, lw=1.0, label=SERIES)
         # Fixed limits: the empty and the full draw get the same ticks and labels.
         self.axes.set_xlim(0.0, float(x[-1]))
         self.axes.set_ylim(float(y.min()), float(y.max()))
