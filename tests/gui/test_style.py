@@ -58,21 +58,40 @@ def test_contrast_is_the_wcag_ratio() -> None:
 
 @pytest.mark.parametrize("asked", ["dark", "light"])
 def test_the_app_starts_in_the_scheme_asked_for(tmp_path: Path, asked: str) -> None:
-    """A fresh process (the scheme is chosen once, at import): the app's palette, the
-    widgets' colours and, where screenshots are asked for, what the window looks like."""
+    """A fresh process (the scheme is chosen once, at import) with an imported run shown:
+    the app's palette, the widgets' and the plot's colours and, where screenshots are
+    asked for, what the window looks like at 1024x640 and 1920x1080."""
+    from tests.core.tensorboard.test_run_events import _make_run_layout
+
+    _make_run_layout(tmp_path / "outside")
     shots = os.environ.get("RAVELAB_SCREENSHOTS", "")
     script = f"""
-import sys
+import time
+from ravelab.cli.main import main
+db = {str(tmp_path / "r.db")!r}
+assert main(["--db", db, "import-run", {str(tmp_path / "outside")!r}]) == 0
 from ravelab.gui import app
-session = app.start(["--db", {str(tmp_path / "r.db")!r}, "--runs-dir", {str(tmp_path)!r}])
+session = app.start(["--db", db, "--runs-dir", {str(tmp_path)!r}])
+import matplotlib
 from PySide6.QtGui import QPalette
 from ravelab.gui import style
+page = session.window.training_page
+plot = page.metrics_plot
+drawn = []
+plot.data_loaded.connect(drawn.append)
+deadline = time.monotonic() + 60
+while not page.select_experiment(1) and time.monotonic() < deadline:
+    session.app.processEvents()
+while not (drawn and plot.canvas.frames) and time.monotonic() < deadline:
+    session.app.processEvents()
 window = session.app.palette().color(QPalette.ColorRole.Window)
-print(style.SCHEME.dark, window.lightness() < 128)
+print(style.SCHEME.dark, window.lightness() < 128, matplotlib.rcParams["axes.facecolor"])
 if {shots!r}:
     for width, height in ((1024, 640), (1920, 1080)):
         session.window.resize(width, height)
-        session.app.processEvents()
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            session.app.processEvents()
         session.window.grab().save(f"{shots}/main_window_{asked}_{{width}}.png")
 session.close()
 """
@@ -82,9 +101,17 @@ session.close()
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    expected = "True True" if asked == "dark" else "False False"
-    assert done.stdout.strip().splitlines()[-1] == expected
+    background = style.DARK.plot_background if asked == "dark" else "white"
+    dark = str(asked == "dark")
+    assert done.stdout.strip().splitlines()[-1] == f"{dark} {dark} {background}"
+
+
+@pytest.mark.parametrize("scheme", [style.LIGHT, style.DARK], ids=["light", "dark"])
+def test_plot_text_is_legible_on_the_plot(scheme: style.Scheme) -> None:
+    for colour in (scheme.plot_text, scheme.plot_secondary):
+        assert style.contrast(colour, scheme.plot_background) >= 4.5
+    assert style.plot_params(scheme)["axes.facecolor"] == scheme.plot_background

@@ -27,6 +27,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import EngFormatter
 
 from ravelab.core.metric_groups import GROUPS_BY_KEY, RECONSTRUCTION
+from ravelab.gui.style import SCHEME
 from ravelab.plots import figures
 from ravelab.plots.decimate import FloatArray
 from ravelab.plots.series_colours import LineStyle
@@ -41,7 +42,7 @@ LR_HEIGHT = 0.6
 #: Panels whose y axis the "Log scale" box switches (the others have fixed scales or
 #: negative values).
 LOG_SWITCHED = frozenset({"reconstruction", "other"})
-_MARK_GREY = "0.35"
+_MARK_GREY = SCHEME.plot_secondary
 _EMPTY: FloatArray = np.empty(0, dtype=np.float64)
 
 
@@ -103,7 +104,7 @@ class PanelFigure:
         self.panels = {key: made[i][0] for i, key in enumerate(keys)}
         for key, axes in self.panels.items():
             group = GROUPS_BY_KEY[key]
-            axes.set_title(group.title, loc="left", fontsize="small", color="0.3")
+            axes.set_title(group.title, loc="left", fontsize="small", color=SCHEME.plot_secondary)
             axes.set_ylabel(group.unit, fontsize="small")
             axes.grid(True, alpha=0.3)
             axes.tick_params(labelsize="small")
@@ -203,7 +204,10 @@ class PanelFigure:
                 continue
             if runs:
                 styles = {key[1]: self.lines[key].get_linestyle() for key in keys}
-                handles = [Line2D([], [], color="0.3", ls=ls, lw=1.4) for ls in styles.values()]
+                handles = [
+                    Line2D([], [], color=SCHEME.plot_secondary, ls=ls, lw=1.4)
+                    for ls in styles.values()
+                ]
                 labels = [figures.metric_label(name) for name in styles]
             else:
                 handles = [Line2D([], [], color=self.lines[k].get_color(), lw=1.4) for k in keys]
@@ -293,7 +297,7 @@ class PanelFigure:
                 marker=marker,
                 markersize=size,
                 color=found[0][1] if len(colours) <= 1 else _MARK_GREY,
-                markeredgecolor="white",
+                markeredgecolor=SCHEME.plot_background,
                 markeredgewidth=0.5,
                 clip_on=False,
                 transform=top.get_xaxis_transform(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -41,6 +42,10 @@ class Scheme:
     playhead: str
     checkpoint_mark: str
     phase_mark: str
+    plot_background: str  # the figure and its axes
+    plot_text: str  # tick labels, axis labels
+    plot_secondary: str  # panel titles, marks of several runs
+    plot_grid: str
     status: dict[str, str] = field(default_factory=dict)  # a run's status -> its colour
 
 
@@ -57,6 +62,10 @@ LIGHT = Scheme(
     playhead="#e53935",
     checkpoint_mark="#2e7d32",
     phase_mark="#ef6c00",
+    plot_background="#ffffff",
+    plot_text="#000000",
+    plot_secondary="#4d4d4d",
+    plot_grid="#b0b0b0",
     status={
         RunStatus.RUNNING: "#1565c0",
         STOPPING: "#bf360c",
@@ -80,6 +89,10 @@ DARK = Scheme(
     playhead="#ff8a80",
     checkpoint_mark="#a5d6a7",
     phase_mark="#ffb74d",
+    plot_background="#1e1e1e",
+    plot_text="#e0e0e0",
+    plot_secondary="#b0b0b0",
+    plot_grid="#4a4a4a",
     status={
         RunStatus.RUNNING: "#90caf9",
         STOPPING: "#ffb74d",
@@ -141,13 +154,42 @@ def _platform_is_dark(app: QGuiApplication) -> bool:
 
 def apply_scheme(app: QApplication) -> bool:
     """Give ``app`` the palette asked for by ``RAVELAB_COLOR_SCHEME`` where the
-    platform's differs; True when the app is dark. Call before the widgets are imported."""
+    platform's differs, and the app's plots the same scheme; True when the app is dark.
+    Call before the widgets are imported."""
     asked = _asked()
     if asked == "light" and _platform_is_dark(app):
         app.setPalette(app.style().standardPalette())
     elif asked == "dark" and not _platform_is_dark(app):
         app.setPalette(dark_palette())
-    return _platform_is_dark(app)
+    dark = _platform_is_dark(app)
+    if dark:
+        import matplotlib
+
+        # The app's process only: `ravelab plot` images keep matplotlib's defaults.
+        # (rcParams' keys are typed as the literal names it knows: these are among them.)
+        matplotlib.rcParams.update(cast("dict[Any, str]", plot_params(DARK)))
+    return dark
+
+
+def plot_params(scheme: Scheme) -> dict[str, str]:
+    """matplotlib settings that draw a figure in ``scheme``'s colours."""
+    return {
+        "figure.facecolor": scheme.plot_background,
+        "figure.edgecolor": scheme.plot_background,
+        "savefig.facecolor": scheme.plot_background,
+        "axes.facecolor": scheme.plot_background,
+        "axes.edgecolor": scheme.plot_secondary,
+        "axes.labelcolor": scheme.plot_text,
+        "axes.titlecolor": scheme.plot_text,
+        "text.color": scheme.plot_text,
+        "xtick.color": scheme.plot_secondary,
+        "ytick.color": scheme.plot_secondary,
+        "xtick.labelcolor": scheme.plot_text,
+        "ytick.labelcolor": scheme.plot_text,
+        "grid.color": scheme.plot_grid,
+        "legend.facecolor": scheme.plot_background,
+        "legend.edgecolor": scheme.plot_grid,
+    }
 
 
 def _current() -> Scheme:

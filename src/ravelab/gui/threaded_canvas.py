@@ -51,6 +51,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
+    QColor,
     QEnterEvent,
     QIcon,
     QImage,
@@ -139,6 +140,8 @@ class ThreadedCanvas(FigureCanvasQTAgg):
         self._pool = QThreadPool()
         self._pool.setMaxThreadCount(1)
         _untyped(super()).__init__(figure)
+        # Shown before the first frame and around it: the figure's own background.
+        self._background_colour = QColor.fromRgbF(*figure.get_facecolor())
         self._rendered.connect(self._on_rendered, Qt.ConnectionType.QueuedConnection)
 
     # -- requests (GUI thread) -----------------------------------------------------------------
@@ -282,7 +285,7 @@ class ThreadedCanvas(FigureCanvasQTAgg):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
-            painter.fillRect(event.rect(), Qt.GlobalColor.white)
+            painter.fillRect(event.rect(), self._background_colour)
             frame = self._frame
             if frame is not None:
                 frame.setDevicePixelRatio(self.device_pixel_ratio)
