@@ -39,6 +39,7 @@ from PySide6.QtGui import (
 )
 
 from ravelab.core.display import STOPPING
+from ravelab.core.runs import lifetime
 from ravelab.core.runs.lifetime import matches_filter
 from ravelab.db import ExperimentRecord, Health, RunStatus
 from ravelab.gui import formatting
@@ -113,10 +114,9 @@ def status_text(experiment: ExperimentRecord) -> str:
 
 
 def trained_seconds(experiment: ExperimentRecord) -> float | None:
-    """How long a run trained: its attempts summed (the gaps between a stop and a resume
-    do not count); from its start when no attempt is known (an imported run)."""
-    trained = experiment.trained_seconds()
-    return trained if trained is not None else formatting.run_seconds(experiment)
+    """How long a run trained (the core's answer: its attempts summed, an imported run's
+    logged span)."""
+    return lifetime.run_seconds(experiment)
 
 
 def name_text(experiment: ExperimentRecord) -> str:

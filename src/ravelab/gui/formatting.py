@@ -5,23 +5,11 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 # The times, durations and rates the CLI shows too.
 from ravelab.core.display import duration, local_time, parse_time, speed
-from ravelab.db import ExperimentRecord, RunProgress
-
-
-def run_seconds(experiment: ExperimentRecord, now: datetime | None = None) -> float | None:
-    """How long a run has been going (or went): start to end, or to ``now``."""
-    start = parse_time(experiment.started_at)
-    if start is None:
-        return None
-    end = parse_time(experiment.ended_at or experiment.completed_at)
-    if end is None:
-        end = now or datetime.now(UTC)
-    return max((end - start).total_seconds(), 0.0)
+from ravelab.db import RunProgress
 
 
 def progress_speed(progress: RunProgress) -> float | None:
@@ -102,7 +90,6 @@ __all__ = [
     "parse_time",
     "percent_text",
     "progress_speed",
-    "run_seconds",
     "sample_rate",
     "seconds_of_audio",
     "size",

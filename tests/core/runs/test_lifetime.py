@@ -177,3 +177,16 @@ def test_a_resumed_run_counts_its_attempts_not_the_gap(
     assert record is not None and record.attempts == 2 and record.attempt_started_at is None
     seconds = lifetime.run_seconds(record)
     assert seconds is not None and 600 <= seconds < 600 + 120
+
+
+def test_an_imported_run_trained_for_the_span_it_logged_not_until_its_import(
+    db: Database, tmp_path: Path
+) -> None:
+    from ravelab.core.jobs import importer
+    from tests.core.tensorboard.test_run_events import _make_run_layout
+
+    _make_run_layout(tmp_path / "outside")
+    record = rows.get_experiment(db, importer.import_run(db, tmp_path / "outside"))
+    assert record is not None
+    # The genuine capture logged from 05:51:13 to 06:04:00: 12 min 47 s.
+    assert lifetime.run_seconds(record) == pytest.approx(767, abs=1)

@@ -22,6 +22,7 @@ import shutil
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ravelab.core.display import parse_time
@@ -181,14 +182,18 @@ def set_run_archived(db: Database, experiment_id: int, archived: bool) -> Experi
     return _changed(db, experiment_id, rows.set_archived(db, experiment_id, archived))
 
 
-def run_seconds(record: ExperimentRecord) -> float | None:
+def run_seconds(record: ExperimentRecord, now: datetime | None = None) -> float | None:
     """How long a run trained: its attempts' spans summed (the gaps between a stop and a
-    resume do not count); for a run without recorded attempts (an imported one), from
-    its start to its completion. None when unknown."""
-    trained = record.trained_seconds()
+    resume do not count); for a run without recorded attempts, from its start to its
+    completion (an imported run: the times it logged, not when it was imported), else
+    its end, else ``now`` while it has not ended. None when unknown."""
+    trained = record.trained_seconds(now)
     if trained is not None:
         return trained
-    started, ended = parse_time(record.started_at), parse_time(record.completed_at)
+    started = parse_time(record.started_at)
+    ended = parse_time(record.completed_at) or parse_time(record.ended_at)
+    if ended is None and record.ended_at is None:
+        ended = now or datetime.now(UTC)
     if started is None or ended is None:
         return None
     return max(0.0, (ended - started).total_seconds())
