@@ -42,9 +42,11 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QToolButton,
@@ -209,6 +211,13 @@ def _step_range(series: Iterable[tuple[FloatArray, FloatArray]]) -> tuple[float,
     return min(float(x[0]) for x in arrays), max(float(x[-1]) for x in arrays)
 
 
+#: Least heights (px) that keep a panel readable: below them the plot scrolls.
+MIN_CANVAS_HEIGHT = 200
+FRAME_HEIGHT = 70  # the title and the step axis
+PANEL_HEIGHT = 120
+LR_PANEL_HEIGHT = 70
+
+
 class MetricsPlot(QWidget):
     """Metrics of one or several runs in panels, with a navigation toolbar.
 
@@ -222,6 +231,7 @@ class MetricsPlot(QWidget):
     """
 
     data_loaded = Signal(int)
+    _panels_laid_out = Signal(int, bool)  # canvas worker -> GUI thread: panels, with LR
     _detail_wanted = Signal(float, float)  # canvas worker -> GUI thread (queued): a view
 
     def __init__(self, manager: TrainingManager, parent: QWidget | None = None) -> None:
@@ -245,6 +255,7 @@ class MetricsPlot(QWidget):
         self._detail_pending: tuple[float, float] | None = None
         self._detail_serial = 0
         self._detail_wanted.connect(self._load_detail, Qt.ConnectionType.QueuedConnection)
+        self._panels_laid_out.connect(self._fit_panels, Qt.ConnectionType.QueuedConnection)
         self._following = True
         self._frame_key: tuple[Any, ...] | None = None
         self._smoothing = DEFAULT_SMOOTHING
@@ -331,7 +342,13 @@ class MetricsPlot(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.readout)
-        layout.addWidget(self.canvas, 1)
+        # In a short window (1024x640) the panels keep a readable height and scroll.
+        self.canvas_area = QScrollArea()
+        self.canvas_area.setWidgetResizable(True)
+        self.canvas_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.canvas_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.canvas_area.setWidget(self.canvas)
+        layout.addWidget(self.canvas_area, 1)
         self._show_smoothing_label()
         self._rebuild_menu()
         self.canvas.request_frame()
@@ -572,6 +589,13 @@ class MetricsPlot(QWidget):
         if self._loaded is not None:
             self._apply(self._loaded)
 
+    def _fit_panels(self, panels: int, with_lr: bool) -> None:
+        """The canvas's least height: enough for each panel's axis, title and legend."""
+        others = panels - 1 if with_lr else panels
+        self.canvas.setMinimumHeight(
+            max(MIN_CANVAS_HEIGHT, FRAME_HEIGHT + others * PANEL_HEIGHT + with_lr * LR_PANEL_HEIGHT)
+        )
+
     def _apply(self, loaded: _Loaded) -> None:
         if loaded.runs != self._runs:
             return
@@ -586,6 +610,7 @@ class MetricsPlot(QWidget):
         order = [g.key for g in GROUPS if g.key in set(wanted.values())]
         laid_out = self.panels.layout(order, self._log)
         if laid_out:
+            self._panels_laid_out.emit(len(order), "lr" in order)
             figures.set_title(self.figure, self._title)  # a new layout clears the figure
             self._frame_key = None
         styles: dict[Key, tuple[str, LineStyle]] = {}

@@ -217,6 +217,8 @@ class PanelFigure:
                 labels,
                 loc="upper left",
                 bbox_to_anchor=(1.0, 1.0),
+                # Two columns for a long list: a panel's height is not set by its legend.
+                ncols=2 if len(labels) > 3 else 1,
                 fontsize="x-small",
                 frameon=False,
                 borderaxespad=0.3,
