@@ -566,3 +566,24 @@ def test_compare_lists_the_settings_two_runs_differ_in(
     enabled = [action.text() for action in menu.actions() if action.isEnabled()]
     assert "Compare the two selected runs" in enabled and "Export..." in enabled
     assert "Stop" not in enabled
+
+
+def test_the_details_pane_folds_away_and_comes_back(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    make_page: Callable[[TrainingManager], TrainingPage],
+) -> None:
+    page = make_page(manager)
+    page.resize(1024, 600)
+    page.show()
+    qtbot.waitUntil(lambda: page.bottom_splitter.sizes()[0] > 0, timeout=10_000)
+    width = page.bottom_splitter.sizes()[0]
+    page.details_toggle.click()
+    assert page.bottom_splitter.sizes()[0] == 0 and page.bottom_splitter.sizes()[1] > 0
+    assert page.details_toggle.text() == "Show details"
+    page.details_toggle.click()
+    assert page.bottom_splitter.sizes()[0] == width
+    assert page.details_toggle.text() == "Hide details"
+    # Dragged shut by its handle, the button says so.
+    page.bottom_splitter.moveSplitter(0, 1)
+    assert page.details_toggle.isChecked() and page.details_toggle.text() == "Show details"

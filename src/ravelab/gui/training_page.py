@@ -296,6 +296,16 @@ class TrainingPage(QWidget):
         self.details_tabs.setTabToolTip(
             1, "Hear the validation clips by step; compare the selected runs"
         )
+        # The run's details and log fold away, leaving the plots the whole width (a
+        # 1024-pixel screen); the splitter's handle brings them back too.
+        self.details_toggle = QToolButton()
+        self.details_toggle.setText("Hide details")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setAutoRaise(True)
+        self.details_toggle.setToolTip("Fold the run's details and log away (plots full width)")
+        self.details_toggle.toggled.connect(self.fold_details)
+        self.bottom_splitter.splitterMoved.connect(self._on_bottom_splitter_moved)
+        self.details_tabs.setCornerWidget(self.details_toggle, Qt.Corner.TopRightCorner)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details_tabs)
@@ -557,6 +567,28 @@ class TrainingPage(QWidget):
             self.details.update_experiment(experiment)
 
     # -- actions -------------------------------------------------------------------------------
+
+    def fold_details(self, folded: bool) -> None:
+        """Fold the details and log pane away (the plots take the width), or bring it back."""
+        sizes = self.bottom_splitter.sizes()
+        total = sum(sizes) or self.bottom_splitter.width()
+        if folded and sizes[0] > 0:
+            self._details_width = sizes[0]
+            self.bottom_splitter.setSizes([0, total])
+        elif not folded and sizes[0] == 0:
+            width = getattr(self, "_details_width", 0) or total // 2
+            self.bottom_splitter.setSizes([width, max(total - width, 0)])
+        self.details_toggle.setText("Show details" if folded else "Hide details")
+        if self.details_toggle.isChecked() != folded:
+            self.details_toggle.setChecked(folded)
+
+    def _on_bottom_splitter_moved(self, _pos: int, _index: int) -> None:
+        folded = self.bottom_splitter.sizes()[0] == 0
+        if self.details_toggle.isChecked() != folded:
+            self.details_toggle.blockSignals(True)
+            self.details_toggle.setChecked(folded)
+            self.details_toggle.blockSignals(False)
+            self.details_toggle.setText("Show details" if folded else "Hide details")
 
     def make_wizard(self, dataset_id: int | None = None) -> NewTrainingWizard:
         """The wizard for a new run of the current project (on ``dataset_id`` if given)."""
