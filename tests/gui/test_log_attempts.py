@@ -80,6 +80,8 @@ def test_a_crashed_and_resumed_run(
     assert any("Path not found" in text for text in viewer.all_text().split("\n"))
     assert any(text.startswith("▸") and "profiler" in text for text in summaries)
     save_screenshot(viewer, "logview_attempts.png")
+    viewer.text.verticalScrollBar().setValue(0)
+    save_screenshot(viewer, "logview_top.png")
 
     first_group = _summaries(viewer)[0]
     viewer.toggle_group(first_group)

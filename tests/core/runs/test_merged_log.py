@@ -72,6 +72,26 @@ def test_lines_in_arrival_order_and_bars_as_their_last_state(tmp_path: Path) -> 
     ]
 
 
+def test_within_one_poll_the_stream_written_last_goes_last(tmp_path: Path) -> None:
+    writer = MergedLogWriter(tmp_path)
+    _append(tmp_path, STDERR_LOG, b"HPU available: False, using: 0 HPUs\n")
+    _append(tmp_path, STDOUT_LOG, b"loading state from file x.ckpt\n")
+    os.utime(tmp_path / STDERR_LOG, ns=(10**18, 10**18))
+    os.utime(tmp_path / STDOUT_LOG, ns=(10**18 + 2_000_000, 10**18 + 2_000_000))
+    writer.poll()
+    _append(tmp_path, STDOUT_LOG, b"selected gpu: []\n")
+    _append(tmp_path, STDERR_LOG, b"a warning\n")
+    os.utime(tmp_path / STDOUT_LOG, ns=(10**18 + 5_000_000, 10**18 + 5_000_000))
+    os.utime(tmp_path / STDERR_LOG, ns=(10**18 + 9_000_000, 10**18 + 9_000_000))
+    writer.poll()
+    assert [text for _, text in _records(tmp_path)] == [
+        "HPU available: False, using: 0 HPUs",
+        "loading state from file x.ckpt",
+        "selected gpu: []",
+        "a warning",
+    ]
+
+
 def test_a_new_attempt_appends_and_ends_a_torn_record(tmp_path: Path) -> None:
     (tmp_path / MERGED_LOG).write_bytes(b"2026-12-03T12:48:21.123Z out~ Epoch 3: 10%|\n2026-12")
     writer = MergedLogWriter(tmp_path)
@@ -117,13 +137,24 @@ def test_the_reader_starts_near_the_end_on_a_whole_record(tmp_path: Path) -> Non
     assert texts == [f"line {i}" for i in range(1000 - len(texts), 1000)]
 
 
-def test_a_failing_disk_stops_the_merging_not_the_caller(tmp_path: Path) -> None:
-    (tmp_path / MERGED_LOG).mkdir()  # a folder in its place
-    writer = MergedLogWriter(tmp_path)
+@pytest.mark.parametrize("planted", ["folder", "link"])
+def test_a_bad_merged_log_stops_the_merging_not_the_caller(tmp_path: Path, planted: str) -> None:
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not ravelab's\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    if planted == "folder":
+        (run_dir / MERGED_LOG).mkdir()
+    else:
+        (run_dir / MERGED_LOG).symlink_to(elsewhere)
+    _append(run_dir, STDOUT_LOG, b"")
+    writer = MergedLogWriter(run_dir)
     writer.start_attempt({"attempt": 1})
+    _append(run_dir, STDOUT_LOG, b"a line\n")
     writer.poll()
     writer.end_attempt({})
     assert writer.error is not None and MERGED_LOG in writer.error
+    assert elsewhere.read_text() == "not ravelab's\n"
 
 
 def test_a_real_run_resumed_after_a_crash(

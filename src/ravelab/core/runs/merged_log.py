@@ -2,8 +2,10 @@
 
 The trainer writes ``stdout.log`` and ``stderr.log`` itself (so it keeps logging if its
 supervisor dies); the supervisor tails both with a :class:`MergedLogWriter` every poll
-(a tenth of a second) and appends what they finished to ``merged.log``. Lines that arrive
-in the same poll keep the order stdout, then stderr: two pipes carry no finer order.
+(a tenth of a second) and appends what they finished to ``merged.log``. When both streams
+printed within one poll, the one whose file was written last goes last (stdout first on
+a tie): finer order would need the trainer to write into pipes the supervisor reads,
+and then the trainer could not outlive its supervisor.
 
 One record per line, UTF-8, ``\\n``-ended::
 
@@ -41,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ravelab.core.runs.regular_files import open_regular
 from ravelab.core.runs.text_stream import Line, LineSplitter
 
 MERGED_LOG = "merged.log"
@@ -196,7 +199,9 @@ class MergedLogWriter:
                 size = 0
             self._tails[stream] = _StreamTail(path, LineSplitter(size))
         try:
-            fd = os.open(run_dir / MERGED_LOG, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            # O_NOFOLLOW: a link planted in the run folder must not redirect the writes.
+            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(run_dir / MERGED_LOG, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as error:
             self.error = f"cannot open {MERGED_LOG}: {error.strerror or error}"
             return
@@ -242,10 +247,12 @@ class MergedLogWriter:
         if self._fd is None:
             return
         records: list[bytes] = []
-        for stream, tail in self._tails.items():
+        for stream, tail in self._in_write_order():
             while True:
                 try:
-                    with open(tail.path, "rb") as handle:
+                    # Non-blocking and regular files only: a FIFO put in its place must
+                    # never hang the process that holds the run.
+                    with open_regular(tail.path) as handle:
                         handle.seek(tail.splitter.offset)
                         data = handle.read(POLL_READ_BYTES)
                 except OSError:
@@ -260,6 +267,19 @@ class MergedLogWriter:
         now = self.clock()
         if records or (self._bars_dirty and now - self._rewritten_at >= BAR_REWRITE_S):
             self._write(records)
+
+    def _in_write_order(self) -> list[tuple[str, _StreamTail]]:
+        """The streams, the one written to last going last: when both printed since the
+        last poll, the likelier order (one switch per poll) as far as the files' times
+        tell (stdout first when they do not)."""
+
+        def written_at(item: tuple[str, _StreamTail]) -> int:
+            try:
+                return item[1].path.stat().st_mtime_ns
+            except OSError:
+                return 0
+
+        return sorted(self._tails.items(), key=written_at)
 
     def _take(self, stream: str, tail: _StreamTail, lines: list[Line], out: list[bytes]) -> None:
         tag = STREAM_TAGS[stream]
@@ -392,8 +412,6 @@ class MergedLogReader:
             max_bytes: bytes read at most.
             final: the run has ended: an unterminated last line is a record too.
         """
-        from ravelab.core.runs.regular_files import open_regular
-
         found = MergedRead()
         try:
             with open_regular(self.path) as handle:
