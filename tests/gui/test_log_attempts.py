@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QPlainTextEdit
 from pytestqt.qtbot import QtBot
@@ -92,15 +93,24 @@ def test_a_crashed_and_resumed_run(
     viewer.toggle_group(first_group)
     assert not any("Path not found" in text for text in viewer.visible_line_texts())
 
-    # Find unfolds the group that hides a match, and counts every match.
-    viewer.show_find_bar()
+    # Find (Ctrl+F) unfolds the group that hides a match, and counts every match.
+    viewer.activateWindow()
+    qtbot.waitUntil(viewer.isActiveWindow, timeout=10_000)
+    viewer.text.setFocus()
+    qtbot.keyClick(viewer.text, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert viewer.find_bar.isVisible()
     viewer.find_edit.setText("Path not found")
     assert viewer.find_count.text().endswith("matches")
     assert "Path not found" in viewer.text.textCursor().selectedText()
     assert any("Path not found" in text for text in viewer.visible_line_texts())
     assert viewer.text.extraSelections()
     save_screenshot(viewer, "logview_find.png")
-    viewer.hide_find_bar()
+    first_match = viewer.text.textCursor().position()
+    assert viewer.find_next() and viewer.text.textCursor().position() != first_match
+    qtbot.keyClick(viewer.find_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert viewer.text.textCursor().position() == first_match  # Shift+Enter: previous
+    qtbot.keyClick(viewer.find_edit, Qt.Key.Key_Escape)
+    assert not viewer.find_bar.isVisible()
     assert not viewer.text.extraSelections()
 
     viewer.copy_all()
@@ -173,3 +183,31 @@ def test_a_new_attempt_is_followed_and_bars_are_replaced(
     )
     assert styles[-1] == ("loading state from file /x/epoch_300.ckpt", "plain")
     assert ("ValueError: boom", "error") in styles
+
+
+def test_a_run_from_before_merged_log_then_resumed(
+    qtbot: QtBot, viewer: LogViewer, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    _append(run_dir, STDOUT_LOG, b"train set: 19 examples\n")
+    _append(run_dir, STDERR_LOG, b"E1126 05:50:56.752771 1 resource_reader.py:55] Path not found\n")
+    (run_dir / "exit.json").write_text("{}")
+    _show(qtbot, viewer, run_dir, "stopped")
+    before = viewer.line_styles()
+    assert before == [
+        ("train set: 19 examples", "plain"),
+        ("E1126 05:50:56.752771 1 resource_reader.py:55] Path not found", "error"),  # stderr
+    ]
+    (run_dir / "exit.json").rename(run_dir / "exit.0.json")  # as a resume does
+    writer = MergedLogWriter(run_dir)
+    writer.start_attempt({"attempt": 2, "resumed_from": "/x/epoch-epoch=0009.ckpt"})
+    _append(run_dir, STDOUT_LOG, b"loading state from file /x/epoch-epoch=0009.ckpt\n")
+    writer.poll()
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
+        viewer.notify_output()
+    after = viewer.line_styles()
+    assert after[:2] == before  # the first attempt stays as it was read
+    assert after[2][1] == "attempt"
+    assert after[2][0].startswith("— attempt 2, resumed from epoch-epoch=0009.ckpt, ")
+    assert after[3:] == [("loading state from file /x/epoch-epoch=0009.ckpt", "plain")]
