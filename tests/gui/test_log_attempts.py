@@ -113,6 +113,19 @@ def test_a_crashed_and_resumed_run(
     assert not viewer.find_bar.isVisible()
     assert not viewer.text.extraSelections()
 
+    # Ctrl+C copies the selected lines, folded ones with them, never a summary line.
+    cursor = viewer.text.textCursor()
+    cursor.setPosition(0)
+    cursor.setPosition(
+        _summaries(viewer)[0].next().next().position() + 5, cursor.MoveMode.KeepAnchor
+    )
+    viewer.text.setTextCursor(cursor)
+    qtbot.keyClick(viewer.text, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    selected = QGuiApplication.clipboard().text().split("\n")
+    assert selected[0] == separators[0] and "harmless" not in "".join(selected)
+    assert "Path not found" in "".join(selected) or "system_path" in "".join(selected)
+    assert len(selected[-1]) == 5
+
     viewer.copy_all()
     copied = QGuiApplication.clipboard().text()
     assert "Path not found" in copied and "train set: 19 examples" in copied

@@ -33,6 +33,7 @@ from PySide6.QtGui import (
     QFont,
     QFontDatabase,
     QGuiApplication,
+    QKeyEvent,
     QKeySequence,
     QMouseEvent,
     QShortcut,
@@ -247,6 +248,7 @@ class LogViewer(QWidget):
         self._tail_sources: Counter[str] = Counter()
         self._find_matches = 0
         self.text.viewport().installEventFilter(self)
+        self.text.installEventFilter(self)
         self.text.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.text.customContextMenuRequested.connect(self._context_menu)
 
@@ -513,6 +515,14 @@ class LogViewer(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
+            watched is self.text
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.matches(QKeySequence.StandardKey.Copy)
+        ):
+            self.copy_selection()  # the summary lines are not part of the log
+            return True
+        if (
             watched is self.text.viewport()
             and event.type() == QEvent.Type.MouseButtonRelease
             and isinstance(event, QMouseEvent)
@@ -663,12 +673,33 @@ class LogViewer(QWidget):
         """Put every line on the clipboard."""
         QGuiApplication.clipboard().setText(self.all_text())
 
+    def selected_text(self) -> str:
+        """The selection as lines, folded lines in it included, summary lines left out."""
+        cursor = self.text.textCursor()
+        if not cursor.hasSelection():
+            return ""
+        start, end = cursor.selectionStart(), cursor.selectionEnd()
+        document = self.text.document()
+        block = document.findBlock(start)
+        found = []
+        while block.isValid() and block.position() <= end:
+            if block.userState() != SUMMARY_STATE:
+                offset = block.position()
+                found.append(block.text()[max(start - offset, 0) : max(end - offset, 0)])
+            block = block.next()
+        return "\n".join(found)
+
     def copy_selection(self) -> None:
-        """Put the selected text on the clipboard."""
-        self.text.copy()
+        """Put the selected lines on the clipboard (Ctrl+C)."""
+        if self.text.textCursor().hasSelection():
+            QGuiApplication.clipboard().setText(self.selected_text())
 
     def _context_menu(self, position: QPoint) -> None:
-        menu = self.text.createStandardContextMenu()
+        menu = QMenu(self)
+        copy = menu.addAction("Copy", self.copy_selection)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setEnabled(self.text.textCursor().hasSelection())
+        menu.addAction("Select all", self.text.selectAll)
         menu.addSeparator()
         menu.addAction("Copy all", self.copy_all)
         menu.addAction("Find...", self.show_find_bar)
