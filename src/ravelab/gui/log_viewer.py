@@ -24,16 +24,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
     QFont,
     QFontDatabase,
     QGuiApplication,
-    QKeyEvent,
     QKeySequence,
     QMouseEvent,
     QShortcut,
@@ -218,7 +218,7 @@ class LogViewer(QWidget):
             context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
         )
 
-        self.text = QPlainTextEdit()
+        self.text = _LogText(self._selection_text)
         self.text.setReadOnly(True)
         self.text.setUndoRedoEnabled(False)  # an undo stack would grow without bound
         self.text.setMaximumBlockCount(max_lines)
@@ -248,7 +248,6 @@ class LogViewer(QWidget):
         self._tail_sources: Counter[str] = Counter()
         self._find_matches = 0
         self.text.viewport().installEventFilter(self)
-        self.text.installEventFilter(self)
         self.text.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.text.customContextMenuRequested.connect(self._context_menu)
 
@@ -515,14 +514,6 @@ class LogViewer(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
-            watched is self.text
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.matches(QKeySequence.StandardKey.Copy)
-        ):
-            self.copy_selection()  # the summary lines are not part of the log
-            return True
-        if (
             watched is self.text.viewport()
             and event.type() == QEvent.Type.MouseButtonRelease
             and isinstance(event, QMouseEvent)
@@ -689,10 +680,12 @@ class LogViewer(QWidget):
             block = block.next()
         return "\n".join(found)
 
+    def _selection_text(self) -> str:
+        return self.selected_text()
+
     def copy_selection(self) -> None:
-        """Put the selected lines on the clipboard (Ctrl+C)."""
-        if self.text.textCursor().hasSelection():
-            QGuiApplication.clipboard().setText(self.selected_text())
+        """Put the selected lines on the clipboard (as Ctrl+C does)."""
+        self.text.copy()
 
     def _context_menu(self, position: QPoint) -> None:
         menu = QMenu(self)
@@ -763,3 +756,17 @@ def _set_visible(block: QTextBlock, visible: bool) -> None:
     """Show or hide a line (a hidden block takes no height in the view)."""
     block.setVisible(visible)
     block.setLineCount(max(1, block.layout().lineCount()) if visible else 0)
+
+
+class _LogText(QPlainTextEdit):
+    """The log's text: what a copy or a drag takes is the selected lines, folded ones
+    included, without the groups' summary lines (they are not part of the log)."""
+
+    def __init__(self, selection_text: Callable[[], str]) -> None:
+        super().__init__()
+        self._selection_text = selection_text
+
+    def createMimeDataFromSelection(self) -> QMimeData:
+        data = QMimeData()
+        data.setText(self._selection_text())
+        return data
