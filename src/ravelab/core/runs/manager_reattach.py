@@ -58,11 +58,18 @@ class ReattachMixin(ManagerBase):
         for record in rows.unended_experiments(self.db):
             if record.id in self.active_processes or record.run_dir is None:
                 continue
-            try:
-                self._follow_again(record)
-            except Exception as error:
-                self.active_processes.pop(record.id, None)
-                self._flag(record.id, error)
+            self._take_up(record)
+
+    def _take_up(self, record: ExperimentRecord) -> bool:
+        """Follow ``record`` again; False (and the run flagged) when that failed: one
+        run's trouble never stops the others."""
+        try:
+            self._follow_again(record)
+        except Exception as error:
+            self.active_processes.pop(record.id, None)
+            self._flag(record.id, error)
+            return False
+        return True
 
     def follow_new_runs(self) -> list[int]:
         """Follow the unended runs that another process started or resumed (a CLI's
@@ -77,13 +84,8 @@ class ReattachMixin(ManagerBase):
             owner = rows.launch_owner(self.db, record.id)
             if owner is not None and owner.pid == os.getpid() and owner.host == HOST:
                 continue
-            try:
-                self._follow_again(record)
-            except Exception as error:
-                self.active_processes.pop(record.id, None)
-                self._flag(record.id, error)
-                continue
-            taken.append(record.id)
+            if self._take_up(record):
+                taken.append(record.id)
         return taken
 
     def _follow_again(self, record: ExperimentRecord) -> None:
