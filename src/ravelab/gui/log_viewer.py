@@ -246,6 +246,7 @@ class LogViewer(QWidget):
         # The noise group still open at the end of the log: its summary line and sources.
         self._tail_summary: QTextCursor | None = None
         self._tail_sources: Counter[str] = Counter()
+        self._summaries_due: list[tuple[QTextCursor, bool, str]] = []
         self._find_matches = 0
         self.text.viewport().installEventFilter(self)
         self.text.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -445,6 +446,11 @@ class LogViewer(QWidget):
                 self._empty = False
             start = end
         cursor.endEditBlock()
+        # The summaries change after the edit block, each an edit of its own line: in it,
+        # a line far above the end would make Qt lay out every line down to the end.
+        for summary, expanded, text in self._summaries_due:
+            self._set_summary(summary.block(), expanded, text)
+        self._summaries_due.clear()
         if self._following:
             self._scroll_bottom()
 
@@ -477,10 +483,11 @@ class LogViewer(QWidget):
             block = block.next()
         self._tail_sources[source] += len(texts)
         summary = document.findBlockByNumber(summary_number)
-        self._set_summary(summary, expanded, noise_summary(dict(self._tail_sources)))
         # Made once lines follow the summary: a cursor on the last block would move into
         # the next block inserted there. It follows the summary as the top is trimmed.
         self._tail_summary = QTextCursor(summary)
+        text = noise_summary(dict(self._tail_sources))
+        self._summaries_due.append((QTextCursor(summary), expanded, text))
 
     def _set_summary(self, summary: QTextBlock, expanded: bool, text: str) -> None:
         arrow = "▾" if expanded else "▸"
