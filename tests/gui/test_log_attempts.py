@@ -199,6 +199,16 @@ def test_a_new_attempt_is_followed_and_bars_are_replaced(
     assert styles[-1] == ("loading state from file /x/epoch_300.ckpt", "plain")
     assert ("ValueError: boom", "error") in styles
 
+    # While the find bar is open, lines read later are counted and highlighted too.
+    viewer.show_find_bar()
+    viewer.find_edit.setText("loading state")
+    assert viewer.find_count.text() == "1 match"
+    _append(run_dir, STDOUT_LOG, b"loading state again\n")
+    writer.poll()
+    with qtbot.waitSignal(viewer.chunk_applied, timeout=30_000):
+        viewer.notify_output()
+    assert viewer.find_count.text() == "2 matches" and len(viewer.text.extraSelections()) == 2
+
 
 def test_a_run_from_before_merged_log_then_resumed(
     qtbot: QtBot, viewer: LogViewer, tmp_path: Path

@@ -381,6 +381,8 @@ class LogViewer(QWidget):
             )
         if self._following:
             self._scroll_bottom()
+        if self.find_bar.isVisible() and self.find_edit.text():
+            self._highlight()  # new lines may match too (a few reads a second at most)
         self.chunk_applied.emit(len(chunk.lines))
         self._next()
 
