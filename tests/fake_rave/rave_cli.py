@@ -16,6 +16,9 @@ Environment knobs:
   sleeping at all). A whole good run is 574 capture seconds.
 * ``FAKE_RAVE_READY_FILE``: a path touched once the run folder exists (run dir, config.gin,
   version_N/hparams.yaml, the event file) and the fake workers are up.
+* ``FAKE_RAVE_HOLD_AT`` (a global step) with ``FAKE_RAVE_HOLD_FILE``: on reaching that
+  step the replay touches ``<file>.reached`` and waits until the file exists (a test acts
+  while the run surely still trains, whatever the machine's load).
 * ``FAKE_RAVE_CRASH_AT`` (capture seconds) with ``FAKE_RAVE_CRASH=oom|error`` (default
   error): at that point a traceback on stderr ending in ``torch.OutOfMemoryError: CUDA out of
   memory. …`` or ``RuntimeError: fake failure``, exit 1.
@@ -271,6 +274,10 @@ def _good_run(flags: dict[str, Any], name: str, configs: list[str], config: Path
         workers=int(flags["workers"]),
         channels=int(flags["channels"]),
         ready_file=os.environ.get("FAKE_RAVE_READY_FILE") or None,
+        hold_at=int(os.environ["FAKE_RAVE_HOLD_AT"])
+        if os.environ.get("FAKE_RAVE_HOLD_AT")
+        else None,
+        hold_file=os.environ.get("FAKE_RAVE_HOLD_FILE") or None,
     )
     spec = TRAIN if progress else NOPROGRESS
     if ckpt is not None:
@@ -297,6 +304,8 @@ KNOBS = frozenset(
         "FAKE_RAVE_CRASH",
         "FAKE_RAVE_CRASH_AT",
         "FAKE_RAVE_HANG_LIMIT",
+        "FAKE_RAVE_HOLD_AT",
+        "FAKE_RAVE_HOLD_FILE",
         "FAKE_RAVE_PREPROCESS_SECONDS_PER_CHUNK",
         "FAKE_RAVE_READY_FILE",
         "FAKE_RAVE_STEP_LINES",

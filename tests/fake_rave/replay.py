@@ -80,6 +80,8 @@ class RunPlan:
     inherited_last: str | None = None  # PL's best_model_path of the monitor=None callback
     no_checkpoint_found: bool = False
     ready_file: str | None = None
+    hold_at: int | None = None  # the global step at which the replay holds...
+    hold_file: str | None = None  # ...until this file exists (it touches <file>.reached)
 
     def next_version(self) -> int:
         # TensorBoardLogger takes max(existing version_N) + 1, not the first gap.
@@ -299,6 +301,7 @@ class Replayer:
         if self.step is not None and step <= self.step:
             return False
         previous, self.step = self.step, step
+        self.hold(step)
         every = self.plan.save_every
         if every > 0:
             # rave.core.ModelCheckpoint counts the batches of this process only.
@@ -308,6 +311,19 @@ class Replayer:
                     self.write_ckpt(f"epoch_{counter}.ckpt")
                     self.last_saved_step = step
         return self.cut_at is not None and step >= self.cut_at
+
+    def hold(self, step: int) -> None:
+        """At the plan's hold step, once: say so (``<hold_file>.reached``) and wait for the
+        hold file, so a test can act while the run is surely still training."""
+        plan = self.plan
+        if plan.hold_file is None or plan.hold_at is None or step < plan.hold_at:
+            return
+        if getattr(self, "_held", False):
+            return
+        self._held = True
+        Path(f"{plan.hold_file}.reached").touch()
+        while not Path(plan.hold_file).exists():
+            time.sleep(0.01)
 
     def write_event(self, record: TfRecord) -> None:
         if self.cut_at is not None and record.group_step >= self.cut_at:

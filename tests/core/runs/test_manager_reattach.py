@@ -44,6 +44,11 @@ def test_killing_the_app_keeps_the_run_and_a_new_manager_reattaches(
     make_manager: Any,
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.02")
+    # The trainer holds at step 5 until the new manager is there: on a loaded machine
+    # it could otherwise end before anyone re-attaches.
+    hold = runs_dir.parent / "hold"
+    monkeypatch.setenv("FAKE_RAVE_HOLD_AT", "5")
+    monkeypatch.setenv("FAKE_RAVE_HOLD_FILE", str(hold))
     app = subprocess.Popen(
         [sys.executable, "-c", _APP, db.path, str(rave_double), str(runs_dir), str(dataset_id)],
         stdout=subprocess.PIPE,
@@ -56,12 +61,15 @@ def test_killing_the_app_keeps_the_run_and_a_new_manager_reattaches(
         timeout=60,
         what="the app's follower to record steps",
     )
+    wait_until(lambda: Path(f"{hold}.reached").exists(), timeout=60, what="the hold")
     app.kill()  # the app dies without a chance to clean up
     app.wait()
     app.stdout.close()
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.status == "running" and record.ended_at is None
-    assert_reattached_run_completes(make_manager(), experiment_id, timeout=90)
+    manager = make_manager()
+    hold.touch()
+    assert_reattached_run_completes(manager, experiment_id, timeout=90)
 
 
 def test_a_run_that_ended_while_the_app_was_closed_is_settled_on_start(
