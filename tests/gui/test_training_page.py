@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,6 +299,7 @@ def test_new_training_opens_the_wizard_and_starts_what_it_returns(
 
 def test_runs_reattached_at_start_show_live(
     qtbot: QtBot,
+    tmp_path: Path,
     make_manager: Callable[..., TrainingManager],
     dataset_id: int,
     make_page: Callable[[TrainingManager], TrainingPage],
@@ -307,14 +309,21 @@ def test_runs_reattached_at_start_show_live(
     # long that app takes to start; stopped once it has been seen live (not awaited: its
     # end could otherwise come before the test listens for it).
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.2")
+    # The trainer holds at step 3 until the new page shows it: however loaded the
+    # machine, it is still training then.
+    hold = tmp_path / "hold"
+    monkeypatch.setenv("FAKE_RAVE_HOLD_AT", "3")
+    monkeypatch.setenv("FAKE_RAVE_HOLD_FILE", str(hold))
     first = make_manager()
     experiment_id = first.start_training(training_config(dataset_id, "detached", max_steps=300))
     first.shutdown()  # the app that started it closes: the run goes on
+    qtbot.waitUntil(lambda: Path(f"{hold}.reached").exists(), timeout=60_000)
 
     second = make_manager()  # a new app start: re-attaches
     assert experiment_id in second.active_processes
     page = make_page(second)
     assert display_status(_row(page, experiment_id)) == "running"
+    hold.touch()
     page.select_experiment(experiment_id)
     start = _progress_cell(page, experiment_id)[0]
     qtbot.waitUntil(lambda: _progress_cell(page, experiment_id)[0] > start, timeout=60_000)

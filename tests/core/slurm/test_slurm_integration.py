@@ -326,6 +326,10 @@ def test_a_new_manager_reattaches_to_a_running_job(
     make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
     monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.01")
+    # The trainer holds at step 5 until the new manager exists: it cannot end first.
+    hold = Path(str(db.path)).parent / "hold"
+    monkeypatch.setenv("FAKE_RAVE_HOLD_AT", "5")
+    monkeypatch.setenv("FAKE_RAVE_HOLD_FILE", str(hold))
     first = make_manager()
     experiment_id = first.start_training(_config(dataset_id, max_steps=60))
     wait_until(
@@ -333,11 +337,13 @@ def test_a_new_manager_reattaches_to_a_running_job(
         timeout=60,
         what="steps recorded by the first manager",
     )
+    wait_until(lambda: Path(f"{hold}.reached").exists(), timeout=60, what="the hold")
     first.shutdown()  # the app closes; the job goes on
     record = rows.get_experiment(db, experiment_id)
     assert record is not None and record.ended_at is None and record.job_id
 
     second = make_manager(fresh_executor=True)  # as after a restart: nothing in memory
+    hold.touch()
     assert_reattached_run_completes(second, experiment_id, timeout=60)
 
 
