@@ -29,6 +29,7 @@ def _backgrounds(palette: QPalette) -> list[str]:
 def _text_colours(scheme: style.Scheme) -> dict[str, str]:
     colours = {"hint": scheme.hint, "error": scheme.error, "warning": scheme.warning}
     colours["accent"] = scheme.accent
+    colours.update(noise=scheme.log_noise, note=scheme.log_note, attempt=scheme.log_attempt)
     colours.update({f"status {name}": colour for name, colour in scheme.status.items()})
     return colours
 
@@ -48,6 +49,7 @@ def test_every_text_colour_reaches_4_5_to_1_on_its_backgrounds(
     text = palette.color(QPalette.ColorRole.Text).name()
     assert all(style.contrast(text, b) >= 7 for b in backgrounds[:3])
     assert style.contrast(scheme.wave_active, scheme.wave_background) >= 3  # a graphic
+    assert style.contrast(text, scheme.find_background) >= 4.5  # a match stays legible
 
 
 def test_contrast_is_the_wcag_ratio() -> None:

@@ -61,19 +61,19 @@ from ravelab.core.runs.merged_log import MERGED_LOG
 from ravelab.db import ExperimentRecord
 from ravelab.gui.experiments_model import is_live
 from ravelab.gui.log_reader import LogChunk, LogReader
-from ravelab.gui.style import HINT_STYLE, TITLE_STYLE
+from ravelab.gui.style import HINT_STYLE, SCHEME, TITLE_STYLE
 from ravelab.gui.workers import TaskRunner
 
 logger = logging.getLogger(__name__)
 
 #: Lines kept in the viewer (older ones scroll out; "Open full log" shows all).
 DEFAULT_MAX_LINES = 5000
-STDERR_COLOUR = "#c62828"
+STDERR_COLOUR = SCHEME.error
 ERROR_COLOUR = STDERR_COLOUR
-NOTE_COLOUR = "#757575"
-NOISE_COLOUR = "#9e9e9e"
-ATTEMPT_COLOUR = "#1565c0"
-FIND_COLOUR = "#fff59d"
+NOTE_COLOUR = SCHEME.log_note
+NOISE_COLOUR = SCHEME.log_noise
+ATTEMPT_COLOUR = SCHEME.log_attempt
+FIND_COLOUR = SCHEME.find_background
 #: ``QTextBlock.userState`` of a folded noise line, and of a group's summary line.
 NOISE_STATE = 7001
 SUMMARY_STATE = 7002

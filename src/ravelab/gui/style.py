@@ -46,6 +46,10 @@ class Scheme:
     plot_text: str  # tick labels, axis labels
     plot_secondary: str  # panel titles, marks of several runs
     plot_grid: str
+    log_noise: str  # harmless trainer output, folded
+    log_note: str  # ravelab's own notes in a log
+    log_attempt: str  # the separator of a resumed attempt
+    find_background: str  # a search match behind the text
     status: dict[str, str] = field(default_factory=dict)  # a run's status -> its colour
 
 
@@ -66,6 +70,10 @@ LIGHT = Scheme(
     plot_text="#000000",
     plot_secondary="#4d4d4d",
     plot_grid="#b0b0b0",
+    log_noise="#6b6b6b",
+    log_note="#5f5f5f",
+    log_attempt="#1565c0",
+    find_background="#fff59d",
     status={
         RunStatus.RUNNING: "#1565c0",
         STOPPING: "#bf360c",
@@ -93,6 +101,10 @@ DARK = Scheme(
     plot_text="#e0e0e0",
     plot_secondary="#b0b0b0",
     plot_grid="#4a4a4a",
+    log_noise="#a0a0a0",
+    log_note="#b0b0b0",
+    log_attempt="#90caf9",
+    find_background="#5d4c00",
     status={
         RunStatus.RUNNING: "#90caf9",
         STOPPING: "#ffb74d",
