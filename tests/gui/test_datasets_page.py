@@ -52,6 +52,7 @@ def test_datasets_are_listed_with_their_facts_and_runs(
     assert item.text(5).endswith(" KB") and item.toolTip(4) == "20 chunks in data.mdb"
     assert [item.text(c) for c in (6, 7)] == ["1", "ready"]
     assert page.count_label.text() == "1 dataset"
+    save_screenshot(page, "datasets_page.png")
 
 
 def test_add_dataset_registers_the_folder_or_says_why_not(

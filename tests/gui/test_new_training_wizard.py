@@ -154,6 +154,7 @@ def test_parameters_show_raves_defaults_and_the_fixed_learning_rate(
     assert page.lr_note.text().startswith("Cannot be changed: RAVE 2.3.1 has no learning-rate")
     qtbot.waitUntil(lambda: "GPU" in page.gpu_note.text(), timeout=15_000)
     assert page.gpu.itemData(0) == -1
+    save_screenshot(wizard, "wizard_params.png")
 
 
 def test_get_config_is_what_start_training_takes(
@@ -208,6 +209,7 @@ def test_the_confirmation_shows_the_exact_command(
     assert "confirm-me" in page.summary.text()
     page.copy_button.click()
     assert QApplication.clipboard().text() == command
+    save_screenshot(wizard, "wizard_confirm.png")
 
 
 def test_the_confirmation_refuses_when_rave_is_missing(

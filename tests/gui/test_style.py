@@ -80,20 +80,26 @@ from ravelab.gui import style
 page = session.window.training_page
 plot = page.metrics_plot
 drawn = []
-plot.data_loaded.connect(drawn.append)
-deadline = time.monotonic() + 60
-while not page.select_experiment(1) and time.monotonic() < deadline:
-    session.app.processEvents()
-while not (drawn and plot.canvas.frames) and time.monotonic() < deadline:
-    session.app.processEvents()
+plot.data_loaded.connect(lambda _id: drawn.append(plot.canvas.frames))
+
+
+def settle(until, seconds=60):
+    # Sleeps let the canvas's worker thread render (it needs the interpreter too).
+    deadline = time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline:
+        session.app.processEvents()
+        time.sleep(0.01)
+
+
+settle(lambda: page.select_experiment(1))
+settle(lambda: drawn and plot.canvas.frames > drawn[-1])
 window = session.app.palette().color(QPalette.ColorRole.Window)
 print(style.SCHEME.dark, window.lightness() < 128, matplotlib.rcParams["axes.facecolor"])
 if {shots!r}:
     for width, height in ((1024, 640), (1920, 1080)):
         session.window.resize(width, height)
-        end = time.monotonic() + 2
-        while time.monotonic() < end:
-            session.app.processEvents()
+        # Not a check, a picture: give the canvas a few seconds to settle at the size.
+        settle(lambda: False, seconds=3)
         session.window.grab().save(f"{shots}/main_window_{asked}_{{width}}.png")
 session.close()
 """
