@@ -293,10 +293,10 @@ def test_a_job_waiting_for_resources_shows_why_then_runs(
         f"--cpus-per-task={cluster.cpus}",
         "--job-name=ravelab-test-blocker",
         f"--output={tmp_path / 'blocker.out'}",
-        "--wrap=sleep 120",
+        "--wrap=sleep 900",  # cancelled below; long enough for a slow scheduler
     ).strip()
     try:
-        wait_until(lambda: (executor.query(blocker) or JobInfo("", "?")).state == "RUNNING", 30)
+        wait_until(lambda: (executor.query(blocker) or JobInfo("", "?")).state == "RUNNING", 120)
         manager = make_manager()
         experiment_id = manager.start_training(_config(dataset_id))
         statuses: list[tuple[str, str]] = []
@@ -309,14 +309,16 @@ def test_a_job_waiting_for_resources_shows_why_then_runs(
                 and (r.reason or "").startswith("PENDING (Resources)")
                 and r
             ),
-            20,
+            # SLURM names the reason at its next scheduling pass: up to a minute on a
+            # busy machine (sched_interval), not at once.
+            180,
             "the reason Resources",
         )
         assert record.status == "queued"
         assert record.reason == "PENDING (Resources): waiting for free resources"
     finally:
         _command("scancel", blocker)
-    experiment = manager.wait(experiment_id, timeout=60)
+    experiment = manager.wait(experiment_id, timeout=180)  # it starts at a scheduling pass
     assert experiment["status"] == "completed"
     assert experiment["reason"] is None
     assert "running" in [status for status, _ in statuses]
