@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, QPoint
 from pytestqt.qtbot import QtBot
 
 from ravelab.core.runs.training_manager import TrainingManager
@@ -215,6 +215,19 @@ def test_marks_and_hover(qtbot: QtBot, plot: MetricsPlot, db: Database, dataset_
         True,
     )
     assert plot_hover.checkpoint_near(geometry, x, top.top + 5, plot._checkpoints) is None
+    # A right-click there offers to export it or to resume the run from it.
+    menu = plot.checkpoint_menu(QPoint(round(x), round(y)))
+    assert menu is not None
+    texts = [action.text() for action in menu.actions()]
+    assert texts == [
+        "Best checkpoint at step 15,000",
+        "Export this checkpoint...",
+        "Resume from this checkpoint...",
+    ]
+    with qtbot.waitSignal(plot.checkpoint_action) as chosen:
+        menu.actions()[2].trigger()
+    assert chosen.args == [run, "/r/best.ckpt", "resume"]
+    assert plot.checkpoint_menu(QPoint(round(x), round(top.top + 5))) is None
 
 
 def test_the_tables_selection_drives_the_overlay(

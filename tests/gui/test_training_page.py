@@ -596,3 +596,41 @@ def test_the_details_pane_folds_away_and_comes_back(
     # Dragged shut by its handle, the button says so.
     page.bottom_splitter.moveSplitter(0, 1)
     assert page.details_toggle.isChecked() and page.details_toggle.text() == "Show details"
+
+
+def test_a_checkpoint_on_the_plot_is_exported_or_resumed_from(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    dataset_id: int,
+    make_page: Callable[[TrainingManager], TrainingPage],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    from ravelab.gui.run_dialogs import ExportDialog
+
+    experiment_id = manager.start_training(_resumable_config(dataset_id, "marked"))
+    manager.wait(experiment_id, timeout=60)
+    checkpoints = manager.list_checkpoints(experiment_id)
+    periodic = next(c for c in checkpoints if "epoch" in str(c["path"]))
+    path, step = str(periodic["path"]), periodic["step"]
+    page = make_page(manager)
+    qtbot.waitUntil(lambda: page.model.experiment_by_id(experiment_id) is not None)
+
+    chosen: list[object] = []
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: chosen.append(self.options()) or 0)
+    page.metrics_plot.checkpoint_action.emit(experiment_id, path, "export")
+    assert chosen and chosen[0]["checkpoint"] == path  # type: ignore[index]
+
+    asked: list[str] = []
+
+    def get_int(_parent: object, _title: str, text: str, *_a: object) -> tuple[int, bool]:
+        asked.append(text)
+        return 320, True
+
+    monkeypatch.setattr(QInputDialog, "getInt", get_int)
+    with qtbot.waitSignal(page.app_signals.training_completed, timeout=90_000):
+        page.metrics_plot.checkpoint_action.emit(experiment_id, path, "resume")
+    assert f"the checkpoint {Path(path).name}" in asked[0] and f"at step {step:,}" in asked[0]
+    experiment = manager.get_experiment(experiment_id)
+    assert "--ckpt" in experiment["argv"] and path in experiment["argv"]

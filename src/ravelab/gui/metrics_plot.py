@@ -39,7 +39,7 @@ from matplotlib.backend_bases import MouseEvent
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QMouseEvent
+from PySide6.QtGui import QAction, QContextMenuEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -231,6 +231,9 @@ class MetricsPlot(QWidget):
     """
 
     data_loaded = Signal(int)
+    #: A checkpoint's mark was right-clicked and an action chosen: the run's id, the
+    #: checkpoint file, and "export" or "resume".
+    checkpoint_action = Signal(int, str, str)
     _panels_laid_out = Signal(int, bool)  # canvas worker -> GUI thread: panels, with LR
     _detail_wanted = Signal(float, float)  # canvas worker -> GUI thread (queued): a view
 
@@ -269,6 +272,7 @@ class MetricsPlot(QWidget):
         self._geometry = Geometry()
         self._drawn: dict[Key, ShownSeries] = {}
         self._checkpoints: tuple[tuple[int, str, bool], ...] = ()
+        self._checkpoint_runs: dict[str, int] = {}  # checkpoint file -> its run
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.timeout.connect(self._load)
@@ -541,6 +545,9 @@ class MetricsPlot(QWidget):
             self._checkpoints = tuple(
                 (c.step, c.path, c.best) for run in loaded.read.values() for c in run.checkpoints
             )
+            self._checkpoint_runs = {
+                c.path: run for run, read in loaded.read.items() for c in read.checkpoints
+            }
             self.canvas.submit(lambda: self._apply(loaded))
             self.status.setText(self._status_text(loaded))
             self.data_loaded.emit(loaded.runs[0])
@@ -804,7 +811,35 @@ class MetricsPlot(QWidget):
             elif event.type() == QEvent.Type.Leave:
                 self.readout.setText("")
                 QToolTip.hideText()
+            elif event.type() == QEvent.Type.ContextMenu and isinstance(event, QContextMenuEvent):
+                menu = self.checkpoint_menu(event.pos())
+                if menu is not None:
+                    menu.exec(event.globalPos())
+                    menu.deleteLater()
+                    return True
         return False
+
+    def checkpoint_menu(self, position: QPoint) -> QMenu | None:
+        """The menu of the checkpoint mark at ``position`` (canvas pixels): export it, or
+        resume its run from it; None where no mark is."""
+        found = plot_hover.checkpoint_near(
+            self._geometry, float(position.x()), float(position.y()), self._checkpoints
+        )
+        if found is None:
+            return None
+        step, path, best = found
+        run = self._checkpoint_runs.get(path)
+        if run is None:
+            return None
+        menu = QMenu(self)
+        kind = "best checkpoint" if best else "checkpoint"
+        title = menu.addAction(f"{kind.capitalize()} at step {step:,}")
+        title.setEnabled(False)
+        export = menu.addAction("Export this checkpoint...")
+        export.triggered.connect(lambda: self.checkpoint_action.emit(run, path, "export"))
+        resume = menu.addAction("Resume from this checkpoint...")
+        resume.triggered.connect(lambda: self.checkpoint_action.emit(run, path, "resume"))
+        return menu
 
     def hover(self, position: QPoint) -> str:
         """Show the step and the values under ``position`` (canvas pixels): the hovered

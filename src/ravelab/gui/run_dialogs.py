@@ -139,6 +139,14 @@ class ExportDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(self.buttons)
 
+    def select_checkpoint(self, path: str) -> None:
+        """Choose the checkpoint file ``path`` (added to the list if it is not in it)."""
+        index = self.checkpoint.findData(path)
+        if index < 0:
+            self.checkpoint.addItem(Path(path).name, path)
+            index = self.checkpoint.count() - 1
+        self.checkpoint.setCurrentIndex(index)
+
     def options(self) -> dict[str, Any]:
         """The keyword arguments for ``export_model``."""
         fidelity = round(self.fidelity.value(), 2)

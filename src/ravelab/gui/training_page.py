@@ -278,6 +278,7 @@ class TrainingPage(RunLifetimeActions, QWidget):
         self.details = RunDetails()
         self.log_viewer = LogViewer()
         self.metrics_plot = MetricsPlot(manager)
+        self.metrics_plot.checkpoint_action.connect(self._on_checkpoint_action)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -694,23 +695,36 @@ class TrainingPage(RunLifetimeActions, QWidget):
         """Ask for a new max steps (optional), then resume the selected run; True when
         it was resumed. Errors (no checkpoint...) are shown in a dialog, nothing changes."""
         experiment = self.selected_experiment()
-        if experiment is None or display_status(experiment) not in RESUMABLE:
+        return experiment is not None and self.resume_run(experiment)
+
+    def resume_run(
+        self, experiment: ExperimentRecord, checkpoint: str | None = None, step: int | None = None
+    ) -> bool:
+        """Ask for a new max steps, then resume ``experiment`` from ``checkpoint`` (at
+        ``step``), else from its newest checkpoint; True when it was resumed."""
+        if display_status(experiment) not in RESUMABLE:
+            QMessageBox.information(
+                self, "The run cannot be resumed now", "Stop it first: it is still going."
+            )
             return False
         experiment_id = experiment.id
         current = int(experiment.config.get("max_steps") or 1)
-        step = experiment.progress.step
+        step_now = experiment.progress.step
         completed = experiment.status == RunStatus.COMPLETED
         point = lifetime.resume_point(self.manager.db, experiment)
+        if checkpoint is not None:
+            point = lifetime.ResumePoint(Path(checkpoint), step)
         if point is None:
             start = "its newest checkpoint (none is written yet)"
         else:
             at = f"step {point.step:,}" if point.step is not None else "an unknown step"
             version = point.path.parent.parent.name
-            start = f"its newest checkpoint, {point.path.name} ({version}) at {at}"
-            if point.step is not None and point.step < step:
-                start += f"; the {step - point.step:,} steps after it are trained again"
+            which = "the checkpoint" if checkpoint is not None else "its newest checkpoint"
+            start = f"{which} {point.path.name} ({version}) at {at}"
+            if point.step is not None and point.step < step_now:
+                start += f"; the {step_now - point.step:,} steps after it are trained again"
         # A completed run reached its steps: extending it offers half as many again.
-        offered = current + max(1, current // 2) if completed else max(current, step + 1)
+        offered = current + max(1, current // 2) if completed else max(current, step_now + 1)
         max_steps, ok = QInputDialog.getInt(
             self,
             "Extend the run" if completed else "Resume the run",
@@ -725,7 +739,9 @@ class TrainingPage(RunLifetimeActions, QWidget):
             return False
         try:
             self.manager.resume_training(
-                experiment_id, max_steps=None if max_steps == current else max_steps
+                experiment_id,
+                checkpoint=checkpoint,
+                max_steps=None if max_steps == current else max_steps,
             )
         except (RavelabError, DatabaseError, OSError) as error:
             QMessageBox.critical(self, "The run could not be resumed", str(error))
@@ -762,14 +778,38 @@ class TrainingPage(RunLifetimeActions, QWidget):
         finally:
             wizard.deleteLater()
 
-    def make_export_dialog(self) -> ExportDialog | None:
-        """The export dialog for the selected run (not shown yet)."""
-        experiment = self.selected_experiment()
+    def make_export_dialog(
+        self, experiment: ExperimentRecord | None = None, checkpoint: str | None = None
+    ) -> ExportDialog | None:
+        """The export dialog for ``experiment`` (the selected run by default), on
+        ``checkpoint`` if given (not shown yet)."""
+        experiment = experiment or self.selected_experiment()
         if experiment is None or not experiment.run_dir:
             return None
         dialog = ExportDialog(self.manager, experiment, self)
         dialog.exported.connect(self.model_exported)
+        if checkpoint is not None:
+            dialog.select_checkpoint(checkpoint)
         return dialog
+
+    def _on_checkpoint_action(self, experiment_id: int, checkpoint: str, action: str) -> None:
+        """A checkpoint's mark on the plot: export it, or resume its run from it."""
+        experiment = self.model.experiment_by_id(experiment_id)
+        if experiment is None:
+            return
+        if action == "export":
+            dialog = self.make_export_dialog(experiment, checkpoint)
+            if dialog is not None:
+                dialog.exec()
+                dialog.deleteLater()
+        elif action == "resume":
+            try:
+                listed = self.manager.list_checkpoints(experiment_id)
+            except (RavelabError, DatabaseError, OSError):
+                listed = []
+            steps = [c.get("step") for c in listed if str(c.get("path")) == checkpoint]
+            step = steps[0] if steps and isinstance(steps[0], int) else None
+            self.resume_run(experiment, checkpoint, step)
 
     def export_selected(self) -> None:
         """Open the export dialog for the selected run."""
