@@ -29,7 +29,6 @@ from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.names import check_name, shown
 from ravelab.db import Database, ExperimentRecord
 from ravelab.db import experiments as rows
-from ravelab.db.artifacts import list_checkpoints
 
 __all__ = [
     "MAX_NOTES",
@@ -243,6 +242,8 @@ def resume_point(db: Database, record: ExperimentRecord) -> ResumePoint | None:
         chosen = choose_checkpoint(Path(record.run_dir), "latest")
     except (NotFoundError, ConfigError, OSError):
         return None
+    from ravelab.db.artifacts import list_checkpoints  # resume's question only: `list` skips it
+
     steps = {c.path: c.step for c in list_checkpoints(db, record.id)}
     return ResumePoint(chosen.path, steps.get(str(chosen.path)))
 
