@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import BinaryIO
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
+from ravelab.core.errors import ConfigError
 from ravelab.core.runs import lifetime
 
 __all__ = ["add_parsers"]
@@ -92,7 +94,7 @@ def cmd_note(ctx: Context) -> int:
     if ctx.args.clear:
         text = ""
     elif text == "-":
-        text = sys.stdin.read()
+        text = _read_notes(sys.stdin.buffer)
     if text is None:
         ctx.out.write(record.notes + "\n" if record.notes else f"run {record.id} has no notes\n")
         return ExitCode.OK
@@ -159,3 +161,18 @@ def cmd_delete(ctx: Context) -> int:
     elif not ctx.args.files and record.run_dir:
         ctx.out.write(f"its folder {record.run_dir} was kept\n")
     return ExitCode.OK
+
+
+def _read_notes(stream: BinaryIO) -> str:
+    """Notes from standard input: at most what ``MAX_NOTES`` characters can take, UTF-8."""
+    data = stream.read(lifetime.MAX_NOTES * 4 + 1)
+    if len(data) > lifetime.MAX_NOTES * 4:
+        raise ConfigError(
+            f"the notes on standard input are too long: {lifetime.MAX_NOTES:,} characters at most"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"the notes on standard input are not UTF-8 (byte {error.start}): give UTF-8 text"
+        ) from error

@@ -401,13 +401,22 @@ def unended_jobs_of(db: Database, experiment_id: int) -> list[int]:
 
 def recorded_paths(db: Database) -> list[tuple[str, int | None, str]]:
     """Every path a row records: (``run``, id, run folder) for experiments, (``model``,
-    id, file) for exported models: what must survive deleting some other run's folder."""
+    id, file) for exported models, (``dataset``, id, folder) and (``job``, id, folder):
+    what must survive deleting some other run's folder."""
     found: list[tuple[str, int | None, str]] = [
         ("run", int(row[0]), str(row[1]))
         for row in db.query("SELECT id, run_dir FROM experiments WHERE run_dir IS NOT NULL")
     ]
     found += [
         ("model", int(row[0]), str(row[1])) for row in db.query("SELECT id, path FROM models")
+    ]
+    found += [
+        ("dataset", int(row[0]), str(row[1]))
+        for row in db.query("SELECT id, path FROM datasets WHERE path IS NOT NULL")
+    ]
+    found += [
+        ("job", int(row[0]), str(row[1]))
+        for row in db.query("SELECT id, run_dir FROM jobs WHERE run_dir IS NOT NULL")
     ]
     return found
 

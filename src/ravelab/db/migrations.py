@@ -350,6 +350,8 @@ def _launch_made(experiment_id: int, name: str, run_dir: str, config: str) -> bo
         imported = "imported_from" in json.loads(config or "{}")
     except (json.JSONDecodeError, TypeError):
         return False  # unknown: keep the folder
+    if not os.path.isabs(str(run_dir)):
+        return False  # relative to a directory nobody recorded: keep the folder
     base = f"{experiment_id:04d}-{name}"
     folder = os.path.basename(os.path.normpath(str(run_dir)))
     suffix = folder[len(base) :]

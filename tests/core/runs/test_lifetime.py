@@ -190,3 +190,93 @@ def test_an_imported_run_trained_for_the_span_it_logged_not_until_its_import(
     assert record is not None
     # The genuine capture logged from 05:51:13 to 06:04:00: 12 min 47 s.
     assert lifetime.run_seconds(record) == pytest.approx(767, abs=1)
+
+
+def test_delete_with_files_sees_a_model_through_a_linked_runs_folder(
+    db: Database, tmp_path: Path
+) -> None:
+    from ravelab.db import jobs as job_rows
+
+    real = tmp_path / "scratch" / "runs"
+    (real / "0001-a" / "a_abc").mkdir(parents=True)
+    (tmp_path / "runs").symlink_to(real, target_is_directory=True)
+    model = real / "0001-a" / "a_abc" / "a_streaming.ts"  # stored resolved, as exports do
+    model.write_bytes(b"ts")
+    run = _ended(db, "a", tmp_path / "runs" / "0001-a")  # stored through the link
+    job_rows.insert_model(
+        db,
+        experiment_id=None,
+        job_id=None,
+        path=str(model),
+        size_bytes=2,
+        streaming=True,
+        fidelity=None,
+        checkpoint=None,
+        step=None,
+    )
+    with pytest.raises(ConfigError, match="holds what other rows record: model 1"):
+        lifetime.delete_run(db, run, with_files=True)
+    assert model.exists() and rows.get_experiment(db, run) is not None
+
+
+def test_delete_with_files_refuses_a_folder_holding_a_dataset(db: Database, tmp_path: Path) -> None:
+    from ravelab.db import datasets as dataset_rows
+
+    made = tmp_path / "runs" / "0001-a"
+    (made / "data").mkdir(parents=True)
+    run = _ended(db, "a", made)
+    dataset_rows.insert_dataset(
+        db, name="d", path=str(made / "data"), channels=1, sample_rate=44100, n_seconds=1.0
+    )
+    with pytest.raises(ConfigError, match="dataset 1"):
+        lifetime.delete_run(db, run, with_files=True)
+    assert (made / "data").is_dir()
+
+
+def test_a_relative_run_folder_is_never_deleted(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "runs" / "0001-a").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    run = _ended(db, "a", None)
+    rows.update_fields(db, run, run_dir="runs/0001-a")
+    with pytest.raises(ConfigError, match="relative path"):
+        lifetime.delete_run(db, run, with_files=True)
+    assert (tmp_path / "runs" / "0001-a").is_dir() and rows.get_experiment(db, run) is not None
+
+
+def test_a_failed_delete_puts_the_folder_back_and_an_interrupted_one_is_named(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = tmp_path / "runs" / "0001-a"
+    made.mkdir(parents=True)
+    (made / "stdout.log").write_text("log\n")
+    run = _ended(db, "a", made)
+
+    def refuse(_db: Database, _id: int) -> bool:
+        raise ConfigError("the disk is full")
+
+    monkeypatch.setattr(rows, "delete_ended_experiment", refuse)
+    with pytest.raises(ConfigError, match="disk is full"):
+        lifetime.delete_run(db, run, with_files=True)
+    assert (made / "stdout.log").exists() and rows.get_experiment(db, run) is not None
+    monkeypatch.undo()
+    # A delete killed after setting the folder aside: the next one names where it is.
+    aside = made.with_name(".0001-a.deleting-1-1")
+    made.rename(aside)
+    with pytest.raises(ConfigError, match=r"interrupted.*deleting-1-1"):
+        lifetime.delete_run(db, run, with_files=True)
+    assert aside.is_dir() and rows.get_experiment(db, run) is not None
+
+
+def test_hostile_notes_and_tags_are_refused_in_words(db: Database) -> None:
+    run = _ended(db)
+    for notes in ("\udcff bytes", "red \x1b[31m", "right-to-left \u202e"):
+        with pytest.raises(ConfigError, match="notes"):
+            lifetime.set_run_notes(db, run, notes)
+    assert lifetime.set_run_notes(db, run, "line one\n\tline two").notes.startswith("line one")
+    # NFC can lengthen a text: the stored length is what is checked.
+    with pytest.raises(ConfigError, match="characters long"):
+        lifetime.check_tag("\u0958" * 64)
+    with pytest.raises(ConfigError, match="control character"):
+        lifetime.check_tag("tag\u200e")

@@ -137,6 +137,30 @@ def test_the_reader_starts_near_the_end_on_a_whole_record(tmp_path: Path) -> Non
     assert texts == [f"line {i}" for i in range(1000 - len(texts), 1000)]
 
 
+def test_a_foreign_line_longer_than_a_read_is_cut_and_the_reader_moves_on(
+    tmp_path: Path,
+) -> None:
+    # merged.log is untrusted: 3 MiB without a line end, then a good record.
+    good = b"2026-12-03T10:00:00.000Z out after\n"
+    (tmp_path / MERGED_LOG).write_bytes(b"x" * (3 * 1024 * 1024) + b"\n" + good)
+    reader = MergedLogReader(tmp_path)
+    texts: list[str] = []
+    for _ in range(10):  # bounded: the old reader never moved past the long line
+        found = reader.read(max_bytes=1024 * 1024)
+        texts += [r.text for r in found.records]
+        if not found.more:
+            break
+    assert not found.more
+    assert len(texts) == 2 and texts[0] == "x" * (1024 * 1024) and texts[1] == "after"
+
+
+def test_a_read_that_ends_at_the_end_of_the_file_says_there_is_no_more(tmp_path: Path) -> None:
+    record = b"2026-12-03T10:00:00.000Z out one\n"
+    (tmp_path / MERGED_LOG).write_bytes(record)
+    found = MergedLogReader(tmp_path).read(max_bytes=len(record))
+    assert [r.text for r in found.records] == ["one"] and not found.more
+
+
 @pytest.mark.parametrize("planted", ["folder", "link"])
 def test_a_bad_merged_log_stops_the_merging_not_the_caller(tmp_path: Path, planted: str) -> None:
     elsewhere = tmp_path / "elsewhere.txt"

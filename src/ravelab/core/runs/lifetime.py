@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from pathlib import Path
 
 from ravelab.core.display import parse_time
@@ -65,14 +66,33 @@ def check_tag(tag: object) -> str:
     """
     if not isinstance(tag, str) or not tag.strip():
         raise ConfigError("a tag is empty: give a short label such as 'baseline'")
-    text = tag.strip()
+    # Normalised first: NFC can lengthen a text, and the length is the stored one's.
+    text = unicodedata.normalize("NFC", tag.strip())
     if len(text) > MAX_TAG:
         raise ConfigError(f"tag {shown(text)} is {len(text)} characters long: {MAX_TAG} at most")
     if "," in text:
         raise ConfigError(f"tag {shown(text)} holds a comma: give one tag at a time")
-    if not text.isprintable():
+    if not text.isprintable() or not _plain_text(text, ""):
         raise ConfigError(f"tag {shown(text)} holds a control character: use printable text")
-    return unicodedata.normalize("NFC", text)
+    if not _encodable(text):
+        raise ConfigError(f"tag {shown(text)} is not valid text (undecodable bytes)")
+    return text
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be stored as UTF-8 (an argument of undecodable bytes holds
+    lone surrogates, which SQLite refuses)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plain_text(text: str, allowed: str) -> bool:
+    """No control or format character (escape sequences, bidirectional overrides) but
+    those in ``allowed``: they would be printed raw by ``show``."""
+    return all(char in allowed or unicodedata.category(char) not in ("Cc", "Cf") for char in text)
 
 
 def parse_tag_changes(words: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -136,8 +156,13 @@ def set_run_notes(db: Database, experiment_id: int, notes: str) -> ExperimentRec
         raise ConfigError("notes must be text")
     if len(notes) > MAX_NOTES:
         raise ConfigError(f"notes are {len(notes):,} characters long: {MAX_NOTES:,} at most")
-    if "\0" in notes:
-        raise ConfigError("notes hold a NUL character: remove it")
+    if not _encodable(notes):
+        raise ConfigError("notes are not valid text (undecodable bytes): give UTF-8 text")
+    if not _plain_text(notes, "\n\t"):
+        raise ConfigError(
+            "notes hold a control or formatting character (only line breaks and tabs "
+            "may): remove it"
+        )
     return _changed(db, experiment_id, rows.set_notes(db, experiment_id, notes.strip()))
 
 
@@ -270,6 +295,13 @@ def folder_to_delete(db: Database, record: ExperimentRecord) -> Path | None:
     """
     if record.run_dir is None:
         return None
+    if not os.path.isabs(record.run_dir):
+        # Relative to a directory no row recorded: resolving it against this command's
+        # directory could name somebody else's folder.
+        raise ConfigError(
+            f"run {record.id}'s folder {record.run_dir!r} is recorded as a relative path: "
+            "delete the run without its files, then the folder yourself"
+        )
     folder = Path(os.path.abspath(record.run_dir))
     if not record.run_dir_created:
         raise ConfigError(
@@ -277,6 +309,12 @@ def folder_to_delete(db: Database, record: ExperimentRecord) -> Path | None:
             "or the user's): delete the run without its files, then the folder yourself"
         )
     if not os.path.lexists(folder):
+        left = _left_aside(folder)
+        if left:
+            raise ConfigError(
+                f"an earlier delete of run {record.id} was interrupted: its folder is at "
+                f"{left[0]}; rename it back to {folder} (then delete again) or remove it"
+            )
         return None
     if folder.is_symlink() or not folder.is_dir():
         raise ConfigError(
@@ -286,7 +324,7 @@ def folder_to_delete(db: Database, record: ExperimentRecord) -> Path | None:
     inside = [
         f"{kind} {number} ({path})"
         for kind, number, path in rows.recorded_paths(db)
-        if not (kind == "run" and number == record.id) and _within(Path(path), folder)
+        if not (kind == "run" and number == record.id) and _within(path, folder)
     ]
     if inside:
         raise ConfigError(
@@ -296,11 +334,16 @@ def folder_to_delete(db: Database, record: ExperimentRecord) -> Path | None:
     return folder
 
 
-def _within(path: Path, folder: Path) -> bool:
+def _within(path: str, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder``, as written or once links are resolved (a
+    model's path is stored resolved, a run folder's as given: a runs folder reached
+    through a link must still be seen to hold it)."""
     try:
-        return Path(os.path.abspath(path)).is_relative_to(folder)
+        if Path(os.path.abspath(path)).is_relative_to(folder):
+            return True
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
     except (OSError, ValueError):
-        return False
+        return True  # unreadable: keep the folder
 
 
 def delete_run(
@@ -321,32 +364,23 @@ def delete_run(
         ConfigError: the run has not ended, still lives, has an export running, or its
             folder may not be deleted (nothing is changed).
     """
-    with db.atomic():
-        # Checked in the delete's write transaction: a resume cannot slip in between.
-        record = _record(db, experiment_id)
-        what = f"run {record.id} '{record.name}'"
-        if record.ended_at is None or record.status.is_live:
-            raise ConfigError(
-                f"{what} has not ended ({record.status}): stop it first "
-                f"(`ravelab stop {record.id}`)"
-            )
-        if still_lives is not None and still_lives(record):
-            raise ConfigError(f"{what} is still shutting down: wait until its processes end")
-        jobs = rows.unended_jobs_of(db, record.id)
-        if jobs:
-            raise ConfigError(
-                f"{what} has an export still running (job {jobs[0]}): wait for it or "
-                f"`ravelab stop-job {jobs[0]}`"
-            )
-        folder = folder_to_delete(db, record) if with_files else None
-        aside = _set_aside(folder) if folder is not None else None
-        try:
+    folder: Path | None = None
+    aside: Path | None = None
+    try:
+        with db.atomic():
+            # Checked in the delete's write transaction: a resume cannot slip in between.
+            record = _record(db, experiment_id)
+            _check_deletable(db, record, still_lives)
+            folder = folder_to_delete(db, record) if with_files else None
+            aside = _set_aside(folder) if folder is not None else None
             if not rows.delete_ended_experiment(db, record.id):
-                raise ConfigError(f"{what} changed meanwhile: see `ravelab list`")
-        except BaseException:
-            if aside is not None and folder is not None:
-                aside.rename(folder)  # the row stays: so does its folder
-            raise
+                raise ConfigError(f"run {record.id} changed meanwhile: see `ravelab list`")
+    except BaseException:
+        # The row stays (the delete or its commit failed, or the process is being
+        # interrupted): so does its folder.
+        if aside is not None and folder is not None:
+            _put_back(aside, folder)
+        raise
     if aside is None or folder is None:
         return DeletedRun(record)
     problems: list[str] = []
@@ -366,6 +400,46 @@ def delete_run(
             f"is in {aside}"
         )
     return DeletedRun(record, folder, problem)
+
+
+def _check_deletable(
+    db: Database,
+    record: ExperimentRecord,
+    still_lives: Callable[[ExperimentRecord], bool] | None,
+) -> None:
+    """Refuse a run that has not ended, still lives or has an export running."""
+    what = f"run {record.id} '{record.name}'"
+    if record.ended_at is None or record.status.is_live:
+        raise ConfigError(
+            f"{what} has not ended ({record.status}): stop it first (`ravelab stop {record.id}`)"
+        )
+    if still_lives is not None and still_lives(record):
+        raise ConfigError(f"{what} is still shutting down: wait until its processes end")
+    jobs = rows.unended_jobs_of(db, record.id)
+    if jobs:
+        raise ConfigError(
+            f"{what} has an export still running (job {jobs[0]}): wait for it or "
+            f"`ravelab stop-job {jobs[0]}`"
+        )
+
+
+def _put_back(aside: Path, folder: Path) -> None:
+    """Rename a folder set aside back, or say where it is."""
+    try:
+        aside.rename(folder)
+    except OSError as error:
+        raise ConfigError(
+            f"the run was not deleted, but its folder could not be put back "
+            f"({error.strerror or error}): it is at {aside}; rename it to {folder}"
+        ) from error
+
+
+def _left_aside(folder: Path) -> list[Path]:
+    """Folders an interrupted delete of ``folder`` set aside (see :func:`_set_aside`)."""
+    try:
+        return sorted(folder.parent.glob(f".{glob_escape(folder.name)}.deleting-*"))
+    except OSError:
+        return []
 
 
 def _set_aside(folder: Path) -> Path:

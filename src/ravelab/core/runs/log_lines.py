@@ -55,7 +55,8 @@ _LIGHTNING_NOISE = re.compile(
 )
 # tqdm: "...  40%|####  | 2/5 [...]" or "Validation: 0it [00:00, ?it/s]".
 _PROGRESS = re.compile(
-    r"\d+%\|.*\|\s*\d+/\d+|\d+it \[[\d:]+|\[[\d:]+<[\d:?]+,\s*[\d.?]+(?:it/s|s/it)"
+    # [^|]* not .*: a line of many "1%|" would make .* backtrack quadratically.
+    r"\d+%\|[^|]*\|\s*\d+/\d+|\d+it \[[\d:]+|\[[\d:]+<[\d:?]+,\s*[\d.?]+(?:it/s|s/it)"
 )
 _PROFILER_START = re.compile(r"^[A-Z]+ Profiler Report\s*$")
 _PROFILER_BODY = re.compile(r"^(?:\s*$|[-=]{10,}|\|)")

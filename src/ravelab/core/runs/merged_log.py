@@ -371,6 +371,7 @@ class MergedLogReader:
         self.path = Path(run_dir) / MERGED_LOG
         self._offset = 0
         self._drop_partial = False
+        self._pending_cut = False  # the last read cut a line with no end (see read)
         if start_back_bytes is not None:
             self._start(start_back_bytes)
 
@@ -423,8 +424,14 @@ class MergedLogReader:
                 data = handle.read(max_bytes)
         except FileNotFoundError:
             return found
-        found.more = len(data) == max_bytes
+        found.more = self._offset + len(data) < size
         end = data.rfind(b"\n") + 1
+        if end == 0 and len(data) == max_bytes:
+            # A whole read without a line end (an untrusted file): take it as one cut
+            # record, so the offset moves on, and drop the rest of that line later.
+            data += b"\n"
+            end = len(data)
+            self._pending_cut = True
         complete = data[:end]
         if final and not found.more and end < len(data):
             complete, end = data + b"\n", len(data)
@@ -439,6 +446,10 @@ class MergedLogReader:
             tail -= 1
         held = sum(len(raw) + 1 for raw in raw_lines[tail:])
         self._offset += end - held
+        if self._pending_cut:
+            self._offset -= 1  # the line end added above is not in the file
+            self._pending_cut = False
+            self._drop_partial = True
         found.records = [Record(r.time, r.stream, r.text) if r.bar else r for r in records[:tail]]
         found.bars = records[tail:]
         return found
