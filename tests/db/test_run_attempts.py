@@ -51,7 +51,8 @@ def test_a_version_6_database_gets_attempts_and_knows_its_folders(tmp_path: Path
         "(4, 'imp', '{\"imported_from\": \"/x\"}', 'completed', 't', NULL, NULL, 'e', "
         "'/x/0004-imp'), "
         "(5, 'live', '{}', 'running', '2026-01-02T10:00:00+00:00', NULL, NULL, NULL, "
-        "'/runs/0005-other')"
+        "'/runs/0005-other'), "
+        "(6, 'rel', '{}', 'completed', 't', NULL, NULL, 'e', 'runs/0006-rel')"
     )
     conn.close()
     with Database(path) as db:
@@ -63,6 +64,9 @@ def test_a_version_6_database_gets_attempts_and_knows_its_folders(tmp_path: Path
             False,
             False,
         )
+        # A relative folder: relative to a directory nobody recorded, never deleted.
+        relative = rows.get_experiment(db, 6)
+        assert relative is not None and not relative.run_dir_created
         assert made.attempts == 1 and lifetime.run_seconds(made) == pytest.approx(7200.0)
         assert live.attempt_started_at == "2026-01-02T10:00:00+00:00"
         assert made.tags == () and made.notes == "" and not made.archived
