@@ -132,3 +132,8 @@ def test_a_completed_run_is_extended_and_says_its_checkpoint_step(
     assert cli("note", "short", "-")[0] == 0
     assert cli("note", "short")[1] == "from stdin\n"
     assert cli("note", "short", "--clear")[1].endswith("notes cleared\n")
+    # Bytes that are not UTF-8 on standard input: one line naming the byte, nothing stored.
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"ok \xff\xfe")))
+    code, _, err = cli("note", "short", "-")
+    assert code != 0 and "not UTF-8 (byte 3)" in err and "Traceback" not in err
+    assert cli("note", "short")[1].endswith("has no notes\n")

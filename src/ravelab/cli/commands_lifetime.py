@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from ravelab.cli.context import Context
 from ravelab.cli.exit_codes import ExitCode
@@ -94,7 +94,7 @@ def cmd_note(ctx: Context) -> int:
     if ctx.args.clear:
         text = ""
     elif text == "-":
-        text = _read_notes(sys.stdin.buffer)
+        text = _read_notes(sys.stdin)
     if text is None:
         ctx.out.write(record.notes + "\n" if record.notes else f"run {record.id} has no notes\n")
         return ExitCode.OK
@@ -163,16 +163,25 @@ def cmd_delete(ctx: Context) -> int:
     return ExitCode.OK
 
 
-def _read_notes(stream: BinaryIO) -> str:
-    """Notes from standard input: at most what ``MAX_NOTES`` characters can take, UTF-8."""
-    data = stream.read(lifetime.MAX_NOTES * 4 + 1)
-    if len(data) > lifetime.MAX_NOTES * 4:
-        raise ConfigError(
-            f"the notes on standard input are too long: {lifetime.MAX_NOTES:,} characters at most"
-        )
+def _read_notes(stream: TextIO) -> str:
+    """Notes from standard input: at most what ``MAX_NOTES`` characters can take, UTF-8
+    (read as bytes where the stream has them, so bad bytes are named, not a traceback)."""
+    limit = lifetime.MAX_NOTES * 4
+    raw: BinaryIO | None = getattr(stream, "buffer", None)
+    if raw is None:
+        text = stream.read(limit + 1)
+        if len(text) > limit:
+            raise ConfigError(_TOO_LONG)
+        return text
+    data = raw.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigError(_TOO_LONG)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(
             f"the notes on standard input are not UTF-8 (byte {error.start}): give UTF-8 text"
         ) from error
+
+
+_TOO_LONG = f"the notes on standard input are too long: {lifetime.MAX_NOTES:,} characters at most"
