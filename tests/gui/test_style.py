@@ -91,6 +91,12 @@ def settle(until, seconds=60):
         time.sleep(0.01)
 
 
+def fitted(plot):
+    width, height = plot.figure.get_size_inches() * plot.figure.dpi
+    size = plot.canvas.size()
+    return round(width) == size.width() and round(height) == size.height()
+
+
 settle(lambda: page.select_experiment(1))
 settle(lambda: drawn and plot.canvas.frames > drawn[-1])
 window = session.app.palette().color(QPalette.ColorRole.Window)
@@ -98,8 +104,11 @@ print(style.SCHEME.dark, window.lightness() < 128, matplotlib.rcParams["axes.fac
 if {shots!r}:
     for width, height in ((1024, 640), (1920, 1080)):
         session.window.resize(width, height)
-        # Not a check, a picture: give the canvas a few seconds to settle at the size.
-        settle(lambda: False, seconds=3)
+        # A frame drawn at the new size: the figure takes the canvas's size in the
+        # canvas's worker, then the next frame is drawn at it.
+        settle(lambda: fitted(plot))
+        frames = plot.canvas.frames
+        settle(lambda: plot.canvas.frames > frames, seconds=10)
         session.window.grab().save(f"{shots}/main_window_{asked}_{{width}}.png")
 session.close()
 """
