@@ -28,6 +28,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     for name in ("RAVELAB_DB", "RAVELAB_RAVE", "RAVELAB_RUNS_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    # Tests start wardens themselves where they test one; none starts on its own.
+    monkeypatch.setenv("RAVELAB_WARDEN", "0")
     marker = uuid.uuid4().hex
     monkeypatch.setenv(_MARKER, marker)
     yield marker

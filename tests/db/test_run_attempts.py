@@ -56,7 +56,7 @@ def test_a_version_6_database_gets_attempts_and_knows_its_folders(tmp_path: Path
     )
     conn.close()
     with Database(path) as db:
-        assert db.schema_version == len(MIGRATIONS) == 7
+        assert db.schema_version == len(MIGRATIONS) >= 7
         made, imported, live = (rows.get_experiment(db, n) for n in (3, 4, 5))
         assert made and imported and live
         assert (made.run_dir_created, imported.run_dir_created, live.run_dir_created) == (

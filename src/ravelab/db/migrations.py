@@ -362,6 +362,69 @@ def _launch_made(experiment_id: int, name: str, run_dir: str, config: str) -> bo
     )
 
 
+def _v8_operations(conn: sqlite3.Connection) -> None:
+    """Operations around long runs: the queue per device, notification channels, the
+    events they are told about and the delivery of each event to each channel.
+
+    ``run_queue`` holds a queued run (its row is ``queued`` and has no process yet): the
+    device it waits for (``cuda:N`` or ``cpu``), its place, and what to do after it.
+    ``events`` are keyed so that whoever notices an event first records it and nobody
+    records it twice; ``deliveries`` hold one row per event and channel, with the tries.
+    ``events_since`` is when this schema came: runs that ended before it are history,
+    not news.
+    """
+    conn.execute(
+        """
+        CREATE TABLE run_queue (
+            experiment_id  INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+            device         TEXT NOT NULL,
+            position       INTEGER NOT NULL,
+            queued_at      TEXT NOT NULL,
+            then_export    TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX run_queue_device ON run_queue(device, position)")
+    conn.execute(
+        """
+        CREATE TABLE notification_channels (
+            id          INTEGER PRIMARY KEY,
+            url         TEXT NOT NULL,
+            events      TEXT NOT NULL DEFAULT '[]',
+            created_at  TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE events (
+            id             INTEGER PRIMARY KEY,
+            key            TEXT NOT NULL UNIQUE,
+            kind           TEXT NOT NULL,
+            experiment_id  INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+            title          TEXT NOT NULL,
+            body           TEXT NOT NULL DEFAULT '',
+            created_at     TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """
+        CREATE TABLE deliveries (
+            event_id     INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            channel_id   INTEGER NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,
+            state        TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            next_try_at  REAL NOT NULL DEFAULT 0,
+            claimed_at   REAL,
+            last_error   TEXT,
+            sent_at      TEXT,
+            PRIMARY KEY (event_id, channel_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX deliveries_due ON deliveries(state, next_try_at)")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES ('events_since', ?)", (now,))
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_run_artifacts,
@@ -370,4 +433,5 @@ MIGRATIONS: list[Migration] = [
     _v5_launch_owner,
     _v6_listening,
     _v7_run_lifetime,
+    _v8_operations,
 ]

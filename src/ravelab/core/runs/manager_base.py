@@ -99,6 +99,13 @@ class ManagerBase:
             logger.info("run %s: asked to stop while being launched: stopping it", experiment_id)
             self._executor_named(handle.executor).request_stop(run_dir, handle)
 
+    def ensure_warden(self) -> bool:
+        """Start the database's warden if it has work and none lives (see
+        ``ravelab.core.operations.warden``); whether one was started. Never raises."""
+        from ravelab.core.operations.warden import ensure_warden
+
+        return ensure_warden(self.db)
+
     def register_process(self, experiment_id: int, process: TrainingProcess) -> None:
         """Track a process as the follower of an experiment (the original API's bookkeeping)."""
         self.active_processes[experiment_id] = process

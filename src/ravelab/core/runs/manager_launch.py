@@ -105,4 +105,5 @@ class LaunchMixin(ManagerBase):
         if self.follow:
             process.start()
         self.run_started.emit(experiment_id)
+        self.ensure_warden()
         return experiment_id

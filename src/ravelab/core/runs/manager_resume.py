@@ -124,6 +124,7 @@ class ResumeMixin(ManagerBase):
         if self.follow:
             process.start()
         self.run_started.emit(experiment_id)
+        self.ensure_warden()
         return experiment_id
 
     def _claim_for_resume(

@@ -115,6 +115,7 @@ class TrainingManager(LaunchMixin, ResumeMixin, StopMixin, ReattachMixin, Record
         )
         if reattach:
             self.reattach()
+            self.ensure_warden()
 
     # -- beyond the original API -------------------------------------------------------------
 
