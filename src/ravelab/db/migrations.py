@@ -370,8 +370,9 @@ def _v8_operations(conn: sqlite3.Connection) -> None:
     device it waits for (``cuda:N`` or ``cpu``), its place, and what to do after it.
     ``events`` are keyed so that whoever notices an event first records it and nobody
     records it twice; ``deliveries`` hold one row per event and channel, with the tries.
-    ``events_since`` is when this schema came: runs that ended before it are history,
-    not news.
+    ``checkpoint_retention`` holds how many of a run's periodic checkpoints to keep (no
+    row: the stored default, else all). ``events_since`` is when this schema came: runs
+    that ended before it are history, not news.
     """
     conn.execute(
         """
@@ -421,6 +422,13 @@ def _v8_operations(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID"""
     )
     conn.execute("CREATE INDEX deliveries_due ON deliveries(state, next_try_at)")
+    conn.execute(
+        """
+        CREATE TABLE checkpoint_retention (
+            experiment_id  INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+            keep_periodic  INTEGER CHECK (keep_periodic IS NULL OR keep_periodic >= 0)
+        )"""
+    )
     now = datetime.now(UTC).isoformat(timespec="seconds")
     conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES ('events_since', ?)", (now,))
 
