@@ -33,6 +33,8 @@ SETTINGS = {
     "rave": RAVE_SETTING,
     "runs_dir": "runs_dir",
     "stalled_after_minutes": "stalled_after_minutes",
+    "keep_periodic_checkpoints": "keep_periodic_checkpoints",
+    "disk_low_gb": "disk_low_gb",
 }
 
 
@@ -260,6 +262,21 @@ def cmd_settings_set(ctx: Context) -> int:
             )
     if key == "runs_dir" and value:
         value = str(_runs_dir(value))
+    if key == "keep_periodic_checkpoints" and value:
+        from ravelab.core.operations.checkpoint_retention import check_keep
+
+        kept = check_keep(value)
+        value = "" if kept is None else str(kept)
+    if key == "disk_low_gb" and value:
+        try:
+            gigabytes = float(value)
+        except ValueError:
+            gigabytes = -1.0
+        if not 0 < gigabytes < 1e6 or not value.strip().isascii():
+            raise ConfigError(
+                f"disk_low_gb {shown(value)} must be a positive number of gigabytes "
+                "(the free space under which ravelab warns)"
+            )
     ctx.db.set_setting(SETTINGS[key], value or None)
     ctx.out.write(f"{key} = {value or '(not set)'}\n")
     return ExitCode.OK

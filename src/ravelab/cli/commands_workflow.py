@@ -1,11 +1,10 @@
-"""``ravelab dataset create|remove``, ``resume``, ``checkpoints``, ``export``, ``models``
+"""``ravelab dataset create|remove``, ``resume``, ``export``, ``models``
 (and ``models check``), ``jobs``, ``diff``: the workflow from raw audio to an exported model."""
 
 from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,11 +86,6 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     resume.add_argument("--max-steps", type=whole_argument, help="a new max steps")
     resume.add_argument("--follow", action="store_true", help="show the log until it ends")
     resume.set_defaults(handler=cmd_resume)
-
-    checkpoints = subparsers.add_parser("checkpoints", help="list a run's checkpoints")
-    checkpoints.add_argument("experiment", metavar="ID", help="experiment id or name")
-    checkpoints.add_argument("--json", action="store_true", help="print JSON")
-    checkpoints.set_defaults(handler=cmd_checkpoints)
 
     export = subparsers.add_parser(
         "export",
@@ -301,38 +295,6 @@ def cmd_resume(ctx: Context) -> int:
         from ravelab.cli.follow import follow_run
 
         return follow_run(ctx, record.id)
-    return ExitCode.OK
-
-
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def cmd_checkpoints(ctx: Context) -> int:
-    record = ctx.experiment(ctx.args.experiment)
-    manager = ctx.manager(follow=False)
-    checkpoints = manager.list_checkpoints(record.id)
-    if ctx.args.json:
-        print_json(checkpoints, ctx.out)
-        return ExitCode.OK
-    if not checkpoints:
-        ctx.out.write(
-            f"run {record.id} has no checkpoint yet: RAVE writes one at each "
-            "validation (every --val-every steps)\n"
-        )
-        return ExitCode.OK
-    rows = [
-        (
-            c["kind"],
-            f"version_{c['version']}",
-            c["step"] if c["step"] is not None else "-",
-            f"{c['size_bytes'] / 1e6:.1f} MB",
-            _when(c["modified_at"]),
-            c["path"],
-        )
-        for c in checkpoints
-    ]
-    ctx.out.write(table(("KIND", "VERSION", "STEP", "SIZE", "WRITTEN", "PATH"), rows) + "\n")
     return ExitCode.OK
 
 

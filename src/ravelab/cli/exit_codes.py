@@ -16,4 +16,5 @@ class ExitCode(IntEnum):
     RAVE_NOT_FOUND = 5  #: the rave executable is missing
     DATABASE = 6  #: the database cannot be used (one line says why), or `db check` found damage
     RUN_STOPPED = 7  #: a followed run ended as stopped
+    FILES = 8  #: some files could not be removed (each is named; the rest was done)
     INTERRUPTED = 130  #: Ctrl-C in the CLI (runs keep going)

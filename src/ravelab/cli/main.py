@@ -37,7 +37,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "commands_workflow",
         "continue a stopped or failed run, or extend a completed one, from a checkpoint",
     ),
-    "checkpoints": ("commands_workflow", "list a run's checkpoints"),
+    "checkpoints": (
+        "commands_disk",
+        "list a run's checkpoints; keep only the last N periodic ones",
+    ),
+    "disk": ("commands_disk", "free space and what each run's checkpoints take"),
     "export": ("commands_workflow", "export a .ts model for nn~ (runs `rave export`)"),
     "models": ("commands_workflow", "list exported models and their origin"),
     "render": ("commands_render", "encode and decode an audio file with a run's checkpoint"),

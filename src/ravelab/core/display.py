@@ -44,3 +44,14 @@ def speed(value: object) -> str:
     if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return "-"
     return f"{value:.2f} it/s" if value >= 1 else f"{1 / value:.2f} s/it"
+
+
+def human_bytes(count: float | None) -> str:
+    """A size in decimal units, as the rest of ravelab shows sizes (``175.1 MB``,
+    ``1.4 GB``); ``-`` when unknown."""
+    if count is None or not math.isfinite(count) or count < 0:
+        return "-"
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{int(count)} B"

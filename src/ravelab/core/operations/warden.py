@@ -56,7 +56,10 @@ _LOG_LIMIT = 1 << 20
 
 #: Duties the warden runs, as ``module:Class``; each is created with no arguments. A module
 #: that cannot be imported is logged and left out (the other duties go on).
-DUTY_CLASSES: tuple[str, ...] = ()
+DUTY_CLASSES: tuple[str, ...] = (
+    "ravelab.core.operations.disk_care:RetentionDuty",
+    "ravelab.core.operations.disk_care:DiskDuty",
+)
 
 
 def lock_path(db_path: str | os.PathLike[str]) -> Path:
@@ -258,13 +261,20 @@ class Warden:
     def run_until_idle(self) -> None:
         """Tick until nothing has needed the warden for ``idle_s`` seconds, or ``stop``."""
         idle_since: float | None = None
+        swept = False
         while not self._stop.is_set():
             self.step()
             if self.busy():
-                idle_since = None
+                idle_since, swept = None, False
             else:
                 now = self._clock()
                 idle_since = now if idle_since is None else idle_since
+                if not swept:
+                    # One more round of every duty before leaving: what the last run did
+                    # as it ended (its last checkpoints, its outcome) is looked after now.
+                    self._due = dict.fromkeys(self._due, 0.0)
+                    swept = True
+                    continue
                 if now - idle_since >= self.idle_s:
                     return
             self._stop.wait(_TICK_S)

@@ -1,0 +1,105 @@
+"""Free space for runs: how much a run will write, and whether its disk has it.
+
+A RAVE checkpoint holds the model and both optimisers' moments. Measured with RAVE 2.3.1:
+v2_small's are 121 MB in phase 1 and 175 MB once phase 2 has started (its discriminator
+joins). The others are estimated from that by the square of their ``CAPACITY`` (parameter
+counts grow with it): v2 (capacity 96) about 0.7 GB, which agrees with its 58.7 M
+parameters and two Adam moments. A run that has written a checkpoint is sized by its
+own largest one instead.
+
+A run writes ``best.ckpt``, the rolling latest, and one ``epoch_<k>.ckpt`` per
+``save_every`` steps (all of them unless its retention keeps fewer), plus logs and event
+files (small next to a checkpoint; 100 MB is allowed for them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ravelab.core.display import human_bytes
+
+_MB = 1_000_000
+#: Bytes per checkpoint by base config (phase 2, the larger): measured for v2_small,
+#: estimated by capacity for the rest.
+CHECKPOINT_BYTES: dict[str, int] = {
+    "v2_small": 176 * _MB,
+    "v2": 700 * _MB,
+    "v2_nopqmf": 700 * _MB,
+    "v2_nopqmf_small": 176 * _MB,
+    "v2_with_augs": 700 * _MB,
+    "v3": 700 * _MB,
+    "discrete": 700 * _MB,
+    "v1": 311 * _MB,
+    "onnx": 78 * _MB,
+    "raspberry": 20 * _MB,
+}
+#: A config ravelab does not know (a custom .gin) is sized as v2, RAVE's default.
+UNKNOWN_CHECKPOINT_BYTES = CHECKPOINT_BYTES["v2"]
+LOGS_BYTES = 100 * _MB
+
+
+def checkpoint_bytes(config: str, measured: int | None = None) -> int:
+    """The size of one checkpoint of ``config`` (``measured``: the run's own largest)."""
+    if measured is not None and measured > 0:
+        return measured
+    name = Path(config).name.removesuffix(".gin")
+    return CHECKPOINT_BYTES.get(name, UNKNOWN_CHECKPOINT_BYTES)
+
+
+def run_bytes(
+    config: str,
+    *,
+    max_steps: int | None,
+    save_every: int | None,
+    keep_periodic: int | None,
+    measured: int | None = None,
+) -> int:
+    """What a run will write in all: best, latest, its periodic checkpoints, its logs."""
+    periodic = 0
+    if save_every and save_every > 0 and max_steps and max_steps > 0:
+        periodic = max_steps // save_every
+    if keep_periodic is not None:
+        periodic = min(periodic, keep_periodic)
+    return (2 + periodic) * checkpoint_bytes(config, measured) + LOGS_BYTES
+
+
+@dataclass(frozen=True)
+class SpaceCheck:
+    """Free space where a run writes, against what it needs."""
+
+    folder: Path
+    free_bytes: int | None  # None: could not be read
+    needed_bytes: int
+
+    @property
+    def enough(self) -> bool:
+        return self.free_bytes is None or self.free_bytes >= self.needed_bytes
+
+    def warning(self) -> str | None:
+        """A line for the user when space is short (None when it is enough or unknown)."""
+        if self.enough or self.free_bytes is None:
+            return None
+        return (
+            f"only {human_bytes(self.free_bytes)} free under {self.folder}; this run may write "
+            f"about {human_bytes(self.needed_bytes)} of checkpoints and logs. Free some space, "
+            "or keep fewer periodic checkpoints (ravelab checkpoints ID --keep N)"
+        )
+
+
+def free_bytes(folder: str | os.PathLike[str]) -> int | None:
+    """Free bytes on the disk holding ``folder`` (or its nearest existing parent)."""
+    path = Path(folder)
+    for candidate in (path, *path.parents):
+        try:
+            return shutil.disk_usage(candidate).free
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def check_space(folder: str | os.PathLike[str], needed_bytes: int) -> SpaceCheck:
+    """Whether the disk holding ``folder`` has ``needed_bytes`` free."""
+    return SpaceCheck(Path(folder), free_bytes(folder), needed_bytes)
