@@ -1,4 +1,5 @@
-"""The Training page's actions on a run's lifetime: rename, notes, tags, archive, delete.
+"""The Training page's actions on a run's lifetime: rename, notes, tags, checkpoints kept,
+archive, delete.
 
 A mixin of :class:`ravelab.gui.training_page.TrainingPage`: each action asks (a dialog),
 then calls the core's :mod:`ravelab.core.runs.lifetime` once, the way the CLI does, and
@@ -12,10 +13,12 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from ravelab.core.errors import RavelabError
+from ravelab.core.operations import checkpoint_retention as retention
 from ravelab.core.runs import lifetime
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import DatabaseError, ExperimentRecord
 from ravelab.gui.app_signals import AppSignals
+from ravelab.gui.checkpoints_dialog import CheckpointsDialog
 from ravelab.gui.run_dialogs import DeleteRunDialog, NotesDialog
 
 
@@ -176,4 +179,39 @@ class RunLifetimeActions:
             )
         self.reload()
         self.app_signals.experiments_changed.emit()
+        return True
+
+    def make_checkpoints_dialog(self) -> CheckpointsDialog | None:
+        """The selected run's checkpoints dialog (not shown yet)."""
+        experiment = self.selected_experiment()
+        if experiment is None:
+            return None
+        return CheckpointsDialog(self.manager.db, experiment, self._parent())
+
+    def edit_checkpoints_selected(self, dialog: CheckpointsDialog | None = None) -> bool:
+        """Set how many periodic checkpoints the selected run keeps, and prune now when
+        asked; True when the choice was stored."""
+        experiment = self.selected_experiment()
+        dialog = dialog or self.make_checkpoints_dialog()
+        if experiment is None or dialog is None:
+            return False
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return False
+            keep = "all" if dialog.keep is None else dialog.keep
+            retention.set_retention(self.manager.db, experiment.id, keep)
+            if dialog.prune_requested:
+                result = retention.prune_run(self.manager.db, experiment.id)
+                if result.errors:
+                    QMessageBox.warning(
+                        self._parent(),
+                        "Some checkpoints were not removed",
+                        "\n".join(result.errors[:20]),
+                    )
+        except (RavelabError, DatabaseError) as error:
+            self._lifetime_failed("The checkpoints were not changed", error)
+            return False
+        finally:
+            dialog.deleteLater()
+        self._lifetime_done(experiment.id)
         return True

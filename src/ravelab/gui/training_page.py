@@ -189,6 +189,11 @@ class TrainingPage(RunLifetimeActions, QWidget):
         self.tags_action = QAction("Tags...", self)
         self.tags_action.setToolTip("Short labels, separated by commas (searched, tag:x)")
         self.tags_action.triggered.connect(self.edit_tags_selected)
+        self.checkpoints_action = QAction("Checkpoints...", self)
+        self.checkpoints_action.setToolTip(
+            "How many periodic checkpoints the run keeps (best and latest always stay)"
+        )
+        self.checkpoints_action.triggered.connect(self.edit_checkpoints_selected)
         self.archive_action = QAction("Archive", self)
         self.archive_action.setToolTip(
             "Hide the selected runs (the status filter's “Archived” lists them)"
@@ -472,6 +477,7 @@ class TrainingPage(RunLifetimeActions, QWidget):
         self.export_action.setEnabled(bool(experiment and experiment.run_dir))
         self.compare_action.setEnabled(len(self.table.selectionModel().selectedRows()) == 2)
         self.open_action.setEnabled(bool(experiment and experiment.run_dir))
+        self.checkpoints_action.setEnabled(bool(experiment and experiment.run_dir))
         for action in (self.rename_action, self.notes_action, self.tags_action):
             action.setEnabled(experiment is not None)
         selected = self._selected_records()
@@ -485,6 +491,7 @@ class TrainingPage(RunLifetimeActions, QWidget):
             self.rename_action,
             self.notes_action,
             self.tags_action,
+            self.checkpoints_action,
             self.archive_action,
             self.delete_action,
         )
