@@ -82,3 +82,13 @@ def test_space_estimates() -> None:
     assert not check.enough and "free under /runs" in (check.warning() or "")
     assert disk_space.SpaceCheck(Path("/x"), None, 1).warning() is None
     assert disk_space.free_bytes("/no/such/folder/at/all") is not None  # its parents count
+
+
+def test_a_run_config_is_checked_against_the_free_space(tmp_path: Path) -> None:
+    config = {"config": "v2", "max_steps": 2_000_000}  # RAVE saves every 500k: 4 periodic
+    check = disk_space.check_run_space(config, tmp_path / "runs", keep_periodic=None)
+    assert check.needed_bytes == 6 * 700_000_000 + disk_space.LOGS_BYTES
+    kept = disk_space.check_run_space(config, tmp_path / "runs", keep_periodic=1)
+    assert kept.needed_bytes == 3 * 700_000_000 + disk_space.LOGS_BYTES
+    odd = disk_space.check_run_space({"max_steps": "x", "config": None}, tmp_path, None)
+    assert odd.needed_bytes == 2 * 700_000_000 + disk_space.LOGS_BYTES

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ravelab.core.display import human_bytes
 
@@ -39,6 +41,8 @@ CHECKPOINT_BYTES: dict[str, int] = {
 #: A config ravelab does not know (a custom .gin) is sized as v2, RAVE's default.
 UNKNOWN_CHECKPOINT_BYTES = CHECKPOINT_BYTES["v2"]
 LOGS_BYTES = 100 * _MB
+#: RAVE's ``--save_every`` when none is given.
+RAVE_SAVE_EVERY = 500_000
 
 
 def checkpoint_bytes(config: str, measured: int | None = None) -> int:
@@ -103,3 +107,23 @@ def free_bytes(folder: str | os.PathLike[str]) -> int | None:
 def check_space(folder: str | os.PathLike[str], needed_bytes: int) -> SpaceCheck:
     """Whether the disk holding ``folder`` has ``needed_bytes`` free."""
     return SpaceCheck(Path(folder), free_bytes(folder), needed_bytes)
+
+
+def check_run_space(
+    config: Mapping[str, Any], runs_dir: str | os.PathLike[str], keep_periodic: int | None
+) -> SpaceCheck:
+    """Free space under ``runs_dir`` against what a run of the original API's ``config``
+    dict will write (its numbers read leniently: a bad one is refused by the launch itself,
+    with its own message)."""
+
+    def whole(key: str) -> int | None:
+        value = config.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    needed = run_bytes(
+        str(config.get("config") or "v2"),
+        max_steps=whole("max_steps"),
+        save_every=whole("save_every") or RAVE_SAVE_EVERY,
+        keep_periodic=keep_periodic,
+    )
+    return check_space(runs_dir, needed)
