@@ -146,7 +146,7 @@ def spawn_warden(db_path: str) -> subprocess.Popen[bytes]:
     """Start a detached warden for ``db_path`` (it exits at once if another one lives)."""
     log = _open_log(db_path)
     try:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "ravelab.core.operations.warden", os.path.abspath(db_path)],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -156,6 +156,10 @@ def spawn_warden(db_path: str) -> subprocess.Popen[bytes]:
         )
     finally:
         log.close()
+    # Reap it when it ends, so it never lingers as a zombie while this process lives (if
+    # this process ends first, init reaps it).
+    threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()
+    return process
 
 
 def _open_log(db_path: str) -> IO[bytes]:
