@@ -55,3 +55,15 @@ def _wants(kinds: object, kind: str) -> bool:
 def event_recorded(db: Database, key: str) -> bool:
     """Whether an event with this key was recorded."""
     return db.query_one("SELECT 1 FROM events WHERE key = ?", (key,)) is not None
+
+
+def warden_has_work(db: Database) -> bool:
+    """Whether anything needs a warden: an unended run with a process (or a scheduler's
+    job), a queued run, or a delivery not yet done."""
+    row = db.query_one(
+        "SELECT EXISTS (SELECT 1 FROM experiments WHERE ended_at IS NULL "
+        "  AND (pid IS NOT NULL OR job_id IS NOT NULL)) "
+        "OR EXISTS (SELECT 1 FROM run_queue) "
+        "OR EXISTS (SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending'))"
+    )
+    return bool(row is not None and row[0])

@@ -116,13 +116,9 @@ def enabled() -> bool:
 def has_work(db: Database) -> bool:
     """Whether the database has something a warden looks after: an unended run, a queued
     run or a delivery not yet done."""
-    row = db.query_one(
-        "SELECT EXISTS (SELECT 1 FROM experiments WHERE ended_at IS NULL "
-        "  AND (pid IS NOT NULL OR job_id IS NOT NULL)) "
-        "OR EXISTS (SELECT 1 FROM run_queue) "
-        "OR EXISTS (SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending'))"
-    )
-    return bool(row is not None and row[0])
+    from ravelab.db.events import warden_has_work
+
+    return warden_has_work(db)
 
 
 def ensure_warden(db: Database, *, force: bool = False) -> bool:
