@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slurm": ("commands_slurm", "SLURM cluster settings and checks"),
     "gui": ("commands_gui", "open the desktop app"),
     "db": ("commands_db", "check, back up or describe the database file"),
+    "notify": ("commands_notify", "send notifications (ntfy, Discord, email...) on run events"),
 }
 
 

@@ -59,6 +59,8 @@ _LOG_LIMIT = 1 << 20
 DUTY_CLASSES: tuple[str, ...] = (
     "ravelab.core.operations.disk_care:RetentionDuty",
     "ravelab.core.operations.disk_care:DiskDuty",
+    "ravelab.core.operations.run_events:RunEventsDuty",
+    "ravelab.core.operations.delivery:DeliveryDuty",
 )
 
 
