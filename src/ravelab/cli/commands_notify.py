@@ -21,7 +21,7 @@ _EVENTS_HELP = (
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     notify = subparsers.add_parser(
         "notify",
-        help="notification channels: ntfy, Discord, Slack, Telegram, email, webhooks...",
+        help="send notifications (ntfy, Discord, email...) on run events",
         description="Tell ravelab where to send notifications (run completed or failed, "
         "NaN, stalled, phase 2, new best validation, queue, export, disk low). A channel is "
         "any URL apprise understands, e.g. ntfy://mytopic, discord://ID/TOKEN, "

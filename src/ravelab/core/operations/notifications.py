@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -165,10 +166,26 @@ def _user_params_only(shown: str, original: str) -> str:
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 
-def _instantiate(url: str) -> Any:
-    import apprise  # ~0.3 s: only where a channel is read or used
+_loaded = threading.Lock()
 
-    return apprise.Apprise.instantiate(url)
+
+def _apprise() -> Any:
+    """apprise, its plugins loaded (~0.3 s: only where a channel is read or used).
+
+    Loading them imports modules the standard library deprecates (``imghdr``, for the
+    e-mail plugin): those warnings are apprise's business, not the user's.
+    """
+    import apprise
+
+    module: Any = apprise
+    with _loaded, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module.NotificationManager().load_modules()
+    return module
+
+
+def _instantiate(url: str) -> Any:
+    return _apprise().Apprise.instantiate(url)
 
 
 def check_url(url: str) -> str:
@@ -186,9 +203,8 @@ def check_url(url: str) -> str:
             f"notification URL {rough_mask(text)!r} is too long or holds control characters"
         )
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    import apprise
-
-    if not scheme or scheme not in apprise.NotificationManager():  # type: ignore[no-untyped-call]
+    apprise = _apprise()
+    if not scheme or scheme not in apprise.NotificationManager():
         raise ConfigError(
             f"unknown notification URL {rough_mask(text)!r}: apprise knows no service "
             f"{(scheme or text[:12])!r}; see apprise's list of services (ntfy://, "

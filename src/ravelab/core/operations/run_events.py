@@ -88,8 +88,12 @@ class RunEventsDuty:
         self._validations: dict[int, _Validation] = {}
 
     def busy(self, context: WardenContext) -> bool:
-        # Detection needs live runs, which keep the warden alive on their own.
-        return False
+        # Live runs keep the warden alive on their own; a run that ended (or an export
+        # that finished) with its event not yet recorded keeps it until the next tick.
+        since = events_since(context.db)
+        return bool(
+            sources.ended_runs(context.db, since) or sources.finished_exports(context.db, since)
+        )
 
     def tick(self, context: WardenContext) -> None:
         db, now = context.db, context.now
