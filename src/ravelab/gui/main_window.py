@@ -29,6 +29,7 @@ from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
 from ravelab.gui.models_page import ModelsPage
+from ravelab.gui.notification_tray import NotificationTray
 from ravelab.gui.project_selector import ProjectSelector
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.rave_actions import RaveStatus, check_rave, choose_rave_executable
@@ -132,6 +133,12 @@ class MainWindow(QMainWindow):
         self._watch_timer.setInterval(WATCH_INTERVAL_MS)
         self._watch_timer.timeout.connect(self.poll_database)
         self._watch_timer.start()
+        settings_menu = self.menuBar().addMenu("&Settings")
+        self.notifications_action = settings_menu.addAction("&Notifications...")
+        self.notifications_action.triggered.connect(self.open_notifications)
+        self.tray = NotificationTray(self.db, self)
+        self.tray.event_shown.connect(self._show_event)
+        self.tray.settings_requested.connect(self.open_notifications)
         self.resize(1400, 900)
         self._restore_geometry()
         self.check_rave()
@@ -195,6 +202,15 @@ class MainWindow(QMainWindow):
         id, or None."""
         self.tabs.setCurrentWidget(self.training_page)
         return self.training_page.new_training(dataset_id)
+
+    def _show_event(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15_000)
+
+    def open_notifications(self) -> None:
+        """The notification channels dialog (modal)."""
+        from ravelab.gui.notifications_dialog import NotificationsDialog
+
+        NotificationsDialog(self.db, self).exec()
 
     def check_rave(self) -> None:
         """Find ``rave`` and its version in a worker; show the result in the status bar."""
@@ -281,6 +297,7 @@ class MainWindow(QMainWindow):
         self._cleaned_up = True
         self._watch_timer.stop()
         self._watch_runner.shutdown()
+        self.tray.cleanup()
         self._runner.shutdown()
         self.training_page.cleanup()
         self.datasets_page.cleanup()
