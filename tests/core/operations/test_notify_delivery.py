@@ -262,3 +262,46 @@ def test_urls_are_shown_masked(db: Database) -> None:
     with pytest.raises(Exception, match="unknown event"):
         notifications.add_channel(db, "json://127.0.0.1:9/hook", "completed,sometimes")
     assert notifications.rough_mask("zz://me:pw@host/token/123") == "zz://me:****@host/…"
+
+
+def test_a_channel_that_always_fails_is_given_up_after_eight_tries(db: Database) -> None:
+    from ravelab.core.operations.delivery import MAX_ATTEMPTS, next_try
+
+    now = [time.time()]
+    with webhook_server(statuses=[500] * 20) as server:
+        notifications.add_channel(db, server.url)
+        _run(db, "doomed", status="completed")
+        RunEventsDuty().tick(_context(db))
+        duty = DeliveryDuty(clock=lambda: now[0])
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            _deliver(
+                duty,
+                db,
+                lambda n=attempt: delivery_rows.delivery_states(db, 1)[1][1] == n,
+                f"try {attempt}",
+            )
+            now[0] += 3600 + 1
+        assert server.requests == MAX_ATTEMPTS
+        state, attempts, error = delivery_rows.delivery_states(db, 1)[1]
+        assert (state, attempts) == ("failed", MAX_ATTEMPTS) and error and "500" in error
+        assert not duty.busy(_context(db))
+        (channel,) = notifications.list_channels(db)
+        assert (channel.failed, channel.pending) == (1, 0) and channel.last_error
+    assert [next_try(n, 0.0) for n in (1, 2, 3, 4, 5, 6)] == [30, 120, 600, 1800, 3600, 3600]
+    assert next_try(MAX_ATTEMPTS, 0.0) is None
+
+
+def test_a_send_claimed_by_a_warden_that_died_is_taken_up_after_the_lease(db: Database) -> None:
+    with webhook_server() as server:
+        notifications.add_channel(db, server.url)
+        _run(db, "orphan", status="completed")
+        RunEventsDuty().tick(_context(db))
+        died = delivery_rows.claim_due(db, time.time() - 3600, 300.0, limit=5)
+        assert len(died) == 1  # claimed an hour ago, never finished
+        assert delivery_rows.claim_due(db, time.time(), 300.0, limit=5)[0].event_id == 1
+        db.execute("UPDATE deliveries SET claimed_at = ?", (time.time() - 3600,))
+        duty = DeliveryDuty()
+        _deliver(duty, db, lambda: server.received, "the orphaned delivery")
+        _deliver(duty, db, lambda: not duty.busy(_context(db)), "the delivery to be done")
+        assert server.requests == 1
+        assert not delivery_rows.mark_sent(db, died[0])  # the dead claim can write nothing
