@@ -103,6 +103,20 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="an extra '#SBATCH ...' line; repeatable (replaces the stored lines)",
     )
     train.add_argument(
+        "--queue",
+        action="store_true",
+        help="wait for the device (--gpu) and start when the run before it there ends "
+        "(at once when the device is free); `ravelab queue` lists the queue",
+    )
+    train.add_argument(
+        "--then-export",
+        nargs="?",
+        const="best",
+        choices=("best", "latest"),
+        metavar="best|latest",
+        help="once the run completes, export that checkpoint (default: best)",
+    )
+    train.add_argument(
         "--follow", action="store_true", help="show the log and progress until the run ends"
     )
     train.add_argument("--json", action="store_true", help="print the experiment as JSON")
@@ -262,12 +276,25 @@ def cmd_train(ctx: Context) -> int:
     else:
         config = {key: value for key, value in given.items() if value is not None}
     config = _with_executor(config, args)
-    experiment_id = manager.start_training(config)
-    if args.json:
-        print_json(manager.get_experiment(experiment_id), ctx.out)
+    if args.queue:
+        experiment_id = manager.queue_training(config, then_export=args.then_export)
     else:
-        record = manager.get_record(experiment_id)
-        assert record is not None
+        experiment_id = manager.start_training(config, then_export=args.then_export)
+    record = manager.get_record(experiment_id)
+    assert record is not None
+    if args.json:
+        print_json(_with_queue_place(ctx, manager.get_experiment(experiment_id)), ctx.out)
+    elif record.run_dir is None:
+        from ravelab.core.operations.queue import queue_positions
+
+        entry = queue_positions(ctx.db).get(experiment_id)
+        place = entry.label if entry is not None else str(record.status)
+        waits = f", waiting for {entry.waits_for}" if entry is not None else ""
+        ctx.out.write(
+            f"queued run {experiment_id} '{args.name}': {place}{waits}\n"
+            "`ravelab queue` lists the queue; it starts with no app or command open\n"
+        )
+    else:
         ctx.out.write(
             f"started run {experiment_id} '{args.name}' in {record.run_dir}\n"
             f"command: {shlex.join(record.argv)}\n"
@@ -284,15 +311,36 @@ def cmd_train(ctx: Context) -> int:
                 f"stop it with `ravelab stop {experiment_id}`\n"
             )
     ctx.out.flush()
-    if args.follow:
+    if args.follow and record.run_dir is not None:
         return follow_run(ctx, experiment_id)
     return ExitCode.OK
 
 
-def _status_text(record: ExperimentRecord) -> str:
+def _with_queue_place(ctx: Context, experiment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An experiment's dict with ``queue`` (its device, place and what it waits for)
+    when it is queued."""
+    if experiment is None or experiment.get("status") != RunStatus.QUEUED:
+        return experiment
+    from ravelab.core.operations.queue import queue_positions
+
+    entry = queue_positions(ctx.db).get(int(experiment["id"]))
+    return {**experiment, "queue": entry.as_dict() if entry is not None else None}
+
+
+def _queue_places(ctx: Context) -> dict[int, Any]:
+    """Each queued run's place (``QueueEntry``), by id."""
+    from ravelab.core.operations.queue import queue_positions
+
+    return queue_positions(ctx.db)
+
+
+def _status_text(record: ExperimentRecord, places: dict[int, Any] | None = None) -> str:
     status = str(record.status)
     launched = record.pid is not None or record.job_id is not None
-    if record.status == RunStatus.STOPPED and record.ended_at is None and launched:
+    entry = (places or {}).get(record.id)
+    if entry is not None:
+        status = entry.label
+    elif record.status == RunStatus.STOPPED and record.ended_at is None and launched:
         status = STOPPING
     elif record.status == RunStatus.RUNNING and record.progress.stopping_at_checkpoint:
         status = "running, stopping at checkpoint"
@@ -332,7 +380,16 @@ def cmd_list(ctx: Context) -> int:
     ctx.settle()  # re-attaching settles runs that ended meanwhile
     experiments = _listed(run_queries.list_experiments(ctx.db, ctx.args.project), ctx.args)
     if ctx.args.json:
-        print_json([record.as_dict() for record in experiments], ctx.out)
+        places = _queue_places(ctx)
+        print_json(
+            [
+                {**record.as_dict(), "queue": places[record.id].as_dict()}
+                if record.id in places
+                else record.as_dict()
+                for record in experiments
+            ],
+            ctx.out,
+        )
         return ExitCode.OK
     if not experiments:
         if ctx.args.filter or ctx.args.tag or ctx.args.archived:
@@ -343,6 +400,7 @@ def cmd_list(ctx: Context) -> int:
             ctx.out.write("no experiments yet: start one with `ravelab train`\n")
         return ExitCode.OK
     rows = []
+    places = _queue_places(ctx)
     for record in experiments:
         progress = record.progress
         config = record.config
@@ -352,7 +410,7 @@ def cmd_list(ctx: Context) -> int:
                 record.name,
                 record.dataset_name or "-",
                 "+".join([str(config.get("config", "?")), *config.get("modifiers", [])]),
-                _status_text(record),
+                _status_text(record, places),
                 f"{progress.step}/{progress.max_steps or '?'}",
                 speed(progress.speed),
                 local_time(record.started_at),
@@ -399,14 +457,18 @@ def cmd_show(ctx: Context) -> int:
     points = run_queries.count_points(ctx.db, record.id)
     names = run_queries.metric_names(ctx.db, record.id)
     if ctx.args.json:
-        print_json({**record.as_dict(), "metric_points": points, "metric_names": names}, ctx.out)
+        shown = {**record.as_dict(), "metric_points": points, "metric_names": names}
+        print_json(_with_queue_place(ctx, shown), ctx.out)
         return ExitCode.OK
     progress = record.progress
     config = record.config
+    places = _queue_places(ctx) if record.status == RunStatus.QUEUED else {}
     epoch = "-" if progress.epoch is None else progress.epoch
     lines = [
         f"experiment {record.id} '{record.name}'",
-        f"  status      {_status_text(record)}" + (f" ({record.reason})" if record.reason else ""),
+        f"  status      {_status_text(record, places)}"
+        + (f" ({record.reason})" if record.reason else "")
+        + (f", waiting for {places[record.id].waits_for}" if record.id in places else ""),
         f"  health      {record.health}"
         + (f": {record.health_detail}" if record.health_detail else ""),
         f"  dataset     {record.dataset_name or '-'} ({config.get('dataset_path', '-')})",

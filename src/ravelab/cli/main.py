@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("commands_runs", "print a run's output"),
     "import-run": ("commands_runs", "bring in a run trained outside ravelab (plain `rave train`)"),
     "stop": ("commands_runs", "stop a run (SIGINT, then SIGTERM, then SIGKILL)"),
+    "queue": ("commands_queue", "list, reorder or remove queued runs (train --queue)"),
     "rename": ("commands_lifetime", "give a run another name (its folder stays)"),
     "note": ("commands_lifetime", "show or set a run's notes"),
     "tag": ("commands_lifetime", "add or remove a run's tags (+x -y)"),

@@ -57,6 +57,7 @@ _LOG_LIMIT = 1 << 20
 #: Duties the warden runs, as ``module:Class``; each is created with no arguments. A module
 #: that cannot be imported is logged and left out (the other duties go on).
 DUTY_CLASSES: tuple[str, ...] = (
+    "ravelab.core.operations.queue:QueueDuty",
     "ravelab.core.operations.disk_care:RetentionDuty",
     "ravelab.core.operations.disk_care:DiskDuty",
     "ravelab.core.operations.run_events:RunEventsDuty",

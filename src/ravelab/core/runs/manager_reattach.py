@@ -4,7 +4,9 @@ Live runs are followed (a thread each), dead ones are settled from their ``exit.
 or marked failed ("process lost"), so no run ever stays falsely ``running``. A run being
 launched is left alone while its launcher lives; once the launcher is provably gone its
 processes are adopted (found by their ``RAVELAB_RUN_DIR`` marker) or it is settled as
-never started. Each run is re-attached on its own: a damaged run file flags that run (its
+never started. Queued runs (rows in ``run_queue``) are left alone; a run the queue claimed
+whose claimer died before starting anything goes back to the head of its queue instead.
+Each run is re-attached on its own: a damaged run file flags that run (its
 ``reason`` names the file and field) and never stops the others.
 """
 
@@ -33,6 +35,7 @@ from ravelab.core.runs.run_files import (
 )
 from ravelab.db import DatabaseError, ExperimentRecord
 from ravelab.db import experiments as rows
+from ravelab.db import run_queue as queue_rows
 from ravelab.db.vocabulary import RunStatus
 
 
@@ -50,7 +53,11 @@ class ReattachMixin(ManagerBase):
         except Exception as error:
             trace = None if isinstance(error, DatabaseError) else error
             logger.error("re-attaching jobs failed: %s", error, exc_info=trace)
+        # Queued runs wait for their device: the queue's claim starts them, not this.
+        queued = queue_rows.queued_ids(self.db)
         for record in [*rows.unlaunched_experiments(self.db), *self._stopped_unlaunched()]:
+            if record.id in queued:
+                continue
             try:
                 self._reattach_unlaunched(record)
             except Exception as error:  # one run's trouble never stops the others
@@ -170,6 +177,20 @@ class ReattachMixin(ManagerBase):
                 # process, which reads its output and settles it from what it left.
                 rows.claim_process(self.db, record.id, owner.pid, owner.start_time, owner.host)
                 return
+        marker = record.config.get(queue_rows.QUEUE_KEY)
+        if (
+            isinstance(marker, dict)
+            and record.stop_requested_at is None
+            and queue_rows.requeue(self.db, record.id, owner, marker)
+        ):
+            # Claimed from the queue, and its claimer died before starting anything: it
+            # goes back to the head of its device's queue (never lost, never doubled).
+            logger.warning(
+                "run %s: its claimer%s ended before starting it: queued again",
+                record.id,
+                f" (pid {owner.pid})" if owner is not None else "",
+            )
+            return
         launcher = f" (pid {owner.pid})" if owner is not None else ""
         if record.stop_requested_at is not None:
             status, reason = RunStatus.STOPPED, "stopped by the user before it started"

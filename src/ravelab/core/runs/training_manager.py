@@ -6,7 +6,9 @@ failed ("process lost"), so no run ever stays falsely ``running``.
 
 The class is assembled from parts, one module each, all sharing ``ManagerBase``'s state:
 
-- ``manager_launch``: ``start_training`` (a new run's row, folder and processes);
+- ``manager_launch``: ``start_training`` (a new run's row, folder and processes) and
+  ``start_claimed`` (a run the queue claimed); ``queue_training`` is here, over
+  ``ravelab.core.operations.queue``;
 - ``manager_resume``: ``resume_training`` (a claimed row, the previous attempt set aside);
 - ``manager_stop``: ``stop_training`` and what a stop would lose;
 - ``manager_reattach``: re-attaching at creation (follow, adopt, or settle each run);
@@ -155,6 +157,25 @@ class TrainingManager(LaunchMixin, ResumeMixin, StopMixin, ReattachMixin, Record
         result = self.get_experiment(experiment_id)
         assert result is not None
         return result
+
+    def queue_training(
+        self,
+        config: Mapping[str, Any],
+        *,
+        then_export: str | None = None,
+        start_if_free: bool = True,
+    ) -> int:
+        """Validate ``config`` and queue the run on its device (``gpu``: a GPU or the CPU);
+        the experiment id (status ``queued``). It starts when the run before it on that
+        device ends, however it ends; with ``start_if_free`` at once if the device is free.
+        ``then_export`` (``best``/``latest``) exports that checkpoint once it completes.
+
+        Raises:
+            ConfigError: a bad value, or a SLURM run (SLURM queues it itself).
+        """
+        from ravelab.core.operations.queue import queue_training
+
+        return queue_training(self, config, then_export=then_export, start_if_free=start_if_free)
 
     def refresh(self, experiment_id: int) -> None:
         """Catch up once with what a run wrote (for one-shot readers such as the CLI)."""
