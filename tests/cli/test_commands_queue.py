@@ -48,7 +48,7 @@ def test_train_queue_list_move_remove(
 
     code, out, _ = cli("queue")
     lines = out.splitlines()
-    assert lines[0].split() == ["DEVICE", "POS", "ID", "NAME", "QUEUED", "THEN", "EXPORT", "WAITS", "FOR"]  # fmt: skip
+    assert lines[0].split() == "DEVICE POS ID NAME QUEUED THEN EXPORT WAITS FOR".split()
     assert lines[2].split()[:4] == ["cpu", "1", "2", "second"] and "best" in lines[2]
     assert lines[3].split()[:4] == ["cpu", "2", "3", "third"]
     assert "run 2 'second' (ahead in the queue)" in lines[3]
@@ -61,7 +61,8 @@ def test_train_queue_list_move_remove(
     assert cli("queue", "move", "third", "--top")[1] == "run 3 'third' is now queued (1st on cpu)\n"
     assert cli("queue", "move", "3", "9")[1] == "run 3 'third' is now queued (2nd on cpu)\n"
     code, _, err = cli("queue", "move", "3")
-    assert (code, err) == (ExitCode.INVALID, "ravelab: error: give either a POSITION (1 = next to start) or --top\n")  # fmt: skip
+    assert code == ExitCode.INVALID
+    assert err == "ravelab: error: give either a POSITION (1 = next to start) or --top\n"
     code, _, err = cli("queue", "remove", "first")
     assert code == ExitCode.NOT_FOUND
     assert err == (
@@ -70,8 +71,14 @@ def test_train_queue_list_move_remove(
     )
     code, _, err = _train(cli, "cluster", "--queue", "--executor", "slurm")
     assert code == ExitCode.INVALID and "slurm's own queue" in err
-    for name in ("second", "third"):
-        code, out, _ = cli("queue", "remove", name)
-        assert code == 0 and "(it never started)" in out
-    assert [run["name"] for run in json.loads(cli("list", "--json")[1])] == ["first"]
+    code, out, _ = cli("queue", "remove", "third")
+    assert code == 0 and out == "removed queued run 3 'third' (it never started)\n"
+    assert cli("stop", "second")[0] == 0  # stopped while queued: ended, kept
+    runs = {run["name"]: run for run in json.loads(cli("list", "--json")[1])}
+    assert sorted(runs) == ["first", "second"]
+    assert (runs["second"]["status"], runs["second"]["reason"]) == (
+        "stopped",
+        "stopped while queued: it never started",
+    )
+    assert cli("queue", "--json")[1] == "[]\n"
     assert cli("stop", "first")[0] == 0

@@ -35,7 +35,9 @@ _STEPS = 40
 
 
 def _attempts(db: Database, experiment_id: int) -> int:
-    row = db.query_one("SELECT COUNT(*) FROM run_attempts WHERE experiment_id = ?", (experiment_id,))
+    row = db.query_one(
+        "SELECT COUNT(*) FROM run_attempts WHERE experiment_id = ?", (experiment_id,)
+    )
     assert row is not None
     return int(row[0])
 
@@ -77,9 +79,7 @@ def test_a_train_queue_command_killed_after_its_claim_leaves_the_run_queued(
 
     # The next command re-attaches: the run goes back to the head of its queue.
     listed = json.loads(ravelab_ok(db_path, env, "queue", "--json").stdout)
-    assert [(e["experiment_id"], e["rank"], e["device"]) for e in listed] == [
-        (record.id, 1, "cpu")
-    ]
+    assert [(e["experiment_id"], e["rank"], e["device"]) for e in listed] == [(record.id, 1, "cpu")]
     assert rows.get_experiment(db, record.id).status == "queued"
     # The warden starts it, follows it to its end, and exits.
     assert _run_warden(db_path, env).wait(timeout=120) == 0

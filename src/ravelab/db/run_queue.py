@@ -40,6 +40,9 @@ _LOCAL_SQL = (
 QUEUE_KEY = "queue"
 
 
+_WITHDRAWN = "stopped while queued: it never started"
+
+
 @dataclass(frozen=True)
 class QueuedRow:
     """One queued run as stored: ``position`` orders a device's queue (gaps allowed)."""
@@ -139,6 +142,23 @@ def remove(db: Database, experiment_id: int) -> bool:
     return cursor.rowcount > 0
 
 
+def withdraw(db: Database, experiment_id: int) -> bool:
+    """Stop a queued run before it started: out of the queue, its row ended ``stopped``
+    (kept, unlike ``remove``); False when it is not queued."""
+    now = utc_now()
+    with db.atomic():
+        cursor = db.execute("DELETE FROM run_queue WHERE experiment_id = ?", (experiment_id,))
+        if cursor.rowcount == 0:
+            return False
+        db.execute(
+            f"UPDATE experiments SET status = '{RunStatus.STOPPED}', reason = ?, "
+            "stop_requested_at = ?, ended_at = ?, completed_at = ? "
+            "WHERE id = ? AND ended_at IS NULL",
+            (_WITHDRAWN, now, now, now, experiment_id),
+        )
+    return True
+
+
 def settle_withdrawn(db: Database, device: str) -> list[int]:
     """Take out of ``device``'s queue the runs that ended or were asked to stop while
     queued (they never start); stopped ones are settled ``stopped``. Their ids."""
@@ -156,9 +176,9 @@ def settle_withdrawn(db: Database, device: str) -> list[int]:
             if not ended:
                 db.execute(
                     f"UPDATE experiments SET status = '{RunStatus.STOPPED}', "
-                    "reason = 'stopped while queued: it never started', ended_at = ?, "
-                    "completed_at = ? WHERE id = ? AND ended_at IS NULL",
-                    (now, now, experiment_id),
+                    "reason = ?, ended_at = ?, completed_at = ? "
+                    "WHERE id = ? AND ended_at IS NULL",
+                    (_WITHDRAWN, now, now, experiment_id),
                 )
             db.execute("DELETE FROM run_queue WHERE experiment_id = ?", (experiment_id,))
             gone.append(int(experiment_id))

@@ -17,6 +17,7 @@ from ravelab.core.runs.process_identity import HOST
 from ravelab.core.runs.run_files import ExitRecord
 from ravelab.db import ExperimentRecord, artifacts
 from ravelab.db import experiments as rows
+from ravelab.db import run_queue as queue_rows
 from ravelab.db.experiments import utc_now
 from ravelab.db.vocabulary import RunStatus
 
@@ -57,6 +58,8 @@ class StopMixin(ManagerBase):
                 Path(record.run_dir), handle_of(record)
             )
             return True
+        if queue_rows.withdraw(self.db, experiment_id):
+            return True  # it was queued: it never started, so it ends here
         if self._ended_unsettled(record):
             # The trainer ended before this stop (its supervisor wrote exit.json): marking
             # the row would call a completed or failed run stopped. Settle it instead.
