@@ -416,7 +416,7 @@ def cmd_list(ctx: Context) -> int:
                 local_time(record.started_at),
                 duration(lifetime.run_seconds(record)),
                 ", ".join(record.tags)[:30],
-                (record.reason or "")[:60],
+                "" if record.id in places else (record.reason or "")[:60],
             )
         )
     headers = (
@@ -467,7 +467,7 @@ def cmd_show(ctx: Context) -> int:
     lines = [
         f"experiment {record.id} '{record.name}'",
         f"  status      {_status_text(record, places)}"
-        + (f" ({record.reason})" if record.reason else "")
+        + (f" ({record.reason})" if record.reason and record.id not in places else "")
         + (f", waiting for {places[record.id].waits_for}" if record.id in places else ""),
         f"  health      {record.health}"
         + (f": {record.health_detail}" if record.health_detail else ""),

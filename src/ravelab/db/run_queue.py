@@ -55,6 +55,34 @@ class QueuedRow:
     then_export: str | None
 
 
+def _ordinal(number: int) -> str:
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
+
+
+def place_text(rank: int, device: str) -> str:
+    """A queued run's place in words: ``2nd on cuda:0``."""
+    return f"{_ordinal(rank)} on {device}"
+
+
+def _relabel(db: Database, device: str) -> None:
+    """Write each queued run's place on ``device`` as its reason (``2nd on cuda:0``), the
+    way a SLURM run shows SLURM's reason while queued: every front end shows it as is.
+    Called inside each transaction that changes the queue."""
+    rows = db.query(
+        "SELECT experiment_id FROM run_queue WHERE device = ? "
+        "ORDER BY position, queued_at, experiment_id",
+        (device,),
+    )
+    for rank, (experiment_id,) in enumerate(rows, start=1):
+        db.execute(
+            "UPDATE experiments SET reason = ? WHERE id = ? AND ended_at IS NULL "
+            f"AND status = '{RunStatus.QUEUED}' AND reason IS NOT ?",
+            (place_text(rank, device), experiment_id, place_text(rank, device)),
+        )
+
+
 def enqueue(db: Database, experiment_id: int, device: str, then_export: str | None) -> int:
     """Put a row at the end of ``device``'s queue; its stored position."""
     with db.atomic():
@@ -67,6 +95,7 @@ def enqueue(db: Database, experiment_id: int, device: str, then_export: str | No
             "VALUES (?, ?, ?, ?, ?)",
             (experiment_id, device, position, utc_now(), then_export),
         )
+        _relabel(db, device)
     return position
 
 
@@ -128,18 +157,24 @@ def move(db: Database, experiment_id: int, position: int) -> bool:
         order.insert(index, experiment_id)
         for place, queued in enumerate(order, start=1):
             db.execute("UPDATE run_queue SET position = ? WHERE experiment_id = ?", (place, queued))
+        _relabel(db, device)
     return True
 
 
 def remove(db: Database, experiment_id: int) -> bool:
     """Delete a queued run's row (it never started: nothing else to delete); False when
     it is not queued (started meanwhile, or unknown). Its queue row goes with it."""
-    cursor = db.execute(
-        "DELETE FROM experiments WHERE id = ? AND pid IS NULL AND job_id IS NULL "
-        "AND ended_at IS NULL AND id IN (SELECT experiment_id FROM run_queue)",
-        (experiment_id,),
-    )
-    return cursor.rowcount > 0
+    with db.atomic():
+        row = db.query_one("SELECT device FROM run_queue WHERE experiment_id = ?", (experiment_id,))
+        cursor = db.execute(
+            "DELETE FROM experiments WHERE id = ? AND pid IS NULL AND job_id IS NULL "
+            "AND ended_at IS NULL AND id IN (SELECT experiment_id FROM run_queue)",
+            (experiment_id,),
+        )
+        if cursor.rowcount == 0 or row is None:
+            return False
+        _relabel(db, str(row[0]))
+    return True
 
 
 def withdraw(db: Database, experiment_id: int) -> bool:
@@ -147,15 +182,17 @@ def withdraw(db: Database, experiment_id: int) -> bool:
     (kept, unlike ``remove``); False when it is not queued."""
     now = utc_now()
     with db.atomic():
-        cursor = db.execute("DELETE FROM run_queue WHERE experiment_id = ?", (experiment_id,))
-        if cursor.rowcount == 0:
+        row = db.query_one("SELECT device FROM run_queue WHERE experiment_id = ?", (experiment_id,))
+        if row is None:
             return False
+        db.execute("DELETE FROM run_queue WHERE experiment_id = ?", (experiment_id,))
         db.execute(
             f"UPDATE experiments SET status = '{RunStatus.STOPPED}', reason = ?, "
             "stop_requested_at = ?, ended_at = ?, completed_at = ? "
             "WHERE id = ? AND ended_at IS NULL",
             (_WITHDRAWN, now, now, now, experiment_id),
         )
+        _relabel(db, str(row[0]))
     return True
 
 
@@ -182,6 +219,8 @@ def settle_withdrawn(db: Database, device: str) -> list[int]:
                 )
             db.execute("DELETE FROM run_queue WHERE experiment_id = ?", (experiment_id,))
             gone.append(int(experiment_id))
+        if gone:
+            _relabel(db, device)
     return gone
 
 
@@ -212,6 +251,7 @@ def claim_head(db: Database, device: str, owner: LaunchOwner) -> int | None:
             "UPDATE run_attempts SET started_at = ? WHERE experiment_id = ? AND ended_at IS NULL",
             (now, experiment_id),
         )
+        _relabel(db, device)
     return experiment_id
 
 
@@ -251,6 +291,7 @@ def requeue(
                 queue.get("then_export"),
             ),
         )
+        _relabel(db, device)
     return True
 
 

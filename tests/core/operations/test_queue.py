@@ -68,6 +68,11 @@ def test_queued_runs_wait_for_their_device_and_start_in_the_order_asked(
     assert queue.move(db, fourth, 1).label == "queued (1st on cpu)"
     queue.remove(db, second)
     assert rows.get_experiment(db, second) is None
+    # Each queued run's place is its reason, as the front ends show it.
+    assert [rows.get_experiment(db, i).reason for i in (fourth, third)] == [
+        "1st on cpu",
+        "2nd on cpu",
+    ]
     with pytest.raises(NotFoundError, match="not queued"):
         queue.remove(db, first)
     with pytest.raises(ConfigError, match="position"):

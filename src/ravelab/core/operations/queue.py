@@ -85,7 +85,7 @@ class QueueEntry:
     @property
     def label(self) -> str:
         """``queued (2nd on cuda:0)``."""
-        return f"queued ({ordinal(self.rank)} on {self.device})"
+        return f"queued ({queue_rows.place_text(self.rank, self.device)})"
 
     def as_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "label": self.label}
