@@ -95,8 +95,18 @@ def enqueue(db: Database, experiment_id: int, device: str, then_export: str | No
             "VALUES (?, ?, ?, ?, ?)",
             (experiment_id, device, position, utc_now(), then_export),
         )
+        _not_started(db, experiment_id)
         _relabel(db, device)
     return position
+
+
+def _not_started(db: Database, experiment_id: int) -> None:
+    """A queued run has not started: no start time and no attempt (its duration is
+    unknown, not the time it waited); the claim gives it both."""
+    db.execute("UPDATE experiments SET started_at = NULL WHERE id = ?", (experiment_id,))
+    db.execute(
+        "DELETE FROM run_attempts WHERE experiment_id = ? AND ended_at IS NULL", (experiment_id,)
+    )
 
 
 def list_queue(db: Database, device: str | None = None) -> list[QueuedRow]:
@@ -246,10 +256,11 @@ def claim_head(db: Database, device: str, owner: LaunchOwner) -> int | None:
             "launch_lease_until = ? WHERE id = ?",
             (now, owner.pid, owner.start_time, owner.host, owner.lease_until, experiment_id),
         )
-        # The first attempt began when the run was queued: its time counts from now.
+        # Its first attempt begins now (a queued run has none).
         db.execute(
-            "UPDATE run_attempts SET started_at = ? WHERE experiment_id = ? AND ended_at IS NULL",
-            (now, experiment_id),
+            "INSERT INTO run_attempts(experiment_id, attempt, started_at) "
+            "SELECT ?, COALESCE(MAX(attempt), 0) + 1, ? FROM run_attempts WHERE experiment_id = ?",
+            (experiment_id, now, experiment_id),
         )
         _relabel(db, device)
     return experiment_id
@@ -291,6 +302,7 @@ def requeue(
                 queue.get("then_export"),
             ),
         )
+        _not_started(db, experiment_id)
         _relabel(db, device)
     return True
 

@@ -106,11 +106,26 @@ def display_status(experiment: ExperimentRecord) -> str:
 
 def status_text(experiment: ExperimentRecord) -> str:
     """The status as the table and the details show it: ``running · stopping at
-    checkpoint`` while a stop at the next checkpoint is pending."""
+    checkpoint`` while a stop at the next checkpoint is pending, ``queued (2nd on
+    cuda:0)`` for a run waiting in the queue (its place is its reason)."""
     status = display_status(experiment)
     if status == RunStatus.RUNNING and experiment.progress.stopping_at_checkpoint:
         return f"{status} · stopping at checkpoint"
+    if is_waiting_in_queue(experiment) and experiment.reason:
+        return f"{status} ({experiment.reason})"  # its place: queued (2nd on cuda:0)
     return status
+
+
+def is_waiting_in_queue(experiment: ExperimentRecord) -> bool:
+    """Whether a run waits in ravelab's queue for its device (never started: no folder,
+    no process; a SLURM run queued by SLURM has both)."""
+    return (
+        experiment.status == RunStatus.QUEUED
+        and experiment.ended_at is None
+        and experiment.run_dir is None
+        and experiment.pid is None
+        and experiment.job_id is None
+    )
 
 
 def trained_seconds(experiment: ExperimentRecord) -> float | None:

@@ -13,6 +13,10 @@ intervals, each with RAVE's default) and ``ConfirmationPage`` (a summary and the
 computer / SLURM cluster" with the job's resources. Invalid input keeps Next disabled, with the
 reason next to the field; all checks are the core's (``check_name``,
 ``validate_training_config``, ``rave_configs``).
+
+Besides "Start training", the last page offers "Add to queue": the run then waits for its
+device (``TrainingManager.queue_training``; it starts at once when the device is free);
+``queue_requested`` tells the caller which button finished the wizard.
 """
 
 from __future__ import annotations
@@ -83,7 +87,44 @@ class NewTrainingWizard(QWizard):
         self.confirm_page = ConfirmationPage(self)
         for page in (self.dataset_page, self.config_page, self.params_page, self.confirm_page):
             self.addPage(page)
+        #: Whether "Add to queue" (not "Start training") finished the wizard.
+        self.queue_requested = False
+        self.setOption(QWizard.WizardOption.HaveCustomButton1, True)
+        self.setButtonText(QWizard.WizardButton.CustomButton1, "Add to queue")
+        queue_button = self.button(QWizard.WizardButton.CustomButton1)
+        queue_button.setToolTip(
+            "Wait for the device and start when the run before it there ends (at once "
+            "when the device is free), with no app open"
+        )
+        self.customButtonClicked.connect(self._on_custom_button)
+        self.currentIdChanged.connect(lambda _id: self.update_queue_button())
+        self.confirm_page.completeChanged.connect(self.update_queue_button)
+        self.update_queue_button()
         self.finished.connect(lambda _result: self.runner.shutdown())
+
+    def update_queue_button(self) -> None:
+        """ "Add to queue" only on the last page, enabled when the run could start there
+        and it runs on this computer (a SLURM run waits in SLURM's own queue)."""
+        button = self.button(QWizard.WizardButton.CustomButton1)
+        on_confirm = self.currentPage() is self.confirm_page
+        button.setVisible(on_confirm)
+        button.setEnabled(
+            on_confirm and self.confirm_page.isComplete() and self.params_page.executor != SLURM
+        )
+
+    def _on_custom_button(self, which: int) -> None:
+        if which != QWizard.WizardButton.CustomButton1.value:
+            return
+        self.add_to_queue()
+
+    def add_to_queue(self) -> bool:
+        """Finish the wizard asking for the run to be queued; False when it cannot be."""
+        self.update_queue_button()
+        if not self.button(QWizard.WizardButton.CustomButton1).isEnabled():
+            return False
+        self.queue_requested = True
+        self.accept()
+        return True
 
     def overrides(self) -> list[str]:
         """The gin overrides typed on the parameters page."""

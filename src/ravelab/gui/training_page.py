@@ -65,6 +65,7 @@ from ravelab.gui.metrics_plot import MetricsPlot
 from ravelab.gui.new_training_wizard import NewTrainingWizard
 from ravelab.gui.progress_delegate import ProgressDelegate
 from ravelab.gui.qt_bridge import RunBridge
+from ravelab.gui.queue_actions import QueueActions
 from ravelab.gui.run_details import RunDetails
 from ravelab.gui.run_dialogs import CompareDialog, ExportDialog
 from ravelab.gui.run_lifetime_actions import RunLifetimeActions
@@ -76,7 +77,7 @@ COLUMN_WIDTHS = {
     Column.NAME: 170,
     Column.DATASET: 110,
     Column.CONFIG: 150,
-    Column.STATUS: 110,
+    Column.STATUS: 165,  # room for "queued (2nd on cuda:0)"
     Column.PROGRESS: 230,
     Column.SPEED: 90,
     Column.ETA: 80,
@@ -103,7 +104,7 @@ def _best_validations(manager: TrainingManager, ids: list[int]) -> dict[int, flo
     return best
 
 
-class TrainingPage(RunLifetimeActions, QWidget):
+class TrainingPage(RunLifetimeActions, QueueActions, QWidget):
     """The runs of the current project, live.
 
     Args:
@@ -522,6 +523,7 @@ class TrainingPage(RunLifetimeActions, QWidget):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.open_action)
+        self.add_queue_actions(menu)
         return menu
 
     # -- live updates (from the bridge, on the GUI thread) -------------------------------------
@@ -620,13 +622,18 @@ class TrainingPage(RunLifetimeActions, QWidget):
             wizard.deleteLater()
 
     def start_from_wizard(self, wizard: NewTrainingWizard) -> int | None:
-        """Start the run a finished wizard describes; errors are shown in a dialog."""
-        return self.start_training(wizard.get_config())
+        """Start (or queue: "Add to queue") the run a finished wizard describes; errors
+        are shown in a dialog."""
+        return self.start_training(wizard.get_config(), queue=wizard.queue_requested)
 
-    def start_training(self, config: Mapping[str, Any]) -> int | None:
-        """``manager.start_training(config)``, its row selected; None (and a dialog) on error."""
+    def start_training(self, config: Mapping[str, Any], *, queue: bool = False) -> int | None:
+        """``manager.start_training(config)`` (``queue_training`` with ``queue``), its row
+        selected; None (and a dialog) on error."""
         try:
-            experiment_id = self.manager.start_training(config)
+            if queue:
+                experiment_id = self.manager.queue_training(config)
+            else:
+                experiment_id = self.manager.start_training(config)
         except (RavelabError, DatabaseError, OSError) as error:
             QMessageBox.critical(self, "The training could not start", str(error))
             return None

@@ -1,5 +1,6 @@
 """The wizard's last page, ``ConfirmationPage``: a summary and the exact ``rave train``
-command, and a way to locate ``rave`` when it is not found."""
+command, what "Add to queue" would do on the run's device, and a way to locate ``rave``
+when it is not found."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ravelab.core.errors import RavelabError
+from ravelab.core.operations.queue import device_summary
 from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import (
     build_train_argv,
@@ -64,6 +66,7 @@ class ConfirmationPage(QWizardPage):
         self.copy_button = QPushButton("Copy command")
         self.copy_button.clicked.connect(self.copy_command)
         self.out_note = hint_label("")
+        self.queue_note = hint_label("")
         self.reason = error_label()
         self.rave_button = QPushButton("Locate rave...")
         self.rave_button.setToolTip("Choose the `rave` executable of your RAVE installation")
@@ -84,6 +87,7 @@ class ConfirmationPage(QWizardPage):
         layout.addLayout(command_row)
         layout.addWidget(self.command)
         layout.addWidget(self.out_note)
+        layout.addWidget(self.queue_note)
         layout.addLayout(problems)
         layout.addStretch(1)
 
@@ -119,6 +123,7 @@ class ConfirmationPage(QWizardPage):
             "it starts."
         )
         self.summary.setText(self._summary(config))
+        self.queue_note.setText(self._queue_text(spec.gpu if spec is not None else None, config))
         if self._problem is None and rave_problem is not None:
             self._problem = (
                 f"{rave_problem.split(';')[0]}. Locate your `rave` executable to start the run."
@@ -127,6 +132,17 @@ class ConfirmationPage(QWizardPage):
         self.reason.setText(self._problem or "")
         self.copy_button.setEnabled(spec is not None)
         self.completeChanged.emit()
+
+    def _queue_text(self, gpu: int | None, config: dict[str, Any]) -> str:
+        """What "Add to queue" would do: the device's run and queue now."""
+        if config.get("executor") == SLURM:
+            return "A SLURM run waits in SLURM's own queue: start it, SLURM schedules it."
+        if gpu is None:
+            return ""
+        try:
+            return f"Add to queue: {device_summary(self._wizard.db, gpu)}"
+        except DatabaseError as error:
+            return f"The queue cannot be read: {error}"
 
     def _summary(self, config: dict[str, Any]) -> str:
         wizard = self._wizard

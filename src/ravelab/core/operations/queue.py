@@ -180,6 +180,19 @@ def list_queue(db: Database) -> list[QueueEntry]:
     return entries
 
 
+def device_summary(db: Database, gpu: int) -> str:
+    """What "Add to queue" would do on the device ``gpu`` names, in one sentence."""
+    device = device_of(gpu)
+    holder = queue_rows.device_holder(db, device)
+    waiting = len(queue_rows.list_queue(db, device))
+    if holder is None and waiting == 0:
+        return f"{device} is free: a queued run starts at once."
+    busy = f"run {holder[0]} '{holder[1]}' uses {device}" if holder else f"{device} is free"
+    ahead = f", {waiting} queued before it" if waiting else ""
+    place = queue_rows.place_text(waiting + 1, device)
+    return f"{busy}{ahead}: added to the queue, this run would be {place}."
+
+
 def queue_positions(db: Database) -> dict[int, QueueEntry]:
     """Each queued run's entry, by experiment id (for ``list`` and the app)."""
     return {entry.experiment_id: entry for entry in list_queue(db)}
