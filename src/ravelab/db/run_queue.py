@@ -356,3 +356,14 @@ def pending_then_exports(db: Database) -> list[int]:
         "AND json_type(config, '$.then_export_job') IS NULL ORDER BY id"
     )
     return [int(row[0]) for row in rows]
+
+
+def chained_export_running(db: Database) -> bool:
+    """Whether a chained export job has not ended yet (the warden stays to follow it,
+    so its model is recorded with no app open)."""
+    row = db.query_one(
+        "SELECT EXISTS (SELECT 1 FROM jobs j JOIN experiments e ON e.id = j.experiment_id "
+        "WHERE j.ended_at IS NULL AND j.kind = 'export' AND json_valid(e.config) "
+        "AND json_extract(e.config, '$.then_export_job') = j.id)"
+    )
+    return bool(row is not None and row[0])

@@ -305,4 +305,9 @@ class QueueDuty:
         start_chained_exports(context.manager)
 
     def busy(self, context: WardenContext) -> bool:
-        return bool(queue_rows.devices(context.db) or queue_rows.pending_then_exports(context.db))
+        db = context.db
+        return bool(
+            queue_rows.devices(db)
+            or queue_rows.pending_then_exports(db)
+            or queue_rows.chained_export_running(db)
+        )
