@@ -293,6 +293,12 @@ def cmd_train(ctx: Context) -> int:
         ctx.out.write(
             f"queued run {experiment_id} '{args.name}': {place}{waits}\n"
             "`ravelab queue` lists the queue; it starts with no app or command open\n"
+            + (
+                f"it has not started: follow it with `ravelab logs {experiment_id} --follow` "
+                "once it runs\n"
+                if args.follow
+                else ""
+            )
         )
     else:
         ctx.out.write(

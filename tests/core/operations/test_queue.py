@@ -196,3 +196,23 @@ def test_ordinals_and_devices() -> None:
         "cuda:0",
         "cuda:3",
     )
+
+
+def test_a_start_that_raises_before_making_anything_puts_the_run_back_first(
+    db: Database, make_manager: Any, dataset_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = make_manager(follow=False)
+    ids = [
+        manager.queue_training(run_config(dataset_id, f"b{i}"), start_if_free=False)
+        for i in range(2)
+    ]
+
+    def broken(experiment_id: int) -> bool:
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(manager, "start_claimed", broken)
+    with pytest.raises(RuntimeError, match="disk went away"):
+        queue.start_next(manager)
+    assert [e.experiment_id for e in queue.list_queue(db)] == ids  # first again, not lost
+    record = rows.get_experiment(db, ids[0])
+    assert (record.status, record.reason, record.started_at) == ("queued", "1st on cpu", None)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ravelab.core import datasets as core_datasets
 from ravelab.core.errors import ConfigError, NotFoundError, RavelabError
 from ravelab.core.operations.events import EventKind, record_event
+from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import validate_training_config
 from ravelab.core.runs.launch_owner import this_launcher
 from ravelab.core.runs.manager_launch import check_then_export
@@ -115,6 +116,11 @@ def queue_training(
             "--queue (it is submitted at once)"
         )
     device = device_of(spec.gpu)
+    # Found now (a missing rave is said at once) and kept, with the runs folder, so the
+    # warden starts the run with what this caller would have used (its --rave, its
+    # runs folder), whatever its own environment says.
+    rave = find_rave(manager.rave, db)
+    runs_dir = str(manager._runs_dir_for(spec))
     stored = spec.as_config()
     if then_export is not None:
         stored["then_export"] = check_then_export(then_export)
@@ -129,6 +135,8 @@ def queue_training(
                 "device": device,
                 "queued_at": rows.utc_now(),
                 "then_export": stored.get("then_export"),
+                "rave": rave,
+                "runs_dir": runs_dir,
             }
             experiment_id = rows.insert_experiment(
                 db,
@@ -250,7 +258,12 @@ def start_next(
             if claimed is None:
                 break
             fault_point(FAULT_ENV, "after-claim")
-            if not manager.start_claimed(claimed):
+            try:
+                ok = manager.start_claimed(claimed)
+            except BaseException:
+                _put_back_if_untouched(db, claimed)
+                raise
+            if not ok:
                 continue  # failed with its reason: the next one may start
             started.append(claimed)
             if claimed == quiet:
@@ -266,6 +279,20 @@ def start_next(
             )
             break
     return started
+
+
+def _put_back_if_untouched(db: Database, experiment_id: int) -> None:
+    """A start that raised before making anything (no folder, no process): the run goes
+    back to the head of its queue rather than wait, claimed, for this process to end.
+    One that made its folder is left to re-attach (its process may have started)."""
+    record = rows.get_experiment(db, experiment_id)
+    marker = record.config.get(QUEUE_KEY) if record is not None else None
+    if record is None or record.run_dir is not None or not isinstance(marker, dict):
+        return
+    try:
+        queue_rows.requeue(db, experiment_id, rows.launch_owner(db, experiment_id), marker)
+    except Exception:  # the caller's error is the one to report
+        logger.exception("run %s could not be put back in the queue", experiment_id)
 
 
 def start_chained_exports(manager: TrainingManager) -> list[int]:

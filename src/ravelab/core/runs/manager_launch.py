@@ -111,11 +111,17 @@ class LaunchMixin(ManagerBase):
         if record is None or record.ended_at is not None or record.pid is not None:
             return False
         stored = dict(record.config)
+        marker = stored.get(queue_rows.QUEUE_KEY)
+        kept = marker if isinstance(marker, dict) else {}
         try:
             spec = self._checked_again(stored)
             executor = self._executor_named(spec.executor)
-            runs_dir = self._runs_dir_for(spec)
-            rave = find_rave(self.rave, self.db)
+            # The rave and runs folder of whoever queued it, when it said.
+            kept_runs = kept.get("runs_dir")
+            runs_dir = Path(kept_runs) if isinstance(kept_runs, str) and kept_runs else None
+            runs_dir = runs_dir or self._runs_dir_for(spec)
+            kept_rave = kept.get("rave")
+            rave = find_rave(kept_rave if isinstance(kept_rave, str) else self.rave, self.db)
         except RavelabError as error:
             self._fail_unlaunched(experiment_id, f"could not start from the queue: {error}")
             return False
