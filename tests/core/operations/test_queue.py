@@ -97,7 +97,9 @@ def test_queued_runs_wait_for_their_device_and_start_in_the_order_asked(
     assert _ended(db, third).status == "completed"
     loop.step()
     assert not duty.busy(loop.context())
-    events = db.query("SELECT key, experiment_id FROM events ORDER BY id")
+    events = db.query(
+        "SELECT key, experiment_id FROM events WHERE kind = 'queue_started' ORDER BY id"
+    )
     assert [tuple(e) for e in events] == [
         (f"queue_started:run:{fourth}", fourth),
         (f"queue_started:run:{third}", third),

@@ -62,5 +62,5 @@ def test_the_next_command_after_a_reboot_resumes_the_queue_and_its_export(
     wait_until(lambda: not warden.warden_alive(db.path), timeout=120, what="the warden to exit")
     assert job_rows.get_job(db, job.id).status == "completed"  # followed to its end
     assert queue_rows.list_queue(db) == []
-    events = [row[0] for row in db.query("SELECT key FROM events")]
+    events = [row[0] for row in db.query("SELECT key FROM events WHERE kind = 'queue_started'")]
     assert events == [f"queue_started:run:{queued}"]
