@@ -87,6 +87,33 @@ def test_a_train_queue_command_killed_after_its_claim_leaves_the_run_queued(
     assert queue_rows.list_queue(db) == []
 
 
+def test_a_train_queue_command_killed_after_starting_the_run_is_adopted_not_requeued(
+    db: Database, db_path: Path, dataset_id: int, rave_double: Path, tmp_path: Path
+) -> None:
+    env = cli_env(rave_double, FAKE_RAVE_STEP_LINES=str(_STEPS))
+    gate = tmp_path / "gate"
+    proc = start_command(
+        train_args(db_path, "launched", "--queue"),
+        {**env, **gate_env(gate, "RAVELAB_FAULT_LAUNCH", "after-launch")},
+        output=False,
+    )
+    wait_reached(gate, proc)  # the run's supervisor started; not recorded yet
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    (record,) = rows.list_experiments(db)
+    assert (record.status, record.pid) == ("running", None) and record.run_dir is not None
+
+    # Re-attaching adopts the running (or ended) run: it never goes back to the queue.
+    ravelab_ok(db_path, env, "list")
+    assert queue_rows.list_queue(db) == []
+    wait_until(
+        lambda: (ravelab_ok(db_path, env, "list"), rows.get_experiment(db, record.id).ended_at)[1],
+        timeout=120,
+        what="the adopted run to end",
+    )
+    _assert_started_once(db, record.id, tmp_path / "runs")
+
+
 def test_the_warden_killed_after_its_claim_loses_and_doubles_nothing(
     db: Database,
     db_path: Path,
