@@ -106,6 +106,18 @@ def test_add_to_queue_and_the_queued_rows_in_the_training_list(
     assert rows.get_experiment(db, second) is None
     page.select_experiment(busy)
     assert "Remove from the queue..." not in [a.text() for a in page.context_menu().actions()]
-    for queued in (third, first):
-        page.select_experiment(queued)
-        assert page.remove_selected_from_queue(confirm=False)
+    page.select_experiment(third)
+    assert page.remove_selected_from_queue(confirm=False)
+    # Stopped while queued: it ends, kept, and the question says what that means.
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda _parent, _title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.Yes,
+    )
+    page.select_experiment(first)
+    assert page.stop_selected()
+    assert "waits in the queue and never started" in asked[0] and "RAVE" not in asked[0]
+    record = rows.get_experiment(db, first)
+    assert (record.status, record.reason) == ("stopped", "stopped while queued: it never started")
+    assert record.ended_at is not None

@@ -58,6 +58,7 @@ from ravelab.gui.experiments_model import (
     ExperimentsFilterProxy,
     ExperimentsModel,
     display_status,
+    is_waiting_in_queue,
 )
 from ravelab.gui.listen_panel import ListenPanel
 from ravelab.gui.log_viewer import LogViewer
@@ -665,12 +666,16 @@ class TrainingPage(RunLifetimeActions, QueueActions, QWidget):
             )
         else:
             loss = "\n\nNothing is lost now: the last checkpoint is at the current step."
+        text = (
+            "RAVE writes no checkpoint when it is stopped: what it trained since its last "
+            f"checkpoint, saved at each validation{cadence}, is lost.{loss}"
+        )
+        if is_waiting_in_queue(experiment):
+            text = "It waits in the queue and never started: it ends as stopped and is kept."
         answer = QMessageBox.question(
             self,
             "Stop this run?",
-            f"Stop “{experiment.name}”?\n\n"
-            "RAVE writes no checkpoint when it is stopped: what it trained since its last "
-            f"checkpoint, saved at each validation{cadence}, is lost.{loss}",
+            f"Stop “{experiment.name}”?\n\n{text}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
