@@ -209,15 +209,17 @@ def withdraw(db: Database, experiment_id: int) -> bool:
 def settle_withdrawn(db: Database, device: str) -> list[int]:
     """Take out of ``device``'s queue the runs that ended or were asked to stop while
     queued (they never start); stopped ones are settled ``stopped``. Their ids."""
-    gone = []
+    gone: list[int] = []
+    withdrawn = (
+        "SELECT e.id, e.ended_at IS NOT NULL FROM run_queue q "
+        "JOIN experiments e ON e.id = q.experiment_id WHERE q.device = ? AND "
+        f"(e.ended_at IS NOT NULL OR e.stop_requested_at IS NOT NULL "
+        f"OR e.status != '{RunStatus.QUEUED}')"
+    )
+    if not db.query(withdrawn, (device,)):
+        return gone  # read first: the warden asks every second, mostly for nothing
     with db.atomic():
-        rows = db.query(
-            "SELECT e.id, e.ended_at IS NOT NULL FROM run_queue q "
-            "JOIN experiments e ON e.id = q.experiment_id WHERE q.device = ? AND "
-            f"(e.ended_at IS NOT NULL OR e.stop_requested_at IS NOT NULL "
-            f"OR e.status != '{RunStatus.QUEUED}')",
-            (device,),
-        )
+        rows = db.query(withdrawn, (device,))
         now = utc_now()
         for experiment_id, ended in rows:
             if not ended:
@@ -237,6 +239,8 @@ def settle_withdrawn(db: Database, device: str) -> list[int]:
 def claim_head(db: Database, device: str, owner: LaunchOwner) -> int | None:
     """If ``device`` is free, take the head of its queue and make it a run being launched
     by ``owner``; its id, or None (device busy or queue empty). One transaction."""
+    if device_holder(db, device) is not None:
+        return None  # read first (no write lock): decided again inside the transaction
     with db.atomic():
         if device_holder(db, device) is not None:
             return None
