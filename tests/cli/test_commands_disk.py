@@ -66,3 +66,28 @@ def test_bad_values_are_one_line_errors(cli: Any, tmp_path: Path) -> None:
     assert code == 0
     code, out, _ = cli("checkpoints", str(experiment_id))
     assert "the last 3 periodic" in out
+
+
+def test_train_keeps_its_retention_and_warns_when_space_is_short(
+    cli: Any, tmp_path: Path, dataset_dir: Path, monkeypatch: Any
+) -> None:
+    from ravelab.core.operations import disk_space
+
+    code, _, err = cli("dataset", "add", str(dataset_dir), "--name", "d")
+    assert code == 0, err
+    code, out, err = cli(
+        "train", "--dataset", "d", "--name", "r", "--max-steps", "20", "--gpu", "-1",
+        "--keep", "lots",
+    )  # fmt: skip
+    assert code == 4 and "keep 'lots'" in err
+    code, out, _ = cli("list", "--json")
+    assert json.loads(out) == []  # refused before anything was created
+    monkeypatch.setattr(disk_space, "free_bytes", lambda folder: 1000)
+    code, out, err = cli(
+        "train", "--dataset", "d", "--name", "r", "--max-steps", "20", "--gpu", "-1",
+        "--keep", "2", "--follow",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "warning: only 1.0 kB free under" in err
+    code, out, _ = cli("checkpoints", "r")
+    assert "the last 2 periodic" in out

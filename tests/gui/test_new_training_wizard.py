@@ -13,6 +13,7 @@ from ravelab.core.rave.training_config import KNOWN_KEYS, RAVE_DEFAULTS, validat
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
+from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.new_training_wizard import NewTrainingWizard
 from tests.gui.conftest import save_screenshot
 
@@ -209,7 +210,38 @@ def test_the_confirmation_shows_the_exact_command(
     assert "confirm-me" in page.summary.text()
     page.copy_button.click()
     assert QApplication.clipboard().text() == command
+    # RAVE keeps every periodic checkpoint unless told otherwise; the space is shown.
+    assert page.keep_periodic == "all" and "of checkpoints and logs;" in page.disk_note.text()
+    page.keep_box.setValue(3)
+    assert page.keep_periodic == 3 and page.disk_warning.text() == ""
     save_screenshot(wizard, "wizard_confirm.png")
+
+
+def test_the_confirmation_warns_when_the_disk_is_short_and_the_run_keeps_its_choice(
+    qtbot: QtBot,
+    wizard: NewTrainingWizard,
+    manager: TrainingManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.core.operations import checkpoint_retention, disk_space
+    from ravelab.gui.training_page import TrainingPage
+
+    monkeypatch.setattr(disk_space, "free_bytes", lambda folder: 5_000_000)
+    _to_page(qtbot, wizard, wizard.params_page)
+    wizard.params_page.name_edit.setText("kept")
+    _to_page(qtbot, wizard, wizard.confirm_page)
+    page = wizard.confirm_page
+    assert "Disk: only 5.0 MB free" in page.disk_warning.text()
+    assert page.isComplete()  # a warning: the start is never refused on an estimate
+    page.keep_box.setValue(1)
+    training = TrainingPage(manager, AppSignals())
+    qtbot.addWidget(training)
+    run = training.start_from_wizard(wizard)
+    assert run is not None
+    assert checkpoint_retention.effective_keep(manager.db, run) == 1
+    manager.stop_training(run)
+    manager.wait(run, timeout=60)
+    training.cleanup()
 
 
 def test_the_confirmation_refuses_when_rave_is_missing(

@@ -131,10 +131,11 @@ def _list_checkpoints(ctx: Context, experiment_id: int) -> int:
     if ctx.args.json:
         print_json(checkpoints, ctx.out)
         return ExitCode.OK
+    keep = effective_keep(ctx.db, experiment_id)
     if not checkpoints:
         ctx.out.write(
             f"run {experiment_id} has no checkpoint yet: RAVE writes one at each "
-            "validation (every --val-every steps)\n"
+            f"validation (every --val-every steps); it keeps {_keeping(keep)}\n"
         )
         return ExitCode.OK
     rows = [
@@ -150,7 +151,6 @@ def _list_checkpoints(ctx: Context, experiment_id: int) -> int:
     ]
     ctx.out.write(table(("KIND", "VERSION", "STEP", "SIZE", "WRITTEN", "PATH"), rows) + "\n")
     total = sum(int(c["size_bytes"]) for c in checkpoints)
-    keep = effective_keep(ctx.db, experiment_id)
     count = len(checkpoints)
     ctx.out.write(f"{count} checkpoint(s), {human_bytes(total)}; keeps {_keeping(keep)}\n")
     return ExitCode.OK

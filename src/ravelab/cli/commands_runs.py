@@ -117,6 +117,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="once the run completes, export that checkpoint (default: best)",
     )
     train.add_argument(
+        "--keep",
+        metavar="N|all",
+        help="periodic checkpoints (--save-every) the run keeps; best and latest always stay "
+        "(default: the setting keep_periodic_checkpoints, else all)",
+    )
+    train.add_argument(
         "--follow", action="store_true", help="show the log and progress until the run ends"
     )
     train.add_argument("--json", action="store_true", help="print the experiment as JSON")
@@ -243,6 +249,22 @@ def _with_executor(config: dict[str, Any], args: argparse.Namespace) -> dict[str
     return config
 
 
+def _warn_if_short_of_space(ctx: Context, record: ExperimentRecord, runs_dir: Path) -> None:
+    """A warning line when the run's disk may not hold what it will write (never fatal:
+    the figure is an estimate)."""
+    from ravelab.core.operations.checkpoint_retention import effective_keep
+    from ravelab.core.operations.disk_space import check_run_space
+
+    if record.executor != "local":
+        return
+    check = check_run_space(
+        record.config, record.run_dir or runs_dir, effective_keep(ctx.db, record.id)
+    )
+    warning = check.warning()
+    if warning:
+        ctx.err.write(f"warning: {warning}\n")
+
+
 def cmd_train(ctx: Context) -> int:
     from ravelab.cli.follow import follow_run
     from ravelab.core.datasets import resolve_dataset
@@ -277,11 +299,16 @@ def cmd_train(ctx: Context) -> int:
         config = {key: value for key, value in given.items() if value is not None}
     config = _with_executor(config, args)
     if args.queue:
-        experiment_id = manager.queue_training(config, then_export=args.then_export)
+        experiment_id = manager.queue_training(
+            config, then_export=args.then_export, keep_periodic=args.keep
+        )
     else:
-        experiment_id = manager.start_training(config, then_export=args.then_export)
+        experiment_id = manager.start_training(
+            config, then_export=args.then_export, keep_periodic=args.keep
+        )
     record = manager.get_record(experiment_id)
     assert record is not None
+    _warn_if_short_of_space(ctx, record, manager.runs_dir)
     if args.json:
         print_json(_with_queue_place(ctx, manager.get_experiment(experiment_id)), ctx.out)
     elif record.run_dir is None:

@@ -625,16 +625,26 @@ class TrainingPage(RunLifetimeActions, QueueActions, QWidget):
     def start_from_wizard(self, wizard: NewTrainingWizard) -> int | None:
         """Start (or queue: "Add to queue") the run a finished wizard describes; errors
         are shown in a dialog."""
-        return self.start_training(wizard.get_config(), queue=wizard.queue_requested)
+        return self.start_training(
+            wizard.get_config(),
+            queue=wizard.queue_requested,
+            keep_periodic=wizard.confirm_page.keep_periodic,
+        )
 
-    def start_training(self, config: Mapping[str, Any], *, queue: bool = False) -> int | None:
+    def start_training(
+        self,
+        config: Mapping[str, Any],
+        *,
+        queue: bool = False,
+        keep_periodic: int | str | None = None,
+    ) -> int | None:
         """``manager.start_training(config)`` (``queue_training`` with ``queue``), its row
         selected; None (and a dialog) on error."""
         try:
             if queue:
-                experiment_id = self.manager.queue_training(config)
+                experiment_id = self.manager.queue_training(config, keep_periodic=keep_periodic)
             else:
-                experiment_id = self.manager.start_training(config)
+                experiment_id = self.manager.start_training(config, keep_periodic=keep_periodic)
         except (RavelabError, DatabaseError, OSError) as error:
             QMessageBox.critical(self, "The training could not start", str(error))
             return None

@@ -1,5 +1,6 @@
 """The wizard's last page, ``ConfirmationPage``: a summary and the exact ``rave train``
-command, what "Add to queue" would do on the run's device, and a way to locate ``rave``
+command, how many periodic checkpoints to keep and whether the disk holds what the run
+will write, what "Add to queue" would do on the run's device, and a way to locate ``rave``
 when it is not found."""
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWizard,
     QWizardPage,
 )
 
+from ravelab.core.display import human_bytes
 from ravelab.core.errors import RavelabError
+from ravelab.core.operations import checkpoint_retention
+from ravelab.core.operations.disk_space import check_run_space
 from ravelab.core.operations.queue import device_summary
 from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import (
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
     from ravelab.gui.new_training_wizard import NewTrainingWizard
 
 
+#: The retention box's value that stands for "keep every periodic checkpoint".
+KEEP_ALL = -1
 #: Where the confirmation page shows the run folder: its id is known only once it starts.
 OUT_PATH_PLACEHOLDER = "<id>-{name}"
 
@@ -67,6 +74,21 @@ class ConfirmationPage(QWizardPage):
         self.copy_button.clicked.connect(self.copy_command)
         self.out_note = hint_label("")
         self.queue_note = hint_label("")
+        # How many of RAVE's --save_every checkpoints to keep: they are never pruned by
+        # RAVE, and a days-long run fills a disk with them.
+        self.keep_box = QSpinBox()
+        self.keep_box.setRange(KEEP_ALL, checkpoint_retention.MAX_KEEP)
+        self.keep_box.setSpecialValueText("every one")
+        default = checkpoint_retention.default_keep(wizard.db)
+        self.keep_box.setValue(KEEP_ALL if default is None else default)
+        self.keep_box.setToolTip(
+            "Periodic checkpoints (one every --save_every steps) the run keeps; best and "
+            "the latest always stay. ravelab removes older ones as new ones appear."
+        )
+        self.keep_box.setAccessibleName("Periodic checkpoints to keep")
+        self.keep_box.valueChanged.connect(lambda _value: self._show_space())
+        self.disk_note = hint_label("")
+        self.disk_warning = error_label()
         self.reason = error_label()
         self.rave_button = QPushButton("Locate rave...")
         self.rave_button.setToolTip("Choose the `rave` executable of your RAVE installation")
@@ -87,6 +109,12 @@ class ConfirmationPage(QWizardPage):
         layout.addLayout(command_row)
         layout.addWidget(self.command)
         layout.addWidget(self.out_note)
+        keep_row = QHBoxLayout()
+        keep_row.addWidget(QLabel("Periodic checkpoints to keep:"))
+        keep_row.addWidget(self.keep_box)
+        keep_row.addWidget(self.disk_note, 1)
+        layout.addLayout(keep_row)
+        layout.addWidget(self.disk_warning)
         layout.addWidget(self.queue_note)
         layout.addLayout(problems)
         layout.addStretch(1)
@@ -124,6 +152,7 @@ class ConfirmationPage(QWizardPage):
         )
         self.summary.setText(self._summary(config))
         self.queue_note.setText(self._queue_text(spec.gpu if spec is not None else None, config))
+        self._show_space()
         if self._problem is None and rave_problem is not None:
             self._problem = (
                 f"{rave_problem.split(';')[0]}. Locate your `rave` executable to start the run."
@@ -132,6 +161,33 @@ class ConfirmationPage(QWizardPage):
         self.reason.setText(self._problem or "")
         self.copy_button.setEnabled(spec is not None)
         self.completeChanged.emit()
+
+    @property
+    def keep_periodic(self) -> int | str:
+        """The chosen retention, as ``start_training`` takes it (a number, or "all")."""
+        value = self.keep_box.value()
+        return "all" if value == KEEP_ALL else value
+
+    def _show_space(self) -> None:
+        """What the run will write under this retention, against the free space (a local
+        run only: a SLURM run writes on the cluster)."""
+        config = self._wizard.get_config()
+        if config.get("executor") == SLURM:
+            self.disk_note.setText("")
+            self.disk_warning.setText("")
+            self.disk_warning.hide()
+            return
+        keep = self.keep_box.value()
+        check = check_run_space(
+            config, self._wizard.manager.runs_dir, None if keep == KEEP_ALL else keep
+        )
+        free = "unknown" if check.free_bytes is None else human_bytes(check.free_bytes)
+        self.disk_note.setText(
+            f"about {human_bytes(check.needed_bytes)} of checkpoints and logs; {free} free"
+        )
+        warning = check.warning()
+        self.disk_warning.setText(f"Disk: {warning}" if warning else "")
+        self.disk_warning.setVisible(bool(warning))
 
     def _queue_text(self, gpu: int | None, config: dict[str, Any]) -> str:
         """What "Add to queue" would do: the device's run and queue now."""

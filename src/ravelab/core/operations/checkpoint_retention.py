@@ -117,6 +117,27 @@ def set_retention(db: Database, experiment_id: int, keep: object) -> int | None:
     return effective_keep(db, experiment_id)
 
 
+def check_retention_choice(value: object) -> int | str | None:
+    """A retention chosen at a run's start: ``None`` (follow the default), or what
+    ``store_retention_choice`` stores: a number, or ``"all"``.
+
+    Raises:
+        ConfigError: anything else, named.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "default"):
+        return None
+    kept = check_keep(value)
+    return "all" if kept is None else kept
+
+
+def store_retention_choice(db: Database, experiment_id: int, choice: int | str | None) -> None:
+    """Store a choice ``check_retention_choice`` returned (None: nothing to store)."""
+    if choice is not None:
+        retention_rows.set_own_retention(
+            db, experiment_id, None if choice == "all" else int(choice)
+        )
+
+
 def periodic_counter(checkpoint: CheckpointFile) -> int | None:
     """The ``k`` of ``epoch_<k>.ckpt``; None for any other name."""
     match = _PERIODIC.match(checkpoint.path.name)

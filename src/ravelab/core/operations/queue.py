@@ -31,6 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from ravelab.core import datasets as core_datasets
 from ravelab.core.errors import ConfigError, NotFoundError, RavelabError
+from ravelab.core.operations.checkpoint_retention import (
+    check_retention_choice,
+    store_retention_choice,
+)
 from ravelab.core.operations.events import EventKind, record_event
 from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import validate_training_config
@@ -98,8 +102,10 @@ def queue_training(
     *,
     then_export: str | None = None,
     start_if_free: bool = True,
+    keep_periodic: int | str | None = None,
 ) -> int:
     """Validate ``config`` and queue the run on its device; the experiment id.
+    ``keep_periodic`` as for ``TrainingManager.start_training``.
 
     With ``start_if_free`` a free device starts it at once (through the same claim as
     the warden's, so it may also start an earlier queued run first and wait).
@@ -110,6 +116,7 @@ def queue_training(
     """
     db = manager.db
     spec = validate_training_config(config, db)
+    retention = check_retention_choice(keep_periodic)
     if spec.executor != "local":
         raise ConfigError(
             f"a {spec.executor} run waits in {spec.executor}'s own queue: start it without "
@@ -146,6 +153,7 @@ def queue_training(
                 config=stored,
                 status=RunStatus.QUEUED,
             )
+            store_retention_choice(db, experiment_id, retention)
             queue_rows.enqueue(db, experiment_id, device, stored.get("then_export"))
     except DuplicateNameError as error:
         raise ConfigError(str(error)) from None

@@ -26,6 +26,10 @@ from typing import Any
 
 from ravelab.core import datasets as core_datasets
 from ravelab.core.errors import ConfigError, DatasetError, LaunchError, RavelabError
+from ravelab.core.operations.checkpoint_retention import (
+    check_retention_choice,
+    store_retention_choice,
+)
 from ravelab.core.projects import require_project
 from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import (
@@ -55,11 +59,19 @@ THEN_EXPORT_CHOICES = ("best", "latest")
 class LaunchMixin(ManagerBase):
     """The launch part of ``TrainingManager``."""
 
-    def start_training(self, config: Mapping[str, Any], *, then_export: str | None = None) -> int:
+    def start_training(
+        self,
+        config: Mapping[str, Any],
+        *,
+        then_export: str | None = None,
+        keep_periodic: int | str | None = None,
+    ) -> int:
         """Validate ``config``, start ``rave train`` detached, and return the experiment id.
 
         ``then_export`` (``best`` or ``latest``): once the run completes, export that
-        checkpoint (the warden's queue duty starts the export, once).
+        checkpoint (the warden's queue duty starts the export, once). ``keep_periodic``:
+        how many of RAVE's periodic checkpoints the run keeps (a number, or ``"all"``;
+        None: the stored default), pruned by the warden as they appear.
 
         Raises:
             ConfigError: a bad value (nothing is created).
@@ -67,6 +79,7 @@ class LaunchMixin(ManagerBase):
             LaunchError: the run could not be started (nothing is left behind).
         """
         spec = validate_training_config(config, self.db)
+        retention = check_retention_choice(keep_periodic)
         executor = self._executor_named(spec.executor)
         runs_dir = self._runs_dir_for(spec)
         rave = find_rave(self.rave, self.db)
@@ -90,6 +103,7 @@ class LaunchMixin(ManagerBase):
                     config=stored,
                     owner=owner,
                 )
+                store_retention_choice(self.db, experiment_id, retention)
         except DuplicateNameError as error:
             raise ConfigError(str(error)) from None
         fault_point(FAULT_ENV, "after-insert")

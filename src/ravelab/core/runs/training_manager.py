@@ -164,18 +164,26 @@ class TrainingManager(LaunchMixin, ResumeMixin, StopMixin, ReattachMixin, Record
         *,
         then_export: str | None = None,
         start_if_free: bool = True,
+        keep_periodic: int | str | None = None,
     ) -> int:
         """Validate ``config`` and queue the run on its device (``gpu``: a GPU or the CPU);
         the experiment id (status ``queued``). It starts when the run before it on that
         device ends, however it ends; with ``start_if_free`` at once if the device is free.
-        ``then_export`` (``best``/``latest``) exports that checkpoint once it completes.
+        ``then_export`` (``best``/``latest``) exports that checkpoint once it completes;
+        ``keep_periodic`` as for ``start_training``.
 
         Raises:
             ConfigError: a bad value, or a SLURM run (SLURM queues it itself).
         """
         from ravelab.core.operations.queue import queue_training
 
-        return queue_training(self, config, then_export=then_export, start_if_free=start_if_free)
+        return queue_training(
+            self,
+            config,
+            then_export=then_export,
+            start_if_free=start_if_free,
+            keep_periodic=keep_periodic,
+        )
 
     def refresh(self, experiment_id: int) -> None:
         """Catch up once with what a run wrote (for one-shot readers such as the CLI)."""
