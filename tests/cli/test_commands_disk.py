@@ -91,3 +91,16 @@ def test_train_keeps_its_retention_and_warns_when_space_is_short(
     assert "warning: only 1.0 kB free under" in err
     code, out, _ = cli("checkpoints", "r")
     assert "the last 2 periodic" in out
+
+
+def test_a_dry_run_of_keep_default_says_what_the_real_prune_does(cli: Any, tmp_path: Path) -> None:
+    experiment_id, folder = _run_with_checkpoints(tmp_path / "cli.db", tmp_path)
+    run = str(experiment_id)
+    assert cli("checkpoints", run, "--keep", "all")[0] == 0
+    assert cli("settings", "set", "keep_periodic_checkpoints", "1")[0] == 0
+    code, out, _ = cli("checkpoints", run, "--keep", "default", "--prune", "--dry-run", "--json")
+    assert code == 0 and len(json.loads(out)["remove"]) == 2
+    code, out, _ = cli("checkpoints", run, "--keep", "default", "--prune", "--json")
+    assert code == 0 and len(json.loads(out)["removed"]) == 2
+    code, out, _ = cli("checkpoints", run, "--keep", "3", "--json")
+    assert json.loads(out) == {"experiment_id": experiment_id, "keep_periodic": 3}

@@ -64,3 +64,16 @@ def test_keep_two_and_prune_from_the_dialog(
         "epoch_35.ckpt",
         "epoch_40.ckpt",
     ]
+    # A run that follows the default keeps following it when "Keep" changes nothing.
+    other = manager.start_training(training_config(dataset_id, "short", max_steps=10))
+    assert manager.wait(other, timeout=60)["status"] == "completed"
+    manager.db.set_setting("keep_periodic_checkpoints", "5")
+    page.reload(wait=True)
+    assert page.select_experiment(other)
+    unchanged = page.make_checkpoints_dialog()
+    assert unchanged is not None and unchanged.keep == 5
+    qtbot.addWidget(unchanged)
+    monkeypatch.setattr(unchanged, "exec", lambda: 1)
+    assert page.edit_checkpoints_selected(unchanged)
+    manager.db.set_setting("keep_periodic_checkpoints", "7")
+    assert retention.effective_keep(manager.db, other) == 7

@@ -56,22 +56,25 @@ def cmd_checkpoints(ctx: Context) -> int:
     if args.dry_run and not args.prune:
         raise ConfigError("--dry-run goes with --prune: add --prune to see what would go")
     record = ctx.experiment(args.experiment)
+    prune_keep: object = "run"  # the run's retention, as stored
     if args.keep is not None:
         if args.prune and args.dry_run:
-            keep = retention.check_keep(
-                retention.effective_keep(ctx.db, record.id) if args.keep == "default" else args.keep
+            # Nothing is stored: the retention the run would have after --keep.
+            choice = args.keep.strip().lower()
+            wanted = (
+                retention.default_keep(ctx.db)
+                if choice == "default"
+                else retention.check_keep(args.keep)
             )
+            prune_keep = "all" if wanted is None else wanted
         else:
-            keep = retention.set_retention(ctx.db, record.id, args.keep)
-            if not args.json:
-                ctx.out.write(f"run {record.id} keeps {_keeping(keep)}\n")
+            kept = retention.set_retention(ctx.db, record.id, args.keep)
+            if args.json and not args.prune:
+                print_json({"experiment_id": record.id, "keep_periodic": kept}, ctx.out)
+            elif not args.json:
+                ctx.out.write(f"run {record.id} keeps {_keeping(kept)}\n")
     if args.prune:
-        result = retention.prune_run(
-            ctx.db,
-            record.id,
-            keep=keep if args.keep is not None else "run",
-            dry_run=args.dry_run,
-        )
+        result = retention.prune_run(ctx.db, record.id, keep=prune_keep, dry_run=args.dry_run)
         return _report_prune(ctx, result)
     if args.keep is not None:
         return ExitCode.OK

@@ -139,15 +139,23 @@ def claim_due(
         return []
     claimed: list[DueDelivery] = []
     with db.atomic():
+        # The oldest due delivery of each channel that is not busy, chosen in SQL: a
+        # backlog on one channel never hides another channel's delivery.
+        busy = sorted(int(channel) for channel in busy_channels)
+        skip = f"AND d.channel_id NOT IN ({', '.join('?' * len(busy))}) " if busy else ""
         rows = db.query_tuples(
-            "SELECT d.event_id, d.channel_id, d.attempts, c.url, e.kind, e.title, e.body "
-            "FROM deliveries d "
-            "JOIN notification_channels c ON c.id = d.channel_id "
-            "JOIN events e ON e.id = d.event_id "
-            "WHERE (d.state = 'pending' AND d.next_try_at <= ?) "
-            "   OR (d.state = 'sending' AND (d.claimed_at IS NULL OR d.claimed_at < ?)) "
-            "ORDER BY d.next_try_at, d.event_id LIMIT 200",
-            (now, now - lease_s),
+            "SELECT event_id, channel_id, attempts, url, kind, title, body FROM ("
+            "  SELECT d.event_id, d.channel_id, d.attempts, c.url, e.kind, e.title, e.body,"
+            "    d.next_try_at AS due, ROW_NUMBER() OVER ("
+            "      PARTITION BY d.channel_id ORDER BY d.next_try_at, d.event_id) AS place "
+            "  FROM deliveries d "
+            "  JOIN notification_channels c ON c.id = d.channel_id "
+            "  JOIN events e ON e.id = d.event_id "
+            "  WHERE ((d.state = 'pending' AND d.next_try_at <= ?) "
+            "     OR (d.state = 'sending' AND (d.claimed_at IS NULL OR d.claimed_at < ?))) "
+            f"  {skip}"
+            ") WHERE place = 1 ORDER BY due, event_id LIMIT ?",
+            (now, now - lease_s, *busy, limit),
         )
         taken: set[int] = set(busy_channels)
         for event_id, channel_id, attempts, url, kind, title, body in rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ravelab.db.database import Database
 
 #: The stored default for runs that have no retention of their own (absent: keep all).
@@ -35,11 +37,24 @@ def clear_own_retention(db: Database, experiment_id: int) -> None:
 
 
 def exported_checkpoints(db: Database, experiment_id: int) -> list[str]:
-    """The checkpoints the run's exported models were made from."""
-    return [
+    """The checkpoints the run's exported models were made from, and those an export of
+    the run that has not ended is reading (its job's ``options.checkpoint``)."""
+    found = [
         str(path)
         for (path,) in db.query_tuples(
             "SELECT checkpoint FROM models WHERE experiment_id = ? AND checkpoint IS NOT NULL",
             (experiment_id,),
         )
     ]
+    for (options,) in db.query_tuples(
+        "SELECT options FROM jobs WHERE experiment_id = ? AND kind = 'export' "
+        "AND (status = 'running' OR ended_at IS NULL)",
+        (experiment_id,),
+    ):
+        try:
+            checkpoint = json.loads(str(options)).get("checkpoint")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(checkpoint, str) and checkpoint:
+            found.append(checkpoint)
+    return found

@@ -61,6 +61,7 @@ class CheckpointsDialog(QDialog):
         self.keep_box.setSpecialValueText("every one")
         keep = retention.effective_keep(db, experiment.id)
         self.keep_box.setValue(KEEP_ALL if keep is None else keep)
+        self._shown = self.keep_box.value()
         self.keep_box.setAccessibleName("Periodic checkpoints to keep")
         keep_row = QHBoxLayout()
         keep_row.addWidget(QLabel("Periodic checkpoints to keep:"))
@@ -92,6 +93,12 @@ class CheckpointsDialog(QDialog):
         """The chosen retention (None: every periodic checkpoint)."""
         value = self.keep_box.value()
         return None if value == KEEP_ALL else value
+
+    @property
+    def changed(self) -> bool:
+        """Whether the choice differs from the retention shown at first (an unchanged
+        choice is not stored: a run that follows the default keeps following it)."""
+        return self.keep_box.value() != self._shown
 
     def _show_plan(self) -> None:
         plan = retention.plan_prune(self.db, self.experiment, self.keep)

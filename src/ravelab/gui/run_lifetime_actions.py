@@ -198,8 +198,9 @@ class RunLifetimeActions:
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return False
-            keep = "all" if dialog.keep is None else dialog.keep
-            retention.set_retention(self.manager.db, experiment.id, keep)
+            if dialog.changed:
+                keep = "all" if dialog.keep is None else dialog.keep
+                retention.set_retention(self.manager.db, experiment.id, keep)
             if dialog.prune_requested:
                 result = retention.prune_run(self.manager.db, experiment.id)
                 if result.errors:

@@ -93,7 +93,7 @@ def test_links_outside_files_and_protected_checkpoints_are_never_removed(
     assert reasons == {
         "epoch_1.ckpt": "it is not a regular file",
         "epoch_7.ckpt": "it lies outside the run folder",
-        "epoch_2.ckpt": "a model was exported from it",
+        "epoch_2.ckpt": "an export was made from it, or is reading it",
         "epoch_3.ckpt": "the current attempt resumed from it",
     }
 
@@ -116,3 +116,40 @@ def test_retention_values_default_and_errors(db: Database, tmp_path: Path) -> No
     relative = rows.insert_experiment(db, name="rel", project_id=1, dataset_id=None, config={})
     rows.update_fields(db, relative, run_dir="runs/rel")
     assert retention.prune_run(db, relative, keep=0).plan.remove == ()
+
+
+def test_a_checkpoint_an_export_is_reading_stays(db: Database, tmp_path: Path) -> None:
+    experiment_id, folder = _run(db, tmp_path)
+    reading = _write(folder, "epoch_1.ckpt", 1)
+    _write(folder, "epoch_2.ckpt", 2)
+    db.execute(
+        "INSERT INTO jobs(kind, experiment_id, status, options, created_at) "
+        "VALUES ('export', ?, 'running', ?, '2026-01-01')",
+        (experiment_id, f'{{"checkpoint": "{reading}"}}'),
+    )
+    assert retention.prune_run(db, experiment_id, keep=0).removed == [folder / "epoch_2.ckpt"]
+    assert reading.exists()
+
+
+def test_a_folder_swapped_for_a_link_after_the_plan_removes_nothing_outside(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment_id, folder = _run(db, tmp_path)
+    _write(folder, "epoch_1.ckpt", 1)
+    _write(folder, "epoch_2.ckpt", 2)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in ("epoch_1.ckpt", "epoch_2.ckpt"):
+        (victim / name).write_bytes(b"not ravelab's")
+    planned = retention.plan_prune
+
+    def plan_then_swap(*args: object, **kwargs: object) -> retention.PrunePlan:
+        plan = planned(*args, **kwargs)  # type: ignore[arg-type]
+        folder.rename(folder.with_name("moved"))
+        folder.symlink_to(victim)  # the checkpoints folder now leads out of the run
+        return plan
+
+    monkeypatch.setattr(retention, "plan_prune", plan_then_swap)
+    result = retention.prune_run(db, experiment_id, keep=0)
+    assert result.removed == []
+    assert sorted(p.name for p in victim.iterdir()) == ["epoch_1.ckpt", "epoch_2.ckpt"]

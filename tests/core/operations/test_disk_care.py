@@ -47,28 +47,38 @@ def test_low_disk_is_told_once_per_episode(
     monkeypatch.setattr(disk_space, "free_bytes", lambda folder: free["bytes"])
     db.set_setting(disk_care.LOW_SETTING, "5")
     duty = disk_care.DiskDuty()
-    context = WardenContext(db=db, manager=make_manager(follow=False), now=0.0)
+    manager = make_manager(follow=False)
+    clock = {"now": 1000.0}
+
+    def tick(with_duty: disk_care.DiskDuty = duty) -> None:
+        clock["now"] += 60
+        with_duty.tick(WardenContext(db=db, manager=manager, now=clock["now"]))
 
     def events() -> list[tuple[str, str]]:
         return [tuple(r) for r in db.query_tuples("SELECT key, title FROM events")]
 
-    duty.tick(context)
+    tick()
     assert events() == []
     free["bytes"] = 4 * 10**9
-    duty.tick(context)
-    duty.tick(context)
-    disk_care.DiskDuty().tick(context)  # a restarted warden reads the episode back
+    tick()
+    tick()
+    tick(disk_care.DiskDuty())  # a restarted warden reads the episode back
     assert len(events()) == 1 and "Disk low: 4.0 GB free" in events()[0][1]
     free["bytes"] = 7 * 10**9  # above the limit but not by half: the same episode
-    duty.tick(context)
+    tick()
     free["bytes"] = 4 * 10**9
-    duty.tick(context)
+    tick()
     assert len(events()) == 1
     free["bytes"] = 8 * 10**9  # recovered
-    duty.tick(context)
+    tick()
     free["bytes"] = 1 * 10**9
-    duty.tick(context)
+    tick()
     assert len(events()) == 2
+    # A damaged record of the episode starts a new one: one message too many, never a
+    # key told before reused (which would silence every later episode).
+    db.set_setting("disk_low_episode:" + events()[0][0].split(":")[2], "garbage")
+    tick()
+    assert len(events()) == 3 and len({key for key, _ in events()}) == 3
 
 
 def test_space_estimates() -> None:

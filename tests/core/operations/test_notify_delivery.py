@@ -305,3 +305,69 @@ def test_a_send_claimed_by_a_warden_that_died_is_taken_up_after_the_lease(db: Da
         _deliver(duty, db, lambda: not duty.busy(_context(db)), "the delivery to be done")
         assert server.requests == 1
         assert not delivery_rows.mark_sent(db, died[0])  # the dead claim can write nothing
+
+
+def test_a_backlog_on_one_channel_never_hides_another_channels_delivery(db: Database) -> None:
+    from ravelab.core.operations.events import EventKind, record_event
+
+    first = notifications.add_channel(db, "json://127.0.0.1:9/first")
+    for index in range(250):
+        record_event(db, EventKind.COMPLETED, f"backlog:{index}", "old news")
+    second = notifications.add_channel(db, "json://127.0.0.1:9/second")
+    record_event(db, EventKind.COMPLETED, "fresh", "fresh news")
+    claimed = delivery_rows.claim_due(
+        db, time.time(), 300, limit=8, busy_channels=frozenset({first.id})
+    )
+    assert [(d.channel_id, d.title) for d in claimed] == [(second.id, "fresh news")]
+
+
+def test_an_outcome_that_cannot_be_written_is_kept_and_never_sent_twice(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ravelab.core.operations.events import EventKind, record_event
+
+    sent: list[str] = []
+    notifications.add_channel(db, "json://127.0.0.1:9/hook")
+    record_event(db, EventKind.COMPLETED, "once", "exactly once")
+    duty = DeliveryDuty(send=lambda url, title, body: sent.append(title), lease_s=0.0)
+    real_mark_sent = delivery_rows.mark_sent
+    locked = {"on": True}
+
+    def mark_sent(db: Database, delivery: Any) -> bool:
+        if locked["on"]:
+            raise RuntimeError("database is locked")  # another process holds the write lock
+        return real_mark_sent(db, delivery)
+
+    monkeypatch.setattr(delivery_rows, "mark_sent", mark_sent)
+    wait_until(lambda: (duty.tick(_context(db)), sent)[1], timeout=30, what="the send")
+    for _ in range(3):  # the lease has long run out: a claimer must not send it again
+        duty.tick(_context(db))
+    assert sent == ["exactly once"] and duty.busy(_context(db))
+    locked["on"] = False
+    duty.tick(_context(db))
+    assert not duty.busy(_context(db)) and sent == ["exactly once"]
+    state = db.query_tuples("SELECT state, attempts FROM deliveries")
+    assert state == [("sent", 1)]
+
+
+def test_secrets_in_channel_urls_are_never_shown() -> None:
+    shown = notifications.mask_url(
+        "json://hooks.example.com/ravelab?-Authorization=Bearer%20sk_live_SECRET&+token=abc"
+    )
+    assert "sk_live_SECRET" not in shown and "abc" not in shown and "hooks.example.com" in shown
+    rough = notifications.rough_mask("tgramx://123456789:AAHsecretTOKEN/12345")
+    assert "AAHsecretTOKEN" not in rough and "12345" not in rough.split("://", 1)[1][10:]
+    assert notifications.rough_mask("http://host:8080/x") == "http://host:8080/…"
+
+
+def test_an_events_since_in_another_form_is_read_as_the_moment_it_names(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ravelab.core.operations.run_events import events_since
+
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    db.set_setting("events_since", an_hour_ago.astimezone(timezone(timedelta(hours=4))).isoformat())
+    assert events_since(db) == an_hour_ago.isoformat(timespec="seconds")
+    experiment_id = _run(db, "news", status="completed")
+    RunEventsDuty().tick(_context(db))
+    assert [key for _, key, _, _ in _events(db)] == [f"completed:run:{experiment_id}:attempt:1"]

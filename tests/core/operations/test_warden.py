@@ -102,3 +102,34 @@ def test_a_failing_duty_never_stops_the_others(db: Database, make_manager: Any) 
     # Each once, then once more in the last round before leaving (fine's hour is not up).
     assert calls == ["broken", "fine", "broken", "fine"]
     assert warden.load_duties(["no.such.module:Duty"]) == []
+
+
+def test_a_database_reached_through_a_link_has_one_warden(db: Database, tmp_path: Path) -> None:
+    link = tmp_path / "elsewhere.db"
+    link.symlink_to(db.path)
+    with warden._held_lock(db.path) as taken:
+        assert taken and warden.warden_alive(link)
+        with warden._held_lock(str(link)) as second:
+            assert not second
+
+
+def test_a_warden_whose_database_file_was_replaced_leaves(
+    db: Database, make_manager: Any, tmp_path: Path
+) -> None:
+    class Busy:
+        name, interval_s = "busy", 0.0
+
+        def tick(self, context: object) -> None:
+            pass
+
+        def busy(self, context: object) -> bool:
+            return True  # it would keep the warden forever
+
+    loop = warden.Warden(db, make_manager(follow=False), [Busy()], idle_s=0)
+    opened = warden._file_identity(db.path)
+    loop.still_ours = lambda: warden._file_identity(db.path) == opened
+    moved = tmp_path / "moved.db"
+    Path(db.path).rename(moved)
+    Path(db.path).write_bytes(b"")  # a new file at the same path
+    loop.run_until_idle()
+    assert loop.stopped

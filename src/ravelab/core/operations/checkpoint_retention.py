@@ -181,7 +181,7 @@ def _protected(db: Database, record: ExperimentRecord) -> dict[str, str]:
     """Checkpoints that must stay, by real path, with why."""
     found: dict[str, str] = {}
     for path in retention_rows.exported_checkpoints(db, record.id):
-        found[os.path.realpath(path)] = "a model was exported from it"
+        found[os.path.realpath(path)] = "an export was made from it, or is reading it"
     argv = [str(arg) for arg in record.argv]
     for index, arg in enumerate(argv[:-1]):
         if arg == "--ckpt":
@@ -203,6 +203,33 @@ def _unsafe(path: Path, root: Path) -> str | None:
     return None
 
 
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _remove_inside(path: Path, root: Path) -> bool:
+    """Remove ``path`` if it is, now, a regular file in a folder inside ``root``; whether
+    it did. Checked again at the last moment (a folder on the way may have been swapped for
+    a link since the plan): its folder is opened without following a final link, where
+    that folder really is is read back from the open handle, and the file is removed
+    relative to that handle, so a swap after the check cannot send the removal elsewhere.
+    """
+    folder = Path(os.path.realpath(path.parent))
+    if not _inside(folder, root):
+        return False
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        opened = Path(f"/proc/self/fd/{fd}")
+        if opened.exists() and not _inside(Path(os.readlink(opened)), root):
+            return False  # swapped between the check and the open
+        if not stat.S_ISREG(os.lstat(path.name, dir_fd=fd).st_mode):
+            return False
+        os.unlink(path.name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    return True
+
+
 def prune_run(
     db: Database, experiment_id: int, *, keep: object = "run", dry_run: bool = False
 ) -> PruneResult:
@@ -221,19 +248,18 @@ def prune_run(
     result = PruneResult(plan, dry_run=dry_run)
     if dry_run:
         return result
+    root = Path(os.path.realpath(str(record.run_dir)))
     for checkpoint in plan.remove:
         try:
-            # Checked again just before: the file may have been swapped for a link since.
-            if not stat.S_ISREG(checkpoint.path.lstat().st_mode):
-                continue
-            checkpoint.path.unlink()
+            removed = _remove_inside(checkpoint.path, root)
         except FileNotFoundError:
             continue
         except OSError as error:
             result.errors.append(f"{checkpoint.path}: {error.strerror or error}")
             continue
-        result.removed.append(checkpoint.path)
-        result.removed_bytes += checkpoint.size_bytes
+        if removed:
+            result.removed.append(checkpoint.path)
+            result.removed_bytes += checkpoint.size_bytes
     if result.removed and record.run_dir:
         present = [str(c.path) for c in find_checkpoints(Path(record.run_dir))]
         artifacts.delete_missing_checkpoints(db, experiment_id, present)

@@ -62,6 +62,10 @@ class _Send:
     outcome: list[str | None] = field(default_factory=list)  # filled when it ends
 
 
+#: How long a leaving warden waits for the sends in flight.
+FINISH_WAIT_S = 15.0
+
+
 class DeliveryDuty:
     """Sends due deliveries (see the module)."""
 
@@ -101,6 +105,12 @@ class DeliveryDuty:
         for delivery in due:
             self._start(delivery)
 
+    def finish(self, context: WardenContext) -> None:
+        """Before the warden leaves: let sends in flight end (a little while) and write
+        their outcomes, so a message that went out is not sent again after the lease."""
+        self.wait_idle(FINISH_WAIT_S)
+        self._collect(context.db)
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no send is in flight (tests and shutdown); whether none is."""
         deadline = time.monotonic() + timeout
@@ -135,8 +145,19 @@ class DeliveryDuty:
                     self._abandoned[delivery.channel_id] = send.thread
             else:
                 continue
+            try:
+                self._finish(db, delivery, error)
+            except Exception:
+                # The send happened but its outcome could not be written (the database
+                # busy or locked): keep it and write it at the next tick, rather than let
+                # the claim's lease run out and send the message a second time.
+                logger.exception(
+                    "could not record the outcome of event %d on channel %d; trying again",
+                    delivery.event_id,
+                    delivery.channel_id,
+                )
+                continue
             del self._in_flight[key]
-            self._finish(db, delivery, error)
 
     def _finish(self, db: Database, delivery: rows.DueDelivery, error: str | None) -> None:
         if error is None:

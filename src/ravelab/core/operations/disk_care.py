@@ -8,8 +8,9 @@ checkpoints appear at the end).
 ``DiskDuty`` checks the free space of every disk holding the runs folder or a live run's
 folder. A disk is low below the ``disk_low_gb`` setting, else below two checkpoints of the
 largest run on it (at least 1 GB). A disk that goes low records one ``disk_low`` event per
-episode (the episode number is kept in the settings, so a restarted warden does not say it
-again); the episode ends once the free space is back above one and a half times the limit.
+episode (the episode, named by when it began, is kept in the settings, so a restarted
+warden does not say it again); the episode ends once the free space is back above one and
+a half times the limit.
 """
 
 from __future__ import annotations
@@ -119,30 +120,35 @@ class DiskDuty:
             if record is not None:
                 runs.append(record)
         for device, (folder, runs) in disks.items():
-            self._check(context.db, device, folder, runs)
+            self._check(context.db, device, folder, runs, context.now)
 
-    def _check(self, db: Database, device: int, folder: Path, runs: list[ExperimentRecord]) -> None:
+    def _check(
+        self, db: Database, device: int, folder: Path, runs: list[ExperimentRecord], now: float
+    ) -> None:
         free = disk_space.free_bytes(folder)
         if free is None:
             return
         limit = low_limit(db, runs)
         key = f"disk_low_episode:{device}"
-        episode, active = _episode(db.get_setting(key))
-        if free < limit and not active:
+        active = _episode_start(db.get_setting(key))
+        if free < limit and active is None:
             names = ", ".join(record.name for record in runs) or "no run yet"
+            # The episode is named by when it began: a lost or damaged setting starts a
+            # new one (one message too many) and never reuses a key already told.
+            start = f"{now:.0f}"
             record_event(
                 db,
                 EventKind.DISK_LOW,
-                f"disk:{device}:{episode}",
+                f"disk:{device}:{start}",
                 f"Disk low: {human_bytes(free)} free under {folder}",
                 f"Runs writing there: {names}. Below {human_bytes(limit)} a checkpoint may not "
                 "fit. Free some space, or keep fewer periodic checkpoints "
                 "(ravelab checkpoints ID --keep N).",
             )
             logger.warning("disk low: %s free under %s", human_bytes(free), folder)
-            db.set_setting(key, f"{episode}:active")
-        elif active and free > limit * _RECOVERED:
-            db.set_setting(key, f"{episode + 1}:clear")
+            db.set_setting(key, f"active:{start}")
+        elif active is not None and free > limit * _RECOVERED:
+            db.set_setting(key, None)
 
     def busy(self, context: WardenContext) -> bool:
         return False
@@ -158,9 +164,8 @@ def _device(folder: Path) -> int | None:
     return None
 
 
-def _episode(stored: str | None) -> tuple[int, bool]:
-    """The episode number and whether it is going, from the stored ``N:active|clear``."""
-    number, _, state = (stored or "").partition(":")
-    if not (number.isascii() and number.isdigit()):
-        return 1, False
-    return int(number), state == "active"
+def _episode_start(stored: str | None) -> str | None:
+    """When the going episode of low space began, from the stored ``active:<time>``;
+    None when none is going."""
+    state, _, start = (stored or "").partition(":")
+    return start if state == "active" and start.isascii() and start.isdigit() else None

@@ -5,7 +5,8 @@ block for long (a slow channel or a hung driver is given a timeout of its own) a
 raise: the warden logs the error and calls the duty again at its next interval, so one
 failing duty never stops the others. ``busy`` tells the warden whether the duty still has
 work that needs it alive (a queued run, a delivery to retry); the warden exits once no
-duty is busy and no run is live.
+duty is busy and no run is live. A duty may also have ``finish(context)``, called once
+before the warden leaves (after a stop too), to wrap up what it has in flight.
 """
 
 from __future__ import annotations

@@ -136,11 +136,17 @@ def rough_mask(url: str) -> str:
     if match is None:
         return _one_line(url[:12]) + "…" if len(url) > 12 else _one_line(url)
     scheme, authority, rest = match.groups()
+    user = ""
     if "@" in authority:
-        user, _, host = authority.rpartition("@")
+        user, _, authority = authority.rpartition("@")
         name = user.split(":", 1)[0]
-        authority = f"{name[:16]}:****@{host}" if ":" in user else f"{name[:16]}@{host}"
-    return f"{scheme}://{authority[:80]}{'/…' if rest else ''}"
+        user = f"{name[:16]}:****@" if ":" in user else f"{name[:16]}@"
+    host, colon, port = authority.partition(":")
+    if colon and not (port.isascii() and port.isdigit()):
+        host = f"{host[:16]}:****"  # not a port: a token written as host:secret
+    elif colon:
+        host = f"{host}:{port}"
+    return f"{scheme}://{user}{host[:80]}{'/…' if rest else ''}"
 
 
 def mask_url(url: str) -> str:
@@ -162,8 +168,20 @@ def _user_params_only(shown: str, original: str) -> str:
 
     written = {key.lower() for key, _ in parse_qsl(urlsplit(original).query, True)}
     parts = urlsplit(shown)
-    kept = [item for item in parts.query.split("&") if item.split("=")[0].lower() in written]
+    kept = []
+    for item in parts.query.split("&"):
+        key, equals, _ = item.partition("=")
+        if key.lower() not in written:
+            continue
+        # apprise shows request headers (-name=) and payload fields (+name=, :name=) as
+        # written, and they often carry a token: their values, and any that looks like a
+        # secret by its name, are masked.
+        secret = key[:1] in "-+:" or _SECRET_NAME.search(key) is not None
+        kept.append(f"{key}=****" if equals and secret else item)
     return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+_SECRET_NAME = re.compile(r"(?i)token|key|secret|pass|auth|pwd|sig|cookie|session")
 
 
 _loaded = threading.Lock()

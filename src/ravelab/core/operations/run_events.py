@@ -63,11 +63,14 @@ def events_since(db: Database) -> str:
     """The ``events_since`` setting as stored (an ISO 8601 UTC string); a missing or
     unreadable one reads as now (nothing older is news)."""
     stored = db.get_setting(SINCE_SETTING)
-    if stored is None or _seconds(stored) is None:
+    seconds = None if stored is None else _seconds(stored)
+    if seconds is None:
         now = _iso(datetime.now(UTC).timestamp())
         db.set_setting(SINCE_SETTING, now)
         return now
-    return stored
+    # Compared as text with the times ravelab stores: any other ISO form (another zone,
+    # no dashes, a space) is put in that form first, or the comparison would be wrong.
+    return _iso(seconds)
 
 
 @dataclass

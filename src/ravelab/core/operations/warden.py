@@ -66,13 +66,14 @@ DUTY_CLASSES: tuple[str, ...] = (
 
 
 def lock_path(db_path: str | os.PathLike[str]) -> Path:
-    """The lock file whose ``flock`` a database's warden holds."""
-    return Path(f"{os.fspath(db_path)}.warden.lock")
+    """The lock file whose ``flock`` a database's warden holds (next to the real file: a
+    database reached through a link has the same lock as through its own path)."""
+    return Path(f"{os.path.realpath(os.fspath(db_path))}.warden.lock")
 
 
 def log_path(db_path: str | os.PathLike[str]) -> Path:
     """Where a database's warden writes its log."""
-    return Path(f"{os.fspath(db_path)}.warden.log")
+    return Path(f"{os.path.realpath(os.fspath(db_path))}.warden.log")
 
 
 def _is_file_database(db_path: str) -> bool:
@@ -215,6 +216,21 @@ class Warden:
         self._clock = clock
         self._due = {id(duty): 0.0 for duty in self.duties}
         self._stop = threading.Event()
+        self._errors: dict[str, tuple[str, int]] = {}
+        #: Whether the database file is still the one this warden opened (see ``run``).
+        self.still_ours: Callable[[], bool] = lambda: True
+
+    def _failed(self, name: str, error: Exception) -> None:
+        """Log a duty's failure: with its traceback the first time, then one line every
+        hundred repeats (a database locked for hours must not fill the disk with logs)."""
+        text = f"{type(error).__name__}: {error}"
+        last, count = self._errors.get(name, ("", 0))
+        count = count + 1 if text == last else 1
+        self._errors[name] = (text, count)
+        if count == 1:
+            logger.exception("warden duty %s failed; it runs again later", name)
+        elif count % 100 == 0:
+            logger.warning("warden duty %s failed %d times in a row: %s", name, count, text)
 
     def stop(self) -> None:
         """End ``run_until_idle`` after the current tick."""
@@ -241,8 +257,10 @@ class Warden:
             self._due[id(duty)] = context.now + max(0.0, float(duty.interval_s))
             try:
                 duty.tick(context)
-            except Exception:
-                logger.exception("warden duty %s failed; it runs again later", duty.name)
+            except Exception as error:
+                self._failed(duty.name, error)
+            else:
+                self._errors.pop(duty.name, None)
 
     def busy(self) -> bool:
         """Whether anything still needs the warden: a live run or a busy duty."""
@@ -261,11 +279,27 @@ class Warden:
             logger.exception("could not read the database")
             return True
 
+    def finish(self) -> None:
+        """Let each duty that has a ``finish`` wrap up (before the warden leaves)."""
+        context = self.context()
+        for duty in self.duties:
+            finish = getattr(duty, "finish", None)
+            if finish is None:
+                continue
+            try:
+                finish(context)
+            except Exception:
+                logger.exception("warden duty %s could not finish", duty.name)
+
     def run_until_idle(self) -> None:
         """Tick until nothing has needed the warden for ``idle_s`` seconds, or ``stop``."""
         idle_since: float | None = None
         swept = False
         while not self._stop.is_set():
+            if not self.still_ours():
+                logger.warning("the database file was removed or replaced; leaving")
+                self._stop.set()
+                return
             self.step()
             if self.busy():
                 idle_since, swept = None, False
@@ -283,6 +317,15 @@ class Warden:
             self._stop.wait(_TICK_S)
 
 
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of a file, or None when it is gone."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def _stopper(warden: Warden) -> Callable[[int, object], None]:
     return lambda *_: warden.stop()
 
@@ -296,7 +339,9 @@ def run(db_path: str) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s warden[%(process)d] %(levelname)s %(message)s"
     )
+    db_path = os.path.realpath(db_path)
     db = Database(db_path)
+    opened = _file_identity(db_path)
     try:
         duties = load_duties()
         while True:
@@ -307,9 +352,11 @@ def run(db_path: str) -> int:
                 logger.info("watching %s", db_path)
                 manager = TrainingManager(db, follow=True, follow_out_of_process=False)
                 warden = Warden(db, manager, duties)
+                warden.still_ours = lambda: _file_identity(db_path) == opened
                 previous = signal.signal(signal.SIGTERM, _stopper(warden))
                 try:
                     warden.run_until_idle()
+                    warden.finish()
                 finally:
                     signal.signal(signal.SIGTERM, previous)
                     manager.shutdown()
