@@ -94,7 +94,7 @@ def test_train_keeps_its_retention_and_warns_when_space_is_short(
 
 
 def test_a_dry_run_of_keep_default_says_what_the_real_prune_does(cli: Any, tmp_path: Path) -> None:
-    experiment_id, folder = _run_with_checkpoints(tmp_path / "cli.db", tmp_path)
+    experiment_id, _ = _run_with_checkpoints(tmp_path / "cli.db", tmp_path)
     run = str(experiment_id)
     assert cli("checkpoints", run, "--keep", "all")[0] == 0
     assert cli("settings", "set", "keep_periodic_checkpoints", "1")[0] == 0
