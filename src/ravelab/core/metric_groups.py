@@ -11,7 +11,10 @@ y axis:
 * latent: the regularisation, its weight and the latent dimensions in use (a log axis:
   0.01 and 30 both readable);
 * learning rate: the original API's ``lr`` (RAVE 2.3.1 logs none), a log axis;
-* other: any name not known here (a newer RAVE, a user's own logger), never dropped.
+* other: any name not known here (a newer RAVE, a user's own logger), never dropped;
+* GPU and GPU memory: what ravelab itself sampled of the run's GPU (``gpu/...``:
+  utilisation %, temperature, watts; memory in MiB), at the bottom: machine readings,
+  never training metrics (``is_training_metric``).
 
 Counters that are not measurements (``epoch``, ``step``) belong to no panel. Qt-free: the
 app and ``ravelab plot`` share it.
@@ -67,9 +70,25 @@ LATENT = MetricGroup(
 )
 LEARNING_RATE = MetricGroup("lr", "Learning rate", "learning rate", log=True, names=("lr",))
 OTHER = MetricGroup("other", "Other", "value")
+#: The warden's GPU samples (``ravelab.core.operations.gpu_sampling``), in two panels: the
+#: load (%, C and W share a 0 to a few hundred axis) and the memory (MiB, up to 80 000, which
+#: would flatten the load on one axis).
+GPU = MetricGroup(
+    "gpu",
+    "GPU",
+    "% / °C / W",
+    names=("gpu/utilization", "gpu/temperature_c", "gpu/power_w"),
+)
+GPU_MEMORY = MetricGroup(
+    "gpu_memory",
+    "GPU memory",
+    "MiB",
+    names=("gpu/memory_used_mib", "gpu/run_memory_mib"),
+    prefixes=("gpu/",),  # a GPU reading not known here still stays out of the training panels
+)
 
 #: The panels, top to bottom.
-GROUPS = (RECONSTRUCTION, ADVERSARIAL, LATENT, OTHER, LEARNING_RATE)
+GROUPS = (RECONSTRUCTION, ADVERSARIAL, LATENT, OTHER, LEARNING_RATE, GPU, GPU_MEMORY)
 #: Counters logged with the metrics that no panel shows.
 NOT_PLOTTED = frozenset({"epoch", "step"})
 
@@ -100,6 +119,14 @@ def group_metrics(names: Iterable[str]) -> dict[str, list[str]]:
     return ordered
 
 
+def is_training_metric(name: str) -> bool:
+    """Whether ``name`` is something the trainer logged (a loss, a score, a weight), not a
+    counter and not one of ravelab's own GPU samples: what best values, loss panels and
+    comparisons of training read."""
+    group = group_of(name)
+    return group is not None and group not in (GPU, GPU_MEMORY)
+
+
 def default_metrics(names: Iterable[str]) -> list[str]:
     """The metrics a plot shows before the user picks: every one of a known group (an
     unknown name is listed, not drawn, until chosen)."""
@@ -111,6 +138,8 @@ GROUPS_BY_KEY = {group.key: group for group in GROUPS}
 
 __all__ = [
     "ADVERSARIAL",
+    "GPU",
+    "GPU_MEMORY",
     "GROUPS",
     "GROUPS_BY_KEY",
     "LATENT",
@@ -122,4 +151,5 @@ __all__ = [
     "default_metrics",
     "group_metrics",
     "group_of",
+    "is_training_metric",
 ]

@@ -62,6 +62,7 @@ DUTY_CLASSES: tuple[str, ...] = (
     "ravelab.core.operations.disk_care:DiskDuty",
     "ravelab.core.operations.run_events:RunEventsDuty",
     "ravelab.core.operations.delivery:DeliveryDuty",
+    "ravelab.core.operations.gpu_sampling:GpuDuty",
 )
 
 
