@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audio": ("commands_audio", "list or export a run's validation clips"),
     "configs": ("commands_info", "RAVE's base configs and modifiers"),
     "doctor": ("commands_info", "check rave, ffmpeg, GPUs and the database"),
+    "gpus": ("commands_gpus", "show what each NVIDIA GPU is doing and which runs train on it"),
     "rave": ("commands_info", "install RAVE in an environment of its own"),
     "projects": ("commands_info", "list the projects (what --project takes)"),
     "settings": ("commands_info", "show or change stored settings"),

@@ -163,9 +163,7 @@ class _Nvml:
 def _init_failure(nvml: Any, error: BaseException) -> NoGpu:
     value = getattr(error, "value", None)
     if value == getattr(nvml, "NVML_ERROR_LIBRARY_NOT_FOUND", None):
-        return NoGpu(
-            NO_LIBRARY, "the NVML library (libnvidia-ml) is not installed: no NVIDIA driver"
-        )
+        return NoGpu(NO_LIBRARY, "no NVIDIA driver (the NVML library libnvidia-ml is missing)")
     if value == getattr(nvml, "NVML_ERROR_DRIVER_NOT_LOADED", None):
         return NoGpu(NO_DRIVER, "the NVIDIA driver is not loaded")
     if value == getattr(nvml, "NVML_ERROR_NO_PERMISSION", None):
