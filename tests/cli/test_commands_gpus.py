@@ -59,6 +59,11 @@ def test_the_table_and_the_json_with_a_run_on_a_gpu(
     try:
         code, _, err = cli(*TRAIN, "--gpu", "0")
         assert code == ExitCode.OK, err
+        # Started, with the GPU's state as warnings on stderr.
+        assert err.splitlines() == [
+            "ravelab: warning: GPU 0 is at 97% utilisation now",
+            "ravelab: warning: GPU 0 has 4.5 GB free of 24.0 GB now; v2_small wants about 8 GB",
+        ]
         wait_until(lambda: Path(f"{hold}.reached").exists(), timeout=60, what="the hold")
         code, out, err = cli("gpus")
         assert code == ExitCode.OK and err == ""

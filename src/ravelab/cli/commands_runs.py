@@ -306,6 +306,10 @@ def cmd_train(ctx: Context) -> int:
         experiment_id = manager.start_training(
             config, then_export=args.then_export, keep_periodic=args.keep
         )
+        from ravelab.core.rave.gpu_memory import training_warnings  # GPU busy, too small
+
+        for warning in training_warnings(ctx.db, experiment_id):
+            ctx.err.write(f"ravelab: warning: {warning}\n")
     record = manager.get_record(experiment_id)
     assert record is not None
     _warn_if_short_of_space(ctx, record, manager.runs_dir)
