@@ -25,6 +25,7 @@ from ravelab.core.errors import RavelabError
 from ravelab.core.gpus import GpuInfo, list_gpus
 from ravelab.core.names import check_name
 from ravelab.core.numbers import is_ascii_integer
+from ravelab.core.rave.gpu_memory import choice_warnings
 from ravelab.core.rave.learning_rate import GENERATOR_START_LR, describe_schedule
 from ravelab.core.rave.training_config import (
     RAVE_DEFAULTS,
@@ -32,7 +33,8 @@ from ravelab.core.rave.training_config import (
 from ravelab.core.runs import run_queries
 from ravelab.core.slurm.settings import SlurmSettings
 from ravelab.db import DatabaseError
-from ravelab.gui.wizard_widgets import error_label, hint_label
+from ravelab.gui.style import WARNING_COLOUR
+from ravelab.gui.wizard_widgets import error_label, hint_label, wrapping
 
 if TYPE_CHECKING:
     from ravelab.gui.new_training_wizard import NewTrainingWizard
@@ -128,8 +130,14 @@ class TrainingParametersPage(QWizardPage):
         self.gpu.setToolTip("--gpu: the GPU to train on, or the CPU (-1; very slow).")
         self.gpu.addItem("CPU (--gpu -1)", CPU)
         self.gpu.setMinimumWidth(260)
+        self.gpu.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.gpu.setMaximumWidth(480)
         self.gpu_note = hint_label("Looking for GPUs...")
+        # Warns (never blocks) when the chosen GPU is busy or too small for the config.
+        self.gpu_warning = wrapping(QLabel())
+        self.gpu_warning.setStyleSheet(f"color: {WARNING_COLOUR};")
+        self.gpu_warning.setVisible(False)
+        self.gpu.currentIndexChanged.connect(lambda _index: self._check_gpu())
         self.val_every = _spin(1, 1_000_000_000, RAVE_DEFAULTS["val_every"], 1000)
         self.val_every.setToolTip(
             "--val_every: steps between validations. RAVE saves its checkpoints at each "
@@ -184,6 +192,9 @@ class TrainingParametersPage(QWizardPage):
         form.addRow("Run on:", self.run_on)
         form.addRow("", self.slurm_box)
         self._device_row = _with_note(self.gpu, self.gpu_note)
+        device_layout = self._device_row.layout()
+        assert device_layout is not None
+        device_layout.addWidget(self.gpu_warning)
         form.addRow("Device:", self._device_row)
         form.addRow("Validation every:", self._with_default(self.val_every, "val_every", "steps"))
         form.addRow("Checkpoint every:", self._with_default(self.save_every, "save_every", "steps"))
@@ -235,6 +246,7 @@ class TrainingParametersPage(QWizardPage):
         # On SLURM the run uses the GPU that --gres grants (the core passes --gpu 0).
         self._form.setRowVisible(self._device_row, not slurm)
         self._validate()
+        self._check_gpu()
 
     @staticmethod
     def _with_default(spin: QSpinBox, key: str, unit: str = "") -> QWidget:
@@ -264,9 +276,32 @@ class TrainingParametersPage(QWizardPage):
             self.gpu.setCurrentIndex(1)
             self.gpu_note.setText(f"{len(gpus)} NVIDIA GPU(s) found.")
         else:
-            self.gpu_note.setText(
-                "No NVIDIA GPU found (nvidia-smi): training on the CPU is very slow."
-            )
+            self.gpu_note.setText("No NVIDIA GPU found: training on the CPU is very slow.")
+
+    def _check_gpu(self) -> None:
+        """Read the chosen GPU's state off the GUI thread and show what is wrong with it."""
+        data = self.gpu.currentData()
+        gpu = int(data) if isinstance(data, int) else CPU
+        config = self._wizard.config_page.base_config()
+        if gpu == CPU or self.executor == SLURM or not config:
+            self._show_gpu_warnings(gpu, config, [])
+            return
+        db = self._wizard.db
+        self._wizard.runner.submit(
+            lambda: choice_warnings(db, config, gpu),
+            lambda found: self._show_gpu_warnings(gpu, config, found),
+            lambda _error: self._show_gpu_warnings(gpu, config, []),
+        )
+
+    def _show_gpu_warnings(self, gpu: int, config: str, warnings: list[str]) -> None:
+        current = self.gpu.currentData()
+        if current != gpu or config != self._wizard.config_page.base_config():
+            return  # an answer about an earlier choice
+        self.gpu_warning.setText("\n".join(f"Warning: {line}." for line in warnings))
+        self.gpu_warning.setVisible(bool(warnings))
+        # The form sized its rows without the warning: lay it out again (a wrapped label's
+        # height depends on its width, which the form does not recompute on its own).
+        self._form.invalidate()
 
     def initializePage(self) -> None:
         duration = self._wizard.config_page.phase_1_duration()
@@ -277,6 +312,7 @@ class TrainingParametersPage(QWizardPage):
         if not self._name_edited:
             self.name_edit.setText(self.suggested_name())
         self._validate()
+        self._check_gpu()  # the config may have changed since
 
     def suggested_name(self) -> str:
         """``<dataset>-<config>``, numbered when taken."""

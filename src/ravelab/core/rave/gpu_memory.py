@@ -112,10 +112,28 @@ def gpu_warnings(
     return busy + memory
 
 
+def choice_warnings(
+    db: Database, config: str, gpu: int, exclude_id: int | None = None
+) -> list[str]:
+    """The warnings about training ``config`` on GPU ``gpu`` of this machine now, the
+    live local ravelab runs on that GPU (but ``exclude_id``) counted as busy. The wizard
+    shows them where the GPU is chosen."""
+    from ravelab.core.operations.gpu_sampling import sampled_runs
+
+    if gpu < 0:
+        return []
+    others = [
+        (record.id, record.name)
+        for record, index in sampled_runs(db)
+        if index == gpu and record.id != exclude_id
+    ]
+    return gpu_warnings(config, gpu, others)
+
+
 def training_warnings(db: Database, experiment_id: int) -> list[str]:
     """The warnings about a local run's GPU as it was started (its stored config), the
     other live runs on that GPU counted as busy. ``ravelab train`` prints them."""
-    from ravelab.core.operations.gpu_sampling import run_gpu, sampled_runs
+    from ravelab.core.operations.gpu_sampling import run_gpu
     from ravelab.db import experiments as rows
 
     record = rows.get_experiment(db, experiment_id)
@@ -125,9 +143,4 @@ def training_warnings(db: Database, experiment_id: int) -> list[str]:
     config = record.config.get("config")
     if gpu is None or not isinstance(config, str):
         return []
-    others = [
-        (other.id, other.name)
-        for other, index in sampled_runs(db)
-        if index == gpu and other.id != experiment_id
-    ]
-    return gpu_warnings(config, gpu, others)
+    return choice_warnings(db, config, gpu, exclude_id=experiment_id)
