@@ -28,6 +28,7 @@ from ravelab.core.runs.database_watch import DatabaseWatch
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.datasets_page import DatasetsPage
+from ravelab.gui.gpu_gauge import GpuGauge
 from ravelab.gui.models_page import ModelsPage
 from ravelab.gui.notification_tray import NotificationTray
 from ravelab.gui.project_selector import ProjectSelector
@@ -118,6 +119,8 @@ class MainWindow(QMainWindow):
         self.install_button.clicked.connect(self.install_rave)
         self.install_button.hide()
         self.installer: RaveInstaller | None = None
+        self.gpu_gauge = GpuGauge(self)
+        self.statusBar().addPermanentWidget(self.gpu_gauge)
         self.statusBar().addPermanentWidget(self.rave_label)
         self.statusBar().addPermanentWidget(self.install_button)
         self.statusBar().addPermanentWidget(self.rave_button)
@@ -299,6 +302,7 @@ class MainWindow(QMainWindow):
         self._watch_runner.shutdown()
         self.tray.cleanup()
         self._runner.shutdown()
+        self.gpu_gauge.cleanup()
         self.training_page.cleanup()
         self.datasets_page.cleanup()
         self.models_page.cleanup()
