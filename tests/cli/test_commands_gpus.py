@@ -127,3 +127,13 @@ def test_watch_redraws_until_ctrl_c(fake_nvml: FakeNvml, tmp_path: Path, as_json
         assert utilization[0] == 12.0 and utilization[-1] == 55.0
     else:
         assert text.count("NVIDIA L4") >= 2 and "12%" in text and "55%" in text
+
+
+def test_the_sampling_interval_setting(cli: Any) -> None:
+    code, out, _ = cli("settings", "set", "gpu_sample_seconds", "30")
+    assert (code, out) == (ExitCode.OK, "gpu_sample_seconds = 30\n")
+    for bad in ("0", "soon", "nan", "99999"):
+        code, _, err = cli("settings", "set", "gpu_sample_seconds", bad)
+        assert code == ExitCode.INVALID and "from 1 to 3600" in err, err
+    code, out, _ = cli("settings", "show")
+    assert "30" in out

@@ -35,6 +35,7 @@ SETTINGS = {
     "stalled_after_minutes": "stalled_after_minutes",
     "keep_periodic_checkpoints": "keep_periodic_checkpoints",
     "disk_low_gb": "disk_low_gb",
+    "gpu_sample_seconds": "gpu_sample_seconds",  # the warden's GPU samples (1 to 3600 s)
 }
 
 
@@ -277,6 +278,10 @@ def cmd_settings_set(ctx: Context) -> int:
                 f"disk_low_gb {shown(value)} must be a positive number of gigabytes "
                 "(the free space under which ravelab warns)"
             )
+    if key == "gpu_sample_seconds" and value:
+        from ravelab.core.operations.gpu_sampling import check_interval
+
+        value = check_interval(value)
     ctx.db.set_setting(SETTINGS[key], value or None)
     ctx.out.write(f"{key} = {value or '(not set)'}\n")
     return ExitCode.OK

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import psutil
 
+from ravelab.core.errors import ConfigError
+from ravelab.core.names import shown
 from ravelab.core.numbers import is_ascii_integer
 from ravelab.core.operations.duties import WardenContext
 from ravelab.core.operations.gpu_monitor import GpuReading, GpuState, NoGpu, read_gpus
@@ -69,6 +71,20 @@ def sample_interval(db: Database) -> float:
     if value != value:  # NaN
         return DEFAULT_INTERVAL_S
     return min(max(value, MIN_INTERVAL_S), MAX_INTERVAL_S)
+
+
+def check_interval(text: str) -> str:
+    """A ``gpu_sample_seconds`` value to store, as typed; ``ConfigError`` naming the value
+    when it is not a number of seconds from 1 to 3600."""
+    try:
+        value = float(text) if text.strip().isascii() else -1.0
+    except ValueError:
+        value = -1.0
+    if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
+        raise ConfigError(
+            f"{INTERVAL_SETTING} {shown(text)} must be a number of seconds from 1 to 3600"
+        )
+    return text.strip()
 
 
 def run_gpu(record: ExperimentRecord) -> int | None:
