@@ -104,6 +104,9 @@ def template(tmp_path_factory: pytest.TempPathFactory, rave_double: Path) -> Pat
     base = tmp_path_factory.mktemp("template")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FAKE_RAVE_STEP_LINES", "40")
+        # A module fixture runs before the autouse one that turns wardens off: without
+        # this, starting the run spawns a warden nobody waits for.
+        patch.setenv("RAVELAB_WARDEN", "0")
         database = Database(base / "template.db")
         from ravelab.core.datasets import register_dataset
         from tests.conftest import FIXTURES
