@@ -54,3 +54,4 @@ def test_metric_labels() -> None:
     assert figures.metric_label("multiband_spectral_distance") == "multi-band spectral distance"
     assert figures.metric_label("val_loss") == "validation loss"
     assert figures.metric_label("some_metric") == "some metric"
+    assert figures.metric_label("gpu/run_memory_mib") == "the run's GPU memory (MiB)"

@@ -27,6 +27,11 @@ METRIC_LABELS = {
     "loss": "loss",
     "val_loss": "validation loss",
     "lr": "learning rate",
+    "gpu/utilization": "GPU utilisation (%)",
+    "gpu/memory_used_mib": "GPU memory used (MiB)",
+    "gpu/temperature_c": "GPU temperature (°C)",
+    "gpu/power_w": "GPU power (W)",
+    "gpu/run_memory_mib": "the run's GPU memory (MiB)",
 }
 
 EMPTY_GID = "empty-message"
