@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -110,7 +111,7 @@ def test_real_rave_from_audio_to_exported_model(
                 "batch_size": 4,
                 "n_signal": 65536,
                 "val_every": 20,
-                "save_every": 1000,
+                "save_every": 20,  # RAVE's periodic epoch_<k>.ckpt, pruned below
                 "workers": 0,
                 "gpu": -1,
                 "overrides": ["PHASE_1_DURATION=40"],
@@ -144,6 +145,22 @@ def test_real_rave_from_audio_to_exported_model(
         steps = [step for step, _ in rows.metric_history(db, experiment_id, name)]
         assert steps == sorted(set(steps)), name  # no point twice across the resume
     assert rows.metric_history(db, experiment_id, "lr")
+
+    # RAVE's periodic checkpoints kept to the newest one: only its epoch_<k>.ckpt files go.
+    run_dir = Path(str(record.run_dir))
+    before = {p: p.stat().st_mtime for p in run_dir.rglob("*.ckpt")}
+    periodic = sorted(
+        (p for p in before if re.fullmatch(r"epoch_[0-9]+\.ckpt", p.name)), key=before.get
+    )
+    assert len(periodic) >= 2, sorted(map(str, before))
+    code = main(["checkpoints", "e2e", "--keep", "1", "--prune", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    pruned = json.loads(out)
+    kept = {item["path"] for item in pruned["protected"]}  # e.g. the one resumed from
+    gone = {str(p) for p in periodic[:-1]} - kept
+    assert gone and set(pruned["removed"]) == gone, pruned
+    assert {str(p) for p in run_dir.rglob("*.ckpt")} == {str(p) for p in before} - gone
 
     # Validation clips: one per validation of each version, at that validation's step.
     code = main(["audio", "list", "e2e", "--json"])
