@@ -3,7 +3,7 @@ dataset, isolated QSettings, and widgets that are cleaned up before the database
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,21 @@ def quick_rave(monkeypatch: pytest.MonkeyPatch) -> None:
 def manager(make_manager: Callable[..., TrainingManager]) -> TrainingManager:
     """A manager as the app makes it: runs are followed in child processes."""
     return make_manager(follow_out_of_process=True)
+
+
+@pytest.fixture
+def page(qtbot: Any, manager: TrainingManager) -> Iterator[Any]:
+    """The Training page over ``manager``, shown at 1400 x 900 (a test may resize it);
+    cleaned up after the test."""
+    from ravelab.gui.app_signals import AppSignals
+    from ravelab.gui.training_page import TrainingPage
+
+    shown = TrainingPage(manager, AppSignals())
+    qtbot.addWidget(shown)
+    shown.resize(1400, 900)
+    shown.show()
+    yield shown
+    shown.cleanup()
 
 
 @pytest.fixture

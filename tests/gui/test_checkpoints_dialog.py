@@ -3,7 +3,6 @@ anything is removed, and the same result as `ravelab checkpoints --keep N --prun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,22 +10,11 @@ from pytestqt.qtbot import QtBot
 
 from ravelab.core.operations import checkpoint_retention as retention
 from ravelab.core.runs.training_manager import TrainingManager
-from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.checkpoints_dialog import KEEP_ALL, CheckpointsDialog
 from ravelab.gui.training_page import TrainingPage
 from tests.gui.conftest import save_screenshot, training_config
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def page(qtbot: QtBot, manager: TrainingManager) -> Iterator[TrainingPage]:
-    shown = TrainingPage(manager, AppSignals())
-    qtbot.addWidget(shown)
-    shown.resize(1200, 800)
-    shown.show()
-    yield shown
-    shown.cleanup()
 
 
 def test_keep_two_and_prune_from_the_dialog(

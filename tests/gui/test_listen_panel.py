@@ -19,7 +19,6 @@ from ravelab.core.listening.clips import list_clips, read_pair
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database, ExperimentRecord
 from ravelab.db import experiments as rows
-from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.audio_player import BACKEND_ENV
 from ravelab.gui.listen_panel import ListenPanel, source_key
 from ravelab.gui.training_page import TrainingPage
@@ -249,19 +248,10 @@ def test_a_clip_that_cannot_be_read_says_so(
     assert panel.player.duration == 0
 
 
-@pytest.fixture
-def page(qtbot: QtBot, manager: TrainingManager) -> Iterator[TrainingPage]:
-    made = TrainingPage(manager, AppSignals())
-    qtbot.addWidget(made)
-    made.resize(1280, 800)
-    made.show()
-    yield made
-    made.cleanup()
-
-
 def test_the_training_page_s_listen_tab(
     qtbot: QtBot, db: Database, tmp_path: Path, manager: TrainingManager, page: TrainingPage
 ) -> None:
+    page.resize(1280, 800)
     captured = _imported(db, tmp_path)
     synthetic = make_listen_run(db, tmp_path / "runs", "drums-v2", clips=24)
     with qtbot.waitSignal(page.experiments_loaded, timeout=20_000):

@@ -4,7 +4,6 @@ moves and removes them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,12 @@ from pytestqt.qtbot import QtBot
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import Database
 from ravelab.db import experiments as rows
-from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import Column
 from ravelab.gui.training_page import TrainingPage
 from tests.gui.conftest import save_screenshot, training_config
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def page(qtbot: QtBot, manager: TrainingManager) -> Iterator[TrainingPage]:
-    shown = TrainingPage(manager, AppSignals())
-    qtbot.addWidget(shown)
-    shown.resize(1400, 700)
-    shown.show()
-    yield shown
-    shown.cleanup()
 
 
 def _status(page: TrainingPage, experiment_id: int) -> str:
@@ -53,6 +41,7 @@ def test_add_to_queue_and_the_queued_rows_in_the_training_list(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    page.resize(1400, 700)
     hold = tmp_path / "hold"
     monkeypatch.setenv("FAKE_RAVE_HOLD_AT", "5")
     monkeypatch.setenv("FAKE_RAVE_HOLD_FILE", str(hold))

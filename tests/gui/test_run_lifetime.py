@@ -3,7 +3,6 @@ its named checkpoint, delete with its folder, and the table's status and duratio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from pytestqt.qtbot import QtBot
 
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import RunStatus
-from ravelab.gui.app_signals import AppSignals
 from ravelab.gui.experiments_model import Column, ExperimentsModel
 from ravelab.gui.run_dialogs import DeleteRunDialog, NotesDialog
 from ravelab.gui.training_page import TrainingPage
@@ -21,16 +19,6 @@ from tests.gui.conftest import save_screenshot, training_config
 from tests.gui.records import make_record
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def page(qtbot: QtBot, manager: TrainingManager) -> Iterator[TrainingPage]:
-    shown = TrainingPage(manager, AppSignals())
-    qtbot.addWidget(shown)
-    shown.resize(1400, 900)
-    shown.show()
-    yield shown
-    shown.cleanup()
 
 
 def _completed(manager: TrainingManager, dataset_id: int, name: str) -> int:
