@@ -31,6 +31,9 @@ def test_configs_and_doctor(cli: Any, rave_double: Path, no_cluster: None) -> No
     report = json.loads(out)
     assert code == ExitCode.OK and report["rave"] == str(rave_double.resolve())
     assert report["database_schema"] >= 1
+    assert report["warden"]["alive"] is False and report["warden"]["enabled"] is False
+    code, out, _ = cli("doctor")
+    assert "not started on its own (RAVELAB_WARDEN=0)" in out
 
 
 def test_settings_store_the_rave_executable(

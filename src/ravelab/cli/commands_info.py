@@ -149,6 +149,7 @@ def cmd_doctor(ctx: Context) -> int:
     report["slurm"] = None if cluster is None else dataclasses.asdict(cluster)
     if cluster is not None:
         problems.extend(f"SLURM: {problem}" for problem in cluster.problems)
+    report["warden"] = _warden_report(ctx)
     report["problems"] = problems
     if ctx.args.json:
         print_json(report, ctx.out)
@@ -162,6 +163,7 @@ def cmd_doctor(ctx: Context) -> int:
         ("ffmpeg", report["ffmpeg"] or "NOT FOUND"),
         ("ffprobe", report["ffprobe"] or "NOT FOUND"),
         ("GPUs", gpu_text),
+        ("warden", _warden_text(report["warden"])),
     ]
     if cluster is not None:
         rows += doctor_rows(cluster)
@@ -169,6 +171,34 @@ def cmd_doctor(ctx: Context) -> int:
     for problem in problems:
         ctx.out.write(f"\nproblem: {problem}\n")
     return ExitCode.OK if report["rave"] else ExitCode.RAVE_NOT_FOUND
+
+
+def _warden_report(ctx: Context) -> dict[str, Any]:
+    """Whether the database's warden lives, and what it has to do."""
+    from ravelab.core.operations import warden
+
+    # A warden that should be there and is not (killed, or the machine rebooted) is
+    # started now, as any command that follows runs would.
+    started = warden.ensure_warden(ctx.db)
+    return {
+        "alive": started or warden.warden_alive(ctx.db.path),
+        "started": started,
+        "has_work": warden.has_work(ctx.db),
+        "log": str(warden.log_path(ctx.db.path)),
+        "enabled": warden.enabled(),
+    }
+
+
+def _warden_text(report: dict[str, Any]) -> str:
+    if report["started"]:
+        state = "started now (it had work and was not running)"
+    elif report["alive"]:
+        state = "running"
+    elif not report["enabled"]:
+        state = "not started on its own (RAVELAB_WARDEN=0)"
+    else:
+        state = "not running (nothing to look after)"
+    return f"{state}; log {report['log']}"
 
 
 def cmd_rave_install(ctx: Context) -> int:
