@@ -144,7 +144,10 @@ def settle_unlaunched(db: Database, experiment_id: int, status: RunStatus, reaso
     now = utc_now()
     cursor = db.execute(
         "UPDATE experiments SET status = ?, reason = ?, ended_at = ?, completed_at = ? "
-        "WHERE id = ? AND pid IS NULL AND job_id IS NULL AND ended_at IS NULL",
+        "WHERE id = ? AND pid IS NULL AND job_id IS NULL AND ended_at IS NULL "
+        # A run put back in the queue meanwhile (by another re-attach) waits there.
+        f"AND status != '{RunStatus.QUEUED}' "
+        "AND id NOT IN (SELECT experiment_id FROM run_queue)",
         (status, reason, now, now, experiment_id),
     )
     return cursor.rowcount > 0

@@ -254,12 +254,17 @@ def claim_head(db: Database, device: str, owner: LaunchOwner) -> int | None:
         experiment_id = int(row[0])
         db.execute("DELETE FROM run_queue WHERE experiment_id = ?", (experiment_id,))
         now = utc_now()
-        db.execute(
+        claimed = db.execute(
             f"UPDATE experiments SET status = '{RunStatus.RUNNING}', reason = NULL, "
             "started_at = ?, launcher_pid = ?, launcher_start_time = ?, launcher_host = ?, "
-            "launch_lease_until = ? WHERE id = ?",
+            f"launch_lease_until = ? WHERE id = ? AND ended_at IS NULL "
+            f"AND status = '{RunStatus.QUEUED}'",
             (now, owner.pid, owner.start_time, owner.host, owner.lease_until, experiment_id),
         )
+        if claimed.rowcount != 1:
+            # It ended meanwhile (stopped while queued): out of the queue, not started.
+            _relabel(db, device)
+            return None
         # Its first attempt begins now (a queued run has none).
         db.execute(
             "INSERT INTO run_attempts(experiment_id, attempt, started_at) "

@@ -48,6 +48,15 @@ def test_changes_are_seen_live(fake_nvml: FakeNvml) -> None:
     assert read_gpus().gpus[0].utilization_pct == 88.0  # type: ignore[union-attr]
 
 
+def test_values_no_gpu_can_have_are_no_reading(fake_nvml: FakeNvml) -> None:
+    fake_nvml.set([gpu(utilization=10**11, temperature=5000, power=10**8, used=10**12)])
+    state = read_gpus()
+    assert isinstance(state, GpuSnapshot)
+    reading = state.gpus[0]
+    assert (reading.utilization_pct, reading.temperature_c, reading.power_w) == (None,) * 3
+    assert reading.memory_used_mib is None and reading.memory_total_mib == 24564.0
+
+
 def test_a_reading_not_supported_is_none_and_named(fake_nvml: FakeNvml) -> None:
     fake_nvml.set([gpu(fail={"power": "NOT_SUPPORTED", "processes": "NO_PERMISSION"})])
     state = read_gpus()

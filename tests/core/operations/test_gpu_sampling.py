@@ -121,6 +121,24 @@ def test_a_run_on_a_gpu_gets_its_readings_at_its_step(
     assert rows.count_points(db, first) == 10
 
 
+def test_a_run_is_sampled_on_the_gpu_its_processes_are_on_whatever_its_index(
+    db: Database, fake_nvml: FakeNvml, run_child: tuple[Path, int]
+) -> None:
+    # CUDA_VISIBLE_DEVICES=1 makes NVML's GPU 1 the run's `--gpu 0`.
+    run_dir, pid = run_child
+    run = _live_run(db, run_dir, 0, step=10)
+    fake_nvml.set(
+        [
+            gpu(utilization=1),
+            gpu(utilization=88, processes=[{"pid": pid, "memory_mib": 19000}]),
+        ]
+    )
+    _tick(db, GpuDuty())
+    points = _points(db, run)
+    assert points["gpu/utilization"] == [(10, 88.0)]
+    assert points["gpu/run_memory_mib"] == [(10, 19000.0)]
+
+
 def test_a_run_not_on_the_gpu_uses_no_memory_and_unknowns_are_skipped(
     db: Database, fake_nvml: FakeNvml, run_child: tuple[Path, int]
 ) -> None:

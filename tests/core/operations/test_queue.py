@@ -218,3 +218,50 @@ def test_a_start_that_raises_before_making_anything_puts_the_run_back_first(
     assert [e.experiment_id for e in queue.list_queue(db)] == ids  # first again, not lost
     record = rows.get_experiment(db, ids[0])
     assert (record.status, record.reason, record.started_at) == ("queued", "1st on cpu", None)
+
+
+def test_a_dead_claimer_never_holds_a_device_while_the_warden_lives(
+    db: Database, make_manager: Any, dataset_id: int
+) -> None:
+    import subprocess
+    import sys
+
+    from ravelab.core.operations.duties import WardenContext
+    from ravelab.db.records import LaunchOwner
+
+    manager = make_manager(follow=False)
+    waiting = manager.queue_training(run_config(dataset_id, "waiting"), start_if_free=False)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    from ravelab.core.runs.process_identity import HOST
+
+    dead = LaunchOwner(gone.pid, 1.0, HOST, 0.0)
+    assert queue_rows.claim_head(db, "cpu", dead) == waiting  # then the claimer "dies"
+    stale = rows.get_experiment(db, waiting)
+    assert stale is not None and stale.status == "running" and stale.pid is None
+    # A re-attach that read the row before another put it back must not fail it.
+    queue_rows.requeue(db, waiting, dead, stale.config[queue_rows.QUEUE_KEY])
+    manager._reattach_unlaunched(stale)
+    record = rows.get_experiment(db, waiting)
+    assert record is not None and record.status == "queued" and record.ended_at is None
+    # Claimed again by a dead claimer: the warden's queue duty puts it back and starts it.
+    assert queue_rows.claim_head(db, "cpu", dead) == waiting
+    queue.QueueDuty().tick(WardenContext(db=db, manager=manager, now=0.0))
+    started = rows.get_experiment(db, waiting)
+    assert started is not None and started.pid is not None and started.run_dir
+    assert manager.wait(waiting, timeout=60)["status"] == "completed"
+
+
+def test_a_queued_run_renamed_while_it_waits_starts_under_its_new_name(
+    db: Database, make_manager: Any, dataset_id: int
+) -> None:
+    from ravelab.core.runs import lifetime
+
+    manager = make_manager(follow=False)
+    waiting = manager.queue_training(run_config(dataset_id, "old-name"), start_if_free=False)
+    lifetime.rename_run(db, waiting, "new-name")
+    queue.start_next(manager)
+    record = rows.get_experiment(db, waiting)
+    assert record is not None and record.run_dir and record.run_dir.endswith("-new-name")
+    assert record.argv[record.argv.index("--name") + 1] == "new-name"
+    assert manager.wait(waiting, timeout=60)["status"] == "completed"

@@ -71,11 +71,17 @@ def test_metric_patterns_are_the_original_apis() -> None:
     assert set(process.metric_patterns) == {"loss", "step", "lr", "val_loss", "epoch"}
 
 
-def test_max_steps_flag_in_a_line_is_not_a_step() -> None:
+def test_the_end_of_fit_names_the_last_step_the_bar_may_lag_behind() -> None:
     parser = OutputParser(max_steps=300)
+    parser.parse("Epoch 59:  80%|████████  | 4/5 [00:02<00:00,  2.0it/s, v_num=0]", "stderr")
+    before = parser.step
     result = parser.parse("`Trainer.fit` stopped: `max_steps=300` reached.", "stderr")
-    assert result.step is None
+    assert result.step == parser.step == 300 > before
     assert result.progress["fit_stopped"] == "`max_steps=300` reached."
+    # Any other sentence, or a step behind the one known, moves nothing.
+    assert parser.parse("`Trainer.fit` stopped: `max_epochs=3` reached.", "stderr").step is None
+    assert parser.parse("`Trainer.fit` stopped: `max_steps=12` reached.", "stderr").step is None
+    assert parser.parse("max_steps=900 reached", "stderr").step is None
 
 
 # -- Lightning's bar -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import psutil
+import pytest
 
 from ravelab.core.runs.executor import (
     ExecutorState,
@@ -116,3 +117,18 @@ def test_nothing_known_of_a_run_is_neither_alive_nor_ended(tmp_path: Path) -> No
     assert LocalExecutor().state(run_dir, RunHandle("local")).alive is None
     assert trainer_identity(run_dir) is None and pick_supervisor([]) is None
     assert newest_checkpoint_time(run_dir) == 0.0
+
+
+def test_the_trainer_numbers_gpus_as_nvml_does_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    printing = [sys.executable, "-c", "import os; print(os.environ.get('CUDA_DEVICE_ORDER'))"]
+    for given, expected in ((None, "PCI_BUS_ID"), ("FASTEST_FIRST", "FASTEST_FIRST")):
+        if given is None:
+            monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+        else:
+            monkeypatch.setenv("CUDA_DEVICE_ORDER", given)
+        run_dir = create_run_dir(tmp_path / "runs", f"order-{expected}")
+        LocalExecutor().launch(run_dir, LaunchSpec(argv=printing, cwd=str(run_dir)))
+        _ended(run_dir)
+        assert _read(run_dir / STDOUT_LOG).strip() == expected

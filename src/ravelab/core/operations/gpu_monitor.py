@@ -181,6 +181,7 @@ def _attempt(call: Callable[..., Any], nvml: Any, *args: Any) -> tuple[Any, str 
         fatal = (
             getattr(nvml, "NVML_ERROR_UNINITIALIZED", None),
             getattr(nvml, "NVML_ERROR_DRIVER_NOT_LOADED", None),
+            getattr(nvml, "NVML_ERROR_GPU_IS_LOST", None),
         )
         if getattr(error, "value", None) in fatal:
             raise
@@ -195,15 +196,21 @@ def _text(value: Any) -> str | None:
     return str(value)[:200]
 
 
-def _number(value: Any, scale: float = 1.0) -> float | None:
-    """A reading as a finite, non-negative float (None for anything else: the driver's
-    "not available" sentinels are huge unsigned numbers)."""
+def _number(value: Any, scale: float = 1.0, most: float = 1e12) -> float | None:
+    """A reading as a finite float in ``[0, most]`` (None for anything else: the driver's
+    "not available" sentinels are huge unsigned numbers, and a value no GPU can have is
+    no reading)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value) / scale
-    if not 0.0 <= number < 1e12:
+    if not 0.0 <= number <= most:
         return None
     return number
+
+
+#: The largest readings a GPU can give: per cent, degrees, watts (a whole DGX board
+#: draws about 10 kW), MiB (16 TiB).
+_MOST_PCT, _MOST_C, _MOST_W, _MOST_MIB = 100.0, 200.0, 20_000.0, 16.0 * 1024 * 1024
 
 
 def _read_gpu(nvml: Any, index: int) -> GpuReading:
@@ -233,16 +240,16 @@ def _read_gpu(nvml: Any, index: int) -> GpuReading:
     for process in found:
         pid = getattr(process, "pid", None)
         if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
-            used = _number(getattr(process, "usedGpuMemory", None), _MIB)
+            used = _number(getattr(process, "usedGpuMemory", None), _MIB, _MOST_MIB)
             processes.append(GpuProcess(pid, used))
     return GpuReading(
         index=index,
         name=name,
-        utilization_pct=_number(getattr(rates, "gpu", None)),
-        memory_used_mib=_number(getattr(memory, "used", None), _MIB),
-        memory_total_mib=_number(getattr(memory, "total", None), _MIB),
-        temperature_c=_number(temperature),
-        power_w=_number(power, 1000.0),
+        utilization_pct=_number(getattr(rates, "gpu", None), most=_MOST_PCT),
+        memory_used_mib=_number(getattr(memory, "used", None), _MIB, _MOST_MIB),
+        memory_total_mib=_number(getattr(memory, "total", None), _MIB, _MOST_MIB),
+        temperature_c=_number(temperature, most=_MOST_C),
+        power_w=_number(power, 1000.0, _MOST_W),
         processes=tuple(processes),
         problems=tuple(problems),
     )

@@ -172,8 +172,14 @@ class GpuDuty:
     ) -> None:
         by_index = {gpu.index: gpu for gpu in gpus}
         for record, index in runs:
-            reading = by_index.get(index)
-            if reading is None or record.run_dir is None:
+            if record.run_dir is None:
+                continue
+            # The GPU the run's own processes are on, where NVML shows them: CUDA's
+            # numbering (--gpu) can differ from NVML's (CUDA_VISIBLE_DEVICES, or CUDA's
+            # fastest-first order); else the GPU of its --gpu.
+            on = [gpu for gpu in gpus if run_pids_on(gpu, record.run_dir)]
+            reading = on[0] if len(on) == 1 else by_index.get(index)
+            if reading is None:
                 continue  # a GPU this machine does not have: the run fails on its own
             points = sample_points(reading, record.run_dir, record.progress.step, wall)
             rows.insert_points(db, record.id, points)

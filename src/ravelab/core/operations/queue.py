@@ -336,6 +336,7 @@ class QueueDuty:
     interval_s = 1.0
 
     def tick(self, context: WardenContext) -> None:
+        context.manager.recover_abandoned_claims()
         start_next(context.manager)
         start_chained_exports(context.manager)
 

@@ -56,6 +56,9 @@ _MAC = "Training on mac is not available yet"
 _NO_CHECKPOINT = "No checkpoint found"
 _INTERRUPTED = "Detected KeyboardInterrupt"
 _FIT_STOPPED = re.compile(r"`Trainer\.fit` stopped: (.*)")
+#: Lightning's word that the run ended at its last step (the bar's last refresh can lag
+#: behind it: a run of 60 steps may last show 59).
+_MAX_STEPS_REACHED = re.compile(r"^`max_steps=([0-9]{1,12})` reached\.?$")
 
 
 def _number(text: str) -> float | None:
@@ -357,6 +360,10 @@ class OutputParser:
         fit_stopped = _FIT_STOPPED.search(text)
         if fit_stopped:
             result.progress["fit_stopped"] = fit_stopped.group(1)
+            reached = _MAX_STEPS_REACHED.match(fit_stopped.group(1).strip())
+            last = digits_value(reached.group(1)) if reached else None
+            if last is not None and is_step(last) and last > self.step:
+                result.step = self.step = last
         if reason is not None:
             self.reason = reason[:500]
             result.reason = self.reason

@@ -196,6 +196,9 @@ class LocalExecutor:
         env = dict(os.environ)
         env[RUN_MARKER_ENV] = marker_value(run_dir)
         env.pop(STOPPER_ENV, None)
+        # CUDA numbers GPUs fastest first unless told otherwise, NVML and nvidia-smi by PCI
+        # bus: in PCI order, `--gpu N` is the GPU the app and `ravelab gpus` call N.
+        env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
         with open(run_dir / SUPERVISOR_LOG, "ab") as log:
             try:
                 proc = _popen_detached(

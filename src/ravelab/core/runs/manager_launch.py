@@ -125,6 +125,8 @@ class LaunchMixin(ManagerBase):
         if record is None or record.ended_at is not None or record.pid is not None:
             return False
         stored = dict(record.config)
+        # Renamed while it waited: it starts under its name now (folder, --name).
+        stored["name"] = record.name
         marker = stored.get(queue_rows.QUEUE_KEY)
         kept = marker if isinstance(marker, dict) else {}
         try:

@@ -67,6 +67,20 @@ class ReattachMixin(ManagerBase):
                 continue
             self._take_up(record)
 
+    def recover_abandoned_claims(self) -> None:
+        """Runs claimed from the queue whose claimer died before starting anything go
+        back to their queue (or are adopted, if they did start): called by the warden's
+        queue duty on every tick, so a device is never held by a dead claimer for longer
+        than that while the warden lives."""
+        queued = queue_rows.queued_ids(self.db)
+        for record in rows.unlaunched_experiments(self.db):
+            if record.id in queued or not isinstance(record.config.get(queue_rows.QUEUE_KEY), dict):
+                continue
+            try:
+                self._reattach_unlaunched(record)
+            except Exception as error:  # one run's trouble never stops the others
+                self._flag(record.id, error)
+
     def _take_up(self, record: ExperimentRecord) -> bool:
         """Follow ``record`` again; False (and the run flagged) when that failed: one
         run's trouble never stops the others."""
