@@ -69,9 +69,25 @@ def test_dataset_create_runs_preprocess_and_registers_the_result(
     assert dataset.n_seconds and dataset.n_seconds > 0
     assert dataset.sources == [str(audio.resolve())]
     assert "--nolazy" in job.argv and "--num_signal" in job.argv
+    assert not any("free under" in warning for warning in report.warnings)
     # The new dataset trains right away.
     experiment = manager.start_training(_ten_steps("on-clips", dataset_id))
     assert manager.wait(experiment, timeout=60)["status"] == "completed"
+
+
+@pytest.mark.usefixtures("fake_ffmpeg")
+def test_a_dataset_too_big_for_the_disk_is_said_before_it_starts(
+    manager: TrainingManager, audio: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ravelab.core.operations import disk_space
+
+    monkeypatch.setenv("FAKE_RAVE_TIME_SCALE", "0.002")
+    monkeypatch.setattr(disk_space, "free_bytes", lambda folder: 1000)
+    job_id, _, report = manager.jobs.create_dataset([audio], "tight", num_signal=65536)
+    # 20 chunks of 131,072 int16 samples: about 5.8 MB with LMDB's pages.
+    (warning,) = [w for w in report.warnings if "free under" in w]
+    assert "needs about 5.8 MB and only 1.0 kB is free" in warning and "--lazy" in warning
+    assert manager.jobs.wait(job_id, timeout=60).status == "completed"  # a warning only
 
 
 @pytest.mark.usefixtures("fake_ffmpeg")

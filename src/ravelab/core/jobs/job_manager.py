@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ravelab.core.display import human_bytes
 from ravelab.core.errors import ConfigError, DatasetError, LaunchError, NotFoundError
 from ravelab.core.jobs.export import (
     build_export_argv,
@@ -167,6 +168,16 @@ class JobManager:
         )
         if report.problems:
             raise DatasetError("cannot preprocess: " + "; ".join(report.problems))
+        if not lazy:  # a lazy dataset stores where the files are, not their audio
+            from ravelab.core.operations.disk_space import check_space, dataset_bytes
+
+            space = check_space(target, dataset_bytes(report.kept_chunks, num_signal, channels))
+            if not space.enough and space.free_bytes is not None:
+                report.warnings.append(
+                    f"the dataset needs about {human_bytes(space.needed_bytes)} and only "
+                    f"{human_bytes(space.free_bytes)} is free under {target.parent}: free "
+                    "some space, or preprocess with --lazy (it stores where the files are)"
+                )
         rave = find_rave(self.rave, self.db)
         folders = [Path(i).expanduser().resolve() for i in inputs]
         argv = build_preprocess_argv(

@@ -127,3 +127,10 @@ def check_run_space(
         keep_periodic=keep_periodic,
     )
     return check_space(runs_dir, needed)
+
+
+def dataset_bytes(chunks: int, num_signal: int, channels: int) -> int:
+    """What ``rave preprocess`` writes for ``chunks`` chunks: each is an int16 waveform of
+    ``channels x 2 * num_signal`` samples in LMDB (a tenth more for the records and the
+    database's pages)."""
+    return int(chunks * channels * 2 * num_signal * 2 * 1.1)
