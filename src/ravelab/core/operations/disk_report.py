@@ -3,13 +3,12 @@ what its retention would reclaim (``ravelab disk``, the app)."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ravelab.core.display import human_bytes
-from ravelab.core.operations import checkpoint_retention, disk_care
+from ravelab.core.operations import checkpoint_retention, disk_care, disk_space
 from ravelab.core.rave.checkpoints import find_checkpoints
 from ravelab.db import Database
 from ravelab.db import experiments as rows
@@ -54,14 +53,8 @@ class DiskReport:
 
 def disk_report(db: Database, runs_dir: str | Path) -> DiskReport:
     """Free space under ``runs_dir`` and every run's checkpoints, largest first."""
-    free = total = None
-    for candidate in (Path(runs_dir), *Path(runs_dir).parents):
-        try:
-            usage = shutil.disk_usage(candidate)
-        except (OSError, ValueError):
-            continue
-        free, total = usage.free, usage.total
-        break
+    usage = disk_space.disk_usage(runs_dir)
+    free, total = usage if usage is not None else (None, None)
     runs: list[RunDisk] = []
     records = [r for r in rows.list_experiments(db) if r.run_dir]
     for record in records:

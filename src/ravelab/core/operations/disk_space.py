@@ -93,15 +93,23 @@ class SpaceCheck:
         )
 
 
-def free_bytes(folder: str | os.PathLike[str]) -> int | None:
-    """Free bytes on the disk holding ``folder`` (or its nearest existing parent)."""
+def disk_usage(folder: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """``(free, total)`` bytes of the disk holding ``folder`` (or, while it does not exist
+    yet, its nearest existing parent); None when none can be read."""
     path = Path(folder)
     for candidate in (path, *path.parents):
         try:
-            return shutil.disk_usage(candidate).free
+            usage = shutil.disk_usage(candidate)
         except (OSError, ValueError):
             continue
+        return usage.free, usage.total
     return None
+
+
+def free_bytes(folder: str | os.PathLike[str]) -> int | None:
+    """Free bytes on the disk holding ``folder`` (see ``disk_usage``)."""
+    usage = disk_usage(folder)
+    return None if usage is None else usage[0]
 
 
 def check_space(folder: str | os.PathLike[str], needed_bytes: int) -> SpaceCheck:
