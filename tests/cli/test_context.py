@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ravelab.cli.context import Context, count_argument, finite_argument, whole_argument
 from ravelab.core.errors import NotFoundError
+from ravelab.db import Database
 from ravelab.db import experiments as rows
 
 
@@ -61,3 +63,20 @@ def test_argument_types_take_only_what_they_say() -> None:
     for bad in ("nan", "inf", "1e999", "x", "１"):
         with pytest.raises(argparse.ArgumentTypeError, match="not a finite number"):
             finite_argument(bad)
+
+
+def test_a_notification_left_unsent_brings_a_warden_back_at_the_next_command(
+    cli: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from ravelab.core.operations import notifications, warden
+    from ravelab.core.operations.events import EventKind, record_event
+
+    with Database(tmp_path / "cli.db") as db:
+        notifications.add_channel(db, "json://127.0.0.1:9/hook")
+        record_event(db, EventKind.COMPLETED, "left", "sent by nobody yet")
+    spawned: list[str] = []
+    monkeypatch.setattr(warden, "spawn_warden", lambda path: spawned.append(path))
+    monkeypatch.setenv(warden.ENABLE_ENV, "1")
+    code, _, err = cli("list")
+    assert code == 0, err
+    assert spawned == [str(tmp_path / "cli.db")]

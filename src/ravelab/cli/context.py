@@ -47,9 +47,10 @@ class Context:
 
     def settle(self) -> None:
         """Bring the database up to date before reading it: re-attaching (creating a
-        manager) settles the runs and jobs that ended meanwhile. It looks only at runs and
-        jobs whose end is not recorded: with none, it is skipped, and so is importing it."""
-        if run_queries.anything_unended(self.db):
+        manager) settles the runs and jobs that ended meanwhile, and starts the warden
+        where one is needed. With nothing unended and no notification due, it is skipped,
+        and so is importing it."""
+        if run_queries.anything_to_look_after(self.db):
             self.manager(follow=False)
 
     def experiment(self, ref: str) -> ExperimentRecord:

@@ -67,3 +67,11 @@ def warden_has_work(db: Database) -> bool:
         "OR EXISTS (SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending'))"
     )
     return bool(row is not None and row[0])
+
+
+def deliveries_pending(db: Database) -> bool:
+    """Whether some notification is still to be sent (pending, or being sent)."""
+    row = db.query_one(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending'))"
+    )
+    return bool(row is not None and row[0])

@@ -49,6 +49,15 @@ def anything_unended(db: Database) -> bool:
     return experiments.any_unended(db) or jobs.any_unended(db)
 
 
+def anything_to_look_after(db: Database) -> bool:
+    """Whether a one-shot command should create a ``TrainingManager`` (which re-attaches
+    and starts the warden where it is needed): a run or job not ended, a queued run, or a
+    notification still to send (its warden may have been killed)."""
+    from ravelab.db.events import deliveries_pending
+
+    return anything_unended(db) or deliveries_pending(db)
+
+
 def __getattr__(name: str) -> Any:
     if name == "Columns":
         from ravelab.db.point_blocks import Columns
