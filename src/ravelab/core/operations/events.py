@@ -56,9 +56,14 @@ def record_event(
     ``key`` is prefixed with the kind, so two kinds never share one. The title and body
     are cut to sane lengths (they may quote a trainer's output).
     """
+    full_key = f"{kind.value}:{key}"
+    if event_rows.event_recorded(db, full_key):
+        # Read first: detectors ask again on every tick (a run in phase 2 for days), and a
+        # read takes no write lock from the followers.
+        return False
     event_id = event_rows.insert_event(
         db,
-        key=f"{kind.value}:{key}",
+        key=full_key,
         kind=kind.value,
         title=title[:200],
         body=body[:4000],
