@@ -63,10 +63,9 @@ def warden_has_work(db: Database) -> bool:
     row = db.query_one(
         "SELECT EXISTS (SELECT 1 FROM experiments WHERE ended_at IS NULL "
         "  AND (pid IS NOT NULL OR job_id IS NOT NULL)) "
-        "OR EXISTS (SELECT 1 FROM run_queue) "
-        "OR EXISTS (SELECT 1 FROM deliveries WHERE state IN ('pending', 'sending'))"
+        "OR EXISTS (SELECT 1 FROM run_queue)"
     )
-    return bool(row is not None and row[0])
+    return bool(row is not None and row[0]) or deliveries_pending(db)
 
 
 def deliveries_pending(db: Database) -> bool:
