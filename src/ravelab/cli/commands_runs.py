@@ -86,8 +86,14 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     train.add_argument("--project", type=int, default=1, help="project id (default: 1)")
     train.add_argument(
         "--executor",
-        choices=("local", "slurm"),
-        help="where the run executes: this machine (default) or a SLURM cluster",
+        choices=("local", "slurm", "ssh"),
+        help="where the run executes: this machine (default), a SLURM cluster, or a "
+        "machine reached with ssh (with --remote)",
+    )
+    train.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="with --executor ssh: the remote to train on (`ravelab remote list`)",
     )
     slurm = train.add_argument_group(
         "SLURM (with --executor slurm; each overrides its stored setting, `ravelab slurm show`)"
@@ -237,7 +243,17 @@ def _with_executor(config: dict[str, Any], args: argparse.Namespace) -> dict[str
     if args.sbatch_line:
         options["extra"] = args.sbatch_line
     executor = args.executor or config.get("executor") or "local"
-    if options and executor != "slurm":
+    remote = getattr(args, "remote", None)
+    if remote:
+        if args.executor not in (None, "ssh"):
+            raise ConfigError(f"--remote is for runs over ssh, not --executor {args.executor}")
+        executor = "ssh"
+        config["executor"] = "ssh"
+        options["remote"] = remote
+    known = (config.get("executor_options") or {}).get("remote")
+    if executor == "ssh" and not remote and not known:
+        raise ConfigError("--executor ssh needs --remote NAME (`ravelab remote list`)")
+    if options.keys() - {"remote"} and executor != "slurm":
         raise ConfigError(
             "--partition, --account, --time, --gres, --cpus, --mem and --sbatch-line are for "
             "SLURM runs: add --executor slurm"

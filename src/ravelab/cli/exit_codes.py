@@ -17,4 +17,5 @@ class ExitCode(IntEnum):
     DATABASE = 6  #: the database cannot be used (one line says why), or `db check` found damage
     RUN_STOPPED = 7  #: a followed run ended as stopped
     FILES = 8  #: some files could not be removed (each is named; the rest was done)
+    REMOTE = 9  #: a remote could not be reached or used over ssh (one line says why)
     INTERRUPTED = 130  #: Ctrl-C in the CLI (runs keep going)

@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "projects": ("commands_info", "list the projects (what --project takes)"),
     "settings": ("commands_info", "show or change stored settings"),
     "slurm": ("commands_slurm", "SLURM cluster settings and checks"),
+    "remote": ("commands_remote", "machines runs are sent to over SSH: add, check, set up"),
     "gui": ("commands_gui", "open the desktop app"),
     "db": ("commands_db", "check, back up or describe the database file"),
     "notify": ("commands_notify", "send notifications (ntfy, Discord, email...) on run events"),
@@ -82,9 +83,11 @@ def _error_codes() -> tuple[tuple[type[Exception], ExitCode], ...]:
         RavelabError,
         RaveNotFoundError,
     )
+    from ravelab.core.ssh.connection import SshError
     from ravelab.db.errors import DatabaseError
 
     return (
+        (SshError, ExitCode.REMOTE),
         (NotFoundError, ExitCode.NOT_FOUND),
         (RaveNotFoundError, ExitCode.RAVE_NOT_FOUND),
         (ConfigError, ExitCode.INVALID),

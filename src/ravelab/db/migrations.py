@@ -433,6 +433,27 @@ def _v8_operations(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES ('events_since', ?)", (now,))
 
 
+def _v9_remotes(conn: sqlite3.Connection) -> None:
+    """Machines that runs are sent to over SSH. A remote names an OpenSSH destination
+    (host, user, port, identity file, an ssh config file) and where ravelab lives there
+    (runs folder, Python, ``rave``); no password or secret is ever stored."""
+    conn.execute(
+        """
+        CREATE TABLE remotes (
+            name        TEXT PRIMARY KEY,
+            host        TEXT NOT NULL,
+            user        TEXT,
+            port        INTEGER CHECK (port IS NULL OR port BETWEEN 1 AND 65535),
+            identity    TEXT,
+            ssh_config  TEXT,
+            runs_dir    TEXT NOT NULL,
+            python      TEXT NOT NULL,
+            rave        TEXT,
+            created_at  TEXT NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial,
     _v2_run_artifacts,
@@ -442,4 +463,5 @@ MIGRATIONS: list[Migration] = [
     _v6_listening,
     _v7_run_lifetime,
     _v8_operations,
+    _v9_remotes,
 ]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ravelab.core.errors import ConfigError, NotFoundError
 from ravelab.core.lazy_signal import LazySignal
 from ravelab.core.paths import RUNS_ENV, user_data_dir
+from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import TrainingSpec
 from ravelab.core.runs.executor import STOPPER_ENV, Executor, RunHandle, run_processes
 from ravelab.core.runs.process_identity import ProcessIdentity, is_alive, processes_with_env
@@ -177,6 +178,13 @@ class ManagerBase:
             stalled_after_s=self.stalled_after_s,
             out_of_process=self.follow_out_of_process,
         )
+
+    def _rave_for(self, executor: Executor, explicit: str | None = None) -> str:
+        """The ``rave`` a run's argv starts with: found here, unless the executor runs it
+        elsewhere (an SSH run uses the remote's, put in place there)."""
+        if not getattr(executor, "runs_rave_locally", True):
+            return "rave"
+        return find_rave(explicit if explicit is not None else self.rave, self.db)
 
     def _executor_named(self, name: str) -> Executor:
         executor = self.executors.get(name)

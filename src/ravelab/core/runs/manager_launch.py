@@ -31,7 +31,6 @@ from ravelab.core.operations.checkpoint_retention import (
     store_retention_choice,
 )
 from ravelab.core.projects import require_project
-from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import (
     TrainingSpec,
     build_train_argv,
@@ -82,7 +81,7 @@ class LaunchMixin(ManagerBase):
         retention = check_retention_choice(keep_periodic)
         executor = self._executor_named(spec.executor)
         runs_dir = self._runs_dir_for(spec)
-        rave = find_rave(self.rave, self.db)
+        rave = self._rave_for(executor)
         owner = this_launcher()
         stored = spec.as_config()
         if then_export is not None:
@@ -137,7 +136,7 @@ class LaunchMixin(ManagerBase):
             runs_dir = Path(kept_runs) if isinstance(kept_runs, str) and kept_runs else None
             runs_dir = runs_dir or self._runs_dir_for(spec)
             kept_rave = kept.get("rave")
-            rave = find_rave(kept_rave if isinstance(kept_rave, str) else self.rave, self.db)
+            rave = self._rave_for(executor, kept_rave if isinstance(kept_rave, str) else None)
         except RavelabError as error:
             self._fail_unlaunched(experiment_id, f"could not start from the queue: {error}")
             return False

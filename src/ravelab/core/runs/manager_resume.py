@@ -13,19 +13,23 @@ anything. Nothing else reads these variables.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
-from ravelab.core.rave.locator import find_rave
 from ravelab.core.rave.training_config import TrainingSpec, build_train_argv
 from ravelab.core.runs.executor import RunHandle
 from ravelab.core.runs.launch_owner import this_launcher
 from ravelab.core.runs.manager_base import FAULT_ENV, ManagerBase
 from ravelab.core.runs.merged_log import RESUME_STEP_ENV
-from ravelab.core.runs.run_files import EXIT_FILE, SUPERVISOR_FILE, LaunchSpec, fault_point
+from ravelab.core.runs.run_files import (
+    EXIT_FILE,
+    SUPERVISOR_FILE,
+    LaunchSpec,
+    fault_point,
+    set_aside,
+)
 from ravelab.db import ExperimentRecord
 from ravelab.db import experiments as rows
 from ravelab.db.artifacts import list_checkpoints
@@ -73,7 +77,7 @@ class ResumeMixin(ManagerBase):
         fields = {f.name for f in dataclasses.fields(TrainingSpec)}
         spec = TrainingSpec(**{k: v for k, v in config.items() if k in fields})
         executor = self._executor_named(record.executor)
-        rave = find_rave(self.rave, self.db)
+        rave = self._rave_for(executor)
         argv = build_train_argv(rave, spec, out_path=run_dir, ckpt=str(chosen.path))
         if self._still_lives(record):
             raise ConfigError(
@@ -92,8 +96,8 @@ class ResumeMixin(ManagerBase):
         try:
             # The previous attempt's files are set aside, never deleted; only the command
             # that won the claim touches them, so no other resume's files are moved.
-            _set_aside(run_dir / EXIT_FILE)
-            _set_aside(run_dir / SUPERVISOR_FILE)
+            set_aside(run_dir / EXIT_FILE)
+            set_aside(run_dir / SUPERVISOR_FILE)
             fault_point(FAULT_ENV, "resume-claimed")
             handle = executor.launch(
                 run_dir,
@@ -166,15 +170,3 @@ def _resume_env(manager: ManagerBase, record: ExperimentRecord, ckpt: Path) -> d
     steps = [c.step for c in list_checkpoints(manager.db, record.id) if c.path == str(ckpt)]
     step = steps[0] if steps else None
     return {RESUME_STEP_ENV: str(step)} if isinstance(step, int) and step >= 0 else {}
-
-
-def _set_aside(path: Path) -> None:
-    """Rename a previous attempt's file to ``<stem>.<n><suffix>`` (first free n)."""
-    if not os.path.lexists(path):
-        return
-    for n in range(10_000):
-        target = path.with_name(f"{path.stem}.{n}{path.suffix}")
-        if not os.path.lexists(target):
-            path.rename(target)
-            return
-    raise LaunchError(f"cannot set {path} aside: too many earlier attempts")

@@ -8,6 +8,8 @@ A run folder holds, next to what RAVE writes (``<name>_<hash>/version_N/...``):
 * ``exit.json``: written once, atomically, when the trainer has ended.
 * ``supervisor.log``: the supervisor's own messages (normally empty).
 * ``slurm-job.sh``: a SLURM run's batch script.
+* ``remote.json``, ``remote.log``, ``remote-checkpoints.json``: an SSH run's (see
+  ``ravelab.core.ssh.executor``).
 
 Everything read back is untrusted: a file may be missing, a folder, too large, not JSON,
 or JSON with a wrong type or range in any field. The readers never raise on such a file:
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ravelab.core.errors import LaunchError
+from ravelab.core.rave.checkpoints import REMOTE_LISTING
 from ravelab.core.runs.process_identity import processes_with_env
 
 LAUNCH_FILE = "launch.json"
@@ -39,6 +42,10 @@ STDOUT_LOG = "stdout.log"
 STDERR_LOG = "stderr.log"
 SUPERVISOR_LOG = "supervisor.log"
 SLURM_SCRIPT = "slurm-job.sh"
+#: An SSH run's local folder mirrors the remote one and adds three files of its own.
+REMOTE_FILE = "remote.json"  # which remote, and the run folder there
+REMOTE_LOG = "remote.log"  # every command ravelab ran for the run over ssh, timed
+REMOTE_CHECKPOINTS = REMOTE_LISTING  # the checkpoints there (not copied here)
 
 #: The environment variable every process of a run carries (the supervisor, the trainer
 #: and its children): the absolute run folder. It finds a run's processes when no file
@@ -94,7 +101,7 @@ def create_run_dir(runs_dir: Path, base: str) -> Path:
 def remove_created_run_dir(run_dir: Path) -> None:
     """Undo a failed launch: remove the files the launch wrote into the folder it created,
     then the folder if it is empty. Anything else found there stays."""
-    for name in (LAUNCH_FILE, SUPERVISOR_LOG, SLURM_SCRIPT):
+    for name in (LAUNCH_FILE, SUPERVISOR_LOG, SLURM_SCRIPT, REMOTE_FILE, REMOTE_LOG):
         with contextlib.suppress(OSError):
             (run_dir / name).unlink(missing_ok=True)
     try:
@@ -419,3 +426,15 @@ class ExitRecord:
 
     def write(self, run_dir: Path) -> None:
         write_json_atomic(run_dir / EXIT_FILE, asdict(self))
+
+
+def set_aside(path: Path) -> None:
+    """Rename a previous attempt's file to ``<stem>.<n><suffix>`` (first free n)."""
+    if not os.path.lexists(path):
+        return
+    for n in range(10_000):
+        target = path.with_name(f"{path.stem}.{n}{path.suffix}")
+        if not os.path.lexists(target):
+            path.rename(target)
+            return
+    raise LaunchError(f"cannot set {path} aside: too many earlier attempts")

@@ -1,0 +1,1 @@
+"""Runs on another machine over SSH: remotes, the connection, the remote agent, file sync."""

@@ -1,0 +1,89 @@
+"""What the SSH tests need on the remote side: the ``rave`` double where the remote user
+can run it, a remote in a database, and cleaning up the remote's runs.
+
+The remote user cannot read a test's temporary folders (pytest's are private) nor run
+this interpreter (it may live in a private home): the double's package and the captures
+it replays are copied to a world-readable folder, and its launcher runs the remote's
+``python3``. Knobs of the double (``FAKE_RAVE_*``) are written into the launcher: ssh does
+not carry this process's environment to the remote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import stat
+import tempfile
+from pathlib import Path
+
+import psutil
+
+_TESTS = Path(__file__).resolve().parent
+
+
+def shared_folder(prefix: str = "ravelab-ssh-test-") -> Path:
+    """A new folder under the system temp dir that every user can read."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    return folder
+
+
+def remote_rave_double(folder: Path, **knobs: str) -> Path:
+    """A ``rave`` double the remote user can run, in ``folder``; returns the launcher."""
+    root = folder / "double"
+    (root / "tests").mkdir(parents=True, exist_ok=True)
+    (root / "tests" / "__init__.py").write_text("", encoding="utf-8")
+    shutil.copytree(
+        _TESTS / "fake_rave",
+        root / "tests" / "fake_rave",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copytree(
+        _TESTS / "fixtures" / "rave-2.3.1",
+        root / "tests" / "fixtures" / "rave-2.3.1",
+        dirs_exist_ok=True,
+    )
+    settings = "".join(f"os.environ.setdefault({k!r}, {v!r})\n" for k, v in knobs.items())
+    launcher = folder / "rave"
+    launcher.write_text(
+        "#!/usr/bin/env python3\n"
+        "import os\nimport runpy\nimport sys\n"
+        f"{settings}"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        f"runpy.run_path({str(root / 'tests' / 'fake_rave' / 'rave_cli.py')!r}, run_name='__main__')\n",
+        encoding="utf-8",
+    )
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        extra = stat.S_IRGRP | stat.S_IROTH
+        if path.is_dir() or path == launcher:
+            extra |= stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+        path.chmod(mode | extra)
+    return launcher
+
+
+def remote_processes(marker_prefix: str) -> list[psutil.Process]:
+    """Live processes whose run marker lies under ``marker_prefix`` (a remote runs folder)."""
+    found = []
+    for process in psutil.process_iter(["pid", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        with contextlib.suppress(psutil.Error, OSError):
+            marker = process.environ().get("RAVELAB_RUN_DIR", "")
+            if marker.startswith(marker_prefix):
+                found.append(process)
+    return found
+
+
+def kill_remote_runs(marker_prefix: str) -> list[list[str]]:
+    """Kill what a test left running on the remote (by run marker); their command lines."""
+    left = remote_processes(marker_prefix)
+    lines = []
+    for process in left:
+        with contextlib.suppress(psutil.Error, OSError):
+            lines.append(process.cmdline())
+            os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+    return lines
