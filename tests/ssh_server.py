@@ -6,16 +6,19 @@ are skipped (start it with `.ci/ssh.sh up`), unless RAVELAB_REQUIRE_SSH=1 (CI), 
 is a failure.
 
 The server is one for the whole machine: tests that cut connections (:func:`kill_ssh_clients`)
-or restart sshd (:func:`restart_sshd`) disturb every other test talking to it, so modules
-using them belong to the ``xdist_group("ssh")``.
+or restart sshd (:func:`restart_sshd`) disturb every other test talking to it. Such tests ask
+for ``ssh_exclusive`` instead (the same server, held by one test at a time across xdist
+workers, through a lock file in the state dir), and so do the tests they could disturb.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +119,16 @@ def ssh_server() -> SshServer:
             pytest.fail(f"{REQUIRE_ENV}=1 but {found}")
         pytest.skip(found)
     return found
+
+
+@pytest.fixture
+def ssh_exclusive(ssh_server: SshServer) -> Iterator[SshServer]:
+    """The server, for this test alone: waits for the other tests holding it to end."""
+    # A lock file rather than xdist_group: the group does not reach the scheduler with the
+    # pytest and xdist versions used here, so grouped tests still run side by side.
+    with (ssh_server.state / "tests.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield ssh_server
 
 
 def ssh_argv(server: SshServer, *options: str) -> list[str]:

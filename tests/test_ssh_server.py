@@ -1,4 +1,4 @@
-"""The test SSH server of `.ci/ssh.sh` end to end, through the helpers of tests/ssh_server.py:
+"""The test SSH server of `.ci/ssh.sh` end to end, through the helpers of tests/ssh_exclusive.py:
 commands run as the remote user, rsync both ways, a changed host key and a foreign key are
 refused, a cut connection and a restarted sshd behave as the SSH tests expect.
 
@@ -21,12 +21,13 @@ from tests.ssh_server import (
     restart_sshd,
     run_as_remote,
     ssh_argv,
+    ssh_exclusive,  # noqa: F401
     ssh_server,  # noqa: F401
 )
 
-# One worker runs every test that talks to the server: some of them cut its connections
-# or restart it, which would break the others' sessions.
-pytestmark = [pytest.mark.ssh, pytest.mark.xdist_group("ssh")]
+# Some tests cut the server's connections or restart it, which would break the sessions of
+# the others: each takes the server alone (ssh_exclusive).
+pytestmark = pytest.mark.ssh
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> str:
@@ -48,13 +49,15 @@ def _remote_alive(server: SshServer, pid: str) -> bool:
 
 
 @pytest.fixture
-def remote_dir(ssh_server: SshServer) -> Iterator[str]:  # noqa: F811
+def remote_dir(ssh_exclusive: SshServer) -> Iterator[str]:  # noqa: F811
     """A fresh folder in the remote user's home, removed afterwards (only that folder)."""
-    made = _ok(run_as_remote(ssh_server, ["sh", "-c", 'mktemp -d "$HOME/ravelab-sshtest.XXXXXX"']))
+    made = _ok(
+        run_as_remote(ssh_exclusive, ["sh", "-c", 'mktemp -d "$HOME/ravelab-sshtest.XXXXXX"'])
+    )
     path = made.strip()
-    assert path.startswith(f"/home/{ssh_server.user}/ravelab-sshtest."), path
+    assert path.startswith(f"/home/{ssh_exclusive.user}/ravelab-sshtest."), path
     yield path
-    _ok(run_as_remote(ssh_server, ["rm", "-rf", "--", path]))
+    _ok(run_as_remote(ssh_exclusive, ["rm", "-rf", "--", path]))
 
 
 def test_a_server_that_is_not_up_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,26 +67,28 @@ def test_a_server_that_is_not_up_is_explained(monkeypatch: pytest.MonkeyPatch) -
     assert "start it with `.ci/ssh.sh up`" in found
 
 
-def test_commands_run_as_the_remote_user(ssh_server: SshServer) -> None:  # noqa: F811
-    out = _ok(run_as_remote(ssh_server, ["sh", "-c", 'id -un; echo "$HOME"']))
-    assert out.split() == [ssh_server.user, f"/home/{ssh_server.user}"]
+def test_commands_run_as_the_remote_user(ssh_exclusive: SshServer) -> None:  # noqa: F811
+    out = _ok(run_as_remote(ssh_exclusive, ["sh", "-c", 'id -un; echo "$HOME"']))
+    assert out.split() == [ssh_exclusive.user, f"/home/{ssh_exclusive.user}"]
     # Every word arrives as it was, spaces, quotes and `$` included.
     words = ["a b", "it's", "$HOME", ";", "*"]
-    assert _ok(run_as_remote(ssh_server, ["printf", "%s\\n", *words])).splitlines() == words
-    assert run_as_remote(ssh_server, ["sh", "-c", "exit 7"]).returncode == 7
+    assert _ok(run_as_remote(ssh_exclusive, ["printf", "%s\\n", *words])).splitlines() == words
+    assert run_as_remote(ssh_exclusive, ["sh", "-c", "exit 7"]).returncode == 7
 
 
-def test_rsync_both_ways(ssh_server: SshServer, remote_dir: str, tmp_path: Path) -> None:  # noqa: F811
+def test_rsync_both_ways(ssh_exclusive: SshServer, remote_dir: str, tmp_path: Path) -> None:  # noqa: F811
     source = tmp_path / "out"
     (source / "sub").mkdir(parents=True)
     (source / "hello.txt").write_text("hello over ssh\n")
     (source / "sub" / "blob.bin").write_bytes(bytes(range(256)) * 512)
-    rsh = f"ssh -F {ssh_server.config}"
-    target = f"{ssh_server.host}:{remote_dir}/copy/"
+    rsh = f"ssh -F {ssh_exclusive.config}"
+    target = f"{ssh_exclusive.host}:{remote_dir}/copy/"
 
     subprocess.run(["rsync", "-a", "-e", rsh, f"{source}/", target], check=True, timeout=60)
-    owners = _ok(run_as_remote(ssh_server, ["stat", "-c", "%U %s", f"{remote_dir}/copy/hello.txt"]))
-    assert owners.split() == [ssh_server.user, "15"]
+    owners = _ok(
+        run_as_remote(ssh_exclusive, ["stat", "-c", "%U %s", f"{remote_dir}/copy/hello.txt"])
+    )
+    assert owners.split() == [ssh_exclusive.user, "15"]
 
     back = tmp_path / "back"
     subprocess.run(["rsync", "-a", "-e", rsh, target, f"{back}/"], check=True, timeout=60)
@@ -91,15 +96,15 @@ def test_rsync_both_ways(ssh_server: SshServer, remote_dir: str, tmp_path: Path)
     assert (back / "sub" / "blob.bin").read_bytes() == (source / "sub" / "blob.bin").read_bytes()
 
 
-def test_a_changed_host_key_is_refused(ssh_server: SshServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_changed_host_key_is_refused(ssh_exclusive: SshServer, tmp_path: Path) -> None:  # noqa: F811
     other = _keygen(tmp_path / "other_host_key")
     algorithm, key = other.with_suffix(".pub").read_text().split()[:2]
-    host_field = ssh_server.known_hosts.read_text().split()[0]
+    host_field = ssh_exclusive.known_hosts.read_text().split()[0]
     known = tmp_path / "known_hosts"
     known.write_text(f"{host_field} {algorithm} {key}\n")
 
     done = subprocess.run(
-        [*ssh_argv(ssh_server, "-S", "none", "-o", f"UserKnownHostsFile={known}"), "true"],
+        [*ssh_argv(ssh_exclusive, "-S", "none", "-o", f"UserKnownHostsFile={known}"), "true"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -113,11 +118,11 @@ def test_a_changed_host_key_is_refused(ssh_server: SshServer, tmp_path: Path) ->
     ), done.stderr
 
 
-def test_a_key_that_is_not_authorized_is_refused(ssh_server: SshServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_key_that_is_not_authorized_is_refused(ssh_exclusive: SshServer, tmp_path: Path) -> None:  # noqa: F811
     stranger = _keygen(tmp_path / "stranger")
     # `-i` would add a key next to the config's: a copy of the config swaps it instead.
     config = tmp_path / "ssh_config"
-    lines = ssh_server.config.read_text().splitlines()
+    lines = ssh_exclusive.config.read_text().splitlines()
     swapped = [
         f"    IdentityFile {stranger}" if line.split()[:1] == ["IdentityFile"] else line
         for line in lines
@@ -126,7 +131,7 @@ def test_a_key_that_is_not_authorized_is_refused(ssh_server: SshServer, tmp_path
     config.write_text("\n".join(swapped) + "\n")
 
     done = subprocess.run(
-        ["ssh", "-F", str(config), "-S", "none", ssh_server.host, "true"],
+        ["ssh", "-F", str(config), "-S", "none", ssh_exclusive.host, "true"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -143,15 +148,15 @@ def test_a_key_that_is_not_authorized_is_refused(ssh_server: SshServer, tmp_path
         timeout=30,
     ).stdout.split()[1]
     wait_until(
-        lambda: fingerprint in ssh_server.sshd_log.read_text(errors="replace"),
+        lambda: fingerprint in ssh_exclusive.sshd_log.read_text(errors="replace"),
         what="the refused key's fingerprint in sshd's log",
     )
 
 
-def test_kill_ssh_clients_cuts_the_connection(ssh_server: SshServer) -> None:  # noqa: F811
+def test_kill_ssh_clients_cuts_the_connection(ssh_exclusive: SshServer) -> None:  # noqa: F811
     remote_pid = ""
     with subprocess.Popen(
-        [*ssh_argv(ssh_server), "echo $$; exec sleep 300"],
+        [*ssh_argv(ssh_exclusive), "echo $$; exec sleep 300"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -161,30 +166,30 @@ def test_kill_ssh_clients_cuts_the_connection(ssh_server: SshServer) -> None:  #
             assert client.stdout is not None
             remote_pid = client.stdout.readline().strip()
             assert remote_pid.isdigit(), remote_pid
-            killed = kill_ssh_clients(ssh_server)
+            killed = kill_ssh_clients(ssh_exclusive)
             assert client.pid in killed
             assert client.wait(timeout=30) == -9
             # Without a pty the remote command outlives its connection.
-            assert _remote_alive(ssh_server, remote_pid)
+            assert _remote_alive(ssh_exclusive, remote_pid)
         finally:
             if client.poll() is None:
                 client.kill()
             if remote_pid.isdigit():
-                run_as_remote(ssh_server, ["kill", "-KILL", remote_pid])
+                run_as_remote(ssh_exclusive, ["kill", "-KILL", remote_pid])
 
 
-def test_restart_sshd_keeps_remote_jobs(ssh_server: SshServer) -> None:  # noqa: F811
+def test_restart_sshd_keeps_remote_jobs(ssh_exclusive: SshServer) -> None:  # noqa: F811
     started = run_as_remote(
-        ssh_server, ["sh", "-c", "setsid nohup sleep 300 >/dev/null 2>&1 </dev/null & echo $!"]
+        ssh_exclusive, ["sh", "-c", "setsid nohup sleep 300 >/dev/null 2>&1 </dev/null & echo $!"]
     )
     job = _ok(started).strip()
     assert job.isdigit(), job
     try:
-        before = (ssh_server.state / "sshd.pid").read_text().strip()
-        restart_sshd(ssh_server)
-        after = (ssh_server.state / "sshd.pid").read_text().strip()
+        before = (ssh_exclusive.state / "sshd.pid").read_text().strip()
+        restart_sshd(ssh_exclusive)
+        after = (ssh_exclusive.state / "sshd.pid").read_text().strip()
         assert after != before
-        assert _remote_alive(ssh_server, job)
+        assert _remote_alive(ssh_exclusive, job)
     finally:
-        run_as_remote(ssh_server, ["kill", "-KILL", job])
-    wait_until(lambda: not _remote_alive(ssh_server, job), what=f"remote job {job} to end")
+        run_as_remote(ssh_exclusive, ["kill", "-KILL", job])
+    wait_until(lambda: not _remote_alive(ssh_exclusive, job), what=f"remote job {job} to end")
