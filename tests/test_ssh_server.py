@@ -1,4 +1,4 @@
-"""The test SSH server of `.ci/ssh.sh` end to end, through the helpers of tests/ssh_exclusive.py:
+"""The test SSH server of `.ci/ssh.sh` end to end, through the helpers of tests/ssh_server.py:
 commands run as the remote user, rsync both ways, a changed host key and a foreign key are
 refused, a cut connection and a restarted sshd behave as the SSH tests expect.
 
