@@ -48,12 +48,13 @@ def remote_rave_double(folder: Path, **knobs: str) -> Path:
     )
     settings = "".join(f"os.environ.setdefault({k!r}, {v!r})\n" for k, v in knobs.items())
     launcher = folder / "rave"
+    cli = root / "tests" / "fake_rave" / "rave_cli.py"
     launcher.write_text(
         "#!/usr/bin/env python3\n"
         "import os\nimport runpy\nimport sys\n"
         f"{settings}"
         f"sys.path.insert(0, {str(root)!r})\n"
-        f"runpy.run_path({str(root / 'tests' / 'fake_rave' / 'rave_cli.py')!r}, run_name='__main__')\n",
+        f"runpy.run_path({str(cli)!r}, run_name='__main__')\n",
         encoding="utf-8",
     )
     for path in [folder, *folder.rglob("*")]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -245,9 +246,11 @@ class JobManager:
         model_path, extra = expected_model_path(
             chosen.path, streaming, Path(output) if output else None
         )
-        rave = find_rave(self.rave, self.db)
+        remote = record.executor == "ssh"
+        rave = "rave" if remote else find_rave(self.rave, self.db)
         channels = int(record.config.get("channels") or 1)
-        stereo_fixed = fix_stereo_config(chosen.path, channels)
+        # A remote run's config.gin is fixed there, by its agent.
+        stereo_fixed = False if remote else fix_stereo_config(chosen.path, channels)
         step = next(
             (
                 c.step
@@ -264,6 +267,16 @@ class JobManager:
             argv = build_export_argv(
                 rave, chosen.path, streaming=streaming, fidelity=fidelity, extra=extra
             )
+            if remote:
+                argv = remote_export_argv(
+                    self.db.path,
+                    Path(record.run_dir),
+                    chosen.path,
+                    model_path,
+                    streaming,
+                    fidelity,
+                    channels,
+                )
             job_id = job_rows.insert_job(
                 self.db,
                 "export",
@@ -474,6 +487,26 @@ def _record_owner(db: Database, job_id: int) -> None:
         launcher_host=owner.host,
         launch_lease_until=owner.lease_until,
     )
+
+
+def remote_export_argv(
+    db_path: str,
+    run_dir: Path,
+    checkpoint: Path,
+    model_path: Path,
+    streaming: bool,
+    fidelity: float | None,
+    channels: int,
+) -> list[str]:
+    """The export job's argv for a run on a remote: ``ravelab.core.ssh.remote_export``
+    exports there and pulls the model to ``model_path``."""
+    argv = [sys.executable, "-m", "ravelab.core.ssh.remote_export", str(Path(db_path).resolve())]
+    argv += [str(run_dir), str(checkpoint), str(model_path), "--channels", str(channels)]
+    if streaming:
+        argv.append("--streaming")
+    if fidelity is not None:
+        argv += ["--fidelity", repr(fidelity)]
+    return argv
 
 
 def _free_model_path(db: Database, checkpoint: Path, streaming: bool) -> tuple[Path, list[str]]:

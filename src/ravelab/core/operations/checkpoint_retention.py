@@ -160,9 +160,9 @@ def plan_prune(db: Database, record: ExperimentRecord, keep: int | None) -> Prun
         counter = periodic_counter(checkpoint)
         if counter is None:
             continue
-        reason = _unsafe(checkpoint.path, root) or protected_paths.get(
-            os.path.realpath(checkpoint.path)
-        )
+        # A checkpoint on a run's remote machine is checked there, by its agent.
+        unsafe = None if checkpoint.remote else _unsafe(checkpoint.path, root)
+        reason = unsafe or protected_paths.get(os.path.realpath(checkpoint.path))
         if reason:
             protected.append((checkpoint, reason))
         else:
@@ -230,6 +230,26 @@ def _remove_inside(path: Path, root: Path) -> bool:
     return True
 
 
+def _remove_remote(
+    db: Database, record: ExperimentRecord, checkpoints: list[CheckpointFile], result: PruneResult
+) -> None:
+    """Remove checkpoints kept on a run's remote machine, through its agent."""
+    from ravelab.core.errors import RavelabError
+    from ravelab.core.ssh.executor import SshExecutor
+
+    sizes = {c.path: c.size_bytes for c in checkpoints}
+    try:
+        removed = SshExecutor(db).remove_checkpoints(
+            Path(str(record.run_dir)), [c.path for c in checkpoints]
+        )
+    except RavelabError as error:
+        result.errors.append(f"on the run's remote: {error}")
+        return
+    for path in removed:
+        result.removed.append(path)
+        result.removed_bytes += sizes.get(path, 0)
+
+
 def prune_run(
     db: Database, experiment_id: int, *, keep: object = "run", dry_run: bool = False
 ) -> PruneResult:
@@ -249,7 +269,12 @@ def prune_run(
     if dry_run:
         return result
     root = Path(os.path.realpath(str(record.run_dir)))
+    remote = [c for c in plan.remove if c.remote]
+    if remote:
+        _remove_remote(db, record, remote, result)
     for checkpoint in plan.remove:
+        if checkpoint.remote:
+            continue
         try:
             removed = _remove_inside(checkpoint.path, root)
         except FileNotFoundError:

@@ -21,6 +21,9 @@ print before it are ignored by the caller) and exits 0, or 2 with ``{"ok": false
 * ``discard RUN_DIR [--dataset KEY]``: undo a launch that failed before its supervisor
   started: remove the files ravelab put in the run folder, the folder if then empty, and
   the copied dataset ``KEY`` when the failed launch had begun it.
+* ``export CKPT --output-dir D --name BASE [--streaming] [--fidelity F] [--channels N]
+  [--rave R]``: ``rave export`` on a checkpoint there, its output passed through as it
+  comes (RAVE's config.gin fixed first for stereo runs, as locally); the model's path.
 * ``remove-checkpoints RUN_DIR REL...``: remove periodic checkpoints (``epoch_<k>.ckpt``,
   regular files inside the run), for retention.
 """
@@ -286,6 +289,37 @@ def remove_checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     return {"removed": removed, "refused": refused}
 
 
+def export(args: argparse.Namespace) -> dict[str, Any]:
+    import subprocess
+
+    from ravelab.core.jobs.export import build_export_argv, fix_stereo_config
+
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_file():
+        raise AgentError(f"the checkpoint {checkpoint} is not on {socket.gethostname()} (removed?)")
+    rave, problem = _rave(args.rave)
+    if rave is None:
+        raise AgentError(f"no rave on {socket.gethostname()}: {problem}")
+    fix_stereo_config(checkpoint, args.channels)
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    argv = build_export_argv(
+        rave,
+        checkpoint,
+        streaming=args.streaming,
+        fidelity=args.fidelity,
+        extra=["--output", str(output), "--name", args.name],
+    )
+    sys.stdout.flush()
+    status = subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+    path = output / f"{args.name}{'_streaming' if args.streaming else ''}.ts"
+    if status != 0:
+        raise AgentError(f"rave export exited with {status}")
+    if not path.is_file():
+        raise AgentError(f"rave export exited 0 but wrote no {path}")
+    return {"path": str(path), "size": path.stat().st_size}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ravelab.core.ssh.agent")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -311,6 +345,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--host")
         if name == "stop":
             p.add_argument("--at-checkpoint", action="store_true")
+    p = sub.add_parser("export")
+    p.add_argument("checkpoint")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--streaming", action="store_true")
+    p.add_argument("--fidelity", type=float)
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--rave")
     p = sub.add_parser("remove-checkpoints")
     p.add_argument("run_dir")
     p.add_argument("paths", nargs="*")
@@ -324,6 +366,7 @@ _COMMANDS = {
     "state": state,
     "stop": stop,
     "discard": discard,
+    "export": export,
     "remove-checkpoints": remove_checkpoints,
 }
 

@@ -133,6 +133,27 @@ def call_agent(
     return answer
 
 
+def require_same_code(connection: Connection, log: Path | None = None) -> dict[str, Any]:
+    """The agent's hello, once it is known to run this machine's ravelab code.
+
+    Raises:
+        SshError: the remote cannot be reached, has no ravelab, or other code.
+    """
+    from ravelab.core.ssh.agent import source_fingerprint
+
+    remote = connection.remote
+    arguments = ["hello", "--runs-dir", remote.runs_dir]
+    if remote.rave:
+        arguments += ["--rave", remote.rave]
+    hello = call_agent(connection, arguments, log=log)
+    if hello.get("fingerprint") != source_fingerprint():
+        raise SshError(
+            f"{remote.name} runs other ravelab code ({hello.get('version')}) than this "
+            f"machine: run `ravelab remote setup {remote.name}` to bring it up to date"
+        )
+    return hello
+
+
 def remote_argv(
     argv: Sequence[str],
     *,
@@ -203,6 +224,7 @@ class SshExecutor:
         created: str | None = None
         had_dataset = True
         try:
+            require_same_code(connection, log)
             if known is None:
                 prepared = call_agent(
                     connection,
@@ -345,12 +367,17 @@ class SshExecutor:
             log=run_dir / REMOTE_LOG,
         )
         removed = answer.get("removed")
+        gone = {r for r in removed if isinstance(r, str)} if isinstance(removed, list) else set()
         self.forget(run_dir)
-        return (
-            [run_dir / r for r in removed if isinstance(r, str)]
-            if isinstance(removed, list)
-            else []
-        )
+        try:
+            listed = (load_json(run_dir / REMOTE_CHECKPOINTS) or {}).get("checkpoints")
+        except (OSError, ValueError):
+            listed = None
+        if isinstance(listed, list):
+            _write_checkpoints(
+                run_dir, [c for c in listed if not (isinstance(c, dict) and c.get("path") in gone)]
+            )
+        return [run_dir / r for r in sorted(gone)]
 
 
 def _identity(answer: Mapping[str, Any]) -> ProcessIdentity | None:
