@@ -103,13 +103,23 @@ class Connection:
         options += [
             "-o", "BatchMode=yes",
             "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={control_dir()}/%C",
+            "-o", f"ControlPath={control_dir()}/{self._master_key()}-%C",
             "-o", f"ControlPersist={CONTROL_PERSIST_S}",
             "-o", "ServerAliveInterval=10",
             "-o", "ServerAliveCountMax=3",
             "-o", "ConnectTimeout=15",
         ]  # fmt: skip
         return options
+
+    def _master_key(self) -> str:
+        """Short and distinct per remote setup: two remotes with the same host but another
+        key or config file never share a master connection (ssh's own %C hashes only the
+        host, port and user)."""
+        import hashlib
+
+        remote = self.remote
+        text = "\0".join([remote.name, remote.ssh_config or "", remote.identity or ""])
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
     def ssh_argv(self, command: Sequence[str]) -> list[str]:
         """``ssh ... DEST 'quoted command'`` for an argv list run by the remote shell."""
