@@ -151,7 +151,7 @@ class Connection:
                 when the remote cannot be reached now or did not answer in time.
         """
         if log is not None:
-            _log_command(log, ["ssh", self.remote.destination, *command])
+            log_command(log, ["ssh", self.remote.destination, *command])
         return self._run_local(self.ssh_argv(command), timeout=timeout, stdin=stdin)
 
     def rsync(
@@ -160,7 +160,7 @@ class Connection:
         """Run rsync over this connection; raises ``SshError`` when it fails."""
         argv = ["rsync", "--protect-args", "-e", self.rsync_rsh(), *arguments]
         if log is not None:
-            _log_command(log, ["rsync", *arguments])
+            log_command(log, ["rsync", *arguments])
         done = self._run_local(argv, timeout=timeout)
         if done.returncode != 0:
             raise rsync_error(self.remote, done)
@@ -250,7 +250,7 @@ class Connection:
             )
 
 
-def _log_command(log: Path, argv: Sequence[str]) -> None:
+def log_command(log: Path, argv: Sequence[str]) -> None:
     """Append a command to the run's ``remote.log`` (what ran on the remote, and when;
     the ssh options every command shares are left out)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")

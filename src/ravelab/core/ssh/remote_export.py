@@ -21,7 +21,7 @@ from pathlib import Path
 from ravelab.core.errors import RavelabError
 from ravelab.core.ssh import sync
 from ravelab.core.ssh.agent import PREFIX
-from ravelab.core.ssh.connection import Connection
+from ravelab.core.ssh.connection import Connection, log_command
 from ravelab.core.ssh.executor import RemoteRun, require_same_code
 from ravelab.core.ssh.remotes import get_remote
 
@@ -83,6 +83,7 @@ def export_remotely(args: argparse.Namespace) -> Path:
             print(line, flush=True)
 
     print(f"exporting on {remote.name} ({remote.destination})", flush=True)
+    log_command(run_dir / "remote.log", ["ssh", remote.destination, *command])
     status = connection.stream(command, timeout=EXPORT_TIMEOUT_S, on_line=relay)
     if status != 0 or not answer:
         raise RavelabError(
