@@ -107,7 +107,7 @@ class Connection:
             "-o", f"ControlPersist={CONTROL_PERSIST_S}",
             "-o", "ServerAliveInterval=10",
             "-o", "ServerAliveCountMax=3",
-            "-o", "ConnectTimeout=15",
+            "-o", "ConnectTimeout=8",
         ]  # fmt: skip
         return options
 
