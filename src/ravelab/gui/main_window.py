@@ -139,6 +139,8 @@ class MainWindow(QMainWindow):
         settings_menu = self.menuBar().addMenu("&Settings")
         self.notifications_action = settings_menu.addAction("&Notifications...")
         self.notifications_action.triggered.connect(self.open_notifications)
+        self.remotes_action = settings_menu.addAction("&Remotes...")
+        self.remotes_action.triggered.connect(self.open_remotes)
         self.tray = NotificationTray(self.db, self)
         self.tray.event_shown.connect(self._show_event)
         self.tray.settings_requested.connect(self.open_notifications)
@@ -214,6 +216,12 @@ class MainWindow(QMainWindow):
         from ravelab.gui.notifications_dialog import NotificationsDialog
 
         NotificationsDialog(self.db, self).exec()
+
+    def open_remotes(self) -> None:
+        """The SSH remotes dialog (modal)."""
+        from ravelab.gui.remotes_dialog import RemotesDialog
+
+        RemotesDialog(self.db, self).exec()
 
     def check_rave(self) -> None:
         """Find ``rave`` and its version in a worker; show the result in the status bar."""

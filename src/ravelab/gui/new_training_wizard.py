@@ -10,13 +10,15 @@ intervals, each with RAVE's default) and ``ConfirmationPage`` (a summary and the
 ``TrainingManager.start_training`` takes; ``prefill(config)`` fills the pages from one
 (``TrainingManager.clone_config``: "Clone" on the Training page). Where SLURM is set up
 (stored settings or ``sbatch`` on the PATH) the parameters page offers "Run on: this
-computer / SLURM cluster" with the job's resources. Invalid input keeps Next disabled, with the
-reason next to the field; all checks are the core's (``check_name``,
+computer / SLURM cluster" with the job's resources, and one entry per stored SSH remote
+(``executor`` "ssh", ``executor_options`` ``{"remote": NAME}``). Invalid input keeps
+Next disabled, with the reason next to the field; all checks are the core's (``check_name``,
 ``validate_training_config``, ``rave_configs``).
 
 Besides "Start training", the last page offers "Add to queue": the run then waits for its
 device (``TrainingManager.queue_training``; it starts at once when the device is free);
-``queue_requested`` tells the caller which button finished the wizard.
+``queue_requested`` tells the caller which button finished the wizard. The queue is this
+computer's: a SLURM or SSH run is not offered it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ravelab.gui.wizard_params_page import (
     LOCAL,
     SLURM,
     SLURM_FIELDS,
+    SSH,
     TrainingParametersPage,
     slurm_available,
 )
@@ -104,12 +107,13 @@ class NewTrainingWizard(QWizard):
 
     def update_queue_button(self) -> None:
         """ "Add to queue" only on the last page, enabled when the run could start there
-        and it runs on this computer (a SLURM run waits in SLURM's own queue)."""
+        and it runs on this computer (a SLURM run waits in SLURM's own queue; the queue
+        does not send runs to a remote)."""
         button = self.button(QWizard.WizardButton.CustomButton1)
         on_confirm = self.currentPage() is self.confirm_page
         button.setVisible(on_confirm)
         button.setEnabled(
-            on_confirm and self.confirm_page.isComplete() and self.params_page.executor != SLURM
+            on_confirm and self.confirm_page.isComplete() and self.params_page.executor == LOCAL
         )
 
     def _on_custom_button(self, which: int) -> None:
@@ -160,6 +164,9 @@ class NewTrainingWizard(QWizard):
             config["executor"] = SLURM
             config["executor_options"] = params.executor_options()
             config.pop("gpu")  # the core picks --gpu 0 when --gres asks for a GPU
+        elif params.executor == SSH:
+            config["executor"] = SSH
+            config["executor_options"] = params.executor_options()  # {"remote": NAME}
         return config
 
     def prefill(self, config: Mapping[str, Any]) -> None:
@@ -199,6 +206,7 @@ __all__ = [
     "OUT_PATH_PLACEHOLDER",
     "SLURM",
     "SLURM_FIELDS",
+    "SSH",
     "ConfigSelectionPage",
     "ConfirmationPage",
     "DatasetSelectionPage",

@@ -1,7 +1,8 @@
 """The wizard's last page, ``ConfirmationPage``: a summary and the exact ``rave train``
 command, how many periodic checkpoints to keep and whether the disk holds what the run
 will write, what "Add to queue" would do on the run's device, and a way to locate ``rave``
-when it is not found."""
+when it is not found. A run on an SSH remote uses the remote's ``rave`` and disk: neither
+is looked for here, and the queue (this computer's) is not offered."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from ravelab.db import DatabaseError
 from ravelab.gui import formatting
 from ravelab.gui.rave_actions import choose_rave_executable
 from ravelab.gui.style import HINT_COLOUR, TITLE_STYLE
-from ravelab.gui.wizard_params_page import SLURM
+from ravelab.gui.wizard_params_page import SLURM, SSH, remote_label
 from ravelab.gui.wizard_widgets import error_label, hint_label
 
 if TYPE_CHECKING:
@@ -134,10 +135,14 @@ class ConfirmationPage(QWizardPage):
             self._problem = str(error)
             spec = None
         rave_problem = None
-        try:
-            rave = find_rave(wizard.manager.rave, wizard.db)
-        except RavelabError as error:
-            rave, rave_problem = "rave", str(error)
+        remote = wizard.params_page.selected_remote()
+        if remote is not None:
+            rave = remote.rave or "rave"  # the remote's: none is needed on this computer
+        else:
+            try:
+                rave = find_rave(wizard.manager.rave, wizard.db)
+            except RavelabError as error:
+                rave, rave_problem = "rave", str(error)
         runs = wizard.manager.runs_dir
         out_path = runs / OUT_PATH_PLACEHOLDER.format(name=config["name"])
         if spec is not None:
@@ -146,10 +151,17 @@ class ConfirmationPage(QWizardPage):
             )
         else:
             self.command.setPlainText("")
-        self.out_note.setText(
-            f"The run folder will be {out_path}, where <id> is the run's number, given when "
-            "it starts."
-        )
+        if remote is not None:
+            self.out_note.setText(
+                f"The run trains in {remote.name}'s runs folder ({remote.runs_dir}); "
+                f"{out_path} keeps what comes back, where <id> is the run's number, given "
+                "when it starts."
+            )
+        else:
+            self.out_note.setText(
+                f"The run folder will be {out_path}, where <id> is the run's number, given "
+                "when it starts."
+            )
         self.summary.setText(self._summary(config))
         self.queue_note.setText(self._queue_text(spec.gpu if spec is not None else None, config))
         self._show_space()
@@ -170,10 +182,13 @@ class ConfirmationPage(QWizardPage):
 
     def _show_space(self) -> None:
         """What the run will write under this retention, against the free space (a local
-        run only: a SLURM run writes on the cluster)."""
+        run only: a SLURM run writes on the cluster, an SSH run its checkpoints on the
+        remote)."""
         config = self._wizard.get_config()
-        if config.get("executor") == SLURM:
-            self.disk_note.setText("")
+        if config.get("executor") in (SLURM, SSH):
+            self.disk_note.setText(
+                "checkpoints stay on the remote" if config.get("executor") == SSH else ""
+            )
             self.disk_warning.setText("")
             self.disk_warning.hide()
             return
@@ -193,6 +208,11 @@ class ConfirmationPage(QWizardPage):
         """What "Add to queue" would do: the device's run and queue now."""
         if config.get("executor") == SLURM:
             return "A SLURM run waits in SLURM's own queue: start it, SLURM schedules it."
+        if config.get("executor") == SSH:
+            return (
+                "The queue is this computer's: a run over SSH starts on the remote at once "
+                "(Start training)."
+            )
         if gpu is None:
             return ""
         try:
@@ -229,6 +249,14 @@ class ConfirmationPage(QWizardPage):
             options = config.get("executor_options") or {}
             resources = ", ".join(f"{key} {value}" for key, value in options.items())
             rows.append(("Runs on", f"SLURM cluster ({resources or 'cluster defaults'})"))
+        elif (remote := wizard.params_page.selected_remote()) is not None:
+            rows.append(
+                (
+                    "Runs on",
+                    f"{remote_label(remote)}: the dataset is copied there once; metrics, "
+                    "logs and clips come back as they are written",
+                )
+            )
         else:
             rows.append(("Runs on", "this computer"))
         if config.get("overrides"):

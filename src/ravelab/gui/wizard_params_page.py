@@ -1,6 +1,8 @@
 """The wizard's third page, ``TrainingParametersPage``: name, steps, batch, device, intervals
-(each with RAVE's default), gin overrides, and where SLURM is set up, "Run on: this computer
-/ SLURM cluster" with the job's resources."""
+(each with RAVE's default), gin overrides, and "Run on": this computer, the SLURM cluster
+(where SLURM is set up, with the job's resources) or a stored SSH remote (one entry each, only
+when remotes exist). On a remote the device list offers that machine's GPU indexes: this
+computer's GPUs say nothing about it."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from ravelab.core.rave.training_config import (
 )
 from ravelab.core.runs import run_queries
 from ravelab.core.slurm.settings import SlurmSettings
+from ravelab.core.ssh.remotes import Remote, list_remotes
 from ravelab.db import DatabaseError
 from ravelab.gui.style import WARNING_COLOUR
 from ravelab.gui.wizard_widgets import error_label, hint_label, wrapping
@@ -39,10 +42,18 @@ from ravelab.gui.wizard_widgets import error_label, hint_label, wrapping
 if TYPE_CHECKING:
     from ravelab.gui.new_training_wizard import NewTrainingWizard
 
+#: The device list's tooltip for a run on this computer.
+LOCAL_GPU_TIP = "--gpu: the GPU to train on, or the CPU (-1; very slow)."
 
 CPU = -1
 LOCAL = "local"
 SLURM = "slurm"
+SSH = "ssh"
+#: The "Run on" item role holding an SSH entry's remote name (the item's data is ``SSH``).
+REMOTE_ROLE = Qt.ItemDataRole.UserRole + 1
+#: GPU indexes offered for a remote: its GPUs are not listed here (Remotes... > Check
+#: lists them), and --gpu takes an index.
+REMOTE_GPUS = 8
 #: The SLURM resources the wizard asks for (``SlurmSettings`` fields): label, hint.
 SLURM_FIELDS = {
     "partition": ("Partition:", "--partition, e.g. gpu"),
@@ -60,6 +71,20 @@ def slurm_available(db: Any) -> tuple[bool, SlurmSettings]:
     except RavelabError:
         settings = SlurmSettings()
     return (not settings.is_empty or shutil.which("sbatch") is not None), settings
+
+
+def stored_remotes(db: Any) -> list[Remote]:
+    """The remotes to offer (none when the database cannot be read: the wizard still works
+    for this computer)."""
+    try:
+        return list_remotes(db)
+    except (RavelabError, DatabaseError):
+        return []
+
+
+def remote_label(remote: Remote) -> str:
+    """How a remote is named in "Run on" and on the confirm page."""
+    return f"{remote.name} ({remote.destination}) over SSH"
 
 
 def _with_note(field: QWidget, note: QLabel) -> QWidget:
@@ -127,12 +152,15 @@ class TrainingParametersPage(QWizardPage):
         )
         self.lr_note = hint_label("")
         self.gpu = QComboBox()
-        self.gpu.setToolTip("--gpu: the GPU to train on, or the CPU (-1; very slow).")
+        self.gpu.setToolTip(LOCAL_GPU_TIP)
         self.gpu.addItem("CPU (--gpu -1)", CPU)
+        #: This computer's GPUs, once listed (the device list shows them for a local run).
+        self._local_gpus: list[GpuInfo] = []
         self.gpu.setMinimumWidth(260)
         self.gpu.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.gpu.setMaximumWidth(480)
-        self.gpu_note = hint_label("Looking for GPUs...")
+        self._local_note = "Looking for GPUs..."
+        self.gpu_note = hint_label(self._local_note)
         # Warns (never blocks) when the chosen GPU is busy or too small for the config.
         self.gpu_warning = wrapping(QLabel())
         self.gpu_warning.setStyleSheet(f"color: {WARNING_COLOUR};")
@@ -160,10 +188,24 @@ class TrainingParametersPage(QWizardPage):
 
         offered, slurm = slurm_available(wizard.db)
         self.slurm_offered = offered
+        self.remotes = stored_remotes(wizard.db)
         self.run_on = QComboBox()
         self.run_on.addItem("This computer", LOCAL)
-        self.run_on.addItem("SLURM cluster (sbatch)", SLURM)
-        self.run_on.setToolTip("Where the run trains: here, or as a SLURM batch job.")
+        if offered:
+            self.run_on.addItem("SLURM cluster (sbatch)", SLURM)
+        for remote in self.remotes:
+            self.run_on.addItem(remote_label(remote), SSH)
+            self.run_on.setItemData(self.run_on.count() - 1, remote.name, REMOTE_ROLE)
+            self.run_on.setItemData(
+                self.run_on.count() - 1,
+                f"Train on {remote.destination}: the dataset is copied there once; metrics, "
+                "logs and clips come back here as they are written.",
+                Qt.ItemDataRole.ToolTipRole,
+            )
+        self.run_on.setToolTip(
+            "Where the run trains: here, as a SLURM batch job, or on a remote over SSH "
+            "(Settings > Remotes...)."
+        )
         self.run_on.setMaximumWidth(480)
         self.slurm_edits: dict[str, QLineEdit] = {}
         self.slurm_box = QWidget()
@@ -201,28 +243,44 @@ class TrainingParametersPage(QWizardPage):
         form.addRow("n_signal:", self._with_default(self.n_signal, "n_signal", "samples"))
         form.addRow("Gin overrides:", _with_note(self.overrides_edit, self.overrides_error))
         self._form = form
-        form.setRowVisible(self.run_on, offered)
+        form.setRowVisible(self.run_on, self.run_on.count() > 1)
         form.setRowVisible(self.slurm_box, False)
         self._pending_gpu: int | None = None
         self._detect_gpus()
 
     @property
     def executor(self) -> str:
-        """``local`` or ``slurm``."""
-        return str(self.run_on.currentData()) if self.slurm_offered else LOCAL
+        """``local``, ``slurm`` or ``ssh``."""
+        return str(self.run_on.currentData() or LOCAL)
+
+    def selected_remote(self) -> Remote | None:
+        """The remote chosen in "Run on", or None (this computer or SLURM)."""
+        if self.executor != SSH:
+            return None
+        name = self.run_on.currentData(REMOTE_ROLE)
+        return next((remote for remote in self.remotes if remote.name == name), None)
 
     def set_executor(self, executor: str, options: Mapping[str, Any] | None = None) -> None:
-        """Choose where to run (SLURM only where offered) and, for SLURM, its resources."""
+        """Choose where to run (SLURM and remotes only where offered) and, for SLURM, its
+        resources; an unknown remote falls back to this computer."""
+        index = self.run_on.findData(LOCAL)
         if executor == SLURM and self.slurm_offered:
-            self.run_on.setCurrentIndex(self.run_on.findData(SLURM))
+            index = self.run_on.findData(SLURM)
             for key, value in (options or {}).items():
                 if key in self.slurm_edits:
                     self.slurm_edits[key].setText("" if value is None else str(value))
-        else:
-            self.run_on.setCurrentIndex(self.run_on.findData(LOCAL))
+        elif executor == SSH:
+            remote = (options or {}).get("remote")
+            found = self.run_on.findData(remote, REMOTE_ROLE) if isinstance(remote, str) else -1
+            index = found if found >= 0 else index
+        self.run_on.setCurrentIndex(index)
 
     def executor_options(self) -> dict[str, Any]:
-        """The SLURM fields filled in (``cpus`` as a number when it is one)."""
+        """``{"remote": NAME}`` for a remote, else the SLURM fields filled in (``cpus`` as a
+        number when it is one)."""
+        remote = self.selected_remote()
+        if remote is not None:
+            return {"remote": remote.name}
         options: dict[str, Any] = {}
         for key, edit in self.slurm_edits.items():
             text = edit.text().strip()
@@ -245,8 +303,39 @@ class TrainingParametersPage(QWizardPage):
         self._form.setRowVisible(self.slurm_box, slurm)
         # On SLURM the run uses the GPU that --gres grants (the core passes --gpu 0).
         self._form.setRowVisible(self._device_row, not slurm)
+        wanted = self.gpu.currentData()
+        if self.selected_remote() is not None and wanted == CPU and self._pending_gpu is None:
+            wanted = 0  # a laptop without a GPU lists only its CPU; the remote has GPUs
+        self._fill_devices(wanted)
         self._validate()
         self._check_gpu()
+
+    def _fill_devices(self, wanted: object) -> None:
+        """List the devices of where the run trains (this computer's GPUs, or a remote's
+        indexes), keeping ``wanted`` chosen where it is listed."""
+        remote = self.selected_remote()
+        self.gpu.blockSignals(True)  # one device check after the refill, not one per item
+        while self.gpu.count() > 1:  # the CPU stays first
+            self.gpu.removeItem(1)
+        if remote is not None:
+            for index in range(REMOTE_GPUS):
+                self.gpu.addItem(f"GPU {index} on {remote.name} (--gpu {index})", index)
+            self.gpu.setToolTip(
+                f"--gpu on {remote.name}: that machine's GPU index, or its CPU (-1; very "
+                f"slow). Settings > Remotes... > Check lists {remote.name}'s GPUs."
+            )
+            self.gpu_note.setText(
+                f"A GPU index on {remote.name} (Settings > Remotes... > Check lists its GPUs)."
+            )
+        else:
+            for gpu in self._local_gpus:
+                memory = f", {gpu.memory_mib / 1024:.0f} GB" if gpu.memory_mib else ""
+                self.gpu.addItem(f"GPU {gpu.index}: {gpu.name}{memory}", gpu.index)
+            self.gpu.setToolTip(LOCAL_GPU_TIP)
+            self.gpu_note.setText(self._local_note)
+        found = self.gpu.findData(wanted)
+        self.gpu.setCurrentIndex(found if found >= 0 else min(1, self.gpu.count() - 1))
+        self.gpu.blockSignals(False)
 
     @staticmethod
     def _with_default(spin: QSpinBox, key: str, unit: str = "") -> QWidget:
@@ -266,24 +355,27 @@ class TrainingParametersPage(QWizardPage):
         runner.submit(list_gpus, self._on_gpus, lambda _error: self._on_gpus([]))
 
     def _on_gpus(self, gpus: list[GpuInfo]) -> None:
-        for gpu in gpus:
-            memory = f", {gpu.memory_mib / 1024:.0f} GB" if gpu.memory_mib else ""
-            self.gpu.addItem(f"GPU {gpu.index}: {gpu.name}{memory}", gpu.index)
-        pending = self.gpu.findData(self._pending_gpu) if self._pending_gpu is not None else -1
-        if pending >= 0:
-            self.gpu.setCurrentIndex(pending)
-        elif gpus:
-            self.gpu.setCurrentIndex(1)
-            self.gpu_note.setText(f"{len(gpus)} NVIDIA GPU(s) found.")
-        else:
-            self.gpu_note.setText("No NVIDIA GPU found: training on the CPU is very slow.")
+        self._local_gpus = list(gpus)
+        self._local_note = (
+            f"{len(gpus)} NVIDIA GPU(s) found."
+            if gpus
+            else "No NVIDIA GPU found: training on the CPU is very slow."
+        )
+        if self.selected_remote() is not None:
+            return  # the remote's indexes stay listed; these are shown when "here" is chosen
+        wanted = self._pending_gpu if self._pending_gpu is not None else self.gpu.currentData()
+        if self._pending_gpu is None and gpus:
+            wanted = gpus[0].index
+        self._fill_devices(wanted)
+        self._check_gpu()
 
     def _check_gpu(self) -> None:
         """Read the chosen GPU's state off the GUI thread and show what is wrong with it."""
         data = self.gpu.currentData()
         gpu = int(data) if isinstance(data, int) else CPU
         config = self._wizard.config_page.base_config()
-        if gpu == CPU or self.executor == SLURM or not config:
+        # A remote's GPUs are not read from here: its state and memory are that machine's.
+        if gpu == CPU or self.executor != LOCAL or not config:
             self._show_gpu_warnings(gpu, config, [])
             return
         db = self._wizard.db
@@ -371,9 +463,9 @@ class TrainingParametersPage(QWizardPage):
         )
 
     def set_gpu(self, gpu: int) -> None:
-        """Choose a device by ``--gpu`` value (kept until the GPUs are listed)."""
+        """Choose a device by ``--gpu`` value (kept for when the GPUs are listed, or the
+        list changes with "Run on")."""
+        self._pending_gpu = gpu
         index = self.gpu.findData(gpu)
         if index >= 0:
             self.gpu.setCurrentIndex(index)
-        else:
-            self._pending_gpu = gpu
