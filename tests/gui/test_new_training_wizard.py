@@ -360,3 +360,156 @@ def test_prefill_from_a_clone(qtbot: QtBot, manager: TrainingManager, dataset_id
     assert config["workers"] == 2
     assert config["name"]  # suggested anew
     assert wizard.confirm_page.isComplete(), wizard.confirm_page.problem
+
+
+def _no_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+
+
+def test_no_ssh_entry_without_a_remote(
+    qtbot: QtBot, manager: TrainingManager, db: Database, dataset_id: int
+) -> None:
+    from ravelab.core.slurm.settings import SlurmSettings
+
+    SlurmSettings(partition="gpu").save(db)  # "Run on" shows, for SLURM only
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.params_page)
+    params = wizard.params_page
+    assert params.run_on.isVisible()
+    entries = [params.run_on.itemText(i) for i in range(params.run_on.count())]
+    assert entries == ["This computer", "SLURM cluster (sbatch)"]
+    assert params.run_on.findData("ssh") == -1 and params.selected_remote() is None
+
+
+def test_a_remote_is_offered_and_reaches_the_config(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    db: Database,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.core.ssh.remotes import add_remote
+
+    _no_slurm(monkeypatch)
+    add_remote(db, "lab", "me@gpu.example.org", runs_dir="/scratch/runs")
+    add_remote(db, "spare", "other.example.org")
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.resize(820, 760)
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.params_page)
+    params = wizard.params_page
+    # No SLURM here, yet "Run on" shows: for the remotes.
+    assert params.run_on.isVisible()
+    entries = [params.run_on.itemText(i) for i in range(params.run_on.count())]
+    assert entries == [
+        "This computer",
+        "lab (me@gpu.example.org) over SSH",
+        "spare (other.example.org) over SSH",
+    ]
+    params.run_on.setCurrentIndex(1)
+    assert params.executor == "ssh" and params.selected_remote() is not None
+    # The device is the remote's GPU index (this computer's GPUs say nothing about it).
+    assert params.gpu.isVisible() and not params.slurm_box.isVisible()
+    assert params.gpu.currentData() == 0
+    assert params.gpu.currentText() == "GPU 0 on lab (--gpu 0)"
+    assert params.gpu.toolTip().startswith("--gpu on lab: that machine's GPU index")
+    params.gpu.setCurrentIndex(params.gpu.findData(1))
+    qtbot.wait(100)  # let the form lay out before the picture
+    picture = wizard.grab()
+    assert not picture.isNull()
+    picture.save("/tmp/sshgui_wizard.png")
+
+    config = wizard.get_config()
+    assert config["executor"] == "ssh"
+    assert config["executor_options"] == {"remote": "lab"}
+    assert config["gpu"] == 1
+    spec = validate_training_config(config, db)
+    assert (spec.executor, spec.executor_options, spec.gpu) == ("ssh", {"remote": "lab"}, 1)
+
+    wizard.next()
+    page = wizard.confirm_page
+    assert wizard.currentPage() is page and page.isComplete(), page.problem
+    assert (
+        "lab (me@gpu.example.org) over SSH: the dataset is copied there once; metrics, "
+        "logs and clips come back as they are written"
+    ) in page.summary.text()
+    assert "/scratch/runs" in page.out_note.text()
+    assert page.command_label.text() == "Command (on lab, with its own paths):"
+    assert "checkpoints stay on the remote" in page.disk_note.text()
+    confirm_picture = wizard.grab()
+    assert not confirm_picture.isNull()
+    confirm_picture.save("/tmp/sshgui_confirm.png")
+    # The queue is this computer's: not offered for a run over SSH.
+    queue = wizard.button(QWizard.WizardButton.CustomButton1)
+    assert queue.isVisible() and not queue.isEnabled()
+    assert "queue is this computer's" in page.queue_note.text()
+    assert not wizard.add_to_queue() and not wizard.queue_requested
+
+    # Back to this computer: the local devices, no executor, the queue offered again.
+    wizard.back()
+    params.run_on.setCurrentIndex(0)
+    assert params.gpu.currentText().startswith(("CPU", "GPU 0:"))
+    assert "executor" not in wizard.get_config()
+    wizard.next()
+    assert wizard.button(QWizard.WizardButton.CustomButton1).isEnabled()
+
+
+def test_an_ssh_run_needs_no_rave_on_this_computer(
+    qtbot: QtBot,
+    make_manager: Any,
+    db: Database,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from ravelab.core.ssh.remotes import add_remote
+
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    add_remote(db, "lab", "gpu.example.org", rave="/opt/rave/bin/rave")
+    wizard = NewTrainingWizard(make_manager(rave=None))
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.params_page)
+    wizard.params_page.run_on.setCurrentIndex(wizard.params_page.run_on.findData("ssh"))
+    wizard.next()
+    page = wizard.confirm_page
+    assert page.isComplete(), page.problem
+    assert not page.rave_button.isVisibleTo(page)
+    assert page.command.toPlainText().startswith("/opt/rave/bin/rave train --config v2")
+
+
+def test_prefill_chooses_the_remote_of_a_cloned_ssh_run(
+    qtbot: QtBot,
+    manager: TrainingManager,
+    db: Database,
+    dataset_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ravelab.core.ssh.remotes import add_remote
+
+    _no_slurm(monkeypatch)
+    add_remote(db, "one", "a.example.org")
+    add_remote(db, "two", "b.example.org")
+    wizard = NewTrainingWizard(manager, project_id=1, project_name="Default")
+    qtbot.addWidget(wizard)
+    wizard.prefill(
+        {
+            "dataset_id": dataset_id,
+            "config": "v2",
+            "gpu": 2,
+            "executor": "ssh",
+            "executor_options": {"remote": "two"},
+        }
+    )
+    wizard.show()
+    _to_page(qtbot, wizard, wizard.confirm_page)
+    config = wizard.get_config()
+    assert config["executor_options"] == {"remote": "two"} and config["gpu"] == 2
+    # A remote since removed falls back to this computer.
+    wizard.params_page.set_executor("ssh", {"remote": "gone"})
+    assert "executor" not in wizard.get_config()

@@ -47,6 +47,7 @@ from ravelab.gui.style import (
     ERROR_STYLE,
     HINT_STYLE,
     STATUS_COLOURS,
+    TITLE_STYLE,
     WARNING_COLOUR,
 )
 from ravelab.gui.workers import TaskRunner
@@ -134,6 +135,9 @@ class RemotesDialog(QDialog):
         check_header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.check_table.setMinimumHeight(120)
         self.check_table.hide()
+        self.check_title = QLabel()
+        self.check_title.setStyleSheet(TITLE_STYLE)
+        self.check_title.hide()
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. lab-gpu")
@@ -187,6 +191,7 @@ class RemotesDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.setup_hint)
         layout.addLayout(row_buttons)
+        layout.addWidget(self.check_title)
         layout.addWidget(self.check_table, 1)
         layout.addWidget(add_group)
         layout.addWidget(self.status)
@@ -304,7 +309,7 @@ class RemotesDialog(QDialog):
 
     def _on_checked(self, report: RemoteCheck) -> None:
         self.last_check = report
-        self._show_lines(report.lines)
+        self._show_lines(report.remote, report.lines)
         name = report.remote.name
         if report.ready:
             self._say(f"{name} is ready: runs can train there.")
@@ -315,12 +320,14 @@ class RemotesDialog(QDialog):
 
     def _check_failed(self, remote: Remote, error: BaseException) -> None:
         # check_remote answers for what the remote says; this is ravelab's own failure.
-        self._show_lines([CheckLine("check", False, str(error))])
+        self._show_lines(remote, [CheckLine("check", False, str(error))])
         self._say(f"The check of {remote.name} failed: {error}", error=True)
         self._on_selection()
         self.check_finished.emit(remote.name)
 
-    def _show_lines(self, lines: list[CheckLine]) -> None:
+    def _show_lines(self, remote: Remote, lines: list[CheckLine]) -> None:
+        self.check_title.setText(f"Check of {remote.name} ({remote.destination}):")
+        self.check_title.show()
         self.check_table.setRowCount(len(lines))
         for row, line in enumerate(lines):
             word = QTableWidgetItem(CHECK_WORDS[line.ok])

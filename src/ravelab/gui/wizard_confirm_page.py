@@ -97,9 +97,9 @@ class ConfirmationPage(QWizardPage):
         self.rave_button.hide()
 
         command_row = QHBoxLayout()
-        command_label = QLabel("Command:")
-        command_label.setStyleSheet(TITLE_STYLE)
-        command_row.addWidget(command_label)
+        self.command_label = QLabel("Command:")
+        self.command_label.setStyleSheet(TITLE_STYLE)
+        command_row.addWidget(self.command_label)
         command_row.addStretch(1)
         command_row.addWidget(self.copy_button)
         problems = QHBoxLayout()
@@ -151,6 +151,10 @@ class ConfirmationPage(QWizardPage):
             )
         else:
             self.command.setPlainText("")
+        # On a remote the agent puts that machine's paths in place of these.
+        self.command_label.setText(
+            f"Command (on {remote.name}, with its own paths):" if remote else "Command:"
+        )
         if remote is not None:
             self.out_note.setText(
                 f"The run trains in {remote.name}'s runs folder ({remote.runs_dir}); "

@@ -304,8 +304,10 @@ class TrainingParametersPage(QWizardPage):
         # On SLURM the run uses the GPU that --gres grants (the core passes --gpu 0).
         self._form.setRowVisible(self._device_row, not slurm)
         wanted = self.gpu.currentData()
-        if self.selected_remote() is not None and wanted == CPU and self._pending_gpu is None:
-            wanted = 0  # a laptop without a GPU lists only its CPU; the remote has GPUs
+        if self.selected_remote() is not None and wanted == CPU:
+            # A laptop without a GPU lists only its CPU: on the remote take the device asked
+            # for (a clone's), else its first GPU.
+            wanted = self._pending_gpu if self._pending_gpu is not None else 0
         self._fill_devices(wanted)
         self._validate()
         self._check_gpu()
