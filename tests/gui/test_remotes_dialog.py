@@ -17,6 +17,7 @@ from ravelab.db import Database
 from ravelab.db import experiments as rows
 from ravelab.gui.main_window import MainWindow
 from ravelab.gui.remotes_dialog import RemotesDialog
+from tests.ssh_server import SshServer, ssh_exclusive, ssh_server  # noqa: F401
 
 pytestmark = pytest.mark.gui
 
@@ -178,3 +179,26 @@ def test_a_check_of_an_unreachable_remote_runs_in_a_worker_and_shows_the_ssh_lin
     picture = dialog.grab()
     assert not picture.isNull()
     picture.save("/tmp/sshgui_dialog.png")
+
+
+@pytest.mark.ssh
+def test_a_check_of_a_reachable_remote_lists_what_it_has(
+    qtbot: QtBot, dialog: RemotesDialog, db: Database, request: pytest.FixtureRequest
+) -> None:
+    # The exclusive server: a test that cuts ssh connections would fail this check.
+    server: SshServer = request.getfixturevalue("ssh_exclusive")
+    add_remote(db, "lab", server.host, ssh_config=str(server.config))
+    dialog.reload()
+    dialog.select_remote("lab")
+    with qtbot.waitSignal(dialog.check_finished, timeout=120_000):
+        dialog.check_selected()
+    lines = dialog.check_text()
+    # What follows rsync depends on whether ravelab was set up there: not asserted.
+    assert lines[0].startswith(f"ok  ssh: logged in as {server.host}"), lines
+    assert lines[1].startswith("ok  rsync: rsync"), lines
+    assert all(line.split()[0] in ("ok", "warning", "MISSING") for line in lines)
+    dialog.resize(820, 800)
+    qtbot.waitUntil(lambda: dialog.check_table.rowHeight(len(lines) - 1) > 0)
+    picture = dialog.grab()
+    assert not picture.isNull()
+    picture.save("/tmp/sshgui_dialog_reachable.png")

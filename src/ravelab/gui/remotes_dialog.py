@@ -192,7 +192,8 @@ class RemotesDialog(QDialog):
         layout.addWidget(self.setup_hint)
         layout.addLayout(row_buttons)
         layout.addWidget(self.check_title)
-        layout.addWidget(self.check_table, 1)
+        # A check's lines (long details, wrapped) need the room more than the few remotes.
+        layout.addWidget(self.check_table, 3)
         layout.addWidget(add_group)
         layout.addWidget(self.status)
         layout.addWidget(buttons)

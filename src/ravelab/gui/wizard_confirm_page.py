@@ -159,7 +159,8 @@ class ConfirmationPage(QWizardPage):
             self.out_note.setText(
                 f"The run trains in {remote.name}'s runs folder ({remote.runs_dir}); "
                 f"{out_path} keeps what comes back, where <id> is the run's number, given "
-                "when it starts."
+                "when it starts. Start training first sends the dataset (only what changed "
+                "since the last copy) and waits until the run has started there."
             )
         else:
             self.out_note.setText(
