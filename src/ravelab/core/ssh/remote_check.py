@@ -104,8 +104,8 @@ def check_remote(remote: Remote) -> RemoteCheck:
             bool(same),
             f"{hello.get('version')} (same code as here)"
             if same
-            else f"{hello.get('version')} differs from this machine's {ravelab.__version__}: "
-            f"`ravelab remote setup {remote.name}` updates it",
+            else f"{hello.get('version')} there runs other code than this machine's "
+            f"{ravelab.__version__}: `ravelab remote setup {remote.name}` updates it",
         )
     )
     rave = hello.get("rave")
