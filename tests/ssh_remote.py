@@ -17,8 +17,10 @@ import signal
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import psutil
+import pytest
 
 _TESTS = Path(__file__).resolve().parent
 
@@ -88,3 +90,18 @@ def kill_remote_runs(marker_prefix: str) -> list[list[str]]:
             lines.append(process.cmdline())
             os.killpg(os.getpgid(process.pid), signal.SIGKILL)
     return lines
+
+
+@pytest.fixture(scope="session")
+def remote_ready(ssh_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The remote user's ravelab, installed by `remote setup` (once; again is quick), and a
+    `rave` double it can run. Returns the double's launcher."""
+    from ravelab.core.ssh.remote_setup import setup_remote
+    from ravelab.core.ssh.remotes import Remote
+
+    remote = Remote(name="setup", host=ssh_server.host, ssh_config=str(ssh_server.config))
+    lines: list[str] = []
+    hello = setup_remote(remote, lines.append, rave=False)
+    assert hello["fingerprint"], lines
+    folder = shared_folder()
+    return remote_rave_double(folder, FAKE_RAVE_TIME_SCALE="0.05")

@@ -67,6 +67,7 @@ from ravelab.gui.new_training_wizard import NewTrainingWizard
 from ravelab.gui.progress_delegate import ProgressDelegate
 from ravelab.gui.qt_bridge import RunBridge
 from ravelab.gui.queue_actions import QueueActions
+from ravelab.gui.remote_start import run_while_waiting
 from ravelab.gui.run_details import RunDetails
 from ravelab.gui.run_dialogs import CompareDialog, ExportDialog
 from ravelab.gui.run_lifetime_actions import RunLifetimeActions
@@ -643,6 +644,14 @@ class TrainingPage(RunLifetimeActions, QueueActions, QWidget):
         try:
             if queue:
                 experiment_id = self.manager.queue_training(config, keep_periodic=keep_periodic)
+            elif config.get("executor") == "ssh":
+                remote = (config.get("executor_options") or {}).get("remote")
+                experiment_id = run_while_waiting(
+                    self,
+                    f"Sending the dataset to {remote} (only what changed) and starting "
+                    "the run there...",
+                    lambda: self.manager.start_training(config, keep_periodic=keep_periodic),
+                )
             else:
                 experiment_id = self.manager.start_training(config, keep_periodic=keep_periodic)
         except (RavelabError, DatabaseError, OSError) as error:

@@ -31,21 +31,6 @@ pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 REMOTE_HOME = Path("/home/ravelab-remote")
 
 
-@pytest.fixture(scope="session")
-def remote_ready(ssh_server: SshServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The remote user's ravelab, installed by `remote setup` (once; again is quick), and a
-    `rave` double it can run. Returns the double's launcher."""
-    from ravelab.core.ssh.remote_setup import setup_remote
-    from ravelab.core.ssh.remotes import Remote
-
-    remote = Remote(name="setup", host=ssh_server.host, ssh_config=str(ssh_server.config))
-    lines: list[str] = []
-    hello = setup_remote(remote, lines.append, rave=False)
-    assert hello["fingerprint"], lines
-    folder = shared_folder()
-    return remote_rave_double(folder, FAKE_RAVE_TIME_SCALE="0.05")
-
-
 @pytest.fixture
 def remote_runs(ssh_exclusive: SshServer) -> Iterator[str]:
     """A runs folder of this test's own on the remote (relative to its home); whatever the
@@ -275,3 +260,69 @@ def test_connection_problems_in_words(
     assert code == 9
     assert expected in out + err
     assert "Traceback" not in out + err
+
+
+@pytest.fixture
+def tiny_remote_disk() -> Iterator[Path]:
+    """A 1 MiB filesystem the remote user owns (a tmpfs; needs root, else skipped)."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    folder = shared_folder("ravelab-tiny-")
+    mounted = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m,mode=0755,uid=ravelab-remote",
+            "tmpfs",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        folder.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+        folder.rmdir()
+
+
+def test_a_full_remote_disk_is_said_and_leaves_nothing(
+    db: Any,
+    make_manager: Any,
+    remote_ready: Path,
+    ssh_exclusive: SshServer,
+    tiny_remote_disk: Path,
+    runs_dir: Path,
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from ravelab.core.datasets import register_dataset
+    from ravelab.core.errors import LaunchError
+    from tests.fake_rave import FIXTURES
+    from tests.helpers import write_lmdb
+
+    big = tmp_path / "big"
+    big.mkdir()
+    shutil.copy(FIXTURES / "dataset-prep" / "metadata.yaml", big / "metadata.yaml")
+    write_lmdb(big, 200, value_size=16384)  # about 3 MiB: more than the remote's 1 MiB
+    dataset = register_dataset(db, big, "big").id
+    _add_remote(db, ssh_exclusive, remote_ready, str(tiny_remote_disk / "runs"))
+    manager = make_manager()
+    with pytest.raises(LaunchError, match="no space left"):
+        manager.start_training(
+            run_config(dataset, "far", executor="ssh", executor_options={"remote": "gpu"})
+        )
+    assert manager.list_records() == []
+    assert not runs_dir.exists() or list(runs_dir.iterdir()) == []
+    left = sorted(str(p.relative_to(tiny_remote_disk)) for p in tiny_remote_disk.rglob("*"))
+    assert left in ([], ["runs"], ["runs", "runs/datasets"]), left

@@ -166,7 +166,7 @@ class ManagerBase:
     ) -> TrainingProcess:
         from ravelab.core.runs.training_process import TrainingProcess
 
-        executor = self.executors.get(handle.executor) if handle is not None else None
+        executor = self._executor_for(handle.executor) if handle is not None else None
         return TrainingProcess(
             config,
             db=self.db,
@@ -186,12 +186,22 @@ class ManagerBase:
             return "rave"
         return find_rave(explicit if explicit is not None else self.rave, self.db)
 
-    def _executor_named(self, name: str) -> Executor:
+    def _executor_for(self, name: str) -> Executor | None:
+        """The executor of that name; the SSH one is made on first use (its modules are
+        left unloaded by commands that never meet an SSH run)."""
         executor = self.executors.get(name)
+        if executor is None and name == "ssh":
+            from ravelab.core.ssh.executor import SshExecutor
+
+            executor = self.executors.setdefault(name, SshExecutor(self.db))
+        return executor
+
+    def _executor_named(self, name: str) -> Executor:
+        executor = self._executor_for(name)
         if executor is None:
             raise ConfigError(
                 f"executor {name!r} is not available here: use one of "
-                f"{', '.join(sorted(self.executors))}"
+                f"{', '.join(sorted({*self.executors, 'ssh'}))}"
             )
         return executor
 

@@ -40,7 +40,6 @@ from ravelab.core.runs.manager_records import RecordsMixin
 from ravelab.core.runs.manager_resume import ResumeMixin
 from ravelab.core.runs.manager_stop import StopMixin
 from ravelab.core.slurm.executor import SlurmExecutor
-from ravelab.core.ssh.executor import SshExecutor
 from ravelab.db import Database
 from ravelab.db import experiments as rows
 
@@ -90,13 +89,11 @@ class TrainingManager(LaunchMixin, ResumeMixin, StopMixin, ReattachMixin, Record
         self.db = db
         self.follow_out_of_process = follow_out_of_process and db.path != ":memory:"
         self.executor: Executor = executor or LocalExecutor()
-        # SLURM and SSH are always known by name: re-attaching such a run needs its executor,
-        # and a submission where SLURM is missing fails with what to do. Their settings (the
-        # cluster's, the remotes) are read at each launch.
-        self.executors: dict[str, Executor] = {
-            "slurm": SlurmExecutor(db=db),
-            "ssh": SshExecutor(db),
-        }
+        # SLURM and SSH are always known by name (SSH's made on first use: see
+        # ``_executor_for``): re-attaching such a run needs its executor, and a submission
+        # where SLURM is missing fails with what to do. Their settings (the cluster's, the
+        # remotes) are read at each launch.
+        self.executors: dict[str, Executor] = {"slurm": SlurmExecutor(db=db)}
         self.executors[self.executor.name] = self.executor
         self.executors.update(executors or {})
         self.rave = rave
