@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -31,6 +28,7 @@ from ravelab.core.errors import RavelabError
 from ravelab.core.operations import notifications
 from ravelab.db import Database, DatabaseError
 from ravelab.gui.style import ERROR_STYLE, HINT_STYLE
+from ravelab.gui.tables import read_only_table
 from ravelab.gui.workers import TaskRunner
 
 #: What each event kind means, as the checkboxes say it.
@@ -69,17 +67,7 @@ class NotificationsDialog(QDialog):
         explain.setWordWrap(True)
         explain.setStyleSheet(HINT_STYLE)
 
-        self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(_COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(True)
-        self.table.setMinimumHeight(120)
+        self.table = read_only_table(_COLUMNS, stretch=1, min_height=120)
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         self.remove_button = QPushButton("Remove")

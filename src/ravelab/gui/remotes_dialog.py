@@ -13,20 +13,17 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -50,6 +47,7 @@ from ravelab.gui.style import (
     TITLE_STYLE,
     WARNING_COLOUR,
 )
+from ravelab.gui.tables import read_only_table
 from ravelab.gui.workers import TaskRunner
 
 _COLUMNS = ("Name", "Destination", "Runs folder")
@@ -93,16 +91,7 @@ class RemotesDialog(QDialog):
         explain.setWordWrap(True)
         explain.setStyleSheet(HINT_STYLE)
 
-        self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(_COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.table.setMinimumHeight(110)
+        self.table = read_only_table(_COLUMNS)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         self.setup_hint = QLabel()
@@ -124,16 +113,10 @@ class RemotesDialog(QDialog):
         row_buttons.addWidget(self.remove_button)
         row_buttons.addStretch(1)
 
-        self.check_table = QTableWidget(0, len(_CHECK_COLUMNS))
-        self.check_table.setHorizontalHeaderLabels(_CHECK_COLUMNS)
-        self.check_table.verticalHeader().setVisible(False)
-        self.check_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.check_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.check_table = read_only_table(
+            _CHECK_COLUMNS, selectable=False, stretch=2, min_height=120
+        )
         self.check_table.setWordWrap(True)
-        check_header = self.check_table.horizontalHeader()
-        check_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        check_header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.check_table.setMinimumHeight(120)
         self.check_table.hide()
         self.check_title = QLabel()
         self.check_title.setStyleSheet(TITLE_STYLE)
