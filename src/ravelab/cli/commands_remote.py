@@ -45,6 +45,11 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
     remove = sub.add_parser("remove", help="forget a remote (nothing there is touched)")
     remove.add_argument("name")
+    remove.add_argument(
+        "--abandon-runs",
+        action="store_true",
+        help="end its unended runs as failed first (the machine is gone for good)",
+    )
     remove.set_defaults(handler=cmd_remote_remove)
 
     check = sub.add_parser("check", help="say what works there and what is missing")
@@ -105,7 +110,9 @@ def cmd_remote_list(ctx: Context) -> int:
 def cmd_remote_remove(ctx: Context) -> int:
     from ravelab.core.ssh.remotes import remove_remote
 
-    remove_remote(ctx.db, ctx.args.name)
+    abandoned = remove_remote(ctx.db, ctx.args.name, abandon_runs=ctx.args.abandon_runs)
+    for experiment_id in abandoned:
+        ctx.out.write(f"run {experiment_id} ended as failed (abandoned)\n")
     ctx.out.write(f"removed remote {ctx.args.name} (its machine and files are untouched)\n")
     return ExitCode.OK
 

@@ -89,3 +89,17 @@ def unended_runs_on(db: Database, name: str) -> list[tuple[int, str]]:
         (name,),
     )
     return [(int(i), str(n)) for i, n in rows]
+
+
+def abandon_runs_on(db: Database, name: str, reason: str) -> list[int]:
+    """End the unended SSH runs sent to remote ``name`` as failed with ``reason`` (their
+    machine is gone for good); the ids ended."""
+    ids = [i for i, _ in unended_runs_on(db, name)]
+    now = utc_now()
+    for experiment_id in ids:
+        db.execute(
+            "UPDATE experiments SET status = 'failed', reason = ?, ended_at = ?, "
+            "completed_at = ? WHERE id = ? AND ended_at IS NULL",
+            (reason, now, now, experiment_id),
+        )
+    return ids

@@ -78,3 +78,13 @@ def test_rsync_statistics_and_dataset_keys(tmp_path: __import__("pathlib").Path)
     (tmp_path / "a_b").mkdir()
     keys = {dataset_key(tmp_path / "a b"), dataset_key(tmp_path / "a_b")}
     assert len(keys) == 2 and all("/" not in k and " " not in k for k in keys)
+
+
+def test_an_ipv6_remote_is_bare_for_ssh_and_bracketed_for_rsync(db: object) -> None:
+    from ravelab.core.ssh.remotes import parse_destination
+
+    assert parse_destination("me@[2001:db8::1]") == ("me", "2001:db8::1")
+    remote = Remote(name="v6", host="2001:db8::1", user="me")
+    connection = Connection(remote)
+    assert connection.ssh_argv(["true"])[-2] == "me@2001:db8::1"
+    assert connection.remote_path("/x") == "me@[2001:db8::1]:/x"

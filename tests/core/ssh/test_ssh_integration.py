@@ -90,6 +90,9 @@ def test_remote_run_equals_the_local_run(
     assert checkpoints and all(not Path(c["path"]).exists() for c in checkpoints)
     log = (run_dir / "remote.log").read_text()
     assert "agent launch" in log and "rsync" in log
+    remote_dir = REMOTE_HOME / remote_runs / run_dir.name
+    for name in ("stdout.log", "stderr.log", "merged.log"):
+        assert (run_dir / name).read_bytes() == (remote_dir / name).read_bytes(), name
 
 
 def test_cli_stop_at_checkpoint_resume_export(
@@ -326,3 +329,62 @@ def test_a_full_remote_disk_is_said_and_leaves_nothing(
     assert not runs_dir.exists() or list(runs_dir.iterdir()) == []
     left = sorted(str(p.relative_to(tiny_remote_disk)) for p in tiny_remote_disk.rglob("*"))
     assert left in ([], ["runs"], ["runs", "runs/datasets"]), left
+
+
+def test_a_lost_launch_answer_keeps_the_run(
+    db: Any,
+    dataset_id: int,
+    make_manager: Any,
+    remote_ready: Path,
+    remote_runs: str,
+    ssh_exclusive: SshServer,
+) -> None:
+    """The connection dies right after the launch was carried out there: the run is not
+    undone (its dataset is not removed under it), it is followed and completes."""
+    folder = shared_folder()
+    wrapper = folder / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'{REMOTE_HOME}/ravelab/venv/bin/python "$@"\n'
+        "status=$?\n"
+        'case " $* " in *" launch "*) kill -9 $PPID ;; esac\n'
+        "exit $status\n"
+    )
+    wrapper.chmod(0o755)
+    from ravelab.core.ssh.remotes import add_remote
+
+    add_remote(
+        db, "flaky", ssh_exclusive.host, ssh_config=str(ssh_exclusive.config),
+        runs_dir=remote_runs, python=str(wrapper), rave=str(remote_ready),
+    )  # fmt: skip
+    manager = make_manager()
+    run = manager.start_training(
+        run_config(
+            dataset_id, "far", max_steps=60, executor="ssh", executor_options={"remote": "flaky"}
+        )
+    )
+    assert manager.wait(run, timeout=120)["status"] == "completed"
+    assert _points(db, run) != []
+
+
+def test_a_run_whose_remote_folder_is_gone_ends(
+    db: Any,
+    dataset_id: int,
+    make_manager: Any,
+    remote_runs: str,
+    ssh_exclusive: SshServer,
+) -> None:
+    slow = remote_rave_double(shared_folder(), FAKE_RAVE_TIME_SCALE="0.3")
+    _add_remote(db, ssh_exclusive, slow, remote_runs)
+    manager = make_manager()
+    run = manager.start_training(
+        run_config(
+            dataset_id, "far", max_steps=4000, executor="ssh", executor_options={"remote": "gpu"}
+        )
+    )
+    wait_until(lambda: manager.get_record(run).progress.step >= 1, timeout=120, what="steps")
+    remote_dir = REMOTE_HOME / remote_runs / Path(manager.get_record(run).run_dir).name
+    kill_remote_runs(str(remote_dir))
+    run_as_remote(ssh_exclusive, ["rm", "-rf", "--", str(remote_dir)])
+    ended = manager.wait(run, timeout=120)
+    assert ended["status"] == "failed" and "is gone from gpu" in ended["reason"], ended

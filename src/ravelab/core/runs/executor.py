@@ -70,12 +70,15 @@ class ExecutorState:
         detail: a one-line explanation (the queue's reason, the scheduler's state).
         outcome: (status, reason) when the executor knows how a run ended that left no
             ``exit.json`` (a job cancelled or killed by the scheduler).
+        problem: why the run cannot be watched now (a remote that cannot be reached),
+            shown as the run's health until it can be again.
     """
 
     alive: bool | None
     queued: bool = False
     detail: str | None = None
     outcome: tuple[RunStatus, str] | None = None
+    problem: str | None = None
 
 
 class Executor(Protocol):

@@ -29,6 +29,7 @@ from ravelab.core.runs.process_identity import HOST, is_alive
 from ravelab.core.runs.run_files import (
     DAMAGED_PREFIX,
     EXIT_FILE,
+    REMOTE_FILE,
     STDOUT_LOG,
     SUPERVISOR_FILE,
     SupervisorInfo,
@@ -170,6 +171,17 @@ class ReattachMixin(ManagerBase):
         if not launcher_gone(owner):
             return  # still being launched (or, from another host, its lease holds)
         run_dir = Path(record.run_dir) if record.run_dir else None
+        if (
+            run_dir is not None
+            and record.executor == "ssh"
+            and (run_dir / REMOTE_FILE).exists()
+            and owner is not None
+        ):
+            # Sent to a remote whose answer never came back (or whose launcher died after
+            # sending it): the remote knows whether it runs. Followed with the (dead)
+            # launcher as its process; the remote's answer settles it or keeps it.
+            rows.claim_process(self.db, record.id, owner.pid, owner.start_time, owner.host)
+            return
         if run_dir is not None and record.executor == "local":
             found = run_processes(run_dir)
             if found:

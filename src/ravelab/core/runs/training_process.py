@@ -372,6 +372,8 @@ class TrainingProcess(ProcessThread):
             else:
                 self._track_queue(state)
         batch = self._read(drain=ended)
+        if state is not None and state.problem:
+            batch.problems.append(state.problem)
         self._read_events(batch, drain=ended)
         self._scan_checkpoints(batch, force=ended)
         self._check_stalled(batch, alive=not ended)

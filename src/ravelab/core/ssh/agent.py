@@ -233,14 +233,20 @@ def _checkpoints(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def state(args: argparse.Namespace) -> dict[str, Any]:
-    from ravelab.core.runs.executor import LocalExecutor
-    from ravelab.core.runs.run_files import EXIT_FILE
+    from ravelab.core.runs.executor import LocalExecutor, run_processes
+    from ravelab.core.runs.run_files import EXIT_FILE, SUPERVISOR_FILE
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
-        return {"alive": False, "missing": True, "checkpoints": [], "exit": False}
+        # Its folder is gone (removed, a disk replaced): nothing of the run can be
+        # written any more; only processes still carrying its marker keep it alive.
+        return {"alive": bool(run_processes(run_dir)), "missing": True, "checkpoints": []}
     handle = _handle(args)
     alive = LocalExecutor().is_running(run_dir, handle.supervisor)
+    if alive is None and not (run_dir / SUPERVISOR_FILE).exists() and not run_processes(run_dir):
+        # Nothing was ever started here (a launch whose answer was lost before it ran):
+        # no process, no supervisor file. Said as ended, so the run can settle.
+        alive = False
     return {
         "alive": alive,
         "checkpoints": _checkpoints(run_dir),
@@ -268,11 +274,15 @@ def remove_checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     run_dir = Path(args.run_dir).resolve()
     removed, refused = [], []
     for relative in args.paths:
-        path = (run_dir / relative).resolve()
+        given = run_dir / relative
+        # The entry itself is checked (never what a link points to), in a folder that
+        # really lies inside the run.
+        folder = given.parent.resolve()
+        path = folder / given.name
         ok = (
-            path.is_relative_to(run_dir)
-            and re.fullmatch(r"epoch_[0-9]+\.ckpt", path.name) is not None
-            and path.parent.name == "checkpoints"
+            folder.is_relative_to(run_dir)
+            and re.fullmatch(r"epoch_[0-9]+\.ckpt", given.name) is not None
+            and folder.name == "checkpoints"
         )
         try:
             ok = ok and stat.S_ISREG(path.lstat().st_mode)

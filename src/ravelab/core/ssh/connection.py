@@ -132,7 +132,11 @@ class Connection:
     def remote_path(self, path: str) -> str:
         """An rsync remote argument ``DEST:PATH`` (PATH absolute, kept literal by
         ``--protect-args``)."""
-        return f"{self.remote.destination}:{path}"
+        remote = self.remote
+        # rsync reads HOST:PATH up to the first colon: an IPv6 address goes in brackets
+        # (which ssh itself would not resolve, so only here).
+        host = f"[{remote.host}]" if ":" in remote.host else remote.host
+        return f"{remote.user}@{host}:{path}" if remote.user else f"{host}:{path}"
 
     # -- running ---------------------------------------------------------------------------
 

@@ -42,14 +42,27 @@ from ravelab.core.runs.run_files import (
 )
 from ravelab.core.ssh import sync
 from ravelab.core.ssh.agent import PREFIX, RAVE_PLACEHOLDER
-from ravelab.core.ssh.connection import QUICK_TIMEOUT_S, Connection, SshError
+from ravelab.core.ssh.connection import (
+    QUICK_TIMEOUT_S,
+    Connection,
+    SshError,
+    SshUnreachableError,
+)
 from ravelab.core.ssh.remotes import Remote, get_remote
 from ravelab.db import Database
+from ravelab.db.vocabulary import RunStatus
 
 logger = logging.getLogger(__name__)
 
 #: Seconds an answer about a live run is reused before the remote is asked again.
 DEFAULT_MIN_INTERVAL_S = 2.0
+#: Seconds a state question may take (a frozen connection is given up on).
+STATE_TIMEOUT_S = 20.0
+#: Seconds a remote found unreachable is not asked again by this process.
+UNREACHABLE_HOLD_S = 30.0
+
+#: Remotes found unreachable: until when (monotonic) they are not asked, and why.
+_unreachable_until: dict[str, tuple[float, str]] = {}
 _MAX_CHECKPOINTS = 10_000
 
 
@@ -256,12 +269,26 @@ class SshExecutor:
                 "int_grace_s": spec.int_grace_s,
                 "term_grace_s": spec.term_grace_s,
             }
-            answer = call_agent(
-                connection,
-                ["launch", known.run_dir] + (["--resume"] if created is None else []),
-                stdin=json.dumps(remote_spec),
-                log=log,
-            )
+            try:
+                answer = call_agent(
+                    connection,
+                    ["launch", known.run_dir] + (["--resume"] if created is None else []),
+                    stdin=json.dumps(remote_spec),
+                    log=log,
+                )
+            except BaseException as error:
+                # The launch was sent: it may have started the run there even though its
+                # answer was lost (the network dropped, Ctrl-C, a timeout). Nothing is
+                # undone unless the remote says nothing runs; else the run is followed.
+                if self._launched_anyway(connection, known.run_dir):
+                    logger.warning(
+                        "%s: the launch's answer was lost (%s); its run there is followed",
+                        remote.name,
+                        error,
+                    )
+                    spec.write(run_dir)
+                    return RunHandle(self.name)
+                raise
         except (RavelabError, OSError, KeyError, TypeError) as error:
             if created is not None:
                 self._discard(connection, created, None if had_dataset else key, log)
@@ -272,6 +299,15 @@ class SshExecutor:
         if identity is None:
             raise LaunchError(f"{remote.name}: the agent's answer names no process ({answer})")
         return RunHandle(self.name, supervisor=identity)
+
+    def _launched_anyway(self, connection: Connection, remote_run_dir: str) -> bool:
+        """After a launch whose answer was lost: whether its run may be going there (True
+        when the remote says so, and when it cannot be asked)."""
+        try:
+            answer = call_agent(connection, ["state", remote_run_dir], timeout=STATE_TIMEOUT_S)
+        except BaseException:  # unreachable, or interrupted again: keep rather than lose it
+            return True
+        return answer.get("alive") is not False
 
     def _discard(
         self, connection: Connection, remote_run_dir: str, key: str | None, log: Path
@@ -302,24 +338,40 @@ class SshExecutor:
     def _ask(self, run_dir: Path, handle: RunHandle) -> ExecutorState:
         known = RemoteRun.read(run_dir)
         if known is None:
-            return ExecutorState(
-                alive=None, detail=f"{run_dir / REMOTE_FILE} is missing or damaged"
-            )
+            problem = f"{run_dir / REMOTE_FILE} is missing or damaged: its remote is not known"
+            return ExecutorState(alive=None, detail=problem, problem=problem)
+        down = _unreachable_until.get(known.remote)
+        if down is not None and time.monotonic() < down[0]:
+            return ExecutorState(alive=None, detail=down[1], problem=down[1])
         try:
             remote = get_remote(self.db, known.remote)
             connection = Connection(remote)
-            answer = call_agent(connection, ["state", known.run_dir, *_identity_args(handle)])
+            answer = call_agent(
+                connection,
+                ["state", known.run_dir, *_identity_args(handle)],
+                timeout=STATE_TIMEOUT_S,
+            )
             # Pulled after the answer: a run the remote says has ended has all its files here.
-            transfer = sync.pull_run(connection, known.run_dir, run_dir)
+            transfer = (
+                sync.Transfer()
+                if answer.get("missing")
+                else sync.pull_run(connection, known.run_dir, run_dir)
+            )
+        except SshUnreachableError as error:
+            # Said once per remote for a while: the runs of a machine that is down answer
+            # at once instead of each waiting for the connection to time out.
+            problem = f"{error} (the run goes on there; ravelab catches up once it answers)"
+            _unreachable_until[known.remote] = (time.monotonic() + UNREACHABLE_HOLD_S, problem)
+            return ExecutorState(alive=None, detail=problem, problem=problem)
         except RavelabError as error:
-            return ExecutorState(alive=None, detail=str(error))
+            return ExecutorState(alive=None, detail=str(error), problem=str(error))
+        _unreachable_until.pop(known.remote, None)
         self.last_transfer[str(run_dir)] = transfer
         _write_checkpoints(run_dir, answer.get("checkpoints"))
         alive = answer.get("alive")
-        if answer.get("missing"):
-            return ExecutorState(
-                alive=None, detail=f"the run folder {known.run_dir} is gone from {remote.name}"
-            )
+        if answer.get("missing") and alive is False:
+            reason = f"its run folder {known.run_dir} is gone from {remote.name}"
+            return ExecutorState(alive=False, outcome=(RunStatus.FAILED, reason))
         return ExecutorState(alive=alive if isinstance(alive, bool) else None)
 
     def forget(self, run_dir: Path) -> None:
@@ -344,11 +396,15 @@ class SshExecutor:
         if at_checkpoint:
             arguments.append("--at-checkpoint")
         try:
-            answer = call_agent(Connection(remote), arguments, log=run_dir / REMOTE_LOG)
+            answer = call_agent(
+                Connection(remote), arguments, log=run_dir / REMOTE_LOG, timeout=STATE_TIMEOUT_S
+            )
         except RavelabError as error:
             # Said, never swallowed: the run goes on there until the stop arrives.
             raise LaunchError(
-                f"could not reach the run on {remote.name} to stop it: {error}"
+                f"could not reach the run on {remote.name} to stop it: {error}. It goes on "
+                "there: stop it again once the machine answers; if the machine is gone for "
+                f"good, `ravelab remote remove {remote.name} --abandon-runs` ends its runs"
             ) from error
         self.forget(run_dir)
         return bool(answer.get("asked"))

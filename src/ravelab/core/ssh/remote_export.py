@@ -63,13 +63,13 @@ def export_remotely(args: argparse.Namespace) -> Path:
     base = output.stem.removesuffix("_streaming") if args.streaming else output.stem
     remote_dir = f"{known.run_dir}/exports"
     command = [remote.python, "-m", "ravelab.core.ssh.agent", "export", remote_checkpoint]
-    command += ["--output-dir", remote_dir, "--name", base, "--channels", str(args.channels)]
+    command += [f"--output-dir={remote_dir}", f"--name={base}", f"--channels={args.channels}"]
     if args.streaming:
         command.append("--streaming")
     if args.fidelity is not None:
         command += ["--fidelity", repr(args.fidelity)]
     if remote.rave:
-        command += ["--rave", remote.rave]
+        command += [f"--rave={remote.rave}"]
     connection = Connection(remote)
     require_same_code(connection)
     answer: list[str] = []

@@ -24,7 +24,7 @@ DEFAULT_PYTHON = f"{DEFAULT_ROOT}/venv/bin/python"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # A host name, an IPv4 address, an IPv6 address in brackets or bare, or an ssh config alias.
-_HOST = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9._:%\[\]-]{0,252}")
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}")
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}")
 _MAX_PATH = 1024
 
@@ -61,6 +61,8 @@ def check_name(name: object) -> str:
 def parse_destination(value: str) -> tuple[str | None, str]:
     """``[user@]host`` -> (user, host), both checked."""
     user, _, host = value.rpartition("@")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address as rsync writes it: ssh wants it bare
     return (check_user(user) if user else None), check_host(host)
 
 
@@ -236,8 +238,11 @@ def list_remotes(db: Database) -> list[Remote]:
     return found
 
 
-def remove_remote(db: Database, name: str) -> None:
-    """Forget a remote (nothing on the remote is touched).
+def remove_remote(db: Database, name: str, *, abandon_runs: bool = False) -> list[int]:
+    """Forget a remote (nothing on the remote is touched); the runs abandoned.
+
+    With ``abandon_runs`` its unended runs end as failed first (for a machine gone for
+    good: a rented one given back); what ran there, if anything, is left as it was.
 
     Raises:
         NotFoundError: no such remote.
@@ -247,10 +252,17 @@ def remove_remote(db: Database, name: str) -> None:
         if rows.get_remote(db, name) is None:
             raise NotFoundError(f"no remote named {name!r}")
         busy = rows.unended_runs_on(db, name)
-        if busy:
+        abandoned: list[int] = []
+        if busy and abandon_runs:
+            abandoned = rows.abandon_runs_on(
+                db, name, f"abandoned: its remote {name!r} was removed (the machine is gone)"
+            )
+        elif busy:
             shown = ", ".join(f"{i} '{n}'" for i, n in busy[:5])
             raise ConfigError(
                 f"remote {name!r} has runs that have not ended ({shown}): stop them or wait, "
-                "then remove it"
+                "then remove it; if the machine is gone for good, "
+                f"`ravelab remote remove {name} --abandon-runs` ends them as failed"
             )
         rows.delete_remote(db, name)
+    return abandoned

@@ -2,13 +2,14 @@
 
 * A dataset is pushed to ``<runs folder>/datasets/<name>-<digest>`` on the remote: rsync
   sends only what changed (size and time), so it is copied once and only again when it
-  changed.
+  changed. Links in the user's own dataset are followed (their files are sent).
 * A run is pulled into its local folder incrementally, in two passes. What only grows
   (the logs, TensorBoard event files) is pulled with ``--append``: only the new bytes
   travel, whatever the file's size. The rest (small JSON and YAML files) is pulled when
-  its size or time changed. Checkpoints and exported models are never pulled with the run
-  (hundreds of MB each; a model is pulled on request); symlinks, devices and files over
-  64 MiB are skipped: the remote's folder is untrusted.
+  its size or time changed (``merged.log`` among them: its last line is rewritten in
+  place). Checkpoints and exported models are never pulled with the run (hundreds of MB
+  each; a model is pulled on request). Symlinks and devices are skipped, and files over
+  64 MiB (growing ones: over 16 GiB): the remote's folder is untrusted.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ from pathlib import Path
 from ravelab.core.runs.run_files import REMOTE_CHECKPOINTS, REMOTE_FILE, REMOTE_LOG
 from ravelab.core.ssh.connection import Connection
 
-#: What only grows in a run folder: pulled with --append (new bytes only).
-GROWING = ("*.log", "events.out.tfevents.*")
+#: What only grows in a run folder: pulled with --append (new bytes only). Not merged.log:
+#: its writer rewrites the last progress bar in place.
+GROWING = ("stdout.log", "stderr.log", "supervisor.log", "events.out.tfevents.*")
+#: The largest growing file a pull takes (days of audio summaries stay far below).
+MAX_GROWING_FILE = "16g"
+#: Seconds without any data moving before a transfer gives up (a frozen connection).
+IO_TIMEOUT_S = 30
 #: Never pulled with the run: the laptop's own files, checkpoints, exported models.
 NOT_PULLED = ("/launch.json", f"/{REMOTE_FILE}", f"/{REMOTE_LOG}", f"/{REMOTE_CHECKPOINTS}",
               "*.ckpt", "*.ts", "/datasets/")  # fmt: skip
@@ -72,8 +78,10 @@ def push_dataset(
     done = connection.rsync(
         [
             "-rt",
+            "--copy-links",
             "--partial",
             "--stats",
+            f"--timeout={IO_TIMEOUT_S}",
             f"{local.resolve()}/",
             connection.remote_path(f"{remote_folder}/"),
         ],
@@ -92,7 +100,8 @@ def pull_run(
     excluded = [f"--exclude={pattern}" for pattern in NOT_PULLED]
     growing = connection.rsync(
         [
-            "-rt", "--append", "--stats", *excluded, "--include=*/",
+            "-rt", "--append", "--stats", f"--timeout={IO_TIMEOUT_S}",
+            f"--max-size={MAX_GROWING_FILE}", *excluded, "--include=*/",
             *(f"--include={pattern}" for pattern in GROWING), "--exclude=*",
             source, target,
         ],
@@ -101,7 +110,8 @@ def pull_run(
     )  # fmt: skip
     rest = connection.rsync(
         [
-            "-rt", "--stats", f"--max-size={MAX_PULLED_FILE}", *excluded,
+            "-rt", "--stats", f"--timeout={IO_TIMEOUT_S}", f"--max-size={MAX_PULLED_FILE}",
+            *excluded,
             *(f"--exclude={pattern}" for pattern in GROWING),
             source, target,
         ],
