@@ -131,8 +131,15 @@ def build_export_argv(
     return argv + extra
 
 
+#: How an SSH run's export job (``ravelab.core.ssh.remote_export``) says why it failed.
+REMOTE_EXPORT_ERROR = "remote export failed: "
+
+
 def parse_export_line(text: str, stream: str) -> JobProgressUpdate:
-    """The export's stage, and the path it reports having written."""
+    """The export's stage, the path it reports having written, and a remote export's
+    reason for failing."""
+    if text.startswith(REMOTE_EXPORT_ERROR):
+        return {"last_error": text[len(REMOTE_EXPORT_ERROR) :].strip()[:500]}
     exported = _EXPORTED.search(text)
     if exported:
         return {"stage": "done", "exported_path": exported.group("path").strip()}

@@ -109,10 +109,15 @@ class JobProcess(ProcessThread):
             lines = splitter.feed(data) + (splitter.flush() if ended else [])
             for line in lines:
                 self.output_line.emit(stream, line.text, line.transient)
-                progress.update(self.parse_line(line.text, stream))
+                update = self.parse_line(line.text, stream)
+                progress.update(update)
                 parsed = self.parser.parse(line.text, stream)
                 if parsed.reason:
                     progress["last_error"] = parsed.reason
+                elif update.get("last_error"):
+                    # A reason the job's own line parser found (a remote export's): the
+                    # outcome says it instead of the bare exit status.
+                    self.parser.reason = update["last_error"]
                 offsets[stream] = line.end_offset
             count += len(lines)
         fatal = progress.get("fatal")

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from ravelab.core.errors import RavelabError
+from ravelab.core.jobs.export import REMOTE_EXPORT_ERROR
 from ravelab.core.ssh import sync
 from ravelab.core.ssh.agent import PREFIX
 from ravelab.core.ssh.connection import Connection, log_command
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = export_remotely(args)
     except (RavelabError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print(f"{REMOTE_EXPORT_ERROR}{error}", file=sys.stderr, flush=True)
         return 1
     print(f"{_EXPORTED} {path}", flush=True)
     return 0
