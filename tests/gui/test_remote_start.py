@@ -25,20 +25,36 @@ def test_the_window_paints_while_the_work_runs(qtbot: Any, page: Any) -> None:
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
     timer.start(5)
+    # Set by the GUI thread once it has painted the work's line and ticked on: only if
+    # it keeps running while the work waits.
     release = threading.Event()
-    QTimer.singleShot(200, release.set)  # set by the GUI thread: only if it keeps running
 
-    def work() -> str:
+    shown: list[str] = []
+
+    def work(say: Any) -> str:
+        say("12345 50% 1.00MB/s 0:00:01")
         assert release.wait(30), "the GUI thread froze"
         return "done"
 
+    def look() -> None:
+        from PySide6.QtWidgets import QApplication, QProgressDialog
+
+        dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, QProgressDialog)]
+        shown.extend(d.labelText() for d in dialogs if d.isVisible())
+        if any("50%" in text for text in shown) and len(ticks) >= 5:
+            release.set()
+        else:
+            QTimer.singleShot(20, look)
+
+    QTimer.singleShot(0, look)
     assert run_while_waiting(page, "working", work) == "done"
     timer.stop()
     assert len(ticks) >= 5
+    assert any("50%" in text for text in shown), shown
 
 
 def test_an_error_comes_back_as_raised(qtbot: Any, page: Any) -> None:
-    def work() -> None:
+    def work(_say: Any) -> None:
         raise ValueError("no such remote")
 
     with pytest.raises(ValueError, match="no such remote"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,25 @@ def _warn_if_short_of_space(ctx: Context, record: ExperimentRecord, runs_dir: Pa
         ctx.err.write(f"warning: {warning}\n")
 
 
+def _progress_line(ctx: Context) -> Callable[[str], None]:
+    """What a launch elsewhere is doing, on stderr: rsync's progress redrawn in place on
+    a terminal, every other line as it comes."""
+    terminal = ctx.err.isatty()
+
+    def say(line: str) -> None:
+        if "%" in line:
+            if terminal:
+                ctx.err.write(f"\r  {line}\033[K")
+                ctx.err.flush()
+            return
+        if terminal:
+            ctx.err.write("\n" if line.startswith("starting") else "")
+        ctx.err.write(f"{line}\n")
+        ctx.err.flush()
+
+    return say
+
+
 def cmd_train(ctx: Context) -> int:
     from ravelab.cli.follow import follow_run
     from ravelab.core.datasets import resolve_dataset
@@ -320,7 +340,10 @@ def cmd_train(ctx: Context) -> int:
         )
     else:
         experiment_id = manager.start_training(
-            config, then_export=args.then_export, keep_periodic=args.keep
+            config,
+            then_export=args.then_export,
+            keep_periodic=args.keep,
+            progress=_progress_line(ctx) if config.get("executor") == "ssh" else None,
         )
         from ravelab.core.rave.gpu_memory import training_warnings  # GPU busy, too small
 

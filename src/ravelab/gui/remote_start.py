@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from PySide6.QtCore import QEventLoop, Qt
+from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from ravelab.gui.workers import TaskRunner
@@ -19,8 +19,15 @@ from ravelab.gui.workers import TaskRunner
 T = TypeVar("T")
 
 
-def run_while_waiting(parent: QWidget, text: str, work: Callable[[], T]) -> T:
-    """Run ``work()`` off the GUI thread behind a busy dialog; its result or its error."""
+class _Say(QObject):
+    """Carries a line from the working thread to the dialog (queued to the GUI thread)."""
+
+    line = Signal(str)
+
+
+def run_while_waiting(parent: QWidget, text: str, work: Callable[[Callable[[str], None]], T]) -> T:
+    """Run ``work(say)`` off the GUI thread behind a busy dialog; its result or its error.
+    ``say(line)`` (callable from the working thread) shows ``line`` under ``text``."""
     dialog = QProgressDialog(text, "", 0, 0, parent)
     dialog.setWindowTitle("Starting the run")
     dialog.setCancelButton(None)  # a launch half done is not safe to abandon from here
@@ -39,8 +46,12 @@ def run_while_waiting(parent: QWidget, text: str, work: Callable[[], T]) -> T:
         outcome["error"] = error
         loop.quit()
 
+    relay = _Say()
+    relay.line.connect(
+        lambda line: dialog.setLabelText(f"{text}\n{line}"), Qt.ConnectionType.QueuedConnection
+    )
     dialog.show()
-    runner.submit(work, done, failed)
+    runner.submit(lambda: work(relay.line.emit), done, failed)
     try:
         if not outcome:
             loop.exec()
@@ -49,6 +60,7 @@ def run_while_waiting(parent: QWidget, text: str, work: Callable[[], T]) -> T:
         dialog.deleteLater()
         runner.shutdown()
         runner.deleteLater()
+        relay.deleteLater()
     error = outcome.get("error")
     if isinstance(error, BaseException):
         raise error

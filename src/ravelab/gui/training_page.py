@@ -650,7 +650,9 @@ class TrainingPage(RunLifetimeActions, QueueActions, QWidget):
                     self,
                     f"Sending the dataset to {remote} (only what changed) and starting "
                     "the run there...",
-                    lambda: self.manager.start_training(config, keep_periodic=keep_periodic),
+                    lambda say: self.manager.start_training(
+                        config, keep_periodic=keep_periodic, progress=say
+                    ),
                 )
             else:
                 experiment_id = self.manager.start_training(config, keep_periodic=keep_periodic)

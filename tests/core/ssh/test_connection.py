@@ -88,3 +88,12 @@ def test_an_ipv6_remote_is_bare_for_ssh_and_bracketed_for_rsync(db: object) -> N
     connection = Connection(remote)
     assert connection.ssh_argv(["true"])[-2] == "me@2001:db8::1"
     assert connection.remote_path("/x") == "me@[2001:db8::1]:/x"
+
+
+def test_rsync_progress_in_words() -> None:
+    from ravelab.core.ssh.sync import progress_words
+
+    assert progress_words("734003200  47%   11.52MB/s    0:01:04") == (
+        "734.0 MB sent (47%), 11.52MB/s, 0:01:04 left"
+    )
+    assert progress_words("sending the dataset") == "sending the dataset"

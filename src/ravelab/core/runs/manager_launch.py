@@ -64,13 +64,16 @@ class LaunchMixin(ManagerBase):
         *,
         then_export: str | None = None,
         keep_periodic: int | str | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> int:
         """Validate ``config``, start ``rave train`` detached, and return the experiment id.
 
         ``then_export`` (``best`` or ``latest``): once the run completes, export that
         checkpoint (the warden's queue duty starts the export, once). ``keep_periodic``:
         how many of RAVE's periodic checkpoints the run keeps (a number, or ``"all"``;
-        None: the stored default), pruned by the warden as they appear.
+        None: the stored default), pruned by the warden as they appear. ``progress``
+        hears what a launch elsewhere is doing (an SSH run: sending its dataset), from
+        this thread.
 
         Raises:
             ConfigError: a bad value (nothing is created).
@@ -112,7 +115,14 @@ class LaunchMixin(ManagerBase):
             if run_dir is not None:
                 remove_created_run_dir(run_dir)
 
-        self._launch_row(experiment_id, spec, stored, executor, runs_dir, rave, undo)
+        previous = getattr(executor, "on_progress", None)
+        if progress is not None and hasattr(executor, "on_progress"):
+            executor.on_progress = progress
+        try:
+            self._launch_row(experiment_id, spec, stored, executor, runs_dir, rave, undo)
+        finally:
+            if progress is not None and hasattr(executor, "on_progress"):
+                executor.on_progress = previous
         return experiment_id
 
     def start_claimed(self, experiment_id: int) -> bool:

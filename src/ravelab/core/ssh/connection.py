@@ -159,16 +159,62 @@ class Connection:
         return self._run_local(self.ssh_argv(command), timeout=timeout, stdin=stdin)
 
     def rsync(
-        self, arguments: Sequence[str], *, timeout: float, log: Path | None = None
+        self,
+        arguments: Sequence[str],
+        *,
+        timeout: float,
+        log: Path | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> Completed:
-        """Run rsync over this connection; raises ``SshError`` when it fails."""
+        """Run rsync over this connection; raises ``SshError`` when it fails.
+
+        With ``on_progress``, rsync's overall progress (``--info=progress2``) is passed
+        on as it changes, one line at a time (its ``--stats`` come back as usual).
+        """
         argv = ["rsync", "--protect-args", "-e", self.rsync_rsh(), *arguments]
         if log is not None:
             log_command(log, ["rsync", *arguments])
-        done = self._run_local(argv, timeout=timeout)
+        if on_progress is None:
+            done = self._run_local(argv, timeout=timeout)
+        else:
+            done = self._run_with_progress(argv, timeout, on_progress)
         if done.returncode != 0:
             raise rsync_error(self.remote, done)
         return done
+
+    def _run_with_progress(
+        self, argv: list[str], timeout: float, on_progress: Callable[[str], None]
+    ) -> Completed:
+        """rsync with its progress lines (ended by \\r as often as \\n) read as they come."""
+        if shutil.which(argv[0]) is None:
+            raise SshError(f"{argv[0]} not found on this machine: install rsync")
+        argv = [argv[0], "--info=progress2", "--no-human-readable", *argv[1:]]
+        out: list[str] = []
+        with subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            errors: list[bytes] = []
+            reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()))  # type: ignore[union-attr]
+            reader.start()
+            killer = threading.Timer(timeout, proc.kill)
+            killer.start()
+            pending = b""
+            try:
+                while chunk := os.read(proc.stdout.fileno(), 4096):
+                    pending += chunk
+                    *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
+                    for raw in lines:
+                        text = raw.decode("utf-8", "replace").strip()
+                        out.append(text)
+                        if "%" in text:
+                            on_progress(text)
+                status = proc.wait()
+            finally:
+                killer.cancel()
+                reader.join()
+        stderr = b"".join(errors).decode("utf-8", "replace")
+        return Completed(tuple(argv), status, "\n".join(out), stderr)
 
     def _run_local(self, argv: list[str], *, timeout: float, stdin: str | None = None) -> Completed:
         program = argv[0]

@@ -24,7 +24,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,9 @@ class SshExecutor:
 
     def __init__(self, db: Database, min_interval_s: float = DEFAULT_MIN_INTERVAL_S) -> None:
         self.db = db
+        #: Told what a launch is doing (sending the dataset: rsync's progress lines), from
+        #: the launching thread; a front end sets it to show the progress.
+        self.on_progress: Callable[[str], None] | None = None
         self.min_interval_s = min_interval_s
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[float, ExecutorState]] = {}
@@ -252,7 +255,14 @@ class SshExecutor:
                 known.write(run_dir)
             remote_dataset = known.dataset
             if local_dataset and remote_dataset:
-                sync.push_dataset(connection, Path(local_dataset), remote_dataset, log=log)
+                say = self.on_progress
+                if say is not None:
+                    say(f"sending the dataset to {remote.name} (only what changed)")
+                sync.push_dataset(
+                    connection, Path(local_dataset), remote_dataset, log=log, on_progress=say
+                )
+                if say is not None:
+                    say(f"starting the run on {remote.name}")
             argv = remote_argv(
                 spec.argv,
                 local_run_dir=run_dir,

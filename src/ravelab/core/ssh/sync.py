@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,21 @@ def _stats(text: str) -> Transfer:
     return Transfer(sent=number(_SENT), received=number(_RECEIVED))
 
 
+_PROGRESS = re.compile(r"^([0-9]+)\s+([0-9]+%)\s+(\S+)\s+([0-9:]+)")
+
+
+def progress_words(line: str) -> str:
+    """rsync's ``--info=progress2`` line (``734003200  47%  11.52MB/s  0:01:04 ...``) in
+    words: ``700.0 MB sent (47%), 11.52MB/s, 0:01:04 left``; another line as it is."""
+    from ravelab.core.display import human_bytes
+
+    found = _PROGRESS.match(line.strip())
+    if found is None:
+        return line
+    sent, percent, rate, left = found.groups()
+    return f"{human_bytes(int(sent))} sent ({percent}), {rate}, {left} left"
+
+
 def dataset_key(local: Path) -> str:
     """The remote folder name of a local dataset: its name and a digest of its path, so
     two datasets of the same name never share a copy."""
@@ -72,9 +88,19 @@ def dataset_key(local: Path) -> str:
 
 
 def push_dataset(
-    connection: Connection, local: Path, remote_folder: str, log: Path | None = None
+    connection: Connection,
+    local: Path,
+    remote_folder: str,
+    log: Path | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> Transfer:
-    """Copy a dataset folder to the remote (only what changed)."""
+    """Copy a dataset folder to the remote (only what changed); ``on_progress`` hears
+    the overall progress as it changes (bytes, percent, rate, time left), in words."""
+
+    def said(line: str) -> None:
+        if on_progress is not None:
+            on_progress(progress_words(line))
+
     done = connection.rsync(
         [
             "-rt",
@@ -87,6 +113,7 @@ def push_dataset(
         ],
         timeout=PUSH_TIMEOUT_S,
         log=log,
+        on_progress=said if on_progress is not None else None,
     )
     return _stats(done.stdout)
 
