@@ -112,7 +112,10 @@ def cmd_remote_remove(ctx: Context) -> int:
 
     abandoned = remove_remote(ctx.db, ctx.args.name, abandon_runs=ctx.args.abandon_runs)
     for experiment_id in abandoned:
-        ctx.out.write(f"run {experiment_id} ended as failed (abandoned)\n")
+        ctx.out.write(
+            f"run {experiment_id} ended as failed (abandoned): if that machine still "
+            "answers, what runs there goes on; stop it there by hand\n"
+        )
     ctx.out.write(f"removed remote {ctx.args.name} (its machine and files are untouched)\n")
     return ExitCode.OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ravelab.core.ssh import agent
 
@@ -46,3 +47,27 @@ def test_a_gone_run_folder_reads_as_ended(tmp_path: Path) -> None:
         argparse.Namespace(run_dir=str(tmp_path / "gone"), pid=None, start=None, host=None)
     )
     assert answer == {"alive": False, "missing": True, "checkpoints": []}
+
+
+def test_no_second_trainer_in_a_folder_that_still_has_processes(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import io
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    run = tmp_path / "0001-x"
+    run.mkdir()
+    env = {**os.environ, "RAVELAB_RUN_DIR": str(run)}
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    try:
+        monkeypatch.setattr(sys, "stdin", io.StringIO('{"argv": ["x"], "cwd": "/"}'))
+        with pytest.raises(agent.AgentError, match="still has processes"):
+            agent.launch(argparse.Namespace(run_dir=str(run), resume=True, rave=None))
+        assert not (run / "launch.json").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

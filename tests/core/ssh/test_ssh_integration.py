@@ -388,3 +388,60 @@ def test_a_run_whose_remote_folder_is_gone_ends(
     run_as_remote(ssh_exclusive, ["rm", "-rf", "--", str(remote_dir)])
     ended = manager.wait(run, timeout=120)
     assert ended["status"] == "failed" and "is gone from gpu" in ended["reason"], ended
+
+
+def test_a_launcher_killed_after_sending_the_launch_leaves_a_followed_run(
+    db_path: Path,
+    db: Any,
+    dataset_id: int,
+    remote_ready: Path,
+    remote_runs: str,
+    ssh_exclusive: SshServer,
+    runs_dir: Path,
+) -> None:
+    """`ravelab train` is killed while its launch's answer is on the way: the run it
+    started there is adopted by the next command and followed to its end, never called
+    "never started"."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = shared_folder()
+    wrapper = folder / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'{REMOTE_HOME}/ravelab/venv/bin/python "$@"\n'
+        "status=$?\n"
+        'case " $* " in *" launch "*) sleep 30 ;; esac\n'
+        "exit $status\n"
+    )
+    wrapper.chmod(0o755)
+    from ravelab.core.ssh.remotes import add_remote
+
+    add_remote(
+        db, "slowanswer", ssh_exclusive.host, ssh_config=str(ssh_exclusive.config),
+        runs_dir=remote_runs, python=str(wrapper), rave=str(remote_ready),
+    )  # fmt: skip
+    env = {**os.environ, "RAVELAB_RUNS_DIR": str(runs_dir)}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "ravelab", "--db", str(db_path), "train", "--dataset",
+         str(dataset_id), "--name", "far", "--remote", "slowanswer", "--config", "v2_small",
+         "--max-steps", "60", "--gpu", "-1"],
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    remote_root = str(REMOTE_HOME / remote_runs)
+    try:
+        wait_until(lambda: remote_processes(remote_root), timeout=60, what="the remote run")
+    finally:
+        os.killpg(command.pid, signal.SIGKILL)
+        command.wait()
+    from ravelab.core.runs.training_manager import TrainingManager
+
+    manager = TrainingManager(db, runs_dir=runs_dir, poll_interval=0.1)
+    try:
+        ended = manager.wait(1, timeout=120)
+        assert ended["status"] == "completed", ended
+        assert _points(db, 1) != []
+    finally:
+        manager.shutdown()

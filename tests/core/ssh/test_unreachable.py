@@ -36,3 +36,34 @@ def test_an_unreachable_remote_is_said_once_then_held(
     for run in runs[1:]:
         state = executor.state(run, RunHandle("ssh"))
         assert state.alive is None and state.problem == first.problem
+
+
+def test_a_stop_that_cannot_be_delivered_changes_nothing(
+    db: Any, dataset_id: int, make_manager: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ravelab.core.errors import LaunchError
+    from ravelab.db import experiments as rows
+
+    monkeypatch.setattr(ssh_executor, "_unreachable_until", {})
+    add_remote(db, "down", "127.0.0.1", port=1)
+    experiment_id = rows.insert_experiment(
+        db,
+        name="far",
+        project_id=1,
+        dataset_id=dataset_id,
+        config={"executor": "ssh", "executor_options": {"remote": "down"}},
+    )
+    run = tmp_path / "0001-far"
+    run.mkdir()
+    ssh_executor.RemoteRun("down", "/remote/0001-far").write(run)
+    rows.update_fields(
+        db, experiment_id, run_dir=str(run), executor="ssh", pid=4242,
+        pid_start_time=1.0, host="far-away",
+    )  # fmt: skip
+    manager = make_manager(follow=False, reattach=False)
+    for at_checkpoint in (False, True):
+        with pytest.raises(LaunchError, match="It goes on there"):
+            manager.stop_training(experiment_id, at_checkpoint=at_checkpoint)
+        record = rows.get_experiment(db, experiment_id)
+        assert record is not None and record.status == "running"
+        assert record.stop_requested_at is None and not record.stop_at_checkpoint

@@ -209,7 +209,14 @@ class LaunchMixin(ManagerBase):
             run_dir = create_run_dir(runs_dir, f"{experiment_id:04d}-{spec.name}")
             argv = build_train_argv(rave, spec, out_path=run_dir)
             rows.update_fields(
-                self.db, experiment_id, run_dir=str(run_dir), argv=argv, run_dir_created=1
+                self.db,
+                experiment_id,
+                run_dir=str(run_dir),
+                argv=argv,
+                run_dir_created=1,
+                # Known before the launch is sent: a launcher that dies after sending it
+                # leaves a row that re-attaching must ask the remote about.
+                **({"executor": executor.name} if executor.name == "ssh" else {}),
             )
             handle = executor.launch(
                 run_dir, LaunchSpec(argv=argv, cwd=str(run_dir)), spec.executor_options

@@ -173,13 +173,14 @@ class ReattachMixin(ManagerBase):
         run_dir = Path(record.run_dir) if record.run_dir else None
         if (
             run_dir is not None
-            and record.executor == "ssh"
+            and "ssh" in (record.executor, record.config.get("executor"))
             and (run_dir / REMOTE_FILE).exists()
             and owner is not None
         ):
             # Sent to a remote whose answer never came back (or whose launcher died after
             # sending it): the remote knows whether it runs. Followed with the (dead)
             # launcher as its process; the remote's answer settles it or keeps it.
+            rows.update_fields(self.db, record.id, executor="ssh")
             rows.claim_process(self.db, record.id, owner.pid, owner.start_time, owner.host)
             return
         if run_dir is not None and record.executor == "local":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from ravelab.core.errors import ConfigError, NotFoundError
+from ravelab.core.errors import ConfigError, LaunchError, NotFoundError
 from ravelab.core.runs.executor import newest_checkpoint_time, run_processes
 from ravelab.core.runs.manager_base import ManagerBase, handle_of
 from ravelab.core.runs.process_identity import HOST
@@ -77,13 +77,21 @@ class StopMixin(ManagerBase):
                     "stopping_at_checkpoint_after": newest_checkpoint_time(Path(record.run_dir)),
                 },
             )
-            if self._executor_named(record.executor).request_checkpoint_stop(
-                Path(record.run_dir), handle_of(record)
-            ):
+            try:
+                asked = self._executor_named(record.executor).request_checkpoint_stop(
+                    Path(record.run_dir), handle_of(record)
+                )
+            except LaunchError:
+                # Not delivered (a remote that cannot be reached): undone, and said.
+                rows.update_fields(self.db, experiment_id, stop_at_checkpoint=0)
+                rows.merge_progress(self.db, experiment_id, {"stopping_at_checkpoint": False})
+                raise
+            if asked:
                 return True
             rows.update_fields(self.db, experiment_id, stop_at_checkpoint=0)
             rows.merge_progress(self.db, experiment_id, {"stopping_at_checkpoint": False})
             return False
+        before = record
         rows.update_fields(
             self.db,
             experiment_id,
@@ -95,9 +103,21 @@ class StopMixin(ManagerBase):
         # this read sees it, or the launcher sees this stop once it has recorded it.
         record = rows.get_experiment(self.db, experiment_id) or record
         if record.run_dir is not None:
-            self._executor_named(record.executor).request_stop(
-                Path(record.run_dir), handle_of(record)
-            )
+            try:
+                self._executor_named(record.executor).request_stop(
+                    Path(record.run_dir), handle_of(record)
+                )
+            except LaunchError:
+                # Not delivered (a remote that cannot be reached): the row says what is
+                # true, a run going on, rather than a stop nobody will carry out.
+                rows.update_fields(
+                    self.db,
+                    experiment_id,
+                    status=before.status,
+                    stop_requested_at=before.stop_requested_at,
+                    reason=before.reason,
+                )
+                raise
         process = self.active_processes.get(experiment_id)
         if process is not None and not process.is_alive() and not self.follow:
             process.poll()

@@ -166,7 +166,7 @@ def discard(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def launch(args: argparse.Namespace) -> dict[str, Any]:
-    from ravelab.core.runs.executor import LocalExecutor
+    from ravelab.core.runs.executor import LocalExecutor, run_processes
     from ravelab.core.runs.run_files import (
         EXIT_FILE,
         LAUNCH_FILE,
@@ -179,6 +179,14 @@ def launch(args: argparse.Namespace) -> dict[str, Any]:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise AgentError(f"the run folder {run_dir} does not exist on {socket.gethostname()}")
+    living = run_processes(run_dir)
+    if living:
+        # Never a second trainer in one folder (a run given up here while it went on).
+        pids = ", ".join(str(p.pid) for p in living[:5])
+        raise AgentError(
+            f"the run still has processes on {socket.gethostname()} (pid {pids}): stop it "
+            "first (`ravelab stop`), or wait until they end"
+        )
     try:
         data = json.loads(sys.stdin.read(1 << 20))
     except ValueError as error:

@@ -58,11 +58,26 @@ logger = logging.getLogger(__name__)
 DEFAULT_MIN_INTERVAL_S = 2.0
 #: Seconds a state question may take (a frozen connection is given up on).
 STATE_TIMEOUT_S = 20.0
+#: Seconds a stop may take to be delivered (it goes through a loaded machine at times).
+STOP_TIMEOUT_S = 45.0
 #: Seconds a remote found unreachable is not asked again by this process.
 UNREACHABLE_HOLD_S = 30.0
 
-#: Remotes found unreachable: until when (monotonic) they are not asked, and why.
+#: Machines found unreachable (by destination and port, whatever the remote's name): until
+#: when (monotonic) they are not asked, and why.
 _unreachable_until: dict[str, tuple[float, str]] = {}
+
+
+def _machine(remote: Remote) -> str:
+    return f"{remote.destination}:{remote.port or ''}"
+
+
+def _held_unreachable(remote: Remote) -> str | None:
+    """Why the remote's machine is held as unreachable now (None: it may be asked)."""
+    held = _unreachable_until.get(_machine(remote))
+    return held[1] if held is not None and time.monotonic() < held[0] else None
+
+
 _MAX_CHECKPOINTS = 10_000
 
 
@@ -350,11 +365,14 @@ class SshExecutor:
         if known is None:
             problem = f"{run_dir / REMOTE_FILE} is missing or damaged: its remote is not known"
             return ExecutorState(alive=None, detail=problem, problem=problem)
-        down = _unreachable_until.get(known.remote)
-        if down is not None and time.monotonic() < down[0]:
-            return ExecutorState(alive=None, detail=down[1], problem=down[1])
         try:
             remote = get_remote(self.db, known.remote)
+        except RavelabError as error:
+            return ExecutorState(alive=None, detail=str(error), problem=str(error))
+        down = _held_unreachable(remote)
+        if down is not None:
+            return ExecutorState(alive=None, detail=down, problem=down)
+        try:
             connection = Connection(remote)
             answer = call_agent(
                 connection,
@@ -371,11 +389,11 @@ class SshExecutor:
             # Said once per remote for a while: the runs of a machine that is down answer
             # at once instead of each waiting for the connection to time out.
             problem = f"{error} (the run goes on there; ravelab catches up once it answers)"
-            _unreachable_until[known.remote] = (time.monotonic() + UNREACHABLE_HOLD_S, problem)
+            _unreachable_until[_machine(remote)] = (time.monotonic() + UNREACHABLE_HOLD_S, problem)
             return ExecutorState(alive=None, detail=problem, problem=problem)
         except RavelabError as error:
             return ExecutorState(alive=None, detail=str(error), problem=str(error))
-        _unreachable_until.pop(known.remote, None)
+        _unreachable_until.pop(_machine(remote), None)
         self.last_transfer[str(run_dir)] = transfer
         _write_checkpoints(run_dir, answer.get("checkpoints"))
         alive = answer.get("alive")
@@ -406,8 +424,11 @@ class SshExecutor:
         if at_checkpoint:
             arguments.append("--at-checkpoint")
         try:
+            down = _held_unreachable(remote)
+            if down is not None:
+                raise SshUnreachableError(down)
             answer = call_agent(
-                Connection(remote), arguments, log=run_dir / REMOTE_LOG, timeout=STATE_TIMEOUT_S
+                Connection(remote), arguments, log=run_dir / REMOTE_LOG, timeout=STOP_TIMEOUT_S
             )
         except RavelabError as error:
             # Said, never swallowed: the run goes on there until the stop arrives.
