@@ -54,36 +54,34 @@ def test_a_name_is_taken_once(db: Any) -> None:
         remotes.add_remote(db, "lab", "other")
 
 
-def test_removal_refused_while_a_run_there_has_not_ended(db: Any, dataset_id: int) -> None:
+def _unended_run_on(db: Any, dataset_id: int, remote: str) -> None:
+    """An SSH run sent to ``remote`` that has not ended (id 1)."""
     from ravelab.db import experiments as rows
 
-    remotes.add_remote(db, "lab", "host")
     rows.insert_experiment(
         db,
         name="far",
         project_id=1,
         dataset_id=dataset_id,
-        config={"executor": "ssh", "executor_options": {"remote": "lab"}},
+        config={"executor": "ssh", "executor_options": {"remote": remote}},
     )
     rows.update_fields(db, 1, executor="ssh")
+
+
+def test_removal_refused_while_a_run_there_has_not_ended(db: Any, dataset_id: int) -> None:
+    remotes.add_remote(db, "lab", "host")
+    _unended_run_on(db, dataset_id, "lab")
     with pytest.raises(ConfigError, match="runs that have not ended"):
         remotes.remove_remote(db, "lab")
     assert remotes.get_remote(db, "lab").host == "host"
 
 
 def test_a_gone_machines_runs_can_be_abandoned(db: Any, dataset_id: int) -> None:
+    remotes.add_remote(db, "rented", "host")
+    _unended_run_on(db, dataset_id, "rented")
+    assert remotes.remove_remote(db, "rented", abandon_runs=True) == [1]
     from ravelab.db import experiments as rows
 
-    remotes.add_remote(db, "rented", "host")
-    rows.insert_experiment(
-        db,
-        name="far",
-        project_id=1,
-        dataset_id=dataset_id,
-        config={"executor": "ssh", "executor_options": {"remote": "rented"}},
-    )
-    rows.update_fields(db, 1, executor="ssh")
-    assert remotes.remove_remote(db, "rented", abandon_runs=True) == [1]
     record = rows.get_experiment(db, 1)
     assert record is not None and record.status == "failed" and record.ended_at is not None
     assert "abandoned" in (record.reason or "")

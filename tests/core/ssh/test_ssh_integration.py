@@ -51,6 +51,28 @@ def _add_remote(db: Any, server: SshServer, rave: Path, runs: str, name: str = "
     add_remote(db, name, server.host, ssh_config=str(server.config), runs_dir=runs, rave=str(rave))
 
 
+def _add_remote_acting_on_launch(
+    db: Any, server: SshServer, rave: Path, runs: str, name: str, action: str
+) -> None:
+    """A remote whose Python runs ravelab's as usual, then does ``action`` (a shell
+    command) once a launch has been carried out: kill its ssh session, or hold the answer."""
+    from ravelab.core.ssh.remotes import add_remote
+
+    wrapper = shared_folder() / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'{REMOTE_HOME}/ravelab/venv/bin/python "$@"\n'
+        "status=$?\n"
+        f'case " $* " in *" launch "*) {action} ;; esac\n'
+        "exit $status\n"
+    )
+    wrapper.chmod(0o755)
+    add_remote(
+        db, name, server.host, ssh_config=str(server.config), runs_dir=runs,
+        python=str(wrapper), rave=str(rave),
+    )  # fmt: skip
+
+
 def _points(db: Any, experiment_id: int) -> list[tuple[str, int, float]]:
     from ravelab.db import experiments as rows
 
@@ -341,22 +363,9 @@ def test_a_lost_launch_answer_keeps_the_run(
 ) -> None:
     """The connection dies right after the launch was carried out there: the run is not
     undone (its dataset is not removed under it), it is followed and completes."""
-    folder = shared_folder()
-    wrapper = folder / "python"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'{REMOTE_HOME}/ravelab/venv/bin/python "$@"\n'
-        "status=$?\n"
-        'case " $* " in *" launch "*) kill -9 $PPID ;; esac\n'
-        "exit $status\n"
+    _add_remote_acting_on_launch(
+        db, ssh_exclusive, remote_ready, remote_runs, "flaky", "kill -9 $PPID"
     )
-    wrapper.chmod(0o755)
-    from ravelab.core.ssh.remotes import add_remote
-
-    add_remote(
-        db, "flaky", ssh_exclusive.host, ssh_config=str(ssh_exclusive.config),
-        runs_dir=remote_runs, python=str(wrapper), rave=str(remote_ready),
-    )  # fmt: skip
     manager = make_manager()
     run = manager.start_training(
         run_config(
@@ -407,22 +416,9 @@ def test_a_launcher_killed_after_sending_the_launch_leaves_a_followed_run(
     import subprocess
     import sys
 
-    folder = shared_folder()
-    wrapper = folder / "python"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'{REMOTE_HOME}/ravelab/venv/bin/python "$@"\n'
-        "status=$?\n"
-        'case " $* " in *" launch "*) sleep 30 ;; esac\n'
-        "exit $status\n"
+    _add_remote_acting_on_launch(
+        db, ssh_exclusive, remote_ready, remote_runs, "slowanswer", "sleep 30"
     )
-    wrapper.chmod(0o755)
-    from ravelab.core.ssh.remotes import add_remote
-
-    add_remote(
-        db, "slowanswer", ssh_exclusive.host, ssh_config=str(ssh_exclusive.config),
-        runs_dir=remote_runs, python=str(wrapper), rave=str(remote_ready),
-    )  # fmt: skip
     env = {**os.environ, "RAVELAB_RUNS_DIR": str(runs_dir)}
     command = subprocess.Popen(
         [sys.executable, "-m", "ravelab", "--db", str(db_path), "train", "--dataset",
