@@ -97,3 +97,29 @@ def test_an_ssh_run_starts_from_the_page(
     finally:
         kill_remote_runs(f"/home/ravelab-remote/{runs}")
         run_as_remote(ssh_exclusive, ["rm", "-rf", "--", f"/home/ravelab-remote/{runs}"])
+
+
+def test_the_details_name_where_an_ssh_run_is(
+    qtbot: Any, db: Any, dataset_id: int, tmp_path: Path
+) -> None:
+    from ravelab.core.ssh.executor import RemoteRun
+    from ravelab.db import experiments as rows
+    from ravelab.gui.run_details import RunDetails
+
+    add_remote(db, "lab", "gpu.example.org")
+    experiment_id = rows.insert_experiment(
+        db,
+        name="far",
+        project_id=1,
+        dataset_id=dataset_id,
+        config={"executor": "ssh", "executor_options": {"remote": "lab"}},
+    )
+    run = tmp_path / "0001-far"
+    run.mkdir()
+    RemoteRun("lab", "/home/me/ravelab/runs/0001-far").write(run)
+    rows.update_fields(db, experiment_id, run_dir=str(run), executor="ssh")
+    details = RunDetails()
+    qtbot.addWidget(details)
+    details.show_experiment(rows.get_experiment(db, experiment_id))
+    assert details.folder.text() == f"{run} (mirrors lab:/home/me/ravelab/runs/0001-far)"
+    assert "checkpoints stay there" in details.folder.toolTip()

@@ -282,6 +282,15 @@ def _warn_if_short_of_space(ctx: Context, record: ExperimentRecord, runs_dir: Pa
         ctx.err.write(f"warning: {warning}\n")
 
 
+def _remote_line(record: ExperimentRecord) -> list[str]:
+    """``show``'s line naming where an SSH run's folder is (the local one mirrors it)."""
+    if record.executor != "ssh":
+        return []
+    from ravelab.core.ssh.executor import remote_place
+
+    return [f"  runs on     {remote_place(record.run_dir) or 'a remote (remote.json missing)'}"]
+
+
 def _progress_line(ctx: Context) -> Callable[[str], None]:
     """What a launch elsewhere is doing, on stderr: rsync's progress redrawn in place on
     a terminal, every other line as it comes."""
@@ -558,6 +567,7 @@ def cmd_show(ctx: Context) -> int:
         + (f" in {record.attempts} attempts" if record.attempts > 1 else ""),
         f"  run folder  {record.run_dir}"
         + ("" if not record.run_dir or Path(record.run_dir).is_dir() else " (missing)"),
+        *_remote_line(record),
         f"  command     {shlex.join(record.argv) if record.argv else '-'}",
         f"  exit code   {record.exit_code if record.exit_code is not None else '-'}",
         f"  metrics     {points} points: {', '.join(names) or '-'}",

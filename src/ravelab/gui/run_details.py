@@ -150,7 +150,19 @@ class RunDetails(QWidget):
         self.command.setCursorPosition(0)
         self.copy_button.setEnabled(bool(argv))
         run_dir = experiment.run_dir
-        self.folder.setText(run_dir or "-")
+        place = None
+        if experiment.executor == "ssh":
+            from ravelab.core.ssh.executor import remote_place  # only where SSH runs are
+
+            place = remote_place(run_dir)
+        # An SSH run's local folder mirrors the one on its remote: both are named.
+        self.folder.setText(f"{run_dir} (mirrors {place})" if place else run_dir or "-")
+        self.folder.setToolTip(
+            f"This folder mirrors {place}: logs, metrics and clips come back as they are "
+            "written; checkpoints stay there."
+            if place
+            else ""
+        )
         self.folder.setCursorPosition(0)
         self.open_button.setEnabled(bool(run_dir))
         self.update_experiment(experiment)

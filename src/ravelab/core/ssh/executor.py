@@ -114,6 +114,15 @@ class RemoteRun:
         return cls(remote, run_dir, dataset if isinstance(dataset, str) else None)
 
 
+def remote_place(run_dir: str | Path | None) -> str | None:
+    """Where an SSH run's folder is, in words (``lab:/home/me/ravelab/runs/0001-x``);
+    None for a run that is not on a remote."""
+    if not run_dir:
+        return None
+    known = RemoteRun.read(Path(run_dir))
+    return None if known is None else f"{known.remote}:{known.run_dir}"
+
+
 class AgentFailed(RavelabError):
     """The remote's agent answered with an error (the message is its words)."""
 
