@@ -170,6 +170,15 @@ def call_agent(
     return answer
 
 
+def ask_hello(connection: Connection, log: Path | None = None) -> dict[str, Any]:
+    """The agent's hello about the remote's runs folder and ``rave`` (see ``agent``)."""
+    remote = connection.remote
+    arguments = ["hello", "--runs-dir", remote.runs_dir]
+    if remote.rave:
+        arguments += ["--rave", remote.rave]
+    return call_agent(connection, arguments, log=log)
+
+
 def require_same_code(connection: Connection, log: Path | None = None) -> dict[str, Any]:
     """The agent's hello, once it is known to run this machine's ravelab code.
 
@@ -179,10 +188,7 @@ def require_same_code(connection: Connection, log: Path | None = None) -> dict[s
     from ravelab.core.ssh.agent import source_fingerprint
 
     remote = connection.remote
-    arguments = ["hello", "--runs-dir", remote.runs_dir]
-    if remote.rave:
-        arguments += ["--rave", remote.rave]
-    hello = call_agent(connection, arguments, log=log)
+    hello = ask_hello(connection, log)
     if hello.get("fingerprint") != source_fingerprint():
         raise SshError(
             f"{remote.name} runs other ravelab code ({hello.get('version')}) than this "

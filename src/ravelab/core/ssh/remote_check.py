@@ -15,7 +15,7 @@ from ravelab.core.display import human_bytes
 from ravelab.core.errors import RavelabError
 from ravelab.core.ssh.agent import source_fingerprint
 from ravelab.core.ssh.connection import Connection
-from ravelab.core.ssh.executor import call_agent
+from ravelab.core.ssh.executor import ask_hello
 from ravelab.core.ssh.remotes import Remote
 
 #: Below this much free space in the runs folder the check warns (a run's checkpoints
@@ -88,11 +88,8 @@ def check_remote(remote: Remote) -> RemoteCheck:
         )
         return report
     say(CheckLine("python", True, f"{remote.python} (Python {python.stdout.strip()})"))
-    arguments = ["hello", "--runs-dir", remote.runs_dir]
-    if remote.rave:
-        arguments += ["--rave", remote.rave]
     try:
-        hello = call_agent(connection, arguments)
+        hello = ask_hello(connection)
     except RavelabError as error:
         say(CheckLine("ravelab", False, str(error)))
         return report

@@ -22,8 +22,8 @@ from typing import Any
 
 from ravelab.core.errors import RavelabError
 from ravelab.core.ssh.agent import source_fingerprint
-from ravelab.core.ssh.connection import Connection, SshError
-from ravelab.core.ssh.executor import call_agent
+from ravelab.core.ssh.connection import Connection
+from ravelab.core.ssh.executor import ask_hello
 from ravelab.core.ssh.remotes import DEFAULT_PYTHON, DEFAULT_ROOT, Remote
 
 #: Seconds pip may take for ravelab's dependencies, and RAVE's install (torch: GBs).
@@ -127,12 +127,9 @@ def setup_remote(
         )
         if status != 0:
             raise SetupError(f"installing RAVE on {remote.name} failed (see above)")
-    arguments = ["hello", "--runs-dir", remote.runs_dir]
-    if remote.rave:
-        arguments += ["--rave", remote.rave]
     try:
-        hello = call_agent(connection, arguments)
-    except SshError as error:
+        hello = ask_hello(connection)
+    except RavelabError as error:
         raise SetupError(
             f"ravelab does not answer on {remote.name} after the setup: {error}"
         ) from error
