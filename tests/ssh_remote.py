@@ -105,3 +105,26 @@ def remote_ready(ssh_server: Any, tmp_path_factory: pytest.TempPathFactory) -> P
     assert hello["fingerprint"], lines
     folder = shared_folder()
     return remote_rave_double(folder, FAKE_RAVE_TIME_SCALE="0.05")
+
+
+def ssh_run_row(
+    db: Any, dataset_id: int, folder: Path, remote: str, remote_dir: str, **fields: Any
+) -> tuple[int, Path]:
+    """An unended SSH run 'far' sent to ``remote`` (no process of it anywhere): its row
+    and its local folder ``folder/0001-far`` naming ``remote_dir`` there; ``fields`` go
+    to the row too."""
+    from ravelab.core.ssh.executor import RemoteRun
+    from ravelab.db import experiments as rows
+
+    experiment_id = rows.insert_experiment(
+        db,
+        name="far",
+        project_id=1,
+        dataset_id=dataset_id,
+        config={"executor": "ssh", "executor_options": {"remote": remote}, "channels": 1},
+    )
+    run = folder / "0001-far"
+    run.mkdir(parents=True)
+    RemoteRun(remote, remote_dir).write(run)
+    rows.update_fields(db, experiment_id, run_dir=str(run), executor="ssh", **fields)
+    return experiment_id, run

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import run_cli
+from tests.ssh_remote import ssh_run_row
 
 
 def test_add_list_remove(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,22 +48,13 @@ def test_bad_values_in_words(
 def test_show_names_where_an_ssh_run_is(
     db_path: Path, db: Any, dataset_id: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ravelab.core.ssh.executor import RemoteRun
     from ravelab.core.ssh.remotes import add_remote
     from ravelab.db import experiments as rows
 
     add_remote(db, "lab", "gpu.example.org")
-    experiment_id = rows.insert_experiment(
-        db,
-        name="far",
-        project_id=1,
-        dataset_id=dataset_id,
-        config={"executor": "ssh", "executor_options": {"remote": "lab"}},
+    experiment_id, _run = ssh_run_row(
+        db, dataset_id, tmp_path / "runs", "lab", "/home/me/ravelab/runs/0001-far"
     )
-    run = tmp_path / "runs" / "0001-far"
-    run.mkdir(parents=True)
-    RemoteRun("lab", "/home/me/ravelab/runs/0001-far").write(run)
-    rows.update_fields(db, experiment_id, run_dir=str(run), executor="ssh")
     rows.settle_unlaunched(db, experiment_id, rows.RunStatus.STOPPED, "kept for the test")
     code, out, err = run_cli(capsys, "--db", str(db_path), "show", "far")
     assert code == 0, err

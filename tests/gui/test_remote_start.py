@@ -16,7 +16,7 @@ from ravelab.core.ssh.remotes import add_remote
 from ravelab.gui import training_page as page_module
 from ravelab.gui.remote_start import run_while_waiting
 from tests.helpers import run_config
-from tests.ssh_remote import kill_remote_runs, remote_ready  # noqa: F401
+from tests.ssh_remote import kill_remote_runs, remote_ready, ssh_run_row  # noqa: F401
 from tests.ssh_server import SshServer, run_as_remote, ssh_exclusive, ssh_server  # noqa: F401
 
 
@@ -102,22 +102,13 @@ def test_an_ssh_run_starts_from_the_page(
 def test_the_details_name_where_an_ssh_run_is(
     qtbot: Any, db: Any, dataset_id: int, tmp_path: Path
 ) -> None:
-    from ravelab.core.ssh.executor import RemoteRun
     from ravelab.db import experiments as rows
     from ravelab.gui.run_details import RunDetails
 
     add_remote(db, "lab", "gpu.example.org")
-    experiment_id = rows.insert_experiment(
-        db,
-        name="far",
-        project_id=1,
-        dataset_id=dataset_id,
-        config={"executor": "ssh", "executor_options": {"remote": "lab"}},
+    experiment_id, run = ssh_run_row(
+        db, dataset_id, tmp_path, "lab", "/home/me/ravelab/runs/0001-far"
     )
-    run = tmp_path / "0001-far"
-    run.mkdir()
-    RemoteRun("lab", "/home/me/ravelab/runs/0001-far").write(run)
-    rows.update_fields(db, experiment_id, run_dir=str(run), executor="ssh")
     details = RunDetails()
     qtbot.addWidget(details)
     details.show_experiment(rows.get_experiment(db, experiment_id))

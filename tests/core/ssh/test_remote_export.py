@@ -6,25 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ravelab.core.ssh.executor import RemoteRun, _write_checkpoints
-from ravelab.db import experiments as rows
+from ravelab.core.ssh.executor import _write_checkpoints
 from ravelab.db import jobs as job_rows
+from tests.ssh_remote import ssh_run_row
 
 
 def test_an_export_whose_remote_is_gone_says_so(
     db: Any, dataset_id: int, make_manager: Any, runs_dir: Path
 ) -> None:
-    experiment_id = rows.insert_experiment(
-        db,
-        name="far",
-        project_id=1,
-        dataset_id=dataset_id,
-        config={"executor": "ssh", "executor_options": {"remote": "gone"}, "channels": 1},
-    )
-    run_dir = runs_dir / "0001-far"
-    run_dir.mkdir(parents=True)
-    rows.update_fields(db, experiment_id, run_dir=str(run_dir), executor="ssh")
-    RemoteRun("gone", "/remote/runs/0001-far").write(run_dir)
+    experiment_id, run_dir = ssh_run_row(db, dataset_id, runs_dir, "gone", "/remote/runs/0001-far")
     listed = "far_1/version_0/checkpoints/best.ckpt"
     _write_checkpoints(run_dir, [{"path": listed, "size": 10, "mtime": 1.0}])
     manager = make_manager(follow=True)

@@ -12,6 +12,7 @@ import pytest
 from ravelab.core.runs.executor import RunHandle
 from ravelab.core.ssh import executor as ssh_executor
 from ravelab.core.ssh.remotes import add_remote
+from tests.ssh_remote import ssh_run_row
 
 
 def test_an_unreachable_remote_is_said_once_then_held(
@@ -46,19 +47,9 @@ def test_a_stop_that_cannot_be_delivered_changes_nothing(
 
     monkeypatch.setattr(ssh_executor, "_unreachable_until", {})
     add_remote(db, "down", "127.0.0.1", port=1)
-    experiment_id = rows.insert_experiment(
-        db,
-        name="far",
-        project_id=1,
-        dataset_id=dataset_id,
-        config={"executor": "ssh", "executor_options": {"remote": "down"}},
-    )
-    run = tmp_path / "0001-far"
-    run.mkdir()
-    ssh_executor.RemoteRun("down", "/remote/0001-far").write(run)
-    rows.update_fields(
-        db, experiment_id, run_dir=str(run), executor="ssh", pid=4242,
-        pid_start_time=1.0, host="far-away",
+    experiment_id, _run = ssh_run_row(
+        db, dataset_id, tmp_path, "down", "/remote/0001-far", pid=4242, pid_start_time=1.0,
+        host="far-away",
     )  # fmt: skip
     manager = make_manager(follow=False, reattach=False)
     for at_checkpoint in (False, True):
