@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ravelab.cli.exit_codes import ExitCode
-from ravelab.cli.main import COMMANDS, asked_command, build_parser, main
+from ravelab.cli.main import COMMANDS, _help_width, asked_command, build_parser, main
 from ravelab.db import Database
 from ravelab.db import experiments as experiment_rows
 
@@ -124,6 +124,18 @@ def test_short_commands_import_no_heavy_library_and_no_other_command(
     assert "ravelab.core.runs.training_manager" not in modules  # nothing to re-attach
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["show", "1"]])
+def test_the_shortest_commands_load_neither_logging_nor_shutil(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """Both cost these commands a tenth of their time: logging is set up when first
+    imported (nothing here logs, once the file exists), and argparse is told the
+    terminal's width."""
+    Database(tmp_path / "empty.db").close()  # a new file's migrations are logged
+    modules = set(_modules_after(argv, tmp_path / "empty.db")["modules"])
+    assert not {"logging", "shutil"} & modules
+
+
 def test_list_still_settles_a_run_that_needs_it(tmp_path: Path) -> None:
     """A row whose end is not recorded still gets the manager: here one that was never
     started and whose launcher is gone is settled as failed, as before."""
@@ -156,3 +168,17 @@ def test_a_manager_over_finished_runs_imports_no_follower(tmp_path: Path) -> Non
         name for name in ("numpy", "google.protobuf", "matplotlib", "psygnal") if name in modules
     ]
     assert "ravelab.core.runs.training_process" not in modules
+
+
+@pytest.mark.parametrize("columns", [None, "100", "0", "-3", "wide", "33"])
+def test_help_is_as_wide_as_argparse_would_make_it(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The width the parsers are told is the one argparse asks shutil for."""
+    import shutil
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _help_width() == shutil.get_terminal_size().columns - 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import signal
 import sys
@@ -13,6 +12,7 @@ from types import ModuleType
 from typing import Any, NoReturn, cast
 
 from ravelab import __version__
+from ravelab.cli import logging_setup
 from ravelab.cli.exit_codes import ExitCode
 
 #: Every subcommand, in the order ``--help`` lists them: the module that defines it and its
@@ -82,8 +82,8 @@ def _error_codes() -> tuple[tuple[type[Exception], ExitCode], ...]:
         RaveInstallError,
         RavelabError,
         RaveNotFoundError,
+        SshError,
     )
-    from ravelab.core.ssh.connection import SshError
     from ravelab.db.errors import DatabaseError
 
     return (
@@ -143,6 +143,47 @@ def _with_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     return parser
 
 
+def _help_width() -> int:
+    """The width help text is wrapped to, found as :func:`shutil.get_terminal_size` finds
+    it (``$COLUMNS``, else the terminal, else 80; a size of 0 counts as none) less
+    argparse's margin of 2."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns) - 2
+    try:
+        width = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        width = 0
+    return (width if width > 0 else 80) - 2
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, told its width: left to itself it imports :mod:`shutil` (and
+    its compression modules) to ask, which costs a short command a tenth of its time,
+    and it is made for every option added, not only when help is printed."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if width is None:
+            width = _help_width()
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser (and, through ``add_subparsers``, every subcommand's) with
+    :class:`_Formatter` unless told otherwise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(
     commands: Iterable[str] | None = None, *, list_others: bool = True
 ) -> argparse.ArgumentParser:
@@ -155,7 +196,7 @@ def build_parser(
             known to be the one asked for).
     """
     parser = _with_global_options(
-        argparse.ArgumentParser(
+        _Parser(
             prog="ravelab",
             description="Train RAVE models: datasets, supervised runs, metrics in SQLite.",
         )
@@ -174,7 +215,7 @@ class _Unsure(Exception):
     """The probe could not tell the command: the full parser reads the arguments."""
 
 
-class _Probe(argparse.ArgumentParser):
+class _Probe(_Parser):
     """A parser that raises instead of printing an error and exiting."""
 
     def error(self, message: str) -> NoReturn:
@@ -205,10 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(()).parse_args(argv)  # prints the help or the error, and exits
     else:
         args = build_parser((command,), list_others=False).parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging_setup.configure(logging_setup.INFO if args.verbose else logging_setup.WARNING)
     from ravelab.cli.context import Context
 
     ctx = Context(args)

@@ -29,3 +29,11 @@ class LaunchError(RavelabError):
 
 class RaveInstallError(RavelabError):
     """Installing RAVE failed; the previous installation (if any) is untouched."""
+
+
+class SshError(RavelabError):
+    """ssh or rsync failed to reach or use the remote; the message says what to do."""
+
+
+class SshUnreachableError(SshError):
+    """The remote could not be reached now (network, host down): worth trying again later."""

@@ -25,11 +25,11 @@ _EXPORTS = {
     "JobProgressUpdate": "ravelab.db.job_progress",
     "ProgressUpdate": "ravelab.db.progress",
     "RunProgress": "ravelab.db.progress",
-    "DatasetRecord": "ravelab.db.records",
+    "DatasetRecord": "ravelab.db.dataset_records",
     "ExperimentRecord": "ravelab.db.records",
-    "JobRecord": "ravelab.db.records",
-    "ModelRecord": "ravelab.db.records",
-    "ProjectRecord": "ravelab.db.records",
+    "JobRecord": "ravelab.db.job_records",
+    "ModelRecord": "ravelab.db.job_records",
+    "ProjectRecord": "ravelab.db.dataset_records",
     "FINAL": "ravelab.db.vocabulary",
     "LIVE": "ravelab.db.vocabulary",
     "DatasetStatus": "ravelab.db.vocabulary",
@@ -39,6 +39,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from ravelab.db.database import Database
+    from ravelab.db.dataset_records import DatasetRecord, ProjectRecord
     from ravelab.db.errors import (
         CannotOpenError,
         ConstraintError,
@@ -52,14 +53,9 @@ if TYPE_CHECKING:
         StorageUnavailableError,
     )
     from ravelab.db.job_progress import JobProgress, JobProgressUpdate
+    from ravelab.db.job_records import JobRecord, ModelRecord
     from ravelab.db.progress import ProgressUpdate, RunProgress
-    from ravelab.db.records import (
-        DatasetRecord,
-        ExperimentRecord,
-        JobRecord,
-        ModelRecord,
-        ProjectRecord,
-    )
+    from ravelab.db.records import ExperimentRecord
     from ravelab.db.vocabulary import FINAL, LIVE, DatasetStatus, Health, RunStatus
 
 __all__ = [

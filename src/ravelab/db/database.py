@@ -19,7 +19,6 @@ that a transaction cut short leaves nothing of itself behind.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sqlite3
@@ -29,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ravelab.db.errors import (
     CannotOpenError,
@@ -41,6 +40,9 @@ from ravelab.db.errors import (
 )
 from ravelab.db.migrations import MIGRATIONS
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "Database",
@@ -50,7 +52,14 @@ __all__ = [
     "StorageUnavailableError",
 ]
 
-logger = logging.getLogger(__name__)
+
+def _logger() -> logging.Logger:
+    """This module's logger. :mod:`logging` is imported when something is logged (a
+    failed close or rollback, a migration), not by every command that opens the file."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 30_000
@@ -188,7 +197,7 @@ class Database:
                 self._conn.execute(f"ROLLBACK TO {savepoint}")
                 self._conn.execute(f"RELEASE {savepoint}")
         except sqlite3.Error as second:
-            logger.warning(
+            _logger().warning(
                 "database %s: rolling back after %s failed too: %s (%s)",
                 self.path,
                 type(cause).__name__,
@@ -202,7 +211,7 @@ class Database:
         try:
             self._conn.close()
         except sqlite3.Error as error:
-            logger.warning("database %s: closing failed: %s", self.path, error)
+            _logger().warning("database %s: closing failed: %s", self.path, error)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -239,7 +248,7 @@ class Database:
             try:
                 current = self._conn.execute("PRAGMA user_version").fetchone()[0]
                 for version in range(current, latest):
-                    logger.info("migrating %s to schema %d", self.path, version + 1)
+                    _logger().info("migrating %s to schema %d", self.path, version + 1)
                     MIGRATIONS[version](self._conn)
                     self._conn.execute(f"PRAGMA user_version = {version + 1}")
                 self._conn.execute("COMMIT")

@@ -14,8 +14,8 @@ import sqlite3
 from typing import Any
 
 from ravelab.db.database import Database
+from ravelab.db.dataset_records import DatasetRecord
 from ravelab.db.experiments import known_column, utc_now
-from ravelab.db.records import DatasetRecord
 from ravelab.db.vocabulary import DatasetStatus
 
 

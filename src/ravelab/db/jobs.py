@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ravelab.db.database import Database
 from ravelab.db.experiments import known_column, utc_now
-from ravelab.db.records import JobRecord, ModelRecord
 from ravelab.db.vocabulary import RunStatus
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from ravelab.db.job_records import JobRecord, ModelRecord
+
+
+# The record classes are imported when a row is read: a command that only asks whether a
+# job is unended (``ravelab list``, through re-attaching) does not build them.
+def _job(row: sqlite3.Row) -> JobRecord:
+    from ravelab.db.job_records import JobRecord
+
+    return JobRecord.from_row(row)
+
+
+def _model(row: sqlite3.Row) -> ModelRecord:
+    from ravelab.db.job_records import ModelRecord
+
+    return ModelRecord.from_row(row)
 
 
 def insert_job(
@@ -33,7 +51,7 @@ def insert_job(
 def get_job(db: Database, job_id: int) -> JobRecord | None:
     """One job, or None."""
     row = db.query_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-    return None if row is None else JobRecord.from_row(row)
+    return None if row is None else _job(row)
 
 
 def list_jobs(db: Database, kind: str | None = None) -> list[JobRecord]:
@@ -42,7 +60,7 @@ def list_jobs(db: Database, kind: str | None = None) -> list[JobRecord]:
         rows = db.query("SELECT * FROM jobs ORDER BY id DESC")
     else:
         rows = db.query("SELECT * FROM jobs WHERE kind = ? ORDER BY id DESC", (kind,))
-    return [JobRecord.from_row(row) for row in rows]
+    return [_job(row) for row in rows]
 
 
 def any_unended(db: Database) -> bool:
@@ -53,7 +71,7 @@ def any_unended(db: Database) -> bool:
 def unended_jobs(db: Database) -> list[JobRecord]:
     """Jobs that were started and whose end is not recorded."""
     rows = db.query("SELECT * FROM jobs WHERE pid IS NOT NULL AND ended_at IS NULL ORDER BY id")
-    return [JobRecord.from_row(row) for row in rows]
+    return [_job(row) for row in rows]
 
 
 def unlaunched_jobs(db: Database) -> list[JobRecord]:
@@ -63,7 +81,7 @@ def unlaunched_jobs(db: Database) -> list[JobRecord]:
         "SELECT * FROM jobs WHERE pid IS NULL AND ended_at IS NULL "
         f"AND status = '{RunStatus.RUNNING}' ORDER BY id"
     )
-    return [JobRecord.from_row(row) for row in rows]
+    return [_job(row) for row in rows]
 
 
 def claim_job_process(db: Database, job_id: int, pid: int, start_time: float, host: str) -> bool:
@@ -171,7 +189,7 @@ def list_models(db: Database, experiment_id: int | None = None) -> list[ModelRec
         rows = db.query(
             "SELECT * FROM models WHERE experiment_id = ? ORDER BY id DESC", (experiment_id,)
         )
-    return [ModelRecord.from_row(row) for row in rows]
+    return [_model(row) for row in rows]
 
 
 def set_model_check(
@@ -188,4 +206,4 @@ def set_model_check(
 def get_model(db: Database, model_id: int) -> ModelRecord | None:
     """One exported model, or None."""
     rows = db.query("SELECT * FROM models WHERE id = ?", (model_id,))
-    return ModelRecord.from_row(rows[0]) if rows else None
+    return _model(rows[0]) if rows else None

@@ -7,7 +7,9 @@ or edited by hand: their readers take a value only when it has the expected type
 
 from __future__ import annotations
 
+import json
 import math
+from typing import Any
 
 #: The largest count kept: exact in a float64 (the JSON column, plots), as for steps.
 MAX_COUNT = 2**53 - 1
@@ -33,3 +35,14 @@ def read_text(value: object) -> str | None:
 
 
 __all__ = ["MAX_COUNT", "read_count", "read_number", "read_text"]
+
+
+def parse_json(text: str | None, default: Any) -> Any:
+    """The value a stored JSON text holds; ``default`` for no text or text that is not
+    JSON (the caller checks the type it needs)."""
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return default

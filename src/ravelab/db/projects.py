@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ravelab.db.database import Database
+from ravelab.db.dataset_records import ProjectRecord
 from ravelab.db.experiments import utc_now
-from ravelab.db.records import ProjectRecord
 
 DEFAULT_PROJECT_ID = 1
 

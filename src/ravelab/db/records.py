@@ -1,24 +1,24 @@
-"""Plain records the repositories return: one frozen dataclass per table row."""
+"""The run records the repositories return (a frozen dataclass per row): a training run
+(``ExperimentRecord``) and who is launching it (``LaunchOwner``). Datasets and projects
+are in :mod:`ravelab.db.dataset_records`, jobs and models in :mod:`ravelab.db.job_records`:
+a command that reads runs only does not build those classes."""
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ravelab.db.json_values import parse_json
 from ravelab.db.progress import RunProgress
 from ravelab.db.vocabulary import Health, RunStatus
-
-if TYPE_CHECKING:
-    from ravelab.db.job_progress import JobProgress
 
 
 def _tags(text: str | None) -> tuple[str, ...]:
     """A stored tag list; anything else reads as no tags."""
-    value = _json(text, [])
+    value = parse_json(text, [])
     if not isinstance(value, list):
         return ()
     return tuple(tag for tag in value if isinstance(tag, str))
@@ -29,169 +29,6 @@ def _seconds(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return max(0.0, float(value))
     return 0.0
-
-
-def _json(text: str | None, default: Any) -> Any:
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return default
-
-
-def _job_progress(data: Any) -> JobProgress:
-    # Imported here: commands that read runs only never build a job's progress.
-    from ravelab.db.job_progress import JobProgress
-
-    return JobProgress.from_json(data)
-
-
-@dataclass(frozen=True)
-class ProjectRecord:
-    """A project groups datasets and experiments."""
-
-    id: int
-    name: str
-    created_at: str
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ProjectRecord:
-        return cls(id=row["id"], name=row["name"], created_at=row["created_at"])
-
-
-@dataclass(frozen=True)
-class DatasetRecord:
-    """A preprocessed RAVE dataset (an LMDB folder with ``metadata.yaml``)."""
-
-    id: int
-    project_id: int
-    name: str
-    path: str
-    channels: int | None
-    sample_rate: int | None
-    n_seconds: float | None
-    lazy: bool
-    status: str
-    reason: str | None
-    created_at: str
-    job_id: int | None = None
-    sources: list[str] = field(default_factory=list)
-    num_signal: int | None = None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> DatasetRecord:
-        return cls(
-            id=row["id"],
-            project_id=row["project_id"],
-            name=row["name"],
-            path=row["path"],
-            channels=row["channels"],
-            sample_rate=row["sample_rate"],
-            n_seconds=row["n_seconds"],
-            lazy=bool(row["lazy"]),
-            status=row["status"],
-            reason=row["reason"],
-            created_at=row["created_at"],
-            job_id=row["job_id"],
-            sources=_json(row["sources"], []),
-            num_signal=row["num_signal"],
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """A managed job besides training: ``rave preprocess`` or ``rave export``."""
-
-    id: int
-    kind: str
-    dataset_id: int | None
-    experiment_id: int | None
-    status: RunStatus
-    options: dict[str, Any]
-    progress: JobProgress
-    run_dir: str | None
-    argv: list[str]
-    pid: int | None
-    pid_start_time: float | None
-    host: str | None
-    exit_code: int | None
-    reason: str | None
-    created_at: str
-    ended_at: str | None
-    stop_requested_at: str | None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JobRecord:
-        return cls(
-            id=row["id"],
-            kind=row["kind"],
-            dataset_id=row["dataset_id"],
-            experiment_id=row["experiment_id"],
-            status=RunStatus(row["status"]),
-            options=_json(row["options"], {}),
-            progress=_job_progress(_json(row["progress"], {})),
-            run_dir=row["run_dir"],
-            argv=_json(row["argv"], []),
-            pid=row["pid"],
-            pid_start_time=row["pid_start_time"],
-            host=row["host"],
-            exit_code=row["exit_code"],
-            reason=row["reason"],
-            created_at=row["created_at"],
-            ended_at=row["ended_at"],
-            stop_requested_at=row["stop_requested_at"],
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """The row as JSON-ready values: the status a plain string, the progress JSON as
-        stored (``ravelab jobs --json``)."""
-        return {**asdict(self), "status": str(self.status), "progress": self.progress.as_dict()}
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """An exported TorchScript model (``.ts``) and where it came from."""
-
-    id: int
-    experiment_id: int | None
-    job_id: int | None
-    path: str
-    size_bytes: int
-    streaming: bool
-    fidelity: float | None
-    checkpoint: str | None
-    step: int | None
-    created_at: str
-    #: The export check (``ravelab.core.rave.model_check``) as JSON text; None: not checked.
-    check_result: str | None = None
-    checked_at: str | None = None
-    #: ``torch.__version__`` of the environment that exported the model, when known.
-    torch_version: str | None = None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ModelRecord:
-        return cls(
-            id=row["id"],
-            experiment_id=row["experiment_id"],
-            job_id=row["job_id"],
-            path=row["path"],
-            size_bytes=row["size_bytes"],
-            streaming=bool(row["streaming"]),
-            fidelity=row["fidelity"],
-            checkpoint=row["checkpoint"],
-            step=row["step"],
-            created_at=row["created_at"],
-            check_result=row["check_result"],
-            checked_at=row["checked_at"],
-            torch_version=row["torch_version"],
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -259,15 +96,15 @@ class ExperimentRecord:
             project_id=row["project_id"],
             name=row["name"],
             dataset_id=row["dataset_id"],
-            config=_json(row["config"], {}),
+            config=parse_json(row["config"], {}),
             status=RunStatus(row["status"]),
             created_at=row["created_at"],
             started_at=row["started_at"],
             completed_at=row["completed_at"],
-            metrics=_json(row["metrics"], {}),
-            progress=RunProgress.from_json(_json(row["progress"], {})),
+            metrics=parse_json(row["metrics"], {}),
+            progress=RunProgress.from_json(parse_json(row["progress"], {})),
             run_dir=row["run_dir"],
-            argv=_json(row["argv"], []),
+            argv=parse_json(row["argv"], []),
             pid=row["pid"],
             pid_start_time=row["pid_start_time"],
             host=row["host"],

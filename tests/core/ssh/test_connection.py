@@ -7,7 +7,8 @@ import shlex
 
 import pytest
 
-from ravelab.core.ssh.connection import Connection, SshUnreachableError, ssh_error
+from ravelab.core.errors import SshUnreachableError
+from ravelab.core.ssh.connection import Connection, ssh_error
 from ravelab.core.ssh.executor import remote_argv
 from ravelab.core.ssh.remotes import Remote
 from ravelab.core.ssh.sync import _stats, dataset_key

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ravelab.core.errors import RavelabError
+from ravelab.core.errors import SshError, SshUnreachableError
 from ravelab.core.ssh.remotes import Remote
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,6 @@ CONTROL_PERSIST_S = 60
 SSH_FAILED = 255
 #: The longest ControlPath a Unix socket takes (108 bytes, less what ssh appends).
 _MAX_SOCKET_DIR = 60
-
-
-class SshError(RavelabError):
-    """ssh or rsync failed to reach or use the remote; the message says what to do."""
-
-
-class SshUnreachableError(SshError):
-    """The remote could not be reached now (network, host down): worth trying again later."""
 
 
 @dataclass(frozen=True)

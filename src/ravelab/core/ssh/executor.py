@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ravelab.core.errors import ConfigError, LaunchError, RavelabError
+from ravelab.core.errors import (
+    ConfigError,
+    LaunchError,
+    RavelabError,
+    SshError,
+    SshUnreachableError,
+)
 from ravelab.core.runs.executor import ExecutorState, RunHandle
 from ravelab.core.runs.process_identity import ProcessIdentity
 from ravelab.core.runs.run_files import (
@@ -42,12 +48,7 @@ from ravelab.core.runs.run_files import (
 )
 from ravelab.core.ssh import sync
 from ravelab.core.ssh.agent import PREFIX, RAVE_PLACEHOLDER
-from ravelab.core.ssh.connection import (
-    QUICK_TIMEOUT_S,
-    Connection,
-    SshError,
-    SshUnreachableError,
-)
+from ravelab.core.ssh.connection import QUICK_TIMEOUT_S, Connection
 from ravelab.core.ssh.remotes import Remote, get_remote
 from ravelab.db import Database
 from ravelab.db.vocabulary import RunStatus
