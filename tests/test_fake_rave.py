@@ -440,6 +440,25 @@ def test_sigint_stops_gracefully_with_exit_0(
     assert not (only_run_dir(runs) / "version_0" / "checkpoints").exists()
 
 
+def test_a_held_trainer_still_stops_gracefully_on_sigint(
+    rave: Path, dataset: Path, tmp_path: Path, launch: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    """A test holds the double at a step to act while it trains; RAVE stops on SIGINT at
+    any step, so the held double does too, without the hold file ever appearing."""
+    hold = tmp_path / "hold"
+    proc = launch(
+        [str(rave), *capture_args(dataset, tmp_path / "runs")],
+        FAKE_RAVE_HOLD_AT="5",
+        FAKE_RAVE_HOLD_FILE=str(hold),
+    )
+    wait_for(Path(f"{hold}.reached").exists)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    assert not hold.exists()
+    genuine = fixture_bytes("train_sigint.stderr.raw")
+    assert (tmp_path / "err").read_bytes().endswith(genuine[genuine.rindex(b"/opt/rave-env/") :])
+
+
 def test_sigterm_kills_at_once(
     rave: Path, dataset: Path, tmp_path: Path, launch: Callable[..., subprocess.Popen[bytes]]
 ) -> None:

@@ -148,6 +148,7 @@ class Replayer:
         self.last_epoch_ckpt = plan.inherited_last
         self.last_saved_step: int | None = None
         self.sigint_blocked = False
+        self.sigint_pending = False  # a SIGINT taken while held, for the next wait
         self.workers: list[subprocess.Popen[bytes]] = []
         self.events: BinaryIO | None = None
 
@@ -209,6 +210,8 @@ class Replayer:
     # -- running it --
     def wait_until(self, deadline: float) -> bool:
         """Sleep until ``deadline``; True if SIGINT arrived (only once fit() has started)."""
+        if self.sigint_pending:
+            return True
         while True:
             remaining = deadline - time.monotonic()
             if self.sigint_blocked:
@@ -323,7 +326,14 @@ class Replayer:
         self._held = True
         Path(f"{plan.hold_file}.reached").touch()
         while not Path(plan.hold_file).exists():
-            time.sleep(0.01)
+            # A held trainer still stops on SIGINT, as RAVE does at any step of fit():
+            # the signal is kept for the next wait, which ends the run gracefully.
+            if self.sigint_blocked:
+                if signal.sigtimedwait([signal.SIGINT], 0.01) is not None:
+                    self.sigint_pending = True
+                    return
+            else:
+                time.sleep(0.01)
 
     def write_event(self, record: TfRecord) -> None:
         if self.cut_at is not None and record.group_step >= self.cut_at:
