@@ -21,6 +21,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "rave-2.3.1"
 _MARKER = "RAVELAB_TEST_MARKER"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (the default): two workers per CPU this process may use. Most tests
+    spend their time waiting for real processes (a run of the rave double, a command, a
+    warden), so one worker per CPU leaves the CPUs half idle; on two CPUs the suite took
+    199 s with two workers and 162 s with four, and more gained nothing (CPU-bound)."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return 2 * (len(usable) if usable else os.cpu_count() or 1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """No test reads the user's settings or writes to their data dir; every process a
