@@ -21,13 +21,18 @@ FIXTURES = Path(__file__).parent / "fixtures" / "rave-2.3.1"
 _MARKER = "RAVELAB_TEST_MARKER"
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto`` (the default): two workers per CPU this process may use. Most tests
-    spend their time waiting for real processes (a run of the rave double, a command, a
-    warden), so one worker per CPU leaves the CPUs half idle; on two CPUs the suite took
-    199 s with two workers and 162 s with four, and more gained nothing (CPU-bound)."""
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return 2 * (len(usable) if usable else os.cpu_count() or 1)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (the default): two workers for each CPU xdist would count (``-n
+    logical``: each logical CPU). Most tests spend their time waiting for real processes
+    (a run of the rave double, a command, a warden), so one worker per CPU leaves the CPUs
+    half idle: on two CPUs the suite took 199 s with two workers and 162 s with four, and
+    more gained nothing (the CPUs were busy). ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still
+    decides when set (None passes the question on to xdist)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from xdist.plugin import pytest_xdist_auto_num_workers as per_cpu
+
+    return 2 * per_cpu(config)
 
 
 @pytest.fixture(autouse=True)

@@ -170,7 +170,11 @@ def test_a_manager_over_finished_runs_imports_no_follower(tmp_path: Path) -> Non
     assert "ravelab.core.runs.training_process" not in modules
 
 
-@pytest.mark.parametrize("columns", [None, "100", "0", "-3", "wide", "33"])
+@pytest.mark.parametrize(
+    "columns",
+    [None, "100", "0", "-3", "wide", "33", " 120", "1_000", "+90", "\u00b2", "9" * 5000],
+    ids=lambda columns: repr(columns)[:10],
+)
 def test_help_is_as_wide_as_argparse_would_make_it(
     columns: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

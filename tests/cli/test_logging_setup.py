@@ -3,9 +3,11 @@ interpreter, since pytest itself has imported logging long before."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from ravelab.cli import logging_setup
@@ -16,7 +18,7 @@ SRC = str(Path(logging_setup.__file__).resolve().parents[2])
 def _run(script: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", script],
-        env=dict(os.environ, PYTHONPATH=SRC, **(env or {})),
+        env={**os.environ, "PYTHONPATH": SRC, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -53,6 +55,40 @@ def test_the_last_level_asked_for_wins_and_info_is_written_when_asked() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "INFO ravelab.y: migrating\n"
+
+
+def test_a_zipped_logging_is_set_up_too(tmp_path: Path) -> None:
+    """A Python whose standard library is zipped (the embeddable one): logging comes from
+    the zip, and is set up all the same."""
+    package = Path(logging.__file__).parent
+    archive = tmp_path / "stdlib.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for source in package.glob("*.py"):
+            zipped.write(source, f"logging/{source.name}")
+    done = _run(
+        "from ravelab.cli import logging_setup\n"
+        "logging_setup.configure(logging_setup.WARNING)\n"
+        "import logging\n"
+        "assert 'stdlib.zip' in logging.__file__, logging.__file__\n"
+        "assert type(logging.__loader__).__name__ == 'zipimporter'  # the real loader kept\n"
+        "logging.getLogger('ravelab.zip').warning('from the zip')\n",
+        env={"PYTHONPATH": f"{archive}{os.pathsep}{SRC}"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "WARNING ravelab.zip: from the zip\n"
+
+
+def test_a_spec_only_looked_at_leaves_the_setup_waiting_for_the_import() -> None:
+    done = _run(
+        "import importlib.util\n"
+        "from ravelab.cli import logging_setup\n"
+        "logging_setup.configure(logging_setup.WARNING)\n"
+        "assert importlib.util.find_spec('logging') is not None\n"
+        "import logging\n"
+        "logging.getLogger('ravelab.w').warning('still set up')\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "WARNING ravelab.w: still set up\n"
 
 
 def test_logging_already_loaded_is_set_up_at_once() -> None:

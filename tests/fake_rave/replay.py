@@ -233,7 +233,7 @@ class Replayer:
                     emit("stdout", action.data)
                     self.last_out = action.data
                 if self.observe(action.data):
-                    return self.finish_early(actions[index + 1 :])
+                    return self.ended_at_max_steps(actions[index + 1 :])
             elif kind == "stderr":
                 emit("stderr", action.data)
             elif kind == "event" and action.record is not None:
@@ -241,7 +241,7 @@ class Replayer:
             elif kind == "tick":
                 self.epoch = (action.number - 1) // self.batches_per_epoch
                 if self.advance(action.number):
-                    return self.finish_early(actions[index + 1 :])
+                    return self.ended_at_max_steps(actions[index + 1 :])
             elif kind == "mkrun":
                 self.plan.run_dir.mkdir(parents=True, exist_ok=True)
             elif kind == "config":
@@ -405,6 +405,11 @@ class Replayer:
             emit("stderr", record.data)
         time.sleep(max(exit_t - stopped_t, 0.0) * self.scale)
         return 0
+
+    def ended_at_max_steps(self, rest: list[Action]) -> int:
+        """max_steps reached: the end of the run, unless a SIGINT came during a hold at
+        that very step (then the stop it asked for)."""
+        return self.interrupted() if self.sigint_pending else self.finish_early(rest)
 
     def interrupted(self) -> int:
         """SIGINT inside fit(): Lightning's warning, ~1.3 s of shutdown, exit 0, no checkpoint."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -382,7 +381,7 @@ def cmd_train(ctx: Context) -> int:
     else:
         ctx.out.write(
             f"started run {experiment_id} '{args.name}' in {record.run_dir}\n"
-            f"command: {shlex.join(record.argv)}\n"
+            f"command: {_command_line(record.argv)}\n"
         )
         if record.job_id:
             ctx.out.write(
@@ -568,7 +567,7 @@ def cmd_show(ctx: Context) -> int:
         f"  run folder  {record.run_dir}"
         + ("" if not record.run_dir or Path(record.run_dir).is_dir() else " (missing)"),
         *_remote_line(record),
-        f"  command     {shlex.join(record.argv) if record.argv else '-'}",
+        f"  command     {_command_line(record.argv) if record.argv else '-'}",
         f"  exit code   {record.exit_code if record.exit_code is not None else '-'}",
         f"  metrics     {points} points: {', '.join(names) or '-'}",
     ]
@@ -708,3 +707,10 @@ def cmd_stop(ctx: Context) -> int:
         time.sleep(0.2)
     ctx.err.write(f"run {record.id} is still shutting down after {ctx.args.timeout:.0f} s\n")
     return ExitCode.OK
+
+
+def _command_line(argv: list[str]) -> str:
+    """``argv`` as a shell would read it (:mod:`shlex` is imported only to show a run)."""
+    import shlex
+
+    return shlex.join(argv)

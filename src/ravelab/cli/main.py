@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 from collections.abc import Iterable, Sequence
 from types import ModuleType
@@ -145,16 +144,18 @@ def _with_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 def _help_width() -> int:
     """The width help text is wrapped to, found as :func:`shutil.get_terminal_size` finds
-    it (``$COLUMNS``, else the terminal, else 80; a size of 0 counts as none) less
-    argparse's margin of 2."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns) - 2
+    it (``$COLUMNS`` when a positive number, else the terminal, else 80) less argparse's
+    margin of 2."""
     try:
-        width = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):
-        width = 0
-    return (width if width > 0 else 80) - 2
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns if columns > 0 else 80) - 2
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -265,8 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.close()
 
 
-#: The status a shell reports for a program ended by SIGPIPE (128 + 13).
-EXIT_BROKEN_PIPE = 128 + getattr(signal, "SIGPIPE", 13)
+#: The status a shell reports for a program ended by SIGPIPE: 128 + 13 (SIGPIPE is 13
+#: wherever it exists; :mod:`signal` is not imported at start for it).
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 def entrypoint() -> None:

@@ -34,7 +34,7 @@ def read_text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["MAX_COUNT", "read_count", "read_number", "read_text"]
+__all__ = ["MAX_COUNT", "parse_json", "read_count", "read_number", "read_text"]
 
 
 def parse_json(text: str | None, default: Any) -> Any:

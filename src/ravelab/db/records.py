@@ -1,7 +1,8 @@
 """The run records the repositories return (a frozen dataclass per row): a training run
 (``ExperimentRecord``) and who is launching it (``LaunchOwner``). Datasets and projects
 are in :mod:`ravelab.db.dataset_records`, jobs and models in :mod:`ravelab.db.job_records`:
-a command that reads runs only does not build those classes."""
+a command that reads runs only does not build those classes. They can still be imported
+from here, as before they moved (loaded when asked for)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,41 @@ import math
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ravelab.db.json_values import parse_json
 from ravelab.db.progress import RunProgress
 from ravelab.db.vocabulary import Health, RunStatus
+
+if TYPE_CHECKING:
+    from ravelab.db.dataset_records import DatasetRecord, ProjectRecord
+    from ravelab.db.job_records import JobRecord, ModelRecord
+
+#: The records that live in their own modules now, by name.
+_MOVED = {
+    "DatasetRecord": "ravelab.db.dataset_records",
+    "ProjectRecord": "ravelab.db.dataset_records",
+    "JobRecord": "ravelab.db.job_records",
+    "ModelRecord": "ravelab.db.job_records",
+}
+
+__all__ = [
+    "DatasetRecord",
+    "ExperimentRecord",
+    "JobRecord",
+    "LaunchOwner",
+    "ModelRecord",
+    "ProjectRecord",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def _tags(text: str | None) -> tuple[str, ...]:

@@ -22,7 +22,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from glob import escape as glob_escape
 from pathlib import Path
 
 from ravelab.core.display import parse_time
@@ -437,7 +436,9 @@ def _put_back(aside: Path, folder: Path) -> None:
 def _left_aside(folder: Path) -> list[Path]:
     """Folders an interrupted delete of ``folder`` set aside (see :func:`_set_aside`)."""
     try:
-        return sorted(folder.parent.glob(f".{glob_escape(folder.name)}.deleting-*"))
+        from glob import escape  # only a delete needs it
+
+        return sorted(folder.parent.glob(f".{escape(folder.name)}.deleting-*"))
     except OSError:
         return []
 
