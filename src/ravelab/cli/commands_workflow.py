@@ -13,7 +13,7 @@ from ravelab.cli.exit_codes import ExitCode
 from ravelab.cli.formatting import duration, print_json, table
 from ravelab.core import dataset_catalog
 from ravelab.core.datasets import resolve_dataset
-from ravelab.core.jobs.preprocess import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
+from ravelab.core.rave.preprocess_defaults import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
 from ravelab.core.runs import run_queries
 from ravelab.core.runs.compare import diff_configs
 from ravelab.db import JobRecord, RunStatus

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from ravelab.core.errors import RavelabError
-from ravelab.core.jobs.preprocess import DEFAULT_NUM_SIGNAL, HealthReport
+from ravelab.core.jobs.preprocess import HealthReport
+from ravelab.core.rave.preprocess_defaults import DEFAULT_NUM_SIGNAL
 from ravelab.core.runs.training_manager import TrainingManager
 from ravelab.db import DatabaseError, JobRecord, RunStatus
 from ravelab.gui.job_watcher import JobWatcher, describe_progress

@@ -32,8 +32,6 @@ from ravelab.core.jobs.job_results import (
     finish_preprocess,
 )
 from ravelab.core.jobs.preprocess import (
-    AUDIO_EXTENSIONS,
-    DEFAULT_NUM_SIGNAL,
     HealthReport,
     build_preprocess_argv,
     check_audio_inputs,
@@ -43,6 +41,7 @@ from ravelab.core.jobs.preprocess import (
 from ravelab.core.names import check_name
 from ravelab.core.projects import require_project
 from ravelab.core.rave.locator import find_rave
+from ravelab.core.rave.preprocess_defaults import AUDIO_EXTENSIONS, DEFAULT_NUM_SIGNAL
 from ravelab.core.runs.executor import Executor, RunHandle, pick_supervisor, run_processes
 from ravelab.core.runs.launch_owner import launcher_gone, this_launcher
 from ravelab.core.runs.process_identity import ProcessIdentity

@@ -24,13 +24,14 @@ from typing import Any
 
 from ravelab.core.errors import ConfigError
 from ravelab.core.names import shown
+from ravelab.core.rave.preprocess_defaults import (
+    AUDIO_EXTENSIONS,
+    DEFAULT_NUM_SIGNAL,
+    NUM_SIGNAL_RANGE,
+    SAMPLE_RATE_RANGE,
+)
 from ravelab.db.job_progress import JobProgressUpdate
 
-AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")
-DEFAULT_NUM_SIGNAL = 131_072
-#: What ``rave preprocess`` is given: (low, high), both included.
-NUM_SIGNAL_RANGE = (2048, 4_194_304)
-SAMPLE_RATE_RANGE = (8000, 384_000)
 #: RAVE keeps 2 % of the chunks for validation (``split_dataset(dataset, 98)``).
 VALIDATION_PERCENT = 2
 #: v2/v2_small's latent PCA at validation needs this many latent frames (with fewer, the
