@@ -124,7 +124,7 @@ def test_short_commands_import_no_heavy_library_and_no_other_command(
     assert "ravelab.core.runs.training_manager" not in modules  # nothing to re-attach
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list"], ["show", "1"]])
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["show", "1"], ["dataset", "list"]])
 def test_the_shortest_commands_load_neither_logging_nor_shutil(
     argv: list[str], tmp_path: Path
 ) -> None:
