@@ -7,11 +7,13 @@ unless RAVELAB_REQUIRE_SLURM=1 (CI), where that is a failure.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -37,8 +39,10 @@ from ravelab.db import Database
 from ravelab.db import experiments as rows
 from tests.helpers import assert_reattached_run_completes, run_config, wait_until
 
-# One worker runs them all, one after another: they share the one-node cluster (a test
-# fills the node on purpose), so in parallel they would queue behind each other.
+# One at a time, whatever the worker: they share the one-node cluster (a test fills the
+# node on purpose), so side by side they would queue behind each other and time out. The
+# xdist_group mark does not reach the scheduler with pytest 9 and xdist 3.8: the lock
+# (``one_test_at_a_time``) is what holds.
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 REQUIRE_ENV = "RAVELAB_REQUIRE_SLURM"
@@ -87,6 +91,16 @@ def cluster() -> Cluster:
             pytest.fail(f"{REQUIRE_ENV}=1 but {message}")
         pytest.skip(message)
     return found
+
+
+@pytest.fixture(autouse=True)
+def one_test_at_a_time(cluster: Cluster) -> Iterator[None]:
+    """Holds the cluster for this test: the other workers' SLURM tests wait on the lock
+    until this one and its jobs are gone (its other fixtures end inside it)."""
+    lock_path = Path(tempfile.gettempdir()) / f"ravelab-slurm-tests-{os.getuid()}.lock"
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture
