@@ -143,6 +143,22 @@ def test_an_exit_record_reads_back_and_damage_is_its_reason(tmp_path: Path) -> N
     assert not refused.damaged  # a reason of the supervisor's, not a damaged file
 
 
+def test_a_damaged_exit_record_replaced_as_the_run_ends_reads_as_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor writes its exit.json over a damaged one and ends while a reader
+    checks whether the run's processes live: the reader takes the sound file, not the
+    damage it read first."""
+    (tmp_path / EXIT_FILE).write_text('{"exit_code": "x"}')
+
+    def supervisor_ends_meanwhile(name: str, value: str) -> list[object]:
+        ExitRecord(0, None, True, 1700000000.0).write(tmp_path)
+        return []
+
+    monkeypatch.setattr(run_files, "processes_with_env", supervisor_ends_meanwhile)
+    assert ExitRecord.read(tmp_path) == ExitRecord(0, None, True, 1700000000.0)
+
+
 def test_a_fault_point_does_nothing_unless_both_variables_name_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -379,13 +379,13 @@ class ExitRecord:
         run is not over, and it is settled with the damage as reason once they are gone.
         """
         record = cls._read_checked(run_dir)
-        if (
-            record is not None
-            and record.damaged
-            and processes_with_env(RUN_MARKER_ENV, marker_value(run_dir))
-        ):
+        if record is None or not record.damaged:
+            return record
+        if processes_with_env(RUN_MARKER_ENV, marker_value(run_dir)):
             return None
-        return record
+        # Nothing of the run lives now, so the file holds its last word: read it again,
+        # for a supervisor that replaced the damaged file and ended during the check.
+        return cls._read_checked(run_dir)
 
     @classmethod
     def _read_checked(cls, run_dir: Path) -> ExitRecord | None:
