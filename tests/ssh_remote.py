@@ -22,6 +22,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.ssh_server import holding_server
+
 _TESTS = Path(__file__).resolve().parent
 
 
@@ -101,7 +103,9 @@ def remote_ready(ssh_server: Any, tmp_path_factory: pytest.TempPathFactory) -> P
 
     remote = Remote(name="setup", host=ssh_server.host, ssh_config=str(ssh_server.config))
     lines: list[str] = []
-    hello = setup_remote(remote, lines.append, rave=False)
+    # Alone on the server: a test that restarts sshd or cuts connections would break it.
+    with holding_server(ssh_server):
+        hello = setup_remote(remote, lines.append, rave=False)
     assert hello["fingerprint"], lines
     folder = shared_folder()
     return remote_rave_double(folder, FAKE_RAVE_TIME_SCALE="0.05")

@@ -13,6 +13,7 @@ workers, through a lock file in the state dir), and so do the tests they could d
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shlex
@@ -81,21 +82,12 @@ def _parse_env(text: str) -> dict[str, str]:
 
 def find_server() -> SshServer | str:
     """The running server, or why there is none (a sentence)."""
-    status = _script("status")
-    if status.returncode == 3:
-        return "the test SSH server is not running; start it with `.ci/ssh.sh up`"
-    if status.returncode != 0:
-        said = (status.stderr or status.stdout).strip()
-        return (
-            f"`.ci/ssh.sh status` exited {status.returncode} ({said}); "
-            "start it with `.ci/ssh.sh up`"
-        )
     listed = _script("env")
     if listed.returncode != 0:
         return f"`.ci/ssh.sh env` exited {listed.returncode}: {listed.stderr.strip()}"
     env = _parse_env(listed.stdout)
     try:
-        return SshServer(
+        server = SshServer(
             config=Path(env["RAVELAB_SSH_CONFIG"]),
             host=env["RAVELAB_SSH_HOST"],
             user=env["RAVELAB_SSH_USER"],
@@ -107,6 +99,26 @@ def find_server() -> SshServer | str:
         )
     except (KeyError, ValueError) as error:
         return f"`.ci/ssh.sh env` printed no usable {error}: {listed.stdout!r}"
+    status = _status(server)
+    if status.returncode == 3:
+        return "the test SSH server is not running; start it with `.ci/ssh.sh up`"
+    if status.returncode != 0:
+        said = (status.stderr or status.stdout).strip()
+        return (
+            f"`.ci/ssh.sh status` exited {status.returncode} ({said}); "
+            "start it with `.ci/ssh.sh up`"
+        )
+    return server
+
+
+def _status(server: SshServer) -> subprocess.CompletedProcess[str]:
+    """`.ci/ssh.sh status`, asked while no test holds the server alone: such a test may be
+    restarting sshd, and that moment must not read as "no server" (the asking worker
+    would skip every SSH test it runs)."""
+    if not server.state.is_dir():
+        return _script("status", server)
+    with holding_server(server, exclusive=False):
+        return _script("status", server)
 
 
 @pytest.fixture(scope="session")
@@ -121,13 +133,39 @@ def ssh_server() -> SshServer:
     return found
 
 
+#: How many holds of the server this process has (see :func:`holding_server`).
+_holds = 0
+
+
+@contextlib.contextmanager
+def holding_server(server: SshServer, *, exclusive: bool = True) -> Iterator[None]:
+    """Hold the server: alone (tests that cut connections or restart sshd, and the
+    remote's setup, which they would break), or shared (asking whether it runs). Across
+    xdist workers through a lock file in the state dir; a process that already holds it
+    holds it on (a test's fixtures nest)."""
+    global _holds
+    if _holds:
+        _holds += 1
+        try:
+            yield
+        finally:
+            _holds -= 1
+        return
+    with (server.state / "tests.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        _holds = 1
+        try:
+            yield
+        finally:
+            _holds = 0
+
+
 @pytest.fixture
 def ssh_exclusive(ssh_server: SshServer) -> Iterator[SshServer]:
     """The server, for this test alone: waits for the other tests holding it to end."""
     # A lock file rather than xdist_group: the group does not reach the scheduler with the
     # pytest and xdist versions used here, so grouped tests still run side by side.
-    with (ssh_server.state / "tests.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with holding_server(ssh_server):
         yield ssh_server
 
 
