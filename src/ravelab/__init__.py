@@ -14,8 +14,9 @@ CLI's ``--help``) start fast.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ravelab.lazy_names import load_name
 
 __version__ = "0.1.0"
 
@@ -63,9 +64,4 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ravelab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return load_name(__name__, _EXPORTS, name, globals())

@@ -6,8 +6,9 @@ reads runs does not build every record type first.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ravelab.lazy_names import load_name
 
 _EXPORTS = {
     "Database": "ravelab.db.database",
@@ -88,9 +89,4 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ravelab.db' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return load_name(__name__, _EXPORTS, name, globals())

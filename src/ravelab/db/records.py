@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ravelab.db.json_values import parse_json
 from ravelab.db.progress import RunProgress
 from ravelab.db.vocabulary import Health, RunStatus
+from ravelab.lazy_names import load_name
 
 if TYPE_CHECKING:
     from ravelab.db.dataset_records import DatasetRecord, ProjectRecord
@@ -39,12 +40,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+    return load_name(__name__, _MOVED, name, globals())
 
 
 def _tags(text: str | None) -> tuple[str, ...]:
